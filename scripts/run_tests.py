@@ -1,0 +1,383 @@
+"""Driver of ``scripts/test``: runs every test of this checkout, fails loudly.
+
+Runs under the Python that imports Odoo 18.0 (``scripts/test`` picks it). Steps:
+
+1. preflight: Odoo 18.0, PostgreSQL, Chromium, websocket-client (``--check`` stops here);
+2. installs the *missing* test dependencies at pinned versions, then ``pip check``;
+3. pytest: the ``mango_vpbx`` toolkit, the emulator, repository checks and the
+   end-to-end suite (which starts its own Odoo servers), with coverage of ``mango_vpbx``;
+4. Odoo: a fresh database with a unique name, the addons installed with demo data,
+   their Python tests, HttpCase tests, tours and JS unit tests; then a second
+   install without demo data; both logs must be free of WARNING/ERROR lines
+   except those listed, with a reason, in ``.ci/log-allowlist.txt``;
+5. drops the databases and the filestore, prints ``N passed, M failed``.
+
+A skipped test, a module with no test, a log warning or an error all fail the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import importlib.metadata
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ADDONS = ("medpulse_clinic", "medpulse_telephony")
+PYTEST_SUITES = ("tests/mango_vpbx", "tests/emulator", "tests/repository", "tests/e2e")
+# distribution -> (pinned version, import name); installed only when missing.
+TEST_DEPENDENCIES = {
+    "pytest": ("8.3.3", "pytest"),
+    "pytest-cov": ("5.0.0", "pytest_cov"),
+    "coverage": ("7.6.1", "coverage"),
+    "hypothesis": ("6.112.2", "hypothesis"),
+    "phonenumbers": ("8.13.48", "phonenumbers"),
+    "websocket-client": ("1.8.0", "websocket"),
+    "playwright": ("1.47.0", "playwright"),
+    "polib": ("1.1.1", "polib"),
+}
+BROWSERS = ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable")
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (?P<level>[A-Z]+) (?P<rest>.*)$")
+TEST_START = re.compile(r" odoo\.addons\.(?P<addon>\w+)\.tests\.\S+: Starting (?P<test>\S+) \.\.\.")
+TEST_SKIP = re.compile(r" odoo\.addons\.(?P<addon>\w+)\.tests\.\S+: skipped (?P<what>.*)")
+TEST_TOTAL = re.compile(r"(?P<failed>\d+) failed, (?P<errors>\d+) error\(s\) of (?P<run>\d+) tests")
+
+
+class Failure(Exception):
+    """A reason to stop the run, in one line."""
+
+
+def say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# --------------------------------------------------------------------------- preflight
+def odoo_paths() -> tuple[Path, list[Path]]:
+    import odoo  # noqa: PLC0415 - only importable under the right Python
+
+    if odoo.release.version_info[0] != 18:
+        raise Failure(f"Odoo {odoo.release.version} found, 18.0 needed")
+    root = Path(odoo.__file__).resolve().parent
+    addons = [p for p in (root / "addons", (root / ".." / "addons").resolve()) if p.is_dir()]
+    return root, addons
+
+
+def pg_params() -> dict[str, str]:
+    user = os.environ.get("PGUSER") or getpass.getuser()
+    if user == "postgres":
+        raise Failure("Odoo refuses the 'postgres' role: set PGUSER to another role (e.g. root)")
+    return {
+        "host": os.environ.get("PGHOST", "localhost"),
+        "port": os.environ.get("PGPORT", "5432"),
+        "user": user,
+        "password": os.environ.get("PGPASSWORD", ""),
+    }
+
+
+def pg_connect(pg: dict[str, str], dbname: str = "postgres"):
+    import psycopg2  # noqa: PLC0415
+
+    try:
+        conn = psycopg2.connect(dbname=dbname, connect_timeout=5, **{k: v for k, v in pg.items() if v})
+    except psycopg2.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        raise Failure(
+            f"PostgreSQL unreachable at {pg['host']}:{pg['port']} as {pg['user']}: {first} "
+            "(start it, or set PGHOST/PGPORT/PGUSER)"
+        ) from None
+    conn.autocommit = True
+    return conn
+
+
+def find_browser() -> str:
+    for name in BROWSERS:
+        path = shutil.which(name)
+        if path:
+            return path
+    raise Failure("Chromium not found on PATH (Debian: apt-get install chromium); tours would be skipped")
+
+
+def preflight() -> dict:
+    odoo_root, odoo_addons = odoo_paths()
+    pg = pg_params()
+    conn = pg_connect(pg)
+    with conn.cursor() as cr:
+        cr.execute("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user")
+        row = cr.fetchone()
+    conn.close()
+    if not row or not row[0]:
+        raise Failure(f"PostgreSQL role {pg['user']} may not create databases (ALTER ROLE ... CREATEDB)")
+    browser = find_browser()
+    try:
+        import websocket  # noqa: F401, PLC0415
+    except ImportError:
+        raise Failure(
+            f"websocket-client is not installed for {sys.executable} "
+            "(pip install websocket-client==1.8.0); tours would be skipped"
+        ) from None
+    return {"odoo_root": odoo_root, "odoo_addons": odoo_addons, "pg": pg, "browser": browser}
+
+
+# --------------------------------------------------------------------------- dependencies
+def install_missing_dependencies() -> None:
+    missing = []
+    for dist, (version, _module) in TEST_DEPENDENCIES.items():
+        try:
+            importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(f"{dist}=={version}")
+    if missing:
+        say(f"installing missing test dependencies: {' '.join(missing)}")
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True)
+    check = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
+    if check.returncode:
+        raise Failure(f"pip check failed: {check.stdout.strip() or check.stderr.strip()}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --------------------------------------------------------------------------- pytest
+def run_pytest(env_info: dict, work: Path, suites: list[str]) -> tuple[int, int, list[str]]:
+    junit = work / "pytest.xml"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env.update(
+        MEDPULSE_ODOO_PYTHON=sys.executable,
+        MEDPULSE_ADDONS_PATH=",".join(map(str, [*env_info["odoo_addons"], ROOT])),
+        MEDPULSE_PG_HOST=env_info["pg"]["host"],
+        MEDPULSE_PG_PORT=env_info["pg"]["port"],
+        MEDPULSE_PG_USER=env_info["pg"]["user"],
+        MEDPULSE_BROWSER=env_info["browser"],
+        MEDPULSE_WORK_DIR=str(work),
+    )
+    paths = [s for s in suites if (ROOT / s).is_dir()]
+    cmd = [
+        sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider",
+        f"--junitxml={junit}", "--cov=mango_vpbx", "--cov-report=term:skip-covered",
+        "-o", "junit_family=xunit2",
+    ]
+    say("$ " + " ".join(cmd))
+    subprocess.run(cmd, cwd=ROOT, env=env)
+    problems = []
+    if not junit.exists():
+        return 0, 1, ["pytest wrote no report"]
+    root = ET.parse(junit).getroot()
+    passed = failed = 0
+    per_suite = dict.fromkeys(paths, 0)
+    for case in root.iter("testcase"):
+        classname = case.get("classname", "")
+        for suite in paths:
+            if classname.startswith(suite.replace("/", ".") + "."):
+                per_suite[suite] += 1
+        outcome = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+        if not outcome:
+            passed += 1
+            continue
+        failed += 1
+        if "skipped" in outcome:
+            problems.append(f"skipped (counted as failed): {classname}.{case.get('name')}")
+    for suite, count in per_suite.items():
+        if count == 0:
+            failed += 1
+            problems.append(f"no test collected in {suite}")
+    return passed, failed, problems
+
+
+# --------------------------------------------------------------------------- odoo
+def write_config(env_info: dict, work: Path, addons_path: str) -> Path:
+    pg = env_info["pg"]
+    config = work / "odoo.conf"
+    lines = [
+        "[options]",
+        f"addons_path = {addons_path}",
+        f"data_dir = {work / 'data'}",
+        f"db_host = {pg['host']}",
+        f"db_port = {pg['port']}",
+        f"db_user = {pg['user']}",
+        f"db_password = {pg['password'] or 'False'}",
+        f"http_port = {free_port()}",
+        f"gevent_port = {free_port()}",
+        "http_interface = 127.0.0.1",
+        "workers = 0",
+        "max_cron_threads = 0",
+        "log_level = info",
+        f"bin_path = {Path(env_info['browser']).parent}",
+    ]
+    config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+def load_allowlist() -> list[re.Pattern]:
+    path = ROOT / ".ci" / "log-allowlist.txt"
+    patterns = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                patterns.append(re.compile(line))
+    return patterns
+
+
+def odoo_run(config: Path, dbname: str, args: list[str], log: Path) -> int:
+    cmd = [sys.executable, "-m", "odoo", "-c", str(config), "-d", dbname, "--stop-after-init",
+           f"--logfile={log}", *args]
+    say("$ " + " ".join(cmd))
+    env = dict(os.environ, TZ="UTC", PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run(cmd, cwd=ROOT, env=env).returncode
+
+
+def scan_log(log: Path, allow: list[re.Pattern]) -> tuple[dict, list[str]]:
+    """Read an Odoo log: tests started per addon, skips, totals, unaccepted warnings."""
+    started: dict[str, int] = dict.fromkeys(ADDONS, 0)
+    skipped: list[str] = []
+    bad: list[str] = []
+    totals = None
+    current = None
+    for raw in log.read_text(errors="replace").splitlines():
+        match = LOG_LINE.match(raw)
+        if not match:
+            continue  # traceback continuation
+        current = raw
+        if m := TEST_START.search(raw):
+            if m["addon"] in started:
+                started[m["addon"]] += 1
+        if m := TEST_SKIP.search(raw):
+            skipped.append(f"{m['addon']}: {m['what']}")
+        if m := TEST_TOTAL.search(raw):
+            totals = {k: int(v) for k, v in m.groupdict().items()}
+        if match["level"] in ("WARNING", "ERROR", "CRITICAL"):
+            if not any(p.search(current) for p in allow):
+                bad.append(current[:300])
+    return {"started": started, "skipped": skipped, "totals": totals}, bad
+
+
+def run_odoo(env_info: dict, work: Path, with_nodemo: bool) -> tuple[int, int, list[str]]:
+    addons_path = ",".join(map(str, [*env_info["odoo_addons"], ROOT]))
+    config = write_config(env_info, work, addons_path)
+    say(f"odoo config: {config} (addons_path={addons_path})")
+    allow = load_allowlist()
+    stamp = f"{time.strftime('%Y%m%d%H%M%S')}_{os.getpid()}"
+    dbname = f"medpulse_test_{stamp}"
+    conn = pg_connect(env_info["pg"])
+    problems: list[str] = []
+    passed = failed = 0
+    created = [dbname]
+    try:
+        log = work / "odoo-tests.log"
+        tags = ",".join(f"/{a}" for a in ADDONS)
+        rc = odoo_run(config, dbname, ["-i", ",".join(ADDONS), f"--test-tags={tags}"], log)
+        info, bad = scan_log(log, allow)
+        say(f"odoo log: {log}")
+        totals = info["totals"]
+        if totals is None:
+            failed += 1
+            problems.append(f"Odoo did not run its tests (exit {rc}); see {log}")
+        else:
+            broken = totals["failed"] + totals["errors"]
+            failed += broken + len(info["skipped"])
+            passed += totals["run"] - broken - len(info["skipped"])
+            if broken:
+                problems.append(f"{broken} Odoo test(s) failed; see {log}")
+        if rc and not problems:
+            failed += 1
+            problems.append(f"Odoo exited with {rc}; see {log}")
+        for what in info["skipped"]:
+            problems.append(f"skipped (counted as failed): {what}")
+        for addon, count in info["started"].items():
+            say(f"  {addon}: {count} Odoo tests")
+            if count == 0:
+                failed += 1
+                problems.append(f"no Odoo test ran for {addon}")
+        if bad:
+            failed += 1
+            problems.append(f"{len(bad)} unaccepted WARNING/ERROR line(s) in the Odoo log, first: {bad[0]}")
+        if with_nodemo:
+            nodemo = f"{dbname}_nodemo"
+            created.append(nodemo)
+            log2 = work / "odoo-nodemo.log"
+            rc2 = odoo_run(config, nodemo, ["-i", ",".join(ADDONS), "--without-demo=all"], log2)
+            _info, bad2 = scan_log(log2, allow)
+            if rc2 or bad2:
+                failed += 1
+                problems.append(
+                    f"install without demo data: exit {rc2}, "
+                    f"{len(bad2)} WARNING/ERROR line(s) {bad2[:1]}; see {log2}"
+                )
+            else:
+                passed += 1
+                say("  install without demo data: clean")
+    finally:
+        with conn.cursor() as cr:
+            for name in created:
+                cr.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
+        shutil.rmtree(work / "data", ignore_errors=True)
+        say(f"dropped {', '.join(created)} and the filestore")
+    return passed, failed, problems
+
+
+# --------------------------------------------------------------------------- main
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="scripts/test", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="preflight only")
+    parser.add_argument("--only", choices=("pytest", "odoo"), help="run one half only")
+    parser.add_argument("--suite", action="append", help="pytest path(s) to run instead of all")
+    parser.add_argument("--no-nodemo", action="store_true", help="skip the install without demo data")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    opts = parser.parse_args()
+
+    try:
+        env_info = preflight()
+    except Failure as exc:
+        say(f"FAIL: {exc}")
+        return 2
+    say(f"python:   {sys.executable}")
+    say(f"odoo:     {env_info['odoo_root']}")
+    say(f"checkout: {ROOT}")
+    say(f"postgres: {env_info['pg']['user']}@{env_info['pg']['host']}:{env_info['pg']['port']}")
+    say(f"browser:  {env_info['browser']}")
+    if opts.check:
+        say("preflight OK")
+        return 0
+
+    start = time.time()
+    work = Path(tempfile.mkdtemp(prefix="medpulse-test-"))
+    say(f"work dir: {work}")
+    passed = failed = 0
+    problems: list[str] = []
+    try:
+        install_missing_dependencies()
+        if opts.only in (None, "pytest"):
+            p, f, probs = run_pytest(env_info, work, opts.suite or list(PYTEST_SUITES))
+            passed, failed, problems = passed + p, failed + f, problems + probs
+        if opts.only in (None, "odoo"):
+            p, f, probs = run_odoo(env_info, work, with_nodemo=not opts.no_nodemo)
+            passed, failed, problems = passed + p, failed + f, problems + probs
+    except Failure as exc:
+        failed += 1
+        problems.append(str(exc))
+    finally:
+        if not opts.keep and not failed:
+            shutil.rmtree(work, ignore_errors=True)
+    for problem in problems:
+        say(f"FAIL: {problem}")
+    say(f"time: {time.time() - start:.0f} s")
+    say(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
