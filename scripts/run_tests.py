@@ -23,7 +23,6 @@ import importlib.metadata
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,8 +30,9 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-ADDONS = ("medpulse_clinic", "medpulse_telephony")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from odoo_instance import ADDONS, ROOT, OdooInstance, PgParams  # noqa: E402
+
 PYTEST_SUITES = ("tests/mango_vpbx", "tests/emulator", "tests/repository", "tests/e2e")
 # distribution -> (pinned version, import name); installed only when missing.
 TEST_DEPENDENCIES = {
@@ -143,12 +143,6 @@ def install_missing_dependencies() -> None:
         raise Failure(f"pip check failed: {check.stdout.strip() or check.stderr.strip()}")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # --------------------------------------------------------------------------- pytest
 def run_pytest(env_info: dict, work: Path, suites: list[str]) -> tuple[int, int, list[str]]:
     junit = work / "pytest.xml"
@@ -196,29 +190,6 @@ def run_pytest(env_info: dict, work: Path, suites: list[str]) -> tuple[int, int,
 
 
 # --------------------------------------------------------------------------- odoo
-def write_config(env_info: dict, work: Path, addons_path: str) -> Path:
-    pg = env_info["pg"]
-    config = work / "odoo.conf"
-    lines = [
-        "[options]",
-        f"addons_path = {addons_path}",
-        f"data_dir = {work / 'data'}",
-        f"db_host = {pg['host']}",
-        f"db_port = {pg['port']}",
-        f"db_user = {pg['user']}",
-        f"db_password = {pg['password'] or 'False'}",
-        f"http_port = {free_port()}",
-        f"gevent_port = {free_port()}",
-        "http_interface = 127.0.0.1",
-        "workers = 0",
-        "max_cron_threads = 0",
-        "log_level = info",
-        f"bin_path = {Path(env_info['browser']).parent}",
-    ]
-    config.write_text("\n".join(lines) + "\n")
-    return config
-
-
 def load_allowlist() -> list[re.Pattern]:
     path = ROOT / ".ci" / "log-allowlist.txt"
     patterns = []
@@ -228,14 +199,6 @@ def load_allowlist() -> list[re.Pattern]:
             if line and not line.startswith("#"):
                 patterns.append(re.compile(line))
     return patterns
-
-
-def odoo_run(config: Path, dbname: str, args: list[str], log: Path) -> int:
-    cmd = [sys.executable, "-m", "odoo", "-c", str(config), "-d", dbname, "--stop-after-init",
-           f"--logfile={log}", *args]
-    say("$ " + " ".join(cmd))
-    env = dict(os.environ, TZ="UTC", PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run(cmd, cwd=ROOT, env=env).returncode
 
 
 def scan_log(log: Path, allow: list[re.Pattern]) -> tuple[dict, list[str]]:
@@ -264,20 +227,19 @@ def scan_log(log: Path, allow: list[re.Pattern]) -> tuple[dict, list[str]]:
 
 
 def run_odoo(env_info: dict, work: Path, with_nodemo: bool) -> tuple[int, int, list[str]]:
-    addons_path = ",".join(map(str, [*env_info["odoo_addons"], ROOT]))
-    config = write_config(env_info, work, addons_path)
-    say(f"odoo config: {config} (addons_path={addons_path})")
-    allow = load_allowlist()
     stamp = f"{time.strftime('%Y%m%d%H%M%S')}_{os.getpid()}"
-    dbname = f"medpulse_test_{stamp}"
-    conn = pg_connect(env_info["pg"])
+    pg = PgParams(**env_info["pg"])
+    main = OdooInstance(f"medpulse_test_{stamp}", work, pg=pg)
+    nodemo = OdooInstance(f"medpulse_test_{stamp}_nodemo", work, pg=pg)
+    say(f"odoo config: {main.write_config()} (addons_path={main.addons_path()})")
+    allow = load_allowlist()
     problems: list[str] = []
     passed = failed = 0
-    created = [dbname]
     try:
         log = work / "odoo-tests.log"
         tags = ",".join(f"/{a}" for a in ADDONS)
-        rc = odoo_run(config, dbname, ["-i", ",".join(ADDONS), f"--test-tags={tags}"], log)
+        rc = main.odoo("-i", ",".join(ADDONS), f"--test-tags={tags}", "--stop-after-init",
+                       logfile=log, check=False)
         info, bad = scan_log(log, allow)
         say(f"odoo log: {log}")
         totals = info["totals"]
@@ -304,10 +266,9 @@ def run_odoo(env_info: dict, work: Path, with_nodemo: bool) -> tuple[int, int, l
             failed += 1
             problems.append(f"{len(bad)} unaccepted WARNING/ERROR line(s) in the Odoo log, first: {bad[0]}")
         if with_nodemo:
-            nodemo = f"{dbname}_nodemo"
-            created.append(nodemo)
             log2 = work / "odoo-nodemo.log"
-            rc2 = odoo_run(config, nodemo, ["-i", ",".join(ADDONS), "--without-demo=all"], log2)
+            rc2 = nodemo.odoo("-i", ",".join(ADDONS), "--without-demo=all", "--stop-after-init",
+                              logfile=log2, check=False)
             _info, bad2 = scan_log(log2, allow)
             if rc2 or bad2:
                 failed += 1
@@ -319,12 +280,9 @@ def run_odoo(env_info: dict, work: Path, with_nodemo: bool) -> tuple[int, int, l
                 passed += 1
                 say("  install without demo data: clean")
     finally:
-        with conn.cursor() as cr:
-            for name in created:
-                cr.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
-        shutil.rmtree(work / "data", ignore_errors=True)
-        say(f"dropped {', '.join(created)} and the filestore")
+        main.drop()
+        nodemo.drop()
+        say(f"dropped {main.dbname}, {nodemo.dbname} and their filestores")
     return passed, failed, problems
 
 
