@@ -1,0 +1,111 @@
+"""Protocol assumptions: where the PBX's documentation is ambiguous, what we accept.
+
+The Mango Office documentation exists in two official versions (2017 and the
+current one) that disagree in places, and several points were never settled by
+a live capture (see the "Open questions" of the protocol reference). Each such
+point is listed here once, with what this package does about it. The rule is
+always the same: **accept every documented alternative on input**, send the
+form that the current documentation shows.
+
+1. Command reply body (client -> PBX, synchronous part). Public clients read
+   ``{"result": 1000}`` from an HTTP 200 body (success <=> the 1000 class,
+   1000..1099); the 2017 document answers a bad request with HTTP 420 and
+   ``{"code": 3104}``. Both are accepted: a 2xx body with ``result`` outside the
+   1000 class is an error as well as a 4xx body with ``code`` (or ``result``). A
+   2xx reply without any code is taken as accepted (:data:`COMMAND_OK_CLASS`).
+2. Stats-ready notification path: ``/result/stat`` (current document, public
+   clients) or ``/result/stats`` (2017). Both parse to the same event, whose
+   canonical path is :data:`STATS_READY_PATH` (:data:`STATS_READY_PATHS`).
+3. ``was_transferred`` (current document) is also spelt ``was_transfered`` in a
+   public client; both are read (:data:`WAS_TRANSFERRED_KEYS`).
+4. Ping: the PBX account page's "check connection" button sends a request to a
+   path ending in ``ping`` whose payload is not documented. Any path whose last
+   segment is ``ping`` is a ping; its body may be empty, not JSON or unsigned
+   (:data:`PING_SEGMENT`).
+5. Time base: the 2017 document says event times are UTC, the current one
+   "UTC+3". Default UTC (:data:`DEFAULT_TIME_BASE`), switchable with
+   :class:`~mango_vpbx.times.TimeBase` wherever times are read or sent.
+6. ``callback_initiator`` values are printed with Cyrillic letters (``СС`` is two
+   U+0421; ``MissGroupСallCallback`` has a Cyrillic ``С``). Enum values are read
+   after mapping Cyrillic look-alike letters to Latin (:data:`CYRILLIC_TO_LATIN`),
+   so ``СС`` and ``CC`` are the same value.
+7. Loose types: ``seq``, ``timestamp``, ``disconnect_reason``, ``result`` come as
+   integers or strings; extensions and group numbers as strings (leading zeros
+   kept) or integers; ``to`` can be ``{}``; optional keys can be missing.
+8. ``/result/*`` notifications of command outcomes are POSTed to the external
+   system (the current document prints them on the PBX's host; the 2017 one
+   says the PBX sends them). Any ``result/<command>`` path is a command result.
+9. Invalid-request lockout: only one request answered with a 3xxx code is
+   allowed per two minutes; a second one locks the account (HTTP 401) for two
+   minutes. After a 3xxx answer the client refuses every request locally for
+   :data:`LOCKOUT_SECONDS` (any request can come back with a 3xxx), and an HTTP
+   401 records a lockout of the same length.
+10. Basic statistics cover at most one month per request; longer periods are
+    split into chunks of :data:`STATS_MAX_SPAN_SECONDS` (30 days minus one
+    second, because exactly 30 days is refused by the extended statistics).
+    ``stats/result`` answers 204 while the report is not ready (poll at most
+    every :data:`STATS_POLL_SECONDS`) and 404 for an unknown or expired key.
+11. Stats CSV: ``;`` separated, rows on ``\\n`` or ``\\r\\n``, ``records`` with or
+    without brackets, ``disconnect_reason`` numeric or textual ("Busy").
+12. ``commands/transfer_cancel`` parameters are not documented; we send
+    ``command_id`` and ``call_id`` like the other call commands.
+13. A callback (``commands/callback``) is recognised by a ``command_id`` (or a
+    ``callback_initiator``) on the *first* leg of the call: its first leg rings
+    the employee (in ``to``) on behalf of the target (in ``from``).
+"""
+
+from __future__ import annotations
+
+from .times import DEFAULT_TIME_BASE, TimeBase
+
+__all__ = [
+    "COMMAND_OK_CLASS",
+    "STATS_READY_PATH",
+    "STATS_READY_PATHS",
+    "WAS_TRANSFERRED_KEYS",
+    "PING_SEGMENT",
+    "DEFAULT_TIME_BASE",
+    "TimeBase",
+    "CYRILLIC_TO_LATIN",
+    "LOCKOUT_SECONDS",
+    "STATS_MAX_SPAN_SECONDS",
+    "STATS_POLL_SECONDS",
+    "latinize",
+]
+
+#: Result codes that mean success (the 1000 class: 1000 done, 1001 done with notes...).
+COMMAND_OK_CLASS = range(1000, 1100)
+
+#: Canonical path of the "statistics report is ready" notification.
+STATS_READY_PATH = "result/stat"
+#: Every path the stats-ready notification is documented under.
+STATS_READY_PATHS = ("result/stat", "result/stats")
+
+#: Spellings of the "left this leg by transfer" flag.
+WAS_TRANSFERRED_KEYS = ("was_transferred", "was_transfered")
+
+#: Last path segment of the connection check.
+PING_SEGMENT = "ping"
+
+#: Cyrillic letters that look like Latin ones, as printed in the PBX's enum values.
+CYRILLIC_TO_LATIN = str.maketrans(
+    {
+        "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O",
+        "Р": "P", "С": "C", "Т": "T", "Х": "X", "У": "Y",
+        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "х": "x", "у": "y",
+    }
+)
+
+#: How long the PBX locks an account after a second 3xxx answer (and how long we wait).
+LOCKOUT_SECONDS = 120
+
+#: Longest period of one ``stats/request``.
+STATS_MAX_SPAN_SECONDS = 30 * 24 * 3600 - 1
+
+#: Shortest interval between two ``stats/result`` polls allowed by the PBX.
+STATS_POLL_SECONDS = 5.0
+
+
+def latinize(value: str) -> str:
+    """Map Cyrillic look-alike letters of a PBX enum value to Latin ones."""
+    return value.translate(CYRILLIC_TO_LATIN)

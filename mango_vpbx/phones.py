@@ -1,0 +1,106 @@
+"""Phone numbers as the PBX writes them, and as people and databases want them.
+
+The PBX writes PSTN numbers as digits without ``+`` (``74951234567``), devices as
+SIP URIs (``sip:user@x.mangosip.ru``), and employees by their extension, a short
+number kept as a string because it can start with ``0`` (``0511``). People type
+``+7 (916) 123-45-67`` or ``8 916 123 45 67``. :func:`normalize_number` turns
+every external number into E.164 (``+79161234567``) once, at the boundary, and
+says ``None`` for anything that is not an external phone number (extensions,
+SIP users with a name, garbage), so a lookup by exact match on an indexed E.164
+column is enough to identify a caller.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+__all__ = ["normalize_number", "is_sip_uri", "sip_user", "format_number"]
+
+_SIP_RE = re.compile(r"^\s*sips?:(?P<user>[^@;]*)(?:[@;].*)?$", re.IGNORECASE)
+_SEPARATORS_RE = re.compile(r"[\s\-().\u00a0/]")
+# Fewer digits than this is an internal short number (extension, group), never PSTN.
+_MIN_DIGITS = 7
+
+
+def is_sip_uri(value: object) -> bool:
+    """Tell whether ``value`` is a SIP URI (``sip:...`` or ``sips:...``)."""
+    return isinstance(value, str) and _SIP_RE.match(value) is not None
+
+
+def sip_user(value: str) -> str | None:
+    """The user part of a SIP URI (``sip:user1@x.mangosip.ru`` -> ``user1``), else ``None``."""
+    match = _SIP_RE.match(value) if isinstance(value, str) else None
+    return match.group("user") if match else None
+
+
+def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def normalize_number(raw: object, default_region: str = "RU") -> str | None:
+    """Return the E.164 form (``+79161234567``) of an external phone number, else ``None``.
+
+    Accepts the PBX's form (``74951234567``), human forms (``+7 (916) 123-45-67``,
+    ``8 916 123 45 67``), the Russian international prefix (``810...``) and SIP
+    URIs whose user part is a phone number (``sip:79161234567@x.mangosip.ru``).
+    Extensions (``101``, ``0511``), SIP users that are names, text and empty
+    values give ``None``. Digits without ``+`` are read first as "country code
+    first" (the PBX's form) unless they start with the default region's trunk
+    prefix (``8`` in Russia), in which case the national reading is tried first;
+    the first reading that is a valid number wins, else the first one whose
+    length is possible for its country (not only as a local number).
+    """
+    if raw is None or isinstance(raw, bool):
+        return None
+    text = str(raw).strip()
+    if not text:
+        return None
+    user = sip_user(text)
+    if user is not None:
+        text = user
+    text = _SEPARATORS_RE.sub("", text)
+    plus = text.startswith("+")
+    digits = text[1:] if plus else text
+    if not digits.isdigit() or len(digits) < _MIN_DIGITS:
+        return None
+    if plus:
+        candidates = [_parse("+" + digits, None)]
+    else:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(default_region.upper())
+        trunk = metadata.national_prefix if metadata else None
+        national = _parse(digits, default_region.upper()) if metadata else None
+        international = _parse("+" + digits, None)
+        if trunk and digits.startswith(trunk):
+            candidates = [national, international]
+        else:
+            candidates = [international, national]
+    parsed = [number for number in candidates if number is not None]
+    for number in parsed:
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    for number in parsed:
+        reason = phonenumbers.is_possible_number_with_reason(number)
+        if reason == phonenumbers.ValidationResult.IS_POSSIBLE:
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return None
+
+
+def format_number(number: object, region: str = "RU") -> str:
+    """Format a number for people: ``+79161234567`` -> ``+7 916 123-45-67``.
+
+    Anything :func:`normalize_number` understands is shown in the international
+    format (``region`` is used to read numbers without a country code); anything
+    else (an extension, a SIP user, text) is returned as given, stripped.
+    """
+    if number is None:
+        return ""
+    e164 = normalize_number(number, region)
+    if e164 is None:
+        return str(number).strip()
+    parsed = phonenumbers.parse(e164, None)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
