@@ -1,0 +1,149 @@
+"""End-to-end harness: a real Odoo server (outside test mode: websocket on, bus live),
+the PBX emulator wired to it, and headless Chromium driven by Playwright.
+
+The Odoo database is prepared by ``scripts/demo_init.py``, the same initialisation the
+demo launcher and the Docker image run. Everything listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+from odoo_instance import OdooInstance, free_port  # noqa: E402
+
+ODOO_PYTHON = os.environ.get("MEDPULSE_ODOO_PYTHON") or sys.executable
+
+
+@pytest.fixture(scope="session")
+def work_dir():
+    base = os.environ.get("MEDPULSE_WORK_DIR")
+    path = Path(tempfile.mkdtemp(prefix="e2e-", dir=base))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pbx_credentials():
+    return secrets.token_hex(12), secrets.token_hex(16)
+
+
+@pytest.fixture(scope="session")
+def pbx_port():
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def odoo_server(work_dir, pbx_credentials, pbx_port):
+    """A demo database initialised by scripts/demo_init.py and its running server."""
+    api_key, api_salt = pbx_credentials
+    instance = OdooInstance(f"medpulse_e2e_{os.getpid()}", work_dir, python=ODOO_PYTHON)
+    instance.write_config()
+    try:
+        subprocess.run(
+            [ODOO_PYTHON, str(ROOT / "scripts" / "demo_init.py"), "-c", str(instance.config_path),
+             "-d", instance.dbname, "--pbx-url", f"http://127.0.0.1:{pbx_port}/vpbx/",
+             "--api-key", api_key, "--api-salt", api_salt, "--odoo-url", instance.url],
+            check=True, env=instance.env(), cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+        instance.start()
+        yield instance
+    finally:
+        instance.drop()
+
+
+@pytest.fixture(scope="session")
+def emulator(odoo_server, pbx_credentials, pbx_port, work_dir):
+    """The PBX emulator as its own process, posting to the Odoo server's webhook."""
+    api_key, api_salt = pbx_credentials
+    log = open(work_dir / "emulator.log", "w")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen(
+        [ODOO_PYTHON, "-m", "mango_vpbx.emulator", "serve", "--port", str(pbx_port),
+         "--webhook", f"{odoo_server.url}/mango", "--api-key", api_key, "--api-salt", api_salt],
+        cwd=ROOT, env=odoo_server.env(), stdout=log, stderr=subprocess.STDOUT,
+    )
+    client = EmulatorControl(f"http://127.0.0.1:{pbx_port}")
+    try:
+        client.wait_ready(proc)
+        yield client
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+class EmulatorControl:
+    """The emulator's unsigned loopback control API (``/control/...``)."""
+
+    def __init__(self, base: str):
+        self.base = base
+
+    def wait_ready(self, proc, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"emulator exited with {proc.returncode}")
+            try:
+                self.get("/control/calls")
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("emulator did not start")
+
+    def get(self, path: str):
+        with urllib.request.urlopen(self.base + path, timeout=10) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def post(self, path: str, payload: dict | None = None):
+        req = urllib.request.Request(
+            self.base + path, data=json.dumps(payload or {}).encode(),
+            headers={"Content-Type": "application/json"}, method="POST",
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"{path}: HTTP {exc.code} {exc.read()[:500]!r}") from None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("MEDPULSE_BROWSER") or shutil.which("chromium")
+    if not executable:
+        pytest.fail("Chromium not found: the end-to-end suite needs it (apt-get install chromium)")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=executable, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+        )
+        yield chromium
+        chromium.close()
+
+
+def login(browser, server, login_name: str, password: str):
+    """A new browser context logged in as ``login_name``; returns its page."""
+    context = browser.new_context(locale="en-US", timezone_id="Asia/Yekaterinburg")
+    page = context.new_page()
+    page.goto(f"{server.url}/web/login")
+    page.fill("input[name=login]", login_name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/odoo**")
+    return page
