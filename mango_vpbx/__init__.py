@@ -60,6 +60,16 @@ result code
 
 from .assumptions import LOCKOUT_SECONDS
 from .calls import CallState, Leg, Recording, Transfer, fold
+from .client import (
+    DEFAULT_BASE_URL,
+    Balance,
+    PbxLine,
+    PbxNumber,
+    PbxUser,
+    RecordingFile,
+    VpbxClient,
+    new_command_id,
+)
 from .codes import (
     VpbxAuthError,
     VpbxBillingError,
@@ -94,8 +104,10 @@ from .events import (
     normalize_path,
     parse_event,
 )
+from .limits import LimitStore, MemoryLimitStore, SqliteLimitStore
 from .phones import format_number, is_sip_uri, normalize_number, sip_user
 from .signing import dumps, encode, sign, sign_recording_link, verify
+from .stats import StatsError, StatsRow, parse_csv, split_period
 from .times import DEFAULT_TIME_BASE, TimeBase, to_pbx, to_utc
 
 __all__ = [
@@ -105,6 +117,21 @@ __all__ = [
     "Recording",
     "Transfer",
     "fold",
+    "DEFAULT_BASE_URL",
+    "Balance",
+    "PbxLine",
+    "PbxNumber",
+    "PbxUser",
+    "RecordingFile",
+    "VpbxClient",
+    "new_command_id",
+    "LimitStore",
+    "MemoryLimitStore",
+    "SqliteLimitStore",
+    "StatsError",
+    "StatsRow",
+    "parse_csv",
+    "split_period",
     "VpbxAuthError",
     "VpbxBillingError",
     "VpbxCommandFailed",
