@@ -1,0 +1,616 @@
+import logging
+import re
+from datetime import datetime, time, timedelta, timezone
+
+import mango_vpbx
+import pytz
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
+from odoo.osv import expression
+from odoo.tools import SQL, format_datetime, html_escape
+
+_logger = logging.getLogger(__name__)
+
+CALL_TYPES = [
+    ("incoming", "Incoming"),
+    ("outgoing", "Outgoing"),
+    ("internal", "Internal"),
+    ("missed_incoming", "Missed incoming"),
+    ("unanswered_outgoing", "Unanswered outgoing"),
+]
+
+FOLLOWUP_STATES = [
+    ("new", "New"),
+    ("needs_callback", "Needs callback"),
+    ("called_back", "Called back"),
+    ("resolved", "Resolved"),
+    ("no_action", "No action needed"),
+]
+
+# Disconnect reasons grouped into what a receptionist needs to know; the PBX's own
+# wording stays in disconnect_reason_text. Ranges follow the PBX's code classes, so an
+# unknown code falls into its class as the PBX documentation requires.
+DISCONNECT_CATEGORIES = [
+    ("normal", "Ended normally"),
+    ("caller_hangup", "Caller hung up"),
+    ("callee_hangup", "Called party hung up"),
+    ("no_answer", "No answer"),
+    ("busy", "Busy"),
+    ("rejected", "Rejected"),
+    ("do_not_disturb", "Do not disturb"),
+    ("unreachable", "Number unreachable or restricted"),
+    ("caller_restricted", "Caller restricted (black or white list)"),
+    ("no_operator", "No operator available in the group or queue"),
+    ("scheme", "Ended by the forwarding scheme"),
+    ("command", "Ended by a command or an interception"),
+    ("inactive", "Number inactive or outside its schedule"),
+    ("billing", "Billing restriction"),
+    ("technical", "Technical problem"),
+    ("other", "Other"),
+]
+_EXACT_REASONS = {
+    1100: "normal", 1300: "normal", 1000: "normal",
+    1110: "caller_hangup", 1111: "no_answer", 1120: "callee_hangup",
+    1121: "busy", 1122: "rejected", 1123: "do_not_disturb", 1124: "do_not_disturb",
+}
+_REASON_RANGES = [
+    (1130, 1149, "unreachable"),
+    (1150, 1159, "caller_restricted"),
+    (1160, 1169, "no_operator"),
+    (1170, 1179, "scheme"),
+    (1180, 1189, "command"),
+    (1190, 1199, "inactive"),
+    (1100, 1199, "normal"),
+    (1300, 1399, "normal"),
+    (2000, 2999, "billing"),
+    (3200, 3299, "unreachable"),
+    (4200, 4299, "unreachable"),
+    (4000, 5999, "technical"),
+]
+
+
+def disconnect_category(code):
+    if not code:
+        return False
+    if code in _EXACT_REASONS:
+        return _EXACT_REASONS[code]
+    for low, high, category in _REASON_RANGES:
+        if low <= code <= high:
+            return category
+    return "other"
+
+
+def _naive_utc(moment):
+    """An aware datetime from the toolkit as the naive UTC value Odoo stores."""
+    if not moment:
+        return False
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+class MedpulseCall(models.Model):
+    """The call journal: one record per PBX ``entry_id`` (a call with all its legs).
+
+    Never edited from the PBX's events one by one: every new event triggers
+    :meth:`_recompute`, which folds *all* stored events of the entry with
+    ``mango_vpbx.fold``, so duplicates and out-of-order deliveries cannot corrupt it.
+    """
+
+    _name = "medpulse.call"
+    _description = "Call"
+    _inherit = ["mail.thread"]
+    _order = "created_at desc, id desc"
+    _rec_name = "entry_id"
+    # Operators comment on calls they may only read.
+    _mail_post_access = "read"
+
+    entry_id = fields.Char(string="PBX entry id", required=True, readonly=True, index=True)
+    company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
+    direction = fields.Selection(
+        [("incoming", "Incoming"), ("outgoing", "Outgoing"), ("internal", "Internal")],
+        readonly=True, index=True,
+    )
+    result = fields.Selection(
+        [("answered", "Answered"), ("missed", "Missed"), ("in_progress", "In progress")],
+        readonly=True,
+    )
+    call_type = fields.Selection(CALL_TYPES, string="Type", readonly=True, index=True)
+    missed_at = fields.Selection(
+        [("ivr", "In the voice menu"), ("queue", "In the queue"), ("operator", "At the operator")],
+        string="Missed where", readonly=True,
+    )
+    caller_number = fields.Char(readonly=True, help="As the PBX sent it.")
+    caller_e164 = fields.Char(string="Caller (E.164)", readonly=True, index="btree_not_null")
+    callee_number = fields.Char(string="Called number", readonly=True, help="As the PBX sent it.")
+    callee_e164 = fields.Char(string="Called (E.164)", readonly=True, index="btree_not_null")
+    external_e164 = fields.Char(
+        string="Patient's number", readonly=True, index="btree_not_null",
+        help="The number outside the clinic: the caller of an incoming call, the called "
+        "number of an outgoing one.",
+    )
+    external_number_display = fields.Char(
+        string="Number", compute="_compute_external_number_display",
+    )
+    number_search = fields.Char(
+        string="Number (any format)", compute="_compute_number_search", search="_search_number",
+    )
+    line_id = fields.Many2one("medpulse.telephony.line", string="Line", readonly=True, index=True)
+    patient_id = fields.Many2one(
+        "medpulse.patient", string="Patient", readonly=True, index="btree_not_null",
+        groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
+        help="The best match for the number: the patient seen most recently.",
+    )
+    patient_ids = fields.Many2many(
+        "medpulse.patient", string="Patients with this number", readonly=True,
+        groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
+    )
+    answered_user_id = fields.Many2one("res.users", string="Answered by", readonly=True, index=True)
+    operator_user_id = fields.Many2one(
+        "res.users", string="Operator", readonly=True, index=True,
+        help="Who took an incoming call, or who placed an outgoing one.",
+    )
+    rang_user_ids = fields.Many2many(
+        "res.users", "medpulse_call_rang_user_rel", "call_id", "user_id",
+        string="Rang for", readonly=True,
+    )
+    created_at = fields.Datetime(string="Started", readonly=True, index=True)
+    answered_at = fields.Datetime(string="Answered", readonly=True)
+    ended_at = fields.Datetime(string="Ended", readonly=True)
+    created_today = fields.Boolean(
+        string="Today", compute="_compute_created_today", search="_search_created_today",
+        help="Started today in the user's time zone.",
+    )
+    wait_seconds = fields.Integer(string="Waiting (s)", readonly=True, aggregator="avg")
+    talk_seconds = fields.Integer(string="Talk (s)", readonly=True, aggregator="sum")
+    disconnect_reason = fields.Integer(string="Disconnect code", readonly=True, aggregator=None)
+    disconnect_category = fields.Selection(
+        DISCONNECT_CATEGORIES, string="Disconnect reason", readonly=True,
+    )
+    disconnect_reason_text = fields.Char(string="PBX reason", readonly=True)
+    transfers = fields.Text(readonly=True)
+    recording_ids_text = fields.Char(string="Recording ids", readonly=True)
+    command_id = fields.Char(string="Command id", readonly=True, index="btree_not_null")
+    callback_initiator = fields.Char(readonly=True)
+    is_final = fields.Boolean(string="Final", readonly=True)
+    followup_state = fields.Selection(
+        FOLLOWUP_STATES, string="Follow-up", default="new", required=True, tracking=True, index=True,
+    )
+    followup_note = fields.Char(string="Follow-up note")
+    closed_by_call_id = fields.Many2one(
+        "medpulse.call", string="Closed by call", readonly=True, index="btree_not_null",
+        help="The later call that called this number back, or in which the caller got through.",
+    )
+    closed_call_ids = fields.One2many(
+        "medpulse.call", "closed_by_call_id", string="Missed calls it closed", readonly=True,
+    )
+    appointment_ids = fields.One2many("medpulse.appointment", "call_id", string="Appointments")
+    appointment_count = fields.Integer(compute="_compute_appointment_count")
+    event_ids = fields.One2many(
+        "medpulse.call.event", "call_id_ref", string="Raw events", readonly=True,
+        groups="medpulse_telephony.group_telephony_manager",
+    )
+    event_count = fields.Integer(compute="_compute_event_count", groups="medpulse_telephony.group_telephony_manager")
+    legs_html = fields.Html(string="Legs", compute="_compute_legs_html", sanitize=False)
+
+    _sql_constraints = [
+        ("entry_company_uniq", "UNIQUE(company_id, entry_id)", "A call with this PBX entry id already exists."),
+    ]
+
+    # ------------------------------------------------------------------ display
+
+    @api.depends("call_type", "external_e164", "caller_number", "callee_number")
+    def _compute_display_name(self):
+        types = dict(self._fields["call_type"]._description_selection(self.env))
+        for call in self:
+            label = types.get(call.call_type) or _("Call")
+            call.display_name = f"{label} {call.external_number_display or ''}".strip()
+
+    @api.depends("external_e164", "direction", "caller_number", "callee_number")
+    def _compute_external_number_display(self):
+        for call in self:
+            region = call.company_id.mango_default_region or "RU"
+            raw = call.external_e164 or (
+                call.callee_number if call.direction == "outgoing" else call.caller_number
+            )
+            call.external_number_display = mango_vpbx.format_number(raw, region) if raw else False
+
+    def _compute_number_search(self):
+        for call in self:
+            call.number_search = call.external_e164 or call.caller_number
+
+    def _search_number(self, operator, value):
+        """Find calls by a number typed in any format: +7 (916) 123-45-67, 8916..., 1234567."""
+        if operator not in ("ilike", "=", "like", "=ilike") or not isinstance(value, str) or not value.strip():
+            return expression.FALSE_DOMAIN
+        domains = []
+        e164 = self.env.company._mango_normalize(value)
+        if e164:
+            domains += [[("caller_e164", "=", e164)], [("callee_e164", "=", e164)]]
+        digits = re.sub(r"\D", "", value)
+        fragment = digits if len(digits) >= 3 else value.strip()
+        for field in ("caller_number", "callee_number", "caller_e164", "callee_e164"):
+            domains.append([(field, "ilike", fragment)])
+        return expression.OR(domains)
+
+    def _user_tz(self):
+        return pytz.timezone(self.env.context.get("tz") or self.env.user.tz or "UTC")
+
+    def _today_bounds_utc(self):
+        """[start, end) of the user's today, as naive UTC datetimes."""
+        tz = self._user_tz()
+        today = datetime.now(pytz.utc).astimezone(tz).date()
+        start = tz.localize(datetime.combine(today, time.min))
+        end = tz.localize(datetime.combine(today + timedelta(days=1), time.min))
+        return (
+            start.astimezone(pytz.utc).replace(tzinfo=None),
+            end.astimezone(pytz.utc).replace(tzinfo=None),
+        )
+
+    @api.depends("created_at")
+    @api.depends_context("tz", "uid")
+    def _compute_created_today(self):
+        start, end = self._today_bounds_utc()
+        for call in self:
+            call.created_today = bool(call.created_at and start <= call.created_at < end)
+
+    def _search_created_today(self, operator, value):
+        if operator not in ("=", "!="):
+            return expression.FALSE_DOMAIN
+        start, end = self._today_bounds_utc()
+        inside = [("created_at", ">=", start), ("created_at", "<", end)]
+        if (operator == "=") == bool(value):
+            return inside
+        return ["|", ("created_at", "=", False), "!", "&", *inside]
+
+    def _compute_appointment_count(self):
+        counts = dict(
+            self.env["medpulse.appointment"]._read_group(
+                [("call_id", "in", self.ids)], ["call_id"], ["__count"]
+            )
+        )
+        for call in self:
+            call.appointment_count = counts.get(call, 0)
+
+    def _compute_event_count(self):
+        counts = dict(
+            self.env["medpulse.call.event"]._read_group(
+                [("call_id_ref", "in", self.ids)], ["call_id_ref"], ["__count"]
+            )
+        )
+        for call in self:
+            call.event_count = counts.get(call, 0)
+
+    def _compute_legs_html(self):
+        for call in self:
+            call.legs_html = call._render_legs()
+
+    def _render_legs(self):
+        """A table of the call's legs, recomputed from its events, in the user's time zone."""
+        self.ensure_one()
+        if not self.id:
+            return False
+        events = self.env["medpulse.call.event"].sudo().search(
+            [("call_id_ref", "=", self.id), ("state", "!=", "not_understood")]
+        )
+        state = self._fold(self.company_id, events)
+        legs = list(getattr(state, "legs", ()) or ())
+        if not legs:
+            return False
+        headers = [_("Leg"), _("Where"), _("From"), _("To"), _("Appeared"), _("Answered"), _("Ended"), _("Reason")]
+        rows = []
+        for leg in sorted(legs, key=lambda leg: (_leg_get(leg, "appeared_at") or datetime.max.replace(tzinfo=timezone.utc))):
+            cells = [
+                _leg_get(leg, "call_id"),
+                _leg_get(leg, "location"),
+                _party_label(_leg_get(leg, "from_")),
+                _party_label(_leg_get(leg, "to")),
+                self._format_moment(_leg_get(leg, "appeared_at")),
+                self._format_moment(_leg_get(leg, "connected_at")),
+                self._format_moment(_leg_get(leg, "disconnected_at")),
+                _leg_get(leg, "disconnect_reason"),
+            ]
+            rows.append("<tr>%s</tr>" % "".join(f"<td>{html_escape(str(cell or ''))}</td>" for cell in cells))
+        head = "".join(f"<th>{html_escape(h)}</th>" for h in headers)
+        return (
+            '<table class="table table-sm o_medpulse_call_legs"><thead><tr>%s</tr></thead><tbody>%s</tbody></table>'
+            % (head, "".join(rows))
+        )
+
+    def _format_moment(self, moment):
+        if not moment:
+            return ""
+        return format_datetime(self.env, _naive_utc(moment), tz=self._user_tz().zone, dt_format="HH:mm:ss")
+
+    # ---------------------------------------------------------------- access
+
+    def write(self, vals):
+        if (
+            not self.env.su
+            and set(vals) & self._pbx_field_names()
+            and not self.env.user.has_group("medpulse_telephony.group_telephony_manager")
+        ):
+            raise AccessError(_("Only telephony managers can change what the PBX recorded about a call."))
+        return super().write(vals)
+
+    @api.model
+    def _pbx_field_names(self):
+        """Fields that state what the PBX reported: read-only for operators."""
+        return {
+            name for name, field in self._fields.items()
+            if field.store and field.readonly and not field.automatic
+        }
+
+    # ------------------------------------------------------------ processing
+
+    @api.model
+    def _process_event(self, event_record, event):
+        """Fold one newly stored PBX event into the journal; the webhook's entry point.
+
+        ``event_record`` is the ``medpulse.call.event`` just stored, ``event`` its parsed
+        ``mango_vpbx`` event. Returns the call (an empty recordset for events that
+        belong to no call, e.g. command results). Modules that react to live events
+        (the incoming-call card) override :meth:`_after_event`, not this.
+        """
+        if not event_record.entry_id:
+            return self.browse()
+        call, state = self._recompute(event_record.company_id, event_record.entry_id)
+        call._after_event(event_record, event, state)
+        return call
+
+    def _after_event(self, event_record, event, state):
+        """Hook called once per new event, after the call was recomputed.
+
+        ``state`` is the ``mango_vpbx.CallState`` of the whole call. The incoming-call
+        card overrides it to notify the ringing operator, who is found with
+        ``self.env['res.users']._find_pbx_operator(company, extension, number)``.
+        """
+        self.ensure_one()
+
+    @api.model
+    def _fold(self, company, events):
+        return mango_vpbx.fold(events._parsed(), time_base=company._mango_time_base())
+
+    @api.model
+    def _recompute(self, company, entry_id):
+        """Rebuild the call of ``entry_id`` from all of its stored events.
+
+        Concurrency: two workers may process events of the same call at once. Under
+        PostgreSQL's repeatable read (Odoo's isolation) each sees only its own event, so
+        whoever comes second must start again with a fresh snapshot. Both the row lock
+        taken on an existing call and the ``ON CONFLICT DO NOTHING`` insert of a new one
+        raise a serialization failure in that case, which Odoo's request dispatcher
+        retries: the retry sees both events and folds them together.
+        """
+        Event = self.env["medpulse.call.event"]
+        call = self.search([("company_id", "=", company.id), ("entry_id", "=", entry_id)], limit=1)
+        if call:
+            self.env.cr.execute(
+                SQL("SELECT id FROM medpulse_call WHERE id = %s FOR NO KEY UPDATE", call.id),
+                log_exceptions=False,
+            )
+        else:
+            call = self._insert_new(company, entry_id)
+        events = Event.search(
+            [("company_id", "=", company.id), ("entry_id", "=", entry_id), ("state", "!=", "not_understood")]
+        )
+        state = self._fold(company, events)
+        call.write(call._vals_from_state(company, state))
+        events.filtered(lambda e: e.call_id_ref != call).write({"call_id_ref": call.id})
+        events.filtered(lambda e: e.state == "error").write({"state": "processed", "error": False})
+        call._apply_followup()
+        return call, state
+
+    @api.model
+    def _insert_new(self, company, entry_id):
+        now = fields.Datetime.now()
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO medpulse_call
+                    (company_id, entry_id, followup_state, create_uid, create_date, write_uid, write_date)
+                VALUES (%s, %s, 'new', %s, %s, %s, %s)
+                ON CONFLICT (company_id, entry_id) DO NOTHING
+                RETURNING id
+                """,
+                company.id, entry_id, self.env.uid, now, self.env.uid, now,
+            ),
+            log_exceptions=False,
+        )
+        row = self.env.cr.fetchone()
+        if row:
+            return self.browse(row[0])
+        return self.search([("company_id", "=", company.id), ("entry_id", "=", entry_id)], limit=1)
+
+    def _vals_from_state(self, company, state):
+        """Journal values of a ``mango_vpbx.CallState``."""
+        self.ensure_one()
+        Users = self.env["res.users"]
+        direction = state.direction
+        call_type = _call_type(direction, state.result)
+        caller_e164 = company._mango_normalize(state.caller_number)
+        callee_e164 = company._mango_normalize(state.called_number)
+        external_raw = {"incoming": state.caller_number, "outgoing": state.called_number}.get(direction)
+        external_e164 = {"incoming": caller_e164, "outgoing": callee_e164}.get(direction) or False
+        patients = self.env["medpulse.patient"]
+        if external_raw:
+            patients = patients.sudo()._lookup_by_phone(external_raw).filtered(
+                lambda p: p.company_id == company
+            )
+        answered = Users._find_pbx_operator(company, state.answered_extension, state.answered_number)
+        rang = Users._find_pbx_operators(
+            company, extensions=state.rang_extensions or (), numbers=state.rang_numbers or ()
+        )
+        if direction == "outgoing":
+            operator = Users._find_pbx_operator(
+                company, getattr(state, "caller_extension", None), state.caller_number
+            )
+        else:
+            operator = answered
+        line = self.env["medpulse.telephony.line"].sudo()._get_or_create(company, state.line_number)
+        vals = {
+            "direction": direction or False,
+            "result": state.result or False,
+            "call_type": call_type,
+            "missed_at": state.missed_at or False,
+            "caller_number": state.caller_number or False,
+            "caller_e164": caller_e164,
+            "callee_number": state.called_number or False,
+            "callee_e164": callee_e164,
+            "external_e164": external_e164,
+            "line_id": line.id or False,
+            "patient_id": patients[:1].id or False,
+            "patient_ids": [fields.Command.set(patients.ids)],
+            "answered_user_id": answered.id or False,
+            "operator_user_id": operator.id or False,
+            "rang_user_ids": [fields.Command.set(rang.ids)],
+            "created_at": _naive_utc(state.created_at),
+            "answered_at": _naive_utc(state.answered_at),
+            "ended_at": _naive_utc(state.ended_at),
+            "wait_seconds": state.wait_seconds or 0,
+            "talk_seconds": state.talk_seconds or 0,
+            "disconnect_reason": state.disconnect_reason or 0,
+            "disconnect_category": disconnect_category(state.disconnect_reason),
+            "disconnect_reason_text": state.disconnect_reason_text or False,
+            "transfers": _transfers_text(state.transfers) or False,
+            "recording_ids_text": ", ".join(state.recording_ids or ()) or False,
+            "command_id": state.command_id or False,
+            "callback_initiator": state.callback_initiator or False,
+            "is_final": bool(state.is_final),
+        }
+        # A call first seen as missed can turn out answered once late events arrive;
+        # only the automatic status follows it, never one an operator chose.
+        if call_type != "missed_incoming" and self.followup_state == "needs_callback" and not self.closed_by_call_id:
+            vals["followup_state"] = "new"
+        return vals
+
+    # -------------------------------------------------------------- follow-up
+
+    def _apply_followup(self):
+        """Missed incoming calls wait for a callback; a later answered call closes them.
+
+        Works whichever call is processed first, so a missed call whose events arrive
+        late (after the callback) is closed at once.
+        """
+        for call in self:
+            if not call.external_e164 or not call.created_at:
+                continue
+            if call.call_type == "missed_incoming":
+                if call.followup_state == "new":
+                    call.followup_state = "needs_callback"
+                if call.followup_state == "needs_callback":
+                    closer = self.search(
+                        [
+                            ("company_id", "=", call.company_id.id),
+                            ("external_e164", "=", call.external_e164),
+                            ("result", "=", "answered"),
+                            ("direction", "in", ("incoming", "outgoing")),
+                            ("created_at", ">", call.created_at),
+                        ],
+                        order="created_at asc, id asc",
+                        limit=1,
+                    )
+                    if closer:
+                        call._close_by(closer)
+            elif call.result == "answered" and call.direction in ("incoming", "outgoing"):
+                missed = self.search([
+                    ("company_id", "=", call.company_id.id),
+                    ("external_e164", "=", call.external_e164),
+                    ("followup_state", "=", "needs_callback"),
+                    ("call_type", "=", "missed_incoming"),
+                    ("created_at", "<", call.created_at),
+                ])
+                missed._close_by(call)
+
+    def _close_by(self, closer):
+        if not self:
+            return
+        if closer.direction == "outgoing":
+            state, body = "called_back", _("Called back (call %s).", closer.display_name)
+        else:
+            state, body = "resolved", _("The caller got through later (call %s).", closer.display_name)
+        self.write({"followup_state": state, "closed_by_call_id": closer.id})
+        for call in self:
+            call.message_post(body=body, subtype_xmlid="mail.mt_note")
+
+    # ---------------------------------------------------------------- actions
+
+    def action_set_no_action(self):
+        self.write({"followup_state": "no_action"})
+
+    def action_set_needs_callback(self):
+        self.write({"followup_state": "needs_callback"})
+
+    def action_set_resolved(self):
+        self.write({"followup_state": "resolved"})
+
+    def action_view_appointments(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("medpulse_clinic.medpulse_appointment_action")
+        action.update({
+            "domain": [("call_id", "=", self.id)],
+            "context": {"default_call_id": self.id},
+            "view_mode": "list,form",
+            "views": [(False, "list"), (False, "form")],
+        })
+        return action
+
+    def action_view_events(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("medpulse_telephony.medpulse_call_event_action")
+        action["domain"] = [("call_id_ref", "=", self.id)]
+        action["context"] = {}
+        return action
+
+    def action_export_raw_events(self):
+        """Download the raw events of the selected calls as JSON Lines (emulator replay)."""
+        if not self.env.user.has_group("medpulse_telephony.group_telephony_manager"):
+            raise AccessError(_("Only telephony managers can export raw PBX events."))
+        events = self.env["medpulse.call.event"].search([("call_id_ref", "in", self.ids)])
+        attachment = self.env["ir.attachment"].create({
+            "name": "pbx-events-%s.jsonl" % fields.Datetime.now().strftime("%Y%m%d-%H%M%S"),
+            "raw": events._export_jsonl().encode(),
+            "mimetype": "application/x-ndjson",
+        })
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/web/content/{attachment.id}?download=true",
+            "target": "self",
+        }
+
+
+def _call_type(direction, result):
+    if direction == "internal":
+        return "internal"
+    if direction == "outgoing":
+        return "unanswered_outgoing" if result == "missed" else "outgoing"
+    if direction == "incoming":
+        return "missed_incoming" if result == "missed" else "incoming"
+    return False
+
+
+def _transfers_text(transfers):
+    lines = []
+    for transfer in transfers or ():
+        source = _leg_get(transfer, "from_extension") or "?"
+        target = _leg_get(transfer, "to_extension") or "?"
+        kind = _leg_get(transfer, "kind")
+        lines.append(f"{source} → {target}" + (f" ({kind})" if kind else ""))
+    return "\n".join(lines)
+
+
+def _leg_get(obj, key):
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def _party_label(party):
+    if not party:
+        return ""
+    extension = _leg_get(party, "extension")
+    number = _leg_get(party, "number")
+    if extension and number:
+        return f"{extension} ({number})"
+    return extension or number or ""

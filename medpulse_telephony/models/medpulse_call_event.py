@@ -1,0 +1,148 @@
+import hashlib
+import json
+import logging
+
+import mango_vpbx
+from psycopg2 import errors as pg_errors
+
+from odoo import _, api, fields, models
+from odoo.tools import SQL
+
+_logger = logging.getLogger(__name__)
+
+
+class MedpulseCallEvent(models.Model):
+    """Every signed request of the PBX, stored as received.
+
+    The audit trail, the input of the journal (a call is recomputed from the stored
+    events of its ``entry_id``) and what the emulator replays. A duplicate delivery is
+    a no-op: ``identity`` is unique per company and the insert is ``ON CONFLICT DO
+    NOTHING``, so two workers receiving the same event at once cannot both store it.
+    """
+
+    _name = "medpulse.call.event"
+    _description = "PBX event"
+    _order = "received_at desc, id desc"
+    _rec_name = "path"
+
+    company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
+    path = fields.Char(required=True, readonly=True, help="Path after the webhook base, e.g. events/call.")
+    json = fields.Text(string="JSON", readonly=True, help="The json form field exactly as received.")
+    received_at = fields.Datetime(required=True, readonly=True, default=fields.Datetime.now)
+    identity = fields.Char(
+        required=True, readonly=True,
+        help="What makes two deliveries the same event (e.g. leg, state and sequence number).",
+    )
+    entry_id = fields.Char(string="Entry id", readonly=True, index=True)
+    pbx_call_id = fields.Char(string="Leg id", readonly=True, help="call_id of the leg")
+    state = fields.Selection(
+        [("processed", "Processed"), ("not_understood", "Not understood"), ("error", "Error")],
+        required=True, readonly=True, default="processed", index=True,
+    )
+    error = fields.Text(readonly=True)
+    call_id_ref = fields.Many2one("medpulse.call", string="Call", readonly=True, index="btree_not_null", ondelete="set null")
+
+    _sql_constraints = [
+        ("identity_company_uniq", "UNIQUE(company_id, identity)", "This PBX event is already stored."),
+    ]
+
+    @api.model
+    def _receive(self, company, path, json_str):
+        """Store one signed request and fold it into the journal.
+
+        Returns the stored event, or an empty recordset for a duplicate delivery.
+        Never raises on content: a request we cannot read is stored ``not_understood``
+        and a failure while updating the journal leaves the event stored as ``error``
+        (the PBX does not retry, so the raw event is the one thing not to lose).
+        """
+        try:
+            event = mango_vpbx.parse_event(path, json_str)
+        except mango_vpbx.EventError as error:
+            digest = hashlib.sha256(f"{path}\n{json_str}".encode()).hexdigest()
+            return self._insert(
+                company, path, json_str, identity=f"raw:{digest}",
+                entry_id=_entry_id_of(json_str), state="not_understood", error=str(error),
+            )
+        record = self._insert(
+            company, path, json_str, identity=event.identity,
+            entry_id=getattr(event, "entry_id", None), pbx_call_id=getattr(event, "call_id", None),
+        )
+        if record and record.entry_id:
+            try:
+                with self.env.cr.savepoint():
+                    self.env["medpulse.call"]._process_event(record, event)
+            except Exception as error:  # noqa: BLE001 - the raw event must survive any bug
+                if _is_concurrency_error(error):
+                    raise
+                _logger.exception("Could not update the call journal from PBX event %s", record.id)
+                record.write({"state": "error", "error": str(error)})
+        return record
+
+    def _insert(self, company, path, json_str, identity, entry_id=None, pbx_call_id=None,
+                state="processed", error=None):
+        # Raw SQL because the ORM has no "insert unless it exists": a prior search would
+        # let two concurrent deliveries both insert. Not logged on failure: a
+        # serialization failure here is retried by the HTTP layer, not an error.
+        now = fields.Datetime.now()
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO medpulse_call_event
+                    (company_id, path, json, received_at, identity, entry_id, pbx_call_id,
+                     state, error, create_uid, create_date, write_uid, write_date)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                ON CONFLICT (company_id, identity) DO NOTHING
+                RETURNING id
+                """,
+                company.id, path, json_str, now, identity, entry_id or None,
+                pbx_call_id or None, state, error, self.env.uid, now, self.env.uid, now,
+            ),
+            log_exceptions=False,
+        )
+        row = self.env.cr.fetchone()
+        return self.browse(row[0]) if row else self.browse()
+
+    def _parsed(self):
+        """The parsed events of these records that can be parsed, in id order."""
+        result = []
+        for record in self.sorted("id"):
+            if record.state == "not_understood":
+                continue
+            try:
+                result.append(mango_vpbx.parse_event(record.path, record.json))
+            except mango_vpbx.EventError:
+                _logger.warning("Stored PBX event %s no longer parses", record.id)
+        return result
+
+    def _export_jsonl(self):
+        """The events as JSON Lines, the emulator's replay format."""
+        lines = [
+            json.dumps(
+                {
+                    "path": record.path,
+                    "json": record.json,
+                    "received_at": record.received_at.isoformat() + "Z" if record.received_at else None,
+                },
+                ensure_ascii=False,
+            )
+            for record in self.sorted(lambda r: (r.received_at, r.id))
+        ]
+        return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _entry_id_of(json_str):
+    """Best-effort entry id of a payload we could not parse, to show it near its call."""
+    try:
+        payload = json.loads(json_str)
+    except (TypeError, ValueError):
+        return None
+    if isinstance(payload, dict) and isinstance(payload.get("entry_id"), str):
+        return payload["entry_id"][:128]
+    return None
+
+
+def _is_concurrency_error(error):
+    return isinstance(
+        error,
+        (pg_errors.SerializationFailure, pg_errors.DeadlockDetected, pg_errors.LockNotAvailable),
+    )

@@ -1,0 +1,129 @@
+import logging
+
+import mango_vpbx
+
+from odoo import _, api, fields, models
+
+_logger = logging.getLogger(__name__)
+
+
+class MedpulseTelephonyLine(models.Model):
+    """A number of the clinic on the PBX (what a patient dials), with a human name."""
+
+    _name = "medpulse.telephony.line"
+    _description = "PBX line"
+    _order = "sequence, name"
+
+    name = fields.Char(required=True, translate=False, help="Human name, e.g. 'Main number', 'Ufa branch'.")
+    sequence = fields.Integer(default=10)
+    number = fields.Char(
+        required=True, index=True,
+        help="The line as the PBX sends it in line_number: digits or a SIP URI.",
+    )
+    number_e164 = fields.Char(string="Number (E.164)", index="btree_not_null", readonly=True)
+    pbx_line_id = fields.Char(string="PBX line id", readonly=True)
+    pbx_schema_name = fields.Char(string="Call routing scheme", readonly=True)
+    pbx_region = fields.Char(string="PBX region", readonly=True)
+    comment = fields.Char()
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company, index=True
+    )
+    active = fields.Boolean(default=True)
+    call_count = fields.Integer(compute="_compute_call_count")
+
+    _sql_constraints = [
+        ("number_company_uniq", "UNIQUE(company_id, number)", "This line already exists."),
+    ]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        records = super().create(vals_list)
+        records._update_number_e164()
+        return records
+
+    def write(self, vals):
+        res = super().write(vals)
+        if "number" in vals or "company_id" in vals:
+            self._update_number_e164()
+        return res
+
+    def _update_number_e164(self):
+        for line in self:
+            e164 = line.company_id._mango_normalize(line.number)
+            if line.number_e164 != e164:
+                line.number_e164 = e164
+
+    def _compute_call_count(self):
+        counts = dict(
+            self.env["medpulse.call"]._read_group(
+                [("line_id", "in", self.ids)], ["line_id"], ["__count"]
+            )
+        )
+        for line in self:
+            line.call_count = counts.get(line, 0)
+
+    @api.model
+    def _get_or_create(self, company, number):
+        """The line a call came in on, created on first sight with a readable name."""
+        if not number:
+            return self.browse()
+        line = self.with_context(active_test=False).search(
+            [("company_id", "=", company.id), ("number", "=", number)], limit=1
+        )
+        if not line:
+            line = self.create({
+                "company_id": company.id,
+                "number": number,
+                "name": mango_vpbx.format_number(number) or number,
+            })
+        return line
+
+    @api.model
+    def _import_from_pbx(self, company):
+        """Create or update the lines from the PBX's ``incominglines``.
+
+        A name already given in Odoo is kept: the PBX's own name is often technical.
+        """
+        lines = company._mango_client().lines()
+        result = self.browse()
+        for pbx_line in lines:
+            number = _get(pbx_line, "number")
+            if not number:
+                continue
+            line = self.with_context(active_test=False).search(
+                [("company_id", "=", company.id), ("number", "=", str(number))], limit=1
+            )
+            vals = {
+                "pbx_line_id": str(_get(pbx_line, "line_id") or "") or False,
+                "pbx_schema_name": _get(pbx_line, "schema_name") or False,
+                "pbx_region": str(_get(pbx_line, "region") or "") or False,
+                "comment": _get(pbx_line, "comment") or False,
+            }
+            if line:
+                line.write(vals)
+            else:
+                vals.update({
+                    "company_id": company.id,
+                    "number": str(number),
+                    "name": _get(pbx_line, "name")
+                    or mango_vpbx.format_number(str(number))
+                    or str(number),
+                })
+                line = self.create(vals)
+            result |= line
+        _logger.info("Imported %s PBX lines for company %s", len(result), company.id)
+        return result
+
+    def action_open_calls(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("medpulse_telephony.medpulse_call_action")
+        action["domain"] = [("line_id", "=", self.id)]
+        action["context"] = {}
+        action["display_name"] = _("Calls on %s", self.name)
+        return action
+
+
+def _get(obj, key):
+    if isinstance(obj, dict):
+        return obj.get(key)
+    return getattr(obj, key, None)

@@ -1,0 +1,136 @@
+import logging
+
+import mango_vpbx
+from mango_vpbx.times import TimeBase
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://app.mango-office.ru/vpbx/"
+
+
+class ResCompany(models.Model):
+    """One PBX account per company: the webhook finds the company by its key."""
+
+    _inherit = "res.company"
+
+    mango_api_url = fields.Char(
+        string="PBX API URL",
+        default=DEFAULT_API_URL,
+        help="Base URL of the Mango Office virtual PBX API.",
+    )
+    # The key identifies the account (the PBX sends it in clear in every request); the
+    # salt is the shared secret. Both stay readable by system administrators only.
+    mango_api_key = fields.Char(
+        string="PBX API key",
+        groups="base.group_system",
+        copy=False,
+        help="'Unique code of your PBX' from the Mango Office account: Integrations ▸ API connector.",
+    )
+    mango_api_salt = fields.Char(
+        string="PBX signing key",
+        groups="base.group_system",
+        copy=False,
+        help="'Signing key' from the Mango Office account: Integrations ▸ API connector. "
+        "It is never sent over the network.",
+    )
+    mango_time_base = fields.Selection(
+        selection=[("utc", "UTC"), ("msk", "UTC+3 (Moscow time)")],
+        string="PBX time base",
+        default="utc",
+        required=True,
+        help="How the PBX's event timestamps must be read. The current PBX documentation "
+        "says UTC+3, older documentation and observed traffic say plain UTC.",
+    )
+    mango_default_region = fields.Char(
+        string="Default country for numbers",
+        default="RU",
+        required=True,
+        help="Two-letter country code used to read numbers the PBX sends without a country code.",
+    )
+
+    _sql_constraints = [
+        (
+            "mango_api_key_uniq",
+            "UNIQUE(mango_api_key)",
+            "This PBX API key is already used by another company.",
+        ),
+    ]
+
+    @api.constrains("mango_default_region")
+    def _check_mango_default_region(self):
+        for company in self:
+            region = company.mango_default_region or ""
+            if len(region) != 2 or not region.isalpha() or not region.isupper():
+                raise UserError(
+                    _("The default country for numbers must be a two-letter code such as RU.")
+                )
+
+    def _mango_time_base(self):
+        """The value passed to ``mango_vpbx.fold(time_base=...)``."""
+        self.ensure_one()
+        return TimeBase.MSK if self.mango_time_base == "msk" else TimeBase.UTC
+
+    def _mango_normalize(self, raw_number):
+        """E.164 of a number as the PBX or a user wrote it, or False."""
+        self.ensure_one()
+        if not raw_number:
+            return False
+        return mango_vpbx.normalize_number(
+            raw_number, default_region=self.mango_default_region or "RU"
+        ) or False
+
+    def _mango_client(self):
+        """A signed API client for this company's PBX account.
+
+        Raises a UserError the administrator can act on when the account is not set up.
+        """
+        self.ensure_one()
+        company = self.sudo()
+        if not company.mango_api_key or not company.mango_api_salt:
+            raise UserError(
+                _(
+                    "The PBX account of %(company)s is not configured: set the API key and "
+                    "the signing key in Settings ▸ Telephony.",
+                    company=self.name,
+                )
+            )
+        return mango_vpbx.VpbxClient(
+            company.mango_api_url or DEFAULT_API_URL,
+            company.mango_api_key,
+            company.mango_api_salt,
+            timeout=10,
+        )
+
+    def _mango_error_text(self, error):
+        """A sentence an administrator can act on, for an error of the PBX client."""
+        if isinstance(error, mango_vpbx.VpbxAuthError) or getattr(error, "http_status", None) == 401:
+            return _(
+                "The PBX refused the API key or the signature. Check the API key and the "
+                "signing key in Settings ▸ Telephony."
+            )
+        if isinstance(error, mango_vpbx.VpbxLockedOut):
+            return _(
+                "Requests to the PBX are paused until %(until)s UTC after an invalid request, "
+                "to avoid a lockout of the account. Check the settings, then try again.",
+                until=error.until.strftime("%H:%M:%S"),
+            )
+        if isinstance(error, mango_vpbx.VpbxRateLimited):
+            return _("The PBX's request limit is exceeded: try again in a few seconds.")
+        if isinstance(error, mango_vpbx.VpbxUnavailable) and error.code is None:
+            return _(
+                "Could not reach the PBX at %(url)s. Check the API URL and the network. (%(error)s)",
+                url=self.sudo().mango_api_url,
+                error=str(error),
+            )
+        if isinstance(error, mango_vpbx.VpbxBillingError):
+            return _(
+                "The PBX account is restricted by billing (code %(code)s: %(meaning)s).",
+                code=error.code, meaning=error.meaning,
+            )
+        return _(
+            "The PBX answered with an error (code %(code)s: %(meaning)s).",
+            code=error.code, meaning=error.meaning or str(error),
+        )

@@ -1,0 +1,1 @@
+from . import medpulse_telephony_import_users

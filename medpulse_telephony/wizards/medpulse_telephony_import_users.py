@@ -1,0 +1,173 @@
+import json
+import logging
+
+import mango_vpbx
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+_logger = logging.getLogger(__name__)
+
+# config/users/request extra fields that carry the operator's devices and PBX id.
+EXT_FIELDS = ["general.user_id", "general.sips", "general.mobile"]
+PROTOCOL_KINDS = {"sip": "desk", "fmc": "mobile", "tel": "other"}
+
+
+class MedpulseTelephonyImportUsers(models.TransientModel):
+    """Import PBX employees' extensions and numbers onto Odoo users, after a preview."""
+
+    _name = "medpulse.telephony.import.users"
+    _description = "Import PBX extensions"
+
+    company_id = fields.Many2one("res.company", required=True, readonly=True)
+    line_ids = fields.One2many("medpulse.telephony.import.users.line", "wizard_id", string="Employees")
+
+    @api.model
+    def _check_manager(self):
+        if not (
+            self.env.user.has_group("medpulse_telephony.group_telephony_manager")
+            or self.env.user.has_group("base.group_system")
+        ):
+            raise AccessError(_("Only telephony managers can import PBX extensions."))
+
+    @api.model
+    def _action_open_preview(self, company):
+        """Fetch the PBX's employees and open the preview of what will be written."""
+        self._check_manager()
+        try:
+            employees = company._mango_client().users(ext_fields=EXT_FIELDS)
+        except mango_vpbx.VpbxError as error:
+            raise UserError(company._mango_error_text(error)) from error
+        wizard = self.create({"company_id": company.id})
+        wizard._load_preview(employees)
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Import PBX extensions"),
+            "res_model": self._name,
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+        }
+
+    def _load_preview(self, employees):
+        self.ensure_one()
+        Users = self.env["res.users"].with_context(active_test=False)
+        lines = []
+        for employee in employees:
+            general = _get(employee, "general") or {}
+            telephony = _get(employee, "telephony") or {}
+            name = _get(general, "name") or ""
+            email = (_get(general, "email") or "").strip()
+            user, match = Users.browse(), "none"
+            if email:
+                user = Users.search(
+                    ["|", ("email", "=ilike", email), ("login", "=ilike", email),
+                     ("company_ids", "in", self.company_id.ids), ("share", "=", False)],
+                    limit=1,
+                )
+                match = "email" if user else "none"
+            if not user and name:
+                user = Users.search(
+                    [("name", "=ilike", name.strip()), ("company_ids", "in", self.company_id.ids),
+                     ("share", "=", False)],
+                    limit=1,
+                )
+                match = "name" if user else "none"
+            numbers = _employee_numbers(general, telephony)
+            lines.append({
+                "wizard_id": self.id,
+                "pbx_name": name,
+                "pbx_email": email,
+                "extension": str(_get(telephony, "extension") or "") or False,
+                "pbx_user_id": str(_get(general, "user_id") or "") or False,
+                "numbers_json": json.dumps(numbers),
+                "numbers_display": "\n".join(number for number, _kind in numbers),
+                "user_id": user.id or False,
+                "match": match,
+                "selected": bool(user),
+            })
+        self.env["medpulse.telephony.import.users.line"].create(lines)
+
+    def action_apply(self):
+        """Write extensions, PBX ids and numbers onto the matched users."""
+        self.ensure_one()
+        self._check_manager()
+        company = self.company_id
+        Users = self.env["res.users"].sudo()
+        Number = self.env["medpulse.telephony.user.number"].sudo()
+        chosen = self.line_ids.filtered(lambda line: line.selected and line.user_id)
+        extensions = [line.extension for line in chosen if line.extension]
+        # The PBX is the source of truth for extensions: free them from whoever had them.
+        Users.search([
+            ("pbx_extension", "in", extensions), ("company_id", "=", company.id),
+            ("id", "not in", chosen.user_id.ids),
+        ]).write({"pbx_extension": False})
+        for line in chosen:
+            user = line.user_id.sudo()
+            user.write({"pbx_extension": line.extension or False, "pbx_user_id": line.pbx_user_id or False})
+            Number.search([("user_id", "=", user.id), ("company_id", "=", company.id)]).unlink()
+            Number.create([
+                {"user_id": user.id, "company_id": company.id, "number": number, "kind": kind, "sequence": index}
+                for index, (number, kind) in enumerate(json.loads(line.numbers_json or "[]"))
+            ])
+        _logger.info("Imported PBX extensions of %s users for company %s", len(chosen), company.id)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("PBX extensions imported"),
+                "message": _("%s users updated.", len(chosen)),
+                "type": "success",
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
+
+
+class MedpulseTelephonyImportUsersLine(models.TransientModel):
+    _name = "medpulse.telephony.import.users.line"
+    _description = "PBX employee to import"
+
+    wizard_id = fields.Many2one("medpulse.telephony.import.users", required=True, ondelete="cascade")
+    selected = fields.Boolean(string="Import", default=True)
+    pbx_name = fields.Char(string="PBX employee", readonly=True)
+    pbx_email = fields.Char(string="PBX e-mail", readonly=True)
+    extension = fields.Char(readonly=True)
+    pbx_user_id = fields.Char(string="PBX user id", readonly=True)
+    numbers_display = fields.Text(string="Numbers", readonly=True)
+    numbers_json = fields.Text(readonly=True)
+    user_id = fields.Many2one("res.users", string="Odoo user", domain=[("share", "=", False)])
+    match = fields.Selection(
+        [("email", "By e-mail"), ("name", "By name"), ("none", "Not found")],
+        string="Matched", readonly=True,
+    )
+
+
+def _get(obj, key):
+    if isinstance(obj, dict):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def _employee_numbers(general, telephony):
+    """(number, kind) of an employee's devices, without duplicates, in the PBX's order."""
+    found = []
+    numbers = sorted(
+        _get(telephony, "numbers") or [], key=lambda n: int(_get(n, "order") or 0)
+    )
+    for entry in numbers:
+        number = _get(entry, "number")
+        if number:
+            found.append((str(number), PROTOCOL_KINDS.get(_get(entry, "protocol"), "other")))
+    for sip in _get(general, "sips") or []:
+        number = _get(sip, "number") if not isinstance(sip, str) else sip
+        if number:
+            found.append((str(number), "softphone"))
+    if _get(general, "mobile"):
+        found.append((str(_get(general, "mobile")), "mobile"))
+    seen, result = set(), []
+    for number, kind in found:
+        if number.lower() not in seen:
+            seen.add(number.lower())
+            result.append((number, kind))
+    return result
