@@ -37,6 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .. import codes
+from ..limits import MemoryLimitStore, buckets_for
 from ..signing import sign, sign_recording_link
 from . import scenarios
 from .console import CONSOLE_HTML
@@ -45,20 +46,6 @@ from .pbx import Autopilot, Pbx, PbxError
 from .sender import EventSender
 from .state import Call, Directory, Employee, Leg, demo_directory
 
-#: Per-product limits of the reference (§1.5): path -> (requests, per seconds).
-RATE_LIMITS: dict[str, tuple[int, float]] = {
-    "commands/callback": (4, 1.0),
-    "commands/call/hangup": (4, 1.0),
-    "commands/recording/start": (4, 1.0),
-    "queries/recording/post": (10, 1.0),
-    "config/users/request": (1, 2.0),
-    "account/balance": (2, 1.0),
-    "commands/transfer": (1, 2.0),
-    "stats/request": (1, 2.0),
-    "commands/route": (1, 2.0),
-}
-#: Any request of one product.
-ANY_LIMIT = (10, 1.0)
 RATE_LIMITED_BODY = {"name": "Service Unavailable", "message": "Rate limit exceeded.", "code": 0, "status": 429}
 
 DEFAULT_STATS_FIELDS = (
@@ -81,36 +68,17 @@ class ApiError(Exception):
 
 
 class RateLimiter:
-    """Sliding-window counters per path, plus one for every request."""
+    """The PBX's per-account limits (the table of :mod:`mango_vpbx.limits`), enforced server-side."""
 
     def __init__(self) -> None:
         self.enabled = True
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _take(self, bucket: str, limit: int, period: float, now: float) -> bool:
-        hits = self._hits.setdefault(bucket, deque())
-        while hits and hits[0] <= now - period:
-            hits.popleft()
-        return len(hits) < limit
+        self._store = MemoryLimitStore(time.monotonic)
 
     def allow(self, path: str) -> bool:
-        if not self.enabled:
-            return True
-        now = time.monotonic()
-        checks = [("*", *ANY_LIMIT)]
-        if path in RATE_LIMITS:
-            checks.append((path, *RATE_LIMITS[path]))
-        with self._lock:
-            if not all(self._take(b, n, p, now) for b, n, p in checks):
-                return False
-            for bucket, _n, _p in checks:
-                self._hits[bucket].append(now)
-            return True
+        return not self.enabled or self._store.acquire(buckets_for("pbx", path)) <= 0
 
     def reset(self) -> None:
-        with self._lock:
-            self._hits.clear()
+        self._store = MemoryLimitStore(time.monotonic)
 
 
 class Lockout:
