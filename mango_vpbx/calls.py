@@ -145,7 +145,8 @@ class CallState:
     Times are aware UTC datetimes (see :class:`~mango_vpbx.times.TimeBase`):
     from the summary when present, else from the legs. ``wait_seconds`` runs from
     creation to answer (or to the end of a missed call), ``talk_seconds`` from
-    answer to end (0 for a missed call).
+    answer to end (0 for a missed call). ``disconnect_reason`` is the summary's,
+    else that of the leg that ended last.
     """
 
     entry_id: str
@@ -394,6 +395,10 @@ def fold(events: Iterable[Event], time_base: TimeBase = DEFAULT_TIME_BASE) -> Ca
     )
     # The callback's first leg rings our own employee: it is not the called side.
     callback_legs = {root.call_id} if is_callback and root else set()
+    # Its second leg (employee -> target) is the call itself, not a transfer.
+    callback_command = root.command_id if is_callback and root else None
+    command_legs = {leg.call_id for leg in legs
+                    if callback_command and leg.command_id == callback_command}
 
     direction: str | None = summary.direction if summary else None
     if root_group is not None:
@@ -496,16 +501,12 @@ def fold(events: Iterable[Event], time_base: TimeBase = DEFAULT_TIME_BASE) -> Ca
 
     disconnect_reason = summary.disconnect_reason if summary else None
     if disconnect_reason is None and result != "in_progress":
-        if answer_leg is not None and answer_leg.disconnect_reason is not None:
-            disconnect_reason = answer_leg.disconnect_reason
-        else:
-            ended_legs = sorted(
-                (leg for leg in legs if leg.state == "Disconnected"),
-                key=lambda leg: leg.ended_at.timestamp() if leg.ended_at else float("-inf"),
-            )
-            disconnect_reason = _first(
-                leg.disconnect_reason for leg in reversed(ended_legs)
-            )
+        # The reason of the leg that ended last is the reason the call ended.
+        ended_legs = sorted(
+            (leg for leg in legs if leg.state == "Disconnected"),
+            key=lambda leg: leg.ended_at.timestamp() if leg.ended_at else float("-inf"),
+        )
+        disconnect_reason = _first(leg.disconnect_reason for leg in reversed(ended_legs))
 
     live = not is_final
     recordings = _recordings(unique)
@@ -532,7 +533,7 @@ def fold(events: Iterable[Event], time_base: TimeBase = DEFAULT_TIME_BASE) -> Ca
         ),
         connected_extensions=_unique(
             ext for leg in legs if live and leg.state in ("Connected", "OnHold")
-            for ext in (leg.to.extension, leg.from_.extension)
+            for ext in (leg.from_.extension, leg.to.extension)
         ),
         answered_extension=answered_extension,
         answered_number=answered_number,
@@ -545,7 +546,7 @@ def fold(events: Iterable[Event], time_base: TimeBase = DEFAULT_TIME_BASE) -> Ca
         talk_seconds=talk_seconds,
         disconnect_reason=disconnect_reason,
         disconnect_reason_text=describe(disconnect_reason),
-        transfers=_transfers(ordered, legs, callback_legs),
+        transfers=_transfers(ordered, legs, callback_legs | command_legs),
         recording_ids=tuple(r.recording_id for r in recordings),
         recordings=recordings,
         command_id=root.command_id if is_callback and root else None,
