@@ -171,7 +171,8 @@ class Emulator:
         Handler.emulator = emulator
         self.httpd = ThreadingHTTPServer((host, port), Handler)
         self.httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True, name="mango-emulator")
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True,
+                                        name="mango-emulator")
         self._thread.start()
         return self.url
 
