@@ -25,6 +25,7 @@ class Webhook:
         self.received: list[tuple[str, str]] = []
         self.rejected: list[str] = []
         self.status = 200
+        self.key, self.salt = KEY, SALT
         self._lock = threading.Lock()
         webhook = self
 
@@ -36,7 +37,7 @@ class Webhook:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
                 form = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
                 path = self.path.split("/hook/", 1)[-1]
-                ok = verify(form, KEY, SALT) and self.headers.get("Content-Type", "").startswith(
+                ok = verify(form, webhook.key, webhook.salt) and self.headers.get("Content-Type", "").startswith(
                     "application/x-www-form-urlencoded")
                 if ok:
                     parse_event(path, form["json"])  # raises (-> 500) on anything unparseable
