@@ -272,7 +272,7 @@ def shuffled_with_duplicates(draw):
     return name, events, mixed
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(shuffled_with_duplicates())
 def test_any_order_and_duplication_gives_the_same_call(case):
     _name, events, mixed = case
@@ -288,7 +288,7 @@ def subsets_without_summary(draw):
     return subset, draw(st.permutations(subset))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(subsets_without_summary())
 def test_no_subset_without_summary_is_final(case):
     subset, permuted = case
