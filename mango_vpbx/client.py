@@ -149,6 +149,16 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
+def _account_locked(until: float, http_status: int | None = None) -> VpbxLockedOut:
+    moment = datetime.fromtimestamp(until, tz=timezone.utc)
+    return VpbxLockedOut(
+        moment,
+        "The PBX has locked the API access of the account after repeated invalid "
+        f"requests; retry after {moment:%H:%M:%S} UTC",
+        http_status=http_status,
+    )
+
+
 def _json(response: requests.Response) -> Any:
     try:
         return response.json()
@@ -211,11 +221,7 @@ class VpbxClient:
         now = self.limiter.clock()
         locked = self.limiter.blocked_until(self._scope("locked"))
         if locked is not None:
-            raise VpbxLockedOut(
-                datetime.fromtimestamp(locked, tz=timezone.utc),
-                "The PBX has locked the API access of the account after repeated invalid "
-                f"requests; retry after {datetime.fromtimestamp(locked, tz=timezone.utc):%H:%M:%S} UTC",
-            )
+            raise _account_locked(locked)
         invalid = self.limiter.blocked_until(self._scope("invalid"))
         if invalid is not None:
             raise VpbxLockedOut(datetime.fromtimestamp(invalid, tz=timezone.utc))
@@ -263,12 +269,7 @@ class VpbxClient:
             return response
         if status == 401:
             until = self.limiter.block(self._scope("locked"), self._until(LOCKOUT_SECONDS))
-            raise VpbxLockedOut(
-                datetime.fromtimestamp(until, tz=timezone.utc),
-                "The PBX has locked the API access of the account after repeated invalid "
-                f"requests; retry after {datetime.fromtimestamp(until, tz=timezone.utc):%H:%M:%S} UTC",
-                http_status=401,
-            )
+            raise _account_locked(until, http_status=401)
         if status == 429:
             retry = _int_or_none(response.headers.get("Retry-After")) or 1
             self.limiter.block(self._scope("rate"), self._until(retry))

@@ -257,7 +257,7 @@ class SummaryEvent(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class RecordingEvent(Event):
-    """``events/recording``: a recording ``Started``, ``Continued`` (in another leg) or ``Completed``.
+    """``events/recording``: a recording ``Started``, ``Continued`` (in another leg), ``Completed``.
 
     ``completion_code`` (only when completed): 1000 saved, 22xx account restricted,
     4002 too short and not saved.

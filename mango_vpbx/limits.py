@@ -133,12 +133,12 @@ class SqliteLimitStore:
             )
             conn.execute("CREATE INDEX IF NOT EXISTS vpbx_grant_bucket ON vpbx_grant (bucket, at)")
             conn.execute(
-                "CREATE TABLE IF NOT EXISTS vpbx_block (scope TEXT PRIMARY KEY, until REAL NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS vpbx_block "
+                "(scope TEXT PRIMARY KEY, until REAL NOT NULL)"
             )
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-        return conn
+        return sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
 
     def _transaction(self, work: Callable[[sqlite3.Connection], object]) -> object:
         conn = self._connect()

@@ -15,7 +15,8 @@ from mango_vpbx import parse_event
 
 def events(sequence):
     """Parse a sequence of ``(path, payload)`` into events."""
-    return [parse_event(path, json.dumps(payload, ensure_ascii=False)) for path, payload in sequence]
+    return [parse_event(path, json.dumps(payload, ensure_ascii=False))
+            for path, payload in sequence]
 
 
 def call(**payload):
@@ -120,7 +121,8 @@ IVR_ROUTING = [
 _CUSTOMER = {"number": "74955404444"}
 CONSULTATIVE = [
     call(entry_id=ENTRY, call_id="200:514", timestamp="1398956978", seq="1", location="abonent",
-         call_state="Appeared", **{"from": _CUSTOMER}, to={"extension": "123", "number": "12345678"}),
+         call_state="Appeared", **{"from": _CUSTOMER},
+         to={"extension": "123", "number": "12345678"}),
     call(entry_id=ENTRY, call_id="200:514", timestamp="1398956985", seq="2", location="abonent",
          call_state="Connected", **{"from": _CUSTOMER},
          to={"extension": "123", "number": "12345678"}),
@@ -138,7 +140,8 @@ CONSULTATIVE = [
          call_state="Disconnected", **{"from": _CUSTOMER},
          to={"extension": "123", "number": "12345678"}, disconnect_reason="1120"),
     call(entry_id=ENTRY, call_id="202:515", timestamp=1398957005, seq="3", location="abonent",
-         call_state="Connected", **{"from": {"number": "74955404444", "taken_from_call_id": "200:514"}},
+         call_state="Connected",
+         **{"from": {"number": "74955404444", "taken_from_call_id": "200:514"}},
          to={"extension": "321", "number": "87654321"}),
     call(entry_id=ENTRY, call_id="202:515", timestamp="1398957015", seq="4", location="abonent",
          call_state="Disconnected",
@@ -148,7 +151,8 @@ CONSULTATIVE = [
 
 BLIND = [
     call(entry_id=ENTRY, call_id="300:200", timestamp=1399957000, seq="1", location="abonent",
-         call_state="Appeared", **{"from": _CUSTOMER}, to={"extension": "333", "number": "33333333"}),
+         call_state="Appeared", **{"from": _CUSTOMER},
+         to={"extension": "333", "number": "33333333"}),
     call(entry_id=ENTRY, call_id="300:200", timestamp=1399957001, seq="2", location="abonent",
          call_state="Connected", **{"from": _CUSTOMER},
          to={"extension": "333", "number": "33333333"}),
