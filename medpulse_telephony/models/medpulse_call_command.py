@@ -1,0 +1,374 @@
+"""Commands Odoo sends to the PBX: click-to-call (``commands/callback``) and call control.
+
+Why a record per command: the PBX answers a command twice, synchronously (accepted or
+refused) and later with ``result/<command>``, and the call a callback produces arrives
+as events carrying our ``command_id``, possibly *before* the synchronous answer. The
+record is therefore committed (on a separate cursor) before the request leaves, so
+the webhook's transaction sees it whatever the order, and links the call to the
+patient and to the record the operator started from.
+
+Lifecycle (``state``): ``pending`` (committed, request in flight) → ``sent`` (the PBX
+accepted the request) → ``accepted`` (its result or its call arrived) | ``failed``
+(refused, unreachable, or a failed result). A refused command produces no call: the
+journal is only ever filled from the PBX's events.
+"""
+
+import logging
+import re
+
+from psycopg2 import errors as pg_errors
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+import mango_vpbx
+from mango_vpbx.client import new_command_id
+
+_logger = logging.getLogger(__name__)
+
+COMMAND_KINDS = [
+    ("callback", "Click-to-call"),
+    ("hangup", "Hang up"),
+    ("route", "Route"),
+    ("transfer", "Transfer"),
+    ("calls_connect", "Complete transfer"),
+    ("transfer_cancel", "Cancel transfer"),
+]
+
+COMMAND_STATES = [
+    ("pending", "Pending"),
+    ("sent", "Sent"),
+    ("accepted", "Accepted"),
+    ("failed", "Failed"),
+]
+
+# Where an operator can start a call from, and how the patient is found from it.
+ORIGIN_MODELS = (
+    "medpulse.patient",
+    "medpulse.patient.phone",
+    "medpulse.appointment",
+    "medpulse.call",
+    "res.partner",
+)
+
+# Live phases of a click-to-call, pushed to the operator's browser.
+PHASE_RINGING = "ringing_operator"
+PHASE_CONNECTED = "operator_connected"
+PHASE_ENDED = "ended"
+
+BUS_TYPE = "medpulse_telephony.command"
+OPERATOR_GROUP = "medpulse_telephony.group_telephony_operator"
+MANAGER_GROUP = "medpulse_telephony.group_telephony_manager"
+
+
+class MedpulseCallCommand(models.Model):
+    _name = "medpulse.call.command"
+    _description = "PBX command"
+    _order = "create_date desc, id desc"
+    _rec_name = "command_id"
+
+    command_id = fields.Char(
+        string="Command id", required=True, readonly=True, index=True, copy=False
+    )
+    kind = fields.Selection(COMMAND_KINDS, required=True, readonly=True)
+    state = fields.Selection(
+        COMMAND_STATES, required=True, readonly=True, default="pending", index=True
+    )
+    phase = fields.Selection(
+        [
+            (PHASE_RINGING, "Ringing the operator"),
+            (PHASE_CONNECTED, "Operator connected"),
+            (PHASE_ENDED, "Ended"),
+        ],
+        readonly=True,
+        help="Last live state of the call, as last sent to the operator's browser.",
+    )
+    error_code = fields.Integer(string="PBX code", readonly=True, aggregator=None)
+    error_text = fields.Char(string="Error", readonly=True)
+    result_code = fields.Integer(
+        string="Result code",
+        readonly=True,
+        aggregator=None,
+        help="Code of the PBX's result/* notification.",
+    )
+    user_id = fields.Many2one(
+        "res.users", string="Operator", required=True, readonly=True, index=True
+    )
+    company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
+    extension = fields.Char(string="Operator's extension", readonly=True)
+    number = fields.Char(string="Number as typed", readonly=True)
+    number_e164 = fields.Char(string="Number (E.164)", readonly=True, index="btree_not_null")
+    desk_number = fields.Char(
+        string="Desk phone",
+        readonly=True,
+        help="The phone the PBX rang first (from.number), bound to the operator's browser.",
+    )
+    line_number = fields.Char(
+        string="Line", readonly=True, help="The clinic line shown to the patient."
+    )
+    target_user_id = fields.Many2one("res.users", string="Transfer to", readonly=True)
+    pbx_call_id = fields.Char(string="Leg id", readonly=True, help="The leg the command acted on.")
+    patient_id = fields.Many2one(
+        "medpulse.patient", string="Patient", readonly=True, index="btree_not_null"
+    )
+    res_model = fields.Char(string="Started from (model)", readonly=True)
+    res_id = fields.Many2oneReference(
+        string="Started from (id)", model_field="res_model", readonly=True
+    )
+    call_id = fields.Many2one(
+        "medpulse.call", string="Call", readonly=True, index="btree_not_null", ondelete="set null"
+    )
+
+    _sql_constraints = [
+        ("command_id_uniq", "UNIQUE(command_id)", "A PBX command with this id already exists."),
+    ]
+
+    # ------------------------------------------------------------ click-to-call
+
+    @api.model
+    def action_click_to_call(self, number, res_model=False, res_id=False, desk_number=False):
+        """Call ``number`` from the current user's phone through the PBX (``commands/callback``).
+
+        The PBX rings the operator first (on ``desk_number`` when the browser is bound
+        to a desk phone, else on their usual devices), then ``number``, showing the
+        clinic line chosen in the settings (the user's own line first). ``res_model``/
+        ``res_id`` is the record the operator clicked from (patient, patient phone,
+        appointment, call, partner): it gives the patient, and an appointment or a
+        missed call is linked to the resulting call.
+
+        Returns ``{"ok": bool, "message": str, "command_id": str or False}``; never
+        raises on a user or PBX error.
+        """
+        user = self.env.user
+        if not user.has_group(OPERATOR_GROUP):
+            return _answer(False, _("Only telephony operators can place calls through the PBX."))
+        if not user.pbx_extension:
+            return _answer(
+                False, _("Your user has no PBX extension: set it in Settings ▸ Users ▸ Telephony")
+            )
+        company = self.env.company
+        number = (number or "").strip()
+        to_number = self._dialable(company, number)
+        if not to_number:
+            return _answer(False, _("“%s” is not a phone number that can be dialled.", number))
+        try:
+            origin = self._click_to_call_origin(res_model, res_id)
+        except (AccessError, UserError) as error:
+            return _answer(False, str(error.args[0]))
+        patient = self._click_to_call_patient(origin, number)
+        line = user.pbx_callback_line_id or company.mango_callback_line_id
+        desk = (desk_number or "").strip() or False
+        vals = {
+            "number": number,
+            "number_e164": company._mango_normalize(number),
+            "desk_number": desk,
+            "line_number": line.number or False,
+            "patient_id": patient.id or False,
+            "res_model": origin._name if origin else False,
+            "res_id": origin.id if origin else False,
+        }
+        return self._send(
+            company,
+            "callback",
+            vals,
+            lambda client, command_id: client.callback(
+                user.pbx_extension,
+                to_number,
+                line_number=line.number or None,
+                from_number=desk or None,
+                command_id=command_id,
+            ),
+            _("Calling… pick up your phone"),
+        )
+
+    @api.model
+    def _dialable(self, company, number):
+        """What to put in ``to_number``: E.164 digits without '+', or a short extension."""
+        e164 = company._mango_normalize(number)
+        if e164:
+            return e164.lstrip("+")
+        digits = re.sub(r"[\s\-()]", "", number)
+        # A colleague's or a group's short number.
+        if digits.isdigit() and len(digits) <= 6:
+            return digits
+        return False
+
+    @api.model
+    def _click_to_call_origin(self, res_model, res_id):
+        """The record the call was started from, readable by the user, or None."""
+        if not res_model or not res_id or res_model not in ORIGIN_MODELS:
+            return None
+        record = self.env[res_model].browse(int(res_id)).exists()
+        if not record:
+            return None
+        record.check_access("read")
+        return record
+
+    @api.model
+    def _click_to_call_patient(self, origin, number):
+        Patient = self.env["medpulse.patient"]
+        if origin is not None:
+            if origin._name == "medpulse.patient":
+                return origin
+            if origin._name in ("medpulse.patient.phone", "medpulse.appointment"):
+                return origin.patient_id
+            if origin._name == "medpulse.call" and Patient.has_access("read"):
+                patient = origin.patient_id
+                if patient:
+                    return patient
+        if not Patient.has_access("read"):
+            return Patient
+        return Patient._lookup_by_phone(number, limit=1)
+
+    # ------------------------------------------------------------ sending
+
+    @api.model
+    def _send(self, company, kind, vals, request, success_message):
+        """Record a command, commit it, send it with ``request(client, command_id)``.
+
+        The pending record is committed on its own cursor before the request leaves:
+        the webhook must find it even when the command's events beat the PBX's reply.
+        Its final state is written on a fresh cursor too, never in the caller's
+        transaction, so a concurrent webhook update of the same row cannot make the
+        caller's request fail and be retried (which would send the command twice).
+        """
+        try:
+            client = company._mango_client()
+        except UserError as error:
+            return _answer(False, str(error.args[0]))
+        command_id = new_command_id()
+        record_id = self._create_pending(
+            dict(
+                vals,
+                kind=kind,
+                command_id=command_id,
+                company_id=company.id,
+                user_id=self.env.uid,
+                extension=self.env.user.pbx_extension or False,
+            )
+        )
+        try:
+            request(client, command_id)
+        except mango_vpbx.VpbxError as error:
+            message = company._mango_error_text(error)
+            _logger.info("PBX command %s (%s) failed: %s", command_id, kind, error)
+            self._finish(record_id, "failed", error_code=error.code or 0, error_text=message)
+            return _answer(False, message, command_id)
+        self._finish(record_id, "sent")
+        return _answer(True, success_message, command_id)
+
+    @api.model
+    def _create_pending(self, vals):
+        with self.env.registry.cursor() as cr:
+            return self.env(cr=cr, su=True)[self._name].create(vals).id
+
+    @api.model
+    def _finish(self, record_id, state, **vals):
+        """Move a command out of ``pending`` unless the webhook already did."""
+        for attempt in range(3):
+            try:
+                with self.env.registry.cursor() as cr:
+                    command = self.env(cr=cr, su=True)[self._name].browse(record_id)
+                    if command.state == "pending":
+                        command.write(dict(vals, state=state))
+                return
+            except pg_errors.SerializationFailure:
+                if attempt == 2:
+                    raise
+
+    # ------------------------------------------------------------ PBX feedback
+
+    @api.model
+    def _on_result(self, company, event):
+        """A ``result/<command>`` notification arrived (webhook transaction, superuser)."""
+        command = self.search(
+            [("command_id", "=", event.command_id), ("company_id", "=", company.id)], limit=1
+        )
+        if not command:
+            return
+        vals = {"result_code": event.result}
+        if event.ok:
+            if command.state in ("pending", "sent"):
+                vals["state"] = "accepted"
+        else:
+            error = mango_vpbx.error_for_code(event.result)
+            vals.update(
+                state="failed", error_code=event.result, error_text=company._mango_error_text(error)
+            )
+        changed = vals.get("state") and vals["state"] != command.state
+        command.write(vals)
+        if changed and command.kind == "callback":
+            command._notify_user()
+
+    def _link_call(self, call, state):
+        """The call produced by this command was recomputed: link it and tell the operator."""
+        self.ensure_one()
+        vals = {}
+        if self.call_id != call:
+            vals["call_id"] = call.id
+        if self.state != "accepted" and not (self.state == "failed" and self.result_code):
+            # Its call exists, so the PBX did it, whatever the HTTP reply said.
+            vals.update(state="accepted", error_code=0, error_text=False)
+        phase = self._phase(state)
+        if phase != self.phase:
+            vals["phase"] = phase
+        if vals:
+            self.write(vals)
+        self._link_origin(call)
+        if "phase" in vals or "state" in vals:
+            self._notify_user(call=call)
+
+    def _phase(self, state):
+        legs = getattr(state, "legs", ()) or ()
+        if state.is_final or (legs and all(leg.state == "Disconnected" for leg in legs)):
+            return PHASE_ENDED
+        if self.extension and self.extension in (state.connected_extensions or ()):
+            return PHASE_CONNECTED
+        return PHASE_RINGING
+
+    def _link_origin(self, call):
+        origin = self._origin_record()
+        if origin is None:
+            return
+        if origin._name == "medpulse.appointment" and not origin.call_id:
+            origin.call_id = call
+        elif (
+            origin._name == "medpulse.call"
+            and origin != call
+            and call.result == "answered"
+            and origin.followup_state in ("new", "needs_callback")
+            and origin.call_type == "missed_incoming"
+        ):
+            # The core closes missed calls of the same number by itself; this closes the
+            # one the operator clicked even when the patient is called on another number.
+            origin._close_by(call)
+
+    def _origin_record(self):
+        if not self.res_model or not self.res_id or self.res_model not in self.env:
+            return None
+        record = self.env[self.res_model].sudo().browse(self.res_id).exists()
+        return record or None
+
+    def _notify_user(self, call=None):
+        """Push the command's state to its operator's browsers (the "Calling…" notification)."""
+        self.ensure_one()
+        message = False
+        if self.state == "failed":
+            message = self.error_text
+        elif self.phase == PHASE_ENDED and call and call.result != "answered":
+            message = _("The call ended without a conversation.")
+        self.user_id._bus_send(
+            BUS_TYPE,
+            {
+                "command_id": self.command_id,
+                "kind": self.kind,
+                "state": self.state,
+                "phase": self.phase or False,
+                "call_id": (call or self.call_id).id or False,
+                "message": message,
+            },
+        )
+
+
+def _answer(ok, message, command_id=False):
+    return {"ok": ok, "message": message, "command_id": command_id}

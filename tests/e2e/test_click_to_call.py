@@ -1,0 +1,101 @@
+"""Click-to-call from the schedule in a real browser: Odoo sends ``commands/callback`` to
+the PBX emulator, whose autopilot answers both phones and posts the call's signed
+events back to Odoo's webhook; the journal must show an outgoing answered call of the
+appointment's patient, linked to the appointment."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from conftest import OdooRPC, login
+from playwright.sync_api import expect
+
+
+@pytest.fixture(scope="module")
+def rpc(odoo_server):
+    return OdooRPC(odoo_server.url, odoo_server.dbname, "admin", "admin")
+
+
+@pytest.fixture(scope="module")
+def appointment(rpc):
+    """An appointment later today of a demo patient whose number no one else has."""
+    patient = None
+    for candidate in rpc(
+        "medpulse.patient",
+        "search_read",
+        [("phone", "!=", False)],
+        fields=["name", "phone"],
+        order="id",
+    ):
+        if len(rpc("medpulse.patient", "search", [("phone", "=", candidate["phone"])])) == 1:
+            patient = candidate
+            break
+    assert patient, "the demo data has no patient with an unshared number"
+    doctor = rpc(
+        "medpulse.doctor",
+        "search_read",
+        [("service_ids", "!=", False)],
+        fields=["service_ids"],
+        limit=1,
+    )[0]
+    start = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
+    for offset in range(0, 240, 15):
+        moment = (start + dt.timedelta(minutes=offset)).strftime("%Y-%m-%d %H:%M:%S")
+        try:
+            appointment_id = rpc(
+                "medpulse.appointment",
+                "create",
+                {
+                    "patient_id": patient["id"],
+                    "doctor_id": doctor["id"],
+                    "service_id": doctor["service_ids"][0],
+                    "start": moment,
+                },
+            )
+            break
+        except AssertionError:  # the doctor is busy then: try the next slot
+            continue
+    else:
+        pytest.fail("no free slot for the test appointment")
+    return {"id": appointment_id, "patient": patient}
+
+
+def test_click_to_call_from_schedule(browser, odoo_server, emulator, rpc, appointment):
+    emulator.post("/control/config", {"speed": 10})
+    page = login(browser, odoo_server, "admin", "admin")
+    try:
+        page.goto(f"{odoo_server.url}/odoo/action-medpulse_clinic.medpulse_appointment_action")
+        event = page.locator(f'.fc-event[data-event-id="{appointment["id"]}"]')
+        event.first.click()
+        popover = page.locator(".o_cw_popover")
+        popover.locator(".o_medpulse_click_to_call").click()
+        expect(page.locator(".o_notification.o_medpulse_calling")).to_contain_text(
+            "pick up your phone"
+        )
+
+        command = rpc.wait_for(
+            "medpulse.call.command",
+            [("res_model", "=", "medpulse.appointment"), ("res_id", "=", appointment["id"])],
+            ["command_id", "state"],
+        )[0]
+        calls = emulator.get("/control/calls?finished=50")
+        assert any(
+            command["command_id"] in str(call) for call in calls["active"] + calls["finished"]
+        ), "the emulator never saw the callback"
+
+        [call] = rpc.wait_for(
+            "medpulse.call",
+            [("command_id", "=", command["command_id"]), ("is_final", "=", True)],
+            ["direction", "result", "patient_id", "operator_user_id", "appointment_ids"],
+            timeout=60,
+        )
+        assert call["direction"] == "outgoing"
+        assert call["result"] == "answered"
+        assert call["patient_id"][0] == appointment["patient"]["id"]
+        assert call["operator_user_id"][0] == rpc.uid
+        assert appointment["id"] in call["appointment_ids"]
+        # The operator picked up: the "Calling…" notification is gone.
+        expect(page.locator(".o_notification.o_medpulse_calling")).to_have_count(0, timeout=30000)
+    finally:
+        page.context.close()
