@@ -6,9 +6,31 @@
     "license": "LGPL-3",
     "author": "MedPulse",
     "depends": ["base", "mail", "phone_validation", "resource"],
-    "external_dependencies": {"python": ["phonenumbers"]},
-    "data": [],
-    "demo": [],
+    "external_dependencies": {"python": ["mango_vpbx", "phonenumbers"]},
+    "data": [
+        "security/medpulse_clinic_security.xml",
+        "security/ir.model.access.csv",
+        "data/ir_sequence_data.xml",
+        "data/ir_cron_data.xml",
+        "views/medpulse_patient_views.xml",
+        "views/medpulse_appointment_views.xml",
+        "views/medpulse_doctor_views.xml",
+        "views/medpulse_service_views.xml",
+        "views/medpulse_specialty_views.xml",
+        "views/medpulse_clinic_menus.xml",
+        "views/res_company_views.xml",
+    ],
+    "demo": [
+        "demo/medpulse_clinic_demo.xml",
+    ],
+    "assets": {
+        "web.assets_backend": [
+            "medpulse_clinic/static/src/views/**/*",
+        ],
+        "web.assets_tests": [
+            "medpulse_clinic/static/tests/tours/*.js",
+        ],
+    },
     "application": True,
     "installable": True,
 }

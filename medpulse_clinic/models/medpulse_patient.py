@@ -1,0 +1,224 @@
+import re
+
+from odoo import api, fields, models
+from odoo.fields import Datetime
+from odoo.osv import expression
+
+ACTIVE_APPOINTMENT_STATES = ("scheduled", "confirmed")
+
+
+class MedpulsePatient(models.Model):
+    _name = "medpulse.patient"
+    _description = "Patient"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "name, id"
+    _rec_names_search = ["name", "card_number", "phone"]
+
+    last_name = fields.Char(required=True, tracking=True)
+    first_name = fields.Char(required=True, tracking=True)
+    patronymic = fields.Char(tracking=True)
+    name = fields.Char(
+        string="Full Name", compute="_compute_name", store=True, index="trigram",
+    )
+    card_number = fields.Char(
+        readonly=True, copy=False, index=True, default="/",
+        help="Medical card number, assigned automatically.",
+    )
+    birth_date = fields.Date(tracking=True)
+    gender = fields.Selection([("male", "Male"), ("female", "Female")])
+    phone_ids = fields.One2many("medpulse.patient.phone", "patient_id", string="Phones")
+    phone = fields.Char(
+        compute="_compute_phone", search="_search_phone",
+        help="The first number of the patient. Searching accepts a number in any format.",
+    )
+    email = fields.Char()
+    street = fields.Char()
+    city = fields.Char()
+    notes = fields.Html()
+    consent_call = fields.Boolean(
+        string="Agrees to Calls", default=True, tracking=True,
+        help="The patient agreed to be called by the clinic (reminders, results).",
+    )
+    consent_recording = fields.Boolean(
+        string="Agrees to Call Recording", tracking=True,
+    )
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one(
+        "res.company", string="Company", required=True, index=True,
+        default=lambda self: self.env.company,
+    )
+    appointment_ids = fields.One2many(
+        "medpulse.appointment", "patient_id", string="Appointments",
+    )
+    last_visit_at = fields.Datetime(
+        string="Last Visit", compute="_compute_visits", store=True,
+        help="Start of the latest done appointment.",
+    )
+    last_service_id = fields.Many2one(
+        "medpulse.service", string="Last Service", compute="_compute_visits", store=True,
+    )
+    visit_count = fields.Integer(string="Visits", compute="_compute_visits", store=True)
+    next_appointment_id = fields.Many2one(
+        "medpulse.appointment", string="Next Appointment",
+        compute="_compute_next_appointment", store=True,
+    )
+    next_appointment_at = fields.Datetime(
+        related="next_appointment_id.start", string="Next Appointment Date",
+    )
+    duplicate_patient_ids = fields.Many2many(
+        "medpulse.patient", string="Patients with the Same Number",
+        compute="_compute_duplicate_patient_ids",
+    )
+
+    _sql_constraints = [
+        ("card_number_company_uniq", "unique(card_number, company_id)",
+         "The card number must be unique."),
+    ]
+
+    @api.depends("last_name", "first_name", "patronymic")
+    def _compute_name(self):
+        for patient in self:
+            parts = (patient.last_name, patient.first_name, patient.patronymic)
+            patient.name = " ".join(part.strip() for part in parts if part and part.strip())
+
+    @api.depends("phone_ids.number", "phone_ids.sequence")
+    def _compute_phone(self):
+        for patient in self:
+            patient.phone = patient.phone_ids[:1].number or False
+
+    def _search_phone(self, operator, value):
+        if operator not in ("=", "ilike", "=ilike", "like") or not isinstance(value, str):
+            return expression.FALSE_DOMAIN
+        digits = re.sub(r"\D", "", value)
+        if len(digits) < 3:
+            # A name or a card number typed into a phone search matches no number.
+            return expression.FALSE_DOMAIN
+        domains = [[("phone_ids.number", "ilike", value)]]
+        e164 = self.env["medpulse.patient.phone"]._normalize(value)
+        if e164:
+            domains.append([("phone_ids.number_e164", "=", e164)])
+        if operator != "=":
+            # A fragment of the number ("1234567") matches the normalised column
+            # whatever punctuation the number was typed with.
+            domains.append([("phone_ids.number_e164", "like", digits)])
+        return expression.OR(domains)
+
+    @api.depends("appointment_ids.state", "appointment_ids.start", "appointment_ids.service_id")
+    def _compute_visits(self):
+        for patient in self:
+            visits = patient.appointment_ids.filtered(lambda a: a.state == "done" and a.start)
+            last = max(visits, key=lambda a: (a.start, a.id), default=None)
+            patient.last_visit_at = last.start if last else False
+            patient.last_service_id = last.service_id if last else False
+            patient.visit_count = len(visits)
+
+    @api.depends("appointment_ids.state", "appointment_ids.start")
+    def _compute_next_appointment(self):
+        # Stored for the caller card and the lists; the hourly cron moves it on once
+        # its time has passed.
+        now = Datetime.now()
+        for patient in self:
+            upcoming = patient.appointment_ids.filtered(
+                lambda a: a.state in ACTIVE_APPOINTMENT_STATES and a.start and a.start >= now
+            )
+            patient.next_appointment_id = min(
+                upcoming, key=lambda a: (a.start, a.id), default=self.env["medpulse.appointment"]
+            )
+
+    @api.model
+    def _cron_refresh_next_appointment(self):
+        patients = self.search([("next_appointment_id.start", "<", Datetime.now())])
+        patients._compute_next_appointment()
+
+    @api.depends("phone_ids.number")
+    def _compute_duplicate_patient_ids(self):
+        for patient in self:
+            patient.duplicate_patient_ids = patient._find_duplicate_phone_patients()
+
+    def _find_duplicate_phone_patients(self):
+        """Other patients who have one of this patient's numbers.
+
+        Families share phones, so this only feeds a warning, never a block.
+        """
+        self.ensure_one()
+        Phone = self.env["medpulse.patient.phone"]
+        numbers = {
+            phone.number_e164 or Phone._normalize(phone.number, self.company_id)
+            for phone in self.phone_ids
+        }
+        numbers.discard(None)
+        numbers.discard(False)
+        if not numbers:
+            return self.browse()
+        return self.search([
+            ("phone_ids.number_e164", "in", list(numbers)),
+            ("id", "not in", self._origin.ids),
+        ])
+
+    @api.onchange("phone_ids")
+    def _onchange_phone_ids_duplicates(self):
+        duplicates = self._find_duplicate_phone_patients()
+        if duplicates:
+            return {
+                "warning": {
+                    "title": self.env._("Number already known"),
+                    "message": self.env._(
+                        "This number already belongs to: %(patients)s. Check that it is "
+                        "not the same person before saving.",
+                        patients=", ".join(duplicates.mapped("display_name")),
+                    ),
+                    "type": "notification",
+                },
+            }
+        return None
+
+    @api.model
+    def _lookup_by_phone(self, raw_number, limit=None):
+        """Patients reachable at ``raw_number``, the most recently seen first.
+
+        This is the caller identification of the telephony addon: ``raw_number``
+        may come in any form the PBX or a person uses (``79161234567``,
+        ``+7 (916) 123-45-67``, ``8 916 123 45 67``). It is normalised once and
+        matched by equality on the indexed E.164 column, under the caller's
+        access rules; garbage and internal extensions match nobody.
+        """
+        e164 = self.env["medpulse.patient.phone"]._normalize(raw_number)
+        if not e164:
+            return self.browse()
+        return self.search(
+            [("phone_ids.number_e164", "=", e164)],
+            order="last_visit_at desc nulls last, id desc",
+            limit=limit,
+        )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("card_number", "/") == "/":
+                vals["card_number"] = self.env["ir.sequence"].next_by_code("medpulse.patient")
+        return super().create(vals_list)
+
+    def action_view_appointments(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "medpulse_clinic.medpulse_appointment_action"
+        )
+        action.update({
+            "domain": [("patient_id", "=", self.id)],
+            "context": {"default_patient_id": self.id},
+            "view_mode": "list,calendar,form",
+            "views": [(False, "list"), (False, "calendar"), (False, "form")],
+        })
+        return action
+
+    def action_book_appointment(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("New Appointment"),
+            "res_model": "medpulse.appointment",
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "current",
+            "context": {"default_patient_id": self.id},
+        }

@@ -1,0 +1,129 @@
+from odoo.exceptions import AccessError
+from odoo.tests import new_test_user
+from odoo.tools import mute_logger
+
+from .common import MONDAY, ClinicCase
+
+
+class TestAccess(ClinicCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.appointment_a = cls.env["medpulse.appointment"].create({
+            "patient_id": cls.patient.id, "doctor_id": cls.doctor_a.id,
+            "service_id": cls.service_30.id, "start": MONDAY.replace(hour=9),
+        })
+        cls.appointment_b = cls.env["medpulse.appointment"].create({
+            "patient_id": cls.patient.id, "doctor_id": cls.doctor_b.id,
+            "service_id": cls.service_30.id, "start": MONDAY.replace(hour=9),
+        })
+        cls.appointment_a.action_done()
+
+    def as_user(self, user, model):
+        return self.env[model].with_user(user)
+
+    def test_admin_is_clinic_manager(self):
+        self.assertTrue(self.env.ref("base.user_admin").has_group("medpulse_clinic.group_clinic_manager"))
+        self.assertTrue(self.user_manager.has_group("medpulse_clinic.group_clinic_receptionist"))
+
+    @mute_logger("odoo.addons.base.models.ir_model", "odoo.addons.base.models.ir_rule")
+    def test_receptionist(self):
+        Patient = self.as_user(self.user_receptionist, "medpulse.patient")
+        patient = Patient.create({
+            "last_name": "Petrov", "first_name": "Petr",
+            "phone_ids": [(0, 0, {"number": "+7 903 111 22 33"})],
+        })
+        patient.write({"notes": "<p>allergy</p>"})
+        self.assertEqual(Patient._lookup_by_phone("89161234567"), self.patient)
+        Appointment = self.as_user(self.user_receptionist, "medpulse.appointment")
+        self.assertEqual(
+            set(Appointment.search([]).ids) & {self.appointment_a.id, self.appointment_b.id},
+            {self.appointment_a.id, self.appointment_b.id},
+        )
+        booked = Appointment.create({
+            "patient_id": patient.id, "doctor_id": self.doctor_a.id,
+            "service_id": self.service_30.id, "start": MONDAY.replace(hour=10),
+        })
+        booked.action_confirm()
+        booked.action_cancel()
+        with self.assertRaises(AccessError):
+            patient.unlink()
+        with self.assertRaises(AccessError):
+            booked.unlink()
+        with self.assertRaises(AccessError):
+            self.doctor_a.with_user(self.user_receptionist).write({"name": "Renamed"})
+        with self.assertRaises(AccessError):
+            self.service_30.with_user(self.user_receptionist).write({"price": 1})
+
+    @mute_logger("odoo.addons.base.models.ir_model", "odoo.addons.base.models.ir_rule")
+    def test_manager_deletes_patient(self):
+        patient = self.create_patient("Petrov", "Petr", "+7 903 111 22 33")
+        patient.with_user(self.user_manager).unlink()
+        self.assertFalse(patient.exists())
+
+    @mute_logger("odoo.addons.base.models.ir_model", "odoo.addons.base.models.ir_rule")
+    def test_doctor_sees_own_appointments_only(self):
+        Appointment = self.as_user(self.user_doctor_a, "medpulse.appointment")
+        visible = Appointment.search([("id", "in", [self.appointment_a.id, self.appointment_b.id])])
+        self.assertEqual(visible, self.appointment_a)
+        with self.assertRaises(AccessError):
+            self.appointment_b.with_user(self.user_doctor_a).read(["start"])
+        with self.assertRaises(AccessError):
+            Appointment.create({
+                "patient_id": self.patient.id, "doctor_id": self.doctor_a.id,
+                "service_id": self.service_30.id, "start": MONDAY.replace(hour=11),
+            })
+        # the doctor reads the patient and the history, but cannot change them
+        patient = self.patient.with_user(self.user_doctor_a)
+        self.assertEqual(patient.last_service_id, self.service_30)
+        self.assertEqual(patient.phone, "+7 (916) 123-45-67")
+        with self.assertRaises(AccessError):
+            patient.write({"notes": "<p>changed</p>"})
+        with self.assertRaises(AccessError):
+            patient.phone_ids.write({"number": "+7 903 000 00 00"})
+
+    @mute_logger("odoo.addons.base.models.ir_model", "odoo.addons.base.models.ir_rule")
+    def test_plain_user_reads_no_patient(self):
+        user = self.user_plain
+        for model in ("medpulse.patient", "medpulse.patient.phone", "medpulse.appointment"):
+            with self.subTest(model=model), self.assertRaises(AccessError):
+                self.env[model].with_user(user).search([])
+        with self.assertRaises(AccessError):
+            self.patient.with_user(user).read(["name"])
+        with self.assertRaises(AccessError):
+            self.patient.phone_ids.with_user(user).read(["number"])
+        with self.assertRaises(AccessError):
+            self.appointment_a.with_user(user).read(["patient_id"])
+        with self.assertRaises(AccessError):
+            self.env["medpulse.patient"].with_user(user)._lookup_by_phone("89161234567")
+        # nor through the chatter of the patient
+        message = self.patient.message_post(body="Diagnosis: confidential")
+        with self.assertRaises(AccessError):
+            message.with_user(user).read(["body"])
+        # and patients are not partners: Contacts shows nothing of them
+        self.assertFalse(
+            self.env["res.partner"].with_user(user).search([("name", "ilike", "Ivanov Ivan")])
+        )
+
+    @mute_logger("odoo.addons.base.models.ir_model", "odoo.addons.base.models.ir_rule")
+    def test_multi_company_isolation(self):
+        other_company = self.env["res.company"].create({"name": "Other clinic"})
+        outsider = self.env["medpulse.patient"].with_company(other_company).create({
+            "last_name": "Outsider", "first_name": "Oleg",
+            "phone_ids": [(0, 0, {"number": "8 916 123 45 67"})],
+        })
+        self.assertEqual(outsider.company_id, other_company)
+        self.assertEqual(outsider.phone_ids.company_id, other_company)
+        Patient = self.as_user(self.user_receptionist, "medpulse.patient")
+        self.assertEqual(Patient._lookup_by_phone("+79161234567"), self.patient)
+        self.assertNotIn(outsider, Patient.search([]))
+        with self.assertRaises(AccessError):
+            outsider.with_user(self.user_receptionist).read(["name"])
+        both = new_test_user(
+            self.env, login="mp_two_companies", groups="medpulse_clinic.group_clinic_receptionist",
+            company_ids=[(6, 0, [self.company.id, other_company.id])], company_id=self.company.id,
+        )
+        Both = self.env["medpulse.patient"].with_user(both).with_context(
+            allowed_company_ids=[self.company.id, other_company.id]
+        )
+        self.assertEqual(set(Both._lookup_by_phone("+79161234567").ids), {self.patient.id, outsider.id})
