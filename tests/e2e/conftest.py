@@ -147,3 +147,60 @@ def login(browser, server, login_name: str, password: str):
     page.click("button[type=submit]")
     page.wait_for_url("**/odoo**")
     return page
+
+
+class OdooRPC:
+    """JSON-RPC to a running Odoo as one user (``/jsonrpc``, ``execute_kw``)."""
+
+    def __init__(self, url: str, db: str, login: str, password: str):
+        self.url, self.db, self.password = url, db, password
+        self.uid = self._call("common", "login", db, login, password)
+        if not self.uid:
+            raise AssertionError(f"cannot log in as {login}")
+
+    def _call(self, service: str, method: str, *args):
+        body = {"jsonrpc": "2.0", "method": "call", "id": 1,
+                "params": {"service": service, "method": method, "args": list(args)}}
+        req = urllib.request.Request(self.url + "/jsonrpc", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            answer = json.loads(resp.read())
+        if answer.get("error"):
+            raise AssertionError(answer["error"].get("data", {}).get("message") or answer["error"])
+        return answer["result"]
+
+    def __call__(self, model: str, method: str, *args, **kwargs):
+        return self._call("object", "execute_kw", self.db, self.uid, self.password, model, method,
+                          list(args), kwargs)
+
+    def wait_for(self, model: str, domain: list, fields: list[str], timeout: float = 30,
+                 until=lambda rows: bool(rows)):
+        """Poll ``search_read`` until ``until(rows)`` holds; return the rows."""
+        deadline = time.monotonic() + timeout
+        rows = []
+        while time.monotonic() < deadline:
+            rows = self(model, "search_read", domain, fields=fields)
+            if until(rows):
+                return rows
+            time.sleep(0.3)
+        raise AssertionError(f"{model} {domain}: condition not met in {timeout} s; last rows {rows}")
+
+
+@pytest.fixture(scope="session")
+def admin_rpc(odoo_server):
+    return OdooRPC(odoo_server.url, odoo_server.dbname, "admin", "admin")
+
+
+def run_scenario(emulator: EmulatorControl, name: str, timeout: float = 60, **params) -> str:
+    """Play a scenario on the emulator to its end; return its entry_id."""
+    run = emulator.post("/control/scenario", {"name": name, "params": params})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = emulator.get("/control/runs")["runs"]
+        mine = [r for r in runs if r["entry_id"] == run["entry_id"]]
+        if mine and mine[-1]["done"]:
+            if mine[-1]["error"]:
+                raise AssertionError(f"scenario {name} failed: {mine[-1]['error']}")
+            return run["entry_id"]
+        time.sleep(0.2)
+    raise AssertionError(f"scenario {name} did not finish in {timeout} s")
