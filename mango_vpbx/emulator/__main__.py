@@ -31,40 +31,77 @@ from .state import Directory, directory_from_config, load_config, parse_employee
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--webhook", help="base URL the PBX posts events to, e.g. http://127.0.0.1:8069/mango")
-    parser.add_argument("--api-key", help="vpbx_api_key (default: $MANGO_EMULATOR_API_KEY, config, random)")
-    parser.add_argument("--api-salt", help="signing salt (default: $MANGO_EMULATOR_API_SALT, config, random)")
-    parser.add_argument("--config", help="JSON or TOML file: employees, groups, lines, api_key, api_salt, webhook")
-    parser.add_argument("--employees", help="EXT:NAME[:EMAIL],... replaces the configured employees")
+    parser.add_argument(
+        "--webhook", help="base URL the PBX posts events to, e.g. http://127.0.0.1:8069/mango"
+    )
+    parser.add_argument(
+        "--api-key", help="vpbx_api_key (default: $MANGO_EMULATOR_API_KEY, config, random)"
+    )
+    parser.add_argument(
+        "--api-salt", help="signing salt (default: $MANGO_EMULATOR_API_SALT, config, random)"
+    )
+    parser.add_argument(
+        "--config", help="JSON or TOML file: employees, groups, lines, api_key, api_salt, webhook"
+    )
+    parser.add_argument(
+        "--employees", help="EXT:NAME[:EMAIL],... replaces the configured employees"
+    )
     parser.add_argument("--speed", type=float, help="emulated seconds per real second (default 1)")
-    parser.add_argument("--faults", help='fault injection as JSON, e.g. \'{"duplicate":0.1,"reorder_window":4}\'')
-    parser.add_argument("--record-delay", type=float, default=5.0,
-                        help="emulated seconds between a call's summary and record/added")
+    parser.add_argument(
+        "--faults", help='fault injection as JSON, e.g. \'{"duplicate":0.1,"reorder_window":4}\''
+    )
+    parser.add_argument(
+        "--record-delay",
+        type=float,
+        default=5.0,
+        help="emulated seconds between a call's summary and record/added",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mango-emulator", description="Mango Office VPBX emulator")
+    parser = argparse.ArgumentParser(
+        prog="mango-emulator", description="Mango Office VPBX emulator"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the PBX: API, events, console")
     _common(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8180)
-    serve.add_argument("--manual", action="store_true",
-                       help="calls started by commands wait for the console instead of answering themselves")
-    serve.add_argument("--answer-after", type=float, default=3.0, help="autopilot: seconds before people answer")
+    serve.add_argument(
+        "--manual",
+        action="store_true",
+        help="calls started by commands wait for the console instead of answering themselves",
+    )
+    serve.add_argument(
+        "--answer-after", type=float, default=3.0, help="autopilot: seconds before people answer"
+    )
     serve.add_argument("--talk", type=float, default=20.0, help="autopilot: seconds people talk")
-    serve.add_argument("--no-rate-limit", action="store_true", help="do not enforce the PBX's rate limits")
+    serve.add_argument(
+        "--no-rate-limit", action="store_true", help="do not enforce the PBX's rate limits"
+    )
     serve.add_argument("--lockout-seconds", type=float, default=120.0)
-    serve.add_argument("--control-from", action="append", default=[],
-                       help="network allowed to use /control (repeatable; default loopback only)")
+    serve.add_argument(
+        "--control-from",
+        action="append",
+        default=[],
+        help="network allowed to use /control (repeatable; default loopback only)",
+    )
 
-    scen = sub.add_parser("scenario", help="play one scenario against the webhook and exit",
-                          epilog="scenarios: " + "; ".join(f"{d['name']}: {d['doc']}" for d in describe()))
+    scen = sub.add_parser(
+        "scenario",
+        help="play one scenario against the webhook and exit",
+        epilog="scenarios: " + "; ".join(f"{d['name']}: {d['doc']}" for d in describe()),
+    )
     scen.add_argument("name", choices=sorted(SCENARIOS))
     _common(scen)
-    scen.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                      help="scenario parameter (value parsed as JSON when possible), repeatable")
+    scen.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="scenario parameter (value parsed as JSON when possible), repeatable",
+    )
     scen.add_argument("-v", "--verbose", action="store_true", help="print every event sent")
 
     rep = sub.add_parser("replay", help="replay a JSON Lines event log, re-signed")
@@ -77,8 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(load)
     load.add_argument("--rate", type=float, required=True, help="calls started per second")
     load.add_argument("--duration", type=float, required=True, help="seconds of starting calls")
-    load.add_argument("--scenario", action="append", choices=sorted(SCENARIOS),
-                      help=f"scenario mix (repeatable; default {', '.join(DEFAULT_MIX)})")
+    load.add_argument(
+        "--scenario",
+        action="append",
+        choices=sorted(SCENARIOS),
+        help=f"scenario mix (repeatable; default {', '.join(DEFAULT_MIX)})",
+    )
     load.add_argument("--workers", type=int, default=32)
     return parser
 
@@ -87,11 +128,22 @@ def _settings(args: argparse.Namespace) -> tuple[dict[str, Any], Directory, str,
     cfg = load_config(args.config) if args.config else {}
     if args.employees:
         cfg["employees"] = [
-            {"extension": e.extension, "name": e.name, "email": e.email} for e in parse_employees_flag(args.employees)
+            {"extension": e.extension, "name": e.name, "email": e.email}
+            for e in parse_employees_flag(args.employees)
         ]
     directory = directory_from_config(cfg)
-    key = args.api_key or os.environ.get("MANGO_EMULATOR_API_KEY") or cfg.get("api_key") or secrets.token_hex(14)
-    salt = args.api_salt or os.environ.get("MANGO_EMULATOR_API_SALT") or cfg.get("api_salt") or secrets.token_hex(16)
+    key = (
+        args.api_key
+        or os.environ.get("MANGO_EMULATOR_API_KEY")
+        or cfg.get("api_key")
+        or secrets.token_hex(14)
+    )
+    salt = (
+        args.api_salt
+        or os.environ.get("MANGO_EMULATOR_API_SALT")
+        or cfg.get("api_salt")
+        or secrets.token_hex(16)
+    )
     if args.webhook is None:
         args.webhook = cfg.get("webhook")
     if args.speed is None:
@@ -113,9 +165,16 @@ def _value(text: str) -> Any:
 def cmd_serve(args: argparse.Namespace) -> int:
     cfg, directory, key, salt = _settings(args)
     emulator = Emulator(
-        key, salt, args.webhook, directory, speed=args.speed,
-        autopilot=Autopilot(enabled=not args.manual, answer_after=args.answer_after, talk=args.talk),
-        rate_limits=not args.no_rate_limit, lockout_seconds=args.lockout_seconds,
+        key,
+        salt,
+        args.webhook,
+        directory,
+        speed=args.speed,
+        autopilot=Autopilot(
+            enabled=not args.manual, answer_after=args.answer_after, talk=args.talk
+        ),
+        rate_limits=not args.no_rate_limit,
+        lockout_seconds=args.lockout_seconds,
         record_delay=args.record_delay,
         control_from=("127.0.0.0/8", "::1/128", *args.control_from),
     )
@@ -161,8 +220,17 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     if args.verbose:
         for d in deliveries:
             print(f"{d.n:4} {d.outcome:10} {d.status or '':>3} {d.path:22} {d.json}")
-    print(json.dumps({"scenario": args.name, "entry_id": run.entry_id, "error": run.error,
-                      **summarize(deliveries)}, indent=2))
+    print(
+        json.dumps(
+            {
+                "scenario": args.name,
+                "entry_id": run.entry_id,
+                "error": run.error,
+                **summarize(deliveries),
+            },
+            indent=2,
+        )
+    )
     return 1 if run.error or any(d.outcome == "failed" for d in deliveries) else 0
 
 
@@ -184,8 +252,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_load(args: argparse.Namespace) -> int:
     speed = args.speed or 200.0  # calls of a load test are played fast unless told otherwise
     pbx, sender, _faults = _standalone(args)
-    summary = run_load(pbx, sender, args.rate, args.duration, tuple(args.scenario or DEFAULT_MIX),
-                       params={"speed": speed}, workers=args.workers)
+    summary = run_load(
+        pbx,
+        sender,
+        args.rate,
+        args.duration,
+        tuple(args.scenario or DEFAULT_MIX),
+        params={"speed": speed},
+        workers=args.workers,
+    )
     print(json.dumps(summary, indent=2))
     return 0
 

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - the page is HTML, kept readable as it is
 """The emulator's web console: one page, no build step, served at ``/``.
 
 It only uses the control API (``/control/...``): active calls refresh every

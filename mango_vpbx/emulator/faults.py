@@ -61,7 +61,10 @@ class FaultConfig:
     @property
     def active(self) -> bool:
         return bool(
-            self.duplicate or self.drop or self.delay or self.reorder_window > 1
+            self.duplicate
+            or self.drop
+            or self.delay
+            or self.reorder_window > 1
             or self.outage_end is not None
         )
 

@@ -44,7 +44,9 @@ def run_load(
             if delay > 0:
                 time.sleep(delay)
             extension = sorted(pbx.directory.employees)[i % len(pbx.directory.employees)]
-            futures.append(pool.submit(run_scenario, pbx, next(mix), {"extension": extension, **params}))
+            futures.append(
+                pool.submit(run_scenario, pbx, next(mix), {"extension": extension, **params})
+            )
         runs = [f.result() for f in futures]
     pbx.join()
     pbx.sink.flush()

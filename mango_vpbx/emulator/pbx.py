@@ -123,7 +123,9 @@ class Pbx:
         with self.cond:
             return self.cond.wait_for(predicate, timeout)
 
-    def background(self, target: Callable[..., Any], *args: Any, name: str = "mango-call") -> threading.Thread:
+    def background(
+        self, target: Callable[..., Any], *args: Any, name: str = "mango-call"
+    ) -> threading.Thread:
         thread = threading.Thread(target=target, args=args, daemon=True, name=name)
         with self.cond:
             self._threads = [t for t in self._threads if t.is_alive()]
@@ -157,7 +159,11 @@ class Pbx:
             out = []
             for call in self.calls.values():
                 for leg in call.live_legs():
-                    if extension in (leg.extension, leg.from_.get("extension"), leg.to.get("extension")):
+                    if extension in (
+                        leg.extension,
+                        leg.from_.get("extension"),
+                        leg.to.get("extension"),
+                    ):
                         out.append((call, leg))
             return out
 
@@ -176,13 +182,25 @@ class Pbx:
 
     # ------------------------------------------------------------------ legs
 
-    def _new_call(self, direction: int, clock: Clock | None, line: str | None, caller: dict[str, Any],
-                  scenario: str | None = None, command_id: str | None = None) -> Call:
+    def _new_call(
+        self,
+        direction: int,
+        clock: Clock | None,
+        line: str | None,
+        caller: dict[str, Any],
+        scenario: str | None = None,
+        command_id: str | None = None,
+    ) -> Call:
         clock = clock or Clock(self.speed)
         call = Call(
-            entry_id=self.ids.entry_id(), direction=direction, clock=clock,
-            line_number=line, caller=caller, create_time=clock.now(),
-            scenario=scenario, command_id=command_id,
+            entry_id=self.ids.entry_id(),
+            direction=direction,
+            clock=clock,
+            line_number=line,
+            caller=caller,
+            create_time=clock.now(),
+            scenario=scenario,
+            command_id=command_id,
         )
         if direction != 1:
             call.forward_time = call.create_time
@@ -216,13 +234,31 @@ class Pbx:
         leg.seq += 1
         out.append(("events/call", self._leg_payload(call, leg)))
 
-    def _open_leg(self, call: Call, out: Outbox, location: str, from_: dict[str, Any], to: dict[str, Any],
-                  extension: str | None = None, employee_side: str = "to", command_id: str | None = None,
-                  ring_group: str | None = None, transfer: str | None = None) -> Leg:
+    def _open_leg(
+        self,
+        call: Call,
+        out: Outbox,
+        location: str,
+        from_: dict[str, Any],
+        to: dict[str, Any],
+        extension: str | None = None,
+        employee_side: str = "to",
+        command_id: str | None = None,
+        ring_group: str | None = None,
+        transfer: str | None = None,
+    ) -> Leg:
         leg = Leg(
-            call_id=self.ids.call_id(), entry_id=call.entry_id, location=location,
-            from_=dict(from_), to=dict(to), extension=extension, employee_side=employee_side,
-            command_id=command_id, created=call.clock.now(), ring_group=ring_group, transfer=transfer,
+            call_id=self.ids.call_id(),
+            entry_id=call.entry_id,
+            location=location,
+            from_=dict(from_),
+            to=dict(to),
+            extension=extension,
+            employee_side=employee_side,
+            command_id=command_id,
+            created=call.clock.now(),
+            ring_group=ring_group,
+            transfer=transfer,
         )
         call.legs[leg.call_id] = leg
         self.legs[leg.call_id] = (call, leg)
@@ -243,10 +279,19 @@ class Pbx:
         leg.ended = call.clock.now()
         self._set(call, leg, out, "Disconnected", disconnect_reason=reason)
         self.consults.pop(leg.call_id, None)
-        if was_ringing and leg.location == "abonent" and leg.extension and call.first_missed is None \
-                and leg.employee_side == "to" and reason != st.TAKEN_BY_OTHER:
+        if (
+            was_ringing
+            and leg.location == "abonent"
+            and leg.extension
+            and call.first_missed is None
+            and leg.employee_side == "to"
+            and reason != st.TAKEN_BY_OTHER
+        ):
             emp = self.directory.employee(leg.extension)
-            call.first_missed = {"extension": leg.extension, "number": emp.main_number if emp else ""}
+            call.first_missed = {
+                "extension": leg.extension,
+                "number": emp.main_number if emp else "",
+            }
         for rec in list(self.recordings.values()):
             if rec.call_id == leg.call_id and rec.completion_code is None:
                 self._complete_recording(call, rec, out)
@@ -260,7 +305,11 @@ class Pbx:
         self.calls.pop(call.entry_id, None)
         self.history.append(call)
         out.append(("events/summary", self.summary(call)))
-        ready = [self.recordings[r] for r in call.recordings if self.recordings[r].completion_code == 1000]
+        ready = [
+            self.recordings[r]
+            for r in call.recordings
+            if self.recordings[r].completion_code == 1000
+        ]
         if ready:
             self.background(self._records_added, call, ready, name="mango-record-added")
 
@@ -268,13 +317,18 @@ class Pbx:
         call.clock.sleep(self.record_delay)
         with self._tx() as out:
             for rec in recordings:
-                out.append(("events/record/added", {
-                    "entry_id": call.entry_id,
-                    "product_id": self.directory.product_id,
-                    "user_id": rec.user_id,
-                    "timestamp": call.clock.now(),
-                    "recording_id": rec.recording_id,
-                }))
+                out.append(
+                    (
+                        "events/record/added",
+                        {
+                            "entry_id": call.entry_id,
+                            "product_id": self.directory.product_id,
+                            "user_id": rec.user_id,
+                            "timestamp": call.clock.now(),
+                            "recording_id": rec.recording_id,
+                        },
+                    )
+                )
 
     def summary(self, call: Call) -> dict[str, Any]:
         """The ``/events/summary`` payload of a finished call."""
@@ -302,16 +356,26 @@ class Pbx:
 
     # ------------------------------------------------------------------ recordings
 
-    def start_recording(self, call: Call, leg: Leg, extension: str | None, command_id: str | None = None) -> Recording:
+    def start_recording(
+        self, call: Call, leg: Leg, extension: str | None, command_id: str | None = None
+    ) -> Recording:
         with self._tx() as out:
             for rec in self.recordings.values():
-                if rec.call_id == leg.call_id and rec.extension == extension and rec.completion_code is None:
+                if (
+                    rec.call_id == leg.call_id
+                    and rec.extension == extension
+                    and rec.completion_code is None
+                ):
                     raise PbxError(4102, "already recording")
             emp = self.directory.employee(extension)
             rec = Recording(
-                recording_id=self.ids.recording_id(), entry_id=call.entry_id, call_id=leg.call_id,
-                extension=extension, user_id=emp.user_id if emp else self.directory.admin_user_id,
-                started=call.clock.now(), command_id=command_id,
+                recording_id=self.ids.recording_id(),
+                entry_id=call.entry_id,
+                call_id=leg.call_id,
+                extension=extension,
+                user_id=emp.user_id if emp else self.directory.admin_user_id,
+                started=call.clock.now(),
+                command_id=command_id,
             )
             self.recordings[rec.recording_id] = rec
             call.recordings.append(rec.recording_id)
@@ -344,14 +408,21 @@ class Pbx:
 
     # ------------------------------------------------------------------ call operations
 
-    def incoming(self, caller: str, line: str | None = None, clock: Clock | None = None,
-                 scenario: str | None = None) -> tuple[Call, Leg]:
+    def incoming(
+        self,
+        caller: str,
+        line: str | None = None,
+        clock: Clock | None = None,
+        scenario: str | None = None,
+    ) -> tuple[Call, Leg]:
         """A customer dials a line: the call lands in the voice menu."""
         line_number = self.directory.line(line).number
         with self._tx() as out:
             caller_party = {"number": caller} if caller else {}
             call = self._new_call(1, clock, line_number, caller_party, scenario)
-            leg = self._open_leg(call, out, "ivr", caller_party, {"number": line_number, "line_number": line_number})
+            leg = self._open_leg(
+                call, out, "ivr", caller_party, {"number": line_number, "line_number": line_number}
+            )
             return call, leg
 
     def dtmf(self, call: Call, leg: Leg, digits: str, location: str = "ivr") -> None:
@@ -359,11 +430,23 @@ class Pbx:
         with self._tx() as out:
             self._dtmf_seq[leg.call_id] = seq = self._dtmf_seq.get(leg.call_id, 0) + 1
             number = call.caller.get("number", "")
-            out.append(("events/dtmf", {
-                "seq": seq, "dtmf": digits, "timestamp": call.clock.now(), "call_id": leg.call_id,
-                "entry_id": call.entry_id, "location": location, "initiator": number,
-                "from_number": number, "to_number": call.line_number, "line_number": call.line_number,
-            }))
+            out.append(
+                (
+                    "events/dtmf",
+                    {
+                        "seq": seq,
+                        "dtmf": digits,
+                        "timestamp": call.clock.now(),
+                        "call_id": leg.call_id,
+                        "entry_id": call.entry_id,
+                        "location": location,
+                        "initiator": number,
+                        "from_number": number,
+                        "to_number": call.line_number,
+                        "line_number": call.line_number,
+                    },
+                )
+            )
 
     def enqueue(self, call: Call, leg: Leg, group: str) -> Leg:
         """The voice menu puts the caller in a group's queue."""
@@ -372,16 +455,30 @@ class Pbx:
             raise PbxError(3330, f"no group {group}")
         with self._tx() as out:
             queue = self._open_leg(
-                call, out, "queue", {**call.caller, "taken_from_call_id": leg.call_id},
-                {"number": call.line_number, "line_number": call.line_number, "acd_group": grp.extension},
+                call,
+                out,
+                "queue",
+                {**call.caller, "taken_from_call_id": leg.call_id},
+                {
+                    "number": call.line_number,
+                    "line_number": call.line_number,
+                    "acd_group": grp.extension,
+                },
             )
             call.forward_time = call.forward_time or call.clock.now()
             self._end_leg(call, leg, out, st.NORMAL)
             return queue
 
-    def ring(self, call: Call, source: Leg, targets: list[str], group: str | None = None,
-             command_id: str | None = None, end_source: bool = True) -> list[Leg]:
-        """Ring employees' phones (by extension) or an external number for the party in ``source``."""
+    def ring(
+        self,
+        call: Call,
+        source: Leg,
+        targets: list[str],
+        group: str | None = None,
+        command_id: str | None = None,
+        end_source: bool = True,
+    ) -> list[Leg]:
+        """Ring employees' phones (by extension) or a number for the party of ``source``."""
         with self._tx() as out:
             party = self._remote_party(source)
             ring_group = self.ids.call_id() if len(targets) > 1 or group else None
@@ -392,10 +489,18 @@ class Pbx:
                     to["line_number"] = call.line_number
                 if group:
                     to["acd_group"] = str(group)
-                legs.append(self._open_leg(
-                    call, out, "abonent", {**party, "taken_from_call_id": source.call_id}, to,
-                    extension=ext, command_id=command_id, ring_group=ring_group,
-                ))
+                legs.append(
+                    self._open_leg(
+                        call,
+                        out,
+                        "abonent",
+                        {**party, "taken_from_call_id": source.call_id},
+                        to,
+                        extension=ext,
+                        command_id=command_id,
+                        ring_group=ring_group,
+                    )
+                )
             if source.location == "ivr":
                 call.forward_time = call.forward_time or call.clock.now()
             if end_source and source.location in ("ivr", "queue") and not group:
@@ -435,14 +540,23 @@ class Pbx:
                 emp = self._employee_of(leg)
                 target = self._remote_party(leg)
                 nxt = self._open_leg(
-                    call, out, "abonent", {**emp, "taken_from_call_id": leg.call_id}, target,
-                    extension=emp.get("extension"), employee_side="from", command_id=leg.command_id,
+                    call,
+                    out,
+                    "abonent",
+                    {**emp, "taken_from_call_id": leg.call_id},
+                    target,
+                    extension=emp.get("extension"),
+                    employee_side="from",
+                    command_id=leg.command_id,
                 )
                 return nxt
             if not call.talk_time:
                 call.talk_time = leg.answered
-                call.answered_party = self._employee_of(leg) if call.direction == 1 else {
-                    k: v for k, v in leg.to.items() if k in ("extension", "number")}
+                call.answered_party = (
+                    self._employee_of(leg)
+                    if call.direction == 1
+                    else {k: v for k, v in leg.to.items() if k in ("extension", "number")}
+                )
             if self.record_calls and leg.extension and leg.location == "abonent":
                 self.start_recording(call, leg, leg.extension)
             return leg
@@ -504,35 +618,68 @@ class Pbx:
             for leg in sorted(call.live_legs(), key=lambda lg: lg.state == "OnHold"):
                 self._end_leg(call, leg, out, st.CALLER_HUNG_UP)
 
-    def transfer(self, call_id: str, to_number: str, method: str, initiator: str,
-                 command_id: str | None = None) -> Leg:
+    def transfer(
+        self,
+        call_id: str,
+        to_number: str,
+        method: str,
+        initiator: str,
+        command_id: str | None = None,
+    ) -> Leg:
         """``commands/transfer``: blind or consultative ("hold") transfer of a connected leg."""
         with self._tx() as out:
             call, leg = self.live_leg(call_id)
             if leg.state != "Connected":
                 raise PbxError(4100, "only a connected call can be transferred")
-            if initiator not in (leg.from_.get("extension"), leg.to.get("extension"),
-                                 leg.from_.get("number"), leg.to.get("number")):
+            if initiator not in (
+                leg.from_.get("extension"),
+                leg.to.get("extension"),
+                leg.from_.get("number"),
+                leg.to.get("number"),
+            ):
                 raise PbxError(3100, f"{initiator} is not a party of call {call_id}")
-            init_side = "to" if initiator in (leg.to.get("extension"), leg.to.get("number")) else "from"
-            init_party = {k: v for k, v in (leg.to if init_side == "to" else leg.from_).items()
-                          if k in ("extension", "number")}
-            remote = {k: v for k, v in (leg.from_ if init_side == "to" else leg.to).items()
-                      if k != "taken_from_call_id"}
+            init_side = (
+                "to" if initiator in (leg.to.get("extension"), leg.to.get("number")) else "from"
+            )
+            init_party = {
+                k: v
+                for k, v in (leg.to if init_side == "to" else leg.from_).items()
+                if k in ("extension", "number")
+            }
+            remote = {
+                k: v
+                for k, v in (leg.from_ if init_side == "to" else leg.to).items()
+                if k != "taken_from_call_id"
+            }
             target, target_ext = self._party(to_number)
             self._set(call, leg, out, "OnHold")
             if method == "blind":
-                new = self._open_leg(call, out, "abonent", init_party, target, extension=target_ext,
-                                     command_id=command_id, transfer="blind")
-                self._end_leg_keep_call(call, leg, out,
-                                        st.CALLEE_HUNG_UP if init_side == "to" else st.CALLER_HUNG_UP)
+                new = self._open_leg(
+                    call,
+                    out,
+                    "abonent",
+                    init_party,
+                    target,
+                    extension=target_ext,
+                    command_id=command_id,
+                    transfer="blind",
+                )
+                self._end_leg_keep_call(
+                    call, leg, out, st.CALLEE_HUNG_UP if init_side == "to" else st.CALLER_HUNG_UP
+                )
                 self._complete_recordings_of(call, leg, out)
                 new.from_ = {**remote, "taken_from_call_id": leg.call_id}
                 self._announce(call, new, out)
                 return new
             new = self._open_leg(
-                call, out, "abonent", {**init_party, "taken_from_call_id": leg.call_id}, target,
-                extension=target_ext, command_id=command_id, transfer="consultative",
+                call,
+                out,
+                "abonent",
+                {**init_party, "taken_from_call_id": leg.call_id},
+                target,
+                extension=target_ext,
+                command_id=command_id,
+                transfer="consultative",
             )
             self.consults[new.call_id] = (leg.call_id, initiator)
             return new
@@ -545,8 +692,11 @@ class Pbx:
     def _complete_consult(self, call: Call, consult: Leg, held_id: str, out: Outbox) -> None:
         _call, held = self.legs[held_id]
         self.consults.pop(consult.call_id, None)
-        remote = {k: v for k, v in (held.from_ if held.employee_side == "to" else held.to).items()
-                  if k != "taken_from_call_id"}
+        remote = {
+            k: v
+            for k, v in (held.from_ if held.employee_side == "to" else held.to).items()
+            if k != "taken_from_call_id"
+        }
         self._end_leg_keep_call(call, held, out, st.CALLEE_HUNG_UP)
         self._complete_recordings_of(call, held, out)
         consult.from_ = {**remote, "taken_from_call_id": held.call_id}
@@ -559,37 +709,60 @@ class Pbx:
             call2, consult = self.live_leg(consult_call_id)
             if call is not call2:
                 raise PbxError(3100, "both calls must belong to one entry_id")
-            if self.consults.get(consult_call_id, (None,))[0] != held_call_id or held.state != "OnHold":
+            if (
+                self.consults.get(consult_call_id, (None,))[0] != held_call_id
+                or held.state != "OnHold"
+            ):
                 raise PbxError(4100, "no consultation between these calls")
             self._complete_consult(call, consult, held_call_id, out)
 
     def transfer_cancel(self, call_id: str) -> None:
         """``commands/transfer_cancel``: ``call_id`` is the consultation or the held leg."""
         with self._tx():
-            consult_id = call_id if call_id in self.consults else next(
-                (c for c, (held, _i) in self.consults.items() if held == call_id), None)
+            consult_id = (
+                call_id
+                if call_id in self.consults
+                else next((c for c, (held, _i) in self.consults.items() if held == call_id), None)
+            )
             if consult_id is None:
                 self.find_leg(call_id)
                 raise PbxError(4100, "no transfer to cancel")
             self.hangup(consult_id, "command")
 
     def route(self, call_id: str, to_number: str, command_id: str | None = None) -> list[Leg]:
-        """``commands/route``: move a caller out of the voice menu/queue or intercept a ringing leg."""
+        """``commands/route``: take a caller out of the voice menu/queue, or intercept a ring."""
         with self._tx() as out:
             call, leg = self.live_leg(call_id)
             if leg.location == "abonent" and leg.state != "Appeared":
-                raise PbxError(4100, "only a call in the voice menu, a queue or ringing can be routed")
+                raise PbxError(
+                    4100, "only a call in the voice menu, a queue or ringing can be routed"
+                )
             group = self.directory.groups.get(str(to_number))
             if group is None:
                 return self.ring(call, leg, [to_number], command_id=command_id)
-            legs = self.ring(call, leg, group.members, group=group.extension, command_id=command_id,
-                             end_source=False)
-            self._end_leg(call, leg, out, st.NORMAL if leg.location != "abonent" else st.TAKEN_BY_OTHER)
+            legs = self.ring(
+                call,
+                leg,
+                group.members,
+                group=group.extension,
+                command_id=command_id,
+                end_source=False,
+            )
+            self._end_leg(
+                call, leg, out, st.NORMAL if leg.location != "abonent" else st.TAKEN_BY_OTHER
+            )
             return legs
 
-    def callback(self, extension: str, to_number: str, command_id: str | None = None,
-                 line_number: str | None = None, device: str | None = None,
-                 clock: Clock | None = None, scenario: str | None = None) -> tuple[Call, Leg]:
+    def callback(
+        self,
+        extension: str,
+        to_number: str,
+        command_id: str | None = None,
+        line_number: str | None = None,
+        device: str | None = None,
+        clock: Clock | None = None,
+        scenario: str | None = None,
+    ) -> tuple[Call, Leg]:
         """``commands/callback``: ring the employee first; the target rings once they answer."""
         with self._tx() as out:
             emp_party = self.employee_party(extension, device)
@@ -598,12 +771,25 @@ class Pbx:
             call = self._new_call(2, clock, line, dict(emp_party), scenario, command_id)
             call.is_callback = True
             call.callee = dict(target)
-            leg = self._open_leg(call, out, "abonent", target, emp_party, extension=emp_party["extension"],
-                                 command_id=command_id)
+            leg = self._open_leg(
+                call,
+                out,
+                "abonent",
+                target,
+                emp_party,
+                extension=emp_party["extension"],
+                command_id=command_id,
+            )
             return call, leg
 
-    def outgoing(self, extension: str, to_number: str, line_number: str | None = None,
-                 clock: Clock | None = None, scenario: str | None = None) -> tuple[Call, Leg]:
+    def outgoing(
+        self,
+        extension: str,
+        to_number: str,
+        line_number: str | None = None,
+        clock: Clock | None = None,
+        scenario: str | None = None,
+    ) -> tuple[Call, Leg]:
         """An employee dials an external number (or a colleague: then it is internal)."""
         with self._tx() as out:
             emp_party = self.employee_party(extension)
@@ -612,9 +798,15 @@ class Pbx:
             line = None if internal else self.directory.line(line_number).number
             call = self._new_call(0 if internal else 2, clock, line, dict(emp_party), scenario)
             call.callee = dict(target)
-            leg = self._open_leg(call, out, "abonent", emp_party, target,
-                                 extension=target_ext or emp_party["extension"],
-                                 employee_side="to" if internal else "from")
+            leg = self._open_leg(
+                call,
+                out,
+                "abonent",
+                emp_party,
+                target,
+                extension=target_ext or emp_party["extension"],
+                employee_side="to" if internal else "from",
+            )
             return call, leg
 
     # ------------------------------------------------------------------ views

@@ -3,7 +3,7 @@
 The log is JSON Lines, one event per line, exactly what the Odoo addon exports
 from its raw events::
 
-    {"path": "events/call", "json": "{\\"entry_id\\":...}", "received_at": "2026-05-14T09:31:02.118Z"}
+    {"path": "events/call", "json": "{\\"entry_id\\":...}", "received_at": "2026-05-14T09:31:02Z"}
 
 ``path`` may carry the webhook's prefix (``/mango/events/call``): the part from
 ``events/``, ``result/`` or ``ping`` on is kept. ``json`` is sent verbatim (a
@@ -41,7 +41,7 @@ class ReplayError(ValueError):
 
 def parse_time(value: Any) -> float:
     """Epoch seconds from epoch seconds/milliseconds or an ISO 8601 string (naive = UTC)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value) / 1000 if value > 1e11 else float(value)
     if isinstance(value, str) and value.strip():
         text = value.strip()
@@ -74,16 +74,23 @@ def read_log(lines: Iterable[str]) -> list[LoggedEvent]:
             body = item["json"]
             if not isinstance(body, str):  # tolerate an exported object: re-serialise it
                 body = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-            events.append(LoggedEvent(normalize_path(str(item["path"])), body,
-                                      parse_time(item["received_at"]), n))
+            events.append(
+                LoggedEvent(
+                    normalize_path(str(item["path"])), body, parse_time(item["received_at"]), n
+                )
+            )
         except (KeyError, ValueError) as exc:
             raise ReplayError(f"line {n}: {exc}") from None
     events.sort(key=lambda e: (e.received_at, e.line))
     return events
 
 
-def replay(events: list[LoggedEvent], sink: EventSink, speed: float | None = None,
-           max_gap: float | None = None) -> int:
+def replay(
+    events: list[LoggedEvent],
+    sink: EventSink,
+    speed: float | None = None,
+    max_gap: float | None = None,
+) -> int:
     """Send ``events`` to ``sink`` (re-signed by it); return how many were sent."""
     previous: float | None = None
     for event in events:

@@ -146,12 +146,16 @@ def queue(s: Script) -> None:
     group = s.pbx.directory.groups[str(s.p["group"])]
     queue_leg = s.pbx.enqueue(call, ivr, group.extension)
     legs = s.pbx.ring(call, queue_leg, group.members, group=group.extension)
-    answered_by = s.p["answered_by"] or (group.members[1] if len(group.members) > 1 else group.members[0])
+    answered_by = s.p["answered_by"] or (
+        group.members[1] if len(group.members) > 1 else group.members[0]
+    )
     chosen = next((lg for lg in legs if lg.extension == str(answered_by)), None)
     if chosen is None:
         # Nobody picks up: the caller gives up while every phone rings.
-        if s.pbx.wait_for(lambda: any(lg.state == "Connected" for lg in legs),
-                          s.clock.real(s.p["ring_seconds"] or 0)):
+        if s.pbx.wait_for(
+            lambda: any(lg.state == "Connected" for lg in legs),
+            s.clock.real(s.p["ring_seconds"] or 0),
+        ):
             talking = next(lg for lg in legs if lg.state == "Connected")
             s.talk_then_hangup(talking, s.p["talk_seconds"], s.caller_side())
         elif call.live_legs():
@@ -180,7 +184,9 @@ def consultative_transfer(s: Script) -> None:
     talking = s.answer_after(leg, s.p["ring_seconds"])
     if talking is None or not s.still(talking, "Connected", (s.p["talk_seconds"] or 0) / 3):
         return
-    consult = s.pbx.transfer(talking.call_id, str(s.p["to_extension"]), "hold", str(s.p["extension"]))
+    consult = s.pbx.transfer(
+        talking.call_id, str(s.p["to_extension"]), "hold", str(s.p["extension"])
+    )
     consulting = s.answer_after(consult, s.p["ring_seconds"])
     if consulting is None or not s.still(consulting, "Connected", s.p["consult_seconds"]):
         return
@@ -191,8 +197,14 @@ def consultative_transfer(s: Script) -> None:
 def callback(s: Script) -> None:
     """Click-to-call, exactly as ``commands/callback`` does it."""
     command_id = f"scenario-{uuid.uuid4().hex[:12]}"
-    call, leg = s.pbx.callback(str(s.p["extension"]), str(s.p["target"]), command_id,
-                               s.p["line"], clock=s.clock, scenario=s.run.name)
+    call, leg = s.pbx.callback(
+        str(s.p["extension"]),
+        str(s.p["target"]),
+        command_id,
+        s.p["line"],
+        clock=s.clock,
+        scenario=s.run.name,
+    )
     s.began(call)
     s.pbx.emit("result/callback", {"command_id": command_id, "result": 1000})
     drive_callback(s, leg)
@@ -204,13 +216,16 @@ def drive_callback(s: Script, leg: Leg) -> None:
         return
     target_leg = s.pbx.answer(leg.call_id)
     talking = s.answer_after(target_leg, s.p["ring_seconds"])
-    s.talk_then_hangup(talking, s.p["talk_seconds"], "to" if s.p["hangup_by"] == "caller" else "from")
+    s.talk_then_hangup(
+        talking, s.p["talk_seconds"], "to" if s.p["hangup_by"] == "caller" else "from"
+    )
 
 
 def internal(s: Script) -> None:
     """One employee calls another by extension."""
-    call, leg = s.pbx.outgoing(str(s.p["extension"]), str(s.p["to_extension"]), clock=s.clock,
-                               scenario=s.run.name)
+    call, leg = s.pbx.outgoing(
+        str(s.p["extension"]), str(s.p["to_extension"]), clock=s.clock, scenario=s.run.name
+    )
     s.began(call)
     talking = s.answer_after(leg, s.p["ring_seconds"])
     s.talk_then_hangup(talking, s.p["talk_seconds"], "from")
@@ -218,11 +233,14 @@ def internal(s: Script) -> None:
 
 def outgoing(s: Script) -> None:
     """An employee dials an external number from their phone."""
-    call, leg = s.pbx.outgoing(str(s.p["extension"]), str(s.p["target"]), s.p["line"], clock=s.clock,
-                               scenario=s.run.name)
+    call, leg = s.pbx.outgoing(
+        str(s.p["extension"]), str(s.p["target"]), s.p["line"], clock=s.clock, scenario=s.run.name
+    )
     s.began(call)
     talking = s.answer_after(leg, s.p["ring_seconds"])
-    s.talk_then_hangup(talking, s.p["talk_seconds"], "from" if s.p["hangup_by"] == "operator" else "to")
+    s.talk_then_hangup(
+        talking, s.p["talk_seconds"], "from" if s.p["hangup_by"] == "operator" else "to"
+    )
 
 
 SCENARIOS: dict[str, Callable[[Script], None]] = {
@@ -250,8 +268,13 @@ class ScenarioRun:
         self.error: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"scenario": self.name, "entry_id": self.entry_id, "params": self.params,
-                "done": self.done.is_set(), "error": self.error}
+        return {
+            "scenario": self.name,
+            "entry_id": self.entry_id,
+            "params": self.params,
+            "done": self.done.is_set(),
+            "error": self.error,
+        }
 
 
 def scenario_params(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -273,8 +296,9 @@ def scenario_params(name: str, params: dict[str, Any] | None = None) -> dict[str
     return merged
 
 
-def run_scenario(pbx: Pbx, name: str, params: dict[str, Any] | None = None,
-                 background: bool = False) -> ScenarioRun:
+def run_scenario(
+    pbx: Pbx, name: str, params: dict[str, Any] | None = None, background: bool = False
+) -> ScenarioRun:
     """Play a scenario; in the background, return once its call exists."""
     run = ScenarioRun(name, scenario_params(name, params))
 
@@ -297,4 +321,6 @@ def run_scenario(pbx: Pbx, name: str, params: dict[str, Any] | None = None,
 
 def describe() -> list[dict[str, Any]]:
     """Scenario names with their first docstring line (for the console and ``--help``)."""
-    return [{"name": n, "doc": (f.__doc__ or "").strip().splitlines()[0]} for n, f in SCENARIOS.items()]
+    return [
+        {"name": n, "doc": (f.__doc__ or "").strip().splitlines()[0]} for n, f in SCENARIOS.items()
+    ]

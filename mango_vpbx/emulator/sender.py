@@ -93,27 +93,40 @@ class EventSender:
         json_str = payload if isinstance(payload, str) else dumps(payload)
         emitted = time.time()
         if not self.webhook_base:
-            return self._record(path=path, json=json_str, emitted_at=emitted, outcome="no_webhook", fault=fault)
+            return self._record(
+                path=path, json=json_str, emitted_at=emitted, outcome="no_webhook", fault=fault
+            )
         form = encode(json_str, self.api_key, self.api_salt)
         start = time.perf_counter()
         try:
             resp = self._session().post(self.url(path), data=form, timeout=self.timeout)
         except requests.RequestException as exc:
             return self._record(
-                path=path, json=json_str, emitted_at=emitted, outcome="failed",
-                latency=time.perf_counter() - start, error=type(exc).__name__, fault=fault,
+                path=path,
+                json=json_str,
+                emitted_at=emitted,
+                outcome="failed",
+                latency=time.perf_counter() - start,
+                error=type(exc).__name__,
+                fault=fault,
             )
         latency = time.perf_counter() - start
         return self._record(
-            path=path, json=json_str, emitted_at=emitted,
+            path=path,
+            json=json_str,
+            emitted_at=emitted,
             outcome="delivered" if 200 <= resp.status_code < 300 else "failed",
-            status=resp.status_code, latency=latency, fault=fault,
+            status=resp.status_code,
+            latency=latency,
+            fault=fault,
         )
 
     def skip(self, path: str, payload: dict[str, Any] | str, outcome: str) -> Delivery:
         """Log an event that fault injection decided not to deliver."""
         json_str = payload if isinstance(payload, str) else dumps(payload)
-        return self._record(path=path, json=json_str, emitted_at=time.time(), outcome=outcome, fault=outcome)
+        return self._record(
+            path=path, json=json_str, emitted_at=time.time(), outcome=outcome, fault=outcome
+        )
 
     def flush(self) -> None:
         """Nothing is buffered here; present so faults and the sender are interchangeable."""

@@ -46,15 +46,31 @@ from .pbx import Autopilot, Pbx, PbxError
 from .sender import EventSender
 from .state import Call, Directory, Employee, Leg, demo_directory
 
-RATE_LIMITED_BODY = {"name": "Service Unavailable", "message": "Rate limit exceeded.", "code": 0, "status": 429}
+RATE_LIMITED_BODY = {
+    "name": "Service Unavailable",
+    "message": "Rate limit exceeded.",
+    "code": 0,
+    "status": 429,
+}
 
 DEFAULT_STATS_FIELDS = (
     "records, start, finish, answer, from_extension, from_number, to_extension, to_number, "
     "disconnect_reason, line_number, location"
 )
 STATS_FIELDS = {
-    "records", "start", "finish", "answer", "from_extension", "from_number", "to_extension",
-    "to_number", "disconnect_reason", "line_number", "location", "entry_id", "create",
+    "records",
+    "start",
+    "finish",
+    "answer",
+    "from_extension",
+    "from_number",
+    "to_extension",
+    "to_number",
+    "disconnect_reason",
+    "line_number",
+    "location",
+    "entry_id",
+    "create",
 }
 
 
@@ -68,7 +84,7 @@ class ApiError(Exception):
 
 
 class RateLimiter:
-    """The PBX's per-account limits (the table of :mod:`mango_vpbx.limits`), enforced server-side."""
+    """The PBX's per-account limits (the table of :mod:`mango_vpbx.limits`), server-side."""
 
     def __init__(self) -> None:
         self.enabled = True
@@ -144,8 +160,13 @@ class Emulator:
         self.api_salt = api_salt
         self.sender = EventSender(webhook, api_key, api_salt)
         self.faults = FaultInjector(self.sender)
-        self.pbx = Pbx(directory or demo_directory(), self.faults, speed=speed,
-                       autopilot=autopilot, record_delay=record_delay)
+        self.pbx = Pbx(
+            directory or demo_directory(),
+            self.faults,
+            speed=speed,
+            autopilot=autopilot,
+            record_delay=record_delay,
+        )
         self.limiter = RateLimiter()
         self.limiter.enabled = rate_limits
         self.lockout = Lockout(lockout_seconds)
@@ -171,8 +192,9 @@ class Emulator:
         Handler.emulator = emulator
         self.httpd = ThreadingHTTPServer((host, port), Handler)
         self.httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True,
-                                        name="mango-emulator")
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, args=(0.05,), daemon=True, name="mango-emulator"
+        )
         self._thread.start()
         return self.url
 
@@ -199,8 +221,14 @@ class Emulator:
     def api(self, path: str, form: dict[str, str], host: str) -> tuple[int, dict[str, str], bytes]:
         """Answer one signed PBX API request: ``(status, headers, body)``."""
         if self.lockout.locked():
-            return _json(401, {"name": "Unauthorized", "message": "Access is blocked after invalid requests",
-                               "status": 401})
+            return _json(
+                401,
+                {
+                    "name": "Unauthorized",
+                    "message": "Access is blocked after invalid requests",
+                    "status": 401,
+                },
+            )
         if not self.limiter.allow(path):
             return _json(429, RATE_LIMITED_BODY)
         try:
@@ -211,8 +239,14 @@ class Emulator:
             return handler(data, host)
         except ApiError as exc:
             if 3000 <= exc.code < 4000 and self.lockout.record():
-                return _json(401, {"name": "Unauthorized", "message": "Access is blocked after invalid requests",
-                                   "status": 401})
+                return _json(
+                    401,
+                    {
+                        "name": "Unauthorized",
+                        "message": "Access is blocked after invalid requests",
+                        "status": 401,
+                    },
+                )
             return _json(exc.status, {"code": exc.code, "message": codes.describe(exc.code)})
 
     def _verified(self, form: dict[str, str]) -> dict[str, Any]:
@@ -232,7 +266,9 @@ class Emulator:
             raise ApiError(3400)
         return data
 
-    def _routes(self) -> dict[str, Callable[[dict[str, Any], str], tuple[int, dict[str, str], bytes]]]:
+    def _routes(
+        self,
+    ) -> dict[str, Callable[[dict[str, Any], str], tuple[int, dict[str, str], bytes]]]:
         return {
             "commands/callback": self._callback,
             "commands/call/hangup": self._hangup,
@@ -249,7 +285,9 @@ class Emulator:
             "account/balance": self._balance,
         }
 
-    def _command(self, result_path: str, command_id: str, action: Callable[[], None]) -> tuple[int, dict, bytes]:
+    def _command(
+        self, result_path: str, command_id: str, action: Callable[[], None]
+    ) -> tuple[int, dict, bytes]:
         """Accept a command: reply now, act in the background, report ``result/<command>``."""
 
         def run() -> None:
@@ -279,8 +317,13 @@ class Emulator:
         extension = str(caller["extension"])
 
         def act() -> None:
-            _call, leg = self.pbx.callback(extension, to_number, command_id, data.get("line_number"),
-                                           device=caller.get("number") or None)
+            _call, leg = self.pbx.callback(
+                extension,
+                to_number,
+                command_id,
+                data.get("line_number"),
+                device=caller.get("number") or None,
+            )
             if self.pbx.autopilot.enabled:
                 self.pbx.background(scenarios.drive_callback, self._autopilot_script(), leg)
 
@@ -311,7 +354,9 @@ class Emulator:
         def act() -> None:
             new = self.pbx.transfer(leg.call_id, to_number, method, initiator, command_id)
             if self.pbx.autopilot.enabled:
-                self.pbx.background(_drive_transfer, self._autopilot_script(), new, method == "hold")
+                self.pbx.background(
+                    _drive_transfer, self._autopilot_script(), new, method == "hold"
+                )
 
         return self._command("result/transfer", command_id, act)
 
@@ -319,14 +364,18 @@ class Emulator:
         command_id = _required(data, "command_id")
         _c, held = self._leg(data, "holded_call_id")
         _c, consult = self._leg(data, "transferred_call_id")
-        return self._command("result/calls_connect", command_id,
-                             lambda: self.pbx.calls_connect(held.call_id, consult.call_id))
+        return self._command(
+            "result/calls_connect",
+            command_id,
+            lambda: self.pbx.calls_connect(held.call_id, consult.call_id),
+        )
 
     def _transfer_cancel(self, data: dict[str, Any], host: str) -> tuple[int, dict, bytes]:
         command_id = _required(data, "command_id")
         _c, leg = self._leg(data)
-        return self._command("result/transfer_cancel", command_id,
-                             lambda: self.pbx.transfer_cancel(leg.call_id))
+        return self._command(
+            "result/transfer_cancel", command_id, lambda: self.pbx.transfer_cancel(leg.call_id)
+        )
 
     def _route(self, data: dict[str, Any], host: str) -> tuple[int, dict, bytes]:
         command_id = _required(data, "command_id")
@@ -349,7 +398,10 @@ class Emulator:
             if not leg.live:
                 raise PbxError(4101)
             emp = self.pbx.directory.employee(party) or self.pbx.directory.employee_by_number(party)
-            in_leg = emp is not None and emp.extension in (leg.from_.get("extension"), leg.to.get("extension"))
+            in_leg = emp is not None and emp.extension in (
+                leg.from_.get("extension"),
+                leg.to.get("extension"),
+            )
             if not in_leg:
                 raise PbxError(3330)
             self.pbx.start_recording(call, leg, emp.extension, command_id)
@@ -358,10 +410,15 @@ class Emulator:
 
     def _autopilot_script(self) -> scenarios.Script:
         ap = self.pbx.autopilot
-        params = scenarios.scenario_params("incoming_answered", {
-            "ring_seconds": ap.answer_after, "talk_seconds": ap.talk, "consult_seconds": ap.consult,
-            "speed": self.pbx.speed,
-        })
+        params = scenarios.scenario_params(
+            "incoming_answered",
+            {
+                "ring_seconds": ap.answer_after,
+                "talk_seconds": ap.talk,
+                "consult_seconds": ap.consult,
+                "speed": self.pbx.speed,
+            },
+        )
         return scenarios.Script(self.pbx, params, scenarios.ScenarioRun("autopilot", params))
 
     # ------------------------------------------------------------------ statistics
@@ -381,13 +438,19 @@ class Emulator:
         if not names or set(names) - STATS_FIELDS:
             raise ApiError(3104)
         with self.pbx.cond:
-            calls = [c for c in self.pbx.history if date_from <= c.create_time <= date_to
-                     and _stats_match(c, self.pbx.summary(c), data)]
+            calls = [
+                c
+                for c in self.pbx.history
+                if date_from <= c.create_time <= date_to
+                and _stats_match(c, self.pbx.summary(c), data)
+            ]
             rows = [_stats_row(c, self.pbx.summary(c), names) for c in calls]
         key = self.pbx.ids.key()
         request_id = data.get("request_id")
         with self._lock:
-            self.reports[key] = Report(key, request_id, "".join(r + "\n" for r in rows), created=time.time())
+            self.reports[key] = Report(
+                key, request_id, "".join(r + "\n" for r in rows), created=time.time()
+            )
         ready = {"key": key}
         if request_id:
             ready["request_id"] = request_id
@@ -433,7 +496,8 @@ class Emulator:
             return 404, {}, b""
         recording_id, _action, key, expiry, signature = (urllib.parse.unquote(p) for p in parts)
         if key != self.api_key or not secrets.compare_digest(
-            signature.encode(), sign_recording_link(self.api_key, expiry, recording_id, self.api_salt).encode()
+            signature.encode(),
+            sign_recording_link(self.api_key, expiry, recording_id, self.api_salt).encode(),
         ):
             return _json(420, {"code": 3102, "message": codes.describe(3102)})
         if not expiry.isdigit() or int(expiry[:10]) < time.time():
@@ -449,7 +513,14 @@ class Emulator:
             found = self.files.pop(token, None)
         if found is None or found[1] < time.time():
             return 404, {}, b""
-        return 200, {"Content-Type": "audio/wav", "Content-Disposition": 'attachment; filename="record.wav"'}, found[0]
+        return (
+            200,
+            {
+                "Content-Type": "audio/wav",
+                "Content-Disposition": 'attachment; filename="record.wav"',
+            },
+            found[0],
+        )
 
     # ------------------------------------------------------------------ directory queries
 
@@ -465,8 +536,12 @@ class Emulator:
 
     def _user(self, emp: Employee, ext_fields: list[str]) -> dict[str, Any]:
         typed = bool(ext_fields)  # with ext_fields the PBX switches to integer types
-        general: dict[str, Any] = {"name": emp.name, "email": emp.email, "department": emp.department,
-                                   "position": emp.position}
+        general: dict[str, Any] = {
+            "name": emp.name,
+            "email": emp.email,
+            "department": emp.department,
+            "position": emp.position,
+        }
         if "general.user_id" in ext_fields:
             general["user_id"] = emp.user_id
         if "general.sips" in ext_fields:
@@ -478,34 +553,55 @@ class Emulator:
         numbers = []
         for order, (protocol, number) in enumerate(emp.numbers()):
             item: dict[str, Any] = {
-                "number": number, "protocol": protocol,
+                "number": number,
+                "protocol": protocol,
                 "order": order if typed else str(order),
-                "wait_sec": 20 if typed else "20", "status": "on",
+                "wait_sec": 20 if typed else "20",
+                "status": "on",
             }
             if typed:
                 item["number_normalized"] = number
             numbers.append(item)
         user: dict[str, Any] = {
             "general": general,
-            "telephony": {"extension": emp.extension, "outgoingline": self.pbx.directory.lines[0].number,
-                          "numbers": numbers},
+            "telephony": {
+                "extension": emp.extension,
+                "outgoingline": self.pbx.directory.lines[0].number,
+                "numbers": numbers,
+            },
         }
         if "groups" in ext_fields:
-            user["groups"] = [g.group_id for g in self.pbx.directory.groups.values() if emp.extension in g.members]
+            user["groups"] = [
+                g.group_id for g in self.pbx.directory.groups.values() if emp.extension in g.members
+            ]
         return user
 
     def _lines(self, data: dict[str, Any], host: str) -> tuple[int, dict, bytes]:
         lines = [
-            {"line_id": ln.line_id, "number": ln.number, "name": ln.name, "comment": ln.comment,
-             "region": ln.region, "schema_id": 1, "schema_name": ln.schema_name}
+            {
+                "line_id": ln.line_id,
+                "number": ln.number,
+                "name": ln.name,
+                "comment": ln.comment,
+                "region": ln.region,
+                "schema_id": 1,
+                "schema_name": ln.schema_name,
+            }
             for ln in self.pbx.directory.lines
         ]
         return _json(200, {"result": 1000, "lines": lines})
 
     def _balance(self, data: dict[str, Any], host: str) -> tuple[int, dict, bytes]:
         d = self.pbx.directory
-        return _json(200, {"result": 1000, "balance": d.balance, "currency": d.currency,
-                           "response_at": datetime.now().strftime("%Y-%m-%d %H:%M:%S")})
+        return _json(
+            200,
+            {
+                "result": 1000,
+                "balance": d.balance,
+                "currency": d.currency,
+                "response_at": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
+            },
+        )
 
     # ------------------------------------------------------------------ control API
 
@@ -516,7 +612,9 @@ class Emulator:
             return False
         return any(ip in net for net in self.control_networks if net.version == ip.version)
 
-    def control(self, method: str, path: str, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    def control(
+        self, method: str, path: str, body: dict[str, Any], query: dict[str, str]
+    ) -> tuple[int, Any]:
         """The unsigned JSON control API: ``(status, json)``."""
         pbx = self.pbx
         try:
@@ -524,8 +622,12 @@ class Emulator:
                 return 200, self.status()
             if (method, path) == ("GET", "calls"):
                 with pbx.cond:
-                    return 200, {"active": [c.as_json() for c in pbx.calls.values()],
-                                 "finished": [c.as_json() for c in pbx.history[-int(query.get("finished", 20)):]]}
+                    return 200, {
+                        "active": [c.as_json() for c in pbx.calls.values()],
+                        "finished": [
+                            c.as_json() for c in pbx.history[-int(query.get("finished", 20)) :]
+                        ],
+                    }
             if (method, path) == ("GET", "scenarios"):
                 return 200, {"scenarios": scenarios.describe(), "defaults": scenarios.DEFAULTS}
             if (method, path) == ("POST", "scenario"):
@@ -553,15 +655,21 @@ class Emulator:
                 return 200, {"ok": True}
             if (method, path) == ("POST", "transfer"):
                 leg = self._control_leg(body, ringing=False)
-                initiator = str(body.get("initiator") or body.get("extension") or leg.extension or "")
-                new = pbx.transfer(leg.call_id, str(body["to"]), str(body.get("method", "blind")), initiator)
+                initiator = str(
+                    body.get("initiator") or body.get("extension") or leg.extension or ""
+                )
+                new = pbx.transfer(
+                    leg.call_id, str(body["to"]), str(body.get("method", "blind")), initiator
+                )
                 return 200, new.as_json()
             if path == "faults":
                 if method == "POST":
                     self.faults.configure(FaultConfig.from_json(body))
                 return 200, self.faults.config.as_json()
             if (method, path) == ("GET", "events"):
-                return 200, {"events": [d.as_json() for d in self.sender.log(int(query.get("since", 0)))]}
+                return 200, {
+                    "events": [d.as_json() for d in self.sender.log(int(query.get("since", 0)))]
+                }
             if (method, path) == ("POST", "reset"):
                 self.lockout.reset()
                 self.limiter.reset()
@@ -580,10 +688,13 @@ class Emulator:
         extension = str(body.get("extension") or "")
         wanted = "Appeared" if ringing else "Connected"
         for _call, leg in self.pbx.legs_of(extension):
-            if leg.state == wanted and (not ringing or leg.to.get("extension") == extension or
-                                        leg.extension == extension):
+            if leg.state == wanted and (
+                not ringing or leg.to.get("extension") == extension or leg.extension == extension
+            ):
                 return leg
-        raise PbxError(3310, f"extension {extension!r} has no {'ringing' if ringing else 'connected'} call")
+        raise PbxError(
+            3310, f"extension {extension!r} has no {'ringing' if ringing else 'connected'} call"
+        )
 
     def configure(self, body: dict[str, Any]) -> dict[str, Any]:
         """Change settings at run time: webhook, speed, autopilot, rate limits, lockout."""
@@ -612,9 +723,21 @@ class Emulator:
             "autopilot": asdict(self.pbx.autopilot),
             "rate_limits": self.limiter.enabled,
             "locked": self.lockout.locked(),
-            "employees": [{"extension": e.extension, "name": e.name, "email": e.email, "user_id": e.user_id,
-                           "sip": e.sip, "mobile": e.mobile} for e in d.employees.values()],
-            "groups": [{"extension": g.extension, "name": g.name, "members": g.members} for g in d.groups.values()],
+            "employees": [
+                {
+                    "extension": e.extension,
+                    "name": e.name,
+                    "email": e.email,
+                    "user_id": e.user_id,
+                    "sip": e.sip,
+                    "mobile": e.mobile,
+                }
+                for e in d.employees.values()
+            ],
+            "groups": [
+                {"extension": g.extension, "name": g.name, "members": g.members}
+                for g in d.groups.values()
+            ],
             "lines": [{"number": ln.number, "name": ln.name} for ln in d.lines],
             "faults": self.faults.config.as_json(),
         }
@@ -644,11 +767,17 @@ def _stats_match(call: Call, summary: dict[str, Any], data: dict[str, Any]) -> b
         ext, num = str(filt.get("extension") or ""), str(filt.get("number") or "")
         if not ext and not num:
             return True
-        return any((not ext or p.get("extension") == ext) and (not num or p.get("number") == num) for p in parties)
+        return any(
+            (not ext or p.get("extension") == ext) and (not num or p.get("number") == num)
+            for p in parties
+        )
 
     frm, to = summary.get("from") or {}, summary.get("to") or {}
-    return (party_ok(data.get("from"), [frm]) and party_ok(data.get("to"), [to])
-            and party_ok(data.get("call_party"), [frm, to]))
+    return (
+        party_ok(data.get("from"), [frm])
+        and party_ok(data.get("to"), [to])
+        and party_ok(data.get("call_party"), [frm, to])
+    )
 
 
 def _stats_row(call: Call, summary: dict[str, Any], names: list[str]) -> str:
@@ -674,7 +803,11 @@ def _stats_row(call: Call, summary: dict[str, Any], names: list[str]) -> str:
 
 
 def _json(status: int, payload: Any) -> tuple[int, dict[str, str], bytes]:
-    return status, {"Content-Type": "application/json"}, json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    return (
+        status,
+        {"Content-Type": "application/json"},
+        json.dumps(payload, ensure_ascii=False).encode("utf-8"),
+    )
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -706,11 +839,17 @@ class _Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         path = url.path
         if path in ("/", "/index.html"):
-            self._send(200, {"Content-Type": "text/html; charset=utf-8"}, CONSOLE_HTML.encode("utf-8"))
+            self._send(
+                200, {"Content-Type": "text/html; charset=utf-8"}, CONSOLE_HTML.encode("utf-8")
+            )
         elif path.startswith("/files/"):
-            self._send(*self.emulator.file(path[len("/files/"):]))
+            self._send(*self.emulator.file(path[len("/files/") :]))
         elif path.startswith("/vpbx/queries/recording/link/"):
-            self._send(*self.emulator.recording_link(path[len("/vpbx/queries/recording/link/"):], self._host()))
+            self._send(
+                *self.emulator.recording_link(
+                    path[len("/vpbx/queries/recording/link/") :], self._host()
+                )
+            )
         elif path.startswith("/vpbx/"):
             self._send(*_json(420, {"code": 3101, "message": codes.describe(3101)}))
         elif path.startswith("/control/"):
@@ -723,15 +862,22 @@ class _Handler(BaseHTTPRequestHandler):
         path = url.path
         body = self._body()
         if path.startswith("/vpbx/"):
-            form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-            self._send(*self.emulator.api(path[len("/vpbx/"):].strip("/"), form, self._host()))
+            form = dict(
+                urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+            )
+            self._send(*self.emulator.api(path[len("/vpbx/") :].strip("/"), form, self._host()))
         elif path.startswith("/control/"):
             try:
                 data = json.loads(body or b"{}")
             except ValueError:
                 self._send(*_json(400, {"error": "body is not JSON"}))
                 return
-            self._control("POST", path, data if isinstance(data, dict) else {}, dict(urllib.parse.parse_qsl(url.query)))
+            self._control(
+                "POST",
+                path,
+                data if isinstance(data, dict) else {},
+                dict(urllib.parse.parse_qsl(url.query)),
+            )
         else:
             self._send(404, {}, b"")
 
@@ -739,5 +885,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.emulator.control_allowed(self.client_address[0]):
             self._send(*_json(403, {"error": "the control API is for the local machine only"}))
             return
-        status, payload = self.emulator.control(method, path[len("/control/"):].strip("/"), body, query)
+        status, payload = self.emulator.control(
+            method, path[len("/control/") :].strip("/"), body, query
+        )
         self._send(*_json(status, payload))

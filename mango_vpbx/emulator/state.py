@@ -340,7 +340,9 @@ def demo_directory() -> Directory:
     )
 
 
-def _directory(employees: list[Employee], groups: list[Group], lines: list[Line], **kw: Any) -> Directory:
+def _directory(
+    employees: list[Employee], groups: list[Group], lines: list[Line], **kw: Any
+) -> Directory:
     for i, emp in enumerate(employees):
         if not emp.user_id:
             emp.user_id = 300050000 + i + 1
@@ -352,7 +354,9 @@ def _directory(employees: list[Employee], groups: list[Group], lines: list[Line]
     for i, line in enumerate(lines):
         line.line_id = line.line_id or 2001 + i
         line.name = line.name or line.number
-    return Directory({e.extension: e for e in employees}, {g.extension: g for g in groups}, lines, **kw)
+    return Directory(
+        {e.extension: e for e in employees}, {g.extension: g for g in groups}, lines, **kw
+    )
 
 
 def parse_employees_flag(spec: str) -> list[Employee]:
@@ -385,11 +389,21 @@ def directory_from_config(cfg: dict[str, Any]) -> Directory:
     ``product_id``, ``balance``.
     """
     demo = demo_directory()
-    employees = [Employee(**e) for e in cfg["employees"]] if "employees" in cfg else list(demo.employees.values())
-    groups = [Group(**g) for g in cfg["groups"]] if "groups" in cfg else [
-        Group(g.extension, g.name, [m for m in g.members if m in {e.extension for e in employees}])
-        for g in demo.groups.values()
-    ]
+    employees = (
+        [Employee(**e) for e in cfg["employees"]]
+        if "employees" in cfg
+        else list(demo.employees.values())
+    )
+    groups = (
+        [Group(**g) for g in cfg["groups"]]
+        if "groups" in cfg
+        else [
+            Group(
+                g.extension, g.name, [m for m in g.members if m in {e.extension for e in employees}]
+            )
+            for g in demo.groups.values()
+        ]
+    )
     lines = [Line(**ln) for ln in cfg["lines"]] if "lines" in cfg else demo.lines
     extra = {k: cfg[k] for k in ("product_id", "balance", "currency", "admin_user_id") if k in cfg}
     return _directory(employees, groups, lines, **extra)

@@ -37,12 +37,17 @@ class Webhook:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
                 form = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
                 path = self.path.split("/hook/", 1)[-1]
-                ok = verify(form, webhook.key, webhook.salt) and self.headers.get("Content-Type", "").startswith(
-                    "application/x-www-form-urlencoded")
+                ok = verify(form, webhook.key, webhook.salt) and self.headers.get(
+                    "Content-Type", ""
+                ).startswith("application/x-www-form-urlencoded")
                 if ok:
                     parse_event(path, form["json"])  # raises (-> 500) on anything unparseable
                 with webhook._lock:
-                    (webhook.received.append((path, form["json"])) if ok else webhook.rejected.append(path))
+                    (
+                        webhook.received.append((path, form["json"]))
+                        if ok
+                        else webhook.rejected.append(path)
+                    )
                 self.send_response(webhook.status if ok else 400)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -76,8 +81,14 @@ def webhook() -> Iterator[Webhook]:
 
 @pytest.fixture
 def emulator(webhook: Webhook) -> Iterator[Emulator]:
-    emu = Emulator(KEY, SALT, webhook.url, speed=200.0, record_delay=1.0,
-                   autopilot=Autopilot(answer_after=2, talk=10, consult=3))
+    emu = Emulator(
+        KEY,
+        SALT,
+        webhook.url,
+        speed=200.0,
+        record_delay=1.0,
+        autopilot=Autopilot(answer_after=2, talk=10, consult=3),
+    )
     emu.start("127.0.0.1", 0)
     yield emu
     emu.stop()

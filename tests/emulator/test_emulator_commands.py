@@ -11,19 +11,28 @@ import requests
 from mango_vpbx import encode, fold, parse_event
 from mango_vpbx.client import VpbxClient
 from mango_vpbx.codes import VpbxNotFound
-from mango_vpbx.limits import MemoryLimitStore
 from mango_vpbx.emulator.scenarios import run_scenario
 from mango_vpbx.emulator.state import sine_wav
+from mango_vpbx.limits import MemoryLimitStore
 
 
 @pytest.fixture
 def client(emulator):
-    return VpbxClient(emulator.url + "/vpbx/", emulator.api_key, emulator.api_salt,
-                      limiter=MemoryLimitStore(), max_rate_wait=3)
+    return VpbxClient(
+        emulator.url + "/vpbx/",
+        emulator.api_key,
+        emulator.api_salt,
+        limiter=MemoryLimitStore(),
+        max_rate_wait=3,
+    )
 
 
 def results(webhook, path, command_id):
-    return [json.loads(j)["result"] for p, j in webhook.events(path) if json.loads(j)["command_id"] == command_id]
+    return [
+        json.loads(j)["result"]
+        for p, j in webhook.events(path)
+        if json.loads(j)["command_id"] == command_id
+    ]
 
 
 def call_of(webhook, entry_id):
@@ -32,30 +41,47 @@ def call_of(webhook, entry_id):
 
 
 def summary_of(webhook, entry_id):
-    return [json.loads(j) for p, j in webhook.events("events/summary") if json.loads(j)["entry_id"] == entry_id]
+    return [
+        json.loads(j)
+        for p, j in webhook.events("events/summary")
+        if json.loads(j)["entry_id"] == entry_id
+    ]
 
 
 def talking_call(emulator, **params):
     """An answered incoming call that stays connected until someone acts."""
-    run = run_scenario(emulator.pbx, "incoming_answered",
-                       {"speed": 500, "ring_seconds": 1, "talk_seconds": None, **params}, background=True)
-    emulator.pbx.wait_for(lambda: any(lg.state == "Connected" for lg in emulator.pbx.calls[run.entry_id].legs.values()), 5)
-    leg = next(lg for lg in emulator.pbx.calls[run.entry_id].legs.values() if lg.state == "Connected")
+    run = run_scenario(
+        emulator.pbx,
+        "incoming_answered",
+        {"speed": 500, "ring_seconds": 1, "talk_seconds": None, **params},
+        background=True,
+    )
+    emulator.pbx.wait_for(
+        lambda: any(
+            lg.state == "Connected" for lg in emulator.pbx.calls[run.entry_id].legs.values()
+        ),
+        5,
+    )
+    leg = next(
+        lg for lg in emulator.pbx.calls[run.entry_id].legs.values() if lg.state == "Connected"
+    )
     return run, leg
 
 
 def raw(emulator, path, payload, key=None, salt=None):
     form = encode(payload, key or emulator.api_key, salt or emulator.api_salt)
-    return requests.post(f"{emulator.url}/vpbx/{path}", data=form, timeout=5,
-                         allow_redirects=False)
+    return requests.post(f"{emulator.url}/vpbx/{path}", data=form, timeout=5, allow_redirects=False)
 
 
 def test_callback_rings_the_operator_then_the_target(emulator, webhook, client) -> None:
     command_id = client.callback("101", "79270001122")
     webhook.wait(lambda: results(webhook, "result/callback", command_id))
     assert results(webhook, "result/callback", command_id) == [1000]
-    entry_id = next(c.entry_id for c in emulator.pbx.history + list(emulator.pbx.calls.values())
-                    if c.command_id == command_id)
+    entry_id = next(
+        c.entry_id
+        for c in emulator.pbx.history + list(emulator.pbx.calls.values())
+        if c.command_id == command_id
+    )
     webhook.wait(lambda: summary_of(webhook, entry_id))
     call = call_of(webhook, entry_id)
     assert call.is_callback and call.command_id == command_id and call.result == "answered"
@@ -71,7 +97,10 @@ def test_callback_unknown_employee_is_reported_in_the_result(emulator, webhook, 
 def test_hangup(emulator, webhook, client) -> None:
     run, leg = talking_call(emulator)
     command_id = client.hangup(leg.call_id)
-    webhook.wait(lambda: summary_of(webhook, run.entry_id) and results(webhook, "result/call/hangup", command_id))
+    webhook.wait(
+        lambda: summary_of(webhook, run.entry_id)
+        and results(webhook, "result/call/hangup", command_id)
+    )
     assert results(webhook, "result/call/hangup", command_id) == [1000]
     assert summary_of(webhook, run.entry_id)[0]["disconnect_reason"] == 1181
     # the call is over now: hanging it up again is 4101 in the result
@@ -83,10 +112,15 @@ def test_hangup(emulator, webhook, client) -> None:
 def test_blind_transfer_command(emulator, webhook, client) -> None:
     run, leg = talking_call(emulator)
     command_id = client.transfer(leg.call_id, "103", "101", method="blind")
-    webhook.wait(lambda: summary_of(webhook, run.entry_id) and results(webhook, "result/transfer", command_id))
+    webhook.wait(
+        lambda: summary_of(webhook, run.entry_id)
+        and results(webhook, "result/transfer", command_id)
+    )
     assert results(webhook, "result/transfer", command_id) == [1000]
     call = call_of(webhook, run.entry_id)
-    assert [(t.from_extension, t.to_extension, t.kind) for t in call.transfers] == [("101", "103", "blind")]
+    assert [(t.from_extension, t.to_extension, t.kind) for t in call.transfers] == [
+        ("101", "103", "blind")
+    ]
     assert "103" in call.rang_extensions
 
 
@@ -119,10 +153,14 @@ def test_transfer_cancel_brings_the_caller_back(emulator, webhook, client) -> No
 
 
 def test_route_out_of_the_voice_menu(emulator, webhook, client) -> None:
-    run = run_scenario(emulator.pbx, "missed_ivr", {"speed": 500, "ivr_seconds": None}, background=True)
+    run = run_scenario(
+        emulator.pbx, "missed_ivr", {"speed": 500, "ivr_seconds": None}, background=True
+    )
     ivr = next(iter(emulator.pbx.calls[run.entry_id].legs.values()))
     command_id = client.route(ivr.call_id, "103")
-    webhook.wait(lambda: summary_of(webhook, run.entry_id) and results(webhook, "result/route", command_id))
+    webhook.wait(
+        lambda: summary_of(webhook, run.entry_id) and results(webhook, "result/route", command_id)
+    )
     assert results(webhook, "result/route", command_id) == [1000]
     call = call_of(webhook, run.entry_id)
     assert call.answered_extension == "103" and call.result == "answered"
@@ -161,20 +199,41 @@ def test_recording_start_for_a_stranger_is_3330(emulator, webhook, client) -> No
 
 
 def test_stats_report_from_the_calls_it_has_seen(emulator, webhook, client) -> None:
-    runs = [run_scenario(emulator.pbx, name, {"speed": 1000}) for name in ("incoming_answered", "missed_ivr")]
+    runs = [
+        run_scenario(emulator.pbx, name, {"speed": 1000})
+        for name in ("incoming_answered", "missed_ivr")
+    ]
     emulator.stats_not_ready_polls = 1
     now = int(time.time())
-    rows = client.stats(now - 3600, now + 3600, fields=["entry_id", "start", "finish", "answer",
-                                                         "from_number", "to_extension", "disconnect_reason"],
-                        poll_interval=0.01, max_wait=2)
+    rows = client.stats(
+        now - 3600,
+        now + 3600,
+        fields=[
+            "entry_id",
+            "start",
+            "finish",
+            "answer",
+            "from_number",
+            "to_extension",
+            "disconnect_reason",
+        ],
+        poll_interval=0.01,
+        max_wait=2,
+    )
     by_entry = {r.entry_id: r for r in rows}
     answered, missed = (by_entry[r.entry_id] for r in runs)
-    assert answered.answered and answered.to_extension == "101" and answered.from_number == "79177654321"
+    assert (
+        answered.answered
+        and answered.to_extension == "101"
+        and answered.from_number == "79177654321"
+    )
     assert not missed.answered and missed.disconnect_reason == 1110
     webhook.wait(lambda: webhook.events("result/stat"))
     # default fields of the reference, `;` separated, first poll not ready
     time.sleep(2.05)  # stats/request is limited to one per two seconds
-    key = raw(emulator, "stats/request", {"date_from": str(now - 3600), "date_to": str(now + 3600)}).json()["key"]
+    key = raw(
+        emulator, "stats/request", {"date_from": str(now - 3600), "date_to": str(now + 3600)}
+    ).json()["key"]
     assert raw(emulator, "stats/result", {"key": key}).status_code == 204
     ready = raw(emulator, "stats/result", {"key": key})
     assert ready.status_code == 200
@@ -206,8 +265,17 @@ def test_bad_signature_and_wrong_key(emulator) -> None:
 
 
 def test_unknown_call_is_3310(emulator) -> None:
-    resp = raw(emulator, "commands/transfer", {"command_id": "c1", "call_id": "nope", "to_number": "102",
-                                                "method": "blind", "initiator": "101"})
+    resp = raw(
+        emulator,
+        "commands/transfer",
+        {
+            "command_id": "c1",
+            "call_id": "nope",
+            "to_number": "102",
+            "method": "blind",
+            "initiator": "101",
+        },
+    )
     assert resp.status_code == 420 and resp.json()["code"] == 3310
 
 
@@ -220,14 +288,20 @@ def test_rate_limit_answers_429(emulator) -> None:
     statuses = [raw(emulator, "account/balance", {}).status_code for _ in range(3)]
     assert statuses[:2] == [200, 200] and statuses[2] == 429
     assert raw(emulator, "account/balance", {}).json() == {
-        "name": "Service Unavailable", "message": "Rate limit exceeded.", "code": 0, "status": 429}
+        "name": "Service Unavailable",
+        "message": "Rate limit exceeded.",
+        "code": 0,
+        "status": 429,
+    }
 
 
 def test_second_invalid_request_locks_the_account(emulator) -> None:
     emulator.lockout.seconds = 0.5
     assert raw(emulator, "incominglines", {}, salt="bad").status_code == 420
     assert raw(emulator, "incominglines", {}, salt="bad").status_code == 401
-    assert raw(emulator, "incominglines", {}).status_code == 401  # even valid requests, while locked
+    assert (
+        raw(emulator, "incominglines", {}).status_code == 401
+    )  # even valid requests, while locked
     time.sleep(0.6)
     assert raw(emulator, "incominglines", {}).status_code == 200
 
@@ -235,14 +309,32 @@ def test_second_invalid_request_locks_the_account(emulator) -> None:
 def test_control_api_drives_calls(emulator, webhook) -> None:
     base = emulator.url + "/control/"
     emulator.configure({"autopilot": {"enabled": False}})
-    run = requests.post(base + "scenario", json={"name": "incoming_answered", "params": {
-        "extension": "102", "ring_seconds": None, "talk_seconds": None, "ivr_seconds": 0}}, timeout=5).json()
-    assert emulator.pbx.wait_for(lambda: any(
-        lg.state == "Appeared" and lg.extension == "102" for lg in emulator.pbx.calls[run["entry_id"]].legs.values()), 5)
+    run = requests.post(
+        base + "scenario",
+        json={
+            "name": "incoming_answered",
+            "params": {
+                "extension": "102",
+                "ring_seconds": None,
+                "talk_seconds": None,
+                "ivr_seconds": 0,
+            },
+        },
+        timeout=5,
+    ).json()
+    assert emulator.pbx.wait_for(
+        lambda: any(
+            lg.state == "Appeared" and lg.extension == "102"
+            for lg in emulator.pbx.calls[run["entry_id"]].legs.values()
+        ),
+        5,
+    )
     active = requests.get(base + "calls", timeout=5).json()["active"]
     assert [c["entry_id"] for c in active] == [run["entry_id"]]
     assert requests.post(base + "answer", json={"extension": "102"}, timeout=5).status_code == 200
-    moved = requests.post(base + "transfer", json={"extension": "102", "to": "103", "method": "blind"}, timeout=5)
+    moved = requests.post(
+        base + "transfer", json={"extension": "102", "to": "103", "method": "blind"}, timeout=5
+    )
     assert moved.status_code == 200
     assert requests.post(base + "answer", json={"extension": "103"}, timeout=5).status_code == 200
     assert requests.post(base + "hangup", json={"extension": "103"}, timeout=5).status_code == 200

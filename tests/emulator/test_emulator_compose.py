@@ -11,9 +11,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_compose_file_validates() -> None:
     tool = shutil.which("docker-compose")
-    assert tool, "install Debian's docker-compose (apt-get install -y docker-compose) to validate the compose file"
-    result = subprocess.run([tool, "-f", str(ROOT / "docker-compose.yml"), "config", "--services"],
-                            capture_output=True, text=True, timeout=60, check=False)
+    assert tool, "install Debian's docker-compose (apt-get install -y docker-compose) to check it"
+    result = subprocess.run(
+        [tool, "-f", str(ROOT / "docker-compose.yml"), "config", "--services"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert set(result.stdout.split()) == {"db", "odoo", "pbx"}
 

@@ -36,36 +36,110 @@ def play(name: str, **params: Any) -> tuple[Any, list[tuple[str, str]]]:
 
 # name, params, expected CallState fields
 CASES = [
-    ("incoming_answered", {}, dict(direction="incoming", result="answered", answered_extension="101",
-                                   rang_extensions=("101",), missed_at=None, disconnect_reason=1110)),
-    ("incoming_answered", {"hangup_by": "operator", "extension": "103"},
-     dict(result="answered", answered_extension="103", disconnect_reason=1120)),
-    ("missed_ivr", {"dtmf": "1"}, dict(direction="incoming", result="missed", missed_at="ivr", rang_extensions=(),
-                                       dtmf=("1",))),
-    ("missed_operator", {}, dict(result="missed", missed_at="operator", rang_extensions=("101",),
-                                 answered_extension=None, disconnect_reason=1110)),
-    ("missed_operator", {"missed_by": "timeout"}, dict(result="missed", missed_at="operator",
-                                                        disconnect_reason=1111)),
-    ("queue", {}, dict(result="answered", rang_extensions=("101", "102", "103"), answered_extension="102",
-                       ringing_extensions=())),
+    (
+        "incoming_answered",
+        {},
+        dict(
+            direction="incoming",
+            result="answered",
+            answered_extension="101",
+            rang_extensions=("101",),
+            missed_at=None,
+            disconnect_reason=1110,
+        ),
+    ),
+    (
+        "incoming_answered",
+        {"hangup_by": "operator", "extension": "103"},
+        dict(result="answered", answered_extension="103", disconnect_reason=1120),
+    ),
+    (
+        "missed_ivr",
+        {"dtmf": "1"},
+        dict(
+            direction="incoming", result="missed", missed_at="ivr", rang_extensions=(), dtmf=("1",)
+        ),
+    ),
+    (
+        "missed_operator",
+        {},
+        dict(
+            result="missed",
+            missed_at="operator",
+            rang_extensions=("101",),
+            answered_extension=None,
+            disconnect_reason=1110,
+        ),
+    ),
+    (
+        "missed_operator",
+        {"missed_by": "timeout"},
+        dict(result="missed", missed_at="operator", disconnect_reason=1111),
+    ),
+    (
+        "queue",
+        {},
+        dict(
+            result="answered",
+            rang_extensions=("101", "102", "103"),
+            answered_extension="102",
+            ringing_extensions=(),
+        ),
+    ),
     ("queue", {"answered_by": "103"}, dict(result="answered", answered_extension="103")),
-    ("queue", {"answered_by": "none"}, dict(result="missed", missed_at="operator",
-                                            rang_extensions=("101", "102", "103"))),
-    ("blind_transfer", {}, dict(result="answered", answered_extension="101", rang_extensions=("101", "102"))),
-    ("consultative_transfer", {}, dict(result="answered", answered_extension="101",
-                                       rang_extensions=("101", "102"))),
-    ("callback", {"extension": "102", "target": "79270001122"},
-     dict(direction="outgoing", result="answered", is_callback=True, operator_extension="102",
-          external_number="79270001122")),
-    ("internal", {}, dict(direction="internal", result="answered", answered_extension="102",
-                          operator_extension="101", line_number=None)),
-    ("outgoing", {"target": "79270001122"}, dict(direction="outgoing", result="answered",
-                                                 external_number="79270001122", operator_extension="101")),
+    (
+        "queue",
+        {"answered_by": "none"},
+        dict(result="missed", missed_at="operator", rang_extensions=("101", "102", "103")),
+    ),
+    (
+        "blind_transfer",
+        {},
+        dict(result="answered", answered_extension="101", rang_extensions=("101", "102")),
+    ),
+    (
+        "consultative_transfer",
+        {},
+        dict(result="answered", answered_extension="101", rang_extensions=("101", "102")),
+    ),
+    (
+        "callback",
+        {"extension": "102", "target": "79270001122"},
+        dict(
+            direction="outgoing",
+            result="answered",
+            is_callback=True,
+            operator_extension="102",
+            external_number="79270001122",
+        ),
+    ),
+    (
+        "internal",
+        {},
+        dict(
+            direction="internal",
+            result="answered",
+            answered_extension="102",
+            operator_extension="101",
+            line_number=None,
+        ),
+    ),
+    (
+        "outgoing",
+        {"target": "79270001122"},
+        dict(
+            direction="outgoing",
+            result="answered",
+            external_number="79270001122",
+            operator_extension="101",
+        ),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("name", "params", "expected"), CASES,
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    ("name", "params", "expected"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
+)
 def test_scenario_folds_to_intended_call(name: str, params: dict, expected: dict) -> None:
     call, sent = play(name, **params)
     assert call.is_final
@@ -88,17 +162,22 @@ def test_every_scenario_is_covered() -> None:
 
 
 def test_times_follow_the_emulated_clock() -> None:
-    call, _sent = play("incoming_answered", ivr_seconds=10, ring_seconds=20, talk_seconds=60, speed=200)
+    call, _sent = play(
+        "incoming_answered", ivr_seconds=10, ring_seconds=20, talk_seconds=60, speed=200
+    )
     assert 28 <= call.wait_seconds <= 36
     assert 58 <= call.talk_seconds <= 66
 
 
 def test_transfers_are_reported() -> None:
     blind, _ = play("blind_transfer")
-    assert [(t.from_extension, t.to_extension, t.kind) for t in blind.transfers] == [("101", "102", "blind")]
+    assert [(t.from_extension, t.to_extension, t.kind) for t in blind.transfers] == [
+        ("101", "102", "blind")
+    ]
     consult, sent = play("consultative_transfer")
     assert [(t.from_extension, t.to_extension, t.kind) for t in consult.transfers] == [
-        ("101", "102", "consultative")]
+        ("101", "102", "consultative")
+    ]
     # §6.2: the consultation leg is Connected twice, the second time with the customer in `from`
     legs = defaultdict(list)
     for path, body in sent:
