@@ -73,3 +73,25 @@ def test_toolkit_never_imports_odoo():
         if re.search(r"^\s*(from|import)\s+odoo\b", p.read_text(), re.M)
     ]
     assert not offenders, f"mango_vpbx must stay pure Python: {offenders}"
+
+
+def test_docker_compose_file_validates():
+    """``docker-compose config`` accepts the file (there is no Docker engine here to run it)."""
+    import shutil  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    tool = shutil.which("docker-compose")
+    if not tool:
+        pytest.fail("docker-compose is not installed (apt-get install docker-compose; .ci/run does it)")
+    result = subprocess.run([tool, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+
+
+def test_docker_image_runs_the_tested_init_script():
+    """The Odoo container initialises its database with scripts/demo_init.py, the script the
+    end-to-end suite runs, so the Docker path cannot drift from the tested one."""
+    start = (ROOT / "docker" / "odoo-start.sh").read_text()
+    assert "scripts/demo_init.py" in start
+    conftest = (ROOT / "tests" / "e2e" / "conftest.py").read_text()
+    assert "demo_init.py" in conftest
