@@ -1,0 +1,194 @@
+import { Component, onMounted, onWillUnmount, useState } from "@odoo/owl";
+import { browser } from "@web/core/browser/browser";
+import { _t } from "@web/core/l10n/translation";
+import { deserializeDateTime, formatDateTime } from "@web/core/l10n/dates";
+import { registry } from "@web/core/registry";
+import { useService } from "@web/core/utils/hooks";
+import { FormViewDialog } from "@web/views/view_dialogs/form_view_dialog";
+
+function formatMoment(value) {
+    return value ? formatDateTime(deserializeDateTime(value)) : "";
+}
+
+/** One call's card: ringing, in call (with a timer), answered elsewhere, or ended. */
+export class IncomingCard extends Component {
+    static template = "medpulse_telephony.IncomingCard";
+    static props = { card: Object };
+
+    setup() {
+        this.store = useService("medpulse_telephony.incoming_card");
+        this.orm = useService("orm");
+        this.action = useService("action");
+        this.dialog = useService("dialog");
+        this.notification = useService("notification");
+        this.state = useState({
+            now: Date.now(),
+            targets: null,
+            followupState: "resolved",
+            followupNote: "",
+            busy: false,
+        });
+        onMounted(() => {
+            this.timer = browser.setInterval(() => (this.state.now = Date.now()), 1000);
+        });
+        onWillUnmount(() => browser.clearInterval(this.timer));
+    }
+
+    get card() {
+        return this.props.card;
+    }
+
+    get patient() {
+        return this.card.patients?.find((p) => p.id === this.card.patient_id) || null;
+    }
+
+    get needsChoice() {
+        return (this.card.patients?.length || 0) > 1;
+    }
+
+    get title() {
+        return {
+            ringing: _t("Incoming call"),
+            talking: _t("In call"),
+            answered_elsewhere: _t("Answered elsewhere"),
+            ended: _t("Call ended"),
+        }[this.card.status];
+    }
+
+    get talkDuration() {
+        if (!this.card.answered_at) {
+            return "";
+        }
+        const since = deserializeDateTime(this.card.answered_at).toMillis();
+        const seconds = Math.max(0, Math.floor((this.state.now - since) / 1000));
+        const minutes = Math.floor(seconds / 60);
+        return `${minutes}:${String(seconds % 60).padStart(2, "0")}`;
+    }
+
+    get autoTransferLabel() {
+        return _t("Automatically (group %s)", this.state.targets.group);
+    }
+
+    get isLive() {
+        return ["ringing", "talking"].includes(this.card.status);
+    }
+
+    formatMoment(value) {
+        return formatMoment(value);
+    }
+
+    onKeydown(ev) {
+        if (ev.key === "Escape") {
+            ev.stopPropagation();
+            this.dismiss();
+        }
+    }
+
+    dismiss() {
+        this.store.dismiss(this.card.call_id);
+    }
+
+    openPatient() {
+        this.action.doAction({
+            type: "ir.actions.act_window",
+            res_model: "medpulse.patient",
+            res_id: this.card.patient_id,
+            views: [[false, "form"]],
+            target: "current",
+        });
+    }
+
+    async choosePatient(patientId) {
+        await this.orm.call("medpulse.call", "action_set_patient", [[this.card.call_id], patientId]);
+        this.card.patient_id = patientId;
+    }
+
+    createPatient() {
+        this.dialog.add(FormViewDialog, {
+            resModel: "medpulse.patient",
+            title: _t("New patient"),
+            context: {
+                default_phone_ids: [[0, 0, { number: this.card.number_e164 || this.card.number }]],
+            },
+            onRecordSaved: async (record) => {
+                await this.choosePatient(record.resId);
+            },
+        });
+    }
+
+    bookAppointment() {
+        this.dialog.add(FormViewDialog, {
+            resModel: "medpulse.appointment",
+            title: _t("Book an appointment"),
+            context: {
+                default_patient_id: this.card.patient_id,
+                default_call_id: this.card.call_id,
+            },
+            onRecordSaved: (record) => {
+                if (!this.card.appointments.some((a) => a.id === record.resId)) {
+                    this.card.appointments.push({
+                        id: record.resId,
+                        name: record.data.display_name,
+                    });
+                }
+            },
+        });
+    }
+
+    async toggleTransfer() {
+        this.card.transferOpen = !this.card.transferOpen;
+        if (this.card.transferOpen) {
+            this.state.targets = await this.orm.call("medpulse.call", "get_transfer_targets", []);
+        }
+    }
+
+    /** A ringing call is redirected (commands/route), a call in progress transferred. */
+    async transferTo(target) {
+        const method = this.card.status === "ringing" ? "action_route" : "action_transfer";
+        await this.runCommand(method, [target]);
+        this.card.transferOpen = false;
+    }
+
+    async hangup() {
+        await this.runCommand("action_hangup", []);
+    }
+
+    async runCommand(method, args) {
+        this.state.busy = true;
+        try {
+            const answer = await this.orm.call("medpulse.call", method, [[this.card.call_id], ...args]);
+            this.card.message = answer?.message || false;
+            this.card.messageFailed = answer ? answer.ok === false : false;
+        } catch (error) {
+            this.card.message = error.data?.message || error.message || String(error);
+            this.card.messageFailed = true;
+        } finally {
+            this.state.busy = false;
+        }
+    }
+
+    async saveFollowup() {
+        await this.orm.call("medpulse.call", "action_card_followup", [
+            [this.card.call_id],
+            this.state.followupState,
+            this.state.followupNote,
+        ]);
+        this.notification.add(_t("The call's follow-up is saved."), { type: "success" });
+        this.store.remove(this.card.call_id);
+    }
+}
+
+/** The non-modal overlay holding the cards, top right, in every tab of the user. */
+export class IncomingCardContainer extends Component {
+    static template = "medpulse_telephony.IncomingCardContainer";
+    static components = { IncomingCard };
+    static props = {};
+
+    setup() {
+        this.store = useState(useService("medpulse_telephony.incoming_card"));
+    }
+}
+
+registry
+    .category("main_components")
+    .add("medpulse_telephony.IncomingCardContainer", { Component: IncomingCardContainer });

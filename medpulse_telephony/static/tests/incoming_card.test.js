@@ -1,0 +1,273 @@
+import { beforeEach, describe, expect, test } from "@odoo/hoot";
+import { advanceTime } from "@odoo/hoot-mock";
+import {
+    click,
+    contains,
+    defineMailModels,
+    insertText,
+    start,
+    startServer,
+} from "@mail/../tests/mail_test_helpers";
+import { onRpc, patchWithCleanup, serverState } from "@web/../tests/web_test_helpers";
+import { browser } from "@web/core/browser/browser";
+import { BOUND_DEVICE_KEY } from "@medpulse_telephony/incoming_card/incoming_card_service";
+
+describe.current.tags("desktop");
+defineMailModels();
+
+const CARD = "medpulse_telephony.card";
+
+function ringing(overrides = {}) {
+    return {
+        call_id: 42,
+        entry_id: "E-42",
+        status: "ringing",
+        number: "+7 916 123-45-67",
+        number_e164: "+79161234567",
+        line: "Main line",
+        created_at: "2026-03-02 09:00:00",
+        answered_at: false,
+        answered_by: "",
+        device_id: false,
+        routed: false,
+        followup_state: "new",
+        followup_note: "",
+        followup_states: [
+            ["new", "New"],
+            ["needs_callback", "Needs callback"],
+            ["resolved", "Resolved"],
+        ],
+        restricted: false,
+        patient_id: 7,
+        patients: [
+            {
+                id: 7,
+                name: "Ivanova Anna Petrovna",
+                card_number: "P-0007",
+                last_visit_at: "2026-02-20 06:30:00",
+                last_service: "Therapist consultation",
+                next_appointment: false,
+                consent_call: true,
+            },
+        ],
+        appointments: [],
+        recent_calls: 2,
+        ...overrides,
+    };
+}
+
+let activeCards;
+beforeEach(() => {
+    activeCards = [];
+    onRpc("medpulse.call", "get_active_cards", () => activeCards);
+});
+
+async function startWithBus() {
+    const pyEnv = await startServer();
+    const env = await start();
+    const send = (payload) => pyEnv["bus.bus"]._sendone(serverState.partnerId, CARD, payload);
+    return { env, send };
+}
+
+test("a ringing call shows the patient's name and last visit, once", async () => {
+    const { send } = await startWithBus();
+    send(ringing());
+    await contains(".o_medpulse_incoming_card .o_medpulse_card_patient_name", {
+        text: "Ivanova Anna Petrovna",
+    });
+    await contains(".o_medpulse_card_last_service", { text: "Therapist consultation" });
+    await contains(".o_medpulse_card_number", { text: "+7 916 123-45-67" });
+    await contains(".o_medpulse_card_recent", { text: "2" });
+    send(ringing());
+    send(ringing({ recent_calls: 3 }));
+    await contains(".o_medpulse_card_recent", { text: "3" });
+    await contains(".o_medpulse_incoming_card", { count: 1 });
+});
+
+test("in call shows a timer; answered elsewhere shows who, then goes away", async () => {
+    const { send } = await startWithBus();
+    send(ringing());
+    await contains(".o_medpulse_card_ringing");
+    send(ringing({ status: "talking", answered_at: "2026-03-02 09:00:10" }));
+    await contains(".o_medpulse_card_talking .o_medpulse_card_timer");
+    await contains(".o_medpulse_card_hangup");
+    send(ringing({ call_id: 43, status: "ringing" }));
+    await contains(".o_medpulse_incoming_card", { count: 2 });
+    send({ call_id: 43, status: "answered_elsewhere", answered_by: "Anna Smirnova" });
+    await contains(".o_medpulse_card_answered_by", { text: "Answered by Anna Smirnova" });
+    await advanceTime(7000);
+    await contains(".o_medpulse_incoming_card", { count: 1 });
+    send({ call_id: 42, status: "closed" });
+    await contains(".o_medpulse_incoming_card", { count: 0 });
+});
+
+test("a closing message for an unknown call shows nothing", async () => {
+    const { send } = await startWithBus();
+    send({ call_id: 99, status: "answered_elsewhere", answered_by: "Anna" });
+    send({ call_id: 98, status: "ended" });
+    await advanceTime(100);
+    await contains(".o_medpulse_incoming_card", { count: 0 });
+});
+
+test("unknown caller offers to create the patient with the number prefilled", async () => {
+    const { env, send } = await startWithBus();
+    const opened = [];
+    patchWithCleanup(env.services.dialog, {
+        add(component, props) {
+            opened.push(props);
+            return () => {};
+        },
+    });
+    send(ringing({ patients: [], patient_id: false }));
+    await contains(".o_medpulse_card_unknown", { text: "Unknown caller" });
+    await contains(".o_medpulse_card_open", { count: 0 });
+    await click(".o_medpulse_card_create");
+    expect(opened[0].resModel).toBe("medpulse.patient");
+    expect(opened[0].context.default_phone_ids).toEqual([[0, 0, { number: "+79161234567" }]]);
+});
+
+test("several patients share the number: the chooser saves the choice on the call", async () => {
+    onRpc("medpulse.call", "action_set_patient", ({ args }) => {
+        expect.step(`set_patient ${JSON.stringify(args)}`);
+        return true;
+    });
+    const { send } = await startWithBus();
+    const maria = { ...ringing().patients[0], id: 8, name: "Ivanova Maria", last_visit_at: false };
+    send(ringing({ patients: [ringing().patients[0], maria], patient_id: 7 }));
+    await contains(".o_medpulse_card_candidate", { count: 2 });
+    await contains(".o_medpulse_card_candidate.btn-primary", { text: "Ivanova Anna Petrovna" });
+    await click(".o_medpulse_card_candidate", { text: "Ivanova Maria" });
+    await contains(".o_medpulse_card_patient_name", { text: "Ivanova Maria" });
+    expect.verifySteps(["set_patient [[42],8]"]);
+});
+
+test("open patient and book appointment act on the right records", async () => {
+    const { env, send } = await startWithBus();
+    patchWithCleanup(env.services.action, {
+        doAction(action) {
+            expect.step(`${action.res_model} ${action.res_id}`);
+        },
+    });
+    const dialogs = [];
+    patchWithCleanup(env.services.dialog, {
+        add(component, props) {
+            dialogs.push(props);
+            return () => {};
+        },
+    });
+    send(ringing());
+    await click(".o_medpulse_card_open");
+    expect.verifySteps(["medpulse.patient 7"]);
+    await click(".o_medpulse_card_book");
+    expect(dialogs[0].resModel).toBe("medpulse.appointment");
+    expect(dialogs[0].context).toEqual({ default_patient_id: 7, default_call_id: 42 });
+    send(ringing({ appointments: [{ id: 5, name: "Ivanova Anna — Dr House" }] }));
+    await contains(".o_medpulse_card_booked", { text: "Booked: Ivanova Anna — Dr House" });
+});
+
+test("transfer lists operators with their extension and availability", async () => {
+    onRpc("medpulse.call", "get_transfer_targets", () => ({
+        operators: [
+            { id: 1, name: "Me", extension: "101", busy: false, me: true },
+            { id: 2, name: "Anna Smirnova", extension: "103", busy: true, me: false },
+            { id: 3, name: "Demo", extension: "102", busy: false, me: false },
+        ],
+        group: "500",
+    }));
+    onRpc("medpulse.call", "action_route", ({ args }) => {
+        expect.step(`route ${JSON.stringify(args)}`);
+        return { ok: true, message: "Sent to 102" };
+    });
+    onRpc("medpulse.call", "action_transfer", ({ args }) => {
+        expect.step(`transfer ${JSON.stringify(args)}`);
+        return { ok: false, message: "The PBX refused: no such call" };
+    });
+    const { send } = await startWithBus();
+    send(ringing());
+    await click(".o_medpulse_card_transfer_toggle");
+    await contains(".o_medpulse_card_transfer_target", { count: 2 });
+    await contains(".o_medpulse_card_transfer_target:contains('Anna Smirnova') .badge", {
+        text: "On a call",
+    });
+    await contains(".o_medpulse_card_transfer_target:contains('Demo') .badge", { text: "Free" });
+    await contains(".o_medpulse_card_transfer_group", { text: "Automatically (group 500)" });
+    await click(".o_medpulse_card_transfer_target", { text: "Demo" });
+    await contains(".o_medpulse_card_message.text-success", { text: "Sent to 102" });
+    expect.verifySteps(['route [[42],"102"]']);
+    send(ringing({ status: "talking", answered_at: "2026-03-02 09:00:10" }));
+    await click(".o_medpulse_card_transfer_toggle");
+    await click(".o_medpulse_card_transfer_group");
+    await contains(".o_medpulse_card_message.text-danger", { text: "The PBX refused: no such call" });
+    expect.verifySteps(['transfer [[42],"500"]']);
+});
+
+test("ended call: one-step follow-up status and comment", async () => {
+    onRpc("medpulse.call", "action_card_followup", ({ args }) => {
+        expect.step(`followup ${JSON.stringify(args)}`);
+        return true;
+    });
+    const { send } = await startWithBus();
+    send(ringing({ status: "talking", answered_at: "2026-03-02 09:00:10" }));
+    await contains(".o_medpulse_card_talking");
+    send(ringing({ status: "ended" }));
+    await contains(".o_medpulse_card_followup select");
+    await contains(".o_medpulse_card_transfer_toggle", { count: 0 });
+    const select = document.querySelector(".o_medpulse_card_followup select");
+    select.value = "needs_callback";
+    select.dispatchEvent(new Event("change"));
+    await insertText(".o_medpulse_card_followup textarea", "Call back with results");
+    await click(".o_medpulse_card_followup_save");
+    await contains(".o_medpulse_incoming_card", { count: 0 });
+    expect.verifySteps(['followup [[42],"needs_callback","Call back with results"]']);
+});
+
+test("the card of a call still ringing comes back after a reload", async () => {
+    activeCards = [ringing({ call_id: 77, patients: [], patient_id: false })];
+    await startWithBus();
+    await contains(".o_medpulse_incoming_card[data-call-id='77'] .o_medpulse_card_unknown");
+});
+
+test("a browser bound to a desk phone shows only that phone's calls", async () => {
+    browser.localStorage.setItem(BOUND_DEVICE_KEY, "5");
+    const { send } = await startWithBus();
+    send(ringing({ call_id: 50, device_id: 6 }));
+    send(ringing({ call_id: 51, device_id: 5 }));
+    send(ringing({ call_id: 52, device_id: false }));
+    await contains(".o_medpulse_incoming_card[data-call-id='51']");
+    await contains(".o_medpulse_incoming_card[data-call-id='52']");
+    await contains(".o_medpulse_incoming_card[data-call-id='50']", { count: 0 });
+});
+
+test("restricted card shows no patient actions; Escape dismisses", async () => {
+    const { send } = await startWithBus();
+    send(ringing({ restricted: true, patients: [], patient_id: false }));
+    await contains(".o_medpulse_card_restricted");
+    await contains(".o_medpulse_card_create", { count: 0 });
+    await contains(".o_medpulse_card_book", { count: 0 });
+    document.querySelector(".o_medpulse_card_dismiss").focus();
+    document
+        .querySelector(".o_medpulse_incoming_card")
+        .dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
+    await contains(".o_medpulse_incoming_card", { count: 0 });
+    // A dismissed ringing card does not come back for the same state...
+    send(ringing({ restricted: true, patients: [], patient_id: false }));
+    await advanceTime(100);
+    await contains(".o_medpulse_incoming_card", { count: 0 });
+    // ...but does when I answer.
+    send(ringing({ status: "talking", answered_at: "2026-03-02 09:00:10" }));
+    await contains(".o_medpulse_card_talking");
+});
+
+test("the systray binds this browser to one of my desk phones", async () => {
+    onRpc("medpulse.telephony.user.number", "search_read", () => [
+        { id: 5, number: "sip:desk1@clinic.mangosip.ru", kind: "desk" },
+        { id: 6, number: "sip:desk2@clinic.mangosip.ru", kind: "desk" },
+    ]);
+    await startWithBus();
+    await click(".o_medpulse_desk_phone_menu");
+    await click(".o_medpulse_desk_phone", { text: "sip:desk2@clinic.mangosip.ru" });
+    expect(browser.localStorage.getItem(BOUND_DEVICE_KEY)).toBe("6");
+    await click(".o_medpulse_desk_phone_menu");
+    await click(".dropdown-item", { text: "All my phones" });
+    expect(browser.localStorage.getItem(BOUND_DEVICE_KEY)).toBe(null);
+});

@@ -1,0 +1,300 @@
+import json
+from datetime import datetime
+from unittest.mock import patch
+
+import mango_vpbx
+
+from odoo.tests import TransactionCase, new_test_user
+
+from .common import LINE, PATIENT_NUMBER, T0, TelephonyFixtures, call_event
+
+CARD = "medpulse_telephony.card"
+SIP1 = "sip:reception1@clinic.mangosip.ru"
+SIP2 = "sip:reception2@clinic.mangosip.ru"
+
+
+def op_to(extension, number, group="300"):
+    return {"extension": extension, "number": number, "line_number": LINE, "acd_group": group}
+
+
+def ivr(entry_id, caller=PATIENT_NUMBER, t0=T0, end=True):
+    to = {"number": LINE, "line_number": LINE}
+    events = [call_event(entry_id, f"{entry_id}:ivr", 1, "Appeared", t0, "ivr", {"number": caller}, to)]
+    if end:
+        events.append(call_event(entry_id, f"{entry_id}:ivr", 2, "Disconnected", t0 + 5, "ivr",
+                                 {"number": caller}, to, disconnect_reason=1100))
+    return events
+
+
+def leg(entry_id, name, seq, state, ts, to, caller=PATIENT_NUMBER, **extra):
+    return call_event(entry_id, f"{entry_id}:{name}", seq, state, T0 + ts, "abonent",
+                      {"number": caller, "taken_from_call_id": f"{entry_id}:ivr"}, to, **extra)
+
+
+class TestIncomingCard(TelephonyFixtures, TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        cls.setup_telephony()
+        # An operator without access to patients: telephony only.
+        cls.operator_no_clinic = new_test_user(
+            cls.env, login="tel_op4", name="Nina Nopatients",
+            groups="medpulse_telephony.group_telephony_operator",
+        )
+        cls.operator_no_clinic.sudo().pbx_extension = "104"
+
+    def setUp(self):
+        super().setUp()
+        self.env.cr.precommit.run()
+        self.last_bus_id = self.env["bus.bus"].sudo().search([], order="id desc", limit=1).id
+
+    def cards(self):
+        """{user: [payload, ...]} of card messages sent since the last call."""
+        self.env.cr.precommit.run()
+        rows = self.env["bus.bus"].sudo().search([("id", ">", self.last_bus_id)], order="id")
+        if rows:
+            self.last_bus_id = rows[-1].id
+        result = {}
+        for row in rows:
+            message = json.loads(row.message)
+            if message["type"] != CARD:
+                continue
+            channel = json.loads(row.channel)
+            self.assertEqual(channel[1], "res.partner", "cards only go to a user's partner channel")
+            user = self.env["res.users"].sudo().search([("partner_id", "=", channel[2])])
+            result.setdefault(user, []).append(message["payload"])
+        return result
+
+    def statuses(self):
+        return {user: [p["status"] for p in payloads] for user, payloads in self.cards().items()}
+
+    # ------------------------------------------------------------ who sees it
+
+    def test_queue_call_rings_exactly_the_ringing_operators(self):
+        entry = "E-CARD-Q"
+        self.receive(ivr(entry))
+        self.assertEqual(self.cards(), {}, "nobody's phone rings in the voice menu")
+        self.receive([
+            leg(entry, "op1", 1, "Appeared", 5, op_to("101", SIP1)),
+            leg(entry, "op2", 1, "Appeared", 5, op_to("102", SIP2)),
+        ])
+        cards = self.cards()
+        self.assertEqual(set(cards), {self.operator1, self.operator2})
+        self.assertEqual([p["status"] for p in cards[self.operator1]], ["ringing"])
+        self.assertEqual([p["status"] for p in cards[self.operator2]], ["ringing"])
+        payload = cards[self.operator1][0]
+        self.assertEqual(payload["number"], "+7 916 123-45-67")
+        self.assertEqual(payload["patients"][0]["name"], self.patient.name)
+        self.assertEqual(payload["patient_id"], self.patient.id)
+        self.assertFalse(payload["restricted"])
+        self.assertIn(LINE[-4:], payload["line"].replace("-", "").replace(" ", ""))
+
+        # A repeated event changes nothing: no duplicate card.
+        self.receive([leg(entry, "op1", 1, "Appeared", 5, op_to("101", SIP1))])
+        self.assertEqual(self.cards(), {})
+
+        # Olga answers: her card turns "in call", Pavel's closes "answered by Olga".
+        self.receive([
+            leg(entry, "op1", 2, "Connected", 12, op_to("101", SIP1)),
+            leg(entry, "op2", 2, "Disconnected", 12, op_to("102", SIP2), disconnect_reason=1182),
+        ])
+        cards = self.cards()
+        self.assertEqual([p["status"] for p in cards[self.operator1]], ["talking"])
+        self.assertTrue(cards[self.operator1][0]["answered_at"])
+        self.assertEqual([p["status"] for p in cards[self.operator2]], ["answered_elsewhere"])
+        self.assertEqual(cards[self.operator2][0]["answered_by"], "Olga Operator")
+        self.assertNotIn("patients", cards[self.operator2][0], "a closed card carries no patient data")
+
+        # Hang-up: only who talked gets the follow-up form; the other card stays closed.
+        self.receive([leg(entry, "op1", 3, "Disconnected", 72, op_to("101", SIP1), disconnect_reason=1110)])
+        cards = self.cards()
+        self.assertEqual(set(cards), {self.operator1})
+        self.assertEqual(cards[self.operator1][0]["status"], "ended")
+        self.assertIn("needs_callback", dict(cards[self.operator1][0]["followup_states"]))
+
+    def test_unknown_caller(self):
+        entry = "E-CARD-UNKNOWN"
+        self.receive(ivr(entry, caller="79990001122"))
+        self.receive([leg(entry, "op1", 1, "Appeared", 5, op_to("101", SIP1), caller="79990001122")])
+        payload = self.cards()[self.operator1][0]
+        self.assertEqual(payload["patients"], [])
+        self.assertFalse(payload["patient_id"])
+        self.assertFalse(payload["restricted"])
+        self.assertEqual(payload["number_e164"], "+79990001122")
+
+    def test_shared_number_chooser_and_choice_saved(self):
+        sister = self.env["medpulse.patient"].sudo().create({
+            "last_name": "Ivanova", "first_name": "Maria",
+            "phone_ids": [(0, 0, {"number": PATIENT_NUMBER})],
+        })
+        entry = "E-CARD-SHARED"
+        self.receive(ivr(entry))
+        call = self.receive([leg(entry, "op1", 1, "Appeared", 5, op_to("101", SIP1))])
+        payload = self.cards()[self.operator1][0]
+        self.assertEqual({p["id"] for p in payload["patients"]}, {self.patient.id, sister.id})
+        chosen = next(p for p in payload["patients"] if p["id"] != payload["patient_id"])
+        call.with_user(self.operator1).action_set_patient(chosen["id"])
+        self.assertEqual(call.sudo().patient_id.id, chosen["id"])
+        update = self.cards()[self.operator1][0]
+        self.assertEqual(update["status"], "ringing")
+        self.assertEqual(update["patient_id"], chosen["id"])
+        stranger = self.env["medpulse.patient"].sudo().create({"last_name": "Other", "first_name": "One"})
+        with self.assertRaises(Exception):
+            call.with_user(self.operator1).action_set_patient(stranger.id)
+
+    def test_payload_read_with_recipient_rights(self):
+        entry = "E-CARD-RESTRICTED"
+        self.receive(ivr(entry))
+        self.receive([leg(entry, "op4", 1, "Appeared", 5, op_to("104", "sip:nina@clinic.mangosip.ru"))])
+        payload = self.cards()[self.operator_no_clinic][0]
+        self.assertTrue(payload["restricted"])
+        self.assertEqual(payload["patients"], [])
+        self.assertNotIn(self.patient.name, json.dumps(payload, ensure_ascii=False))
+
+    def test_no_answer_moves_the_card_to_the_next_operator(self):
+        entry = "E-CARD-FWD"
+        self.receive(ivr(entry))
+        self.receive([leg(entry, "op1", 1, "Appeared", 5, op_to("101", SIP1))])
+        self.assertEqual(self.statuses(), {self.operator1: ["ringing"]})
+        self.receive([
+            leg(entry, "op1", 2, "Disconnected", 25, op_to("101", SIP1), disconnect_reason=1111),
+            leg(entry, "op2", 1, "Appeared", 25, op_to("102", SIP2)),
+        ])
+        self.assertEqual(self.statuses(), {self.operator1: ["closed"], self.operator2: ["ringing"]})
+
+    def test_transfer_pops_the_card_for_the_new_operator(self):
+        entry = "E-CARD-XFER"
+        self.receive(ivr(entry))
+        self.receive([
+            leg(entry, "op1", 1, "Appeared", 5, op_to("101", SIP1)),
+            leg(entry, "op1", 2, "Connected", 8, op_to("101", SIP1)),
+        ])
+        self.assertEqual(self.statuses(), {self.operator1: ["ringing", "talking"]})
+        # Blind transfer by 101 to 102: a new leg rings 102 with the caller.
+        self.receive([
+            call_event(entry, f"{entry}:x1", 1, "Appeared", T0 + 30, "abonent",
+                       {"number": PATIENT_NUMBER, "taken_from_call_id": f"{entry}:op1", "was_transferred": True},
+                       {"extension": "102", "number": SIP2}, transfer="blind"),
+            leg(entry, "op1", 3, "Disconnected", 30, op_to("101", SIP1), disconnect_reason=1180),
+        ])
+        cards = self.cards()
+        self.assertEqual([p["status"] for p in cards[self.operator2]], ["ringing"])
+        self.assertEqual(cards[self.operator2][0]["patients"][0]["id"], self.patient.id)
+        self.assertEqual([p["status"] for p in cards[self.operator1]], ["closed"])
+
+    def test_desk_phone_in_payload(self):
+        desk = self.env["medpulse.telephony.user.number"].sudo().create({
+            "user_id": self.operator1.id, "number": SIP1, "kind": "desk",
+        })
+        entry = "E-CARD-DESK"
+        self.receive(ivr(entry))
+        self.receive([leg(entry, "op1", 1, "Appeared", 5, op_to("101", SIP1))])
+        self.assertEqual(self.cards()[self.operator1][0]["device_id"], desk.id)
+
+    def test_mobile_number_rings_its_owner(self):
+        entry = "E-CARD-MOBILE"
+        self.receive(ivr(entry))
+        self.receive([leg(entry, "mob", 1, "Appeared", 5, {"number": "79031112233"})])
+        self.assertEqual(set(self.cards()), {self.operator3})
+
+    def test_outgoing_call_shows_no_card(self):
+        from .common import outgoing
+
+        self.receive(outgoing("E-CARD-OUT")[:2])
+        self.assertEqual(self.cards(), {})
+
+    # ------------------------------------------------------------- reload API
+
+    def test_active_cards_after_reload(self):
+        entry = "E-CARD-RELOAD"
+        self.receive(ivr(entry))
+        call = self.receive([
+            leg(entry, "op1", 1, "Appeared", 5, op_to("101", SIP1)),
+            leg(entry, "op2", 1, "Appeared", 5, op_to("102", SIP2)),
+        ])
+        # created_at is the PBX's time of the call; the reload window is about "now".
+        call.sudo().created_at = datetime.now()
+        Call = self.env["medpulse.call"]
+        mine = Call.with_user(self.operator2).get_active_cards()
+        self.assertEqual([(c["call_id"], c["status"]) for c in mine], [(call.id, "ringing")])
+        self.assertEqual(mine[0]["patients"][0]["name"], self.patient.name)
+        self.assertEqual(Call.with_user(self.operator3).get_active_cards(), [])
+        self.receive([
+            leg(entry, "op1", 2, "Connected", 12, op_to("101", SIP1)),
+            leg(entry, "op2", 2, "Disconnected", 12, op_to("102", SIP2), disconnect_reason=1182),
+        ])
+        call.sudo().created_at = datetime.now()
+        self.assertEqual(Call.with_user(self.operator2).get_active_cards(), [])
+        self.assertEqual(
+            [c["status"] for c in Call.with_user(self.operator1).get_active_cards()], ["talking"]
+        )
+        targets = Call.with_user(self.operator2).get_transfer_targets()["operators"]
+        busy = {t["extension"]: t["busy"] for t in targets}
+        self.assertTrue(busy["101"])
+        self.assertFalse(busy["102"])
+
+    # -------------------------------------------------- booking and follow-up
+
+    def test_booking_from_the_card_updates_it(self):
+        entry = "E-CARD-BOOK"
+        self.receive(ivr(entry))
+        call = self.receive([
+            leg(entry, "op1", 1, "Appeared", 5, op_to("101", SIP1)),
+            leg(entry, "op1", 2, "Connected", 8, op_to("101", SIP1)),
+        ])
+        self.cards()
+        specialty = self.env["medpulse.specialty"].sudo().create({"name": "Therapy (card)"})
+        service = self.env["medpulse.service"].sudo().create(
+            {"name": "Consultation (card)", "code": "C-30", "duration": 30, "specialty_id": specialty.id}
+        )
+        doctor = self.env["medpulse.doctor"].sudo().create(
+            {"name": "Doctor Card", "specialty_id": specialty.id, "service_ids": [(6, 0, service.ids)]}
+        )
+        slot = self.env["medpulse.appointment"]._find_next_free_slot(doctor, service)
+        appointment = self.env["medpulse.appointment"].with_user(self.operator1).create({
+            "patient_id": self.patient.id, "doctor_id": doctor.id, "service_id": service.id,
+            "start": slot, "call_id": call.id,
+        })
+        self.assertEqual(call.appointment_ids, appointment)
+        payload = self.cards()[self.operator1][0]
+        self.assertEqual(payload["status"], "talking")
+        self.assertEqual([a["id"] for a in payload["appointments"]], appointment.ids)
+
+    def test_followup_from_ended_card(self):
+        entry = "E-CARD-FOLLOW"
+        self.receive(ivr(entry))
+        call = self.receive([
+            leg(entry, "op1", 1, "Appeared", 5, op_to("101", SIP1)),
+            leg(entry, "op1", 2, "Connected", 8, op_to("101", SIP1)),
+            leg(entry, "op1", 3, "Disconnected", 60, op_to("101", SIP1), disconnect_reason=1110),
+        ])
+        call.with_user(self.operator1).action_card_followup("needs_callback", "Call back about results")
+        self.assertEqual(call.followup_state, "needs_callback")
+        self.assertEqual(call.followup_note, "Call back about results")
+        self.assertIn("Call back about results", call.message_ids[0].body)
+
+    # ------------------------------------------------------ automatic routing
+
+    def test_auto_route_known_patient_to_last_operator(self):
+        previous = self.receive(ivr("E-CARD-PREV") + [
+            leg("E-CARD-PREV", "op2", 1, "Appeared", 5, op_to("102", SIP2)),
+            leg("E-CARD-PREV", "op2", 2, "Connected", 8, op_to("102", SIP2)),
+            leg("E-CARD-PREV", "op2", 3, "Disconnected", 60, op_to("102", SIP2), disconnect_reason=1110),
+        ])
+        self.assertEqual(previous.answered_user_id, self.operator2)
+        routed = []
+
+        def route(client, call_id, to_number, display_name=None, command_id=None):
+            routed.append((call_id, to_number))
+            return "cmd-1"
+
+        with patch.object(mango_vpbx.VpbxClient, "route", route):
+            call = self.receive(ivr("E-CARD-AUTO-OFF", end=False))
+            self.assertEqual(routed, [], "off by default")
+            self.env["ir.config_parameter"].sudo().set_param("medpulse_telephony.card_auto_route", "True")
+            call = self.receive(ivr("E-CARD-AUTO", end=False))
+            self.receive(ivr("E-CARD-AUTO", end=False))
+        self.assertEqual(routed, [("E-CARD-AUTO:ivr", "102")])
+        self.assertEqual(call.routed_user_id, self.operator2)
+        self.assertIn("Routed automatically", call.message_ids[0].body)

@@ -1,0 +1,33 @@
+import re
+
+from odoo.tests import HttpCase, tagged
+from odoo.tools.misc import file_open
+
+from odoo.addons.web.tests.test_js import unit_test_error_checker
+
+TEST_FILE = "medpulse_telephony/static/tests/incoming_card.test.js"
+# Hoot's `filter` keeps the tests whose full name ("@module/path/test name") matches;
+# a value between slashes is a regular expression.
+HOOT_FILTER = "/^@medpulse_telephony\\//"
+
+
+@tagged("post_install", "-at_install")
+class TestIncomingCardJs(HttpCase):
+    def test_incoming_card_hoot(self):
+        """Run our Hoot tests headless; every test of the file must have run and passed.
+
+        Hoot reports success for an empty selection too, so the number of tests it
+        passed is compared with the number of tests in the file.
+        """
+        with file_open(TEST_FILE) as source:
+            expected = len(re.findall(r"^test\(", source.read(), re.M))
+        self.assertGreater(expected, 0)
+        with self.assertLogs("odoo.addons.medpulse_telephony", level="INFO") as logs:
+            self.browser_js(
+                f"/web/tests?headless&loglevel=2&preset=desktop&timeout=15000&filter={HOOT_FILTER}",
+                "", "", login="admin", timeout=600,
+                success_signal="[HOOT] test suite succeeded",
+                error_checker=unit_test_error_checker,
+            )
+        passed = [int(m[1]) for line in logs.output for m in [re.search(r"\[HOOT\] passed (\d+) tests", line)] if m]
+        self.assertEqual(passed, [expected], "Hoot must run every test of %s" % TEST_FILE)
