@@ -18,8 +18,18 @@
         "views/medpulse_patient_views.xml",
         "wizards/medpulse_telephony_import_users_views.xml",
         "views/menus.xml",
+        "views/medpulse_call_card_views.xml",
+        "views/res_config_settings_card_views.xml",
     ],
     "demo": [],
+    "assets": {
+        "web.assets_backend": [
+            "medpulse_telephony/static/src/incoming_card/**/*",
+        ],
+        "web.assets_unit_tests": [
+            "medpulse_telephony/static/tests/incoming_card.test.js",
+        ],
+    },
     "application": True,
     "installable": True,
 }

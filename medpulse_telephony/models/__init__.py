@@ -8,4 +8,7 @@ from . import (
     medpulse_call,
     medpulse_appointment,
     medpulse_patient,
+    medpulse_call_card,
+    medpulse_appointment_card,
+    res_config_settings_card,
 )
