@@ -183,7 +183,10 @@ class MedpulseCall(models.Model):
     closed_call_ids = fields.One2many(
         "medpulse.call", "closed_by_call_id", string="Missed calls it closed", readonly=True,
     )
-    appointment_ids = fields.One2many("medpulse.appointment", "call_id", string="Appointments")
+    appointment_ids = fields.One2many(
+        "medpulse.appointment", "call_id", string="Appointments",
+        groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
+    )
     appointment_count = fields.Integer(compute="_compute_appointment_count")
     event_ids = fields.One2many(
         "medpulse.call.event", "call_id_ref", string="Raw events", readonly=True,
@@ -262,12 +265,12 @@ class MedpulseCall(models.Model):
             return inside
         return ["|", ("created_at", "=", False), "!", "&", *inside]
 
+    @api.depends_context("uid")
     def _compute_appointment_count(self):
-        counts = dict(
-            self.env["medpulse.appointment"]._read_group(
-                [("call_id", "in", self.ids)], ["call_id"], ["__count"]
-            )
-        )
+        counts = {}
+        Appointment = self.env["medpulse.appointment"]
+        if Appointment.has_access("read"):
+            counts = dict(Appointment._read_group([("call_id", "in", self.ids)], ["call_id"], ["__count"]))
         for call in self:
             call.appointment_count = counts.get(call, 0)
 
@@ -293,21 +296,22 @@ class MedpulseCall(models.Model):
             [("call_id_ref", "=", self.id), ("state", "!=", "not_understood")]
         )
         state = self._fold(self.company_id, events)
-        legs = list(getattr(state, "legs", ()) or ())
+        legs = state.legs
         if not legs:
             return False
         headers = [_("Leg"), _("Where"), _("From"), _("To"), _("Appeared"), _("Answered"), _("Ended"), _("Reason")]
         rows = []
-        for leg in sorted(legs, key=lambda leg: (_leg_get(leg, "appeared_at") or datetime.max.replace(tzinfo=timezone.utc))):
+        locations = dict(self._fields["missed_at"]._description_selection(self.env))
+        for leg in legs:
             cells = [
-                _leg_get(leg, "call_id"),
-                _leg_get(leg, "location"),
-                _party_label(_leg_get(leg, "from_")),
-                _party_label(_leg_get(leg, "to")),
-                self._format_moment(_leg_get(leg, "appeared_at")),
-                self._format_moment(_leg_get(leg, "connected_at")),
-                self._format_moment(_leg_get(leg, "disconnected_at")),
-                _leg_get(leg, "disconnect_reason"),
+                leg.call_id,
+                locations.get(leg.location, leg.location),
+                _party_label(leg.from_),
+                _party_label(leg.to),
+                self._format_moment(leg.started_at),
+                self._format_moment(leg.answered_at),
+                self._format_moment(leg.ended_at),
+                leg.disconnect_reason and mango_vpbx.describe(leg.disconnect_reason),
             ]
             rows.append("<tr>%s</tr>" % "".join(f"<td>{html_escape(str(cell or ''))}</td>" for cell in cells))
         head = "".join(f"<th>{html_escape(h)}</th>" for h in headers)
@@ -429,8 +433,8 @@ class MedpulseCall(models.Model):
         call_type = _call_type(direction, state.result)
         caller_e164 = company._mango_normalize(state.caller_number)
         callee_e164 = company._mango_normalize(state.called_number)
-        external_raw = {"incoming": state.caller_number, "outgoing": state.called_number}.get(direction)
-        external_e164 = {"incoming": caller_e164, "outgoing": callee_e164}.get(direction) or False
+        external_raw = state.external_number if direction in ("incoming", "outgoing") else None
+        external_e164 = company._mango_normalize(external_raw)
         patients = self.env["medpulse.patient"]
         if external_raw:
             patients = patients.sudo()._lookup_by_phone(external_raw).filtered(
@@ -440,12 +444,12 @@ class MedpulseCall(models.Model):
         rang = Users._find_pbx_operators(
             company, extensions=state.rang_extensions or (), numbers=state.rang_numbers or ()
         )
-        if direction == "outgoing":
-            operator = Users._find_pbx_operator(
-                company, getattr(state, "caller_extension", None), state.caller_number
+        operator = Users._find_pbx_operator(company, state.operator_extension)
+        if not operator:
+            # A leg without an extension: the employee is known by a device number only.
+            operator = answered if direction == "incoming" else Users._find_pbx_operator(
+                company, None, state.caller_number
             )
-        else:
-            operator = answered
         line = self.env["medpulse.telephony.line"].sudo()._get_or_create(company, state.line_number)
         vals = {
             "direction": direction or False,
@@ -471,7 +475,7 @@ class MedpulseCall(models.Model):
             "disconnect_reason": state.disconnect_reason or 0,
             "disconnect_category": disconnect_category(state.disconnect_reason),
             "disconnect_reason_text": state.disconnect_reason_text or False,
-            "transfers": _transfers_text(state.transfers) or False,
+            "transfers": self._transfers_text(state.transfers) or False,
             "recording_ids_text": ", ".join(state.recording_ids or ()) or False,
             "command_id": state.command_id or False,
             "callback_initiator": state.callback_initiator or False,
@@ -482,6 +486,13 @@ class MedpulseCall(models.Model):
         if call_type != "missed_incoming" and self.followup_state == "needs_callback" and not self.closed_by_call_id:
             vals["followup_state"] = "new"
         return vals
+
+    def _transfers_text(self, transfers):
+        kinds = {"blind": _("blind transfer"), "consultative": _("consultative transfer")}
+        return "\n".join(
+            f"{t.from_extension or '?'} → {t.to_extension or t.to_number or '?'} ({kinds.get(t.kind, t.kind)})"
+            for t in transfers or ()
+        )
 
     # -------------------------------------------------------------- follow-up
 
@@ -588,29 +599,10 @@ def _call_type(direction, result):
     return False
 
 
-def _transfers_text(transfers):
-    lines = []
-    for transfer in transfers or ():
-        source = _leg_get(transfer, "from_extension") or "?"
-        target = _leg_get(transfer, "to_extension") or "?"
-        kind = _leg_get(transfer, "kind")
-        lines.append(f"{source} → {target}" + (f" ({kind})" if kind else ""))
-    return "\n".join(lines)
-
-
-def _leg_get(obj, key):
-    if obj is None:
-        return None
-    if isinstance(obj, dict):
-        return obj.get(key)
-    return getattr(obj, key, None)
-
-
 def _party_label(party):
     if not party:
         return ""
-    extension = _leg_get(party, "extension")
-    number = _leg_get(party, "number")
+    extension, number = party.extension, party.number
     if extension and number:
         return f"{extension} ({number})"
     return extension or number or ""

@@ -87,27 +87,23 @@ class MedpulseTelephonyLine(models.Model):
         lines = company._mango_client().lines()
         result = self.browse()
         for pbx_line in lines:
-            number = _get(pbx_line, "number")
-            if not number:
-                continue
+            number = pbx_line.number
             line = self.with_context(active_test=False).search(
-                [("company_id", "=", company.id), ("number", "=", str(number))], limit=1
+                [("company_id", "=", company.id), ("number", "=", number)], limit=1
             )
             vals = {
-                "pbx_line_id": str(_get(pbx_line, "line_id") or "") or False,
-                "pbx_schema_name": _get(pbx_line, "schema_name") or False,
-                "pbx_region": str(_get(pbx_line, "region") or "") or False,
-                "comment": _get(pbx_line, "comment") or False,
+                "pbx_line_id": str(pbx_line.line_id) if pbx_line.line_id else False,
+                "pbx_schema_name": pbx_line.schema_name or False,
+                "pbx_region": pbx_line.region or False,
+                "comment": pbx_line.comment or False,
             }
             if line:
                 line.write(vals)
             else:
                 vals.update({
                     "company_id": company.id,
-                    "number": str(number),
-                    "name": _get(pbx_line, "name")
-                    or mango_vpbx.format_number(str(number))
-                    or str(number),
+                    "number": number,
+                    "name": pbx_line.name or mango_vpbx.format_number(number) or number,
                 })
                 line = self.create(vals)
             result |= line
@@ -122,8 +118,3 @@ class MedpulseTelephonyLine(models.Model):
         action["display_name"] = _("Calls on %s", self.name)
         return action
 
-
-def _get(obj, key):
-    if isinstance(obj, dict):
-        return obj.get(key)
-    return getattr(obj, key, None)

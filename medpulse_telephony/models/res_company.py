@@ -102,6 +102,9 @@ class ResCompany(models.Model):
             company.mango_api_key,
             company.mango_api_salt,
             timeout=10,
+            time_base=company._mango_time_base(),
+            # Workers and the cron share one budget, so none sends the request that locks the account.
+            limiter=self.env["medpulse.telephony.limit"]._limit_store(),
         )
 
     def _mango_error_text(self, error):

@@ -42,12 +42,10 @@ class ResConfigSettings(models.TransientModel):
             return self._mango_notification(
                 _("Connection failed"), company._mango_error_text(error), "danger"
             )
-        balance = _answer_get(answer, "balance")
-        currency = _answer_get(answer, "currency") or ""
         message = _(
             "The PBX answered: balance %(balance)s %(currency)s.",
-            balance=balance,
-            currency=currency,
+            balance=answer.balance,
+            currency=answer.currency or "",
         )
         return self._mango_notification(_("Connection works"), message, "success")
 
@@ -69,9 +67,3 @@ class ResConfigSettings(models.TransientModel):
             "params": {"title": title, "message": message, "type": kind, "sticky": kind != "success"},
         }
 
-
-def _answer_get(answer, key):
-    """Read a field of a PBX answer, whether the client returns a dict or an object."""
-    if isinstance(answer, dict):
-        return answer.get(key)
-    return getattr(answer, key, None)

@@ -8,8 +8,6 @@ from odoo.exceptions import AccessError, UserError
 
 _logger = logging.getLogger(__name__)
 
-# config/users/request extra fields that carry the operator's devices and PBX id.
-EXT_FIELDS = ["general.user_id", "general.sips", "general.mobile"]
 PROTOCOL_KINDS = {"sip": "desk", "fmc": "mobile", "tel": "other"}
 
 
@@ -35,7 +33,7 @@ class MedpulseTelephonyImportUsers(models.TransientModel):
         """Fetch the PBX's employees and open the preview of what will be written."""
         self._check_manager()
         try:
-            employees = company._mango_client().users(ext_fields=EXT_FIELDS)
+            employees = company._mango_client().users()
         except mango_vpbx.VpbxError as error:
             raise UserError(company._mango_error_text(error)) from error
         wizard = self.create({"company_id": company.id})
@@ -55,10 +53,8 @@ class MedpulseTelephonyImportUsers(models.TransientModel):
         Users = self.env["res.users"].with_context(active_test=False)
         lines = []
         for employee in employees:
-            general = _get(employee, "general") or {}
-            telephony = _get(employee, "telephony") or {}
-            name = _get(general, "name") or ""
-            email = (_get(general, "email") or "").strip()
+            name = (employee.name or "").strip()
+            email = (employee.email or "").strip()
             user, match = Users.browse(), "none"
             if email:
                 user = Users.search(
@@ -69,18 +65,18 @@ class MedpulseTelephonyImportUsers(models.TransientModel):
                 match = "email" if user else "none"
             if not user and name:
                 user = Users.search(
-                    [("name", "=ilike", name.strip()), ("company_ids", "in", self.company_id.ids),
+                    [("name", "=ilike", name), ("company_ids", "in", self.company_id.ids),
                      ("share", "=", False)],
                     limit=1,
                 )
                 match = "name" if user else "none"
-            numbers = _employee_numbers(general, telephony)
+            numbers = _employee_numbers(employee)
             lines.append({
                 "wizard_id": self.id,
                 "pbx_name": name,
                 "pbx_email": email,
-                "extension": str(_get(telephony, "extension") or "") or False,
-                "pbx_user_id": str(_get(general, "user_id") or "") or False,
+                "extension": employee.extension or False,
+                "pbx_user_id": str(employee.user_id) if employee.user_id else False,
                 "numbers_json": json.dumps(numbers),
                 "numbers_display": "\n".join(number for number, _kind in numbers),
                 "user_id": user.id or False,
@@ -143,31 +139,15 @@ class MedpulseTelephonyImportUsersLine(models.TransientModel):
     )
 
 
-def _get(obj, key):
-    if isinstance(obj, dict):
-        return obj.get(key)
-    return getattr(obj, key, None)
-
-
-def _employee_numbers(general, telephony):
-    """(number, kind) of an employee's devices, without duplicates, in the PBX's order."""
-    found = []
-    numbers = sorted(
-        _get(telephony, "numbers") or [], key=lambda n: int(_get(n, "order") or 0)
-    )
-    for entry in numbers:
-        number = _get(entry, "number")
-        if number:
-            found.append((str(number), PROTOCOL_KINDS.get(_get(entry, "protocol"), "other")))
-    for sip in _get(general, "sips") or []:
-        number = _get(sip, "number") if not isinstance(sip, str) else sip
-        if number:
-            found.append((str(number), "softphone"))
-    if _get(general, "mobile"):
-        found.append((str(_get(general, "mobile")), "mobile"))
+def _employee_numbers(employee):
+    """(number, kind) of a PBX employee's devices, without duplicates, in ringing order."""
+    found = [(n.number, PROTOCOL_KINDS.get(n.protocol, "other")) for n in employee.numbers]
+    found += [(sip, "softphone") for sip in employee.sips]
+    if employee.mobile:
+        found.append((employee.mobile, "mobile"))
     seen, result = set(), []
     for number, kind in found:
-        if number.lower() not in seen:
+        if number and number.lower() not in seen:
             seen.add(number.lower())
             result.append((number, kind))
     return result

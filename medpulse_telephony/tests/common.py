@@ -1,0 +1,176 @@
+"""Shared fixtures: a configured PBX account, operators, a patient and call scripts.
+
+The scripts follow the official "examples of behaviour" of the PBX documentation
+(incoming call through the IVR to an employee, an employee's outgoing call, a
+missed call) with the fields of the events tables, as the PBX sends them: numbers
+without '+', extensions as strings, seq and timestamp sometimes as strings.
+"""
+
+import json
+from datetime import datetime, timezone
+
+import mango_vpbx
+
+from odoo.tests import new_test_user
+
+API_KEY = "test-vpbx-key-0001"
+API_SALT = "test-vpbx-salt-0001"
+LINE = "74951234567"
+PATIENT_NUMBER = "79161234567"
+OPERATOR_MOBILE = "79031112233"
+# 2026-03-02 09:00:00 UTC = 14:00 in Ufa (UTC+5).
+T0 = int(datetime(2026, 3, 2, 9, 0, 0, tzinfo=timezone.utc).timestamp())
+
+
+def call_event(entry_id, call_id, seq, state, ts, location="abonent", from_=None, to=None, **extra):
+    payload = {
+        "entry_id": entry_id, "call_id": call_id, "timestamp": ts, "seq": seq,
+        "call_state": state, "location": location, "from": from_ or {}, "to": to or {},
+    }
+    payload.update(extra)
+    return ("events/call", payload)
+
+
+def summary(entry_id, direction, from_, to, create, forward, talk, end, result, reason, line=LINE):
+    payload = {
+        "entry_id": entry_id, "call_direction": direction, "from": from_, "to": to,
+        "line_number": line, "create_time": create, "forward_time": forward,
+        "talk_time": talk, "end_time": end, "entry_result": result, "disconnect_reason": reason,
+    }
+    return ("events/summary", payload)
+
+
+def incoming_answered(entry_id="E-IN-1", t0=T0, caller=PATIENT_NUMBER, to_operator=None):
+    """IVR -> employee 101 (rings 102 too) -> answered after 12 s -> 60 s of talk.
+
+    ``to_operator`` replaces the answering party, e.g. ``{"number": mobile}`` for a
+    leg that rings an operator's mobile with no extension.
+    """
+    answering = to_operator or {"extension": "101", "number": "sip:reception1@clinic.mangosip.ru"}
+    ivr_to = {"number": LINE, "line_number": LINE}
+    return [
+        call_event(entry_id, f"{entry_id}:ivr", "1", "Appeared", str(t0), "ivr", {"number": caller}, ivr_to),
+        call_event(entry_id, f"{entry_id}:ivr", "2", "Disconnected", str(t0 + 5), "ivr", {"number": caller}, ivr_to,
+                   disconnect_reason="1100"),
+        call_event(entry_id, f"{entry_id}:op2", 1, "Appeared", t0 + 5, "abonent",
+                   {"number": caller, "taken_from_call_id": f"{entry_id}:ivr"},
+                   {"extension": "102", "number": "sip:reception2@clinic.mangosip.ru", "line_number": LINE, "acd_group": "300"}),
+        call_event(entry_id, f"{entry_id}:op1", 1, "Appeared", t0 + 5, "abonent",
+                   {"number": caller, "taken_from_call_id": f"{entry_id}:ivr"},
+                   dict(answering, line_number=LINE, acd_group="300")),
+        call_event(entry_id, f"{entry_id}:op1", 2, "Connected", t0 + 12, "abonent",
+                   {"number": caller}, dict(answering, line_number=LINE, acd_group="300")),
+        call_event(entry_id, f"{entry_id}:op2", 2, "Disconnected", t0 + 12, "abonent",
+                   {"number": caller},
+                   {"extension": "102", "number": "sip:reception2@clinic.mangosip.ru", "line_number": LINE, "acd_group": "300"},
+                   disconnect_reason=1182),
+        call_event(entry_id, f"{entry_id}:op1", 3, "Disconnected", t0 + 72, "abonent",
+                   {"number": caller}, dict(answering, line_number=LINE, acd_group="300"),
+                   disconnect_reason=1110),
+        summary(entry_id, 1, {"number": caller}, answering, t0, t0 + 5, t0 + 12, t0 + 72, 1, 1110),
+    ]
+
+
+def incoming_missed(entry_id="E-MISS-1", t0=T0, caller=PATIENT_NUMBER):
+    """IVR -> queue -> employee 101 rings 20 s -> the caller hangs up."""
+    ivr_to = {"number": LINE, "line_number": LINE}
+    op_to = {"extension": "101", "number": "sip:reception1@clinic.mangosip.ru", "line_number": LINE}
+    return [
+        call_event(entry_id, f"{entry_id}:ivr", 1, "Appeared", t0, "ivr", {"number": caller}, ivr_to),
+        call_event(entry_id, f"{entry_id}:ivr", 2, "Disconnected", t0 + 4, "ivr", {"number": caller}, ivr_to,
+                   disconnect_reason=1100),
+        call_event(entry_id, f"{entry_id}:op1", 1, "Appeared", t0 + 4, "abonent",
+                   {"number": caller, "taken_from_call_id": f"{entry_id}:ivr"}, op_to),
+        call_event(entry_id, f"{entry_id}:op1", 2, "Disconnected", t0 + 24, "abonent",
+                   {"number": caller}, op_to, disconnect_reason=1110),
+        summary(entry_id, 1, {"number": caller}, op_to, t0, t0 + 4, 0, t0 + 24, 0, 1110),
+    ]
+
+
+def outgoing(entry_id="E-OUT-1", t0=T0, callee=PATIENT_NUMBER, answered=True, extension="101"):
+    """An employee's outgoing call, as in the official example (sequence 245)."""
+    from_ = {"extension": extension, "number": "sip:reception1@clinic.mangosip.ru"}
+    events = [
+        call_event(entry_id, f"{entry_id}:1", "1", "Appeared", str(t0), "abonent", {"extension": extension}, {"number": callee}),
+    ]
+    if answered:
+        events += [
+            call_event(entry_id, f"{entry_id}:1", "2", "Connected", str(t0 + 8), "abonent", from_, {"number": callee}),
+            call_event(entry_id, f"{entry_id}:1", "3", "Disconnected", str(t0 + 38), "abonent", from_, {"number": callee},
+                       disconnect_reason="1120"),
+            summary(entry_id, 2, from_, {"number": callee}, t0, t0, t0 + 8, t0 + 38, 1, 1120),
+        ]
+    else:
+        events += [
+            call_event(entry_id, f"{entry_id}:1", "2", "Disconnected", str(t0 + 30), "abonent", from_, {"number": callee},
+                       disconnect_reason="1111"),
+            summary(entry_id, 2, from_, {"number": callee}, t0, t0, 0, t0 + 30, 0, 1111),
+        ]
+    return events
+
+
+def dumps(payload):
+    return mango_vpbx.dumps(payload)
+
+
+class TelephonyFixtures:
+    """Mixin for TransactionCase/HttpCase: PBX account, operators, patient."""
+
+    @classmethod
+    def setup_telephony(cls):
+        cls.company = cls.env.company
+        cls.company.sudo().write({
+            "mango_api_key": API_KEY, "mango_api_salt": API_SALT,
+            "mango_time_base": "utc", "mango_default_region": "RU",
+        })
+        cls.operator1 = new_test_user(
+            cls.env, login="tel_op1", name="Olga Operator", email="olga@clinic.example",
+            groups="medpulse_clinic.group_clinic_receptionist", tz="Asia/Yekaterinburg",
+        )
+        cls.operator2 = new_test_user(
+            cls.env, login="tel_op2", name="Pavel Operator",
+            groups="medpulse_clinic.group_clinic_receptionist",
+        )
+        cls.operator3 = new_test_user(
+            cls.env, login="tel_op3", name="Mira Mobile", groups="medpulse_clinic.group_clinic_receptionist",
+        )
+        cls.manager = new_test_user(
+            cls.env, login="tel_mgr", name="Marat Manager",
+            groups="medpulse_telephony.group_telephony_manager,medpulse_clinic.group_clinic_receptionist",
+        )
+        cls.operator1.sudo().pbx_extension = "101"
+        cls.operator2.sudo().pbx_extension = "102"
+        cls.env["medpulse.telephony.user.number"].sudo().create({
+            "user_id": cls.operator3.id, "number": OPERATOR_MOBILE, "kind": "mobile",
+        })
+        cls.patient = cls.env["medpulse.patient"].sudo().create({
+            "last_name": "Ivanova", "first_name": "Anna",
+            "phone_ids": [(0, 0, {"number": "+7 (916) 123-45-67"})],
+        })
+
+    def receive(self, events):
+        """Store and fold events as the webhook does, without HTTP."""
+        Event = self.env["medpulse.call.event"].sudo()
+        for path, payload in events:
+            Event._receive(self.company, path, dumps(payload))
+        entry_id = events[0][1]["entry_id"]
+        return self.env["medpulse.call"].sudo().search(
+            [("entry_id", "=", entry_id), ("company_id", "=", self.company.id)]
+        )
+
+    @staticmethod
+    def snapshot(call):
+        """The journal values that must not depend on delivery order or duplicates."""
+        names = [
+            "direction", "result", "call_type", "missed_at", "caller_number", "caller_e164",
+            "callee_number", "callee_e164", "external_e164", "created_at", "answered_at",
+            "ended_at", "wait_seconds", "talk_seconds", "disconnect_reason", "disconnect_category",
+            "transfers", "recording_ids_text", "is_final", "followup_state",
+        ]
+        values = {name: call[name] for name in names}
+        values.update({
+            "line": call.line_id.number, "patient": call.sudo().patient_id.id,
+            "answered": call.answered_user_id.id, "operator": call.operator_user_id.id,
+            "rang": sorted(call.rang_user_ids.ids), "events": len(call.sudo().event_ids),
+        })
+        return json.loads(json.dumps(values, default=str))

@@ -1,0 +1,171 @@
+import json
+import random
+from datetime import datetime
+
+from freezegun import freeze_time
+
+from odoo.tests import TransactionCase, tagged
+
+from .common import LINE, OPERATOR_MOBILE, PATIENT_NUMBER, T0, TelephonyFixtures, dumps, incoming_answered, incoming_missed, outgoing
+
+
+@tagged("post_install", "-at_install")
+class TestCallJournal(TelephonyFixtures, TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_telephony()
+
+    def test_incoming_answered(self):
+        call = self.receive(incoming_answered())
+        self.assertEqual(len(call), 1)
+        self.assertEqual(call.call_type, "incoming")
+        self.assertEqual(call.result, "answered")
+        self.assertEqual(call.caller_number, PATIENT_NUMBER)
+        self.assertEqual(call.caller_e164, "+79161234567")
+        self.assertEqual(call.external_e164, "+79161234567")
+        self.assertEqual(call.answered_user_id, self.operator1)
+        self.assertEqual(call.operator_user_id, self.operator1)
+        self.assertEqual(call.rang_user_ids, self.operator1 | self.operator2)
+        self.assertEqual(call.sudo().patient_id, self.patient)
+        self.assertEqual(call.line_id.number, LINE)
+        self.assertEqual(call.wait_seconds, 12)
+        self.assertEqual(call.talk_seconds, 60)
+        self.assertEqual(call.created_at, datetime(2026, 3, 2, 9, 0, 0))
+        self.assertEqual(call.disconnect_category, "caller_hangup")
+        self.assertTrue(call.is_final)
+        self.assertEqual(call.followup_state, "new")
+        self.assertEqual(len(call.sudo().event_ids), 8)
+
+    def test_operator_by_number_without_extension(self):
+        call = self.receive(incoming_answered("E-MOB", to_operator={"number": OPERATOR_MOBILE}))
+        self.assertEqual(call.answered_user_id, self.operator3)
+        self.assertEqual(call.operator_user_id, self.operator3)
+        self.assertIn(self.operator3, call.rang_user_ids)
+
+    def test_line_created_once_with_readable_name(self):
+        self.receive(incoming_answered("E-L1"))
+        self.receive(incoming_answered("E-L2", t0=T0 + 600))
+        lines = self.env["medpulse.telephony.line"].search([("number", "=", LINE)])
+        self.assertEqual(len(lines), 1)
+        self.assertEqual(lines.name, "+7 495 123-45-67")
+
+    def test_duplicates_and_shuffled_order_give_the_same_call(self):
+        in_order = self.snapshot(self.receive(incoming_answered("E-ORDER")))
+        events = incoming_answered("E-SHUFFLE")
+        for seed in range(3):
+            shuffled = events + events[: 3 + seed]
+            random.Random(seed).shuffle(shuffled)
+            entry = f"E-SHUFFLE-{seed}"
+            shuffled = [(path, dict(payload, entry_id=entry)) for path, payload in shuffled]
+            shuffled = [
+                (path, dict(payload, call_id=payload["call_id"].replace("E-SHUFFLE", entry)))
+                if "call_id" in payload else (path, payload)
+                for path, payload in shuffled
+            ]
+            self.assertEqual(self.snapshot(self.receive(shuffled)), in_order, f"order seed {seed}")
+
+    def test_duplicate_delivery_is_a_noop(self):
+        events = incoming_answered("E-DUP")
+        self.receive(events)
+        Event = self.env["medpulse.call.event"].sudo()
+        count = Event.search_count([])
+        again = Event._receive(self.company, events[0][0], dumps(events[0][1]))
+        self.assertFalse(again)
+        self.assertEqual(Event.search_count([]), count)
+
+    def test_not_understood_is_kept(self):
+        Event = self.env["medpulse.call.event"].sudo()
+        event = Event._receive(self.company, "events/call", '{"entry_id": "E-BAD", "seq": "x"}')
+        self.assertEqual(event.state, "not_understood")
+        self.assertEqual(event.entry_id, "E-BAD")
+        self.assertTrue(event.error)
+        self.assertFalse(self.env["medpulse.call"].search([("entry_id", "=", "E-BAD")]))
+
+    def test_missed_then_called_back(self):
+        missed = self.receive(incoming_missed("E-M1"))
+        self.assertEqual(missed.call_type, "missed_incoming")
+        self.assertEqual(missed.missed_at, "operator")
+        self.assertEqual(missed.followup_state, "needs_callback")
+        self.assertEqual(missed.wait_seconds, 24)
+        self.assertEqual(missed.talk_seconds, 0)
+        # An unanswered callback attempt closes nothing.
+        attempt = self.receive(outgoing("E-O1", t0=T0 + 300, callee="8 916 123-45-67", answered=False))
+        self.assertEqual(attempt.call_type, "unanswered_outgoing")
+        self.assertEqual(missed.followup_state, "needs_callback")
+        back = self.receive(outgoing("E-O2", t0=T0 + 600))
+        self.assertEqual(back.call_type, "outgoing")
+        self.assertEqual(back.operator_user_id, self.operator1)
+        self.assertEqual(missed.followup_state, "called_back")
+        self.assertEqual(missed.closed_by_call_id, back)
+        self.assertEqual(back.closed_call_ids, missed)
+
+    def test_missed_then_caller_gets_through(self):
+        missed = self.receive(incoming_missed("E-M2"))
+        later = self.receive(incoming_answered("E-IN-2", t0=T0 + 900))
+        self.assertEqual(missed.followup_state, "resolved")
+        self.assertEqual(missed.closed_by_call_id, later)
+
+    def test_callback_processed_before_the_missed_call(self):
+        back = self.receive(outgoing("E-O3", t0=T0 + 600))
+        missed = self.receive(incoming_missed("E-M3"))
+        self.assertEqual(missed.followup_state, "called_back")
+        self.assertEqual(missed.closed_by_call_id, back)
+
+    def test_operator_choice_survives_recompute(self):
+        events = incoming_missed("E-M4")
+        missed = self.receive(events[:-1])
+        missed.with_user(self.operator1).followup_state = "no_action"
+        self.receive(events[-1:])
+        self.assertEqual(missed.followup_state, "no_action")
+
+    def test_search_by_number_in_any_format(self):
+        call = self.receive(incoming_answered("E-NUM"))
+        Call = self.env["medpulse.call"].with_user(self.operator1)
+        for typed in ("+7 (916) 123-45-67", "8 916 123 45 67", "79161234567", "1234567", "123-45-67"):
+            self.assertIn(call, Call.search([("number_search", "ilike", typed)]), typed)
+        self.assertNotIn(call, Call.search([("number_search", "ilike", "+7 999 000-00-00")]))
+
+    def test_today_is_the_users_today(self):
+        # 2026-03-02 20:30 UTC is already 03-03 01:30 in Ufa (UTC+5).
+        late = self.receive(incoming_missed("E-LATE", t0=T0 + 11 * 3600 + 1800))
+        early = self.receive(incoming_missed("E-EARLY", t0=T0))
+        ufa = self.env["medpulse.call"].with_user(self.operator1).with_context(tz="Asia/Yekaterinburg")
+        utc = self.env["medpulse.call"].with_user(self.operator1).with_context(tz="UTC")
+        with freeze_time("2026-03-02 21:00:00"):
+            today_ufa = ufa.search([("created_today", "=", True), ("call_type", "=", "missed_incoming")])
+            today_utc = utc.search([("created_today", "=", True), ("call_type", "=", "missed_incoming")])
+            self.assertIn(late, today_ufa)
+            self.assertNotIn(early, today_ufa)
+            self.assertIn(late, today_utc)
+            self.assertIn(early, today_utc)
+            self.assertNotIn(late, ufa.search([("created_today", "=", False)]))
+
+    def test_legs_shown_in_the_users_time_zone(self):
+        call = self.receive(incoming_answered("E-LEGS"))
+        html = str(call.with_user(self.operator1).with_context(tz="Asia/Yekaterinburg").legs_html)
+        self.assertIn("14:00:05", html)  # 09:00:05 UTC in Ufa
+        self.assertIn("E-LEGS:op1", html)
+
+    def test_export_raw_events_jsonl(self):
+        call = self.receive(incoming_answered("E-EXP"))
+        action = call.with_user(self.manager).action_export_raw_events()
+        attachment = self.env["ir.attachment"].browse(int(action["url"].split("/")[3].split("?")[0]))
+        lines = [json.loads(line) for line in attachment.raw.decode().splitlines()]
+        self.assertEqual(len(lines), 8)
+        self.assertEqual({line["path"] for line in lines}, {"events/call", "events/summary"})
+        self.assertEqual(json.loads(lines[0]["json"])["entry_id"], "E-EXP")
+        self.assertTrue(lines[0]["received_at"].endswith("Z"))
+
+    def test_appointment_booked_from_call(self):
+        call = self.receive(incoming_answered("E-APP"))
+        doctor = self.env["medpulse.doctor"].sudo().create({"name": "Dr. Petrov"})
+        service = self.env["medpulse.service"].sudo().create({"name": "Consultation"})
+        appointment = self.env["medpulse.appointment"].sudo().create({
+            "patient_id": self.patient.id, "doctor_id": doctor.id, "service_id": service.id,
+            "call_id": call.id,
+            "start": "2026-03-10 06:00:00", "stop": "2026-03-10 06:30:00",
+        })
+        self.assertEqual(appointment.origin, "phone")
+        self.assertEqual(call.appointment_ids, appointment)
+        self.assertEqual(self.patient.call_count, 1)
