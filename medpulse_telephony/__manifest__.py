@@ -20,11 +20,18 @@
         "views/menus.xml",
         "views/medpulse_call_card_views.xml",
         "views/res_config_settings_card_views.xml",
+        "security/medpulse_call_command_security.xml",
+        "views/medpulse_call_command_views.xml",
+        "views/click_to_call_views.xml",
     ],
     "demo": [],
     "assets": {
         "web.assets_backend": [
             "medpulse_telephony/static/src/incoming_card/**/*",
+            "medpulse_telephony/static/src/click_to_call/**/*",
+        ],
+        "web.assets_tests": [
+            "medpulse_telephony/static/tests/tours/click_to_call_tour.js",
         ],
         "web.assets_unit_tests": [
             "medpulse_telephony/static/tests/incoming_card.test.js",

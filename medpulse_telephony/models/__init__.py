@@ -11,4 +11,12 @@ from . import (
     medpulse_call_card,
     medpulse_appointment_card,
     res_config_settings_card,
+    medpulse_telephony_limit,
+    medpulse_call_command,
+    medpulse_call_control,
+    medpulse_call_event_result,
+    res_company_callback_line,
+    res_users_callback_line,
+    res_config_settings_callback_line,
+    ir_http,
 )

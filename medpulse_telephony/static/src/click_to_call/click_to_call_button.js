@@ -10,7 +10,7 @@ export class ClickToCallButton extends Component {
     static props = {
         number: { type: String },
         resModel: { type: String, optional: true },
-        resId: { type: [Number, { value: false }], optional: true },
+        resId: { type: [Number, Boolean], optional: true },
     };
 
     static get available() {
