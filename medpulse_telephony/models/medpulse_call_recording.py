@@ -1,0 +1,492 @@
+import logging
+import mimetypes
+from datetime import timedelta, timezone
+
+import mango_vpbx
+from mango_vpbx.times import to_utc
+from markupsafe import Markup
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.tools import format_datetime, html_escape
+
+_logger = logging.getLogger(__name__)
+
+#: Minutes to wait before each new download attempt: the PBX often has the file only
+#: some time after ``events/record/added`` (its documentation suggests retrying every
+#: minute). After the last one the recording is marked failed.
+BACKOFF_MINUTES = (1, 2, 5, 10, 30, 60, 180)
+#: ``events/recording`` ``Completed`` without ``events/record/added``: the account may not
+#: send the latter, so try anyway, late enough that the file is usually there (an early
+#: 3320 pauses every request of the account for two minutes).
+COMPLETED_GRACE_MINUTES = 5
+#: Recordings downloaded per cron run before it reports progress and runs again
+#: (Odoo commits between runs, so a slow PBX cannot make one huge transaction).
+DOWNLOAD_BATCH = 10
+
+STATES = [
+    ("recording", "Recording"),
+    ("waiting", "Waiting for the PBX"),
+    ("available", "Available"),
+    ("failed", "Failed"),
+    ("deleted", "Deleted"),
+]
+
+
+class MedpulseCallRecording(models.Model):
+    """A recording of a call made by the PBX, and its audio kept in Odoo's filestore.
+
+    Created and updated from ``events/recording`` and ``events/record/added`` (see
+    :meth:`_sync_from_state`). The audio is fetched by a cron (:meth:`_cron_download`),
+    never in the webhook request, because the PBX's one-shot link must be used at once
+    and the file is often not ready yet. The audio attachment is bound to this record
+    through a system-only field, so nobody reads it through the ORM or
+    ``/web/content``: it is served by ``/medpulse/recording/<id>/audio`` only, which
+    checks the "Listen to recordings" group and logs every access.
+    """
+
+    _name = "medpulse.call.recording"
+    _description = "Call recording"
+    _order = "started_at desc, id desc"
+    _rec_name = "recording_id"
+
+    recording_id = fields.Char(string="PBX recording id", required=True, readonly=True, index=True)
+    company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
+    call_id = fields.Many2one(
+        "medpulse.call", string="Call", readonly=True, index="btree_not_null", ondelete="set null",
+    )
+    entry_id = fields.Char(string="PBX entry id", readonly=True, index=True)
+    pbx_call_id = fields.Char(string="Leg id", readonly=True, help="The leg recorded last.")
+    patient_id = fields.Many2one(related="call_id.patient_id", store=True, string="Patient")
+    state = fields.Selection(STATES, required=True, readonly=True, default="recording", index=True)
+    started_at = fields.Datetime(string="Started", readonly=True)
+    completed_at = fields.Datetime(string="Completed", readonly=True)
+    duration = fields.Integer(
+        string="Duration (s)", compute="_compute_duration", store=True, aggregator="sum",
+    )
+    duration_display = fields.Char(string="Duration", compute="_compute_duration_display")
+    extension = fields.Char(string="Recorded extension", readonly=True)
+    pbx_user_id = fields.Char(string="Recorded PBX user id", readonly=True)
+    user_id = fields.Many2one("res.users", string="Recorded operator", readonly=True, index="btree_not_null")
+    completion_code = fields.Integer(readonly=True, aggregator=None)
+    recipient = fields.Char(readonly=True, help="Where the PBX stored it: Cloud, Mail or CloudAndMail.")
+    command_id = fields.Char(string="Command id", readonly=True, help="Set when started from Odoo.")
+    added = fields.Boolean(
+        string="In the PBX cloud", readonly=True,
+        help="The PBX announced that the file can be downloaded (events/record/added).",
+    )
+    # The attachment's res_field, so that the file stays out of attachment lists; like
+    # the attachment itself (see ir_attachment_recording.py) only administrators read it.
+    audio_file = fields.Binary(string="Audio file", attachment=True, groups="base.group_system")
+    attachment_id = fields.Many2one(
+        "ir.attachment", string="Audio", readonly=True, ondelete="set null", groups="base.group_system",
+    )
+    file_size = fields.Integer(string="Size (bytes)", related="attachment_id.file_size")
+    mimetype = fields.Char(string="File type", related="attachment_id.mimetype")
+    download_attempts = fields.Integer(readonly=True)
+    next_attempt_at = fields.Datetime(string="Next attempt", readonly=True, index="btree_not_null")
+    last_attempt_at = fields.Datetime(string="Last attempt", readonly=True)
+    last_error = fields.Text(readonly=True)
+    keep = fields.Boolean(
+        string="Keep",
+        help="Never delete automatically (complaint, dispute): exempt from the retention period.",
+    )
+    deleted_reason = fields.Text(string="Deletion reason", readonly=True)
+    deleted_by_id = fields.Many2one("res.users", string="Deleted by", readonly=True)
+    deleted_at = fields.Datetime(string="Deleted on", readonly=True)
+    access_ids = fields.One2many(
+        "medpulse.call.recording.access", "recording_id", string="Access log", readonly=True,
+        groups="medpulse_telephony.group_telephony_manager",
+    )
+    access_count = fields.Integer(
+        compute="_compute_access_count", groups="medpulse_telephony.group_telephony_manager",
+    )
+    audio_url = fields.Char(compute="_compute_audio_url")
+    player_html = fields.Html(string="Player", compute="_compute_player_html", sanitize=False)
+
+    _sql_constraints = [
+        (
+            "recording_company_uniq",
+            "UNIQUE(company_id, recording_id)",
+            "A recording with this PBX id already exists.",
+        ),
+    ]
+
+    # ------------------------------------------------------------------ display
+
+    @api.depends("started_at", "completed_at")
+    def _compute_duration(self):
+        for recording in self:
+            if recording.started_at and recording.completed_at:
+                recording.duration = max(0, int((recording.completed_at - recording.started_at).total_seconds()))
+            else:
+                recording.duration = 0
+
+    @api.depends("duration")
+    def _compute_duration_display(self):
+        for recording in self:
+            minutes, seconds = divmod(recording.duration, 60)
+            recording.duration_display = f"{minutes}:{seconds:02d}" if recording.duration else False
+
+    def _compute_access_count(self):
+        counts = dict(
+            self.env["medpulse.call.recording.access"]._read_group(
+                [("recording_id", "in", self.ids)], ["recording_id"], ["__count"]
+            )
+        )
+        for recording in self:
+            recording.access_count = counts.get(recording, 0)
+
+    def _compute_audio_url(self):
+        for recording in self:
+            recording.audio_url = f"/medpulse/recording/{recording.id}/audio" if recording.id else False
+
+    @api.depends("state", "attachment_id")
+    @api.depends_context("uid")
+    def _compute_player_html(self):
+        for recording in self:
+            recording.player_html = recording._render_player()
+
+    def _render_player(self, caption=False):
+        """An HTML5 player of this recording for the current user, or False.
+
+        ``preload="none"``: opening a form must not count as a listen. Managers also get
+        a download link. Nothing for users outside "Listen to recordings".
+        """
+        self.ensure_one()
+        user = self.env.user
+        if not self.id or self.state != "available" or not user.has_group(
+            "medpulse_telephony.group_telephony_recordings"
+        ):
+            return False
+        parts = []
+        if caption:
+            parts.append('<div class="text-muted small">%s</div>' % html_escape(caption))
+        parts.append(
+            '<audio class="o_medpulse_recording_player w-100" controls="controls" preload="none" '
+            'controlslist="nodownload" src="%s">%s</audio>'
+            % (html_escape(self.audio_url), html_escape(_("Your browser cannot play this recording.")))
+        )
+        if user.has_group("medpulse_telephony.group_telephony_manager"):
+            parts.append(
+                '<a class="o_medpulse_recording_download" href="%s?download=1"><i class="fa fa-download"></i> %s</a>'
+                % (html_escape(self.audio_url), html_escape(_("Download")))
+            )
+        return Markup('<div class="o_medpulse_recording mb-2">%s</div>' % "".join(parts))
+
+    def _caption(self):
+        self.ensure_one()
+        started = format_datetime(self.env, self.started_at, dt_format="short") if self.started_at else ""
+        return " · ".join(filter(None, [started, self.user_id.name or self.extension, self.duration_display]))
+
+    def action_download(self):
+        self.ensure_one()
+        return {"type": "ir.actions.act_url", "url": f"{self.audio_url}?download=1", "target": "self"}
+
+    # ---------------------------------------------------------------- access
+
+    def write(self, vals):
+        # What the PBX and the download job recorded is evidence: people change "keep" only.
+        if not self.env.su and set(vals) - {"keep"}:
+            raise AccessError(_("Only the keep flag of a call recording can be changed."))
+        return super().write(vals)
+
+    def _check_manager(self):
+        if not self.env.su and not self.env.user.has_group("medpulse_telephony.group_telephony_manager"):
+            raise AccessError(_("Only telephony managers can do this with call recordings."))
+
+    def _log_access(self, action, note=False):
+        """Record that the current user played, downloaded or deleted these recordings.
+
+        A browser plays a recording with several HTTP Range requests; the requests of one
+        user, recording and action within ``ACCESS_COALESCE_MINUTES`` are one listen, so
+        the log counts them instead of filling up with one line per seek.
+        """
+        return self.env["medpulse.call.recording.access"].sudo()._log(self, self.env.user, action, note)
+
+    # ------------------------------------------------------------ PBX events
+
+    @api.model
+    def _sync_from_state(self, call, event, state):
+        """Create or update the recordings of ``call`` after a new PBX event.
+
+        ``state`` is the call folded from all its events, so the result does not depend
+        on the order events arrive in; ``event`` adds what the fold does not keep (times,
+        the PBX user id of ``record/added``). Schedules a download when the PBX says the
+        file is ready, and wakes the download cron for it.
+        """
+        company = call.company_id
+        time_base = company._mango_time_base()
+        Users = self.env["res.users"]
+        wake_at = []
+        for folded in getattr(state, "recordings", ()) or ():
+            recording = self.search(
+                [("company_id", "=", company.id), ("recording_id", "=", folded.recording_id)], limit=1,
+            )
+            if not recording:
+                recording = self.create({
+                    "company_id": company.id,
+                    "recording_id": folded.recording_id,
+                    "entry_id": call.entry_id,
+                    "call_id": call.id,
+                    "state": "recording",
+                })
+            vals = {
+                "call_id": call.id,
+                "entry_id": call.entry_id,
+                "pbx_call_id": folded.call_id or recording.pbx_call_id,
+                "completion_code": folded.completion_code or recording.completion_code,
+                "added": folded.added,
+            }
+            if folded.extension and folded.extension != recording.extension:
+                vals["extension"] = folded.extension
+                vals["user_id"] = Users._find_pbx_operator(company, folded.extension).id or recording.user_id.id
+            own_event = getattr(event, "recording_id", None) == folded.recording_id
+            if own_event:
+                vals.update(recording._vals_from_event(event, time_base))
+            if not vals.get("user_id") and not recording.user_id and vals.get("pbx_user_id"):
+                user = Users.sudo().with_context(active_test=False).search(
+                    [("pbx_user_id", "=", vals["pbx_user_id"]), ("company_ids", "in", company.ids)], limit=1,
+                )
+                vals["user_id"] = user.id or False
+            recording.write(vals)
+            recording.write(recording._next_state(
+                folded, announced=own_event and isinstance(event, mango_vpbx.RecordAddedEvent),
+            ))
+            if recording.state == "waiting" and recording.next_attempt_at:
+                wake_at.append(recording.next_attempt_at)
+        if wake_at:
+            self._wake_download_cron(min(wake_at))
+
+    def _vals_from_event(self, event, time_base):
+        self.ensure_one()
+        vals = {}
+        moment = to_utc(event.timestamp, time_base) if event.timestamp else None
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None) if moment else None
+        if isinstance(event, mango_vpbx.RecordingEvent):
+            if moment and event.recording_state in ("Started", "Continued"):
+                if not self.started_at or moment < self.started_at:
+                    vals["started_at"] = moment
+            if event.recording_state == "Completed":
+                if moment:
+                    vals["completed_at"] = moment
+                if event.recipient:
+                    vals["recipient"] = event.recipient
+            if event.command_id:
+                vals["command_id"] = event.command_id
+        elif isinstance(event, mango_vpbx.RecordAddedEvent):
+            if event.user_id and event.user_id > 0:
+                vals["pbx_user_id"] = str(event.user_id)
+        return vals
+
+    def _next_state(self, folded, announced):
+        """The state (and download schedule) after the folded recording ``folded``.
+
+        ``announced`` is True when the event being processed is this recording's
+        ``events/record/added``: the PBX says the file is ready, so try now, even if a
+        later attempt was planned. Any other event of the call leaves a running download
+        schedule alone.
+        """
+        self.ensure_one()
+        if self.state in ("available", "deleted"):
+            return {}
+        now = fields.Datetime.now()
+        if announced:
+            return {"state": "waiting", "next_attempt_at": now, "last_error": False}
+        if self.state != "recording":
+            return {}
+        if folded.added:
+            return {"state": "waiting", "next_attempt_at": now}
+        if folded.state != "Completed":
+            return {}
+        code = folded.completion_code
+        if code and not mango_vpbx.is_success(code):
+            if code == 4002:
+                reason = _("The recording was too short: the PBX did not save it (code 4002).")
+            else:
+                reason = _(
+                    "The PBX did not save the recording (code %(code)s: %(meaning)s).",
+                    code=code, meaning=mango_vpbx.describe(code),
+                )
+            return {"state": "failed", "last_error": reason}
+        if self.recipient == "Mail":
+            return {
+                "state": "failed",
+                "last_error": _("The PBX sent this recording by e-mail only: it is not in its cloud storage."),
+            }
+        return {"state": "waiting", "next_attempt_at": now + timedelta(minutes=COMPLETED_GRACE_MINUTES)}
+
+    @api.model
+    def _wake_download_cron(self, at=None):
+        cron = self.env.ref("medpulse_telephony.ir_cron_medpulse_call_recording_download", raise_if_not_found=False)
+        if cron:
+            cron.sudo()._trigger(at)
+
+    # ------------------------------------------------------------- download
+
+    @api.model
+    def _cron_download(self, batch_size=DOWNLOAD_BATCH):
+        """Download the recordings whose next attempt is due, a batch at a time."""
+        recordings = self.sudo()
+        domain = [("state", "=", "waiting"), ("next_attempt_at", "<=", fields.Datetime.now())]
+        due = recordings.search(domain, order="next_attempt_at asc, id asc", limit=batch_size)
+        for recording in due:
+            recording._download()
+        remaining = recordings.search_count(domain)
+        self.env["ir.cron"]._notify_progress(done=len(due), remaining=remaining)
+        upcoming = recordings.search(
+            [("state", "=", "waiting"), ("next_attempt_at", "!=", False)], order="next_attempt_at asc", limit=1,
+        )
+        if upcoming and not remaining:
+            recordings._wake_download_cron(upcoming.next_attempt_at)
+        return due
+
+    def _download(self):
+        """One attempt to fetch the audio from the PBX; on failure, plan the next one."""
+        self.ensure_one()
+        now = fields.Datetime.now()
+        company = self.company_id
+        try:
+            audio = company._mango_client().download_recording(self.recording_id)
+            if not audio.content:
+                raise mango_vpbx.VpbxNotFound(_("The PBX sent an empty file."))
+        except (mango_vpbx.VpbxLockedOut, mango_vpbx.VpbxRateLimited) as error:
+            # Our own pause to protect the account, not an answer about this recording:
+            # wait it out without spending an attempt.
+            if isinstance(error, mango_vpbx.VpbxLockedOut):
+                retry_at = error.until.astimezone(timezone.utc).replace(tzinfo=None) + timedelta(seconds=1)
+            else:
+                retry_at = now + timedelta(seconds=max(1, int(error.retry_after + 0.999)))
+            self.write({"next_attempt_at": max(retry_at, now), "last_error": company._mango_error_text(error)})
+            return False
+        except (mango_vpbx.VpbxError, UserError) as error:
+            self._plan_retry(now, self._failure_reason(error))
+            return False
+        self._store_audio(audio.content, audio.content_type)
+        self.write({
+            "state": "available",
+            "download_attempts": self.download_attempts + 1,
+            "last_attempt_at": now,
+            "next_attempt_at": False,
+            "last_error": False,
+        })
+        return True
+
+    def _failure_reason(self, error):
+        """Why an attempt failed, in words an administrator can act on."""
+        if isinstance(error, UserError):
+            return error.args[0]
+        if isinstance(error, mango_vpbx.VpbxNotFound):
+            if error.code:
+                return _(
+                    "The PBX has no such recording (code %(code)s: %(meaning)s).",
+                    code=error.code, meaning=error.meaning,
+                )
+            if error.http_status:
+                return _("The one-shot download link had expired or the file was gone.")
+            return str(error)
+        if isinstance(error, mango_vpbx.VpbxUnavailable):
+            return _("The PBX could not be reached: %(error)s", error=str(error))
+        return self.company_id._mango_error_text(error)
+
+    def _plan_retry(self, now, reason):
+        attempts = self.download_attempts + 1
+        vals = {"download_attempts": attempts, "last_attempt_at": now, "last_error": reason}
+        if attempts > len(BACKOFF_MINUTES):
+            vals.update(state="failed", next_attempt_at=False)
+            _logger.info("Recording %s: giving up after %s attempts: %s", self.id, attempts, reason)
+        else:
+            vals["next_attempt_at"] = now + timedelta(minutes=BACKOFF_MINUTES[attempts - 1])
+        self.write(vals)
+
+    def _store_audio(self, content, content_type):
+        """Keep the audio in the filestore, bound to this recording (never public)."""
+        self.ensure_one()
+        mimetype = (content_type or "").split(";")[0].strip() or "audio/mpeg"
+        extension = mimetypes.guess_extension(mimetype) or ".mp3"
+        old = self.attachment_id
+        attachment = self.env["ir.attachment"].sudo().create({
+            "name": f"recording-{self.id}{extension}",
+            "raw": content,
+            "mimetype": mimetype,
+            "res_model": self._name,
+            "res_id": self.id,
+            "res_field": "audio_file",
+            "public": False,
+        })
+        self.sudo().attachment_id = attachment
+        old.sudo().unlink()
+
+    def action_retry_download(self):
+        """Try again now (e.g. after fixing the PBX settings)."""
+        self._check_manager()
+        self.sudo().filtered(lambda r: r.state in ("waiting", "failed")).write({
+            "state": "waiting", "next_attempt_at": fields.Datetime.now(), "download_attempts": 0,
+        })
+        self._wake_download_cron()
+
+    # ------------------------------------------------------- keep and delete
+
+    def _delete_audio(self, reason, user=None):
+        """Delete the audio, keep the record and its access log."""
+        now = fields.Datetime.now()
+        for recording in self:
+            recording.sudo().attachment_id.unlink()
+            recording.sudo().write({
+                "state": "deleted",
+                "attachment_id": False,
+                "next_attempt_at": False,
+                "deleted_reason": reason,
+                "deleted_by_id": user.id if user else False,
+                "deleted_at": now,
+            })
+
+    def _delete_on_request(self, reason):
+        """A manager deletes the audio on the patient's request; the reason is logged."""
+        self._check_manager()
+        reason = (reason or "").strip()
+        if not reason:
+            raise UserError(_("Give the reason for deleting the recording."))
+        self._log_access("delete", note=reason)
+        self._delete_audio(reason, user=self.env.user)
+
+    def action_open_delete_wizard(self):
+        self._check_manager()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Delete recording"),
+            "res_model": "medpulse.call.recording.delete",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_recording_ids": self.ids},
+        }
+
+    def action_view_access_log(self):
+        self.ensure_one()
+        self._check_manager()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "medpulse_telephony.medpulse_call_recording_access_action"
+        )
+        action["domain"] = [("recording_id", "=", self.id)]
+        action["context"] = {}
+        return action
+
+    @api.model
+    def _cron_apply_retention(self):
+        """Delete the audio of recordings older than their company's retention period."""
+        recordings = self.sudo()
+        now = fields.Datetime.now()
+        for company in recordings.env["res.company"].search([("mango_recording_retention_days", ">", 0)]):
+            limit = now - timedelta(days=company.mango_recording_retention_days)
+            expired = recordings.search([
+                ("company_id", "=", company.id),
+                ("state", "=", "available"),
+                ("keep", "=", False),
+                "|", ("started_at", "<", limit),
+                "&", ("started_at", "=", False), ("create_date", "<", limit),
+            ])
+            if expired:
+                expired._delete_audio(
+                    _("Retention period of %(days)s days ended.", days=company.mango_recording_retention_days)
+                )
+                _logger.info("Deleted the audio of %s recordings of company %s (retention)", len(expired), company.id)

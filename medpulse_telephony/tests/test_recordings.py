@@ -1,0 +1,492 @@
+"""Call recordings: from the PBX's events to a protected, logged, expiring audio file.
+
+The PBX is a loopback HTTP server in a thread: it checks the signature of every request
+with ``mango_vpbx.verify``, answers ``queries/recording/post`` with a 302 to a one-shot
+URL of its own (or with the failures the real PBX gives), and serves real WAV bytes.
+These are HttpCase tests so that the PBX request budget (kept in the database by
+separate cursors) stays inside the test transaction.
+"""
+
+import io
+import json
+import math
+import struct
+import threading
+import uuid
+import wave
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import mango_vpbx
+
+from odoo import fields
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import HttpCase, new_test_user, tagged
+
+from odoo.addons.medpulse_telephony.models.medpulse_call_recording import BACKOFF_MINUTES
+
+
+def make_wav(seconds=0.5, rate=8000):
+    """A small, real WAV file: a 440 Hz tone."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        frames = b"".join(
+            struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
+            for i in range(int(seconds * rate))
+        )
+        wav.writeframes(frames)
+    return buffer.getvalue()
+
+
+class LoopbackPbx:
+    """Just enough of the PBX for recordings.
+
+    ``script[recording_id]`` is the list of answers to the next ``queries/recording/post``
+    requests for that recording: ``"ok"`` (302 to a one-shot file), ``"404"`` (HTTP 404),
+    ``"3320"`` (HTTP 420 with code 3320, as the PBX does), ``"expired"`` (302 to a link
+    that is already gone). When the list is empty the answer is ``"ok"``.
+    """
+
+    def __init__(self, api_key, api_salt, audio):
+        self.api_key = api_key
+        self.api_salt = api_salt
+        self.audio = audio
+        self.script = {}
+        self.requests = []
+        self.tokens = {}
+        pbx = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status, body=b"", headers=()):
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                path = urlparse(self.path).path.removeprefix("/vpbx/")
+                if not mango_vpbx.verify(form, pbx.api_key, pbx.api_salt):
+                    pbx.requests.append((path, None))
+                    return self._send(420, json.dumps({"code": 3102}).encode())
+                payload = json.loads(form["json"])
+                pbx.requests.append((path, payload))
+                if path == "commands/recording/start":
+                    return self._send(200, b'{"result":1000}', [("Content-Type", "application/json")])
+                if path != "queries/recording/post":
+                    return self._send(404)
+                answers = pbx.script.get(payload["recording_id"]) or []
+                answer = answers.pop(0) if answers else "ok"
+                if answer == "404":
+                    return self._send(404)
+                if answer == "3320":
+                    return self._send(420, b'{"code":3320}', [("Content-Type", "application/json")])
+                token = uuid.uuid4().hex
+                if answer == "ok":
+                    pbx.tokens[token] = pbx.audio
+                host = f"127.0.0.1:{pbx.server.server_address[1]}"
+                return self._send(302, headers=[("Location", f"http://{host}/files/{token}")])
+
+            def do_GET(self):
+                token = urlparse(self.path).path.removeprefix("/files/")
+                pbx.requests.append(("GET files", token))
+                audio = pbx.tokens.pop(token, None)  # one-shot
+                if audio is None:
+                    return self._send(410)
+                return self._send(200, audio, [("Content-Type", "audio/wav")])
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server.server_address[1]}/vpbx/"
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def queries(self):
+        return [payload for path, payload in self.requests if path == "queries/recording/post"]
+
+
+class RecordingCase(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.audio = make_wav()
+        # A key of its own: the PBX request budget is per account.
+        cls.api_key = f"rec-test-{uuid.uuid4().hex}"
+        cls.api_salt = "rec-test-salt"
+        cls.pbx = LoopbackPbx(cls.api_key, cls.api_salt, cls.audio)
+        cls.pbx.start()
+        cls.addClassCleanup(cls.pbx.stop)
+        cls.company = cls.env.company
+        cls.company.sudo().write({
+            "mango_api_url": cls.pbx.url,
+            "mango_api_key": cls.api_key,
+            "mango_api_salt": cls.api_salt,
+            "mango_time_base": "utc",
+        })
+        cls.operator = new_test_user(
+            cls.env, login="rec_operator", groups="medpulse_telephony.group_telephony_operator",
+            name="Operator Olga",
+        )
+        cls.operator.pbx_extension = "101"
+        cls.listener = new_test_user(
+            cls.env, login="rec_listener", groups="medpulse_telephony.group_telephony_recordings",
+        )
+        cls.manager = new_test_user(
+            cls.env, login="rec_manager", groups="medpulse_telephony.group_telephony_manager",
+        )
+        cls.manager.pbx_extension = "102"
+        cls.Recording = cls.env["medpulse.call.recording"]
+
+    def setUp(self):
+        super().setUp()
+        self.pbx.requests.clear()
+        self.pbx.script.clear()
+        self.pbx.tokens.clear()
+
+    # ------------------------------------------------------------ helpers
+
+    def receive(self, path, payload):
+        return self.env["medpulse.call.event"]._receive(self.company, path, mango_vpbx.dumps(payload))
+
+    def record_call(self, recording_id, entry_id=None, extension="101", start=1_900_000_000, length=42,
+                    added=True, completion_code=1000, recipient="Cloud"):
+        """The events of a recorded call: Started, Completed and (optionally) record/added."""
+        entry_id = entry_id or f"entry-{recording_id}"
+        common = {"recording_id": recording_id, "entry_id": entry_id, "call_id": f"leg-{recording_id}",
+                  "extension": extension}
+        self.receive("events/recording", {**common, "recording_state": "Started", "seq": 1, "timestamp": start})
+        self.receive("events/recording", {
+            **common, "recording_state": "Completed", "seq": 2, "timestamp": start + length,
+            "completion_code": completion_code, "recipient": recipient,
+        })
+        if added:
+            self.receive("events/record/added", {
+                "recording_id": recording_id, "entry_id": entry_id, "product_id": 1, "user_id": 300001,
+                "timestamp": start + length + 5,
+            })
+        return self.Recording.search([("recording_id", "=", recording_id)])
+
+    def let_time_pass(self, recording):
+        """Make the planned attempt due, and end the PBX's invalid-request pause."""
+        recording.sudo().write({"next_attempt_at": fields.Datetime.now() - timedelta(seconds=1)})
+        self.env.cr.execute(
+            "UPDATE medpulse_telephony_limit SET at = at - %s WHERE kind = 'block'",
+            [mango_vpbx.LOCKOUT_SECONDS + 1],
+        )
+
+    def available_recording(self, recording_id):
+        recording = self.record_call(recording_id)
+        self.Recording._cron_download()
+        self.assertEqual(recording.state, "available")
+        return recording
+
+
+@tagged("post_install", "-at_install")
+class TestRecordingDownload(RecordingCase):
+    def test_record_added_downloads_in_background(self):
+        recording = self.record_call("rec-ok")
+        self.assertEqual(len(recording), 1)
+        self.assertEqual(recording.state, "waiting")
+        self.assertEqual(recording.user_id, self.operator, "the recorded operator, by extension")
+        self.assertEqual(recording.duration, 42)
+        self.assertEqual(recording.pbx_user_id, "300001")
+        self.assertEqual(recording.call_id.entry_id, "entry-rec-ok")
+        self.assertFalse(self.pbx.requests, "nothing is downloaded inside the webhook request")
+        cron = self.env.ref("medpulse_telephony.ir_cron_medpulse_call_recording_download")
+        self.assertTrue(self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]),
+                        "the event wakes the download cron")
+
+        self.Recording._cron_download()
+
+        self.assertEqual(recording.state, "available")
+        self.assertEqual(self.pbx.queries(), [{"recording_id": "rec-ok", "action": "download"}])
+        attachment = recording.sudo().attachment_id
+        self.assertEqual(attachment.raw, self.audio)
+        self.assertEqual(attachment.file_size, len(self.audio))
+        self.assertEqual(attachment.mimetype, "audio/wav")
+        self.assertEqual((attachment.res_model, attachment.res_id), (recording._name, recording.id))
+        self.assertFalse(attachment.public)
+        self.assertTrue(attachment.store_fname, "kept in the filestore")
+        self.assertFalse(attachment.db_datas, "not in the database")
+        self.assertEqual(recording.download_attempts, 1)
+
+    def test_completed_without_record_added_waits_then_downloads(self):
+        recording = self.record_call("rec-late", added=False)
+        self.assertEqual(recording.state, "waiting")
+        self.assertGreater(recording.next_attempt_at, fields.Datetime.now() + timedelta(minutes=4))
+        self.Recording._cron_download()
+        self.assertFalse(self.pbx.requests, "not due yet: the file is usually not ready at once")
+        self.receive("events/record/added", {"recording_id": "rec-late", "entry_id": "entry-rec-late"})
+        self.Recording._cron_download()
+        self.assertEqual(recording.state, "available")
+
+    def test_delayed_availability_retries_with_backoff(self):
+        self.pbx.script["rec-slow"] = ["404", "3320", "ok"]
+        recording = self.record_call("rec-slow")
+
+        self.Recording._cron_download()
+        self.assertEqual((recording.state, recording.download_attempts), ("waiting", 1))
+        self.assertEqual(recording.next_attempt_at - recording.last_attempt_at, timedelta(minutes=BACKOFF_MINUTES[0]))
+        self.assertIn("3320", recording.last_error)
+        self.Recording._cron_download()
+        self.assertEqual(len(self.pbx.queries()), 1, "no new attempt before its time")
+
+        self.let_time_pass(recording)
+        self.Recording._cron_download()
+        self.assertEqual((recording.state, recording.download_attempts), ("waiting", 2))
+        self.assertEqual(recording.next_attempt_at - recording.last_attempt_at, timedelta(minutes=BACKOFF_MINUTES[1]))
+
+        # The 3320 paused every request of the account for two minutes (the PBX locks it
+        # out after a second invalid request): an attempt due meanwhile waits, uncounted.
+        recording.sudo().write({"next_attempt_at": fields.Datetime.now() - timedelta(seconds=1)})
+        self.Recording._cron_download()
+        self.assertEqual(len(self.pbx.queries()), 2, "no request during the pause")
+        self.assertEqual(recording.download_attempts, 2)
+        self.assertGreater(recording.next_attempt_at, fields.Datetime.now() + timedelta(seconds=60))
+
+        self.let_time_pass(recording)
+        self.Recording._cron_download()
+        self.assertEqual((recording.state, recording.download_attempts), ("available", 3))
+        self.assertEqual(recording.sudo().attachment_id.raw, self.audio)
+        self.assertFalse(recording.next_attempt_at)
+        self.assertFalse(recording.last_error)
+
+    def test_recording_never_found_fails_with_reason(self):
+        self.pbx.script["rec-gone"] = ["3320"] * (len(BACKOFF_MINUTES) + 1)
+        recording = self.record_call("rec-gone")
+        waits = []
+        for _attempt in range(len(BACKOFF_MINUTES) + 1):
+            self.Recording._cron_download()
+            if recording.next_attempt_at:
+                waits.append(recording.next_attempt_at - recording.last_attempt_at)
+            if recording.state == "waiting":
+                self.let_time_pass(recording)
+        self.assertEqual(waits, [timedelta(minutes=m) for m in BACKOFF_MINUTES])
+        self.assertEqual(recording.state, "failed")
+        self.assertEqual(recording.download_attempts, len(BACKOFF_MINUTES) + 1)
+        self.assertIn("3320", recording.last_error)
+        self.assertFalse(recording.attachment_id)
+        self.Recording._cron_download()
+        self.assertEqual(len(self.pbx.queries()), len(BACKOFF_MINUTES) + 1, "a failed recording is left alone")
+
+    def test_expired_link_is_a_reason_and_retried(self):
+        self.pbx.script["rec-expired"] = ["expired"]
+        recording = self.record_call("rec-expired")
+        self.Recording._cron_download()
+        self.assertEqual(recording.state, "waiting")
+        self.assertIn("expired", recording.last_error)
+        self.let_time_pass(recording)
+        self.Recording._cron_download()
+        self.assertEqual(recording.state, "available")
+
+    def test_pbx_down_is_a_reason(self):
+        recording = self.record_call("rec-down")
+        closed = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+        port = closed.server_address[1]
+        closed.server_close()
+        self.company.sudo().mango_api_url = f"http://127.0.0.1:{port}/vpbx/"
+        self.Recording._cron_download()
+        self.assertEqual((recording.state, recording.download_attempts), ("waiting", 1))
+        self.assertIn("could not be reached", recording.last_error)
+
+    def test_too_short_recording_is_failed_without_download(self):
+        recording = self.record_call("rec-short", added=False, completion_code=4002, recipient=None)
+        self.assertEqual(recording.state, "failed")
+        self.assertIn("4002", recording.last_error)
+        self.Recording._cron_download()
+        self.assertFalse(self.pbx.requests)
+
+    def test_duplicate_and_late_events_do_not_restart_the_schedule(self):
+        self.pbx.script["rec-dup"] = ["404"]
+        recording = self.record_call("rec-dup")
+        self.Recording._cron_download()
+        planned = recording.next_attempt_at
+        self.record_call("rec-dup")  # the PBX delivers everything again
+        self.receive("events/summary", {"entry_id": "entry-rec-dup", "call_direction": 1,
+                                        "create_time": 1_900_000_000, "end_time": 1_900_000_050})
+        self.assertEqual(recording.next_attempt_at, planned)
+        self.assertEqual(self.Recording.search_count([("recording_id", "=", "rec-dup")]), 1)
+
+    def test_start_recording_of_a_call_in_progress(self):
+        entry = "entry-live"
+        self.receive("events/call", {
+            "entry_id": entry, "call_id": "leg-live", "seq": 1, "call_state": "Appeared", "timestamp": 1_900_000_000,
+            "location": "abonent", "from": {"number": "79161234567"}, "to": {"extension": "102"},
+        })
+        self.receive("events/call", {
+            "entry_id": entry, "call_id": "leg-live", "seq": 2, "call_state": "Connected", "timestamp": 1_900_000_005,
+            "location": "abonent", "from": {"number": "79161234567"}, "to": {"extension": "102"},
+        })
+        call = self.env["medpulse.call"].search([("entry_id", "=", entry)])
+        with self.assertRaises(AccessError):
+            call.with_user(self.operator).action_start_recording()
+        with self.assertRaises(UserError):
+            call.with_user(self.listener).action_start_recording()  # no extension
+        call.with_user(self.manager).action_start_recording()
+        [(path, payload)] = self.pbx.requests
+        self.assertEqual(path, "commands/recording/start")
+        self.assertEqual((payload["call_id"], payload["call_party_number"]), ("leg-live", "102"))
+
+
+@tagged("post_install", "-at_install")
+class TestRecordingAccess(RecordingCase):
+    def audio_url(self, recording, query=""):
+        return f"/medpulse/recording/{recording.id}/audio{query}"
+
+    def test_operator_cannot_listen(self):
+        recording = self.available_recording("rec-private")
+        self.authenticate("rec_operator", "rec_operator")
+        response = self.url_open(self.audio_url(recording))
+        self.assertEqual(response.status_code, 403)
+        attachment = recording.sudo().attachment_id
+        with self.assertRaises(AccessError):
+            attachment.with_user(self.operator).read(["raw"])
+        with self.assertRaises(AccessError):
+            recording.with_user(self.operator).read(["state"])
+        self.assertFalse(self.env["medpulse.call.recording.access"].search([("recording_id", "=", recording.id)]))
+
+    def test_manager_listens_and_every_access_is_logged(self):
+        recording = self.available_recording("rec-listen")
+        Access = self.env["medpulse.call.recording.access"]
+        self.authenticate("rec_manager", "rec_manager")
+
+        response = self.url_open(self.audio_url(recording))
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.content, self.audio)
+        self.assertEqual(response.headers["Content-Type"].split(";")[0], "audio/wav")
+        self.assertEqual(response.headers.get("Accept-Ranges"), "bytes")
+        self.assertIn("no-store", response.headers["Cache-Control"])
+        log = Access.search([("recording_id", "=", recording.id)])
+        self.assertEqual((log.user_id, log.action, log.request_count), (self.manager, "play", 1))
+
+        response = self.url_open(self.audio_url(recording), headers={"Range": "bytes=100-199"})
+        self.assertEqual(response.status_code, 206)
+        self.assertEqual(response.content, self.audio[100:200])
+        self.assertEqual(response.headers["Content-Range"], f"bytes 100-199/{len(self.audio)}")
+        self.assertEqual(log.request_count, 2, "a seek of the same listen is counted on its line")
+        response = self.url_open(self.audio_url(recording), headers={"Range": "bytes=0-"})
+        self.assertEqual(response.status_code, 206)
+        self.assertEqual(response.content, self.audio)
+        self.assertEqual(log.request_count, 3)
+
+        response = self.url_open(self.audio_url(recording, "?download=1"))
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("attachment", response.headers["Content-Disposition"])
+        self.assertEqual(response.content, self.audio)
+        self.assertEqual(
+            sorted(Access.search([("recording_id", "=", recording.id)]).mapped("action")), ["download", "play"],
+        )
+        # Managers see the log and the recording; the sound itself only comes through the
+        # logging route, not through the ORM nor the generic download routes.
+        self.assertEqual(recording.with_user(self.manager).access_count, 2)
+        self.assertEqual(recording.with_user(self.manager).file_size, len(self.audio))
+        attachment = recording.sudo().attachment_id
+        with self.assertRaises(AccessError):
+            attachment.with_user(self.manager).read(["raw"])
+        self.assertFalse(self.env["ir.attachment"].with_user(self.manager).search([("id", "=", attachment.id)]))
+        self.assertNotEqual(self.url_open(f"/web/content/{attachment.id}").status_code, 200)
+        self.assertNotEqual(
+            self.url_open(f"/web/content/medpulse.call.recording/{recording.id}/audio_file").status_code, 200,
+        )
+
+    def test_listener_plays_but_does_not_download(self):
+        recording = self.available_recording("rec-listener")
+        self.authenticate("rec_listener", "rec_listener")
+        self.assertEqual(self.url_open(self.audio_url(recording)).status_code, 200)
+        self.assertEqual(self.url_open(self.audio_url(recording, "?download=1")).status_code, 403)
+        with self.assertRaises(AccessError):
+            self.env["medpulse.call.recording.access"].with_user(self.listener).search([])
+
+    def test_player_in_the_call_form(self):
+        recording = self.available_recording("rec-player")
+        call = recording.call_id
+        html = str(call.with_user(self.manager).recording_player_html)
+        self.assertIn('<audio', html)
+        self.assertIn('preload="none"', html)
+        self.assertIn(f'src="/medpulse/recording/{recording.id}/audio"', html)
+        self.assertIn("download=1", html)
+        self.assertNotIn("download=1", str(call.with_user(self.listener).recording_player_html))
+        with self.assertRaises(AccessError):
+            call.with_user(self.operator).read(["recording_player_html"])
+
+    def test_deleted_recording_is_gone_for_everyone(self):
+        recording = self.available_recording("rec-deleted")
+        recording.with_user(self.manager)._delete_on_request("Patient's written request")
+        self.authenticate("rec_manager", "rec_manager")
+        self.assertEqual(self.url_open(self.audio_url(recording)).status_code, 404)
+
+
+@tagged("post_install", "-at_install")
+class TestRecordingRetention(RecordingCase):
+    def test_retention_deletes_old_audio_except_kept(self):
+        self.company.mango_recording_retention_days = 30
+        now = fields.Datetime.now()
+        old = self.available_recording("rec-old")
+        kept = self.available_recording("rec-kept")
+        recent = self.available_recording("rec-recent")
+        old.sudo().write({"started_at": now - timedelta(days=40)})
+        kept.sudo().write({"started_at": now - timedelta(days=40)})
+        kept.with_user(self.manager).keep = True
+        recent.sudo().write({"started_at": now - timedelta(days=10)})
+        old_attachment = old.sudo().attachment_id
+        old._log_access("play")
+
+        self.Recording._cron_apply_retention()
+
+        self.assertEqual(old.state, "deleted")
+        self.assertFalse(old_attachment.exists())
+        self.assertIn("30", old.deleted_reason)
+        self.assertTrue(old.access_ids, "the access log stays")
+        self.assertEqual((kept.state, recent.state), ("available", "available"))
+        self.assertTrue(kept.sudo().attachment_id.exists())
+
+    def test_zero_days_keeps_forever(self):
+        self.company.mango_recording_retention_days = 0
+        old = self.available_recording("rec-forever")
+        old.sudo().write({"started_at": fields.Datetime.now() - timedelta(days=4000)})
+        self.Recording._cron_apply_retention()
+        self.assertEqual(old.state, "available")
+
+    def test_delete_on_request_logs_the_reason(self):
+        recording = self.available_recording("rec-request")
+        attachment = recording.sudo().attachment_id
+        with self.assertRaises(AccessError):
+            recording.with_user(self.listener)._delete_on_request("No reason to")
+        wizard = self.env["medpulse.call.recording.delete"].with_user(self.manager).create({
+            "recording_ids": [fields.Command.set(recording.ids)],
+            "reason": "Patient's written request of 12 May",
+        })
+        wizard.action_delete()
+        self.assertEqual(recording.state, "deleted")
+        self.assertFalse(attachment.exists())
+        self.assertEqual(recording.deleted_by_id, self.manager)
+        log = recording.access_ids.filtered(lambda a: a.action == "delete")
+        self.assertEqual((log.user_id, log.note), (self.manager, "Patient's written request of 12 May"))
+        with self.assertRaises(UserError):
+            self.available_recording("rec-request-2").with_user(self.manager)._delete_on_request("  ")
+
+    def test_only_keep_can_be_changed(self):
+        recording = self.available_recording("rec-keep")
+        recording.with_user(self.manager).keep = True
+        with self.assertRaises(AccessError):
+            recording.with_user(self.manager).write({"state": "deleted"})
+        with self.assertRaises(AccessError):
+            recording.with_user(self.listener).keep = False
