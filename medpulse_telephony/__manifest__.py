@@ -9,6 +9,7 @@
     "external_dependencies": {"python": ["mango-vpbx", "requests", "phonenumbers"]},
     "data": [
         "security/medpulse_telephony_security.xml",
+        "security/medpulse_recording_security.xml",
         "security/ir.model.access.csv",
         "views/medpulse_call_event_views.xml",
         "views/medpulse_call_views.xml",
@@ -23,6 +24,8 @@
         "security/medpulse_call_command_security.xml",
         "views/medpulse_call_command_views.xml",
         "views/click_to_call_views.xml",
+        "data/medpulse_call_recording_data.xml",
+        "views/medpulse_call_recording_views.xml",
     ],
     "demo": [],
     "assets": {

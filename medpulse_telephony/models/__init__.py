@@ -19,4 +19,10 @@ from . import (
     res_users_callback_line,
     res_config_settings_callback_line,
     ir_http,
+    medpulse_call_recording,
+    medpulse_call_recording_access,
+    medpulse_call_recordings_hook,
+    res_company_recording,
+    res_config_settings_recording,
+    ir_attachment_recording,
 )

@@ -1,3 +1,4 @@
 from . import test_journal, test_security, test_settings, test_webhook
 from . import test_incoming_card, test_js
 from . import test_click_to_call, test_call_control
+from . import test_recordings

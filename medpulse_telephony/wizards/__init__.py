@@ -1,1 +1,2 @@
 from . import medpulse_telephony_import_users
+from . import medpulse_call_recording_delete
