@@ -26,3 +26,12 @@ from . import (
     res_config_settings_recording,
     ir_attachment_recording,
 )
+from . import (
+    medpulse_call_stats,
+    res_company_reconcile,
+    res_config_settings_reconcile,
+    medpulse_call_reconcile,
+    medpulse_call_report,
+    medpulse_call_dashboard,
+    medpulse_telephony_health,
+)
