@@ -126,11 +126,15 @@ class MedpulseCallCommand(models.Model):
     # ------------------------------------------------------------ click-to-call
 
     @api.model
-    def action_click_to_call(self, number, res_model=False, res_id=False, desk_number=False):
+    def action_click_to_call(
+        self, number, res_model=False, res_id=False, desk_number=False, desk_device_id=False
+    ):
         """Call ``number`` from the current user's phone through the PBX (``commands/callback``).
 
         The PBX rings the operator first (on ``desk_number`` when the browser is bound
-        to a desk phone, else on their usual devices), then ``number``, showing the
+        to a desk phone, else on their usual devices; ``desk_device_id`` is that phone as
+        the ``medpulse.telephony.user.number`` the browser is bound to, the web client's
+        way), then ``number``, showing the
         clinic line chosen in the settings (the user's own line first). ``res_model``/
         ``res_id`` is the record the operator clicked from (patient, patient phone,
         appointment, call, partner): it gives the patient, and an appointment or a
@@ -157,7 +161,7 @@ class MedpulseCallCommand(models.Model):
             return _answer(False, str(error.args[0]))
         patient = self._click_to_call_patient(origin, number)
         line = user.pbx_callback_line_id or company.mango_callback_line_id
-        desk = (desk_number or "").strip() or False
+        desk = (desk_number or "").strip() or self._desk_number(desk_device_id)
         vals = {
             "number": number,
             "number_e164": company._mango_normalize(number),
@@ -180,6 +184,16 @@ class MedpulseCallCommand(models.Model):
             ),
             _("Calling… pick up your phone"),
         )
+
+    @api.model
+    def _desk_number(self, device_id):
+        """The number of the user's own device ``device_id``, or False."""
+        if not device_id:
+            return False
+        device = self.env["medpulse.telephony.user.number"].sudo().browse(int(device_id)).exists()
+        if device.user_id != self.env.user:
+            return False
+        return device.number
 
     @api.model
     def _dialable(self, company, number):

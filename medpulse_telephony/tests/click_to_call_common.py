@@ -137,12 +137,13 @@ class ClickToCallCase(HttpCase, TelephonyFixtures):
         super().setUp()
         self.stub.reset()
 
-    def click(self, user, number, record=None, desk_number=False):
+    def click(self, user, number, record=None, desk_number=False, desk_device_id=False):
         return self.Command.with_user(user).action_click_to_call(
             number,
             record._name if record else False,
             record.id if record else False,
             desk_number,
+            desk_device_id,
         )
 
     def command(self, answer):

@@ -66,6 +66,21 @@ class TestClickToCall(ClickToCallCase):
         self.assertEqual(command.patient_id, self.patient)
         self.assertEqual((command.res_model, command.res_id), ("medpulse.call", missed.id))
 
+    def test_desk_phone_bound_to_the_browser(self):
+        Device = self.env["medpulse.telephony.user.number"].sudo()
+        desk = Device.create({"user_id": self.operator1.id, "number": DESK_PHONE, "kind": "desk"})
+        other = Device.create(
+            {"user_id": self.operator2.id, "number": "sip:desk102@x", "kind": "desk"}
+        )
+        answer = self.click(self.operator1, PATIENT_NUMBER, self.patient, desk_device_id=desk.id)
+        self.assertTrue(answer["ok"], answer)
+        self.assertEqual(
+            self.stub.requests[-1]["json"]["from"], {"extension": "101", "number": DESK_PHONE}
+        )
+        # A colleague's desk phone is not ours to ring.
+        answer = self.click(self.operator1, PATIENT_NUMBER, self.patient, desk_device_id=other.id)
+        self.assertEqual(self.stub.requests[-1]["json"]["from"], {"extension": "101"})
+
     def test_call_back_button_dials_from_the_browser(self):
         missed = self.receive(incoming_missed())
         action = missed.with_user(self.operator1).action_call_back()

@@ -4,12 +4,9 @@
  * the bus (`medpulse_telephony.command`, sent to this user when the PBX reports the
  * command's result or the call's events) until the operator's phone is connected.
  */
-import { browser } from "@web/core/browser/browser";
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
-
-/** The desk phone bound to this browser (set by the incoming-call card's settings). */
-export const DESK_NUMBER_KEY = "medpulse_telephony.desk_number";
+import { getBoundDevice } from "@medpulse_telephony/incoming_card/incoming_card_service";
 
 export const clickToCallService = {
     dependencies: ["bus_service", "notification", "orm"],
@@ -87,7 +84,8 @@ export const clickToCallService = {
             const result = await orm.call("medpulse.call.command", "action_click_to_call", [number], {
                 res_model: resModel || false,
                 res_id: resId || false,
-                desk_number: browser.localStorage.getItem(DESK_NUMBER_KEY) || false,
+                // The desk phone bound to this browser (the incoming-card's systray choice).
+                desk_device_id: getBoundDevice(),
             });
             showResult(result);
             return result;
