@@ -46,7 +46,6 @@ PHONE_FORMATS = [
     "+7{c}{a}{b}{d}",
     "7{c}{a}{b}{d}",
     "8-{c}-{a}-{b}-{d}",
-    "{c} {a}-{b}-{d}",
 ]
 
 
@@ -132,7 +131,7 @@ class MedpulseClinicDemo(models.AbstractModel):
             for work_start, work_stop in Appointment._doctor_work_intervals(doctor, begin, end):
                 cursor = work_start
                 while True:
-                    cursor += timedelta(minutes=15 * rng.randrange(0, 5))
+                    cursor += timedelta(minutes=15 * rng.randrange(1, 9))
                     service = rng.choice(services)
                     stop = cursor + timedelta(minutes=service.duration)
                     if stop > work_stop:

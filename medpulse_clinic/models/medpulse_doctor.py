@@ -7,7 +7,7 @@ class MedpulseDoctor(models.Model):
     _inherit = ["mail.thread"]
     _order = "name"
 
-    name = fields.Char(required=True, tracking=True)
+    name = fields.Char(string="Full Name", required=True, tracking=True)
     specialty_id = fields.Many2one(
         "medpulse.specialty", string="Specialty", tracking=True, index=True,
     )
