@@ -24,7 +24,7 @@ def appointment(rpc):
     for candidate in rpc(
         "medpulse.patient",
         "search_read",
-        [("phone", "!=", False)],
+        [("phone_ids", "!=", False)],
         fields=["name", "phone"],
         order="id",
     ):
@@ -62,7 +62,8 @@ def appointment(rpc):
 
 
 def test_click_to_call_from_schedule(browser, odoo_server, emulator, rpc, appointment):
-    emulator.post("/control/config", {"speed": 10})
+    # Real time: the operator's phone is answered after 3 s, so "Calling…" is seen first.
+    emulator.post("/control/config", {"speed": 1})
     page = login(browser, odoo_server, "admin", "admin")
     try:
         page.goto(f"{odoo_server.url}/odoo/action-medpulse_clinic.medpulse_appointment_action")
@@ -88,7 +89,7 @@ def test_click_to_call_from_schedule(browser, odoo_server, emulator, rpc, appoin
             "medpulse.call",
             [("command_id", "=", command["command_id"]), ("is_final", "=", True)],
             ["direction", "result", "patient_id", "operator_user_id", "appointment_ids"],
-            timeout=60,
+            timeout=90,
         )
         assert call["direction"] == "outgoing"
         assert call["result"] == "answered"
