@@ -100,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(tree))
     from scripts.odoo_instance import OdooInstance  # noqa: PLC0415 - from the tree under test
 
-    instance = OdooInstance(args.db, Path(args.work_dir), python=PYTHON, http_port=args.port, workers=2)
+    from server import PathRouter, make_instance  # noqa: PLC0415
+
+    instance = make_instance(OdooInstance, args.db, Path(args.work_dir), python=PYTHON,
+                             http_port=args.port, workers=2)
     instance.extra_options.update({
         "addons_path": instance.addons_path() + "," + str(BENCH / "addons"),
         "log_level": "warn",
@@ -146,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             employees = run_script(instance, "bench_ingest.py", "employees")["employees"]
             step("start Odoo --workers=2")
             instance.start()
+            router = PathRouter(instance.http_port, instance.gevent_port()).start_and_wait()
             try:
                 half_rate = None
                 if "ingest" not in args.skip:
@@ -156,9 +160,10 @@ def main(argv: list[str] | None = None) -> int:
                 if "card" not in args.skip:
                     step(f"card latency: {sizes['card_calls']} calls idle, then under load")
                     import bench_card  # noqa: PLC0415
-                    results["card"] = bench_card.run_card(instance, PYTHON, employees,
+                    results["card"] = bench_card.run_card(instance, router.url, PYTHON, employees,
                                                           sizes["card_calls"], half_rate or 2.0)
             finally:
+                router.stop()
                 instance.stop()
     finally:
         if not args.keep:

@@ -1,0 +1,110 @@
+"""The Markdown table of one ``run_all.py`` result (the README quotes it)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def _ms(value) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def _ok(flag) -> str:
+    return "✅" if flag else "❌"
+
+
+def markdown(r: dict) -> str:
+    m = r.get("machine", {})
+    p = r.get("parameters", {})
+    out = [
+        f"# MedPulse benchmarks, {r['date']} (commit {r.get('commit')}, {'full' if r.get('full') else 'small'} sizes)",
+        "",
+        f"Machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_mb')} MB RAM, "
+        f"PostgreSQL {m.get('postgresql')}, Python {m.get('python')}; "
+        f"load average at start {tuple(round(x, 1) for x in m.get('load_avg_at_start', ()))} "
+        "(other work shares the cores: compare ratios, not absolute times).",
+        "",
+    ]
+    data = r.get("data")
+    if data:
+        s = data["sizes"]
+        g = data["generated"]
+        out += [
+            "## Data",
+            "",
+            "| table | rows | disk MB |",
+            "|---|---:|---:|",
+            *(f"| {t} | {v['rows']:,} | {v['mb']} |" for t, v in s.items() if isinstance(v, dict)),
+            f"| **database** | | **{s['database_mb']}** |",
+            "",
+            f"Generated {g['patients']:,} patients ({g['partners']:,} as contacts), {g['calls']:,} calls with "
+            f"{g['events']:,} raw events, {g['operators']} operators in {data['seconds']['total']} s.",
+            "",
+        ]
+    lk = r.get("lookup")
+    if lk:
+        out += ["## Caller lookup", "",
+                f"{lk['patients']:,} patients, {lk['partners']:,} contacts; as a receptionist, through the ORM.", "",
+                "| method | n | median ms | p99 ms | hits |", "|---|---:|---:|---:|---:|"]
+        out += [f"| {name} | {v['n']} | {v['median_ms']:.2f} | {v['p99_ms']:.2f} | {v['hit_rate']:.0%} |"
+                for name, v in lk["results"].items()]
+        out += ["", "| ratio | value |", "|---|---:|"]
+        out += [f"| {name} | {value:.2f} |" for name, value in lk["ratios"].items()]
+        out.append("")
+    jr = r.get("journal")
+    if jr:
+        out += ["## Journal list queries", "",
+                f"{jr['calls']:,} calls; `web_search_read` (80 rows, count up to 10,001) or `web_read_group`, "
+                "as a receptionist. Goal p95 < 100 ms.", "",
+                "| query | rows | p50 ms (shipped) | p95 ms (shipped) | p50 ms (recommended indexes) | p95 ms (recommended indexes) |",
+                "|---|---:|---:|---:|---:|---:|"]
+        for name, v in jr["shipped"].items():
+            w = jr["recommended"][name]
+            out.append(f"| {name} | {v['rows_last']:,} | {_ms(v['p50'])} | {_ms(v['p95'])} | {_ms(w['p50'])} | {_ms(w['p95'])} |")
+        out += ["", "Index sizes (MB): " + ", ".join(f"{k} {v}" for k, v in jr["index_mb"].items()), ""]
+    pr = r.get("profile")
+    if pr:
+        o = pr["overall_per_event"]
+        out += ["## One webhook request, below HTTP (profile)", "",
+                f"{o['events']} events of full call sequences through `medpulse.call.event._receive`.", "",
+                "| path | n | total ms | SQL statements | SQL ms | Python ms |", "|---|---:|---:|---:|---:|---:|",
+                f"| **all** | {o['events']} | {o['total_ms']} | {o['sql_count']} | {o['sql_ms']} | {o['python_ms']} |"]
+        out += [f"| {path} | {v['n']} | {v['total_ms']} | {v['sql_count']} | {v['sql_ms']} | {v['python_ms']} |"
+                for path, v in pr["per_path"].items()]
+        out.append("")
+    ing = r.get("ingest")
+    if ing:
+        out += ["## Webhook ingest (`--workers=2`)", "",
+                f"Offered {ing['offered_calls_per_s']} calls/s for {ing['duration_s']} s per target "
+                "(full call sequences from the emulator's load mode).", "",
+                "| target | events | events/s | p50 ms | p95 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for name in ("empty", "insert", "webhook", "webhook_half_rate"):
+            v = ing[name]
+            lat = v["latency_ms"]
+            label = name if name != "webhook_half_rate" else f"webhook at {v['offered_calls_per_s']} calls/s (half)"
+            out.append(f"| {label} | {v['events']} | {v['events_per_s']} | {_ms(lat['p50'])} | {_ms(lat['p95'])} | "
+                       f"{_ms(lat['p99'])} | {v['errors']} |")
+        mem = ing["memory"]
+        out += ["", f"Ratio webhook / empty route: **{ing['ratio_webhook_to_empty']}** (goal ≥ 0.6); "
+                f"insert / empty: {ing['ratio_insert_to_empty']}. Peak RSS of an HTTP worker: "
+                f"**{mem['peak_http_worker_mb']} MB**.", "",
+                "Goals: " + ", ".join(f"{k} {_ok(v)}" for k, v in ing["goals"].items()), ""]
+    card = r.get("card")
+    if card:
+        out += ["## Incoming-call card latency (Chromium)", "",
+                f"`Appeared` posted → card painted, {card['calls']} calls each; background load "
+                f"{card['background_calls_per_s']} calls/s.", "",
+                "| condition | n | p50 ms | p95 ms | max ms | missing |", "|---|---:|---:|---:|---:|---:|"]
+        for name in ("idle", "loaded"):
+            v = card[name]
+            out.append(f"| {name} | {v.get('n')} | {_ms(v.get('p50'))} | {_ms(v.get('p95'))} | "
+                       f"{_ms(v.get('max'))} | {v['missing']} |")
+        out += ["", "Goals: " + ", ".join(f"{k} {_ok(v)}" for k, v in card["goals"].items()), ""]
+    out.append(f"Parameters: {json.dumps(p)}; whole run {r.get('elapsed_s')} s.")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(json.loads(Path(sys.argv[1]).read_text())))
