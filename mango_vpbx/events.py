@@ -422,6 +422,18 @@ def _int(data: Mapping[str, Any], key: str, *, required: bool = False) -> int | 
     return number
 
 
+#: Largest PBX time value accepted (year 3000): beyond it, datetimes overflow.
+_MAX_TIME = 32503680000
+
+
+def _time(data: Mapping[str, Any], key: str) -> int | None:
+    """A PBX time value; out of range is refused here so that fold() can convert it."""
+    number = _int(data, key)
+    if number is not None and not 0 <= number <= _MAX_TIME:
+        raise EventError(f"'{key}' is not a PBX time, got {number!r}")
+    return number
+
+
 def _str(data: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
     """A string field; integers become their decimal text, ``""`` becomes ``None``."""
     value = data.get(key)
@@ -525,7 +537,7 @@ def _call(path: str, data: Mapping[str, Any]) -> CallEvent:
         call_id=_str(data, "call_id", required=True),
         seq=_int(data, "seq") or 0,
         call_state=_enum(data, "call_state", CALL_STATES, required=True),
-        timestamp=_int(data, "timestamp"),
+        timestamp=_time(data, "timestamp"),
         location=_enum(data, "location", LOCATIONS, strict=False),
         from_=_party(data, "from"),
         to=_party(data, "to"),
@@ -547,10 +559,10 @@ def _summary(path: str, data: Mapping[str, Any]) -> SummaryEvent:
         from_=_party(data, "from"),
         to=_party(data, "to"),
         line_number=_str(data, "line_number"),
-        create_time=_int(data, "create_time"),
-        forward_time=_int(data, "forward_time"),
-        talk_time=_int(data, "talk_time"),
-        end_time=_int(data, "end_time"),
+        create_time=_time(data, "create_time"),
+        forward_time=_time(data, "forward_time"),
+        talk_time=_time(data, "talk_time"),
+        end_time=_time(data, "end_time"),
         entry_result=_int(data, "entry_result"),
         disconnect_reason=_int(data, "disconnect_reason"),
         sip_call_id=_str(data, "sip_call_id"),
@@ -569,7 +581,7 @@ def _recording(path: str, data: Mapping[str, Any]) -> RecordingEvent:
         call_id=_str(data, "call_id"),
         # "" means "an employee without a short number": keep it apart from "absent".
         extension="" if extension == "" else _str(data, "extension"),
-        timestamp=_int(data, "timestamp"),
+        timestamp=_time(data, "timestamp"),
         completion_code=_int(data, "completion_code"),
         recipient=_str(data, "recipient"),
         command_id=_str(data, "command_id"),
@@ -584,7 +596,7 @@ def _record(cls: type[RecordAddedEvent]):
             entry_id=_str(data, "entry_id"),
             product_id=_int(data, "product_id"),
             user_id=_int(data, "user_id"),
-            timestamp=_int(data, "timestamp"),
+            timestamp=_time(data, "timestamp"),
         )
     return build
 
@@ -599,7 +611,7 @@ def _dtmf(path: str, data: Mapping[str, Any]) -> DtmfEvent:
         seq=_int(data, "seq") or 0,
         entry_id=_str(data, "entry_id"),
         call_id=_str(data, "call_id"),
-        timestamp=_int(data, "timestamp"),
+        timestamp=_time(data, "timestamp"),
         location=_str(data, "location"),
         initiator=_str(data, "initiator"),
         from_number=_str(data, "from_number"),
@@ -613,7 +625,7 @@ def _sms(path: str, data: Mapping[str, Any]) -> SmsEvent:
         **_base(path, data, SmsEvent.KNOWN),
         command_id=_str(data, "command_id", required=True),
         reason=_int(data, "reason"),
-        timestamp=_int(data, "timestamp"),
+        timestamp=_time(data, "timestamp"),
     )
 
 
@@ -691,11 +703,21 @@ def parse_event(path: str, json_str: str | bytes) -> Event:
         raise EventError(f"the json field must be a string, got {type(json_str).__name__}")
     try:
         data = json.loads(json_str) if json_str.strip() else None
+    except RecursionError:
+        raise EventError("the json field is nested too deeply") from None
     except json.JSONDecodeError as exc:
         if canonical == PING_SEGMENT:
             data = None
         else:
             raise EventError(f"the json field is not valid JSON: {exc}") from None
+    try:
+        return _build(canonical, data)
+    except RecursionError:
+        # JSON nested less than the decoder's limit can still exhaust the stack when copied.
+        raise EventError("the json field is nested too deeply") from None
+
+
+def _build(canonical: str, data: Any) -> Event:
     if canonical == PING_SEGMENT:
         payload = data if isinstance(data, Mapping) else {}
         return PingEvent(path=canonical, raw=_frozen(payload), extra=_frozen(payload))

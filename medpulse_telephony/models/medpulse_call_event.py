@@ -134,7 +134,7 @@ def _entry_id_of(json_str):
     """Best-effort entry id of a payload we could not parse, to show it near its call."""
     try:
         payload = json.loads(json_str)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return None
     if isinstance(payload, dict) and isinstance(payload.get("entry_id"), str):
         return payload["entry_id"][:128]
