@@ -32,6 +32,7 @@
         "views/res_config_settings_reconcile_views.xml",
         "data/medpulse_call_recording_data.xml",
         "views/medpulse_call_recording_views.xml",
+        "views/medpulse_ring_me_views.xml",
     ],
     "demo": [],
     "assets": {

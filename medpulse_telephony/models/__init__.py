@@ -35,3 +35,4 @@ from . import (
     medpulse_call_dashboard,
     medpulse_telephony_health,
 )
+from . import medpulse_ring_me

@@ -3,3 +3,4 @@ from . import test_incoming_card, test_js
 from . import test_click_to_call, test_call_control
 from . import test_stats, test_reconcile, test_reports, test_health
 from . import test_recordings
+from . import test_ring_me
