@@ -38,14 +38,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import people  # noqa: E402
 
+def _grouped(national: str, sep: str) -> str:
+    return sep.join((national[:3], national[3:6], national[6:8], national[8:]))
+
+
 INPUT_FORMS = {
     "pbx": lambda p: p.e164[1:],
     "e164": lambda p: p.e164,
     "human_plus7": lambda p: (
         f"+7 ({p.national[:3]}) {p.national[3:6]}-{p.national[6:8]}-{p.national[8:]}"
     ),
-    "human_8": lambda p: f"8 {p.national[:3]} {p.national[3:6]} {p.national[6:8]} {p.national[8:]}",
-    "dashes_8": lambda p: f"8-{p.national[:3]}-{p.national[3:6]}-{p.national[6:8]}-{p.national[8:]}",
+    "human_8": lambda p: "8 " + _grouped(p.national, " "),
+    "dashes_8": lambda p: "8-" + _grouped(p.national, "-"),
     "sip": lambda p: f"sip:{p.e164[1:]}@clinic.mangosip.ru",
 }
 
@@ -118,9 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         })
         env = odoo.api.Environment(cr, receptionist.id, {})
         Patient, Partner = env["medpulse.patient"], env["res.partner"]
-        # generated people -> database ids, by the generator's card numbers and names
+        # generated people -> database ids, by the true E.164 of the sampled number
         cr.execute(
-            "SELECT number_e164, patient_id FROM medpulse_patient_phone WHERE number_e164 = ANY(%s)",
+            "SELECT number_e164, patient_id FROM medpulse_patient_phone "
+            "WHERE number_e164 = ANY(%s)",
             [[phone.e164 for _person, phone in picked]],
         )
         patient_of = dict(cr.fetchall())
