@@ -70,6 +70,24 @@ def _operator(extension: str) -> dict:
             "line_number": LINE, "acd_group": "300"}
 
 
+def login(browser, server, login_name: str, password: str):
+    """A new browser context logged in as ``login_name``, its web client loaded.
+
+    Like the harness's ``login`` with room for a first load that builds the asset
+    bundles on a busy machine.
+    """
+    context = browser.new_context(locale="en-US", timezone_id="Asia/Yekaterinburg")
+    context.set_default_timeout(30000)
+    page = context.new_page()
+    page.goto(f"{server.url}/web/login")
+    page.fill("input[name=login]", login_name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/odoo**", wait_until="commit", timeout=180000)
+    page.locator(".o_main_navbar").wait_for(timeout=180000)
+    return page
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))

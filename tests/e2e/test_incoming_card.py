@@ -7,11 +7,13 @@ import re
 import time
 
 import pytest
-from card_helpers import Call, SignedPbx, percentile
-from conftest import OdooRPC, login
+from card_helpers import Call, SignedPbx, login, percentile
+from conftest import OdooRPC
 from playwright.sync_api import expect
 
 CARD = ".o_medpulse_incoming_card"
+# A shared CI machine can be slow; latencies are measured, not asserted, below.
+expect.set_options(timeout=15000)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,6 @@ def known_patient(rpc):
 @pytest.fixture(scope="module")
 def admin_page(browser, odoo_server):
     page = login(browser, odoo_server, "admin", "admin")
-    expect(page.locator(".o_main_navbar")).to_be_visible()
     yield page
     page.context.close()
 
@@ -47,7 +48,6 @@ def admin_page(browser, odoo_server):
 @pytest.fixture(scope="module")
 def demo_page(browser, odoo_server):
     page = login(browser, odoo_server, "demo", "demo")
-    expect(page.locator(".o_main_navbar")).to_be_visible()
     yield page
     page.context.close()
 

@@ -176,13 +176,14 @@ test("transfer lists operators with their extension and availability", async () 
         ],
         group: "500",
     }));
-    onRpc("medpulse.call", "action_route", ({ args }) => {
-        expect.step(`route ${JSON.stringify(args)}`);
-        return { ok: true, message: "Sent to 102" };
-    });
-    onRpc("medpulse.call", "action_transfer", ({ args }) => {
-        expect.step(`transfer ${JSON.stringify(args)}`);
-        return { ok: false, message: "The PBX refused: no such call" };
+    const answers = {
+        action_route: { ok: true, message: "Forwarding the call to Demo…" },
+        action_transfer: { ok: false, message: "The PBX refused: no such call" },
+    };
+    onRpc("medpulse.call", /action_(route|transfer.*)/, ({ method, args, kwargs }) => {
+        const { context, ...params } = kwargs;
+        expect.step(`${method} ${JSON.stringify(args)} ${JSON.stringify(params)}`);
+        return answers[method] || { ok: true, message: "Done" };
     });
     const { send } = await startWithBus();
     send(ringing());
@@ -192,15 +193,40 @@ test("transfer lists operators with their extension and availability", async () 
         text: "On a call",
     });
     await contains(".o_medpulse_card_transfer_target:contains('Demo') .badge", { text: "Free" });
+    await contains(".o_medpulse_card_consult", { count: 0 });
     await contains(".o_medpulse_card_transfer_group", { text: "Automatically (group 500)" });
-    await click(".o_medpulse_card_transfer_target", { text: "Demo" });
-    await contains(".o_medpulse_card_message.text-success", { text: "Sent to 102" });
-    expect.verifySteps(['route [[42],"102"]']);
+    await click(".o_medpulse_card_transfer_to", { text: "Demo" });
+    await contains(".o_medpulse_card_message.text-success", { text: "Forwarding the call to Demo…" });
+    await contains(".o_medpulse_card_transfer", { count: 0 });
+    expect.verifySteps(['action_route [[42]] {"target_user_id":3}']);
+
     send(ringing({ status: "talking", answered_at: "2026-03-02 09:00:10" }));
     await click(".o_medpulse_card_transfer_toggle");
     await click(".o_medpulse_card_transfer_group");
     await contains(".o_medpulse_card_message.text-danger", { text: "The PBX refused: no such call" });
-    expect.verifySteps(['transfer [[42],"500"]']);
+    expect.verifySteps(['action_transfer [[42]] {"to_number":"500","method":"blind"}']);
+
+    answers.action_transfer = { ok: true, message: "Transferring the call to Demo…" };
+    await click(".o_medpulse_card_consult:eq(0)");
+    await contains(".o_medpulse_card_transfer_complete");
+    await click(".o_medpulse_card_transfer_complete");
+    await contains(".o_medpulse_card_transfer_complete", { count: 0 });
+    expect.verifySteps([
+        'action_transfer [[42]] {"target_user_id":2,"method":"hold"}',
+        "action_transfer_complete [[42]] {}",
+    ]);
+});
+
+test("hang up from an ongoing call", async () => {
+    onRpc("medpulse.call", "action_hangup", ({ args }) => {
+        expect.step(`hangup ${JSON.stringify(args)}`);
+        return { ok: true, message: "Hanging up…" };
+    });
+    const { send } = await startWithBus();
+    send(ringing({ status: "talking", answered_at: "2026-03-02 09:00:10" }));
+    await click(".o_medpulse_card_hangup");
+    await contains(".o_medpulse_card_message", { text: "Hanging up…" });
+    expect.verifySteps(["hangup [[42]]"]);
 });
 
 test("ended call: one-step follow-up status and comment", async () => {

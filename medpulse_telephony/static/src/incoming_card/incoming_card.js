@@ -142,26 +142,49 @@ export class IncomingCard extends Component {
         }
     }
 
-    /** A ringing call is redirected (commands/route), a call in progress transferred. */
-    async transferTo(target) {
-        const method = this.card.status === "ringing" ? "action_route" : "action_transfer";
-        await this.runCommand(method, [target]);
-        this.card.transferOpen = false;
+    /**
+     * A ringing call is redirected (commands/route), a call in progress transferred
+     * (commands/transfer): blind, or "hold" to consult the colleague first.
+     * ``target`` is ``{ target_user_id }`` or ``{ to_number }`` (a group or queue).
+     */
+    async transferTo(target, method = "blind") {
+        const ringing = this.card.status === "ringing";
+        const kwargs = ringing ? target : { ...target, method };
+        const answer = await this.runCommand(ringing ? "action_route" : "action_transfer", kwargs);
+        if (answer?.ok) {
+            this.card.transferOpen = false;
+            this.card.consulting = !ringing && method === "hold";
+        }
+    }
+
+    async completeTransfer() {
+        if ((await this.runCommand("action_transfer_complete"))?.ok) {
+            this.card.consulting = false;
+        }
+    }
+
+    async cancelTransfer() {
+        if ((await this.runCommand("action_transfer_cancel"))?.ok) {
+            this.card.consulting = false;
+        }
     }
 
     async hangup() {
-        await this.runCommand("action_hangup", []);
+        await this.runCommand("action_hangup");
     }
 
-    async runCommand(method, args) {
+    /** Call control methods answer ``{ ok, message }``; the message is shown on the card. */
+    async runCommand(method, kwargs = {}) {
         this.state.busy = true;
         try {
-            const answer = await this.orm.call("medpulse.call", method, [[this.card.call_id], ...args]);
+            const answer = await this.orm.call("medpulse.call", method, [[this.card.call_id]], kwargs);
             this.card.message = answer?.message || false;
-            this.card.messageFailed = answer ? answer.ok === false : false;
+            this.card.messageFailed = answer?.ok === false;
+            return answer;
         } catch (error) {
             this.card.message = error.data?.message || error.message || String(error);
             this.card.messageFailed = true;
+            return false;
         } finally {
             this.state.busy = false;
         }
