@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import people  # noqa: E402
 
+
 def _grouped(national: str, sep: str) -> str:
     return sep.join((national[:3], national[3:6], national[6:8], national[8:]))
 
@@ -115,10 +116,11 @@ def main(argv: list[str] | None = None) -> int:
         su = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         if "phone_mobile_search" not in su["res.partner"]._fields:
             sys.exit("res.partner has no phone_mobile_search: install the 'sms' module first")
+        receptionist_group = su.ref("medpulse_clinic.group_clinic_receptionist")
         receptionist = su["res.users"].with_context(no_reset_password=True).create({
             "name": "Bench Receptionist",
             "login": f"bench_receptionist_{time.time_ns()}",
-            "groups_id": [odoo.Command.set([su.ref("medpulse_clinic.group_clinic_receptionist").id])],
+            "groups_id": [odoo.Command.set(receptionist_group.ids)],
         })
         env = odoo.api.Environment(cr, receptionist.id, {})
         Patient, Partner = env["medpulse.patient"], env["res.partner"]
