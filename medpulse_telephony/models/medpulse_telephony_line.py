@@ -3,6 +3,7 @@ import logging
 import mango_vpbx
 
 from odoo import _, api, fields, models
+from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -64,19 +65,39 @@ class MedpulseTelephonyLine(models.Model):
 
     @api.model
     def _get_or_create(self, company, number):
-        """The line a call came in on, created on first sight with a readable name."""
+        """The line a call came in on, created on first sight with a readable name.
+
+        Two workers can see the first call on a new line at once: the insert is
+        ``ON CONFLICT DO NOTHING``, so the second one gets a serialization failure
+        (retried by the request dispatcher) instead of a unique violation.
+        """
         if not number:
             return self.browse()
-        line = self.with_context(active_test=False).search(
-            [("company_id", "=", company.id), ("number", "=", number)], limit=1
+        domain = [("company_id", "=", company.id), ("number", "=", number)]
+        line = self.with_context(active_test=False).search(domain, limit=1)
+        if line:
+            return line
+        now = fields.Datetime.now()
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO medpulse_telephony_line
+                    (company_id, number, number_e164, name, sequence, active,
+                     create_uid, create_date, write_uid, write_date)
+                VALUES (%s, %s, %s, %s, 10, TRUE, %s, %s, %s, %s)
+                ON CONFLICT (company_id, number) DO NOTHING
+                RETURNING id
+                """,
+                company.id, number, company._mango_normalize(number) or None,
+                mango_vpbx.format_number(number, company.mango_default_region or "RU") or number,
+                self.env.uid, now, self.env.uid, now,
+            ),
+            log_exceptions=False,
         )
-        if not line:
-            line = self.create({
-                "company_id": company.id,
-                "number": number,
-                "name": mango_vpbx.format_number(number) or number,
-            })
-        return line
+        row = self.env.cr.fetchone()
+        if row:
+            return self.browse(row[0])
+        return self.with_context(active_test=False).search(domain, limit=1)
 
     @api.model
     def _import_from_pbx(self, company):
