@@ -1,0 +1,184 @@
+"""The webhook is on the internet: hostile requests through the real HTTP route.
+
+Unsigned, forged, replayed, oversized or wrongly sent requests get a 4xx and write
+nothing (rows of ``medpulse_call_event`` and ``medpulse_call`` are counted before
+and after). Correctly signed but malformed content is never a 500: it is kept as a
+raw event (``not_understood`` when it cannot be read), answered 200, and the journal
+stays consistent. Nothing logged at INFO or above carries the salt or the data of
+the patient who called.
+"""
+
+import logging
+from contextlib import contextmanager
+
+import mango_vpbx
+
+from odoo.tests import HttpCase, tagged
+
+from .test_access_matrix import incoming_call_events
+
+API_KEY = "sec-vpbx-key-7d1c"
+API_SALT = "sec-vpbx-salt-b83f0e"
+PATIENT_NUMBER = "79167770707"
+URL = "/mango/events/call"
+
+
+@contextmanager
+def captured_logs(level=logging.INFO):
+    """Every record logged under ``odoo`` and ``werkzeug`` at ``level`` or above, formatted."""
+    records = []
+
+    class Collector(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    handler = Collector(level)
+    loggers = [logging.getLogger("odoo"), logging.getLogger("werkzeug")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+
+
+@tagged("post_install", "-at_install")
+class TestWebhookSecurity(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company = cls.env.company
+        cls.company.sudo().write({"mango_api_key": API_KEY, "mango_api_salt": API_SALT})
+        cls.patient = cls.env["medpulse.patient"].sudo().create({
+            "last_name": "Secretova", "first_name": "Zinaida", "patronymic": "Petrovna",
+            "phone_ids": [(0, 0, {"number": "+7 916 777-07-07"})],
+        })
+
+    # ------------------------------------------------------------------ helpers
+    def counts(self):
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT (SELECT count(*) FROM medpulse_call_event), (SELECT count(*) FROM medpulse_call)"
+        )
+        return self.env.cr.fetchone()
+
+    def post(self, form, path=URL, **kwargs):
+        return self.url_open(path, data=form, allow_redirects=False, **kwargs)
+
+    def signed(self, payload, key=API_KEY, salt=API_SALT):
+        return mango_vpbx.encode(payload, key, salt)
+
+    def assert_rejected(self, response, label):
+        self.assertTrue(400 <= response.status_code < 500, f"{label}: HTTP {response.status_code}")
+
+    # ------------------------------------------------------------------ rejected
+    def test_forged_unsigned_and_replayed_requests_write_nothing(self):
+        payload = incoming_call_events("SEC-1", PATIENT_NUMBER)[0][1]
+        good = self.signed(payload)
+        tampered = dict(payload, to={"extension": "999"})
+        cases = {
+            "no fields": {},
+            "no signature": {"vpbx_api_key": API_KEY, "json": good["json"]},
+            "no key": {"sign": good["sign"], "json": good["json"]},
+            "no json": {"vpbx_api_key": API_KEY, "sign": good["sign"]},
+            "empty signature": dict(good, sign=""),
+            "forged signature": dict(good, sign="0" * 64),
+            "signature of another body": dict(good, sign=mango_vpbx.sign(API_KEY, "{}", API_SALT)),
+            "wrong key, right salt": self.signed(payload, key="someone-else"),
+            "right key, wrong salt": self.signed(payload, salt="guessed-salt"),
+            "HMAC instead of sha256": dict(good, sign=__import__("hmac").new(
+                API_SALT.encode(), (API_KEY + good["json"] + API_SALT).encode(), "sha256").hexdigest()),
+            "old request replayed with a changed body": dict(good, json=mango_vpbx.dumps(tampered)),
+            "body with trailing space": dict(good, json=good["json"] + " "),
+            "key with a NUL": dict(good, vpbx_api_key=API_KEY + "\x00"),
+            "unsigned deep nesting": {"vpbx_api_key": API_KEY, "sign": "x",
+                                      "json": "[" * 20000 + "]" * 20000},
+        }
+        before = self.counts()
+        for label, form in cases.items():
+            with self.subTest(label):
+                self.assert_rejected(self.post(form), label)
+        self.assertEqual(self.counts(), before, "a rejected request wrote a row")
+
+    def test_oversized_body_is_refused(self):
+        payload = dict(incoming_call_events("SEC-BIG", PATIENT_NUMBER)[0][1], junk="x" * 200_000)
+        before = self.counts()
+        response = self.post(self.signed(payload))
+        self.assertEqual(response.status_code, 413)
+        self.assertEqual(self.counts(), before)
+
+    def test_other_methods_and_content_types_are_refused(self):
+        good = self.signed(incoming_call_events("SEC-M", PATIENT_NUMBER)[0][1])
+        before = self.counts()
+        url = self.base_url() + URL
+        for method in ("GET", "PUT", "DELETE", "PATCH"):
+            with self.subTest(method):
+                response = self.opener.request(method, url, data=good, timeout=12, allow_redirects=False)
+                self.assert_rejected(response, method)
+        response = self.opener.post(url, json=good, timeout=12)
+        self.assert_rejected(response, "JSON body instead of a form")
+        self.assertEqual(self.counts(), before)
+
+    # ------------------------------------------------------------------ signed but malformed
+    def test_signed_deep_nesting_is_kept_as_not_understood(self):
+        before = self.counts()
+        for body in ("[" * 20000 + "]" * 20000, '{"entry_id":"SEC-D","x":' + "[" * 900 + "]" * 900 + "}"):
+            response = self.post(self.signed(body))
+            self.assertEqual(response.status_code, 200)
+        self.assertEqual(self.counts(), (before[0] + 2, before[1]))
+        states = self.env["medpulse.call.event"].sudo().search([], order="id desc", limit=2).mapped("state")
+        self.assertEqual(states, ["not_understood", "not_understood"])
+
+    def test_signed_malformed_fields_never_fail_and_keep_the_journal(self):
+        call = self._deliver_clean("SEC-OK")
+        reference = call.read(["call_type", "result", "caller_e164", "talk_seconds", "is_final"])
+        wrong_values = [[], {}, 1.5, True, -1, 10**30, "", "٣٤٥", "７９１６", "79\x00161", "\u202e7916",
+                        "\U0001f4de", "x" * 300, None]
+        sent = 0
+        for index, (path, payload) in enumerate(incoming_call_events("SEC-X", PATIENT_NUMBER)):
+            for key in payload:
+                for value_index, value in enumerate(wrong_values):
+                    entry = f"SEC-X-{index}-{key}-{value_index}"
+                    mutated = dict(payload, entry_id=entry)
+                    if "call_id" in mutated:
+                        mutated["call_id"] = f"{entry}-leg"
+                    if isinstance(mutated.get(key), dict):
+                        mutated[key] = {"number": value, "extension": value}
+                    else:
+                        mutated[key] = value
+                    response = self.post(self.signed(mutated), path=f"/mango/{path}")
+                    self.assertEqual(response.status_code, 200, f"{path} {key}={value!r}")
+                    sent += 1
+        for path in ("events/unknown", "result", "events/call/extra/../../x", "éçü/événement"):
+            response = self.post(self.signed({"entry_id": "SEC-P"}), path=f"/mango/{path}")
+            self.assertEqual(response.status_code, 200, path)
+        Event = self.env["medpulse.call.event"].sudo()
+        self.assertFalse(Event.search_count([("state", "=", "error")]), "a journal update failed")
+        self.assertTrue(Event.search_count([("state", "=", "not_understood")]))
+        self.assertEqual(call.read(list(reference[0])), reference, "the clean call changed")
+        # Every event that was understood and names a call has its journal record.
+        understood = Event.search([("state", "=", "processed"), ("entry_id", "!=", False)])
+        missing = set(understood.mapped("entry_id")) - set(
+            self.env["medpulse.call"].sudo().search([]).mapped("entry_id"))
+        self.assertFalse(missing)
+        self.assertGreater(sent, 100)
+
+    def _deliver_clean(self, entry_id):
+        for path, payload in incoming_call_events(entry_id, PATIENT_NUMBER):
+            self.assertEqual(self.post(self.signed(payload), path=f"/mango/{path}").status_code, 200)
+        return self.env["medpulse.call"].sudo().search([("entry_id", "=", entry_id)])
+
+    # ------------------------------------------------------------------ logs
+    def test_logs_carry_no_secret_and_no_patient_data(self):
+        with captured_logs() as records:
+            call = self._deliver_clean("SEC-LOG")
+            self.post(self.signed({"entry_id": "SEC-LOG", "from": {"number": [PATIENT_NUMBER]}}))
+            self.post(self.signed(incoming_call_events("SEC-LOG", PATIENT_NUMBER)[0][1], salt="bad"))
+            self.post({"vpbx_api_key": API_KEY, "sign": "0" * 64, "json": PATIENT_NUMBER})
+        self.assertEqual(call.patient_id, self.patient, "the caller is identified as the patient")
+        self.assertTrue(records, "the requests were logged at all")
+        text = "\n".join(records)
+        secrets = [API_SALT, PATIENT_NUMBER, "+7 916 777", "Secretova", "Zinaida", self.patient.card_number]
+        for secret in filter(None, secrets):
+            self.assertNotIn(secret, text)
