@@ -5,7 +5,7 @@ import logging
 import mango_vpbx
 from psycopg2 import errors as pg_errors
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
