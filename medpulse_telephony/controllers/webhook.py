@@ -47,6 +47,9 @@ class MangoWebhook(http.Controller):
         form = {key: httprequest.form.get(key) for key in ("vpbx_api_key", "sign", "json")}
         if not all(form.values()):
             return _reply(400, "Missing vpbx_api_key, sign or json")
+        if any("\x00" in value for value in (path, *form.values())):
+            # PostgreSQL text cannot hold NUL and no valid PBX request contains one.
+            return _reply(400, "NUL character in the request")
         company = request.env["res.company"].sudo().search(
             [("mango_api_key", "=", form["vpbx_api_key"])], limit=1
         )

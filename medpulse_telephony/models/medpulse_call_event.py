@@ -56,6 +56,9 @@ class MedpulseCallEvent(models.Model):
         (the PBX does not retry, so the raw event is the one thing not to lose).
         """
         try:
+            if "\\u0000" in json_str:
+                # A NUL decoded from the JSON could not be stored in PostgreSQL text.
+                raise mango_vpbx.EventError("the json field contains a NUL character")
             event = mango_vpbx.parse_event(path, json_str)
         except mango_vpbx.EventError as error:
             digest = hashlib.sha256(f"{path}\n{json_str}".encode()).hexdigest()
@@ -136,8 +139,9 @@ def _entry_id_of(json_str):
         payload = json.loads(json_str)
     except (TypeError, ValueError, RecursionError):
         return None
-    if isinstance(payload, dict) and isinstance(payload.get("entry_id"), str):
-        return payload["entry_id"][:128]
+    entry_id = payload.get("entry_id") if isinstance(payload, dict) else None
+    if isinstance(entry_id, str) and "\x00" not in entry_id:
+        return entry_id[:128]
     return None
 
 
