@@ -1,5 +1,7 @@
 import time
 
+from lxml import etree
+
 from odoo.tests import tagged
 
 from .click_to_call_common import DESK_PHONE, ClickToCallCase, callback_events
@@ -80,6 +82,34 @@ class TestClickToCall(ClickToCallCase):
         # A colleague's desk phone is not ours to ring.
         answer = self.click(self.operator1, PATIENT_NUMBER, self.patient, desk_device_id=other.id)
         self.assertEqual(self.stub.requests[-1]["json"]["from"], {"extension": "101"})
+
+    def test_numbers_use_the_phone_widget(self):
+        """The call button lives in the phone widget: every number we show must use it."""
+        cases = [
+            ("medpulse.patient", "list", False, "phone"),
+            ("medpulse.patient", "form", False, "number"),
+            ("medpulse.appointment", "calendar", False, "patient_phone"),
+            ("medpulse.appointment", "list", False, "patient_phone"),
+            ("medpulse.appointment", "form", False, "patient_phone"),
+            ("medpulse.call", "list", False, "external_number_display"),
+            ("medpulse.call", "form", False, "caller_number"),
+            (
+                "medpulse.call",
+                "list",
+                "medpulse_telephony.medpulse_call_view_list_callback",
+                "external_number_display",
+            ),
+        ]
+        for model, view_type, xmlid, field in cases:
+            view_id = self.env.ref(xmlid).id if xmlid else False
+            arch = self.env[model].with_user(self.operator1).get_view(view_id, view_type)["arch"]
+            nodes = etree.fromstring(arch).xpath(f"//field[@name='{field}']")
+            self.assertTrue(nodes, (model, view_type, field))
+            self.assertEqual(nodes[0].get("widget"), "phone", (model, view_type, field))
+        arch = self.env["medpulse.call"].get_view(
+            self.env.ref("medpulse_telephony.medpulse_call_view_list_callback").id, "list"
+        )["arch"]
+        self.assertTrue(etree.fromstring(arch).xpath("//button[@name='action_call_back']"))
 
     def test_call_back_button_dials_from_the_browser(self):
         missed = self.receive(incoming_missed())
