@@ -57,6 +57,8 @@ def list_specification(Call) -> dict:
     spec = {}
     for node in etree.fromstring(arch).iter("field"):
         name = node.get("name")
+        if node.get("optional") == "hide":
+            continue  # hidden optional columns are not fetched
         field = Call._fields.get(name)
         if not field:
             continue
@@ -78,8 +80,8 @@ def queries(env, rnd: random.Random) -> dict:
     return {
         # The user types the last 7 digits of a number into the search box.
         "number_fragment": lambda: ("search", [("number_search", "ilike", rnd.choice(numbers)[-7:])]),
-        # ... or the surname and first name of a patient.
-        "patient_name": lambda: ("search", [("patient_id", "ilike", " ".join(rnd.choice(names).split()[:2]))]),
+        # ... or the surname and first name of a patient (the search view's "Patient").
+        "patient_name": lambda: ("search", [("patient_ids", "ilike", " ".join(rnd.choice(names).split()[:2]))]),
         "missed_today": lambda: ("search", [("call_type", "=", "missed_incoming"), ("created_today", "=", True)]),
         "group_by_operator_30d": lambda: ("group", [("created_at", ">=", month_start)]),
         "group_by_operator_all": lambda: ("group", []),

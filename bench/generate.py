@@ -262,8 +262,10 @@ def ensure_operators(config_path: str, dbname: str, count: int) -> list[tuple[in
 class _Copier:
     """Rows streamed to COPY in chunks, so a million calls never sit in memory."""
 
-    def __init__(self, cr, table: str, columns: list[str], chunk: int = 50_000) -> None:
+    def __init__(self, cr, table: str, columns: list[str], chunk: int = 50_000,
+                 after: _Copier | None = None) -> None:
         self.cr, self.table, self.columns, self.chunk = cr, table, columns, chunk
+        self.after = after  # rows referenced by a foreign key go in first
         self.rows: list[tuple] = []
         self.count = 0
 
@@ -273,6 +275,8 @@ class _Copier:
             self.flush()
 
     def flush(self) -> None:
+        if self.after:
+            self.after.flush()
         if self.rows:
             _copy(self.cr, self.table, self.columns, self.rows)
             self.count += len(self.rows)
@@ -309,7 +313,11 @@ def load_calls(cr, count: int, days: int, operators: list[tuple[int, str]], comp
         "id", "company_id", "path", "json", "received_at", "identity", "entry_id",
         "pbx_call_id", "state", "call_id_ref", "create_uid", "create_date", "write_uid",
         "write_date",
-    ], chunk=100_000)
+    ], chunk=100_000, after=calls)
+    # the search view finds a caller's calls through patient_ids, the card through patient_id
+    call_patients = _Copier(cr, "medpulse_call_medpulse_patient_rel",
+                            ["medpulse_call_id", "medpulse_patient_id"], after=calls)
+    rang = _Copier(cr, "medpulse_call_rang_user_rel", ["call_id", "user_id"], after=calls)
     now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     for _n in range(count):
         entry = f"bench-{call_id:09d}"
@@ -348,6 +356,10 @@ def load_calls(cr, count: int, days: int, operators: list[tuple[int, str]], comp
             "normal" if reason == 1100 else "caller_hangup", True, followup,
             1, now, 1, now,
         )
+        if external in patient_of:
+            call_patients.add(call_id, patient_of[external])
+        if not outgoing:
+            rang.add(call_id, uid)
         start = int(created.replace(tzinfo=timezone.utc).timestamp())
         leg = f"{entry}-1"
         outside = {"number": external[1:]}
@@ -377,8 +389,8 @@ def load_calls(cr, count: int, days: int, operators: list[tuple[int, str]], comp
                    f"events/summary:{entry}", entry, None, "processed", call_id, 1, at, 1, at)
         event_id += 1
         call_id += 1
-    calls.flush()
-    events.flush()
+    for copier in (calls, events, call_patients, rang):
+        copier.flush()
     _fix_sequence(cr, "medpulse_call")
     _fix_sequence(cr, "medpulse_call_event")
     return calls.count, events.count
