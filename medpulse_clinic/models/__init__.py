@@ -1,8 +1,10 @@
-from . import res_company
-from . import medpulse_specialty
-from . import medpulse_service
-from . import medpulse_doctor
-from . import medpulse_patient_phone
-from . import medpulse_patient
-from . import medpulse_appointment
-from . import medpulse_clinic_demo
+from . import (
+    medpulse_appointment,
+    medpulse_clinic_demo,
+    medpulse_doctor,
+    medpulse_patient,
+    medpulse_patient_phone,
+    medpulse_service,
+    medpulse_specialty,
+    res_company,
+)

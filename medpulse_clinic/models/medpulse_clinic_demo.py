@@ -107,7 +107,8 @@ class MedpulseClinicDemo(models.AbstractModel):
                 "phone_ids": [fields.Command.create(phone) for phone in phones],
             }
             if index % 7 == 6:
-                shared_numbers.append((phones[0]["number"], f"{values['first_name']} {values['last_name']}"))
+                owner = f"{values['first_name']} {values['last_name']}"
+                shared_numbers.append((phones[0]["number"], owner))
             records.append({
                 "xml_id": f"medpulse_clinic.demo_patient_{index:02d}",
                 "values": values,

@@ -1,6 +1,6 @@
-import mango_vpbx
-
 from odoo import api, fields, models
+
+import mango_vpbx
 
 
 class MedpulsePatientPhone(models.Model):

@@ -1,4 +1,1 @@
-from . import test_phone_lookup
-from . import test_appointment
-from . import test_access
-from . import test_tour
+from . import test_access, test_appointment, test_phone_lookup, test_tour

@@ -126,4 +126,5 @@ class TestAccess(ClinicCase):
         Both = self.env["medpulse.patient"].with_user(both).with_context(
             allowed_company_ids=[self.company.id, other_company.id]
         )
-        self.assertEqual(set(Both._lookup_by_phone("+79161234567").ids), {self.patient.id, outsider.id})
+        found = Both._lookup_by_phone("+79161234567")
+        self.assertEqual(set(found.ids), {self.patient.id, outsider.id})

@@ -22,7 +22,8 @@ class TestAppointment(ClinicCase):
     def test_double_booking_refused_with_the_conflict_named(self):
         first = self.book(MONDAY.replace(hour=10))
         with self.assertRaises(ValidationError) as caught:
-            self.book(MONDAY.replace(hour=10, minute=15), patient=self.create_patient("Petrov", "Petr"))
+            other = self.create_patient("Petrov", "Petr")
+            self.book(MONDAY.replace(hour=10, minute=15), patient=other)
         self.assertIn(first.display_name, str(caught.exception))
         self.assertIn("Doctor A (test)", str(caught.exception))
         # back to back is fine, and so is another doctor at the same time
@@ -57,18 +58,18 @@ class TestAppointment(ClinicCase):
         self.assertIsNone(inside._onchange_working_hours_warning())
 
     def test_next_free_slot(self):
-        Appointment = self.env["medpulse.appointment"]
+        find = self.env["medpulse.appointment"]._find_next_free_slot
         # Friday 17:40 -> nothing fits before 18:00; the next working day is Monday.
         friday = MONDAY - timedelta(days=3)
         self.assertEqual(
-            Appointment._find_next_free_slot(self.doctor_a, self.service_30, friday.replace(hour=17, minute=40)),
+            find(self.doctor_a, self.service_30, friday.replace(hour=17, minute=40)),
             MONDAY.replace(hour=9),
         )
         self.book(MONDAY.replace(hour=9))
         self.book(MONDAY.replace(hour=9, minute=30), service=self.service_60)
         # rounds up to the quarter and skips the two booked appointments
         self.assertEqual(
-            Appointment._find_next_free_slot(self.doctor_a, self.service_30, MONDAY.replace(hour=8, minute=50)),
+            find(self.doctor_a, self.service_30, MONDAY.replace(hour=8, minute=50)),
             MONDAY.replace(hour=10, minute=30),
         )
         # a 60-minute service does not fit in the 30 minutes before lunch
@@ -76,12 +77,12 @@ class TestAppointment(ClinicCase):
         self.book(MONDAY.replace(hour=11, minute=30))
         self.book(MONDAY.replace(hour=12, minute=15))
         self.assertEqual(
-            Appointment._find_next_free_slot(self.doctor_a, self.service_60, MONDAY.replace(hour=9)),
+            find(self.doctor_a, self.service_60, MONDAY.replace(hour=9)),
             MONDAY.replace(hour=14),
         )
         # another doctor's appointments do not count
         self.assertEqual(
-            Appointment._find_next_free_slot(self.doctor_b, self.service_30, MONDAY.replace(hour=9)),
+            find(self.doctor_b, self.service_30, MONDAY.replace(hour=9)),
             MONDAY.replace(hour=9),
         )
 
@@ -115,7 +116,8 @@ class TestAppointment(ClinicCase):
             appointment.action_no_show()
         appointment.action_done()
         self.assertEqual(appointment.state, "done")
-        for action in ("action_confirm", "action_cancel", "action_arrive", "action_reset_to_scheduled"):
+        for action in ("action_confirm", "action_cancel", "action_arrive",
+                       "action_reset_to_scheduled"):
             with self.subTest(action=action), self.assertRaises(UserError):
                 getattr(appointment, action)()
         cancelled = self.book(MONDAY.replace(hour=10))

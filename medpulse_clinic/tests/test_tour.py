@@ -1,8 +1,8 @@
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytz
 
-from odoo import Command
+from odoo import Command, fields
 from odoo.tests import HttpCase, new_test_user, tagged
 
 
@@ -25,7 +25,7 @@ class TestClinicTour(HttpCase):
         self.receptionist = new_test_user(
             self.env, login="mp_tour_receptionist", password="mp_tour_receptionist",
             groups="medpulse_clinic.group_clinic_receptionist",
-            tz=_tz_away_from_week_end(datetime.utcnow()), lang="en_US",
+            tz=_tz_away_from_week_end(fields.Datetime.now()), lang="en_US",
         )
         service = self.env["medpulse.service"].create({"name": "Tour Consultation", "duration": 30})
         doctor = self.env["medpulse.doctor"].create({
@@ -38,10 +38,12 @@ class TestClinicTour(HttpCase):
             "last_name": "Tourova", "first_name": "Anna",
             "phone_ids": [Command.create({"number": "+7 (903) 555-12-34"})],
         })
-        self.start_tour("/odoo", "medpulse_clinic_book_appointment_tour", login=self.receptionist.login)
+        self.start_tour(
+            "/odoo", "medpulse_clinic_book_appointment_tour", login=self.receptionist.login
+        )
         appointment = self.env["medpulse.appointment"].search([("patient_id", "=", patient.id)])
         self.assertEqual(len(appointment), 1)
         self.assertEqual(appointment.state, "confirmed")
         self.assertEqual(appointment.doctor_id, doctor)
         self.assertEqual(appointment.service_id, service)
-        self.assertLess(appointment.start, datetime.utcnow() + timedelta(hours=1))
+        self.assertLess(appointment.start, fields.Datetime.now() + timedelta(hours=1))
