@@ -434,6 +434,14 @@ def _time(data: Mapping[str, Any], key: str) -> int | None:
     return number
 
 
+def _code(data: Mapping[str, Any], key: str, *, required: bool = False) -> int | None:
+    """A result/reason code (four digits); a value no code can have is refused."""
+    number = _int(data, key, required=required)
+    if number is not None and not -(2**31) < number < 2**31:
+        raise EventError(f"'{key}' is not a PBX code, got {number!r}")
+    return number
+
+
 def _str(data: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
     """A string field; integers become their decimal text, ``""`` becomes ``None``."""
     value = data.get(key)
@@ -541,7 +549,7 @@ def _call(path: str, data: Mapping[str, Any]) -> CallEvent:
         location=_enum(data, "location", LOCATIONS, strict=False),
         from_=_party(data, "from"),
         to=_party(data, "to"),
-        disconnect_reason=_int(data, "disconnect_reason"),
+        disconnect_reason=_code(data, "disconnect_reason"),
         transfer=_enum(data, "transfer", _TRANSFER_KINDS, strict=False),
         command_id=_str(data, "command_id"),
         callback_initiator=_enum(data, "callback_initiator", _CALLBACK_INITIATORS, strict=False),
@@ -555,7 +563,7 @@ def _summary(path: str, data: Mapping[str, Any]) -> SummaryEvent:
     return SummaryEvent(
         **_base(path, data, SummaryEvent.KNOWN),
         entry_id=_str(data, "entry_id", required=True),
-        call_direction=_int(data, "call_direction"),
+        call_direction=_code(data, "call_direction"),
         from_=_party(data, "from"),
         to=_party(data, "to"),
         line_number=_str(data, "line_number"),
@@ -563,8 +571,8 @@ def _summary(path: str, data: Mapping[str, Any]) -> SummaryEvent:
         forward_time=_time(data, "forward_time"),
         talk_time=_time(data, "talk_time"),
         end_time=_time(data, "end_time"),
-        entry_result=_int(data, "entry_result"),
-        disconnect_reason=_int(data, "disconnect_reason"),
+        entry_result=_code(data, "entry_result"),
+        disconnect_reason=_code(data, "disconnect_reason"),
         sip_call_id=_str(data, "sip_call_id"),
         dct=_dct(data),
     )
@@ -582,7 +590,7 @@ def _recording(path: str, data: Mapping[str, Any]) -> RecordingEvent:
         # "" means "an employee without a short number": keep it apart from "absent".
         extension="" if extension == "" else _str(data, "extension"),
         timestamp=_time(data, "timestamp"),
-        completion_code=_int(data, "completion_code"),
+        completion_code=_code(data, "completion_code"),
         recipient=_str(data, "recipient"),
         command_id=_str(data, "command_id"),
     )
@@ -624,7 +632,7 @@ def _sms(path: str, data: Mapping[str, Any]) -> SmsEvent:
     return SmsEvent(
         **_base(path, data, SmsEvent.KNOWN),
         command_id=_str(data, "command_id", required=True),
-        reason=_int(data, "reason"),
+        reason=_code(data, "reason"),
         timestamp=_time(data, "timestamp"),
     )
 
@@ -642,7 +650,7 @@ def _result(path: str, data: Mapping[str, Any]) -> CommandResult:
         **_base(path, data, CommandResult.KNOWN),
         command=path.split("/", 1)[1],
         command_id=_str(data, "command_id", required=True),
-        result=_int(data, "result", required=True),
+        result=_code(data, "result", required=True),
     )
 
 
