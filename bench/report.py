@@ -82,10 +82,13 @@ def markdown(r: dict) -> str:
                 "| target | events | events/s | p50 ms | p95 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|---:|---:|"]
         for name in ("empty", "insert", "webhook", "webhook_half_rate"):
             v = ing[name]
-            lat = v["latency_ms"]
+            lat = v["latency_ms"] or {}
+            if v.get("failed"):
+                out.append(f"| {name} | failed: {v['failed'][:80]} | | | | | |")
+                continue
             label = name if name != "webhook_half_rate" else f"webhook at {v['offered_calls_per_s']} calls/s (half)"
-            out.append(f"| {label} | {v['events']} | {v['events_per_s']} | {_ms(lat['p50'])} | {_ms(lat['p95'])} | "
-                       f"{_ms(lat['p99'])} | {v['errors']} |")
+            out.append(f"| {label} | {v['events']} | {v['events_per_s']} | {_ms(lat.get('p50'))} | {_ms(lat.get('p95'))} | "
+                       f"{_ms(lat.get('p99'))} | {v['errors']} |")
         mem = ing["memory"]
         out += ["", f"Ratio webhook / empty route: **{ing['ratio_webhook_to_empty']}** (goal ≥ 0.6); "
                 f"insert / empty: {ing['ratio_insert_to_empty']}. Peak RSS of an HTTP worker: "
@@ -102,6 +105,8 @@ def markdown(r: dict) -> str:
             out.append(f"| {name} | {v.get('n')} | {_ms(v.get('p50'))} | {_ms(v.get('p95'))} | "
                        f"{_ms(v.get('max'))} | {v['missing']} |")
         out += ["", "Goals: " + ", ".join(f"{k} {_ok(v)}" for k, v in card["goals"].items()), ""]
+    if r.get("failed"):
+        out.append(f"**The run stopped early:** {r['failed']}\n")
     out.append(f"Parameters: {json.dumps(p)}; whole run {r.get('elapsed_s')} s.")
     return "\n".join(out) + "\n"
 

@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patients", type=int)
     parser.add_argument("--calls", type=int)
     parser.add_argument("--operators", type=int)
-    parser.add_argument("--rate", type=float, default=25.0, help="calls/s offered when saturating")
+    parser.add_argument("--rate", type=float, default=8.0,
+                        help="calls/s offered when saturating (about 8 events per call)")
     parser.add_argument("--duration", type=float, help="seconds of each load run")
     parser.add_argument("--card-calls", type=int)
     parser.add_argument("--skip", action="append", default=[],
@@ -165,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 router.stop()
                 instance.stop()
+    except Exception as error:  # noqa: BLE001 - keep what was measured before the failure
+        results["failed"] = f"{type(error).__name__}: {error}"[:1000]
+        step(f"FAILED: {results['failed']}")
     finally:
         if not args.keep:
             instance.drop()
