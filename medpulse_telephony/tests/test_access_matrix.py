@@ -7,10 +7,10 @@ access rights (an ``AccessError``, or an empty result where the records exist).
 A last class checks that a user of one company reads nothing of another.
 """
 
-import mango_vpbx
-
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
+
+import mango_vpbx
 
 API_KEY = "matrix-vpbx-key"
 API_SALT = "matrix-vpbx-salt"
@@ -24,13 +24,19 @@ ROLES = {
     "telephony_manager": "medpulse_telephony.group_telephony_manager",
     "clinic_manager": "medpulse_clinic.group_clinic_manager",
     "administrator": "base.group_system,medpulse_telephony.group_telephony_manager,"
-                     "medpulse_clinic.group_clinic_manager",
+    "medpulse_clinic.group_clinic_manager",
     "portal": "base.group_portal",
     "public": None,
 }
 ACTIONS = (
-    "read_patients", "read_calls", "read_raw_events", "listen_recordings", "change_pbx_settings",
-    "read_api_key_salt", "change_someone_extension", "export_calls",
+    "read_patients",
+    "read_calls",
+    "read_raw_events",
+    "listen_recordings",
+    "change_pbx_settings",
+    "read_api_key_salt",
+    "change_someone_extension",
+    "export_calls",
 )
 #: The specification: role -> the actions it may do (every other cell is refused).
 #: Exporting needs Odoo's "Access to export feature" group on top of reading the calls;
@@ -49,17 +55,36 @@ MATRIX = {
 
 def incoming_call_events(entry_id, caller=CALLER, t0=1767261600):
     """An answered incoming call as the PBX sends it: one leg and the summary."""
-    leg = {"entry_id": entry_id, "call_id": f"{entry_id}-1", "location": "abonent",
-           "from": {"number": caller}, "to": {"extension": "101", "line_number": "74951234567"}}
+    leg = {
+        "entry_id": entry_id,
+        "call_id": f"{entry_id}-1",
+        "location": "abonent",
+        "from": {"number": caller},
+        "to": {"extension": "101", "line_number": "74951234567"},
+    }
     return [
         ("events/call", dict(leg, seq=1, call_state="Appeared", timestamp=t0)),
         ("events/call", dict(leg, seq=2, call_state="Connected", timestamp=t0 + 5)),
-        ("events/call", dict(leg, seq=3, call_state="Disconnected", timestamp=t0 + 65,
-                             disconnect_reason=1110)),
-        ("events/summary", {"entry_id": entry_id, "call_direction": 1, "from": {"number": caller},
-                            "to": {"extension": "101"}, "line_number": "74951234567",
-                            "create_time": t0, "forward_time": t0, "talk_time": t0 + 5,
-                            "end_time": t0 + 65, "entry_result": 1, "disconnect_reason": 1110}),
+        (
+            "events/call",
+            dict(leg, seq=3, call_state="Disconnected", timestamp=t0 + 65, disconnect_reason=1110),
+        ),
+        (
+            "events/summary",
+            {
+                "entry_id": entry_id,
+                "call_direction": 1,
+                "from": {"number": caller},
+                "to": {"extension": "101"},
+                "line_number": "74951234567",
+                "create_time": t0,
+                "forward_time": t0,
+                "talk_time": t0 + 5,
+                "end_time": t0 + 65,
+                "entry_result": 1,
+                "disconnect_reason": 1110,
+            },
+        ),
     ]
 
 
@@ -68,8 +93,10 @@ def deliver(env, company, events):
     Event = env["medpulse.call.event"].sudo().with_company(company)
     for path, payload in events:
         Event._receive(company, path, mango_vpbx.dumps(payload))
-    return env["medpulse.call"].sudo().search(
-        [("entry_id", "=", events[0][1]["entry_id"]), ("company_id", "=", company.id)]
+    return (
+        env["medpulse.call"]
+        .sudo()
+        .search([("entry_id", "=", events[0][1]["entry_id"]), ("company_id", "=", company.id)])
     )
 
 
@@ -89,16 +116,32 @@ class MatrixCase(HttpCase):
             cls.env, login="matrix_colleague", groups="medpulse_clinic.group_clinic_receptionist"
         )
         cls.colleague.sudo().pbx_extension = "101"
-        cls.patient = cls.env["medpulse.patient"].sudo().create({
-            "last_name": "Matrixova", "first_name": "Vera",
-            "phone_ids": [(0, 0, {"number": "+7 916 555-01-01"})],
-        })
+        cls.patient = (
+            cls.env["medpulse.patient"]
+            .sudo()
+            .create(
+                {
+                    "last_name": "Matrixova",
+                    "first_name": "Vera",
+                    "phone_ids": [(0, 0, {"number": "+7 916 555-01-01"})],
+                }
+            )
+        )
         cls.call = deliver(cls.env, cls.company, incoming_call_events("MATRIX-1"))
         cls.events = cls.env["medpulse.call.event"].sudo().search([("entry_id", "=", "MATRIX-1")])
-        cls.recording = cls.env["medpulse.call.recording"].sudo().create({
-            "recording_id": "MATRIX-REC", "company_id": cls.company.id, "call_id": cls.call.id,
-            "entry_id": "MATRIX-1", "state": "available",
-        })
+        cls.recording = (
+            cls.env["medpulse.call.recording"]
+            .sudo()
+            .create(
+                {
+                    "recording_id": "MATRIX-REC",
+                    "company_id": cls.company.id,
+                    "call_id": cls.call.id,
+                    "entry_id": "MATRIX-1",
+                    "state": "available",
+                }
+            )
+        )
         cls.recording._store_audio(b"ID3\x03\x00matrix-audio", "audio/mpeg")
 
     # Each action returns True when it was allowed and worked, False when refused.
@@ -109,7 +152,9 @@ class MatrixCase(HttpCase):
             return False
 
     def do_read_patients(self, user):
-        patients = self.env["medpulse.patient"].with_user(user).search([("id", "=", self.patient.id)])
+        patients = (
+            self.env["medpulse.patient"].with_user(user).search([("id", "=", self.patient.id)])
+        )
         return bool(patients) and patients.read(["name", "phone"])[0]["name"] == self.patient.name
 
     def do_read_calls(self, user):
@@ -117,19 +162,25 @@ class MatrixCase(HttpCase):
         return bool(calls) and calls.read(["entry_id"])[0]["entry_id"] == "MATRIX-1"
 
     def do_read_raw_events(self, user):
-        events = self.env["medpulse.call.event"].with_user(user).search([("id", "in", self.events.ids)])
+        events = (
+            self.env["medpulse.call.event"].with_user(user).search([("id", "in", self.events.ids)])
+        )
         return len(events) == len(self.events) and all(r["json"] for r in events.read(["json"]))
 
     def do_listen_recordings(self, user):
         # The audio route checks the rights on every request; the public user has no session.
         if user != self.env.ref("base.public_user"):
             self.authenticate(user.login, user.login)
-        response = self.url_open(f"/medpulse/recording/{self.recording.id}/audio", allow_redirects=False)
+        response = self.url_open(
+            f"/medpulse/recording/{self.recording.id}/audio", allow_redirects=False
+        )
         return response.status_code == 200 and response.content == b"ID3\x03\x00matrix-audio"
 
     def do_change_pbx_settings(self, user):
-        settings = self.env["res.config.settings"].with_user(user).create(
-            {"mango_api_url": "https://pbx.example/vpbx/"}
+        settings = (
+            self.env["res.config.settings"]
+            .with_user(user)
+            .create({"mango_api_url": "https://pbx.example/vpbx/"})
         )
         settings.execute()
         return self.company.sudo().mango_api_url == "https://pbx.example/vpbx/"
@@ -158,9 +209,11 @@ def _cell_test(role, action, allowed):
         user = self.users[role]
         outcome = self._refused(lambda: getattr(self, f"do_{action}")(user))
         self.assertEqual(
-            outcome, allowed,
+            outcome,
+            allowed,
             f"{role} {'must' if allowed else 'must not'} be able to {action.replace('_', ' ')}",
         )
+
     test.__name__ = f"test_{role}__{action}"
     test.__doc__ = f"{role} × {action}: {'allowed' if allowed else 'refused'}"
     return test
@@ -179,8 +232,10 @@ for _role in ROLES:
 
 def matrix_markdown():
     """The matrix as the Markdown table of the README (allowed ✓, refused ✗)."""
-    lines = ["| role | " + " | ".join(a.replace("_", " ") for a in ACTIONS) + " |",
-             "|---|" + "---|" * len(ACTIONS)]
+    lines = [
+        "| role | " + " | ".join(a.replace("_", " ") for a in ACTIONS) + " |",
+        "|---|" + "---|" * len(ACTIONS),
+    ]
     for role in ROLES:
         cells = ["✓" if action in MATRIX[role] else "✗" for action in ACTIONS]
         lines.append(f"| {role.replace('_', ' ')} | " + " | ".join(cells) + " |")
@@ -196,18 +251,36 @@ class TestCompanyIsolation(TransactionCase):
         super().setUpClass()
         cls.company_a = cls.env.company
         cls.company_b = cls.env["res.company"].create({"name": "Matrix branch B"})
-        cls.company_b.sudo().write({"mango_api_key": "matrix-key-b", "mango_api_salt": "matrix-salt-b"})
+        cls.company_b.sudo().write(
+            {"mango_api_key": "matrix-key-b", "mango_api_salt": "matrix-salt-b"}
+        )
         cls.user_a = new_test_user(
-            cls.env, login="matrix_company_a", company_id=cls.company_a.id,
+            cls.env,
+            login="matrix_company_a",
+            company_id=cls.company_a.id,
             company_ids=[(6, 0, cls.company_a.ids)],
             groups="medpulse_clinic.group_clinic_manager,medpulse_telephony.group_telephony_manager",
         )
-        cls.patient_b = cls.env["medpulse.patient"].sudo().create({
-            "last_name": "Branchova", "first_name": "Bella", "company_id": cls.company_b.id,
-            "phone_ids": [(0, 0, {"number": "+7 916 555-02-02", "company_id": cls.company_b.id})],
-        })
-        cls.call_b = deliver(cls.env, cls.company_b, incoming_call_events("MATRIX-B", "79165550202"))
-        cls.events_b = cls.env["medpulse.call.event"].sudo().search([("company_id", "=", cls.company_b.id)])
+        cls.patient_b = (
+            cls.env["medpulse.patient"]
+            .sudo()
+            .create(
+                {
+                    "last_name": "Branchova",
+                    "first_name": "Bella",
+                    "company_id": cls.company_b.id,
+                    "phone_ids": [
+                        (0, 0, {"number": "+7 916 555-02-02", "company_id": cls.company_b.id})
+                    ],
+                }
+            )
+        )
+        cls.call_b = deliver(
+            cls.env, cls.company_b, incoming_call_events("MATRIX-B", "79165550202")
+        )
+        cls.events_b = (
+            cls.env["medpulse.call.event"].sudo().search([("company_id", "=", cls.company_b.id)])
+        )
         cls.call_a = deliver(cls.env, cls.company_a, incoming_call_events("MATRIX-A"))
 
     def test_records_of_company_b_exist(self):
@@ -219,7 +292,9 @@ class TestCompanyIsolation(TransactionCase):
         self.assertFalse(env["medpulse.patient"].search([("company_id", "=", self.company_b.id)]))
         self.assertFalse(env["medpulse.patient"].search([("name", "ilike", "Branchova")]))
         self.assertEqual(env["medpulse.call"].search([]), self.call_a.with_env(env))
-        self.assertFalse(env["medpulse.call.event"].search([("company_id", "=", self.company_b.id)]))
+        self.assertFalse(
+            env["medpulse.call.event"].search([("company_id", "=", self.company_b.id)])
+        )
         self.assertFalse(env["medpulse.call"].search_count([("entry_id", "=", "MATRIX-B")]))
 
     def test_direct_reads_of_company_b_are_refused(self):

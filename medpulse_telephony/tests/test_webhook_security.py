@@ -11,9 +11,9 @@ the patient who called.
 import logging
 from contextlib import contextmanager
 
-import mango_vpbx
-
 from odoo.tests import HttpCase, tagged
+
+import mango_vpbx
 
 from .test_access_matrix import incoming_call_events
 
@@ -50,16 +50,25 @@ class TestWebhookSecurity(HttpCase):
         super().setUpClass()
         cls.company = cls.env.company
         cls.company.sudo().write({"mango_api_key": API_KEY, "mango_api_salt": API_SALT})
-        cls.patient = cls.env["medpulse.patient"].sudo().create({
-            "last_name": "Secretova", "first_name": "Zinaida", "patronymic": "Petrovna",
-            "phone_ids": [(0, 0, {"number": "+7 916 777-07-07"})],
-        })
+        cls.patient = (
+            cls.env["medpulse.patient"]
+            .sudo()
+            .create(
+                {
+                    "last_name": "Secretova",
+                    "first_name": "Zinaida",
+                    "patronymic": "Petrovna",
+                    "phone_ids": [(0, 0, {"number": "+7 916 777-07-07"})],
+                }
+            )
+        )
 
     # ------------------------------------------------------------------ helpers
     def counts(self):
         self.env.flush_all()
         self.env.cr.execute(
-            "SELECT (SELECT count(*) FROM medpulse_call_event), (SELECT count(*) FROM medpulse_call)"
+            "SELECT (SELECT count(*) FROM medpulse_call_event),"
+            " (SELECT count(*) FROM medpulse_call)"
         )
         return self.env.cr.fetchone()
 
@@ -87,13 +96,20 @@ class TestWebhookSecurity(HttpCase):
             "signature of another body": dict(good, sign=mango_vpbx.sign(API_KEY, "{}", API_SALT)),
             "wrong key, right salt": self.signed(payload, key="someone-else"),
             "right key, wrong salt": self.signed(payload, salt="guessed-salt"),
-            "HMAC instead of sha256": dict(good, sign=__import__("hmac").new(
-                API_SALT.encode(), (API_KEY + good["json"] + API_SALT).encode(), "sha256").hexdigest()),
+            "HMAC instead of sha256": dict(
+                good,
+                sign=__import__("hmac")
+                .new(API_SALT.encode(), (API_KEY + good["json"] + API_SALT).encode(), "sha256")
+                .hexdigest(),
+            ),
             "old request replayed with a changed body": dict(good, json=mango_vpbx.dumps(tampered)),
             "body with trailing space": dict(good, json=good["json"] + " "),
             "key with a NUL": dict(good, vpbx_api_key=API_KEY + "\x00"),
-            "unsigned deep nesting": {"vpbx_api_key": API_KEY, "sign": "x",
-                                      "json": "[" * 20000 + "]" * 20000},
+            "unsigned deep nesting": {
+                "vpbx_api_key": API_KEY,
+                "sign": "x",
+                "json": "[" * 20000 + "]" * 20000,
+            },
         }
         before = self.counts()
         for label, form in cases.items():
@@ -114,7 +130,9 @@ class TestWebhookSecurity(HttpCase):
         url = self.base_url() + URL
         for method in ("GET", "PUT", "DELETE", "PATCH"):
             with self.subTest(method):
-                response = self.opener.request(method, url, data=good, timeout=12, allow_redirects=False)
+                response = self.opener.request(
+                    method, url, data=good, timeout=12, allow_redirects=False
+                )
                 self.assert_rejected(response, method)
         response = self.opener.post(url, json=good, timeout=12)
         self.assert_rejected(response, "JSON body instead of a form")
@@ -123,18 +141,40 @@ class TestWebhookSecurity(HttpCase):
     # ------------------------------------------------------------------ signed but malformed
     def test_signed_deep_nesting_is_kept_as_not_understood(self):
         before = self.counts()
-        for body in ("[" * 9000 + "]" * 9000, '{"entry_id":"SEC-D","x":' + "[" * 900 + "]" * 900 + "}"):
+        for body in (
+            "[" * 9000 + "]" * 9000,
+            '{"entry_id":"SEC-D","x":' + "[" * 900 + "]" * 900 + "}",
+        ):
             response = self.post(self.signed(body))
             self.assertEqual(response.status_code, 200)
         self.assertEqual(self.counts(), (before[0] + 2, before[1]))
-        states = self.env["medpulse.call.event"].sudo().search([], order="id desc", limit=2).mapped("state")
+        states = (
+            self.env["medpulse.call.event"]
+            .sudo()
+            .search([], order="id desc", limit=2)
+            .mapped("state")
+        )
         self.assertEqual(states, ["not_understood", "not_understood"])
 
     def test_signed_malformed_fields_never_fail_and_keep_the_journal(self):
         call = self._deliver_clean("SEC-OK")
         reference = call.read(["call_type", "result", "caller_e164", "talk_seconds", "is_final"])
-        wrong_values = [[], {}, 1.5, True, -1, 10**30, "", "٣٤٥", "７９１６", "79\x00161", "\u202e7916",
-                        "\U0001f4de", "x" * 300, None]
+        wrong_values = [
+            [],
+            {},
+            1.5,
+            True,
+            -1,
+            10**30,
+            "",
+            "٣٤٥",
+            "７９１６",
+            "79\x00161",
+            "\u202e7916",
+            "\U0001f4de",
+            "x" * 300,
+            None,
+        ]
         sent = 0
         for index, (path, payload) in enumerate(incoming_call_events("SEC-X", PATIENT_NUMBER)):
             for key in payload:
@@ -160,13 +200,16 @@ class TestWebhookSecurity(HttpCase):
         # Every event that was understood and names a call has its journal record.
         understood = Event.search([("state", "=", "processed"), ("entry_id", "!=", False)])
         missing = set(understood.mapped("entry_id")) - set(
-            self.env["medpulse.call"].sudo().search([]).mapped("entry_id"))
+            self.env["medpulse.call"].sudo().search([]).mapped("entry_id")
+        )
         self.assertFalse(missing)
         self.assertGreater(sent, 100)
 
     def _deliver_clean(self, entry_id):
         for path, payload in incoming_call_events(entry_id, PATIENT_NUMBER):
-            self.assertEqual(self.post(self.signed(payload), path=f"/mango/{path}").status_code, 200)
+            self.assertEqual(
+                self.post(self.signed(payload), path=f"/mango/{path}").status_code, 200
+            )
         return self.env["medpulse.call"].sudo().search([("entry_id", "=", entry_id)])
 
     # ------------------------------------------------------------------ logs
@@ -174,11 +217,20 @@ class TestWebhookSecurity(HttpCase):
         with captured_logs() as records:
             call = self._deliver_clean("SEC-LOG")
             self.post(self.signed({"entry_id": "SEC-LOG", "from": {"number": [PATIENT_NUMBER]}}))
-            self.post(self.signed(incoming_call_events("SEC-LOG", PATIENT_NUMBER)[0][1], salt="bad"))
+            self.post(
+                self.signed(incoming_call_events("SEC-LOG", PATIENT_NUMBER)[0][1], salt="bad")
+            )
             self.post({"vpbx_api_key": API_KEY, "sign": "0" * 64, "json": PATIENT_NUMBER})
         self.assertEqual(call.patient_id, self.patient, "the caller is identified as the patient")
         self.assertTrue(records, "the requests were logged at all")
         text = "\n".join(records)
-        secrets = [API_SALT, PATIENT_NUMBER, "+7 916 777", "Secretova", "Zinaida", self.patient.card_number]
+        secrets = [
+            API_SALT,
+            PATIENT_NUMBER,
+            "+7 916 777",
+            "Secretova",
+            "Zinaida",
+            self.patient.card_number,
+        ]
         for secret in filter(None, secrets):
             self.assertNotIn(secret, text)

@@ -48,8 +48,14 @@ def scenario_events(name: str, **params: Any) -> list[tuple[str, str]]:
 
 def _suffixed(value: Any, suffix: str) -> Any:
     if isinstance(value, dict):
-        return {k: (f"{v}{suffix}" if k in ID_KEYS and isinstance(v, str) and v else _suffixed(v, suffix))
-                for k, v in value.items()}
+        return {
+            k: (
+                f"{v}{suffix}"
+                if k in ID_KEYS and isinstance(v, str) and v
+                else _suffixed(v, suffix)
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_suffixed(v, suffix) for v in value]
     return value
@@ -77,7 +83,11 @@ class Deliverer:
 
     def post_form(self, path: str, form: dict[str, str]) -> int | None:
         try:
-            status = self._session().post(f"{self.base_url}/mango/{path}", data=form, timeout=30).status_code
+            status = (
+                self._session()
+                .post(f"{self.base_url}/mango/{path}", data=form, timeout=30)
+                .status_code
+            )
         except requests.ConnectionError:
             with self._lock:
                 self.failed_connections += 1

@@ -33,15 +33,40 @@ sys.path.insert(0, str(ROOT / "bench"))
 from server import make_instance  # noqa: E402 - bench's production-shaped OdooInstance
 
 SCENARIOS = [
-    ("incoming_answered", {}), ("missed_ivr", {"dtmf": "1"}), ("missed_operator", {}),
-    ("queue", {"answered_by": "103"}), ("blind_transfer", {}), ("consultative_transfer", {}),
-    ("internal", {}), ("outgoing", {}),
+    ("incoming_answered", {}),
+    ("missed_ivr", {"dtmf": "1"}),
+    ("missed_operator", {}),
+    ("queue", {"answered_by": "103"}),
+    ("blind_transfer", {}),
+    ("consultative_transfer", {}),
+    ("internal", {}),
+    ("outgoing", {}),
 ]
 COMPARED = [
-    "direction", "result", "call_type", "missed_at", "caller_number", "caller_e164", "callee_number",
-    "callee_e164", "external_e164", "line_id", "patient_id", "answered_user_id", "operator_user_id",
-    "rang_user_ids", "created_at", "answered_at", "ended_at", "wait_seconds", "talk_seconds",
-    "disconnect_reason", "disconnect_category", "transfers", "is_final", "followup_state",
+    "direction",
+    "result",
+    "call_type",
+    "missed_at",
+    "caller_number",
+    "caller_e164",
+    "callee_number",
+    "callee_e164",
+    "external_e164",
+    "line_id",
+    "patient_id",
+    "answered_user_id",
+    "operator_user_id",
+    "rang_user_ids",
+    "created_at",
+    "answered_at",
+    "ended_at",
+    "wait_seconds",
+    "talk_seconds",
+    "disconnect_reason",
+    "disconnect_category",
+    "transfers",
+    "is_final",
+    "followup_state",
 ]
 
 
@@ -54,15 +79,37 @@ def server(work_dir):
     """Odoo in prefork mode (2 HTTP workers), its own demo database and credentials."""
     api_key, api_salt = secrets.token_hex(12), secrets.token_hex(16)
     # Started with odoo-bin, as in production, so that prefork can spawn its gevent process.
-    instance = make_instance(OdooInstance, f"medpulse_rel_{os.getpid()}", work_dir, python=ODOO_PYTHON,
-                             workers=2, extra_options={"max_cron_threads": "0", "limit_time_real": "60"})
+    instance = make_instance(
+        OdooInstance,
+        f"medpulse_rel_{os.getpid()}",
+        work_dir,
+        python=ODOO_PYTHON,
+        workers=2,
+        extra_options={"max_cron_threads": "0", "limit_time_real": "60"},
+    )
     instance.write_config()
     try:
         subprocess.run(
-            [ODOO_PYTHON, str(ROOT / "scripts" / "demo_init.py"), "-c", str(instance.config_path),
-             "-d", instance.dbname, "--pbx-url", closed_port_url(), "--api-key", api_key,
-             "--api-salt", api_salt, "--odoo-url", instance.url],
-            check=True, env=instance.env(), cwd=ROOT, stdout=subprocess.DEVNULL,
+            [
+                ODOO_PYTHON,
+                str(ROOT / "scripts" / "demo_init.py"),
+                "-c",
+                str(instance.config_path),
+                "-d",
+                instance.dbname,
+                "--pbx-url",
+                closed_port_url(),
+                "--api-key",
+                api_key,
+                "--api-salt",
+                api_salt,
+                "--odoo-url",
+                instance.url,
+            ],
+            check=True,
+            env=instance.env(),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
         )
         instance.start()
         instance.api_key, instance.api_salt = api_key, api_salt
@@ -77,8 +124,12 @@ def rpc(server):
 
 
 def journal(rpc, entry_ids):
-    rows = rpc("medpulse.call", "search_read", [("entry_id", "in", list(entry_ids))],
-               fields=["entry_id", *COMPARED])
+    rows = rpc(
+        "medpulse.call",
+        "search_read",
+        [("entry_id", "in", list(entry_ids))],
+        fields=["entry_id", *COMPARED],
+    )
     return {row["entry_id"]: row for row in rows}
 
 
@@ -87,8 +138,13 @@ def entry_ids(events):
 
 
 def wait_final(rpc, ids, timeout=30):
-    rpc.wait_for("medpulse.call", [("entry_id", "in", list(ids)), ("is_final", "=", True)], ["id"],
-                 timeout=timeout, until=lambda rows: len(rows) == len(ids))
+    rpc.wait_for(
+        "medpulse.call",
+        [("entry_id", "in", list(ids)), ("is_final", "=", True)],
+        ["id"],
+        timeout=timeout,
+        until=lambda rows: len(rows) == len(ids),
+    )
 
 
 def test_duplicated_shuffled_concurrent_delivery_gives_the_clean_journal(server, rpc):
@@ -112,13 +168,27 @@ def test_duplicated_shuffled_concurrent_delivery_gives_the_clean_journal(server,
     clean_journal, faulty_journal = journal(rpc, clean_ids), journal(rpc, faulty_ids)
     stored = rpc("medpulse.call.event", "search_count", [("entry_id", "in", list(faulty_ids))])
     stored_clean = rpc("medpulse.call.event", "search_count", [("entry_id", "in", list(clean_ids))])
-    errors = rpc("medpulse.call.event", "search_count",
-                 [("entry_id", "in", list(clean_ids | faulty_ids)), ("state", "!=", "processed")])
+    errors = rpc(
+        "medpulse.call.event",
+        "search_count",
+        [("entry_id", "in", list(clean_ids | faulty_ids)), ("state", "!=", "processed")],
+    )
     reordered = sum(1 for position, index in enumerate(order) if position != index)
-    figures("faulty delivery", events=len(faulty_events), delivered=len(shuffled),
-            duplicates=len(shuffled) - len(faulty_events), reordered=reordered, dropped=0,
-            threads=8, workers=2, seconds=round(elapsed, 1), calls_expected=len(SCENARIOS),
-            calls_in_journal=len(faulty_journal), events_stored=stored, http_5xx=deliverer.server_errors)
+    figures(
+        "faulty delivery",
+        events=len(faulty_events),
+        delivered=len(shuffled),
+        duplicates=len(shuffled) - len(faulty_events),
+        reordered=reordered,
+        dropped=0,
+        threads=8,
+        workers=2,
+        seconds=round(elapsed, 1),
+        calls_expected=len(SCENARIOS),
+        calls_in_journal=len(faulty_journal),
+        events_stored=stored,
+        http_5xx=deliverer.server_errors,
+    )
 
     assert deliverer.statuses == {200: len(clean) + len(shuffled)}, deliverer.statuses
     assert errors == 0
@@ -136,7 +206,7 @@ def test_odoo_restarted_mid_call_completes_the_call(server, rpc):
     deliverer = Deliverer(server.url, server.api_key, server.api_salt)
     deliverer.send_all(reference)
     connected = next(i for i, (p, b) in enumerate(live) if '"Connected"' in b)
-    before, during, after = live[:connected], live[connected:connected + 1], live[connected + 1:]
+    before, during, after = live[:connected], live[connected : connected + 1], live[connected + 1 :]
     deliverer.send_all(before)
     server.stop()
     deliverer.send_all(during)  # the PBX does not retry: these are lost
@@ -148,11 +218,27 @@ def test_odoo_restarted_mid_call_completes_the_call(server, rpc):
     rows = journal(rpc, ids)
     [restarted] = [r for e, r in rows.items() if e.endswith("-restart")]
     [clean] = [r for e, r in rows.items() if e.endswith("-ref")]
-    figures("restart mid-call", events=len(live), lost_while_down=len(during),
-            delivered_after_restart=len(after), final=restarted["is_final"])
+    figures(
+        "restart mid-call",
+        events=len(live),
+        lost_while_down=len(during),
+        delivered_after_restart=len(after),
+        final=restarted["is_final"],
+    )
     assert deliverer.server_errors == 0
-    for name in ("direction", "result", "call_type", "caller_e164", "answered_user_id", "created_at",
-                 "ended_at", "talk_seconds", "wait_seconds", "is_final", "followup_state"):
+    for name in (
+        "direction",
+        "result",
+        "call_type",
+        "caller_e164",
+        "answered_user_id",
+        "created_at",
+        "ended_at",
+        "talk_seconds",
+        "wait_seconds",
+        "is_final",
+        "followup_state",
+    ):
         assert restarted[name] == clean[name], name
 
 
@@ -197,9 +283,15 @@ def test_pbx_down_or_slow_gives_clear_errors_and_no_hung_worker(server, rpc):
             slow_click = pending.result(timeout=30)
             slow_seconds = time.monotonic() - slow_started + 1
         assert len(slow.requests) == 1
-    figures("pbx down/slow", down_seconds=round(down_seconds, 1), slow_seconds=round(slow_seconds, 1),
-            health_while_busy_seconds=round(health_seconds, 2))
-    assert slow_click["ok"] is False and "did not answer in time" in slow_click["message"], slow_click
+    figures(
+        "pbx down/slow",
+        down_seconds=round(down_seconds, 1),
+        slow_seconds=round(slow_seconds, 1),
+        health_while_busy_seconds=round(health_seconds, 2),
+    )
+    assert (
+        slow_click["ok"] is False and "did not answer in time" in slow_click["message"]
+    ), slow_click
     assert slow_seconds < 15
     assert _pending_commands(rpc) == 0, "a command was left half-written"
     assert rpc("medpulse.call", "search_count", []) == calls_before
@@ -217,8 +309,12 @@ def test_after_a_3xxx_answer_no_worker_sends_another_request(server, rpc):
         with ThreadPoolExecutor(len(jobs)) as pool:
             answers = list(pool.map(lambda job: job[0](job[1]), jobs))
         held = [a for a in answers if "paused until" in (a.get("message") or "")]
-        figures("lockout guard", requests_after_3xxx=len(pbx.requests) - 1, attempts=len(jobs),
-                held_back_with_reason=len(held))
+        figures(
+            "lockout guard",
+            requests_after_3xxx=len(pbx.requests) - 1,
+            attempts=len(jobs),
+            held_back_with_reason=len(held),
+        )
         assert len(pbx.requests) == 1, "a request was sent during the 2-minute guard"
         assert len(held) == len(jobs), answers
     assert _pending_commands(rpc) == 0
@@ -226,25 +322,51 @@ def test_after_a_3xxx_answer_no_worker_sends_another_request(server, rpc):
 
 def _route_fuzz_requests(rnd, key, salt, count):
     """(expected class, path, form): 'reject' must be a 4xx, 'accept' a 200."""
-    junk_values = [None, [], {}, "", "x" * 300, 10**30, -1, 1.5, "٣٤٥", "\u202e79", "79\x00161", True]
+    junk_values = [
+        None,
+        [],
+        {},
+        "",
+        "x" * 300,
+        10**30,
+        -1,
+        1.5,
+        "٣٤٥",
+        "\u202e79",
+        "79\x00161",
+        True,
+    ]
     out = []
     for i in range(count):
-        payload = {"entry_id": f"FUZZ-{i % 37}", "call_id": f"FUZZ-{i}", "seq": rnd.choice(junk_values + [1]),
-                   "call_state": rnd.choice(["Appeared", "Connected", "Bogus", 7]),
-                   "timestamp": rnd.choice(junk_values + [1767261600]),
-                   "from": {"number": rnd.choice(junk_values)}, "to": rnd.choice(junk_values + [{}])}
+        payload = {
+            "entry_id": f"FUZZ-{i % 37}",
+            "call_id": f"FUZZ-{i}",
+            "seq": rnd.choice(junk_values + [1]),
+            "call_state": rnd.choice(["Appeared", "Connected", "Bogus", 7]),
+            "timestamp": rnd.choice(junk_values + [1767261600]),
+            "from": {"number": rnd.choice(junk_values)},
+            "to": rnd.choice(junk_values + [{}]),
+        }
         if rnd.random() < 0.2:
             payload = "[" * rnd.randrange(1, 20000) + "]"
         body = payload if isinstance(payload, str) else mango_vpbx.dumps(payload)
-        path = rnd.choice(["events/call", "events/summary", "events/recording", "result/callback",
-                           "events/unknown", "x/y"])
+        path = rnd.choice(
+            [
+                "events/call",
+                "events/summary",
+                "events/recording",
+                "result/callback",
+                "events/unknown",
+                "x/y",
+            ]
+        )
         form = mango_vpbx.encode(body, key, salt)
         kind = rnd.random()
         if kind < 0.5:
             out.append(("accept", path, form))
             continue
         if kind < 0.6:
-            form["sign"] = "%064x" % rnd.getrandbits(256)
+            form["sign"] = f"{rnd.getrandbits(256):064x}"
         elif kind < 0.7:
             form = mango_vpbx.encode(body, key, "wrong-" + salt)
         elif kind < 0.8:
@@ -265,7 +387,10 @@ def test_route_fuzz_no_5xx_and_rejected_requests_write_nothing(server, rpc):
     deliverer = Deliverer(server.url, server.api_key, server.api_salt)
 
     def counts():
-        return (rpc("medpulse.call.event", "search_count", []), rpc("medpulse.call", "search_count", []))
+        return (
+            rpc("medpulse.call.event", "search_count", []),
+            rpc("medpulse.call", "search_count", []),
+        )
 
     before = counts()
     with ThreadPoolExecutor(8) as pool:
@@ -273,8 +398,14 @@ def test_route_fuzz_no_5xx_and_rejected_requests_write_nothing(server, rpc):
     after_rejected = counts()
     with ThreadPoolExecutor(8) as pool:
         accept_statuses = list(pool.map(lambda r: deliverer.post_form(r[1], r[2]), accepted))
-    figures("route fuzz", requests=len(generated), rejected=len(rejected), accepted=len(accepted),
-            http_5xx=deliverer.server_errors, statuses=dict(sorted(deliverer.statuses.items())))
+    figures(
+        "route fuzz",
+        requests=len(generated),
+        rejected=len(rejected),
+        accepted=len(accepted),
+        http_5xx=deliverer.server_errors,
+        statuses=dict(sorted(deliverer.statuses.items())),
+    )
     assert deliverer.server_errors == 0
     assert all(s is not None and 400 <= s < 500 for s in reject_statuses)
     assert after_rejected == before, "a rejected request wrote a row"

@@ -36,47 +36,95 @@ PARSED = {"requests": 0}
 
 def fuzz_settings(examples):
     return settings(
-        max_examples=examples, deadline=None, database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                               HealthCheck.data_too_large],
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.filter_too_much,
+            HealthCheck.data_too_large,
+        ],
     )
 
 
 PATHS = [
-    "events/call", "events/summary", "events/recording", "events/record/added",
-    "events/record/tagged", "events/dtmf", "events/sms", "result/callback",
-    "result/stat", "result/stats", "ping", "/mango/events/call", "events/call/",
+    "events/call",
+    "events/summary",
+    "events/recording",
+    "events/record/added",
+    "events/record/tagged",
+    "events/dtmf",
+    "events/sms",
+    "result/callback",
+    "result/stat",
+    "result/stats",
+    "ping",
+    "/mango/events/call",
+    "events/call/",
 ]
 
 BASE_PAYLOADS = {
     "events/call": {
-        "entry_id": "MTIzNDU2Nzg5", "call_id": "Q0FMTC0x", "timestamp": 1700000000, "seq": 1,
-        "call_state": "Appeared", "location": "abonent",
+        "entry_id": "MTIzNDU2Nzg5",
+        "call_id": "Q0FMTC0x",
+        "timestamp": 1700000000,
+        "seq": 1,
+        "call_state": "Appeared",
+        "location": "abonent",
         "from": {"number": "79161234567", "taken_from_call_id": "Q0FMTC0w"},
-        "to": {"extension": "101", "number": "sip:op@x.mangosip.ru", "line_number": "74951234567",
-               "acd_group": "500"},
-        "disconnect_reason": 1110, "command_id": "cmd-1", "callback_initiator": "API",
-        "transfer": "blind", "dct": {"number": "74950000000", "type": 1},
+        "to": {
+            "extension": "101",
+            "number": "sip:op@x.mangosip.ru",
+            "line_number": "74951234567",
+            "acd_group": "500",
+        },
+        "disconnect_reason": 1110,
+        "command_id": "cmd-1",
+        "callback_initiator": "API",
+        "transfer": "blind",
+        "dct": {"number": "74950000000", "type": 1},
     },
     "events/summary": {
-        "entry_id": "MTIzNDU2Nzg5", "call_direction": 1, "from": {"number": "79161234567"},
-        "to": {"extension": "101"}, "line_number": "74951234567", "create_time": 1700000000,
-        "forward_time": 1700000005, "talk_time": 1700000012, "end_time": 1700000072,
-        "entry_result": 1, "disconnect_reason": 1110,
+        "entry_id": "MTIzNDU2Nzg5",
+        "call_direction": 1,
+        "from": {"number": "79161234567"},
+        "to": {"extension": "101"},
+        "line_number": "74951234567",
+        "create_time": 1700000000,
+        "forward_time": 1700000005,
+        "talk_time": 1700000012,
+        "end_time": 1700000072,
+        "entry_result": 1,
+        "disconnect_reason": 1110,
     },
     "events/recording": {
-        "recording_id": "UmVjLTE=", "recording_state": "Completed", "seq": 2,
-        "entry_id": "MTIzNDU2Nzg5", "call_id": "Q0FMTC0x", "extension": "101",
-        "timestamp": 1700000072, "completion_code": 1000,
+        "recording_id": "UmVjLTE=",
+        "recording_state": "Completed",
+        "seq": 2,
+        "entry_id": "MTIzNDU2Nzg5",
+        "call_id": "Q0FMTC0x",
+        "extension": "101",
+        "timestamp": 1700000072,
+        "completion_code": 1000,
     },
     "events/record/added": {
-        "entry_id": "MTIzNDU2Nzg5", "product_id": 1, "user_id": 2, "recording_id": "UmVjLTE=",
+        "entry_id": "MTIzNDU2Nzg5",
+        "product_id": 1,
+        "user_id": 2,
+        "recording_id": "UmVjLTE=",
         "timestamp": 1700000080,
     },
     "events/dtmf": {
-        "seq": 1, "dtmf": "1", "timestamp": 1700000003, "call_id": "Q0FMTC0w",
-        "entry_id": "MTIzNDU2Nzg5", "location": "ivr", "initiator": "79161234567",
-        "from_number": "79161234567", "to_number": "74951234567", "line_number": "74951234567",
+        "seq": 1,
+        "dtmf": "1",
+        "timestamp": 1700000003,
+        "call_id": "Q0FMTC0w",
+        "entry_id": "MTIzNDU2Nzg5",
+        "location": "ivr",
+        "initiator": "79161234567",
+        "from_number": "79161234567",
+        "to_number": "74951234567",
+        "line_number": "74951234567",
     },
     "events/sms": {"command_id": "sms-1", "timestamp": 1700000000, "reason": 1000},
     "result/callback": {"command_id": "cmd-1", "result": 1000},
@@ -85,19 +133,26 @@ BASE_PAYLOADS = {
 
 # JSON values of every type, including deep nesting and huge numbers.
 json_scalars = (
-    st.none() | st.booleans() | st.integers() | st.integers(min_value=-(10**400), max_value=10**400)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(10**400), max_value=10**400)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40)
 )
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=8,
 )
 # Numbers as a hostile sender writes them: digits mixed with unicode digits, control
 # characters, bidi marks, NUL, emoji, whitespace.
 nasty_chars = st.sampled_from(
-    list("0123456789+()- \t\r\n\x00\x07\x1b\x7f\u200b\u200e\u202e\ufeff\u0660\u06f1\u0966\uff11"
-         "\U0001f4de\u00a0\u2028")
+    list(
+        "0123456789+()- \t\r\n\x00\x07\x1b\x7f\u200b\u200e\u202e\ufeff\u0660\u06f1\u0966\uff11"
+        "\U0001f4de\u00a0\u2028"
+    )
 )
 nasty_numbers = st.lists(nasty_chars, max_size=30).map("".join) | st.text(max_size=30)
 
@@ -121,9 +176,22 @@ def mutated_payloads(draw):
             payload[key] = draw(nasty_numbers)
         else:
             side = payload[key] if isinstance(payload[key], dict) else {}
-            for sub in draw(st.lists(st.sampled_from(["number", "extension", "line_number", "acd_group",
-                                                       "taken_from_call_id", "was_transferred"]),
-                                     max_size=3, unique=True)):
+            for sub in draw(
+                st.lists(
+                    st.sampled_from(
+                        [
+                            "number",
+                            "extension",
+                            "line_number",
+                            "acd_group",
+                            "taken_from_call_id",
+                            "was_transferred",
+                        ]
+                    ),
+                    max_size=3,
+                    unique=True,
+                )
+            ):
                 side[sub] = draw(json_values | nasty_numbers)
             payload[key] = side
     extra = draw(st.dictionaries(st.text(max_size=10), json_values, max_size=2))
@@ -162,7 +230,10 @@ def fold_holds(events):
 
 
 @fuzz_settings(EXAMPLES)
-@given(path=st.sampled_from(PATHS) | st.text(max_size=40), body=st.text(max_size=200) | st.binary(max_size=100))
+@given(
+    path=st.sampled_from(PATHS) | st.text(max_size=40),
+    body=st.text(max_size=200) | st.binary(max_size=100),
+)
 def test_random_paths_and_bodies_only_raise_event_error(path, body):
     event = parse_or_reject(path, body)
     if event is not None:
@@ -199,14 +270,40 @@ def test_deep_nesting_is_rejected_not_crashing(path, depth, wrapper, junk):
     elif wrapper == "field":
         body = '{"entry_id":"E","call_id":"C","call_state":"Appeared","seq":' + nested + "}"
     else:
-        body = '{"entry_id":"E","call_id":"C","call_state":"Appeared","from":{"number":' + nested + "}}"
+        body = (
+            '{"entry_id":"E","call_id":"C","call_state":"Appeared","from":{"number":'
+            + nested
+            + "}}"
+        )
     parse_or_reject(path, body)
 
 
 # --- bulk: many requests per example, mutated with a random generator seeded by hypothesis
 
-SCALARS = [None, True, False, 0, -1, 1.5, 10**30, -(10**20), 1e308, "", " ", "1", "abc", "٣٤٥",
-           "７９１６", "79\x00161", "\u202e7916", "\U0001f4de", "\ud7ff", "x" * 500, "1e400", "NaN"]
+SCALARS = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1.5,
+    10**30,
+    -(10**20),
+    1e308,
+    "",
+    " ",
+    "1",
+    "abc",
+    "٣٤٥",
+    "７９１６",
+    "79\x00161",
+    "\u202e7916",
+    "\U0001f4de",
+    "\ud7ff",
+    "x" * 500,
+    "1e400",
+    "NaN",
+]
 
 
 def random_value(rnd, depth=0):
@@ -217,18 +314,26 @@ def random_value(rnd, depth=0):
         return "".join(rnd.choice(NASTY) for _ in range(rnd.randrange(20)))
     if kind < 0.85:
         return [random_value(rnd, depth + 1) for _ in range(rnd.randrange(3))]
-    return {rnd.choice(["number", "extension", "x", ""]): random_value(rnd, depth + 1)
-            for _ in range(rnd.randrange(3))}
+    return {
+        rnd.choice(["number", "extension", "x", ""]): random_value(rnd, depth + 1)
+        for _ in range(rnd.randrange(3))
+    }
 
 
-NASTY = list("0123456789+()- \t\r\n\x00\x07\x1b\x7f\u200b\u200e\u202e\ufeff\u0660\u06f1\u0966\uff11"
-             "\U0001f4de\u00a0\u2028")
+NASTY = list(
+    "0123456789+()- \t\r\n\x00\x07\x1b\x7f\u200b\u200e\u202e\ufeff\u0660\u06f1\u0966\uff11"
+    "\U0001f4de\u00a0\u2028"
+)
 
 
 def random_request(rnd):
     """One (path, json) a hostile or broken sender could produce."""
     roll = rnd.random()
-    path = rnd.choice(PATHS) if rnd.random() < 0.9 else "".join(rnd.choice(NASTY + list("/ab")) for _ in range(8))
+    path = (
+        rnd.choice(PATHS)
+        if rnd.random() < 0.9
+        else "".join(rnd.choice(NASTY + list("/ab")) for _ in range(8))
+    )
     if roll < 0.1:
         return path, "".join(chr(rnd.randrange(0x20, 0x3000)) for _ in range(rnd.randrange(40)))
     if roll < 0.15:
@@ -243,8 +348,18 @@ def random_request(rnd):
         if action < 0.2:
             payload.pop(key)
         elif action < 0.5 and isinstance(payload[key], dict):
-            payload[key][rnd.choice(["number", "extension", "line_number", "acd_group",
-                                     "taken_from_call_id", "was_transferred"])] = random_value(rnd)
+            payload[key][
+                rnd.choice(
+                    [
+                        "number",
+                        "extension",
+                        "line_number",
+                        "acd_group",
+                        "taken_from_call_id",
+                        "was_transferred",
+                    ]
+                )
+            ] = random_value(rnd)
         elif action < 0.75:
             payload[key] = random_value(rnd)
         # else: the field keeps its valid value
