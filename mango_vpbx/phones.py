@@ -51,7 +51,8 @@ def normalize_number(raw: object, default_region: str = "RU") -> str | None:
     Extensions (``101``, ``0511``), SIP users that are names, text and empty
     values give ``None``. Digits without ``+`` are read first as "country code
     first" (the PBX's form) unless they start with the default region's trunk
-    prefix (``8`` in Russia), in which case the national reading is tried first;
+    prefix (``8`` in Russia) or are exactly a valid national number of the default
+    region (``9161234567``), in which case the national reading is tried first;
     the first reading that is a valid number wins, else the first one whose
     length is possible for its country (not only as a local number).
     """
@@ -75,7 +76,14 @@ def normalize_number(raw: object, default_region: str = "RU") -> str | None:
         trunk = metadata.national_prefix if metadata else None
         national = _parse(digits, default_region.upper()) if metadata else None
         international = _parse("+" + digits, None)
-        if trunk and digits.startswith(trunk):
+        # A national number typed bare ("961 160-63-06": ten digits in Russia) must not be
+        # read as an international one that happens to be valid (+961 is Lebanon).
+        bare_national = (
+            national is not None
+            and phonenumbers.national_significant_number(national) == digits
+            and phonenumbers.is_valid_number(national)
+        )
+        if (trunk and digits.startswith(trunk)) or bare_national:
             candidates = [national, international]
         else:
             candidates = [international, national]

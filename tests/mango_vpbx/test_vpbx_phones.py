@@ -18,6 +18,12 @@ from mango_vpbx import format_number, is_sip_uri, normalize_number, sip_user
     ("+44 20 7946 0958", "+442079460958"),
     (79161234567, "+79161234567"),
     ("  79607164646 ", "+79607164646"),
+    # Ten bare digits are a Russian national number, even when reading them as
+    # "country code first" would also give a valid number (Lebanon, Germany, Myanmar).
+    ("961 160-63-06", "+79611606306"),
+    ("495 475-38-22", "+74954753822"),
+    ("950 754-15-19", "+79507541519"),
+    ("+4954753822", "+4954753822"),
 ])
 def test_external_numbers(raw, expected):
     assert normalize_number(raw) == expected
