@@ -1,10 +1,13 @@
 import logging
 
+import pytz
+
 import mango_vpbx
 from mango_vpbx.times import TimeBase
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools.misc import format_time
 
 _logger = logging.getLogger(__name__)
 
@@ -116,9 +119,10 @@ class ResCompany(models.Model):
             )
         if isinstance(error, mango_vpbx.VpbxLockedOut):
             return _(
-                "Requests to the PBX are paused until %(until)s UTC after an invalid request, "
+                "Requests to the PBX are paused until %(until)s after an invalid request, "
                 "to avoid a lockout of the account. Check the settings, then try again.",
-                until=error.until.strftime("%H:%M:%S"),
+                until=format_time(self.env, error.until.astimezone(
+                    pytz.timezone(self.env.user.tz or "UTC")).time()),
             )
         if isinstance(error, mango_vpbx.VpbxRateLimited):
             return _("The PBX's request limit is exceeded: try again in a few seconds.")
@@ -128,12 +132,16 @@ class ResCompany(models.Model):
                 url=self.sudo().mango_api_url,
                 error=str(error),
             )
+        # The PBX's documentation words every code in Russian; English users get its English meaning.
+        meaning = error.meaning or str(error)
+        if error.code is not None and (self.env.lang or "").startswith("ru"):
+            meaning = mango_vpbx.describe_ru(error.code)
         if isinstance(error, mango_vpbx.VpbxBillingError):
             return _(
                 "The PBX account is restricted by billing (code %(code)s: %(meaning)s).",
-                code=error.code, meaning=error.meaning,
+                code=error.code, meaning=meaning,
             )
         return _(
             "The PBX answered with an error (code %(code)s: %(meaning)s).",
-            code=error.code, meaning=error.meaning or str(error),
+            code=error.code, meaning=meaning,
         )
