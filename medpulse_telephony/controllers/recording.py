@@ -15,7 +15,10 @@ from odoo.http import request
 class MedpulseRecordingController(http.Controller):
     @http.route(
         "/medpulse/recording/<int:recording_id>/audio",
-        type="http", auth="user", methods=["GET", "HEAD"], readonly=False,
+        type="http",
+        auth="user",
+        methods=["GET", "HEAD"],
+        readonly=False,
     )
     def recording_audio(self, recording_id, download=None, **_params):
         user = request.env.user

@@ -2,13 +2,14 @@ import logging
 import mimetypes
 from datetime import timedelta, timezone
 
-import mango_vpbx
-from mango_vpbx.times import to_utc
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import format_datetime, html_escape
+from odoo.tools import format_datetime
+
+import mango_vpbx
+from mango_vpbx.times import to_utc
 
 _logger = logging.getLogger(__name__)
 
@@ -53,7 +54,11 @@ class MedpulseCallRecording(models.Model):
     recording_id = fields.Char(string="PBX recording id", required=True, readonly=True, index=True)
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
     call_id = fields.Many2one(
-        "medpulse.call", string="Call", readonly=True, index="btree_not_null", ondelete="set null",
+        "medpulse.call",
+        string="Call",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="set null",
     )
     entry_id = fields.Char(string="PBX entry id", readonly=True, index=True)
     pbx_call_id = fields.Char(string="Leg id", readonly=True, help="The leg recorded last.")
@@ -62,24 +67,36 @@ class MedpulseCallRecording(models.Model):
     started_at = fields.Datetime(string="Started", readonly=True)
     completed_at = fields.Datetime(string="Completed", readonly=True)
     duration = fields.Integer(
-        string="Duration (s)", compute="_compute_duration", store=True, aggregator="sum",
+        string="Duration (s)",
+        compute="_compute_duration",
+        store=True,
+        aggregator="sum",
     )
     duration_display = fields.Char(string="Duration", compute="_compute_duration_display")
     extension = fields.Char(string="Recorded extension", readonly=True)
     pbx_user_id = fields.Char(string="Recorded PBX user id", readonly=True)
-    user_id = fields.Many2one("res.users", string="Recorded operator", readonly=True, index="btree_not_null")
+    user_id = fields.Many2one(
+        "res.users", string="Recorded operator", readonly=True, index="btree_not_null"
+    )
     completion_code = fields.Integer(readonly=True, aggregator=None)
-    recipient = fields.Char(readonly=True, help="Where the PBX stored it: Cloud, Mail or CloudAndMail.")
+    recipient = fields.Char(
+        readonly=True, help="Where the PBX stored it: Cloud, Mail or CloudAndMail."
+    )
     command_id = fields.Char(string="Command id", readonly=True, help="Set when started from Odoo.")
     added = fields.Boolean(
-        string="In the PBX cloud", readonly=True,
+        string="In the PBX cloud",
+        readonly=True,
         help="The PBX announced that the file can be downloaded (events/record/added).",
     )
     # The attachment's res_field, so that the file stays out of attachment lists; like
     # the attachment itself (see ir_attachment_recording.py) only administrators read it.
     audio_file = fields.Binary(string="Audio file", attachment=True, groups="base.group_system")
     attachment_id = fields.Many2one(
-        "ir.attachment", string="Audio", readonly=True, ondelete="set null", groups="base.group_system",
+        "ir.attachment",
+        string="Audio",
+        readonly=True,
+        ondelete="set null",
+        groups="base.group_system",
     )
     file_size = fields.Integer(string="Size (bytes)", related="attachment_id.file_size")
     mimetype = fields.Char(string="File type", related="attachment_id.mimetype")
@@ -95,11 +112,15 @@ class MedpulseCallRecording(models.Model):
     deleted_by_id = fields.Many2one("res.users", string="Deleted by", readonly=True)
     deleted_at = fields.Datetime(string="Deleted on", readonly=True)
     access_ids = fields.One2many(
-        "medpulse.call.recording.access", "recording_id", string="Access log", readonly=True,
+        "medpulse.call.recording.access",
+        "recording_id",
+        string="Access log",
+        readonly=True,
         groups="medpulse_telephony.group_telephony_manager",
     )
     access_count = fields.Integer(
-        compute="_compute_access_count", groups="medpulse_telephony.group_telephony_manager",
+        compute="_compute_access_count",
+        groups="medpulse_telephony.group_telephony_manager",
     )
     audio_url = fields.Char(compute="_compute_audio_url")
     player_html = fields.Html(string="Player", compute="_compute_player_html", sanitize=False)
@@ -118,7 +139,9 @@ class MedpulseCallRecording(models.Model):
     def _compute_duration(self):
         for recording in self:
             if recording.started_at and recording.completed_at:
-                recording.duration = max(0, int((recording.completed_at - recording.started_at).total_seconds()))
+                recording.duration = max(
+                    0, int((recording.completed_at - recording.started_at).total_seconds())
+                )
             else:
                 recording.duration = 0
 
@@ -139,7 +162,9 @@ class MedpulseCallRecording(models.Model):
 
     def _compute_audio_url(self):
         for recording in self:
-            recording.audio_url = f"/medpulse/recording/{recording.id}/audio" if recording.id else False
+            recording.audio_url = (
+                f"/medpulse/recording/{recording.id}/audio" if recording.id else False
+            )
 
     @api.depends("state", "attachment_id")
     @api.depends_context("uid")
@@ -155,33 +180,48 @@ class MedpulseCallRecording(models.Model):
         """
         self.ensure_one()
         user = self.env.user
-        if not self.id or self.state != "available" or not user.has_group(
-            "medpulse_telephony.group_telephony_recordings"
+        if (
+            not self.id
+            or self.state != "available"
+            or not user.has_group("medpulse_telephony.group_telephony_recordings")
         ):
             return False
         parts = []
         if caption:
-            parts.append('<div class="text-muted small">%s</div>' % html_escape(caption))
+            parts.append(Markup('<div class="text-muted small">{}</div>').format(caption))
         parts.append(
-            '<audio class="o_medpulse_recording_player w-100" controls="controls" preload="none" '
-            'controlslist="nodownload" src="%s">%s</audio>'
-            % (html_escape(self.audio_url), html_escape(_("Your browser cannot play this recording.")))
+            Markup(
+                '<audio class="o_medpulse_recording_player w-100" controls="controls" '
+                'preload="none" controlslist="nodownload" src="{}">{}</audio>'
+            ).format(self.audio_url, _("Your browser cannot play this recording."))
         )
         if user.has_group("medpulse_telephony.group_telephony_manager"):
             parts.append(
-                '<a class="o_medpulse_recording_download" href="%s?download=1"><i class="fa fa-download"></i> %s</a>'
-                % (html_escape(self.audio_url), html_escape(_("Download")))
+                Markup(
+                    '<a class="o_medpulse_recording_download" href="{}?download=1">'
+                    '<i class="fa fa-download"></i> {}</a>'
+                ).format(self.audio_url, _("Download"))
             )
-        return Markup('<div class="o_medpulse_recording mb-2">%s</div>' % "".join(parts))
+        return Markup('<div class="o_medpulse_recording mb-2">{}</div>').format(
+            Markup("").join(parts)
+        )
 
     def _caption(self):
         self.ensure_one()
-        started = format_datetime(self.env, self.started_at, dt_format="short") if self.started_at else ""
-        return " · ".join(filter(None, [started, self.user_id.name or self.extension, self.duration_display]))
+        started = (
+            format_datetime(self.env, self.started_at, dt_format="short") if self.started_at else ""
+        )
+        return " · ".join(
+            filter(None, [started, self.user_id.name or self.extension, self.duration_display])
+        )
 
     def action_download(self):
         self.ensure_one()
-        return {"type": "ir.actions.act_url", "url": f"{self.audio_url}?download=1", "target": "self"}
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"{self.audio_url}?download=1",
+            "target": "self",
+        }
 
     # ---------------------------------------------------------------- access
 
@@ -192,7 +232,9 @@ class MedpulseCallRecording(models.Model):
         return super().write(vals)
 
     def _check_manager(self):
-        if not self.env.su and not self.env.user.has_group("medpulse_telephony.group_telephony_manager"):
+        if not self.env.su and not self.env.user.has_group(
+            "medpulse_telephony.group_telephony_manager"
+        ):
             raise AccessError(_("Only telephony managers can do this with call recordings."))
 
     def _log_access(self, action, note=False):
@@ -202,7 +244,11 @@ class MedpulseCallRecording(models.Model):
         user, recording and action within ``ACCESS_COALESCE_MINUTES`` are one listen, so
         the log counts them instead of filling up with one line per seek.
         """
-        return self.env["medpulse.call.recording.access"].sudo()._log(self, self.env.user, action, note)
+        return (
+            self.env["medpulse.call.recording.access"]
+            .sudo()
+            ._log(self, self.env.user, action, note)
+        )
 
     # ------------------------------------------------------------ PBX events
 
@@ -221,16 +267,19 @@ class MedpulseCallRecording(models.Model):
         wake_at = []
         for folded in getattr(state, "recordings", ()) or ():
             recording = self.search(
-                [("company_id", "=", company.id), ("recording_id", "=", folded.recording_id)], limit=1,
+                [("company_id", "=", company.id), ("recording_id", "=", folded.recording_id)],
+                limit=1,
             )
             if not recording:
-                recording = self.create({
-                    "company_id": company.id,
-                    "recording_id": folded.recording_id,
-                    "entry_id": call.entry_id,
-                    "call_id": call.id,
-                    "state": "recording",
-                })
+                recording = self.create(
+                    {
+                        "company_id": company.id,
+                        "recording_id": folded.recording_id,
+                        "entry_id": call.entry_id,
+                        "call_id": call.id,
+                        "state": "recording",
+                    }
+                )
             vals = {
                 "call_id": call.id,
                 "entry_id": call.entry_id,
@@ -240,19 +289,32 @@ class MedpulseCallRecording(models.Model):
             }
             if folded.extension and folded.extension != recording.extension:
                 vals["extension"] = folded.extension
-                vals["user_id"] = Users._find_pbx_operator(company, folded.extension).id or recording.user_id.id
+                vals["user_id"] = (
+                    Users._find_pbx_operator(company, folded.extension).id or recording.user_id.id
+                )
             own_event = getattr(event, "recording_id", None) == folded.recording_id
             if own_event:
                 vals.update(recording._vals_from_event(event, time_base))
             if not vals.get("user_id") and not recording.user_id and vals.get("pbx_user_id"):
-                user = Users.sudo().with_context(active_test=False).search(
-                    [("pbx_user_id", "=", vals["pbx_user_id"]), ("company_ids", "in", company.ids)], limit=1,
+                user = (
+                    Users.sudo()
+                    .with_context(active_test=False)
+                    .search(
+                        [
+                            ("pbx_user_id", "=", vals["pbx_user_id"]),
+                            ("company_ids", "in", company.ids),
+                        ],
+                        limit=1,
+                    )
                 )
                 vals["user_id"] = user.id or False
             recording.write(vals)
-            recording.write(recording._next_state(
-                folded, announced=own_event and isinstance(event, mango_vpbx.RecordAddedEvent),
-            ))
+            recording.write(
+                recording._next_state(
+                    folded,
+                    announced=own_event and isinstance(event, mango_vpbx.RecordAddedEvent),
+                )
+            )
             if recording.state == "waiting" and recording.next_attempt_at:
                 wake_at.append(recording.next_attempt_at)
         if wake_at:
@@ -306,19 +368,27 @@ class MedpulseCallRecording(models.Model):
             else:
                 reason = _(
                     "The PBX did not save the recording (code %(code)s: %(meaning)s).",
-                    code=code, meaning=mango_vpbx.describe(code),
+                    code=code,
+                    meaning=mango_vpbx.describe(code),
                 )
             return {"state": "failed", "last_error": reason}
         if self.recipient == "Mail":
             return {
                 "state": "failed",
-                "last_error": _("The PBX sent this recording by e-mail only: it is not in its cloud storage."),
+                "last_error": _(
+                    "The PBX sent this recording by e-mail only: it is not in its cloud storage."
+                ),
             }
-        return {"state": "waiting", "next_attempt_at": now + timedelta(minutes=COMPLETED_GRACE_MINUTES)}
+        return {
+            "state": "waiting",
+            "next_attempt_at": now + timedelta(minutes=COMPLETED_GRACE_MINUTES),
+        }
 
     @api.model
     def _wake_download_cron(self, at=None):
-        cron = self.env.ref("medpulse_telephony.ir_cron_medpulse_call_recording_download", raise_if_not_found=False)
+        cron = self.env.ref(
+            "medpulse_telephony.ir_cron_medpulse_call_recording_download", raise_if_not_found=False
+        )
         if cron:
             cron.sudo()._trigger(at)
 
@@ -335,7 +405,9 @@ class MedpulseCallRecording(models.Model):
         remaining = recordings.search_count(domain)
         self.env["ir.cron"]._notify_progress(done=len(due), remaining=remaining)
         upcoming = recordings.search(
-            [("state", "=", "waiting"), ("next_attempt_at", "!=", False)], order="next_attempt_at asc", limit=1,
+            [("state", "=", "waiting"), ("next_attempt_at", "!=", False)],
+            order="next_attempt_at asc",
+            limit=1,
         )
         if upcoming and not remaining:
             recordings._wake_download_cron(upcoming.next_attempt_at)
@@ -354,22 +426,31 @@ class MedpulseCallRecording(models.Model):
             # Our own pause to protect the account, not an answer about this recording:
             # wait it out without spending an attempt.
             if isinstance(error, mango_vpbx.VpbxLockedOut):
-                retry_at = error.until.astimezone(timezone.utc).replace(tzinfo=None) + timedelta(seconds=1)
+                retry_at = error.until.astimezone(timezone.utc).replace(tzinfo=None) + timedelta(
+                    seconds=1
+                )
             else:
                 retry_at = now + timedelta(seconds=max(1, int(error.retry_after + 0.999)))
-            self.write({"next_attempt_at": max(retry_at, now), "last_error": company._mango_error_text(error)})
+            self.write(
+                {
+                    "next_attempt_at": max(retry_at, now),
+                    "last_error": company._mango_error_text(error),
+                }
+            )
             return False
         except (mango_vpbx.VpbxError, UserError) as error:
             self._plan_retry(now, self._failure_reason(error))
             return False
         self._store_audio(audio.content, audio.content_type)
-        self.write({
-            "state": "available",
-            "download_attempts": self.download_attempts + 1,
-            "last_attempt_at": now,
-            "next_attempt_at": False,
-            "last_error": False,
-        })
+        self.write(
+            {
+                "state": "available",
+                "download_attempts": self.download_attempts + 1,
+                "last_attempt_at": now,
+                "next_attempt_at": False,
+                "last_error": False,
+            }
+        )
         return True
 
     def _failure_reason(self, error):
@@ -380,7 +461,8 @@ class MedpulseCallRecording(models.Model):
             if error.code:
                 return _(
                     "The PBX has no such recording (code %(code)s: %(meaning)s).",
-                    code=error.code, meaning=error.meaning,
+                    code=error.code,
+                    meaning=error.meaning,
                 )
             if error.http_status:
                 return _("The one-shot download link had expired or the file was gone.")
@@ -405,24 +487,34 @@ class MedpulseCallRecording(models.Model):
         mimetype = (content_type or "").split(";")[0].strip() or "audio/mpeg"
         extension = mimetypes.guess_extension(mimetype) or ".mp3"
         old = self.attachment_id
-        attachment = self.env["ir.attachment"].sudo().create({
-            "name": f"recording-{self.id}{extension}",
-            "raw": content,
-            "mimetype": mimetype,
-            "res_model": self._name,
-            "res_id": self.id,
-            "res_field": "audio_file",
-            "public": False,
-        })
+        attachment = (
+            self.env["ir.attachment"]
+            .sudo()
+            .create(
+                {
+                    "name": f"recording-{self.id}{extension}",
+                    "raw": content,
+                    "mimetype": mimetype,
+                    "res_model": self._name,
+                    "res_id": self.id,
+                    "res_field": "audio_file",
+                    "public": False,
+                }
+            )
+        )
         self.sudo().attachment_id = attachment
         old.sudo().unlink()
 
     def action_retry_download(self):
         """Try again now (e.g. after fixing the PBX settings)."""
         self._check_manager()
-        self.sudo().filtered(lambda r: r.state in ("waiting", "failed")).write({
-            "state": "waiting", "next_attempt_at": fields.Datetime.now(), "download_attempts": 0,
-        })
+        self.sudo().filtered(lambda r: r.state in ("waiting", "failed")).write(
+            {
+                "state": "waiting",
+                "next_attempt_at": fields.Datetime.now(),
+                "download_attempts": 0,
+            }
+        )
         self._wake_download_cron()
 
     # ------------------------------------------------------- keep and delete
@@ -432,14 +524,16 @@ class MedpulseCallRecording(models.Model):
         now = fields.Datetime.now()
         for recording in self:
             recording.sudo().attachment_id.unlink()
-            recording.sudo().write({
-                "state": "deleted",
-                "attachment_id": False,
-                "next_attempt_at": False,
-                "deleted_reason": reason,
-                "deleted_by_id": user.id if user else False,
-                "deleted_at": now,
-            })
+            recording.sudo().write(
+                {
+                    "state": "deleted",
+                    "attachment_id": False,
+                    "next_attempt_at": False,
+                    "deleted_reason": reason,
+                    "deleted_by_id": user.id if user else False,
+                    "deleted_at": now,
+                }
+            )
 
     def _delete_on_request(self, reason):
         """A manager deletes the audio on the patient's request; the reason is logged."""
@@ -476,17 +570,31 @@ class MedpulseCallRecording(models.Model):
         """Delete the audio of recordings older than their company's retention period."""
         recordings = self.sudo()
         now = fields.Datetime.now()
-        for company in recordings.env["res.company"].search([("mango_recording_retention_days", ">", 0)]):
+        for company in recordings.env["res.company"].search(
+            [("mango_recording_retention_days", ">", 0)]
+        ):
             limit = now - timedelta(days=company.mango_recording_retention_days)
-            expired = recordings.search([
-                ("company_id", "=", company.id),
-                ("state", "=", "available"),
-                ("keep", "=", False),
-                "|", ("started_at", "<", limit),
-                "&", ("started_at", "=", False), ("create_date", "<", limit),
-            ])
+            expired = recordings.search(
+                [
+                    ("company_id", "=", company.id),
+                    ("state", "=", "available"),
+                    ("keep", "=", False),
+                    "|",
+                    ("started_at", "<", limit),
+                    "&",
+                    ("started_at", "=", False),
+                    ("create_date", "<", limit),
+                ]
+            )
             if expired:
                 expired._delete_audio(
-                    _("Retention period of %(days)s days ended.", days=company.mango_recording_retention_days)
+                    _(
+                        "Retention period of %(days)s days ended.",
+                        days=company.mango_recording_retention_days,
+                    )
                 )
-                _logger.info("Deleted the audio of %s recordings of company %s (retention)", len(expired), company.id)
+                _logger.info(
+                    "Deleted the audio of %s recordings of company %s (retention)",
+                    len(expired),
+                    company.id,
+                )

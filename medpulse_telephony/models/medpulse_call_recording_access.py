@@ -20,19 +20,27 @@ class MedpulseCallRecordingAccess(models.Model):
     _rec_name = "recording_id"
 
     recording_id = fields.Many2one(
-        "medpulse.call.recording", string="Recording", required=True, readonly=True,
-        index=True, ondelete="cascade",
+        "medpulse.call.recording",
+        string="Recording",
+        required=True,
+        readonly=True,
+        index=True,
+        ondelete="cascade",
     )
     company_id = fields.Many2one(related="recording_id.company_id", store=True, index=True)
     call_id = fields.Many2one(related="recording_id.call_id", string="Call")
     user_id = fields.Many2one("res.users", string="User", required=True, readonly=True, index=True)
     action = fields.Selection(
         [("play", "Play"), ("download", "Download"), ("delete", "Delete")],
-        required=True, readonly=True,
+        required=True,
+        readonly=True,
     )
-    accessed_at = fields.Datetime(string="When", required=True, readonly=True, default=fields.Datetime.now)
+    accessed_at = fields.Datetime(
+        string="When", required=True, readonly=True, default=fields.Datetime.now
+    )
     last_request_at = fields.Datetime(
-        string="Last request", readonly=True,
+        string="Last request",
+        readonly=True,
         help="Playing and seeking send several requests; they are counted on one line.",
     )
     request_count = fields.Integer(string="Requests", readonly=True, default=1, aggregator="sum")
@@ -45,22 +53,28 @@ class MedpulseCallRecordingAccess(models.Model):
         for recording in recordings:
             recent = self.browse()
             if action != "delete":
-                recent = self.search([
-                    ("recording_id", "=", recording.id),
-                    ("user_id", "=", user.id),
-                    ("action", "=", action),
-                    ("last_request_at", ">=", now - timedelta(minutes=ACCESS_COALESCE_MINUTES)),
-                ], order="last_request_at desc", limit=1)
+                recent = self.search(
+                    [
+                        ("recording_id", "=", recording.id),
+                        ("user_id", "=", user.id),
+                        ("action", "=", action),
+                        ("last_request_at", ">=", now - timedelta(minutes=ACCESS_COALESCE_MINUTES)),
+                    ],
+                    order="last_request_at desc",
+                    limit=1,
+                )
             if recent:
                 recent.write({"last_request_at": now, "request_count": recent.request_count + 1})
                 logs |= recent
             else:
-                logs |= self.create({
-                    "recording_id": recording.id,
-                    "user_id": user.id,
-                    "action": action,
-                    "accessed_at": now,
-                    "last_request_at": now,
-                    "note": note,
-                })
+                logs |= self.create(
+                    {
+                        "recording_id": recording.id,
+                        "user_id": user.id,
+                        "action": action,
+                        "accessed_at": now,
+                        "last_request_at": now,
+                        "note": note,
+                    }
+                )
         return logs

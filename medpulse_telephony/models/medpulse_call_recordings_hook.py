@@ -1,10 +1,11 @@
 import logging
 
-import mango_vpbx
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
+
+import mango_vpbx
 
 _logger = logging.getLogger(__name__)
 
@@ -15,16 +16,22 @@ class MedpulseCall(models.Model):
     _inherit = "medpulse.call"
 
     recording_ids = fields.One2many(
-        "medpulse.call.recording", "call_id", string="Recordings", readonly=True,
+        "medpulse.call.recording",
+        "call_id",
+        string="Recordings",
+        readonly=True,
         groups="medpulse_telephony.group_telephony_recordings",
     )
     recording_count = fields.Integer(
-        string="Number of recordings", compute="_compute_recording_count",
+        string="Number of recordings",
+        compute="_compute_recording_count",
         groups="medpulse_telephony.group_telephony_recordings",
     )
 
     recording_player_html = fields.Html(
-        string="Players", compute="_compute_recording_player_html", sanitize=False,
+        string="Players",
+        compute="_compute_recording_player_html",
+        sanitize=False,
         groups="medpulse_telephony.group_telephony_recordings",
     )
 
@@ -39,14 +46,16 @@ class MedpulseCall(models.Model):
         for call in self:
             players = [
                 recording._render_player(caption=recording._caption())
-                for recording in call.recording_ids.sorted(lambda r: (r.started_at or r.create_date, r.id))
+                for recording in call.recording_ids.sorted(
+                    lambda r: (r.started_at or r.create_date, r.id)
+                )
             ]
             players = [player for player in players if player]
             call.recording_player_html = Markup("").join(players) if players else False
 
     def _after_event(self, event_record, event, state):
         result = super()._after_event(event_record, event, state)
-        if isinstance(event, (mango_vpbx.RecordingEvent, mango_vpbx.RecordAddedEvent)):
+        if isinstance(event, mango_vpbx.RecordingEvent | mango_vpbx.RecordAddedEvent):
             self.env["medpulse.call.recording"].sudo()._sync_from_state(self.sudo(), event, state)
         return result
 
@@ -62,10 +71,14 @@ class MedpulseCall(models.Model):
             raise AccessError(_("You are not allowed to start call recordings."))
         extension = user.pbx_extension
         if not extension:
-            raise UserError(_("Your user has no PBX extension: set it in Settings ▸ Users ▸ Telephony."))
+            raise UserError(
+                _("Your user has no PBX extension: set it in Settings ▸ Users ▸ Telephony.")
+            )
         leg = self._my_active_leg(extension)
         if not leg:
-            raise UserError(_("You are not talking in this call right now: there is nothing to record."))
+            raise UserError(
+                _("You are not talking in this call right now: there is nothing to record.")
+            )
         company = self.company_id
         try:
             company._mango_client().recording_start(leg.call_id, extension)
@@ -85,12 +98,17 @@ class MedpulseCall(models.Model):
 
     def _my_active_leg(self, extension):
         """The leg of this call in which ``extension`` is talking or on hold now."""
-        events = self.env["medpulse.call.event"].sudo().search(
-            [("call_id_ref", "=", self.id), ("state", "!=", "not_understood")]
+        events = (
+            self.env["medpulse.call.event"]
+            .sudo()
+            .search([("call_id_ref", "=", self.id), ("state", "!=", "not_understood")])
         )
         state = self._fold(self.company_id, events)
         for leg in reversed(getattr(state, "legs", ()) or ()):
-            parties = {leg.to.extension if leg.to else None, leg.from_.extension if leg.from_ else None}
+            parties = {
+                leg.to.extension if leg.to else None,
+                leg.from_.extension if leg.from_ else None,
+            }
             if leg.state in ("Connected", "OnHold") and extension in parties:
                 return leg
         return None

@@ -5,5 +5,6 @@ class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
     mango_recording_retention_days = fields.Integer(
-        related="company_id.mango_recording_retention_days", readonly=False,
+        related="company_id.mango_recording_retention_days",
+        readonly=False,
     )

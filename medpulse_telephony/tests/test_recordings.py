@@ -18,13 +18,13 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-import mango_vpbx
-
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from odoo.addons.medpulse_telephony.models.medpulse_call_recording import BACKOFF_MINUTES
+
+import mango_vpbx
 
 
 def make_wav(seconds=0.5, rate=8000):
@@ -82,7 +82,9 @@ class LoopbackPbx:
                 payload = json.loads(form["json"])
                 pbx.requests.append((path, payload))
                 if path == "commands/recording/start":
-                    return self._send(200, b'{"result":1000}', [("Content-Type", "application/json")])
+                    return self._send(
+                        200, b'{"result":1000}', [("Content-Type", "application/json")]
+                    )
                 if path != "queries/recording/post":
                     return self._send(404)
                 answers = pbx.script.get(payload["recording_id"]) or []
@@ -135,22 +137,30 @@ class RecordingCase(HttpCase):
         cls.pbx.start()
         cls.addClassCleanup(cls.pbx.stop)
         cls.company = cls.env.company
-        cls.company.sudo().write({
-            "mango_api_url": cls.pbx.url,
-            "mango_api_key": cls.api_key,
-            "mango_api_salt": cls.api_salt,
-            "mango_time_base": "utc",
-        })
+        cls.company.sudo().write(
+            {
+                "mango_api_url": cls.pbx.url,
+                "mango_api_key": cls.api_key,
+                "mango_api_salt": cls.api_salt,
+                "mango_time_base": "utc",
+            }
+        )
         cls.operator = new_test_user(
-            cls.env, login="rec_operator", groups="medpulse_telephony.group_telephony_operator",
+            cls.env,
+            login="rec_operator",
+            groups="medpulse_telephony.group_telephony_operator",
             name="Operator Olga",
         )
         cls.operator.pbx_extension = "101"
         cls.listener = new_test_user(
-            cls.env, login="rec_listener", groups="medpulse_telephony.group_telephony_recordings",
+            cls.env,
+            login="rec_listener",
+            groups="medpulse_telephony.group_telephony_recordings",
         )
         cls.manager = new_test_user(
-            cls.env, login="rec_manager", groups="medpulse_telephony.group_telephony_manager",
+            cls.env,
+            login="rec_manager",
+            groups="medpulse_telephony.group_telephony_manager",
         )
         cls.manager.pbx_extension = "102"
         cls.Recording = cls.env["medpulse.call.recording"]
@@ -164,24 +174,55 @@ class RecordingCase(HttpCase):
     # ------------------------------------------------------------ helpers
 
     def receive(self, path, payload):
-        return self.env["medpulse.call.event"]._receive(self.company, path, mango_vpbx.dumps(payload))
+        return self.env["medpulse.call.event"]._receive(
+            self.company, path, mango_vpbx.dumps(payload)
+        )
 
-    def record_call(self, recording_id, entry_id=None, extension="101", start=1_900_000_000, length=42,
-                    added=True, completion_code=1000, recipient="Cloud"):
+    def record_call(
+        self,
+        recording_id,
+        entry_id=None,
+        extension="101",
+        start=1_900_000_000,
+        length=42,
+        added=True,
+        completion_code=1000,
+        recipient="Cloud",
+    ):
         """The events of a recorded call: Started, Completed and (optionally) record/added."""
         entry_id = entry_id or f"entry-{recording_id}"
-        common = {"recording_id": recording_id, "entry_id": entry_id, "call_id": f"leg-{recording_id}",
-                  "extension": extension}
-        self.receive("events/recording", {**common, "recording_state": "Started", "seq": 1, "timestamp": start})
-        self.receive("events/recording", {
-            **common, "recording_state": "Completed", "seq": 2, "timestamp": start + length,
-            "completion_code": completion_code, "recipient": recipient,
-        })
+        common = {
+            "recording_id": recording_id,
+            "entry_id": entry_id,
+            "call_id": f"leg-{recording_id}",
+            "extension": extension,
+        }
+        self.receive(
+            "events/recording",
+            {**common, "recording_state": "Started", "seq": 1, "timestamp": start},
+        )
+        self.receive(
+            "events/recording",
+            {
+                **common,
+                "recording_state": "Completed",
+                "seq": 2,
+                "timestamp": start + length,
+                "completion_code": completion_code,
+                "recipient": recipient,
+            },
+        )
         if added:
-            self.receive("events/record/added", {
-                "recording_id": recording_id, "entry_id": entry_id, "product_id": 1, "user_id": 300001,
-                "timestamp": start + length + 5,
-            })
+            self.receive(
+                "events/record/added",
+                {
+                    "recording_id": recording_id,
+                    "entry_id": entry_id,
+                    "product_id": 1,
+                    "user_id": 300001,
+                    "timestamp": start + length + 5,
+                },
+            )
         return self.Recording.search([("recording_id", "=", recording_id)])
 
     def let_time_pass(self, recording):
@@ -211,8 +252,10 @@ class TestRecordingDownload(RecordingCase):
         self.assertEqual(recording.call_id.entry_id, "entry-rec-ok")
         self.assertFalse(self.pbx.requests, "nothing is downloaded inside the webhook request")
         cron = self.env.ref("medpulse_telephony.ir_cron_medpulse_call_recording_download")
-        self.assertTrue(self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]),
-                        "the event wakes the download cron")
+        self.assertTrue(
+            self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]),
+            "the event wakes the download cron",
+        )
 
         self.Recording._cron_download()
 
@@ -234,7 +277,9 @@ class TestRecordingDownload(RecordingCase):
         self.assertGreater(recording.next_attempt_at, fields.Datetime.now() + timedelta(minutes=4))
         self.Recording._cron_download()
         self.assertFalse(self.pbx.requests, "not due yet: the file is usually not ready at once")
-        self.receive("events/record/added", {"recording_id": "rec-late", "entry_id": "entry-rec-late"})
+        self.receive(
+            "events/record/added", {"recording_id": "rec-late", "entry_id": "entry-rec-late"}
+        )
         self.Recording._cron_download()
         self.assertEqual(recording.state, "available")
 
@@ -244,7 +289,10 @@ class TestRecordingDownload(RecordingCase):
 
         self.Recording._cron_download()
         self.assertEqual((recording.state, recording.download_attempts), ("waiting", 1))
-        self.assertEqual(recording.next_attempt_at - recording.last_attempt_at, timedelta(minutes=BACKOFF_MINUTES[0]))
+        self.assertEqual(
+            recording.next_attempt_at - recording.last_attempt_at,
+            timedelta(minutes=BACKOFF_MINUTES[0]),
+        )
         self.assertIn("3320", recording.last_error)
         self.Recording._cron_download()
         self.assertEqual(len(self.pbx.queries()), 1, "no new attempt before its time")
@@ -252,7 +300,10 @@ class TestRecordingDownload(RecordingCase):
         self.let_time_pass(recording)
         self.Recording._cron_download()
         self.assertEqual((recording.state, recording.download_attempts), ("waiting", 2))
-        self.assertEqual(recording.next_attempt_at - recording.last_attempt_at, timedelta(minutes=BACKOFF_MINUTES[1]))
+        self.assertEqual(
+            recording.next_attempt_at - recording.last_attempt_at,
+            timedelta(minutes=BACKOFF_MINUTES[1]),
+        )
 
         # The 3320 paused every request of the account for two minutes (the PBX locks it
         # out after a second invalid request): an attempt due meanwhile waits, uncounted.
@@ -285,7 +336,9 @@ class TestRecordingDownload(RecordingCase):
         self.assertIn("3320", recording.last_error)
         self.assertFalse(recording.attachment_id)
         self.Recording._cron_download()
-        self.assertEqual(len(self.pbx.queries()), len(BACKOFF_MINUTES) + 1, "a failed recording is left alone")
+        self.assertEqual(
+            len(self.pbx.queries()), len(BACKOFF_MINUTES) + 1, "a failed recording is left alone"
+        )
 
     def test_expired_link_is_a_reason_and_retried(self):
         self.pbx.script["rec-expired"] = ["expired"]
@@ -320,21 +373,46 @@ class TestRecordingDownload(RecordingCase):
         self.Recording._cron_download()
         planned = recording.next_attempt_at
         self.record_call("rec-dup")  # the PBX delivers everything again
-        self.receive("events/summary", {"entry_id": "entry-rec-dup", "call_direction": 1,
-                                        "create_time": 1_900_000_000, "end_time": 1_900_000_050})
+        self.receive(
+            "events/summary",
+            {
+                "entry_id": "entry-rec-dup",
+                "call_direction": 1,
+                "create_time": 1_900_000_000,
+                "end_time": 1_900_000_050,
+            },
+        )
         self.assertEqual(recording.next_attempt_at, planned)
         self.assertEqual(self.Recording.search_count([("recording_id", "=", "rec-dup")]), 1)
 
     def test_start_recording_of_a_call_in_progress(self):
         entry = "entry-live"
-        self.receive("events/call", {
-            "entry_id": entry, "call_id": "leg-live", "seq": 1, "call_state": "Appeared", "timestamp": 1_900_000_000,
-            "location": "abonent", "from": {"number": "79161234567"}, "to": {"extension": "102"},
-        })
-        self.receive("events/call", {
-            "entry_id": entry, "call_id": "leg-live", "seq": 2, "call_state": "Connected", "timestamp": 1_900_000_005,
-            "location": "abonent", "from": {"number": "79161234567"}, "to": {"extension": "102"},
-        })
+        self.receive(
+            "events/call",
+            {
+                "entry_id": entry,
+                "call_id": "leg-live",
+                "seq": 1,
+                "call_state": "Appeared",
+                "timestamp": 1_900_000_000,
+                "location": "abonent",
+                "from": {"number": "79161234567"},
+                "to": {"extension": "102"},
+            },
+        )
+        self.receive(
+            "events/call",
+            {
+                "entry_id": entry,
+                "call_id": "leg-live",
+                "seq": 2,
+                "call_state": "Connected",
+                "timestamp": 1_900_000_005,
+                "location": "abonent",
+                "from": {"number": "79161234567"},
+                "to": {"extension": "102"},
+            },
+        )
         call = self.env["medpulse.call"].search([("entry_id", "=", entry)])
         with self.assertRaises(AccessError):
             call.with_user(self.operator).action_start_recording()
@@ -361,7 +439,9 @@ class TestRecordingAccess(RecordingCase):
             attachment.with_user(self.operator).read(["raw"])
         with self.assertRaises(AccessError):
             recording.with_user(self.operator).read(["state"])
-        self.assertFalse(self.env["medpulse.call.recording.access"].search([("recording_id", "=", recording.id)]))
+        self.assertFalse(
+            self.env["medpulse.call.recording.access"].search([("recording_id", "=", recording.id)])
+        )
 
     def test_manager_listens_and_every_access_is_logged(self):
         recording = self.available_recording("rec-listen")
@@ -392,7 +472,8 @@ class TestRecordingAccess(RecordingCase):
         self.assertIn("attachment", response.headers["Content-Disposition"])
         self.assertEqual(response.content, self.audio)
         self.assertEqual(
-            sorted(Access.search([("recording_id", "=", recording.id)]).mapped("action")), ["download", "play"],
+            sorted(Access.search([("recording_id", "=", recording.id)]).mapped("action")),
+            ["download", "play"],
         )
         # Managers see the log and the recording; the sound itself only comes through the
         # logging route, not through the ORM nor the generic download routes.
@@ -401,10 +482,15 @@ class TestRecordingAccess(RecordingCase):
         attachment = recording.sudo().attachment_id
         with self.assertRaises(AccessError):
             attachment.with_user(self.manager).read(["raw"])
-        self.assertFalse(self.env["ir.attachment"].with_user(self.manager).search([("id", "=", attachment.id)]))
+        self.assertFalse(
+            self.env["ir.attachment"].with_user(self.manager).search([("id", "=", attachment.id)])
+        )
         self.assertNotEqual(self.url_open(f"/web/content/{attachment.id}").status_code, 200)
         self.assertNotEqual(
-            self.url_open(f"/web/content/medpulse.call.recording/{recording.id}/audio_file").status_code, 200,
+            self.url_open(
+                f"/web/content/medpulse.call.recording/{recording.id}/audio_file"
+            ).status_code,
+            200,
         )
 
     def test_listener_plays_but_does_not_download(self):
@@ -419,13 +505,26 @@ class TestRecordingAccess(RecordingCase):
         recording = self.available_recording("rec-player")
         call = recording.call_id
         html = str(call.with_user(self.manager).recording_player_html)
-        self.assertIn('<audio', html)
+        self.assertIn("<audio", html)
         self.assertIn('preload="none"', html)
         self.assertIn(f'src="/medpulse/recording/{recording.id}/audio"', html)
         self.assertIn("download=1", html)
         self.assertNotIn("download=1", str(call.with_user(self.listener).recording_player_html))
         with self.assertRaises(AccessError):
             call.with_user(self.operator).read(["recording_player_html"])
+
+    def test_manager_plays_the_recording_in_the_browser(self):
+        recording = self.available_recording("rec-browser")
+        url = f"/odoo/action-medpulse_telephony.medpulse_call_action/{recording.call_id.id}"
+        # Render the web client once first: on a loaded machine a slow first render lets
+        # headless Chrome's idle preconnected socket time out (an ERROR in the log).
+        self.authenticate("rec_manager", "rec_manager")
+        self.assertEqual(self.url_open(url).status_code, 200)
+        self.start_tour(url, "medpulse_recording_player_tour", login="rec_manager")
+        log = self.env["medpulse.call.recording.access"].search(
+            [("recording_id", "=", recording.id)]
+        )
+        self.assertEqual((log.user_id, log.action), (self.manager, "play"))
 
     def test_deleted_recording_is_gone_for_everyone(self):
         recording = self.available_recording("rec-deleted")
@@ -470,18 +569,28 @@ class TestRecordingRetention(RecordingCase):
         attachment = recording.sudo().attachment_id
         with self.assertRaises(AccessError):
             recording.with_user(self.listener)._delete_on_request("No reason to")
-        wizard = self.env["medpulse.call.recording.delete"].with_user(self.manager).create({
-            "recording_ids": [fields.Command.set(recording.ids)],
-            "reason": "Patient's written request of 12 May",
-        })
+        wizard = (
+            self.env["medpulse.call.recording.delete"]
+            .with_user(self.manager)
+            .create(
+                {
+                    "recording_ids": [fields.Command.set(recording.ids)],
+                    "reason": "Patient's written request of 12 May",
+                }
+            )
+        )
         wizard.action_delete()
         self.assertEqual(recording.state, "deleted")
         self.assertFalse(attachment.exists())
         self.assertEqual(recording.deleted_by_id, self.manager)
         log = recording.access_ids.filtered(lambda a: a.action == "delete")
-        self.assertEqual((log.user_id, log.note), (self.manager, "Patient's written request of 12 May"))
+        self.assertEqual(
+            (log.user_id, log.note), (self.manager, "Patient's written request of 12 May")
+        )
         with self.assertRaises(UserError):
-            self.available_recording("rec-request-2").with_user(self.manager)._delete_on_request("  ")
+            self.available_recording("rec-request-2").with_user(self.manager)._delete_on_request(
+                "  "
+            )
 
     def test_only_keep_can_be_changed(self):
         recording = self.available_recording("rec-keep")
