@@ -131,7 +131,7 @@ def run_card(instance, web_url: str, python: str, employees: str, calls: int,
             env=instance.env(), stdout=subprocess.PIPE, text=True,
         )
         time.sleep(2)  # let the background load reach its pace
-        result["loaded"] = measure(page, instance, numbers[calls:])
+        result["loaded"] = measure(page, instance, numbers[calls:2 * calls])
         background.terminate()
         background.wait(30)
         browser.close()

@@ -42,9 +42,6 @@ RECOMMENDED_INDEXES = {
     "medpulse_call__callee_e164_trgm":
         "CREATE INDEX IF NOT EXISTS medpulse_call__callee_e164_trgm ON medpulse_call "
         "USING gin (callee_e164 gin_trgm_ops)",
-    "medpulse_call__patient_created_idx":
-        "CREATE INDEX IF NOT EXISTS medpulse_call__patient_created_idx ON medpulse_call "
-        "(patient_id, created_at DESC)",
     "medpulse_call__call_type_created_idx":
         "CREATE INDEX IF NOT EXISTS medpulse_call__call_type_created_idx ON medpulse_call "
         "(call_type, created_at)",
