@@ -130,11 +130,26 @@ class OdooInstance:
         paths = [str(ROOT), str(self.toolkit_metadata_dir()), os.environ.get("PYTHONPATH", "")]
         return dict(os.environ, TZ="UTC", PYTHONPATH=os.pathsep.join(filter(None, paths)))
 
+    def odoo_command(self) -> list[str]:
+        """How to launch Odoo: its script when there is one, else ``python -m odoo``.
+
+        With ``workers > 0`` Odoo re-runs ``sys.argv[0]`` for its gevent (websocket)
+        process, which only works when that is a script (``odoo-bin``, or the ``odoo``
+        console script of a pip install), not ``odoo/__main__.py``.
+        """
+        code = "import odoo, os; print(os.path.dirname(os.path.dirname(odoo.__file__)))"
+        source = subprocess.run([self.python, "-c", code], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        for script in (Path(source) / "odoo-bin", Path(self.python).parent / "odoo"):
+            if script.is_file():
+                return [self.python, str(script)]
+        return [self.python, "-m", "odoo"]
+
     def odoo(self, *args: str, logfile: Path | None = None, check: bool = True) -> int:
         """Run ``odoo`` once with this instance's config (``--stop-after-init`` is yours to add)."""
         if not self.config_path.exists():
             self.write_config()
-        cmd = [self.python, "-m", "odoo", "-c", str(self.config_path), "-d", self.dbname, *args]
+        cmd = [*self.odoo_command(), "-c", str(self.config_path), "-d", self.dbname, *args]
         if logfile:
             cmd.append(f"--logfile={logfile}")
         rc = subprocess.run(cmd, cwd=ROOT, env=self.env()).returncode
@@ -152,7 +167,7 @@ class OdooInstance:
         """Start the server and wait until ``/web/health`` answers."""
         if not self.config_path.exists():
             self.write_config()
-        cmd = [self.python, "-m", "odoo", "-c", str(self.config_path), "-d", self.dbname,
+        cmd = [*self.odoo_command(), "-c", str(self.config_path), "-d", self.dbname,
                f"--logfile={self.log_path}"]
         self.process = subprocess.Popen(cmd, cwd=ROOT, env=self.env(), start_new_session=True)
         deadline = time.monotonic() + timeout
