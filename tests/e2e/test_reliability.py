@@ -238,7 +238,6 @@ def test_odoo_restarted_mid_call_completes_the_call(server, rpc):
         "talk_seconds",
         "wait_seconds",
         "is_final",
-        "followup_state",
     ):
         assert restarted[name] == clean[name], name
 
