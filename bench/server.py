@@ -3,8 +3,7 @@
 Two things production has that a bare ``OdooInstance(workers=2)`` lacks:
 
 - its gevent process must start: Odoo spawns it as ``sys.executable sys.argv[0] gevent``,
-  and ``python -m odoo`` leaves ``sys.argv[0]`` pointing at ``odoo/__main__.py``, which
-  cannot run as a script. ``BenchInstance`` starts the same config with ``odoo-bin``;
+  which works because ``OdooInstance`` launches Odoo through its script (``odoo-bin``);
 - a browser reaches the bus on the same origin as the pages, so something must send
   ``/websocket`` to the gevent port and everything else to the HTTP workers (nginx's
   job in Odoo's deployment guide). ``PathRouter`` does that per connection: a browser
@@ -16,42 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import subprocess
 import threading
-import time
-import urllib.request
-from pathlib import Path
 
 
 def make_instance(OdooInstance, *args, **kwargs):  # noqa: N803 - the class of the tree under test
-    """An ``OdooInstance`` of the tree under test whose ``start`` runs ``odoo-bin``."""
+    """An ``OdooInstance`` of the tree under test, with a longer start-up and its gevent port."""
 
     class BenchInstance(OdooInstance):
-        def odoo_bin(self) -> str:
-            out = subprocess.run(
-                [self.python, "-c", "import odoo, os; print(os.path.dirname(os.path.dirname(odoo.__file__)))"],
-                capture_output=True, text=True, check=True,
-            ).stdout.strip()
-            return str(Path(out) / "odoo-bin")
-
+        # OdooInstance launches Odoo through its script, so prefork can spawn the gevent process.
         def start(self, timeout: float = 180) -> None:
-            if not self.config_path.exists():
-                self.write_config()
-            cmd = [self.python, self.odoo_bin(), "-c", str(self.config_path), "-d", self.dbname,
-                   f"--logfile={self.log_path}"]
-            self.process = subprocess.Popen(cmd, cwd=self.work_dir, env=self.env(),
-                                            start_new_session=True)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"Odoo exited with {self.process.returncode}; see {self.log_path}")
-                try:
-                    with urllib.request.urlopen(self.url + "/web/health", timeout=2) as resp:
-                        if resp.status == 200:
-                            return
-                except OSError:
-                    time.sleep(0.3)
-            raise RuntimeError(f"Odoo did not answer on {self.url} within {timeout} s")
+            super().start(timeout)
 
         def gevent_port(self) -> int:
             for line in self.config_path.read_text().splitlines():
