@@ -119,10 +119,12 @@ class MedpulseCall(models.Model):
         [("ivr", "In the voice menu"), ("queue", "In the queue"), ("operator", "At the operator")],
         string="Missed where", readonly=True,
     )
-    caller_number = fields.Char(readonly=True, help="As the PBX sent it.")
-    caller_e164 = fields.Char(string="Caller (E.164)", readonly=True, index="btree_not_null")
-    callee_number = fields.Char(string="Called number", readonly=True, help="As the PBX sent it.")
-    callee_e164 = fields.Char(string="Called (E.164)", readonly=True, index="btree_not_null")
+    # Trigram indexes: _search_number ORs ILIKE '%fragment%' over these four columns,
+    # which otherwise scans the whole journal; a GIN trigram index also serves "=".
+    caller_number = fields.Char(readonly=True, index="trigram", help="As the PBX sent it.")
+    caller_e164 = fields.Char(string="Caller (E.164)", readonly=True, index="trigram")
+    callee_number = fields.Char(string="Called number", readonly=True, index="trigram", help="As the PBX sent it.")
+    callee_e164 = fields.Char(string="Called (E.164)", readonly=True, index="trigram")
     external_e164 = fields.Char(
         string="Patient's number", readonly=True, index="btree_not_null",
         help="The number outside the clinic: the caller of an incoming call, the called "
@@ -357,8 +359,10 @@ class MedpulseCall(models.Model):
         """
         if not event_record.entry_id:
             return self.browse()
-        call, state = self._recompute(event_record.company_id, event_record.entry_id)
-        call._after_event(event_record, event, state)
+        # The journal, the card and the recordings resolve the same operators.
+        with self.env["res.users"]._pbx_operator_memo():
+            call, state = self._recompute(event_record.company_id, event_record.entry_id)
+            call._after_event(event_record, event, state)
         return call
 
     def _after_event(self, event_record, event, state):
@@ -384,21 +388,38 @@ class MedpulseCall(models.Model):
         taken on an existing call and the ``ON CONFLICT DO NOTHING`` insert of a new one
         raise a serialization failure in that case, which Odoo's request dispatcher
         retries: the retry sees both events and folds them together.
+
+        The lock is an UPDATE of ``write_date``, not a ``SELECT ... FOR NO KEY UPDATE``:
+        only the fields that changed are written below, so without it an event that
+        changes nothing would leave the row unmodified and a concurrent worker would
+        fold without this event instead of failing and retrying.
         """
         Event = self.env["medpulse.call.event"]
         call = self.search([("company_id", "=", company.id), ("entry_id", "=", entry_id)], limit=1)
         if call:
             self.env.cr.execute(
-                SQL("SELECT id FROM medpulse_call WHERE id = %s FOR NO KEY UPDATE", call.id),
+                SQL(
+                    "UPDATE medpulse_call SET write_date = NOW() AT TIME ZONE 'UTC', write_uid = %s"
+                    " WHERE id = %s",
+                    self.env.uid, call.id,
+                ),
                 log_exceptions=False,
             )
+            call.invalidate_recordset(["write_date", "write_uid"])
         else:
             call = self._insert_new(company, entry_id)
-        events = Event.search(
-            [("company_id", "=", company.id), ("entry_id", "=", entry_id), ("state", "!=", "not_understood")]
+        # One query for the ids and what the fold and the links below read, instead of
+        # a search and then a read of every column (the JSON of each event included once).
+        events = Event.search_fetch(
+            [("company_id", "=", company.id), ("entry_id", "=", entry_id), ("state", "!=", "not_understood")],
+            ["path", "json", "state", "call_id_ref"],
         )
         state = self._fold(company, events)
-        call.write(call._vals_from_state(company, state))
+        # Most events change a few fields only: an unchanged value is not rewritten,
+        # so no UPDATE of it, no tracking and no relation rewrite of the many2many.
+        vals = call._vals_differing(call._vals_from_state(company, state))
+        if vals:
+            call.write(vals)
         events.filtered(lambda e: e.call_id_ref != call).write({"call_id_ref": call.id})
         events.filtered(lambda e: e.state == "error").write({"state": "processed", "error": False})
         call._apply_followup()
@@ -428,18 +449,36 @@ class MedpulseCall(models.Model):
     def _vals_from_state(self, company, state):
         """Journal values of a ``mango_vpbx.CallState``."""
         self.ensure_one()
+        with self.env["res.users"]._pbx_operator_memo():
+            return self._vals_from_state_memo(company, state)
+
+    def _vals_from_state_memo(self, company, state):
         Users = self.env["res.users"]
         direction = state.direction
         call_type = _call_type(direction, state.result)
-        caller_e164 = company._mango_normalize(state.caller_number)
-        callee_e164 = company._mango_normalize(state.called_number)
+        # The external number is the caller's or the callee's: parsed once, not twice.
+        normalized = {}
+
+        def normalize(raw):
+            if raw not in normalized:
+                normalized[raw] = company._mango_normalize(raw)
+            return normalized[raw]
+
+        caller_e164 = normalize(state.caller_number)
+        callee_e164 = normalize(state.called_number)
         external_raw = state.external_number if direction in ("incoming", "outgoing") else None
-        external_e164 = company._mango_normalize(external_raw)
+        external_e164 = normalize(external_raw)
         patients = self.env["medpulse.patient"]
         if external_raw:
             patients = patients.sudo()._lookup_by_phone(external_raw).filtered(
                 lambda p: p.company_id == company
             )
+        # Every extension of the call in one search; the lookups below (and the card's
+        # after them) are then answered from the memo.
+        Users._find_pbx_operators(
+            company,
+            extensions=(state.answered_extension, state.operator_extension, *(state.rang_extensions or ())),
+        )
         answered = Users._find_pbx_operator(company, state.answered_extension, state.answered_number)
         rang = Users._find_pbx_operators(
             company, extensions=state.rang_extensions or (), numbers=state.rang_numbers or ()
@@ -486,6 +525,53 @@ class MedpulseCall(models.Model):
         if call_type != "missed_incoming" and self.followup_state == "needs_callback" and not self.closed_by_call_id:
             vals["followup_state"] = "new"
         return vals
+
+    def _vals_differing(self, vals):
+        """The part of ``vals`` (as built by :meth:`_vals_from_state`) that would change
+        the record: values compared as the ORM caches them, many2many as sets of ids."""
+        self.ensure_one()
+        # Read as superuser: patient fields have groups.
+        record = self.sudo()
+        linked = self._linked_ids([
+            name for name, value in vals.items()
+            if self._fields[name].type == "many2many" and _set_command_ids(value) is not None
+        ])
+        changed = {}
+        for name, value in vals.items():
+            field = self._fields[name]
+            if name in linked:
+                if set(_set_command_ids(value)) == linked[name]:
+                    continue
+            elif field.type not in ("one2many", "many2many") and field.store:
+                new = field.convert_to_cache(value, record, validate=False)
+                if new == field.convert_to_cache(record[name], record, validate=False):
+                    continue
+            changed[name] = value
+        return changed
+
+    def _linked_ids(self, names):
+        """{many2many field: set of the ids its relation table links to this record}.
+
+        One query for all the fields, straight from the relation tables: archived
+        patients or users still linked count (``Command.set`` would unlink them), and
+        the ORM's read would need a query per field, each joined for its order.
+        """
+        if not names:
+            return {}
+        self.flush_recordset(names)
+        fields_ = [self._fields[name] for name in names]
+        self.env.cr.execute(SQL(" UNION ALL ").join(
+            SQL(
+                "SELECT %s, %s FROM %s WHERE %s = %s",
+                field.name, SQL.identifier(field.column2), SQL.identifier(field.relation),
+                SQL.identifier(field.column1), self.id,
+            )
+            for field in fields_
+        ))
+        linked = {field.name: set() for field in fields_}
+        for name, target_id in self.env.cr.fetchall():
+            linked[name].add(target_id)
+        return linked
 
     def _transfers_text(self, transfers):
         kinds = {"blind": _("blind transfer"), "consultative": _("consultative transfer")}
@@ -597,6 +683,15 @@ def _call_type(direction, result):
     if direction == "incoming":
         return "missed_incoming" if result == "missed" else "incoming"
     return False
+
+
+def _set_command_ids(commands):
+    """The ids of a ``[Command.set(ids)]`` value, or None for any other form."""
+    if isinstance(commands, (list, tuple)) and len(commands) == 1:
+        command = commands[0]
+        if isinstance(command, (list, tuple)) and len(command) == 3 and command[0] == 6:
+            return list(command[2])
+    return None
 
 
 def _party_label(party):

@@ -1,3 +1,4 @@
+import functools
 import hashlib
 import json
 import logging
@@ -59,7 +60,8 @@ class MedpulseCallEvent(models.Model):
             if "\\u0000" in json_str:
                 # A NUL decoded from the JSON could not be stored in PostgreSQL text.
                 raise mango_vpbx.EventError("the json field contains a NUL character")
-            event = mango_vpbx.parse_event(path, json_str)
+            # Through the fold's cache: the fold of this very request parses it again.
+            event = _parse_stored(path, json_str)
         except mango_vpbx.EventError as error:
             digest = hashlib.sha256(f"{path}\n{json_str}".encode()).hexdigest()
             return self._insert(
@@ -112,7 +114,7 @@ class MedpulseCallEvent(models.Model):
             if record.state == "not_understood":
                 continue
             try:
-                result.append(mango_vpbx.parse_event(record.path, record.json))
+                result.append(_parse_stored(record.path, record.json))
             except mango_vpbx.EventError:
                 _logger.warning("Stored PBX event %s no longer parses", record.id)
         return result
@@ -131,6 +133,18 @@ class MedpulseCallEvent(models.Model):
             for record in self.sorted(lambda r: (r.received_at, r.id))
         ]
         return "\n".join(lines) + ("\n" if lines else "")
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_stored(path, json_str):
+    """``mango_vpbx.parse_event`` of a stored event, remembered by content.
+
+    Every new event of a call folds all the call's stored events again; their text
+    never changes, so each is parsed once per worker instead of once per later event.
+    Keyed by content, not by id, so a cached result is right whatever the database.
+    Parsed events are frozen dataclasses, safe to share.
+    """
+    return mango_vpbx.parse_event(path, json_str)
 
 
 def _entry_id_of(json_str):

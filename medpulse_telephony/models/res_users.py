@@ -1,5 +1,10 @@
+from contextlib import contextmanager
+
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
+
+# Key of the per-event operator memo in the cursor's cache (see _pbx_operator_memo).
+_OPERATOR_MEMO = "medpulse_telephony.pbx_operators"
 
 
 class ResUsers(models.Model):
@@ -37,40 +42,90 @@ class ResUsers(models.Model):
                     _("A PBX extension is made of digits only (got %s).", user.pbx_extension)
                 )
 
+    @contextmanager
+    def _pbx_operator_memo(self):
+        """Within the block, each PBX extension or number is looked up once.
+
+        One webhook event resolves the same parties for the journal, the incoming-call
+        card and the recordings (3 to 6 searches each time); nothing in between changes
+        users or their numbers, so the answer can be shared. Scoped to the block, never
+        to the transaction: a transaction may go on after users are edited (tests,
+        shell, reconciliation of many calls), and a stale answer would be wrong.
+        """
+        cache = self.env.cr.cache
+        if _OPERATOR_MEMO in cache:
+            yield
+            return
+        cache[_OPERATOR_MEMO] = {}
+        try:
+            yield
+        finally:
+            cache.pop(_OPERATOR_MEMO, None)
+
     @api.model
     def _find_pbx_operators(self, company, extensions=(), numbers=()):
         """Users of ``company`` matching PBX extensions or device numbers.
 
         A leg rings an operator by extension; when the PBX sends no extension, by the
         number of one of the operator's devices (``medpulse.telephony.user.number``).
+        All the extensions are resolved in one search and all the numbers in another;
+        inside :meth:`_pbx_operator_memo`, only those not resolved before are searched.
         """
-        users = self.browse()
-        extensions = [ext for ext in extensions if ext]
-        if extensions:
-            users |= self.sudo().with_context(active_test=False).search(
-                [("pbx_extension", "in", extensions), ("company_ids", "in", company.ids)]
-            )
-        keys = [
-            key
-            for key in (
-                self.env["medpulse.telephony.user.number"]._number_keys(company, number)[1]
-                for number in numbers
-            )
-            if key
-        ]
-        if keys:
-            users |= self.env["medpulse.telephony.user.number"].sudo().search(
-                [("number_key", "in", keys), ("company_id", "=", company.id)]
-            ).user_id
-        return users.with_env(self.env)
+        extensions, numbers = tuple(extensions), tuple(numbers)
+        by_extension, by_number = self._pbx_operator_ids(company, extensions, numbers)
+        ids = [uid for ext in extensions if ext for uid in by_extension[ext]]
+        ids += [uid for number in numbers if number for uid in by_number[number]]
+        return self.browse(dict.fromkeys(ids))
 
     @api.model
     def _find_pbx_operator(self, company, extension=None, number=None):
         """The one operator of a PBX party: by extension first, else by device number."""
         if extension:
-            user = self._find_pbx_operators(company, extensions=[extension])
-            if user:
-                return user[:1]
+            ids = self._pbx_operator_ids(company, (extension,), ())[0][extension]
+            if ids:
+                return self.browse(ids[0])
         if number:
-            return self._find_pbx_operators(company, numbers=[number])[:1]
+            ids = self._pbx_operator_ids(company, (), (number,))[1][number]
+            if ids:
+                return self.browse(ids[0])
         return self.browse()
+
+    @api.model
+    def _pbx_operator_ids(self, company, extensions, numbers):
+        """({extension: user ids}, {number: user ids}) for the given parties.
+
+        Ids are in the order the former one-party searches returned them (users by
+        name and login; device numbers by user, sequence, id), so the first id is the
+        operator :meth:`_find_pbx_operator` always picked.
+        """
+        memo = self.env.cr.cache.get(_OPERATOR_MEMO)
+        if memo is None:
+            memo = {}
+        by_extension = memo.setdefault(("extension", company.id), {})
+        by_number = memo.setdefault(("number", company.id), {})
+        missing = [ext for ext in dict.fromkeys(extensions) if ext and ext not in by_extension]
+        if missing:
+            # Inactive users too: an archived operator still names who took a past call.
+            users = self.sudo().with_context(active_test=False).search_fetch(
+                [("pbx_extension", "in", missing), ("company_ids", "in", company.ids)],
+                ["pbx_extension"],
+            )
+            found = {ext: [] for ext in missing}
+            for user in users:
+                found[user.pbx_extension].append(user.id)
+            by_extension.update((ext, tuple(ids)) for ext, ids in found.items())
+        missing = [number for number in dict.fromkeys(numbers) if number and number not in by_number]
+        if missing:
+            Number = self.env["medpulse.telephony.user.number"].sudo()
+            keys = {number: Number._number_keys(company, number)[1] for number in missing}
+            found = {key: [] for key in keys.values() if key}
+            if found:
+                devices = Number.search_fetch(
+                    [("number_key", "in", list(found)), ("company_id", "=", company.id)],
+                    ["number_key", "user_id"],
+                )
+                for device in devices:
+                    if device.user_id.id not in found[device.number_key]:
+                        found[device.number_key].append(device.user_id.id)
+            by_number.update((number, tuple(found.get(key, ()))) for number, key in keys.items())
+        return by_extension, by_number
