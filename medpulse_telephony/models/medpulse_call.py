@@ -591,6 +591,7 @@ class MedpulseCall(models.Model):
         for call in self:
             if not call.external_e164 or not call.created_at:
                 continue
+            call._lock_followup_number()
             if call.call_type == "missed_incoming":
                 if call.followup_state == "new":
                     call.followup_state = "needs_callback"
@@ -617,6 +618,38 @@ class MedpulseCall(models.Model):
                     ("created_at", "<", call.created_at),
                 ])
                 missed._close_by(call)
+
+    def init(self):
+        super().init()
+        # One row per (company, number) that follow-up touches: see _lock_followup_number.
+        self.env.cr.execute("""
+            CREATE TABLE IF NOT EXISTS medpulse_call_followup_lock (
+                company_id integer NOT NULL,
+                e164 varchar NOT NULL,
+                touched_at timestamp NOT NULL,
+                PRIMARY KEY (company_id, e164)
+            )
+        """)
+
+    def _lock_followup_number(self):
+        """Serialise follow-up per number across workers.
+
+        A missed call and the answered call that closes it may be processed at the same
+        time by two workers; under repeatable read neither sees the other's uncommitted
+        call, and the missed call would wait for a callback forever. Both touch the same
+        row here: the second one gets a serialization failure, which Odoo retries with a
+        snapshot that sees the first.
+        """
+        self.ensure_one()
+        self.env.cr.execute(
+            SQL(
+                "INSERT INTO medpulse_call_followup_lock (company_id, e164, touched_at)"
+                " VALUES (%s, %s, NOW() AT TIME ZONE 'UTC')"
+                " ON CONFLICT (company_id, e164) DO UPDATE SET touched_at = EXCLUDED.touched_at",
+                self.company_id.id, self.external_e164,
+            ),
+            log_exceptions=False,
+        )
 
     def _close_by(self, closer):
         if not self:

@@ -7,7 +7,7 @@ from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL, mute_logger
 
-from .common import dumps, incoming_answered
+from .common import T0, dumps, incoming_answered, incoming_missed
 
 
 @tagged("post_install", "-at_install")
@@ -26,6 +26,7 @@ class TestConcurrentDelivery(TransactionCase):
         super().setUp()
         self.entry = f"E-CONC-{uuid.uuid4().hex[:8]}"
         self.events = [(path, dumps(payload)) for path, payload in incoming_answered(self.entry)]
+        self.entries = []
         with self.registry.cursor() as cr:
             cr.execute("SELECT COALESCE(MAX(id), 0) FROM medpulse_telephony_line")
             last_line = cr.fetchone()[0]
@@ -80,8 +81,39 @@ class TestConcurrentDelivery(TransactionCase):
             cr.execute(SQL("SELECT COUNT(*) FROM medpulse_call_event WHERE entry_id = %s", self.entry))
             self.assertEqual(cr.fetchone()[0], 1)
 
+    def test_missed_call_and_the_call_that_closes_it_at_once(self):
+        """Neither worker sees the other's call: the follow-up lock makes one start again."""
+        caller = "7916%07d" % (uuid.uuid4().int % 10**7)
+        missed_entry, answered_entry = f"{self.entry}-M", f"{self.entry}-A"
+        self.entries += [missed_entry, answered_entry]
+        missed = [(p, dumps(e)) for p, e in incoming_missed(missed_entry, caller=caller)]
+        answered = [(p, dumps(e)) for p, e in incoming_answered(answered_entry, t0=T0 + 600, caller=caller)]
+        # The clinic line exists already: its creation is another race, not this one.
+        setup = self._worker()
+        self._receive(setup, self.events[0])
+        setup.cr.commit()
+        first, second = self._worker(), self._worker()
+        for event in missed:
+            self._receive(first, event)
+        first.cr.commit()
+        with self.assertRaises(pg_errors.SerializationFailure):
+            self._receive(second, answered[-1])
+        second.cr.rollback()
+        with mute_logger("odoo.service.model"):
+            retrying(lambda: self._receive(second, answered[-1]), second)
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            missed_call = env["medpulse.call"].search([("entry_id", "=", missed_entry)])
+            answered_call = env["medpulse.call"].search([("entry_id", "=", answered_entry)])
+            self.assertEqual(missed_call.call_type, "missed_incoming")
+            self.assertEqual(missed_call.followup_state, "resolved")
+            self.assertEqual(missed_call.closed_by_call_id, answered_call)
+
     def _cleanup(self, last_line):
         with self.registry.cursor() as cr:
-            cr.execute(SQL("DELETE FROM medpulse_call_event WHERE entry_id = %s", self.entry))
-            cr.execute(SQL("DELETE FROM medpulse_call WHERE entry_id = %s", self.entry))
+            for entry in [self.entry, *self.entries]:
+                cr.execute(SQL("DELETE FROM medpulse_call_event WHERE entry_id = %s", entry))
+                cr.execute(SQL("UPDATE medpulse_call SET closed_by_call_id = NULL WHERE entry_id = %s", entry))
+            for entry in [self.entry, *self.entries]:
+                cr.execute(SQL("DELETE FROM medpulse_call WHERE entry_id = %s", entry))
             cr.execute(SQL("DELETE FROM medpulse_telephony_line WHERE id > %s", last_line))
