@@ -164,7 +164,7 @@ class MedpulseCall(models.Model):
             for name in _KEPT_FROM_EVENTS:
                 if call[name]:
                     vals.pop(name, None)
-            changes = call._changed_values(vals)
+            changes = call._vals_differing(vals)
             if changes:
                 changes["completed_from_stats"] = True
                 call.write(changes)
@@ -174,21 +174,3 @@ class MedpulseCall(models.Model):
             call.reconciled = True
             outcome = outcome or "reconciled"
         return outcome
-
-    def _changed_values(self, vals):
-        """The part of ``vals`` that differs from what the record stores."""
-        self.ensure_one()
-        changes = {}
-        for name, value in vals.items():
-            field = self._fields[name]
-            current = self[name]
-            if field.type == "many2many":
-                wanted = set(value[0][2]) if value else set()
-                if wanted != set(current.ids):
-                    changes[name] = value
-            elif field.type == "many2one":
-                if (value or False) != current.id:
-                    changes[name] = value
-            elif (value or False) != (current or False):
-                changes[name] = value
-        return changes
