@@ -17,6 +17,10 @@ Routes (one :class:`http.server.ThreadingHTTPServer`):
 - ``/control/...``: unsigned JSON API for the console and tests, loopback only
   unless ``control_from`` allows more (see :meth:`Emulator._control`).
 - ``GET /``: the console (:mod:`mango_vpbx.emulator.console`).
+
+Every request to the PBX API is logged as received (:class:`Received`, read with
+``GET /control/requests``): path, whether its key and signature were right, the
+synchronous answer and, for a command, the code of its later ``result/<command>``.
 """
 
 from __future__ import annotations
@@ -128,6 +132,32 @@ class Lockout:
 
 
 @dataclass
+class Received:
+    """One request the PBX API received, as the control API reports it.
+
+    ``signed``: the key and the signature were right (``code`` is then not 3102/3105);
+    ``data``: the request's ``json`` when it parsed as an object; ``result``: for an
+    accepted command, the code its ``result/<command>`` reported (None until then).
+    """
+
+    seq: int
+    at: float
+    path: str
+    signed: bool = False
+    data: dict[str, Any] | None = None
+    status: int | None = None
+    code: int | None = None
+    result: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+#: How many received requests the control API keeps.
+RECEIVED_LOG_SIZE = 2000
+
+
+@dataclass
 class Report:
     """A ``stats/request`` report: ready after ``not_ready`` polls."""
 
@@ -176,6 +206,9 @@ class Emulator:
         self.reports: dict[str, Report] = {}
         self.files: dict[str, tuple[bytes, float]] = {}
         self.runs: list[scenarios.ScenarioRun] = []
+        self.received: deque[Received] = deque(maxlen=RECEIVED_LOG_SIZE)
+        self._received_seq = 0
+        self._request = threading.local()
         self._lock = threading.Lock()
         self.httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -219,7 +252,31 @@ class Emulator:
     # ------------------------------------------------------------------ the PBX API
 
     def api(self, path: str, form: dict[str, str], host: str) -> tuple[int, dict[str, str], bytes]:
-        """Answer one signed PBX API request: ``(status, headers, body)``."""
+        """Answer one signed PBX API request: ``(status, headers, body)``; log it as received."""
+        with self._lock:
+            self._received_seq += 1
+            entry = Received(self._received_seq, time.time(), path)
+            self.received.append(entry)
+        try:
+            parsed = json.loads(form.get("json") or "null")
+        except ValueError:
+            parsed = None
+        entry.data = parsed if isinstance(parsed, dict) else None
+        self._request.entry = entry
+        try:
+            status, headers, body = self._answer(path, form, host)
+        finally:
+            self._request.entry = None
+        entry.status = status
+        if headers.get("Content-Type") == "application/json":
+            answer = json.loads(body or b"null")
+            if isinstance(answer, dict):
+                entry.code = answer.get("code", answer.get("result"))
+        return status, headers, body
+
+    def _answer(
+        self, path: str, form: dict[str, str], host: str
+    ) -> tuple[int, dict[str, str], bytes]:
         if self.lockout.locked():
             return _json(
                 401,
@@ -258,6 +315,9 @@ class Emulator:
         expected = sign(self.api_key, form["json"], self.api_salt)
         if not secrets.compare_digest(form["sign"].lower().encode(), expected.encode()):
             raise ApiError(3102)
+        entry = getattr(self._request, "entry", None)
+        if entry is not None:
+            entry.signed = True
         try:
             data = json.loads(form["json"])
         except ValueError:
@@ -289,6 +349,7 @@ class Emulator:
         self, result_path: str, command_id: str, action: Callable[[], None]
     ) -> tuple[int, dict, bytes]:
         """Accept a command: reply now, act in the background, report ``result/<command>``."""
+        entry = getattr(self._request, "entry", None)
 
         def run() -> None:
             try:
@@ -296,6 +357,8 @@ class Emulator:
                 code = 1000
             except PbxError as exc:
                 code = exc.code
+            if entry is not None:
+                entry.result = code
             self.pbx.emit(result_path, {"command_id": command_id, "result": code})
 
         self.pbx.background(run, name=f"mango-{result_path}")
@@ -666,6 +729,8 @@ class Emulator:
                 if method == "POST":
                     self.faults.configure(FaultConfig.from_json(body))
                 return 200, self.faults.config.as_json()
+            if (method, path) == ("GET", "requests"):
+                return 200, {"requests": self.received_log(query)}
             if (method, path) == ("GET", "events"):
                 return 200, {
                     "events": [d.as_json() for d in self.sender.log(int(query.get("since", 0)))]
@@ -681,6 +746,20 @@ class Emulator:
         except (KeyError, ValueError, TypeError) as exc:
             return 400, {"error": f"{type(exc).__name__}: {exc}"}
         return 404, {"error": f"no control endpoint {method} /control/{path}"}
+
+    def received_log(self, query: dict[str, str]) -> list[dict[str, Any]]:
+        """The PBX API requests received, oldest first (read-only).
+
+        ``since``: only those with a larger ``seq``; ``path``: only this API path
+        (``commands/route``...).
+        """
+        since = int(query.get("since", 0))
+        path = query.get("path")
+        with self._lock:
+            entries = list(self.received)
+        return [
+            e.as_json() for e in entries if e.seq > since and (path is None or e.path == path)
+        ]
 
     def _control_leg(self, body: dict[str, Any], ringing: bool) -> Leg:
         if body.get("call_id"):

@@ -357,3 +357,35 @@ def test_sine_wav_is_a_valid_wav() -> None:
 
     with wave.open(io.BytesIO(sine_wav(1)), "rb") as wav:
         assert (wav.getnchannels(), wav.getframerate(), wav.getnframes()) == (1, 8000, 8000)
+
+
+def test_control_api_reports_the_requests_received(emulator, webhook, client) -> None:
+    """``GET /control/requests``: each PBX API request as received, its signature checked."""
+    base = emulator.url + "/control/requests"
+    run, leg = talking_call(emulator)
+    command_id = client.transfer(leg.call_id, "103", "101", method="blind")
+    webhook.wait(lambda: results(webhook, "result/transfer", command_id))
+    assert raw(emulator, "commands/route", {"command_id": "c2", "call_id": leg.call_id,
+                                            "to_number": "102"}, salt="wrong").status_code == 420
+    emulator.lockout.reset()
+
+    received = requests.get(base, timeout=5).json()["requests"]
+    transfer, forged = received[-2:]
+    assert transfer["path"] == "commands/transfer" and transfer["signed"] is True
+    assert transfer["data"] == {
+        "command_id": command_id,
+        "call_id": leg.call_id,
+        "method": "blind",
+        "to_number": "103",
+        "initiator": "101",
+    }
+    assert (transfer["status"], transfer["code"], transfer["result"]) == (200, 1000, 1000)
+    assert forged["path"] == "commands/route" and forged["signed"] is False
+    assert (forged["status"], forged["code"], forged["result"]) == (420, 3102, None)
+    assert forged["data"]["to_number"] == "102"  # what was asked, though refused
+
+    only = requests.get(base, params={"path": "commands/transfer"}, timeout=5).json()["requests"]
+    assert [r["seq"] for r in only] == [transfer["seq"]]
+    later = requests.get(base, params={"since": transfer["seq"]}, timeout=5).json()["requests"]
+    assert [r["seq"] for r in later] == [forged["seq"]]
+    assert requests.post(base, json={}, timeout=5).status_code == 404  # read-only
