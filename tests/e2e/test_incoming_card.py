@@ -150,6 +150,232 @@ def test_card_latency(admin_page, pbx):
     assert p95 < 5000
 
 
+# ---------------------------------------------------------------- transfer from the card
+# The call now comes from the emulator, so that Odoo's command meets a PBX that knows the
+# call's legs; the emulator logs every API request it received (``/control/requests``),
+# with whether its key and signature were right and the result it reported.
+
+TRANSFER_GROUP = "500"  # the emulator's demo queue: 101, 102, 103
+
+
+@pytest.fixture
+def manual_pbx(emulator, rpc):
+    """The emulator's people do nothing by themselves: the test answers and hangs up."""
+    emulator.post("/control/config", {"autopilot": {"enabled": False}})
+    rpc("ir.config_parameter", "set_param", "medpulse_telephony.card_transfer_group", TRANSFER_GROUP)
+    yield emulator
+    rpc("ir.config_parameter", "set_param", "medpulse_telephony.card_transfer_group", False)
+    emulator.post("/control/config", {"autopilot": {"enabled": True}})
+
+
+@pytest.fixture(scope="module")
+def colleague(rpc):
+    """The second operator, the transfer's target: the demo user, extension 102."""
+    [user] = rpc("res.users", "search_read", [("login", "=", "demo")], fields=["name", "pbx_extension"])
+    assert user["pbx_extension"] == "102"
+    return user
+
+
+def _ring(emulator, rpc, caller, extension="101"):
+    """A call from the emulator that rings ``extension`` until someone acts; (entry_id, Odoo id)."""
+    run = emulator.post("/control/scenario", {"name": "incoming_answered", "params": {
+        "caller": caller, "extension": extension, "ivr_seconds": 0,
+        "ring_seconds": None, "talk_seconds": None,
+    }})
+    entry_id = run["entry_id"]  # known once the scenario answers
+    assert entry_id and not run["error"], run
+    [call] = rpc.wait_for("medpulse.call", [("entry_id", "=", entry_id)], ["id"])
+    return entry_id, call["id"]
+
+
+def _wait(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+def _legs(emulator, entry_id):
+    calls = emulator.get("/control/calls?finished=50")
+    call = next(c for c in calls["active"] + calls["finished"] if c["entry_id"] == entry_id)
+    return call["legs"]
+
+
+def _leg_at(emulator, entry_id, extension, state):
+    """The call_id of the emulator's leg of ``entry_id`` at ``extension`` in ``state``."""
+    return _wait(lambda: next((leg["call_id"] for leg in _legs(emulator, entry_id)
+                               if leg["extension"] == extension and leg["state"] == state), None))
+
+
+def _last_request_seq(emulator):
+    return max((r["seq"] for r in emulator.get("/control/requests")["requests"]), default=0)
+
+
+def _received(emulator, path, since):
+    """The one ``path`` request the emulator received after ``since``, once its result is in."""
+    def done():
+        found = emulator.get(f"/control/requests?since={since}&path={path}")["requests"]
+        return found if found and all(r["result"] is not None for r in found) else None
+    found = _wait(done)
+    assert len(found) == 1, found
+    everything = emulator.get(f"/control/requests?since={since}")["requests"]
+    assert all(r["signed"] for r in everything), everything  # nothing refused: key and signature right
+    return found[0]
+
+
+def _watch_messages(page):
+    """Remember every message the cards show, even one the next bus message removes at once."""
+    page.evaluate("""() => {
+        if (window.__mpCardMessages) { window.__mpCardMessages.length = 0; return; }
+        window.__mpCardMessages = [];
+        const seen = () => document.querySelectorAll('.o_medpulse_card_message').forEach((el) => {
+            const text = (el.classList.contains('text-danger') ? 'failed: ' : 'ok: ') + el.textContent.trim();
+            if (!window.__mpCardMessages.includes(text)) { window.__mpCardMessages.push(text); }
+        });
+        new MutationObserver(seen).observe(document.body, {subtree: true, childList: true, characterData: true});
+    }""")
+
+
+def _card_messages(page):
+    page.wait_for_function("() => window.__mpCardMessages.length > 0", timeout=15000)
+    return page.evaluate("() => window.__mpCardMessages")
+
+
+def _hang_up(emulator, entry_id):
+    if any(leg["state"] != "Disconnected" for leg in _legs(emulator, entry_id)):
+        emulator.post("/control/hangup", {"entry_id": entry_id})
+
+
+def _close_card(page, call_id):
+    """Wait until this call's card no longer rings or talks, then make sure it is gone."""
+    card = page.locator(f"{CARD}[data-call-id='{call_id}']")
+    expect(page.locator(f"{CARD}[data-call-id='{call_id}']:is(.o_medpulse_card_ringing, .o_medpulse_card_talking)")
+           ).to_have_count(0)
+    if card.count():
+        card.locator(".o_medpulse_card_dismiss").click()
+    expect(card).to_have_count(0)
+
+
+def _open_transfer(card):
+    card.locator(".o_medpulse_card_transfer_toggle").click()
+    expect(card.locator(".o_medpulse_card_transfer")).to_be_visible()
+
+
+def test_transfer_while_ringing_routes_the_call_on_the_pbx(admin_page, demo_page, manual_pbx, rpc,
+                                                           known_patient, colleague):
+    """Ringing: the card's Transfer sends a signed ``commands/route`` of my ringing leg."""
+    emulator = manual_pbx
+    entry_id, call_id = _ring(emulator, rpc, known_patient["pbx_number"])
+    try:
+        card = admin_page.locator(f"{CARD}[data-call-id='{call_id}']")
+        expect(card.locator(".o_medpulse_card_patient_name")).to_have_text(known_patient["name"])
+        my_leg = _leg_at(emulator, entry_id, "101", "Appeared")
+        _watch_messages(admin_page)
+        since = _last_request_seq(emulator)
+        _open_transfer(card)
+        target = card.locator(".o_medpulse_card_transfer_target", has_text=f"({colleague['pbx_extension']})")
+        target.locator(".o_medpulse_card_transfer_to").click()
+
+        route = _received(emulator, "commands/route", since)
+        assert (route["status"], route["code"], route["result"]) == (200, 1000, 1000)
+        assert route["data"]["call_id"] == my_leg
+        assert route["data"]["to_number"] == colleague["pbx_extension"]
+        assert f"ok: Forwarding the call to {colleague['name']}…" in _card_messages(admin_page)
+        # The PBX did it: the colleague's phone rings, their card pops up, mine goes away.
+        _leg_at(emulator, entry_id, colleague["pbx_extension"], "Appeared")
+        expect(demo_page.locator(f"{CARD}[data-call-id='{call_id}'].o_medpulse_card_ringing")).to_be_visible()
+        expect(card).to_have_count(0)
+        [command] = rpc("medpulse.call.command", "search_read", [("call_id", "=", call_id)],
+                        fields=["kind", "command_id", "state", "pbx_call_id"])
+        assert (command["kind"], command["command_id"], command["pbx_call_id"]) == (
+            "route", route["data"]["command_id"], my_leg)
+    finally:
+        _hang_up(emulator, entry_id)
+    _close_card(demo_page, call_id)
+    _close_card(admin_page, call_id)
+
+
+def test_transfer_while_ringing_to_the_group(admin_page, manual_pbx, rpc):
+    """The "Automatically (group …)" option routes the ringing call to the configured queue."""
+    emulator = manual_pbx
+    entry_id, call_id = _ring(emulator, rpc, "79990005511")
+    try:
+        card = admin_page.locator(f"{CARD}[data-call-id='{call_id}']")
+        expect(card.locator(".o_medpulse_card_unknown")).to_be_visible()
+        my_leg = _leg_at(emulator, entry_id, "101", "Appeared")
+        _watch_messages(admin_page)
+        since = _last_request_seq(emulator)
+        _open_transfer(card)
+        group = card.locator(".o_medpulse_card_transfer_group")
+        expect(group).to_have_text(f"Automatically (group {TRANSFER_GROUP})")
+        group.click()
+
+        route = _received(emulator, "commands/route", since)
+        assert (route["status"], route["code"], route["result"]) == (200, 1000, 1000)
+        assert (route["data"]["call_id"], route["data"]["to_number"]) == (my_leg, TRANSFER_GROUP)
+        assert f"ok: Forwarding the call to {TRANSFER_GROUP}…" in _card_messages(admin_page)
+        # The queue rings all its members, me included: my card rings on.
+        ringing = {leg["extension"] for leg in _legs(emulator, entry_id) if leg["state"] == "Appeared"}
+        assert ringing == {"101", "102", "103"}
+        expect(card).to_have_class(re.compile(r"\bo_medpulse_card_ringing\b"))
+    finally:
+        _hang_up(emulator, entry_id)
+    _close_card(admin_page, call_id)
+
+
+@pytest.mark.parametrize("method", ["blind", "hold"])
+def test_transfer_in_call_sends_the_transfer_command(admin_page, demo_page, manual_pbx, rpc, known_patient,
+                                                     colleague, method):
+    """In call: "Transfer" (blind) or "Consult" (hold) sends a signed ``commands/transfer`` of
+    my connected leg to the colleague's extension; a consultation is then completed."""
+    emulator = manual_pbx
+    entry_id, call_id = _ring(emulator, rpc, known_patient["pbx_number"])
+    try:
+        card = admin_page.locator(f"{CARD}[data-call-id='{call_id}']")
+        expect(card).to_be_visible()
+        emulator.post("/control/answer", {"extension": "101"})
+        expect(card.locator(".o_medpulse_card_timer")).to_be_visible()
+        my_leg = _leg_at(emulator, entry_id, "101", "Connected")
+        _watch_messages(admin_page)
+        since = _last_request_seq(emulator)
+        _open_transfer(card)
+        target = card.locator(".o_medpulse_card_transfer_target", has_text=f"({colleague['pbx_extension']})")
+        target.locator(".o_medpulse_card_consult" if method == "hold" else ".o_medpulse_card_transfer_to").click()
+
+        transfer = _received(emulator, "commands/transfer", since)
+        assert (transfer["status"], transfer["code"], transfer["result"]) == (200, 1000, 1000)
+        data = transfer["data"]
+        assert (data["call_id"], data["method"], data["to_number"], data["initiator"]) == (
+            my_leg, method, colleague["pbx_extension"], "101")
+        assert f"ok: Transferring the call to {colleague['name']}…" in _card_messages(admin_page)
+        consult_leg = _leg_at(emulator, entry_id, colleague["pbx_extension"], "Appeared")
+        expect(demo_page.locator(f"{CARD}[data-call-id='{call_id}']")).to_be_visible()
+        if method == "blind":
+            assert all(leg["state"] == "Disconnected" for leg in _legs(emulator, entry_id)
+                       if leg["call_id"] == my_leg)
+            expect(card).to_have_count(0)
+            return
+        # Consultation: the patient waits on hold, my card stays and offers to complete it.
+        assert next(leg for leg in _legs(emulator, entry_id) if leg["call_id"] == my_leg)["state"] == "OnHold"
+        expect(card.locator(".o_medpulse_card_transfer_complete")).to_be_visible()
+        emulator.post("/control/answer", {"extension": colleague["pbx_extension"]})
+        expect(demo_page.locator(f"{CARD}[data-call-id='{call_id}'].o_medpulse_card_talking")).to_be_visible()
+        since = _last_request_seq(emulator)
+        card.locator(".o_medpulse_card_transfer_complete").click()
+        connect = _received(emulator, "commands/calls_connect", since)
+        assert (connect["status"], connect["code"], connect["result"]) == (200, 1000, 1000)
+        assert (connect["data"]["holded_call_id"], connect["data"]["transferred_call_id"],
+                connect["data"]["transfer_initiator_number"]) == (my_leg, consult_leg, "101")
+        assert "ok: Connecting the patient with your colleague…" in _card_messages(admin_page)
+    finally:
+        _hang_up(emulator, entry_id)
+        _close_card(demo_page, call_id)
+        _close_card(admin_page, call_id)
+
+
 def test_server_log_is_clean(odoo_server):
     """Everything above ran without a WARNING or ERROR from our code or the request layer.
 
