@@ -203,6 +203,21 @@ def test_load_mode_summary(sender, webhook) -> None:
     assert sum(p == "events/summary" for p, _ in webhook.events()) == 20
 
 
+def test_load_mode_says_whether_the_generator_kept_up(sender, webhook) -> None:
+    """CPU time, requests in flight and start lateness: a pool too small shows it."""
+    pbx = Pbx(demo_directory(), FaultInjector(sender), record_delay=1)
+    roomy = run_load(pbx, sender, rate=20, duration=0.5, params={"speed": 1000}, workers=32)
+    assert roomy["workers"] == 32 and roomy["cpu_s"] >= 0
+    assert 0 < roomy["in_flight_mean"] < 32
+    assert 0 <= roomy["start_lateness_ms"]["p50"] <= roomy["start_lateness_ms"]["max"] < 500
+    # one thread for 10 calls, one every 50 ms, each lasting ~190 ms (37 emulated seconds
+    # on average at speed 200): every call waits for the ones before it
+    narrow = run_load(pbx, sender, rate=20, duration=0.5, params={"speed": 200}, workers=1)
+    assert narrow["calls"] == 10 and narrow["status_counts"] == {"200": narrow["events"]}
+    assert narrow["start_lateness_ms"]["max"] > 800
+    assert narrow["in_flight_mean"] <= 1.5
+
+
 def test_cli_scenario_and_replay(sender, webhook, tmp_path, capsys) -> None:
     args = ["--webhook", webhook.url, "--api-key", KEY, "--api-salt", SALT, "--speed", "1000"]
     assert main(["scenario", "queue", "--set", "answered_by=103", *args]) == 0
