@@ -58,8 +58,8 @@ result code
     (1xxx ok, 2xxx billing, 3xxx bad request, 4xxx cannot do, 5xxx server).
 """
 
-from .assumptions import LOCKOUT_SECONDS
-from .calls import CallState, Leg, Recording, Transfer, fold
+from .assumptions import LOCKOUT_SECONDS, MAX_CALL_SECONDS
+from .calls import CallState, Leg, Recording, Transfer, duration_seconds, fold, implausible_span
 from .client import (
     DEFAULT_BASE_URL,
     Balance,
@@ -112,11 +112,14 @@ from .times import DEFAULT_TIME_BASE, TimeBase, to_pbx, to_utc
 
 __all__ = [
     "LOCKOUT_SECONDS",
+    "MAX_CALL_SECONDS",
     "CallState",
     "Leg",
     "Recording",
     "Transfer",
     "fold",
+    "duration_seconds",
+    "implausible_span",
     "DEFAULT_BASE_URL",
     "Balance",
     "PbxLine",

@@ -52,6 +52,11 @@ form that the current documentation shows.
 13. A callback (``commands/callback``) is recognised by a ``command_id`` (or a
     ``callback_initiator``) on the *first* leg of the call: its first leg rings
     the employee (in ``to``) on behalf of the target (in ``from``).
+14. Call length: the documentation sets no limit. Two times of one call further
+    apart than :data:`MAX_CALL_SECONDS` (seven days) mean that one of them is
+    wrong (a ``0``, a far-future value): the duration between them is unknown
+    (``None``), never a number of decades, and the call says
+    ``implausible_times``. The times themselves are kept as sent.
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ __all__ = [
     "TimeBase",
     "CYRILLIC_TO_LATIN",
     "LOCKOUT_SECONDS",
+    "MAX_CALL_SECONDS",
     "STATS_MAX_SPAN_SECONDS",
     "STATS_POLL_SECONDS",
     "latinize",
@@ -98,6 +104,9 @@ CYRILLIC_TO_LATIN = str.maketrans(
 
 #: How long the PBX locks an account after a second 3xxx answer (and how long we wait).
 LOCKOUT_SECONDS = 120
+
+#: Longest plausible span between two times of one call (wait, talk): seven days.
+MAX_CALL_SECONDS = 7 * 24 * 3600
 
 #: Longest period of one ``stats/request``.
 STATS_MAX_SPAN_SECONDS = 30 * 24 * 3600 - 1

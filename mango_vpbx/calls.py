@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from .assumptions import MAX_CALL_SECONDS
 from .codes import describe
 from .events import (
     CALL_STATES,
@@ -36,7 +37,8 @@ from .events import (
 )
 from .times import DEFAULT_TIME_BASE, TimeBase, to_utc
 
-__all__ = ["fold", "CallState", "Leg", "Transfer", "Recording"]
+__all__ = ["fold", "CallState", "Leg", "Transfer", "Recording", "duration_seconds",
+           "implausible_span"]
 
 Direction = Literal["incoming", "outgoing", "internal"]
 Result = Literal["answered", "missed", "in_progress"]
@@ -146,7 +148,10 @@ class CallState:
     from the summary when present, else from the legs. ``wait_seconds`` runs from
     creation to answer (or to the end of a missed call), ``talk_seconds`` from
     answer to end (0 for a missed call). ``disconnect_reason`` is the summary's,
-    else that of the leg that ended last.
+    else that of the leg that ended last. Two times further apart than
+    :data:`~mango_vpbx.assumptions.MAX_CALL_SECONDS` (a ``0`` or a far-future
+    timestamp) leave the duration between them ``None`` and set
+    ``implausible_times`` (see :func:`duration_seconds`).
     """
 
     entry_id: str
@@ -182,6 +187,26 @@ class CallState:
     is_final: bool
     legs: tuple[Leg, ...]
     dtmf: tuple[str, ...]
+    implausible_times: bool = False
+
+
+def implausible_span(start: datetime | None, end: datetime | None) -> bool:
+    """Whether two times of one call are too far apart, either way, to be both right."""
+    if not start or not end:  # None, or an ORM's False
+        return False
+    return abs((end - start).total_seconds()) > MAX_CALL_SECONDS
+
+
+def duration_seconds(start: datetime | None, end: datetime | None) -> int | None:
+    """Whole seconds from ``start`` to ``end``, for a wait or a talk time.
+
+    ``0`` when ``end`` is earlier (clocks of two legs differ a little); ``None``
+    when a time is missing or when :func:`implausible_span` (one of the times is
+    wrong: no call lasts decades, and no database integer holds one).
+    """
+    if not start or not end or implausible_span(start, end):
+        return None
+    return max(0, int((end - start).total_seconds()))
 
 
 def _canonical(event: Event) -> str:
@@ -489,15 +514,14 @@ def fold(events: Iterable[Event], time_base: TimeBase = DEFAULT_TIME_BASE) -> Ca
         ends = [leg.ended_at for leg in legs if leg.ended_at]
         ended_at = max(ends) if ends else None
 
-    wait_seconds = talk_seconds = None
-    if created_at is not None:
-        until = answered_at if result == "answered" else ended_at
-        if until is not None:
-            wait_seconds = max(0, int((until - created_at).total_seconds()))
-    if answered_at is not None and ended_at is not None:
-        talk_seconds = max(0, int((ended_at - answered_at).total_seconds()))
-    elif result == "missed":
+    until = answered_at if result == "answered" else ended_at
+    wait_seconds = duration_seconds(created_at, until)
+    talk_seconds = duration_seconds(answered_at, ended_at)
+    if talk_seconds is None and result == "missed" and not implausible_span(answered_at, ended_at):
         talk_seconds = 0
+    implausible_times = any(
+        implausible_span(a, b) for a, b in ((created_at, until), (answered_at, ended_at))
+    )
 
     disconnect_reason = summary.disconnect_reason if summary else None
     if disconnect_reason is None and result != "in_progress":
@@ -555,4 +579,5 @@ def fold(events: Iterable[Event], time_base: TimeBase = DEFAULT_TIME_BASE) -> Ca
         is_final=is_final,
         legs=tuple(legs),
         dtmf=tuple(e.dtmf for e in dtmf),
+        implausible_times=implausible_times,
     )

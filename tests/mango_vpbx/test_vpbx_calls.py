@@ -8,7 +8,16 @@ import vpbx_sequences as seq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mango_vpbx import CallEvent, SummaryEvent, TimeBase, Transfer, fold, parse_event
+from mango_vpbx import (
+    MAX_CALL_SECONDS,
+    CallEvent,
+    SummaryEvent,
+    TimeBase,
+    Transfer,
+    duration_seconds,
+    fold,
+    parse_event,
+)
 
 
 def utc(ts):
@@ -226,6 +235,49 @@ def test_time_base():
     msk_call = state(seq.OUTGOING, time_base=TimeBase.MSK)
     assert utc_call.created_at - msk_call.created_at == TimeBase.MSK.offset
     assert msk_call.talk_seconds == utc_call.talk_seconds
+
+
+def _summary(create, talk, end, result=1):
+    return parse_event("events/summary", json.dumps({
+        "entry_id": seq.ENTRY, "call_direction": 1, "from": {"number": "79161234567"},
+        "to": {"extension": "101"}, "create_time": create, "talk_time": talk,
+        "end_time": end, "entry_result": result, "disconnect_reason": 1110}))
+
+
+@pytest.mark.parametrize(("create", "talk", "end", "result"), [
+    (1, 2_200_000_000, 2_200_000_060, 1),  # created "in 1970", answered 70 years later
+    (1_700_000_000, 1_700_000_010, 3_900_000_000, 1),  # ends in 2093
+    (1, 0, 2_200_000_001, 0),  # missed: waited 70 years
+    (2_200_000_000, 0, 1, 0),  # ended 70 years before it began
+])
+def test_times_decades_apart_give_no_duration_and_a_flag(create, talk, end, result):
+    call = fold([_summary(create, talk, end, result)])
+    assert call.implausible_times
+    durations = [d for d in (call.wait_seconds, call.talk_seconds) if d is not None]
+    assert all(0 <= d <= MAX_CALL_SECONDS for d in durations), durations
+    assert None in (call.wait_seconds, call.talk_seconds)
+    # The times are kept as the PBX sent them.
+    assert call.created_at == utc(create) and call.ended_at == utc(end)
+
+
+def test_times_decades_apart_in_leg_events():
+    """The same through the legs alone (no summary): timestamps 1 and 2,200,000,000."""
+    leg = {"entry_id": "e", "call_id": "c", "location": "abonent",
+           "from": {"number": "79161234567"}, "to": {"extension": "101"}}
+    events = [parse_event("events/call", json.dumps(dict(leg, seq=n, call_state=s, timestamp=t)))
+              for n, s, t in ((1, "Appeared", 1), (2, "Connected", 2_200_000_000),
+                              (3, "Disconnected", 2_200_000_030))]
+    call = fold(events)
+    assert call.implausible_times and call.wait_seconds is None and call.talk_seconds == 30
+
+
+def test_plausible_times_are_not_flagged():
+    call = fold([_summary(1_700_000_000, 1_700_000_012, 1_700_000_072)])
+    assert (call.wait_seconds, call.talk_seconds, call.implausible_times) == (12, 60, False)
+    week = MAX_CALL_SECONDS
+    assert duration_seconds(utc(0), utc(week)) == week
+    assert duration_seconds(utc(0), utc(week + 1)) is None
+    assert duration_seconds(utc(10), utc(5)) == 0
 
 
 def test_recordings_without_record_added_and_the_other_way_round():
