@@ -165,6 +165,12 @@ class MedpulseCall(models.Model):
     wait_seconds = fields.Integer(string="Waiting (s)", readonly=True, aggregator="avg")
     talk_seconds = fields.Integer(string="Talk (s)", readonly=True, aggregator="sum")
     disconnect_reason = fields.Integer(string="Disconnect code", readonly=True, aggregator=None)
+    times_implausible = fields.Boolean(
+        string="Implausible times", readonly=True,
+        help="The PBX sent times of this call more than seven days apart (a zero or a "
+        "far-future timestamp): the waiting and talk times between them are left at 0. "
+        "The times and the raw events are kept as the PBX sent them.",
+    )
     disconnect_category = fields.Selection(
         DISCONNECT_CATEGORIES, string="Disconnect reason", readonly=True,
     )
@@ -509,8 +515,12 @@ class MedpulseCall(models.Model):
             "created_at": _naive_utc(state.created_at),
             "answered_at": _naive_utc(state.answered_at),
             "ended_at": _naive_utc(state.ended_at),
-            "wait_seconds": state.wait_seconds or 0,
-            "talk_seconds": state.talk_seconds or 0,
+            "wait_seconds": _duration(state.wait_seconds),
+            "talk_seconds": _duration(state.talk_seconds),
+            # The statistics build their own state: a duration out of bounds is flagged too.
+            "times_implausible": bool(getattr(state, "implausible_times", False)) or any(
+                _duration(value) != (value or 0) for value in (state.wait_seconds, state.talk_seconds)
+            ),
             "disconnect_reason": state.disconnect_reason or 0,
             "disconnect_category": disconnect_category(state.disconnect_reason),
             "disconnect_reason_text": state.disconnect_reason_text or False,
@@ -706,6 +716,17 @@ class MedpulseCall(models.Model):
             "url": f"/web/content/{attachment.id}?download=true",
             "target": "self",
         }
+
+
+def _duration(seconds):
+    """A wait or talk time as stored: 0 when unknown or out of bounds (see times_implausible).
+
+    No call lasts longer than ``mango_vpbx.MAX_CALL_SECONDS``; a bigger value comes from a
+    wrong timestamp and, decades long, would not even fit the integer column.
+    """
+    if not seconds or not 0 < seconds <= mango_vpbx.MAX_CALL_SECONDS:
+        return 0
+    return int(seconds)
 
 
 def _call_type(direction, result):

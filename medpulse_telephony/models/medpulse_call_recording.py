@@ -138,12 +138,10 @@ class MedpulseCallRecording(models.Model):
     @api.depends("started_at", "completed_at")
     def _compute_duration(self):
         for recording in self:
-            if recording.started_at and recording.completed_at:
-                recording.duration = max(
-                    0, int((recording.completed_at - recording.started_at).total_seconds())
-                )
-            else:
-                recording.duration = 0
+            # Unknown (0) when a timestamp is missing, or wrong: decades would overflow the column.
+            recording.duration = (
+                mango_vpbx.duration_seconds(recording.started_at, recording.completed_at) or 0
+            )
 
     @api.depends("duration")
     def _compute_duration_display(self):

@@ -205,6 +205,70 @@ class TestWebhookSecurity(HttpCase):
         self.assertFalse(missing)
         self.assertGreater(sent, 100)
 
+    def test_signed_times_decades_apart_are_flagged_not_overflowed(self):
+        """Timestamps each in range but ~70 years apart: durations that fit no integer column."""
+        far = 2_200_000_000
+        cases = {
+            # leg timestamps 1 and 2,200,000,000 (0 means "no time" for the PBX)
+            "SEC-T-LEGS": [
+                (path, dict(payload, timestamp=1 if payload["seq"] == 1 else far + payload["seq"]))
+                if path == "events/call" else (path, payload)
+                for path, payload in incoming_call_events("SEC-T-LEGS", PATIENT_NUMBER)[:3]
+            ],
+            # summary create_time / end_time far apart
+            "SEC-T-SUM": [
+                (path, dict(payload, create_time=1, end_time=far) if "create_time" in payload else payload)
+                for path, payload in incoming_call_events("SEC-T-SUM", PATIENT_NUMBER)
+            ],
+        }
+        recording = {"recording_id": "SEC-T-REC", "entry_id": "SEC-T-SUM", "call_id": "SEC-T-SUM-1",
+                     "extension": "101"}
+        cases["SEC-T-SUM"] += [
+            ("events/recording", dict(recording, recording_state="Started", seq=1, timestamp=1)),
+            ("events/recording", dict(recording, recording_state="Completed", seq=2, timestamp=far,
+                                      completion_code=1000, recipient="Cloud")),
+        ]
+        events_before = self.counts()[0]
+        sent = 0
+        for events in cases.values():
+            for path, payload in events:
+                response = self.post(self.signed(payload), path=f"/mango/{path}")
+                self.assertEqual(response.status_code, 200, f"{path} {payload}")
+                sent += 1
+        Event = self.env["medpulse.call.event"].sudo()
+        self.assertEqual(self.counts()[0], events_before + sent, "every raw event is kept")
+        self.assertFalse(
+            Event.search_count([("entry_id", "in", list(cases)), ("state", "!=", "processed")]),
+            "a journal update failed",
+        )
+        for entry_id in cases:
+            call = self.env["medpulse.call"].sudo().search([("entry_id", "=", entry_id)])
+            self.assertEqual(len(call), 1, entry_id)
+            self.assertTrue(call.times_implausible, entry_id)
+            for name in ("wait_seconds", "talk_seconds"):
+                self.assertTrue(0 <= call[name] <= mango_vpbx.MAX_CALL_SECONDS, (entry_id, name))
+            self.assertEqual(call.call_type, "incoming", entry_id)
+        summed = self.env["medpulse.call"].sudo().search([("entry_id", "=", "SEC-T-SUM")])
+        self.assertEqual(str(summed.created_at), "1970-01-01 00:00:01", "times are kept as sent")
+        self.assertTrue(summed.is_final)
+        rec = self.env["medpulse.call.recording"].sudo().search([("recording_id", "=", "SEC-T-REC")])
+        self.assertEqual((rec.duration, rec.call_id), (0, summed))
+        # The journal is not stuck: the clean call of the same test is processed as usual.
+        clean = self._deliver_clean("SEC-T-OK")
+        self.assertEqual((clean.talk_seconds, clean.times_implausible), (60, False))
+
+    def test_statistics_decades_apart_are_flagged_not_overflowed(self):
+        """The reconciliation builds its own call state from the PBX's statistics rows."""
+        fields = "entry_id, start, finish, answer, from_number, to_extension, disconnect_reason, create"
+        rows = mango_vpbx.parse_csv(f"SEC-T-STATS;1;2200000060;2200000000;{PATIENT_NUMBER};101;1110;1\n",
+                                    fields)
+        outcome = self.env["medpulse.call"].sudo()._apply_stats_rows(self.company, "SEC-T-STATS", rows)
+        self.assertEqual(outcome, "created")
+        call = self.env["medpulse.call"].sudo().search([("entry_id", "=", "SEC-T-STATS")])
+        self.assertEqual((call.wait_seconds, call.talk_seconds, call.times_implausible), (0, 60, True))
+        line = self.env["medpulse.pbx.stats.line"].sudo()._vals_from_row(self.company, rows[0])
+        self.assertEqual((line["wait_seconds"], line["talk_seconds"]), (0, 60))
+
     def _deliver_clean(self, entry_id):
         for path, payload in incoming_call_events(entry_id, PATIENT_NUMBER):
             self.assertEqual(

@@ -112,8 +112,9 @@ class MedpulsePbxStatsLine(models.TransientModel):
             "start": _naive(start),
             "answer": _naive(row.answer),
             "finish": _naive(row.finish),
-            "wait_seconds": int((wait_end - start).total_seconds()) if start and wait_end else 0,
-            "talk_seconds": int((row.finish - row.answer).total_seconds()) if row.answer and row.finish else 0,
+            # 0 when unknown, or when the times are decades apart (see medpulse.call.times_implausible).
+            "wait_seconds": mango_vpbx.duration_seconds(start, wait_end) or 0,
+            "talk_seconds": mango_vpbx.duration_seconds(row.answer, row.finish) or 0,
             "from_extension": row.from_extension or False,
             "from_number": row.from_number or False,
             "from_e164": from_e164,
