@@ -58,8 +58,10 @@ class MangoWebhook(http.Controller):
             return _reply(403, "Forbidden")
         _logger.debug("PBX request /mango/%s for company %s: %s", path, company.id, form["json"])
         env = request.env(user=SUPERUSER_ID, context=dict(request.env.context, allowed_company_ids=company.ids))
-        event = env["medpulse.call.event"].with_company(company)._receive(company, path, form["json"])
-        _logger.debug("PBX request /mango/%s stored as %s", path, event.id if event else "duplicate")
+        record, event = env["medpulse.call.event"].with_company(company)._store(company, path, form["json"])
+        _logger.debug("PBX request /mango/%s stored as %s", path, record.id if record else "duplicate")
+        if record and event is not None:
+            record._process_in_turn(event)
         return _reply(200, "OK")
 
 

@@ -2,6 +2,7 @@ import functools
 import hashlib
 import json
 import logging
+import time
 
 import mango_vpbx
 from psycopg2 import errors as pg_errors
@@ -9,7 +10,14 @@ from psycopg2 import errors as pg_errors
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from .medpulse_telephony_limit import _lock_key
+
 _logger = logging.getLogger(__name__)
+
+# First key of the two-key advisory lock that serialises the events of one call
+# (the PBX request budget uses 0x4D56): "MC".
+_CALL_LOCK_NAMESPACE = 0x4D43
+_PROCESS_ATTEMPTS = 5
 
 
 class MedpulseCallEvent(models.Model):
@@ -49,12 +57,25 @@ class MedpulseCallEvent(models.Model):
 
     @api.model
     def _receive(self, company, path, json_str):
-        """Store one signed request and fold it into the journal.
+        """Store one signed request and fold it into the journal, in this transaction.
 
         Returns the stored event, or an empty recordset for a duplicate delivery.
         Never raises on content: a request we cannot read is stored ``not_understood``
         and a failure while updating the journal leaves the event stored as ``error``
         (the PBX does not retry, so the raw event is the one thing not to lose).
+        The webhook uses :meth:`_store` then :meth:`_process_in_turn` instead.
+        """
+        record, event = self._store(company, path, json_str)
+        if record and event is not None:
+            record._process(event)
+        return record
+
+    @api.model
+    def _store(self, company, path, json_str):
+        """Insert the request as a raw event: ``(record, parsed event or None)``.
+
+        ``record`` is empty for a duplicate delivery; the event is ``None`` when the
+        content could not be understood (the record is then flagged so).
         """
         try:
             if "\\u0000" in json_str:
@@ -64,24 +85,76 @@ class MedpulseCallEvent(models.Model):
             event = _parse_stored(path, json_str)
         except mango_vpbx.EventError as error:
             digest = hashlib.sha256(f"{path}\n{json_str}".encode()).hexdigest()
-            return self._insert(
+            record = self._insert(
                 company, path, json_str, identity=f"raw:{digest}",
                 entry_id=_entry_id_of(json_str), state="not_understood", error=str(error),
             )
+            return record, None
         record = self._insert(
             company, path, json_str, identity=event.identity,
             entry_id=getattr(event, "entry_id", None), pbx_call_id=getattr(event, "call_id", None),
         )
-        if record and record.entry_id:
+        return record, event
+
+    def _process(self, event):
+        """Apply this stored event (``event`` is its parsed form) to the journal.
+
+        A failure is recorded on the event (``error``), never raised, except a
+        concurrency error, which the caller retries with a fresh snapshot.
+        """
+        self.ensure_one()
+        if not self.entry_id:
+            return
+        try:
+            with self.env.cr.savepoint():
+                self.env["medpulse.call"]._process_event(self, event)
+        except Exception as error:  # noqa: BLE001 - the raw event must survive any bug
+            if _is_concurrency_error(error):
+                raise
+            _logger.exception("Could not update the call journal from PBX event %s", self.id)
+            self.write({"state": "error", "error": str(error)})
+
+    def _process_in_turn(self, event):
+        """:meth:`_process` for the webhook: the events of one call one after another.
+
+        The PBX posts the events of a call at the same moment (a queue rings three
+        operators: three ``Appeared``). Processed side by side under repeatable read,
+        all but one would fail on the call's row and Odoo would retry them after a
+        random sleep of up to 2 s, then 4 s: the other operators' cards would come
+        seconds late. Instead, the stored event is committed first (it is safe
+        whatever happens next), this transaction takes a lock on the call (an advisory
+        lock on company and entry id), and the journal is updated in a new transaction
+        whose snapshot starts once the lock is granted, so it sees the previous
+        event's work. A remaining conflict (the follow-up of the same number from
+        another call) is retried at once with a fresh snapshot; if it persists, the
+        event is flagged ``error`` and the call's next event or the reconciliation
+        folds it in (every event of a call is folded again each time).
+        """
+        self.ensure_one()
+        self.env.cr.commit()
+        if self.entry_id:
+            self.env.cr.execute(
+                SQL(
+                    "SELECT pg_advisory_xact_lock(%s, %s)",
+                    _CALL_LOCK_NAMESPACE, _lock_key(f"{self.company_id.id}:{self.entry_id}"),
+                )
+            )
+        for attempt in range(1, _PROCESS_ATTEMPTS + 1):
             try:
-                with self.env.cr.savepoint():
-                    self.env["medpulse.call"]._process_event(record, event)
-            except Exception as error:  # noqa: BLE001 - the raw event must survive any bug
-                if _is_concurrency_error(error):
+                with self.env.registry.cursor() as cr:
+                    self.with_env(self.env(cr=cr))._process(event)
+                return
+            except Exception as error:
+                if not _is_concurrency_error(error):
                     raise
-                _logger.exception("Could not update the call journal from PBX event %s", record.id)
-                record.write({"state": "error", "error": str(error)})
-        return record
+                if attempt == _PROCESS_ATTEMPTS:
+                    _logger.warning(
+                        "PBX event %s: journal update still conflicting after %s attempts;"
+                        " left for the call's next event and the reconciliation", self.id, attempt,
+                    )
+                    self.write({"state": "error", "error": str(error)})
+                    return
+                time.sleep(0.01 * attempt)
 
     def _insert(self, company, path, json_str, identity, entry_id=None, pbx_call_id=None,
                 state="processed", error=None):

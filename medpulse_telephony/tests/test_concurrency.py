@@ -1,8 +1,10 @@
+import threading
 import uuid
 
 from psycopg2 import errors as pg_errors
 
 from odoo import api
+from odoo.modules.registry import DummyRLock, Registry
 from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL, mute_logger
@@ -108,6 +110,51 @@ class TestConcurrentDelivery(TransactionCase):
             self.assertEqual(missed_call.call_type, "missed_incoming")
             self.assertEqual(missed_call.followup_state, "resolved")
             self.assertEqual(missed_call.closed_by_call_id, answered_call)
+
+    def test_webhook_processes_the_events_of_a_call_in_turn(self):
+        """The webhook's path: the second event waits for the first, then sees its work.
+
+        Worker A stores and processes the call's first event and has not finished its
+        request yet (its transaction, holding the call's lock, is still open). Worker
+        B receives the next event of the same call: it stores it, then waits; once A
+        ends, B updates the call A created, with no serialization failure (which
+        Odoo would retry only after a random sleep of up to two seconds).
+        """
+        # The test runner's main thread holds the registry lock while tests run; the
+        # other worker's thread must be able to open an environment (Odoo's own test
+        # mode swaps in the same dummy lock for its HTTP threads).
+        self.patch(Registry, "_lock", DummyRLock())
+        a = self._worker()
+        company = a.ref("base.main_company")
+        record, event = a["medpulse.call.event"]._store(company, *self.events[0])
+        record._process_in_turn(event)
+        outcome = {}
+
+        def worker_b():
+            try:
+                with self.registry.cursor() as cr:
+                    env = api.Environment(cr, api.SUPERUSER_ID, {})
+                    stored, parsed = env["medpulse.call.event"]._store(env.ref("base.main_company"), *self.events[2])
+                    stored._process_in_turn(parsed)
+                    outcome["state"] = stored.state
+            except Exception as error:  # noqa: BLE001 - reported to the test's thread
+                outcome["error"] = error
+
+        thread = threading.Thread(target=worker_b)
+        thread.start()
+        thread.join(0.5)
+        self.assertTrue(thread.is_alive(), "B waits for A's request to end")
+        a.cr.commit()
+        thread.join(30)
+        self.assertFalse(thread.is_alive())
+        self.assertNotIn("error", outcome)
+        self.assertEqual(outcome["state"], "processed")
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            call = env["medpulse.call"].search([("entry_id", "=", self.entry)])
+            self.assertEqual(len(call), 1)
+            self.assertEqual(len(call.event_ids), 2, "B folded A's event and its own")
+            self.assertEqual(set(call.event_ids.mapped("state")), {"processed"})
 
     def _cleanup(self, last_line):
         with self.registry.cursor() as cr:
