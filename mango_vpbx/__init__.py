@@ -73,6 +73,7 @@ from .client import (
 from .codes import (
     VpbxAuthError,
     VpbxBillingError,
+    VpbxBusy,
     VpbxCommandFailed,
     VpbxError,
     VpbxLockedOut,
@@ -142,6 +143,7 @@ __all__ = [
     "VpbxLockedOut",
     "VpbxNotFound",
     "VpbxRateLimited",
+    "VpbxBusy",
     "VpbxRequestError",
     "VpbxUnavailable",
     "describe",

@@ -6,7 +6,9 @@ result code and its meaning (:mod:`mango_vpbx.codes`). It respects the PBX's
 rate limits and never provokes the two-minute lockout of the account: after a
 request answered with a 3xxx code it refuses requests locally for two minutes
 (:class:`~mango_vpbx.codes.VpbxLockedOut`), through a :class:`~mango_vpbx.limits.LimitStore`
-that several processes can share.
+that several processes can share. So that no second request is already on its way
+when a 3xxx comes back, the clients of one account send one request at a time
+(:class:`~mango_vpbx.codes.VpbxBusy` when the turn does not come in time).
 
 A command's synchronous answer only says whether the PBX accepted it; its
 outcome arrives later as a ``result/<command>`` notification with the
@@ -19,6 +21,7 @@ import hashlib
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -28,6 +31,7 @@ import requests
 
 from .assumptions import LOCKOUT_SECONDS, STATS_POLL_SECONDS
 from .codes import (
+    VpbxBusy,
     VpbxError,
     VpbxLockedOut,
     VpbxNotFound,
@@ -178,6 +182,9 @@ class VpbxClient:
     PBX reads times (see :class:`~mango_vpbx.times.TimeBase`). When a rate
     limit needs a wait of at most ``max_rate_wait`` seconds the client waits
     (with ``sleep``), else it raises :class:`~mango_vpbx.codes.VpbxRateLimited`.
+    Requests of one account go one at a time through the store; a request that
+    waits more than ``max_busy_wait`` seconds for its turn raises
+    :class:`~mango_vpbx.codes.VpbxBusy` without being sent.
 
     Every method raises a subclass of :class:`~mango_vpbx.codes.VpbxError`.
     """
@@ -193,6 +200,7 @@ class VpbxClient:
         *,
         time_base: TimeBase = DEFAULT_TIME_BASE,
         max_rate_wait: float = 2.0,
+        max_busy_wait: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not api_key or not api_salt:
@@ -205,6 +213,7 @@ class VpbxClient:
         self.limiter: LimitStore = limiter if limiter is not None else _PROCESS_STORE
         self.time_base = time_base
         self.max_rate_wait = max_rate_wait
+        self.max_busy_wait = max_busy_wait
         self._sleep = sleep
         # The key identifies the account in a shared store without storing the key itself.
         self.account = hashlib.sha256(api_key.encode("utf-8")).hexdigest()[:16]
@@ -246,11 +255,32 @@ class VpbxClient:
             self.limiter.block(self._scope("invalid"), self._until(LOCKOUT_SECONDS))
         return error_for_code(code, http_status)
 
+    def _hold_seconds(self) -> float:
+        """Longest a request can keep its account's turn: its timeouts, and a margin."""
+        timeout = self.timeout if isinstance(self.timeout, int | float) else sum(self.timeout)
+        return float(timeout) + 5.0
+
     def _post(self, path: str, payload: Mapping[str, Any],
               passthrough: Iterable[int] = ()) -> requests.Response:
-        """Send one signed request; map transport and HTTP failures to exceptions."""
+        """Send one signed request; map transport and HTTP failures to exceptions.
+
+        The account's turn is held from the last check of the blocks until the answer
+        is recorded (a 3xxx blocks the account before the next request may look), so
+        no request is sent while another one of the account may still come back 3xxx.
+        """
         self._check_blocks()
-        self._take_slot(path)
+        with ExitStack() as turn:
+            try:
+                turn.enter_context(self.limiter.exclusive(
+                    self._scope("in-flight"), self.max_busy_wait, self._hold_seconds()))
+            except TimeoutError:
+                raise VpbxBusy(retry_after=self.max_busy_wait) from None
+            self._check_blocks()
+            self._take_slot(path)
+            return self._send(path, payload, passthrough)
+
+    def _send(self, path: str, payload: Mapping[str, Any],
+              passthrough: Iterable[int]) -> requests.Response:
         try:
             response = self.session.post(
                 self.base_url + path,

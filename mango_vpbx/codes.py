@@ -27,6 +27,7 @@ __all__ = [
     "VpbxNotFound",
     "VpbxBillingError",
     "VpbxRateLimited",
+    "VpbxBusy",
     "VpbxLockedOut",
     "VpbxUnavailable",
     "VpbxCommandFailed",
@@ -264,6 +265,21 @@ class VpbxRateLimited(VpbxError):
         if message is None:
             message = f"Too many requests to the PBX: retry in {retry_after:.0f} s"
         super().__init__(message, code=code, http_status=http_status)
+
+
+class VpbxBusy(VpbxRateLimited):
+    """Refused locally: another request of the account is still waiting for its answer.
+
+    The client sends one request per account at a time (see
+    :meth:`~mango_vpbx.limits.LimitStore.exclusive`); this one waited ``retry_after``
+    seconds for its turn. Nothing was sent: retrying is safe.
+    """
+
+    def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
+        if message is None:
+            message = ("Another request to the PBX is still waiting for its answer: "
+                       f"retry in {retry_after:.0f} s")
+        super().__init__(message, retry_after=retry_after, code=None)
 
 
 class VpbxLockedOut(VpbxError):

@@ -9,9 +9,16 @@ process, :class:`SqliteLimitStore` several processes on one machine, and the
 Odoo layer provides one in its database.
 
 A store knows nothing of HTTP: it grants slots in sliding windows, all-or-nothing
-for several buckets at once, and remembers "blocked until" times per scope.
-Both operations must be atomic across the clients that share the store. Every
-store takes a ``clock`` (seconds, like :func:`time.time`) so tests can move time.
+for several buckets at once, remembers "blocked until" times per scope, and lets
+one client at a time hold a scope (:meth:`LimitStore.exclusive`). All three must
+be atomic across the clients that share the store. Every store takes a ``clock``
+(seconds, like :func:`time.time`) so tests can move time.
+
+Why one request at a time: the "blocked until" of a 3xxx answer only protects
+requests sent *after* that answer. Two requests in flight at once (two workers,
+a worker and the cron) can both be answered 3xxx, and the second 3xxx within two
+minutes locks the account. The client therefore holds its account's
+``in-flight`` scope from just before sending until the answer is recorded.
 """
 
 from __future__ import annotations
@@ -19,8 +26,10 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol, runtime_checkable
 
 __all__ = ["Bucket", "RATE_LIMITS", "ANY_REQUEST", "LimitStore", "MemoryLimitStore",
@@ -78,6 +87,26 @@ class LimitStore(Protocol):
         """Block ``scope`` until ``until`` (or longer if already blocked longer); return the end."""
         ...
 
+    def exclusive(self, scope: str, wait: float, hold: float) -> AbstractContextManager[None]:
+        """Hold ``scope`` alone, among every client of the store, for a ``with`` block.
+
+        Waits at most ``wait`` seconds (real time) for the current holder to leave,
+        then raises :class:`TimeoutError`. ``hold`` is the longest the block can
+        last: a store shared by processes forgets a holder that died without
+        leaving after that long (by its ``clock``).
+        """
+        ...
+
+
+def _poll(try_once: Callable[[], bool], wait: float, scope: str) -> None:
+    """Call ``try_once`` until it succeeds, for at most ``wait`` seconds of real time."""
+    deadline = time.monotonic() + max(wait, 0.0)
+    while not try_once():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"{scope} is held by another request")
+        time.sleep(min(0.02, remaining))
+
 
 class MemoryLimitStore:
     """A thread-safe store for the clients of one process."""
@@ -87,6 +116,7 @@ class MemoryLimitStore:
         self._lock = threading.Lock()
         self._grants: dict[str, deque[float]] = {}
         self._blocks: dict[str, float] = {}
+        self._holders: dict[str, threading.Lock] = {}
 
     def acquire(self, buckets: Sequence[Bucket]) -> float:
         with self._lock:
@@ -114,6 +144,17 @@ class MemoryLimitStore:
             self._blocks[scope] = max(until, self._blocks.get(scope, until))
             return self._blocks[scope]
 
+    @contextmanager
+    def exclusive(self, scope: str, wait: float, hold: float) -> Iterator[None]:
+        with self._lock:
+            holder = self._holders.setdefault(scope, threading.Lock())
+        if not holder.acquire(timeout=max(wait, 0.0)):
+            raise TimeoutError(f"{scope} is held by another request")
+        try:
+            yield
+        finally:
+            holder.release()
+
 
 class SqliteLimitStore:
     """A store in an SQLite file, shared by the processes of one machine.
@@ -135,6 +176,10 @@ class SqliteLimitStore:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS vpbx_block "
                 "(scope TEXT PRIMARY KEY, until REAL NOT NULL)"
+            )
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS vpbx_holder "
+                "(scope TEXT PRIMARY KEY, holder TEXT NOT NULL, until REAL NOT NULL)"
             )
 
     def _connect(self) -> sqlite3.Connection:
@@ -194,3 +239,25 @@ class SqliteLimitStore:
                                 (scope,)).fetchone()[0]
 
         return float(self._transaction(work))  # type: ignore[arg-type]
+
+    @contextmanager
+    def exclusive(self, scope: str, wait: float, hold: float) -> Iterator[None]:
+        # A row per held scope, not a held SQLite transaction: that would stop the
+        # holder's own block() (another connection) until the end of its request.
+        me = uuid.uuid4().hex
+
+        def take(conn: sqlite3.Connection) -> bool:
+            now = self.clock()
+            conn.execute("DELETE FROM vpbx_holder WHERE scope = ? AND until <= ?", (scope, now))
+            inserted = conn.execute(
+                "INSERT OR IGNORE INTO vpbx_holder (scope, holder, until) VALUES (?, ?, ?)",
+                (scope, me, now + hold),
+            )
+            return inserted.rowcount == 1
+
+        _poll(lambda: bool(self._transaction(take)), wait, scope)
+        try:
+            yield
+        finally:
+            self._transaction(lambda conn: conn.execute(
+                "DELETE FROM vpbx_holder WHERE scope = ? AND holder = ?", (scope, me)))

@@ -2,6 +2,8 @@
 
 import json
 import multiprocessing
+import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -13,6 +15,7 @@ from mango_vpbx import (
     TimeBase,
     VpbxAuthError,
     VpbxBillingError,
+    VpbxBusy,
     VpbxClient,
     VpbxCommandFailed,
     VpbxError,
@@ -372,3 +375,104 @@ def test_lockout_is_shared_by_two_processes(pbx, tmp_path):
     assert [p for _m, p, _f in pbx.requests] == ["commands/call/hangup"]
     other_account = VpbxClient(pbx.url, "other-key", "salt", limiter=SqliteLimitStore(store_path))
     other_account.hangup("call-3")
+
+
+# --- one request at a time per account ------------------------------------------------
+
+
+def _stores(kind, tmp_path):
+    """Two "workers'" stores of one account: one shared object, or two on one file."""
+    if kind == "memory":
+        store = MemoryLimitStore()
+        return store, store
+    path = str(tmp_path / "limits.sqlite")
+    return SqliteLimitStore(path), SqliteLimitStore(path)
+
+
+def _at_once(*jobs):
+    """Run the jobs in threads released together; each one's exception or result."""
+    barrier = threading.Barrier(len(jobs))
+    outcomes = [None] * len(jobs)
+
+    def run(index, job):
+        barrier.wait()
+        try:
+            outcomes[index] = job()
+        except VpbxError as exc:
+            outcomes[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return outcomes
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_two_first_requests_at_once_cannot_both_get_a_3xxx(pbx, tmp_path, kind):
+    """Before any answer, two workers send at the same moment; the PBX answers 3104 slowly.
+
+    Without one request at a time both would be on their way before the first 3xxx
+    came back, and the second 3xxx within two minutes locks the account.
+    """
+    pbx.script("commands/call/hangup", (420, {"code": 3104}, {}, 0.5))
+    first, second = (VpbxClient(pbx.url, "key", "salt", timeout=5, limiter=store)
+                     for store in _stores(kind, tmp_path))
+    outcomes = _at_once(lambda: first.hangup("c1"), lambda: second.hangup("c2"))
+    assert len(pbx.requests) == 1, "two requests reached the PBX within the 3xxx window"
+    assert sorted(type(o).__name__ for o in outcomes) == ["VpbxLockedOut", "VpbxRequestError"]
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_request_waits_its_turn_then_goes(pbx, tmp_path, kind):
+    pbx.script("commands/call/hangup", (200, {"result": 1000}, {}, 0.3))
+    first, second = (VpbxClient(pbx.url, "key", "salt", timeout=5, limiter=store)
+                     for store in _stores(kind, tmp_path))
+    started = time.monotonic()
+    outcomes = _at_once(lambda: first.hangup("c1"), lambda: second.hangup("c2"))
+    assert all(isinstance(o, str) for o in outcomes), outcomes
+    assert len(pbx.requests) == 2
+    assert time.monotonic() - started >= 0.6, "the second was sent after the first's answer"
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_request_that_cannot_get_its_turn_is_not_sent(pbx, tmp_path, kind):
+    pbx.script("commands/call/hangup", (200, {"result": 1000}, {}, 1.5))
+    slow_store, other_store = _stores(kind, tmp_path)
+    slow = VpbxClient(pbx.url, "key", "salt", timeout=5, limiter=slow_store)
+    hasty = VpbxClient(pbx.url, "key", "salt", timeout=5, limiter=other_store,
+                       max_busy_wait=0.3)
+    elsewhere = VpbxClient(pbx.url, "other-key", "salt", timeout=5, limiter=other_store,
+                           max_busy_wait=0.3)
+
+    def late(client):
+        time.sleep(0.2)
+        started = time.monotonic()
+        try:
+            client.hangup("c2")
+        finally:
+            late.seconds[client.api_key] = time.monotonic() - started
+
+    late.seconds = {}
+    outcomes = _at_once(lambda: slow.hangup("c1"), lambda: late(hasty), lambda: late(elsewhere))
+    assert isinstance(outcomes[1], VpbxBusy) and "still waiting" in str(outcomes[1])
+    assert late.seconds["key"] < 0.3 + 0.5, "gave up after max_busy_wait"
+    assert outcomes[2] is None, "another account has its own turn"
+    assert len(pbx.requests) == 2
+
+
+def test_sqlite_forgets_a_holder_that_died(pbx, tmp_path):
+    clock = FakeClock()
+    path = str(tmp_path / "limits.sqlite")
+    dead = SqliteLimitStore(path, clock)
+    held = dead.exclusive("acct:in-flight", wait=0, hold=15)
+    held.__enter__()  # and never leaves: the process died
+    alive = SqliteLimitStore(path, clock)
+    with pytest.raises(TimeoutError):
+        with alive.exclusive("acct:in-flight", wait=0.1, hold=15):
+            pass
+    clock.now += 16
+    with alive.exclusive("acct:in-flight", wait=0.1, hold=15):
+        pass
+    assert held  # kept alive until here: collecting it would leave the block
