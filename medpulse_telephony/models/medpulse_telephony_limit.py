@@ -11,12 +11,22 @@ Each operation runs in its own short transaction on a separate cursor, committed
 at once: a slot taken must stay taken even when the business transaction that
 asked for it rolls back (the request was sent anyway), and a lock must not be held
 while that transaction goes on.
+
+One request per account at a time (:meth:`DatabaseLimitStore.exclusive`): the client
+holds an advisory lock of the account, on a connection of its own, from just before
+it sends until the answer is recorded. A worker or the cron that wants to send
+meanwhile waits for it, then sees the block a 3xxx answer left, so two requests can
+never both be answered 3xxx (the second one would lock the account for two minutes).
 """
 
 import time
 import zlib
+from contextlib import contextmanager
+
+from psycopg2 import errors as pg_errors
 
 from odoo import api, fields, models
+from odoo.sql_db import db_connect
 from odoo.tools import SQL
 
 # First key of the two-key advisory locks, so ours never collide with other modules'.
@@ -147,3 +157,27 @@ class DatabaseLimitStore:
             return end
 
         return float(self._transaction([scope], work))
+
+    @contextmanager
+    def exclusive(self, scope, wait, hold):
+        """Hold ``scope`` alone across every worker and the cron for a ``with`` block.
+
+        A connection of its own, never the caller's transaction nor a test cursor: the
+        lock lasts for an HTTP request, during which the PBX may call the webhook, which
+        must not wait for it. PostgreSQL drops the lock if the worker dies (``hold`` is
+        not needed); ``wait`` becomes the lock timeout (:class:`TimeoutError` after it).
+        """
+        cr = db_connect(self.registry.db_name).cursor()
+        try:
+            timeout_ms = max(1, int(wait * 1000))  # 0 would mean "wait forever"
+            cr.execute(SQL("SELECT set_config('lock_timeout', %s, true)", f"{timeout_ms}ms"))
+            try:
+                cr.execute(
+                    SQL("SELECT pg_advisory_xact_lock(%s, %s)", _LOCK_NAMESPACE, _lock_key(scope)),
+                    log_exceptions=False,
+                )
+            except pg_errors.LockNotAvailable:
+                raise TimeoutError(f"{scope} is held by another request") from None
+            yield
+        finally:
+            cr.close()  # rolls back: the lock goes with the transaction

@@ -12,6 +12,8 @@ from odoo.tools.misc import format_time
 _logger = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://app.mango-office.ru/vpbx/"
+#: Seconds a request waits for the PBX (connect, then answer) before giving up.
+PBX_TIMEOUT_SECONDS = 10
 
 
 class ResCompany(models.Model):
@@ -104,7 +106,7 @@ class ResCompany(models.Model):
             company.mango_api_url or DEFAULT_API_URL,
             company.mango_api_key,
             company.mango_api_salt,
-            timeout=10,
+            timeout=PBX_TIMEOUT_SECONDS,
             time_base=company._mango_time_base(),
             # Workers and the cron share one budget, so none sends the request that locks the account.
             limiter=self.env["medpulse.telephony.limit"]._limit_store(),
@@ -124,6 +126,9 @@ class ResCompany(models.Model):
                 until=format_time(self.env, error.until.astimezone(
                     pytz.timezone(self.env.user.tz or "UTC")).time()),
             )
+        if isinstance(error, mango_vpbx.VpbxBusy):
+            # Nothing was sent: one request of the account at a time, see medpulse.telephony.limit.
+            return _("The PBX is still answering another request: try again in a few seconds.")
         if isinstance(error, mango_vpbx.VpbxRateLimited):
             return _("The PBX's request limit is exceeded: try again in a few seconds.")
         if isinstance(error, mango_vpbx.VpbxUnavailable) and error.code is None:

@@ -5,3 +5,4 @@ from . import test_stats, test_reconcile, test_reports, test_health
 from . import test_recordings
 from . import test_ring_me
 from . import test_access_matrix, test_webhook_security
+from . import test_pbx_outages
