@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -32,8 +33,14 @@ def run_load(
     scenarios: tuple[str, ...] | list[str] = DEFAULT_MIX,
     params: dict[str, Any] | None = None,
     workers: int = 32,
+    callers: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Start ``rate`` calls per second for ``duration`` seconds; wait for them; summarise."""
+    """Start ``rate`` calls per second for ``duration`` seconds; wait for them; summarise.
+
+    ``callers``: external numbers taken in turn, one per call (the caller of an
+    incoming call, the number an outgoing one dials); without them every call uses the
+    scenarios' one default number, as if a single customer called again and again.
+    """
     if rate <= 0 or duration <= 0:
         raise ValueError("rate and duration must be positive")
     params = {"speed": 200.0, **(params or {})}
@@ -56,10 +63,11 @@ def run_load(
             delay = scheduled - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            extension = extensions[i % len(extensions)]
-            futures.append(
-                pool.submit(play, scheduled, next(mix), {"extension": extension, **params})
-            )
+            call_params = {"extension": extensions[i % len(extensions)], **params}
+            if callers:
+                number = callers[i % len(callers)]
+                call_params.update(caller=number, target=number)
+            futures.append(pool.submit(play, scheduled, next(mix), call_params))
         runs = [f.result() for f in futures]
     pbx.join()
     pbx.sink.flush()

@@ -203,6 +203,19 @@ def test_load_mode_summary(sender, webhook) -> None:
     assert sum(p == "events/summary" for p, _ in webhook.events()) == 20
 
 
+def test_load_mode_takes_callers_in_turn(sender, webhook) -> None:
+    """One external number per call from ``callers``; without, the scenarios' default."""
+    pbx = Pbx(demo_directory(), FaultInjector(sender), record_delay=1)
+    callers = ["79160000001", "79160000002", "79160000003"]
+    summary = run_load(pbx, sender, rate=20, duration=0.3, params={"speed": 1000},
+                       scenarios=("incoming_answered", "outgoing"), callers=callers)
+    assert summary["calls"] == 6 and not summary["scenario_errors"]
+    summaries = [json.loads(j) for p, j in webhook.events("events/summary")]
+    externals = [s["from"]["number"] if s["call_direction"] == 1 else s["to"]["number"]
+                 for s in summaries]
+    assert sorted(externals) == sorted(callers * 2)
+
+
 def test_load_mode_says_whether_the_generator_kept_up(sender, webhook) -> None:
     """CPU time, requests in flight and start lateness: a pool too small shows it."""
     pbx = Pbx(demo_directory(), FaultInjector(sender), record_delay=1)
