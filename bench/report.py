@@ -11,6 +11,10 @@ def _ms(value) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
+def _pct(value) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
 def _ok(flag) -> str:
     return "✅" if flag else "❌"
 
@@ -76,22 +80,48 @@ def markdown(r: dict) -> str:
         out.append("")
     ing = r.get("ingest")
     if ing:
+        start = ing.get("start_calls_per_s", ing.get("offered_calls_per_s"))
         out += ["## Webhook ingest (`--workers=2`)", "",
-                f"Offered {ing['offered_calls_per_s']} calls/s for {ing['duration_s']} s per target "
-                "(full call sequences from the emulator's load mode).", "",
-                "| target | events | events/s | p50 ms | p95 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|---:|---:|"]
+                f"Full call sequences from the emulator's load mode, {ing['duration_s']} s of calls per run, "
+                f"first offered at {start} calls/s, the rate doubled while a target achieved "
+                f"≥ {ing.get('saturated_below', 0.9):.0%} of it. *Saturated*: it achieved less than that "
+                f"with ≥ {ing.get('min_in_flight', 4):g} requests in flight on average (else the generator "
+                "was the limit). Achieved: events answered 200 per second. CPU in cores (CPU seconds per "
+                "second of the run) of the load generator and of the Odoo server (workers + gevent), and "
+                "how busy the machine's cores were (PostgreSQL and other tenants included).", "",
+                "| target | offered calls/s | offered events/s | achieved events/s | saturated | in flight | "
+                "p50 ms | p95 ms | p99 ms | errors | generator CPU | server CPU | machine busy |",
+                "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for name in ("empty", "insert", "webhook", "webhook_half_rate"):
             v = ing[name]
             lat = v["latency_ms"] or {}
             if v.get("failed"):
-                out.append(f"| {name} | failed: {v['failed'][:80]} | | | | | |")
+                out.append(f"| {name} | failed: {v['failed'][:80]} | | | | | | | | | | | |")
                 continue
-            label = name if name != "webhook_half_rate" else f"webhook at {v['offered_calls_per_s']} calls/s (half)"
-            out.append(f"| {label} | {v['events']} | {v['events_per_s']} | {_ms(lat.get('p50'))} | {_ms(lat.get('p95'))} | "
-                       f"{_ms(lat.get('p99'))} | {v['errors']} |")
+            if name == "webhook_half_rate":
+                label = "webhook, half its throughput"
+                saturated = "(half rate)" if v.get("from_saturated_throughput", True) else \
+                    "⚠ half of an unsaturated run"
+            else:
+                label = name
+                verdict = v.get("verdict") or "not judged (older run)"
+                saturated = "yes" if verdict == "saturated" else f"⚠ **no** ({verdict.replace('_', ' ')})"
+                if len(v.get("tries", ())) > 1:
+                    saturated += " after " + " → ".join(
+                        f"{t['ok_events_per_s']}/{t['offered_events_per_s']}" for t in v["tries"][:-1])
+            out.append(
+                f"| {label} | {v.get('offered_calls_per_s', '–')} | {v.get('offered_events_per_s', '–')} | "
+                f"{v.get('ok_events_per_s', v['events_per_s'])} | {saturated} | {v.get('in_flight_mean', '–')} | {_ms(lat.get('p50'))} | "
+                f"{_ms(lat.get('p95'))} | {_ms(lat.get('p99'))} | {v['errors']} | "
+                f"{v.get('generator_cpu_cores', '–')} | {v.get('server_cpu_cores', '–')} | "
+                f"{_pct(v.get('machine_cpu_busy'))} |")
         mem = ing["memory"]
-        out += ["", f"Ratio webhook / empty route: **{ing['ratio_webhook_to_empty']}** (goal ≥ 0.6); "
-                f"insert / empty: {ing['ratio_insert_to_empty']}. Peak RSS of an HTTP worker: "
+
+        def _ratio(value):
+            return "not measured (a target was not saturated)" if value is None else f"**{value}**"
+
+        out += ["", f"Ratio webhook / empty route: {_ratio(ing['ratio_webhook_to_empty'])} (goal ≥ 0.6); "
+                f"insert / empty: {_ratio(ing['ratio_insert_to_empty'])}. Peak RSS of an HTTP worker: "
                 f"**{mem['peak_http_worker_mb']} MB**.", "",
                 "Goals: " + ", ".join(f"{k} {_ok(v)}" for k, v in ing["goals"].items()), ""]
     card = r.get("card")
@@ -99,11 +129,22 @@ def markdown(r: dict) -> str:
         out += ["## Incoming-call card latency (Chromium)", "",
                 f"`Appeared` posted → card painted, {card['calls']} calls each; background load "
                 f"{card['background_calls_per_s']} calls/s.", "",
-                "| condition | n | p50 ms | p95 ms | max ms | missing |", "|---|---:|---:|---:|---:|---:|"]
+                "| condition | n | p50 ms | p95 ms | max ms | missing | open 5 s after hang-up |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
         for name in ("idle", "loaded"):
             v = card[name]
             out.append(f"| {name} | {v.get('n')} | {_ms(v.get('p50'))} | {_ms(v.get('p95'))} | "
-                       f"{_ms(v.get('max'))} | {v['missing']} |")
+                       f"{_ms(v.get('max'))} | {v['missing']} | {v.get('stayed', '–')} |")
+        if card.get("restored_at_sign_in"):
+            out += ["", f"Cards restored at sign-in and dismissed before the first call: "
+                    f"{len(card['restored_at_sign_in'])} (statuses: "
+                    + ", ".join(sorted({c['status'] or '?' for c in card['restored_at_sign_in']})) + ")."]
+        if any(card[name].get("stayed") for name in ("idle", "loaded")):
+            out += ["", "Cards still open 5 s after the caller hung up while ringing (dismissed by the "
+                    "bench; card status shown): " + "; ".join(
+                        f"{name}: " + ", ".join(f"{c['status']}" for s in card[name]["stayed_cards"]
+                                                for c in s["cards"])
+                        for name in ("idle", "loaded") if card[name].get("stayed"))]
         out += ["", "Goals: " + ", ".join(f"{k} {_ok(v)}" for k, v in card["goals"].items()), ""]
     if r.get("failed"):
         out.append(f"**The run stopped early:** {r['failed']}\n")
