@@ -7,7 +7,13 @@ patient's number; the clock starts when the signed ``Appeared`` event is posted 
 stops at the first animation frame after the card element
 (``.o_medpulse_incoming_card``) entered the page, read from the page's own clock
 (``performance.timeOrigin + performance.now()``, the same wall clock on one machine).
-The caller then hangs up, the card goes, and the next call starts.
+The caller then hangs up while it still rings (a missed call: the server sends the card
+``closed`` and it goes), and the next call starts. A card still on the page 5 s after
+the hang-up is dismissed (the first card, again and again: a dismissal re-renders the
+list) and counted as ``stayed``, with the status it showed. Cards the page restores at
+sign-in (``get_active_cards``: unfinished calls that rang 101 earlier) are dismissed
+before the first call and listed as ``restored_at_sign_in``; the ingest benchmark never
+rings 101, so there should be none.
 
 Measured idle, then under background load: the emulator's load mode at half the
 webhook throughput measured by the ingest benchmark in the same run, ringing every
@@ -50,6 +56,11 @@ new MutationObserver((mutations) => {
 """ % {"card": CARD}
 
 
+def without_receptionist(employees: str) -> str:
+    """The ``--employees`` flag of the load generator without extension 101."""
+    return ",".join(e for e in employees.split(",") if not e.startswith(EXTENSION + ":"))
+
+
 def _numbers(instance, count: int) -> list[str]:
     import psycopg2  # noqa: PLC0415
 
@@ -73,9 +84,12 @@ def _pbx(instance):
     return Pbx(directory, sender, speed=1.0), sender
 
 
-def measure(page, instance, numbers: list[str], timeout: float = 10.0) -> dict:
+def measure(page, instance, numbers: list[str], timeout: float = 10.0,
+            close_timeout: float = 5.0) -> dict:
+    """Ring 101 from each number, time its card, hang up; cards left open are dismissed
+    and counted (``stayed``, with the status they showed)."""
     pbx, sender = _pbx(instance)
-    samples, missing, errors = [], 0, 0
+    samples, missing, stayed = [], 0, []
     for number in numbers:
         seen = page.evaluate("window.__medpulseCards.length")
         call, ivr = pbx.incoming(number)
@@ -92,22 +106,50 @@ def measure(page, instance, numbers: list[str], timeout: float = 10.0) -> dict:
             missing += 1
         pbx.caller_hangup(call.entry_id)
         try:
-            page.wait_for_selector(CARD, state="detached", timeout=2000)
-        except Exception:  # noqa: BLE001 - a missed call's card stays: dismiss it
-            for button in page.locator(f"{CARD} .o_medpulse_card_dismiss").all():
-                button.click()
+            page.wait_for_selector(CARD, state="detached", timeout=close_timeout * 1000)
+        except Exception:  # noqa: BLE001 - the card did not close on hang-up: dismiss it
+            left = _dismiss_all(page)
+            stayed.append({"digits": number[-10:], "cards": left})
     pbx.join()
     errors = sum(1 for d in sender.log() if d.status != 200)
     return {**(summarize_ms(samples) if samples else {"n": 0}), "missing": missing,
-            "webhook_errors": errors}
+            "stayed": len(stayed), "stayed_cards": stayed[:5], "webhook_errors": errors}
+
+
+def _dismiss_all(page, limit: int = 50) -> list[dict]:
+    """Dismiss every card on the page, one at a time; what each card showed.
+
+    Each dismissal re-renders the list, so the first card is clicked again and again
+    (a list of locators taken beforehand would point past its end), with short
+    timeouts; a card that cannot be clicked (e.g. out of the viewport) gets the click
+    event dispatched directly.
+    """
+    cards = page.locator(CARD)
+    left = []
+    for _ in range(limit):
+        if not cards.count():
+            break
+        first = cards.first
+        try:
+            left.append(first.evaluate(
+                "c => ({id: c.dataset.callId, status: [...c.classList].find("
+                "k => k.startsWith('o_medpulse_card_'))?.slice(16)})", timeout=1000))
+            button = first.locator(".o_medpulse_card_dismiss")
+            try:
+                button.click(timeout=2000)
+            except Exception:  # noqa: BLE001 - not actionable: the handler still runs
+                button.dispatch_event("click", timeout=2000)
+        except Exception:  # noqa: BLE001 - the card went by itself meanwhile
+            continue
+    return left
 
 
 def run_card(instance, web_url: str, python: str, employees: str, calls: int,
-             background_rate: float) -> dict:
+             background_rate: float, callers: str | None = None) -> dict:
     from playwright.sync_api import sync_playwright  # noqa: PLC0415 - only this step needs it
 
     numbers = _numbers(instance, calls * 2 + 3)
-    others = ",".join(e for e in employees.split(",") if not e.startswith(EXTENSION + ":"))
+    others = without_receptionist(employees)
     result: dict = {"calls": calls, "background_calls_per_s": background_rate}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
@@ -120,14 +162,14 @@ def run_card(instance, web_url: str, python: str, employees: str, calls: int,
         page.wait_for_selector(".o_main_navbar", timeout=60_000)
         # the bus websocket must be up before the first call, or the first card is lost
         page.wait_for_timeout(3000)
+        # cards of unfinished calls come back at sign-in (get_active_cards): a clean page
+        result["restored_at_sign_in"] = _dismiss_all(page)
         measure(page, instance, numbers[-3:])  # warm-up: assets, caches, first bus message
         result["idle"] = measure(page, instance, numbers[:calls])
         duration = max(30.0, calls * 1.5)
         background = subprocess.Popen(
-            [python, "-m", "mango_vpbx.emulator", "load", "--rate", str(background_rate),
-             "--duration", str(duration), "--webhook", instance.url + "/mango",
-             "--api-key", bench_ingest.API_KEY, "--api-salt", bench_ingest.API_SALT,
-             "--employees", others],
+            bench_ingest.loadgen_command(python, instance.url + "/mango", others,
+                                         background_rate, duration, callers=callers),
             env=instance.env(), stdout=subprocess.PIPE, text=True,
         )
         time.sleep(2)  # let the background load reach its pace
