@@ -1,9 +1,10 @@
 """Webhook ingest: the emulator's load mode against the baselines and the real webhook.
 
 One Odoo server in production mode (``--workers=2`` plus its gevent process), three
-targets driven by the same load generator (``python -m mango_vpbx.emulator load``,
-signed form posts of full call sequences: voice menu, legs, recording, summary,
-record/added), one after the other in the same run:
+targets driven by the same load generator (``loadgen.py``: the emulator's load mode,
+16 threads, signed form posts of full call sequences: voice menu, legs, recording,
+summary, record/added; each call from the next of 2,000 external numbers, 70 %
+patients'), one after the other in the same run:
 
 - ``empty``: ``/bench/empty/<path>`` (bench addon): Odoo's HTTP floor;
 - ``insert``: ``/bench/insert/<path>``: one INSERT per event;
