@@ -61,7 +61,9 @@ class MedpulseCall(models.Model):
     def _card_live_parties(self, state):
         """{user: (status, leg)} of the operators whose phone rings or talks now."""
         self.ensure_one()
-        if state.direction != "incoming":
+        if state.direction != "incoming" or state.is_final:
+            # The summary ends the call for everyone, even when a leg's Disconnected
+            # was lost: no card may keep ringing after it.
             return {}
         Users = self.env["res.users"]
         parties = {}
@@ -91,7 +93,7 @@ class MedpulseCall(models.Model):
             audience[str(user.id)] = status
             if previous.get(str(user.id)) != status:
                 to_send.append((user, status, leg))
-        ended = all(leg.state == "Disconnected" for leg in state.legs)
+        ended = state.is_final or all(leg.state == "Disconnected" for leg in state.legs)
         answered_by = self.env["res.users"]._find_pbx_operator(
             self.company_id, state.answered_extension, state.answered_number
         )

@@ -6,7 +6,7 @@ import mango_vpbx
 
 from odoo.tests import TransactionCase, new_test_user
 
-from .common import LINE, PATIENT_NUMBER, T0, TelephonyFixtures, call_event
+from .common import LINE, PATIENT_NUMBER, T0, TelephonyFixtures, call_event, summary
 
 CARD = "medpulse_telephony.card"
 SIP1 = "sip:reception1@clinic.mangosip.ru"
@@ -162,6 +162,28 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
             leg(entry, "op2", 1, "Appeared", 25, op_to("102", SIP2)),
         ])
         self.assertEqual(self.statuses(), {self.operator1: ["closed"], self.operator2: ["ringing"]})
+
+    def test_summary_closes_a_card_whose_hang_up_was_lost(self):
+        """The ringing leg's Disconnected never arrives; the summary still closes the card."""
+        entry = "E-CARD-LOST"
+        self.receive(ivr(entry))
+        self.receive([
+            leg(entry, "op1", 1, "Appeared", 5, op_to("101", SIP1)),
+            leg(entry, "op2", 1, "Appeared", 5, op_to("102", SIP2)),
+        ])
+        self.assertEqual(self.statuses(), {self.operator1: ["ringing"], self.operator2: ["ringing"]})
+        # Olga answered and talked; Pavel's leg ended too, but both Disconnected are lost.
+        self.receive([leg(entry, "op1", 2, "Connected", 12, op_to("101", SIP1))])
+        self.cards()
+        call = self.receive([summary(
+            entry, 1, {"number": PATIENT_NUMBER}, {"extension": "101", "number": SIP1},
+            T0, T0 + 5, T0 + 12, T0 + 72, 1, 1110,
+        )])
+        self.assertTrue(call.is_final)
+        self.assertEqual(
+            self.statuses(), {self.operator1: ["ended"], self.operator2: ["answered_elsewhere"]},
+            "who talked gets the follow-up form, the other card closes",
+        )
 
     def test_transfer_pops_the_card_for_the_new_operator(self):
         entry = "E-CARD-XFER"
