@@ -1,9 +1,14 @@
-"""Fault injection between the PBX and the webhook.
+"""Fault injection between the PBX and the webhook, and a slow PBX API.
 
 The real PBX posts events in parallel, without waiting for answers, and never
 retries (as far as anyone knows): the webhook sees duplicates, events out of
 order, late events and gaps. :class:`FaultInjector` wraps an
 :class:`~mango_vpbx.emulator.sender.EventSender` and does the same on purpose.
+
+``api_delay`` slows the other direction: every request to the PBX API is answered
+that many seconds late (the server reads it from :attr:`FaultInjector.config`).
+What the request asked for is still done, as a slow PBX may do it although the
+client gave up waiting.
 
 Invariant (tested): what the webhook receives is the emitted events, minus the
 ones logged as ``dropped`` or ``outage``, plus the ones logged as ``duplicate``;
@@ -39,6 +44,8 @@ class FaultConfig:
     outage_start: float | None = None
     outage_end: float | None = None
     seed: int | None = None
+    #: seconds the PBX API thinks before answering each request (a slow PBX)
+    api_delay: float = 0.0
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultConfig:
@@ -53,6 +60,8 @@ class FaultConfig:
         for share in ("duplicate", "drop", "delay"):
             if not 0.0 <= getattr(cfg, share) <= 1.0:
                 raise ValueError(f"{share} must be a share between 0 and 1")
+        if not 0.0 <= cfg.api_delay <= 600:
+            raise ValueError("api_delay must be between 0 and 600 seconds")
         return cfg
 
     def as_json(self) -> dict[str, Any]:
@@ -66,6 +75,7 @@ class FaultConfig:
             or self.delay
             or self.reorder_window > 1
             or self.outage_end is not None
+            or self.api_delay > 0
         )
 
 

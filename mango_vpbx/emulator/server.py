@@ -263,6 +263,9 @@ class Emulator:
             parsed = None
         entry.data = parsed if isinstance(parsed, dict) else None
         self._request.entry = entry
+        delay = self.faults.config.api_delay
+        if delay > 0:
+            time.sleep(delay)  # a slow PBX: the client may give up before the answer
         try:
             status, headers, body = self._answer(path, form, host)
         finally:
@@ -898,14 +901,17 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: the sent-events log and the console say what happens."""
 
     def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("X-Uuid", secrets.token_hex(8))
-        self.end_headers()
-        if body and self.command != "HEAD":
-            self.wfile.write(body)
+        try:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Uuid", secrets.token_hex(8))
+            self.end_headers()
+            if body and self.command != "HEAD":
+                self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up waiting (api_delay)
 
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)

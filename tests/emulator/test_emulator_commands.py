@@ -389,3 +389,23 @@ def test_control_api_reports_the_requests_received(emulator, webhook, client) ->
     later = requests.get(base, params={"since": transfer["seq"]}, timeout=5).json()["requests"]
     assert [r["seq"] for r in later] == [forged["seq"]]
     assert requests.post(base, json={}, timeout=5).status_code == 404  # read-only
+
+
+def test_a_slow_api_answers_after_the_client_gave_up(emulator, client) -> None:
+    """``api_delay``: the PBX thinks longer than the client waits, then answers anyway."""
+    from mango_vpbx.codes import VpbxUnavailable
+    from mango_vpbx.emulator.faults import FaultConfig
+
+    emulator.faults.configure(FaultConfig.from_json({"api_delay": 1.0}))
+    client.timeout = 0.3
+    started = time.monotonic()
+    with pytest.raises(VpbxUnavailable, match="did not answer in time"):
+        client.balance()
+    assert time.monotonic() - started < 0.3 + 0.5
+    time.sleep(1.0)  # the late answer meets a closed connection: no harm done
+    [received] = emulator.received_log({"path": "account/balance"})
+    assert received["status"] == 200, "the PBX did what it was asked, late"
+    emulator.faults.configure(FaultConfig())
+    assert client.balance().balance > 0
+    with pytest.raises(ValueError, match="api_delay"):
+        FaultConfig.from_json({"api_delay": -1})
