@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from conftest import ODOO_PYTHON, ROOT, OdooInstance, OdooRPC
+from conftest import ODOO_PYTHON, ROOT, OdooInstance, OdooRPC, run_scenario
 from reliability_helpers import Deliverer, FakePbx, closed_port_url, renamed, scenario_events
 
 import mango_vpbx
@@ -67,8 +67,15 @@ COMPARED = [
     "transfers",
     "is_final",
 ]
-# Not compared: ``followup_state`` depends on the other calls of the same number (a later
-# answered call closes a missed one), and both copies share their numbers and times.
+# Not compared: ``followup_state``. It is still not a function of the call's own events,
+# even with follow-up serialised per number (commit 0040051): a missed call is closed by
+# an answered call of the same number created *later*, judged on what is known at that
+# moment and never revisited. While the shuffled copy arrives, its answered calls are
+# briefly "created" at their first *delivered* leg (seconds late) before their IVR leg or
+# summary moves them back; both copies share the number and the times, so such a call
+# can close a missed call of the clean copy, or not, by thread timing. Observed on
+# 2026-11-25: of two runs with the field compared, one passed, one failed (a clean
+# missed call "resolved", its faulty twin "needs_callback").
 
 
 def figures(label, **values):
@@ -297,7 +304,48 @@ def test_pbx_down_or_slow_gives_clear_errors_and_no_hung_worker(server, rpc):
     assert rpc("medpulse.call", "search_count", []) == calls_before
 
 
+def _forget_pbx_pauses(server):
+    """End the 2-minute pause an earlier test's 3xxx left in the shared request budget."""
+    import psycopg2  # noqa: PLC0415 - Odoo's dependency
+
+    conn = psycopg2.connect(dbname=server.dbname, host=server.pg.host, port=server.pg.port,
+                            user=server.pg.user, password=server.pg.password or None)
+    with conn, conn.cursor() as cr:
+        cr.execute("DELETE FROM medpulse_telephony_limit WHERE kind = 'block'")
+    conn.close()
+
+
+def test_first_requests_at_once_reach_the_pbx_once(server, rpc):
+    """No 3xxx yet: 8 requests over both workers at the same moment, the PBX answers
+    3102 after 1 s. Only one may be on its way: a second 3xxx within two minutes locks
+    the account. The others wait for its answer, then are held back."""
+    _forget_pbx_pauses(server)
+    demo = OdooRPC(server.url, server.dbname, "demo", "demo")
+    anna = OdooRPC(server.url, server.dbname, "anna", "anna")
+    with FakePbx(status=420, body={"code": 3102}, delay=1) as pbx:
+        _set_pbx_url(rpc, pbx.url)
+        jobs = [(_click_to_call, user) for user in (rpc, demo, anna) for _ in range(2)]
+        jobs += [(_test_connection, rpc)] * 2
+        started = time.monotonic()
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            answers = list(pool.map(lambda job: job[0](job[1]), jobs))
+        seconds = time.monotonic() - started
+    held = [a for a in answers if "paused until" in (a.get("message") or "")]
+    figures(
+        "lockout race",
+        attempts=len(jobs),
+        requests_reaching_pbx=len(pbx.requests),
+        held_back_with_reason=len(held),
+        seconds=round(seconds, 1),
+    )
+    assert len(pbx.requests) == 1, "two requests were in flight before the first 3xxx came back"
+    assert len(held) == len(jobs) - 1, answers
+    assert _pending_commands(rpc) == 0
+    _forget_pbx_pauses(server)
+
+
 def test_after_a_3xxx_answer_no_worker_sends_another_request(server, rpc):
+    _forget_pbx_pauses(server)
     demo = OdooRPC(server.url, server.dbname, "demo", "demo")
     anna = OdooRPC(server.url, server.dbname, "anna", "anna")
     with FakePbx(status=420, body={"code": 3102}) as pbx:
@@ -318,6 +366,57 @@ def test_after_a_3xxx_answer_no_worker_sends_another_request(server, rpc):
         assert len(pbx.requests) == 1, "a request was sent during the 2-minute guard"
         assert len(held) == len(jobs), answers
     assert _pending_commands(rpc) == 0
+
+
+def test_slow_pbx_statistics_fail_cleanly_and_the_next_run_recovers(emulator, admin_rpc):
+    """The emulator's slow API (fault ``api_delay``: 12 s, the client waits 10 s) during
+    the reconciliation of a call the webhook never got. Uses the suite's emulator and
+    its Odoo (threaded), not the prefork server above."""
+    from test_reconciliation import journal, lost_events, trigger_reconciliation  # noqa: PLC0415
+    from test_scenarios import FAST  # noqa: PLC0415
+
+    emulator.post("/control/faults", {"outage_seconds": 60})
+    try:
+        lost = run_scenario(emulator, "missed_operator", **FAST)
+        quiet_since, seen = time.monotonic(), -1
+        while time.monotonic() - quiet_since < 3:  # until the PBX has sent all of the call
+            count = len(lost_events(emulator, [lost]))
+            if count != seen:
+                quiet_since, seen = time.monotonic(), count
+            time.sleep(0.2)
+        assert {e["outcome"] for e in lost_events(emulator, [lost])} == {"outage"}
+        emulator.post("/control/faults", {"api_delay": 12})
+        [company] = admin_rpc("res.company", "search_read", [("mango_api_key", "!=", False)],
+                              fields=["mango_reconciled_until"], limit=1)
+        started = time.monotonic()
+        trigger_reconciliation(admin_rpc)
+        seconds = time.monotonic() - started
+    finally:
+        emulator.post("/control/faults", {})
+    [run] = admin_rpc("medpulse.call.reconcile", "search_read", [], limit=1,
+                      fields=["state", "error", "row_count"])
+    [after] = admin_rpc("res.company", "read", [company["id"]],
+                        fields=["mango_reconciled_until", "mango_last_error"])
+    figures("slow pbx statistics", seconds=round(seconds, 1), run=run["state"])
+    assert run["state"] == "failed" and "did not answer in time" in run["error"], run
+    assert seconds < 10 + 5, "the cron worker gave up after the client's timeout"
+    assert after["mango_last_error"] == run["error"], "shown on the health screen"
+    assert after["mango_reconciled_until"] == company["mango_reconciled_until"]
+    assert not journal(admin_rpc, [lost]), "nothing written by the failed run"
+
+    # The slow PBX still answered the request late (to nobody); its rate limit counts it:
+    # one stats/request per two seconds.
+    deadline = time.monotonic() + 20
+    while emulator.get("/control/requests?path=stats/request")["requests"][-1]["status"] is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    time.sleep(2.1)
+    trigger_reconciliation(admin_rpc)
+    [run] = admin_rpc("medpulse.call.reconcile", "search_read", [], limit=1,
+                      fields=["state", "error"])
+    assert run["state"] == "done", run
+    recovered = journal(admin_rpc, [lost])[lost]
+    assert recovered["recovered_from_stats"] and recovered["call_type"] == "missed_incoming"
 
 
 def _route_fuzz_requests(rnd, key, salt, count):
