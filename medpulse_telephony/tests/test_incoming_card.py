@@ -181,7 +181,7 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
         )])
         self.assertTrue(call.is_final)
         self.assertEqual(
-            self.statuses(), {self.operator1: ["ended"], self.operator2: ["answered_elsewhere"]},
+            self.statuses(), {self.operator1: ["ended"], self.operator2: ["closed"]},
             "who talked gets the follow-up form, the other card closes",
         )
 
