@@ -44,7 +44,9 @@ def markdown(r: dict) -> str:
             f"| **database** | | **{s['database_mb']}** |",
             "",
             f"Generated {g['patients']:,} patients ({g['partners']:,} as contacts), {g['calls']:,} calls with "
-            f"{g['events']:,} raw events, {g['operators']} operators in {data['seconds']['total']} s.",
+            f"{g['events']:,} raw events, {g['operators']} operators in {data['seconds']['total']} s"
+            + (f" by the run of {data['generated_by_run']}, on the same kept database." if data.get("generated_by_run")
+               else "."),
             "",
         ]
     lk = r.get("lookup")

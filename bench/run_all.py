@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                         choices=["lookup", "journal", "profile", "ingest", "card"])
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", action="store_true", help="reuse a kept database (no install, no generation)")
+    parser.add_argument("--data-from", help="with --reuse: the results JSON of the run that generated the "
+                        "kept database; its data section (sizes, disk, timings) is carried over and named")
     parser.add_argument("--out", default=str(BENCH / "results"))
     args = parser.parse_args(argv)
     sizes = dict(FULL if args.full else SMALL)
@@ -119,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
                      "commit": commit, "full": args.full, "parameters": sizes, "machine": machine()}
     started = time.monotonic()
     try:
+        if args.reuse and args.data_from:
+            earlier = json.loads(Path(args.data_from).read_text())
+            results["data"] = dict(earlier["data"], generated_by_run=f"{earlier['date']} (commit {earlier['commit']})")
         if not args.reuse:
             step(f"install on {args.db} (tree {tree}, commit {commit})")
             instance.drop()
