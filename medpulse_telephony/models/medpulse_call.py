@@ -596,7 +596,10 @@ class MedpulseCall(models.Model):
         """Missed incoming calls wait for a callback; a later answered call closes them.
 
         Works whichever call is processed first, so a missed call whose events arrive
-        late (after the callback) is closed at once.
+        late (after the callback) is closed at once. Only a *final* answered call (its
+        summary received) closes one: before that its start time is the earliest event
+        seen so far, maybe later than the truth, and a call that in fact came before
+        the missed one would close it for good (a closure is never reopened).
         """
         for call in self:
             if not call.external_e164 or not call.created_at:
@@ -613,13 +616,14 @@ class MedpulseCall(models.Model):
                             ("result", "=", "answered"),
                             ("direction", "in", ("incoming", "outgoing")),
                             ("created_at", ">", call.created_at),
+                            ("is_final", "=", True),
                         ],
                         order="created_at asc, id asc",
                         limit=1,
                     )
                     if closer:
                         call._close_by(closer)
-            elif call.result == "answered" and call.direction in ("incoming", "outgoing"):
+            elif call.is_final and call.result == "answered" and call.direction in ("incoming", "outgoing"):
                 missed = self.search([
                     ("company_id", "=", call.company_id.id),
                     ("external_e164", "=", call.external_e164),

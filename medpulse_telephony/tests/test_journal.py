@@ -112,6 +112,26 @@ class TestCallJournal(TelephonyFixtures, TransactionCase):
         self.assertEqual(missed.followup_state, "called_back")
         self.assertEqual(missed.closed_by_call_id, back)
 
+    def test_earlier_call_seen_in_part_does_not_close_a_later_missed_call(self):
+        """Delivered out of order, an earlier answered call must not close a later missed one.
+
+        The answered call starts at T0; the missed call at T0 + 3. The answered call's
+        voice-menu events and summary arrive last, so until then it seems to start at
+        T0 + 5, after the missed call.
+        """
+        missed = self.receive(incoming_missed("E-M5", t0=T0 + 3))
+        answered = incoming_answered("E-IN-5")
+        legs = [e for e in answered if e[1].get("call_id", "").endswith((":op1", ":op2"))]
+        early = self.receive(legs)
+        self.assertEqual(early.result, "answered")
+        self.assertFalse(early.is_final)
+        self.assertEqual(missed.followup_state, "needs_callback")
+        self.receive([e for e in answered if e not in legs])
+        self.assertTrue(early.is_final)
+        self.assertLess(early.created_at, missed.created_at)
+        self.assertEqual(missed.followup_state, "needs_callback", "the answered call came first")
+        self.assertFalse(missed.closed_by_call_id)
+
     def test_operator_choice_survives_recompute(self):
         events = incoming_missed("E-M4")
         missed = self.receive(events[:-1])
