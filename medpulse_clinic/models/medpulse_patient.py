@@ -20,8 +20,12 @@ class MedpulsePatient(models.Model):
     name = fields.Char(
         string="Full Name", compute="_compute_name", store=True, index="trigram",
     )
+    # Trigram, not btree: the patient search ("name or card number contains ...", also
+    # behind the journal's Patient filter) ORs both columns, and a btree cannot serve
+    # ILIKE '%...%', so one such column made PostgreSQL scan every patient. Exact
+    # lookups use the unique (card_number, company_id) index.
     card_number = fields.Char(
-        readonly=True, copy=False, index=True, default="/",
+        readonly=True, copy=False, index="trigram", default="/",
         help="Medical card number, assigned automatically.",
     )
     birth_date = fields.Date(tracking=True)
