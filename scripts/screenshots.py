@@ -30,35 +30,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from odoo_instance import ADDONS, ROOT, OdooInstance, free_port  # noqa: E402
 
+# The end-to-end harness's RPC client and browser sign-in (card_helpers needs mango_vpbx).
+sys.path[1:1] = [str(ROOT / "tests" / "e2e"), str(ROOT)]
+from card_helpers import login  # noqa: E402
+from conftest import OdooRPC  # noqa: E402
+
 OPERATOR = ("demo", "demo", "102")  # login, password, extension (see demo_init.OPERATORS)
 UNKNOWN_NUMBER = "79990001234"
 TRANSFER_GROUP = "500"  # the emulator's demo queue
 VIEWPORT = {"width": 1280, "height": 800}
 MAX_BYTES = 150_000
 CARD = ".o_medpulse_incoming_card"
-
-
-class Rpc:
-    """JSON-RPC (``execute_kw``) to the demo server as admin."""
-
-    def __init__(self, url: str, db: str) -> None:
-        self.url, self.db = url, db
-        self.uid = self._call("common", "login", db, "admin", "admin")
-
-    def _call(self, service: str, method: str, *args):
-        body = {"jsonrpc": "2.0", "method": "call", "id": 1,
-                "params": {"service": service, "method": method, "args": list(args)}}
-        req = urllib.request.Request(self.url + "/jsonrpc", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=120) as resp:
-            answer = json.loads(resp.read())
-        if answer.get("error"):
-            raise RuntimeError(answer["error"].get("data", {}).get("message") or answer["error"])
-        return answer["result"]
-
-    def __call__(self, model: str, method: str, *args, **kwargs):
-        return self._call("object", "execute_kw", self.db, self.uid, "admin", model, method,
-                          list(args), kwargs)
 
 
 class Emulator:
@@ -119,7 +101,7 @@ def prepare(work: Path, api_key: str, api_salt: str, pbx_port: int) -> OdooInsta
     return odoo
 
 
-def install_russian(rpc: Rpc) -> None:
+def install_russian(rpc: OdooRPC) -> None:
     """Activate ru_RU and load its translations (English stays the users' language).
 
     Not ``--load-language`` at install: on a new database that makes Russian the only
@@ -130,7 +112,7 @@ def install_russian(rpc: Rpc) -> None:
     rpc("base.language.install", "lang_install", [wizard])
 
 
-def pick_numbers(rpc: Rpc) -> dict[str, str]:
+def pick_numbers(rpc: OdooRPC) -> dict[str, str]:
     """PBX-style numbers (digits) of a patient with a full card and of a shared number."""
     Phone = "medpulse.patient.phone"
     phones = rpc(Phone, "search_read", [("number_e164", "!=", False)],
@@ -146,20 +128,6 @@ def pick_numbers(rpc: Rpc) -> dict[str, str]:
     known = next(number for number, ids in owners.items() if len(ids) == 1 and ids <= full)
     shared = next(number for number, ids in owners.items() if len(ids) > 1)
     return {"known": known.lstrip("+"), "shared": shared.lstrip("+")}
-
-
-def login(browser, url: str, login_name: str, password: str):
-    context = browser.new_context(viewport=VIEWPORT, locale="en-US",
-                                  timezone_id="Asia/Yekaterinburg", device_scale_factor=1)
-    context.set_default_timeout(60000)
-    page = context.new_page()
-    page.goto(f"{url}/web/login")
-    page.fill("input[name=login]", login_name)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/odoo**", wait_until="commit", timeout=300000)
-    page.locator(".o_main_navbar").wait_for(timeout=300000)
-    return page
 
 
 def open_journal(page, url: str) -> None:
@@ -221,7 +189,7 @@ def close(page, emulator: Emulator, entry_id: str, caller: str) -> None:
     card.first.wait_for(state="detached")
 
 
-def shoot(page, url: str, rpc: Rpc, emulator: Emulator, out: Path) -> None:
+def shoot(page, url: str, rpc: OdooRPC, emulator: Emulator, out: Path) -> None:
     login_name, _password, extension = OPERATOR
     numbers = pick_numbers(rpc)
     doctor = rpc("medpulse.doctor", "search_read", [("service_ids", "!=", False)],
@@ -327,7 +295,7 @@ def main() -> int:
         emulator = Emulator(pbx_port)
         emulator.wait_ready(emulator_proc)
         emulator.post("config", {"autopilot": {"enabled": False}})
-        rpc = Rpc(odoo.url, odoo.dbname)
+        rpc = OdooRPC(odoo.url, odoo.dbname, "admin", "admin", timeout=120)
         # The transfer panel offers the queue too ("Automatically (group 500)").
         rpc("ir.config_parameter", "set_param", "medpulse_telephony.card_transfer_group",
             TRANSFER_GROUP)
@@ -341,7 +309,8 @@ def main() -> int:
                 args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
             )
             try:
-                page = login(browser, odoo.url, OPERATOR[0], OPERATOR[1])
+                page = login(browser, odoo, OPERATOR[0], OPERATOR[1], viewport=VIEWPORT,
+                              default_timeout=60000, load_timeout=300000)
                 shoot(page, odoo.url, rpc, emulator, opts.out)
             finally:
                 browser.close()

@@ -70,21 +70,24 @@ def _operator(extension: str) -> dict:
             "line_number": LINE, "acd_group": "300"}
 
 
-def login(browser, server, login_name: str, password: str):
+def login(browser, server, login_name: str, password: str, *, viewport: dict | None = None,
+          default_timeout: float = 30000, load_timeout: float = 180000):
     """A new browser context logged in as ``login_name``, its web client loaded.
 
     Like the harness's ``login`` with room for a first load that builds the asset
-    bundles on a busy machine.
+    bundles on a busy machine. ``viewport`` fixes the window size at scale 1
+    (scripts/screenshots.py); the timeouts are in milliseconds.
     """
-    context = browser.new_context(locale="en-US", timezone_id="Asia/Yekaterinburg")
-    context.set_default_timeout(30000)
+    sizing = {"viewport": viewport, "device_scale_factor": 1} if viewport else {}
+    context = browser.new_context(locale="en-US", timezone_id="Asia/Yekaterinburg", **sizing)
+    context.set_default_timeout(default_timeout)
     page = context.new_page()
     page.goto(f"{server.url}/web/login")
     page.fill("input[name=login]", login_name)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    page.wait_for_url("**/odoo**", wait_until="commit", timeout=180000)
-    page.locator(".o_main_navbar").wait_for(timeout=180000)
+    page.wait_for_url("**/odoo**", wait_until="commit", timeout=load_timeout)
+    page.locator(".o_main_navbar").wait_for(timeout=load_timeout)
     return page
 
 

@@ -152,8 +152,8 @@ def login(browser, server, login_name: str, password: str):
 class OdooRPC:
     """JSON-RPC to a running Odoo as one user (``/jsonrpc``, ``execute_kw``)."""
 
-    def __init__(self, url: str, db: str, login: str, password: str):
-        self.url, self.db, self.password = url, db, password
+    def __init__(self, url: str, db: str, login: str, password: str, timeout: float = 60):
+        self.url, self.db, self.password, self.timeout = url, db, password, timeout
         self.uid = self._call("common", "login", db, login, password)
         if not self.uid:
             raise AssertionError(f"cannot log in as {login}")
@@ -163,7 +163,7 @@ class OdooRPC:
                 "params": {"service": service, "method": method, "args": list(args)}}
         req = urllib.request.Request(self.url + "/jsonrpc", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=60) as resp:
+        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
             answer = json.loads(resp.read())
         if answer.get("error"):
             raise AssertionError(answer["error"].get("data", {}).get("message") or answer["error"])
