@@ -596,8 +596,8 @@ class MedpulseCall(models.Model):
         """Missed incoming calls wait for a callback; a later answered call closes them.
 
         Works whichever call is processed first, so a missed call whose events arrive
-        late (after the callback) is closed at once. Only a *final* answered call (its
-        summary received) closes one: before that its start time is the earliest event
+        late (after the callback) is closed at once. Only a *settled* answered call (its
+        summary received, or its times taken from the PBX's statistics) closes one: before that its start time is the earliest event
         seen so far, maybe later than the truth, and a call that in fact came before
         the missed one would close it for good (a closure is never reopened).
         """
@@ -616,14 +616,14 @@ class MedpulseCall(models.Model):
                             ("result", "=", "answered"),
                             ("direction", "in", ("incoming", "outgoing")),
                             ("created_at", ">", call.created_at),
-                            ("is_final", "=", True),
+                            *self._followup_settled_domain(),
                         ],
                         order="created_at asc, id asc",
                         limit=1,
                     )
                     if closer:
                         call._close_by(closer)
-            elif call.is_final and call.result == "answered" and call.direction in ("incoming", "outgoing"):
+            elif call._followup_settled() and call.result == "answered" and call.direction in ("incoming", "outgoing"):
                 missed = self.search([
                     ("company_id", "=", call.company_id.id),
                     ("external_e164", "=", call.external_e164),
@@ -632,6 +632,17 @@ class MedpulseCall(models.Model):
                     ("created_at", "<", call.created_at),
                 ])
                 missed._close_by(call)
+
+    def _followup_settled(self):
+        """Whether this call's times are the truth (its summary arrived), so that it may
+        close a missed call."""
+        self.ensure_one()
+        return self.is_final
+
+    @api.model
+    def _followup_settled_domain(self):
+        """:meth:`_followup_settled` as a domain."""
+        return [("is_final", "=", True)]
 
     def init(self):
         super().init()

@@ -5,6 +5,7 @@ import mango_vpbx
 from mango_vpbx.codes import describe
 
 from odoo import _, api, fields, models
+from odoo.osv import expression
 
 #: Fields asked from ``stats/request`` wherever statistics meet the journal.
 STATS_FIELDS = (
@@ -136,6 +137,18 @@ class MedpulseCall(models.Model):
         help="The final notification of this call never arrived: its outcome comes from "
         "the PBX's statistics.",
     )
+
+    def _followup_settled(self):
+        # The statistics give a call's true times even when its summary never came.
+        return super()._followup_settled() or self.recovered_from_stats or self.completed_from_stats
+
+    @api.model
+    def _followup_settled_domain(self):
+        return expression.OR([
+            super()._followup_settled_domain(),
+            [("recovered_from_stats", "=", True)],
+            [("completed_from_stats", "=", True)],
+        ])
 
     @api.model
     def _apply_stats_rows(self, company, entry_id, rows):

@@ -56,6 +56,8 @@ class TestReconcile(TelephonyFixtures, TransactionCase):
                  reason="1110", location="queue"),
             _row("E-LOST-OUT", T0 + 1200, T0 + 1290, T0 + 1210, from_ext="101", to_number="79161112233",
                  reason=1120),
+            # The patient called back, answered: only the statistics know this call.
+            _row("E-LOST-BACK", T0 + 1500, T0 + 1560, T0 + 1505, from_number=PATIENT_NUMBER, to_ext="101"),
         ]
         with StatsPbx(API_KEY, API_SALT, window_csv(rows, "\r\n"), not_ready=1) as pbx:
             self.company.sudo().mango_api_url = pbx.url
@@ -64,7 +66,7 @@ class TestReconcile(TelephonyFixtures, TransactionCase):
             )
             self.assertEqual(runs.state, "done")
             self.assertEqual(
-                (runs.row_count, runs.created_count, runs.completed_count, runs.reconciled_count), (4, 2, 1, 1)
+                (runs.row_count, runs.created_count, runs.completed_count, runs.reconciled_count), (5, 3, 1, 1)
             )
             self.assertIn("entry_id", pbx.requests[0]["fields"])
 
@@ -75,6 +77,12 @@ class TestReconcile(TelephonyFixtures, TransactionCase):
             self.assertEqual(lost_in.patient_id, self.patient)
             self.assertEqual(lost_in.rang_user_ids, self.operator1)
             self.assertEqual(lost_in.created_at, _naive(T0 + 900))
+            # A recovered call has no summary, but its times are the PBX's: it settles
+            # the follow-up like a final one.
+            lost_back = self.Call.search([("entry_id", "=", "E-LOST-BACK")])
+            self.assertEqual(lost_back.call_type, "incoming")
+            self.assertEqual(lost_in.followup_state, "resolved")
+            self.assertEqual(lost_in.closed_by_call_id, lost_back)
             lost_out = self.Call.search([("entry_id", "=", "E-LOST-OUT")])
             self.assertEqual(lost_out.call_type, "outgoing")
             self.assertEqual(lost_out.operator_user_id, self.operator1)
