@@ -146,6 +146,10 @@ class MedpulseCall(models.Model):
         "medpulse.patient", string="Patients with this number", readonly=True,
         groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
     )
+    patient_search = fields.Char(
+        string="Patient (name or card)", compute="_compute_patient_search", search="_search_patient",
+        groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
+    )
     answered_user_id = fields.Many2one("res.users", string="Answered by", readonly=True, index=True)
     operator_user_id = fields.Many2one(
         "res.users", string="Operator", readonly=True, index=True,
@@ -228,6 +232,30 @@ class MedpulseCall(models.Model):
     def _compute_number_search(self):
         for call in self:
             call.number_search = call.external_e164 or call.caller_number
+
+    def _compute_patient_search(self):
+        for call in self:
+            call.patient_search = call.patient_id.display_name or False
+
+    def _search_patient(self, operator, value):
+        """The journal's *Patient* filter: calls of the patients whose name (or card
+        number, or phone) matches, found first and passed on as ids.
+
+        As the subquery ``patient_ids ilike ...`` builds, PostgreSQL misjudges how many
+        calls a common name has and walks the whole journal backwards by date looking
+        for them: 5.4 s for "Романов Андрей" at 1,000,000 calls, 29 ms with the ids.
+        Patients are searched with the user's own rights, as the subquery did.
+        """
+        if operator not in ("ilike", "=", "like", "=ilike") or not isinstance(value, str):
+            return [("patient_ids", operator, value)]
+        patients = self.env["medpulse.patient"]._search(
+            [("display_name", operator, value)], limit=_PATIENT_SEARCH_IDS + 1
+        )
+        ids = list(patients)
+        if len(ids) > _PATIENT_SEARCH_IDS:
+            # A fragment that matches a crowd ("а"): no list of ids to pass on.
+            return [("patient_ids", operator, value)]
+        return [("patient_ids", "in", ids)]
 
     def _search_number(self, operator, value):
         """Find calls by a number typed in any format: +7 (916) 123-45-67, 8916..., 1234567."""
@@ -596,13 +624,15 @@ class MedpulseCall(models.Model):
         """Missed incoming calls wait for a callback; a later answered call closes them.
 
         Works whichever call is processed first, so a missed call whose events arrive
-        late (after the callback) is closed at once. Only a *settled* answered call (its
-        summary received, or its times taken from the PBX's statistics) closes one: before that its start time is the earliest event
-        seen so far, maybe later than the truth, and a call that in fact came before
-        the missed one would close it for good (a closure is never reopened).
+        late (after the callback) is closed at once. Only *settled* calls take part
+        (summary received, or times taken from the PBX's statistics): before that a
+        call's start is the earliest event seen so far, maybe later than the truth, and
+        its outcome may still change (a queue call looks missed until the answering
+        leg's event arrives). Decided on unsettled data, a closure would stick (it is
+        never reopened) and the result would depend on the order of delivery.
         """
         for call in self:
-            if not call.external_e164 or not call.created_at:
+            if not call.external_e164 or not call.created_at or not call._followup_settled():
                 continue
             call._lock_followup_number()
             if call.call_type == "missed_incoming":
@@ -623,7 +653,7 @@ class MedpulseCall(models.Model):
                     )
                     if closer:
                         call._close_by(closer)
-            elif call._followup_settled() and call.result == "answered" and call.direction in ("incoming", "outgoing"):
+            elif call.result == "answered" and call.direction in ("incoming", "outgoing"):
                 missed = self.search([
                     ("company_id", "=", call.company_id.id),
                     ("external_e164", "=", call.external_e164),
@@ -742,6 +772,10 @@ def _duration(seconds):
     if not seconds or not 0 < seconds <= mango_vpbx.MAX_CALL_SECONDS:
         return 0
     return int(seconds)
+
+
+#: Above this many matching patients, the Patient filter is left to a subquery.
+_PATIENT_SEARCH_IDS = 5000
 
 
 def _call_type(direction, result):

@@ -146,6 +146,20 @@ class TestCallJournal(TelephonyFixtures, TransactionCase):
             self.assertIn(call, Call.search([("number_search", "ilike", typed)]), typed)
         self.assertNotIn(call, Call.search([("number_search", "ilike", "+7 999 000-00-00")]))
 
+    def test_search_by_patient_name(self):
+        """The search view's *Patient*: name or card number, with the user's rights."""
+        call = self.receive(incoming_answered("E-PAT"))
+        other = self.receive(incoming_answered("E-PAT-2", caller="79035550000"))
+        self.assertEqual(call.patient_id, self.patient)
+        Call = self.env["medpulse.call"].with_user(self.operator1)
+        for typed in ("Ivanova", "ivanova anna", self.patient.card_number):
+            found = Call.search([("patient_search", "ilike", typed)])
+            self.assertIn(call, found, typed)
+            self.assertNotIn(other, found, typed)
+        self.assertFalse(Call.search([("patient_search", "ilike", "Nobody Such")]))
+        self.assertIn(other, Call.search([("patient_search", "not ilike", "Ivanova")]))
+        self.assertNotIn(call, Call.search([("patient_search", "not ilike", "Ivanova")]))
+
     def test_today_is_the_users_today(self):
         # 2026-03-02 20:30 UTC is already 03-03 01:30 in Ufa (UTC+5).
         late = self.receive(incoming_missed("E-LATE", t0=T0 + 11 * 3600 + 1800))
