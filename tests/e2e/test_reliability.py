@@ -66,16 +66,13 @@ COMPARED = [
     "disconnect_category",
     "transfers",
     "is_final",
+    "followup_state",
 ]
-# Not compared: ``followup_state``. It is still not a function of the call's own events,
-# even with follow-up serialised per number (commit 0040051): a missed call is closed by
-# an answered call of the same number created *later*, judged on what is known at that
-# moment and never revisited. While the shuffled copy arrives, its answered calls are
-# briefly "created" at their first *delivered* leg (seconds late) before their IVR leg or
-# summary moves them back; both copies share the number and the times, so such a call
-# can close a missed call of the clean copy, or not, by thread timing. Observed on
-# 2026-11-25: of two runs with the field compared, one passed, one failed (a clean
-# missed call "resolved", its faulty twin "needs_callback").
+# ``followup_state`` is compared: a missed call is closed by a later answered call of
+# the same number, and only settled calls (summary received) take part, so the outcome
+# no longer depends on the order of delivery. Before that rule (2026-11-25), a call's
+# start was briefly its first *delivered* leg, and of two runs one failed (a clean missed
+# call "resolved", its faulty twin "needs_callback").
 
 
 def figures(label, **values):
