@@ -144,17 +144,18 @@ class MedpulseCallEvent(models.Model):
                 with self.env.registry.cursor() as cr:
                     self.with_env(self.env(cr=cr))._process(event)
                 return
-            except Exception as error:
-                if not _is_concurrency_error(error):
-                    raise
-                if attempt == _PROCESS_ATTEMPTS:
-                    _logger.warning(
-                        "PBX event %s: journal update still conflicting after %s attempts;"
-                        " left for the call's next event and the reconciliation", self.id, attempt,
-                    )
-                    self.write({"state": "error", "error": str(error)})
-                    return
-                time.sleep(0.01 * attempt)
+            except Exception as error:  # noqa: BLE001 - the PBX must get its 200 (it never retries)
+                if _is_concurrency_error(error) and attempt < _PROCESS_ATTEMPTS:
+                    time.sleep(0.01 * attempt)
+                    continue
+                # Still conflicting, or failing where _process cannot catch it (the
+                # commit): the stored event says so, the next event of the call or
+                # the reconciliation folds it in.
+                _logger.warning(
+                    "PBX event %s: journal not updated (attempt %s): %s", self.id, attempt, error,
+                )
+                self.write({"state": "error", "error": str(error)})
+                return
 
     def _insert(self, company, path, json_str, identity, entry_id=None, pbx_call_id=None,
                 state="processed", error=None):

@@ -1,5 +1,6 @@
 import threading
 import uuid
+from unittest.mock import patch
 
 from psycopg2 import errors as pg_errors
 
@@ -155,6 +156,53 @@ class TestConcurrentDelivery(TransactionCase):
             self.assertEqual(len(call), 1)
             self.assertEqual(len(call.event_ids), 2, "B folded A's event and its own")
             self.assertEqual(set(call.event_ids.mapped("state")), {"processed"})
+
+    def test_webhook_keeps_an_event_whose_journal_update_keeps_failing(self):
+        """Conflicting on every attempt: the event stays, flagged, and nothing escapes.
+
+        The PBX never retries, so the webhook must answer 200 with the raw event kept.
+        """
+        worker = self._worker()
+        company = worker.ref("base.main_company")
+        Event = worker["medpulse.call.event"]
+        record, event = Event._store(company, *self.events[0])
+        attempts = []
+
+        def conflict(records, parsed):
+            attempts.append(records.env.cr)
+            raise pg_errors.SerializationFailure("could not serialize access")
+
+        with patch.object(type(Event), "_process", conflict), mute_logger(
+            "odoo.addons.medpulse_telephony.models.medpulse_call_event"
+        ):
+            record._process_in_turn(event)
+        self.assertEqual(len(attempts), 5, "retried with a fresh transaction each time")
+        worker.cr.commit()
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            stored = env["medpulse.call.event"].browse(record.id)
+            self.assertEqual(stored.state, "error")
+            self.assertIn("serialize", stored.error)
+            self.assertFalse(env["medpulse.call"].search([("entry_id", "=", self.entry)]))
+
+    def test_webhook_keeps_an_event_whose_journal_commit_fails(self):
+        """A failure _process cannot catch (e.g. at commit) is not a 500 either."""
+        worker = self._worker()
+        Event = worker["medpulse.call.event"]
+        record, event = Event._store(worker.ref("base.main_company"), *self.events[0])
+
+        def broken(records, parsed):
+            raise pg_errors.CheckViolation("new row violates check constraint")
+
+        with patch.object(type(Event), "_process", broken), mute_logger(
+            "odoo.addons.medpulse_telephony.models.medpulse_call_event"
+        ):
+            record._process_in_turn(event)
+        worker.cr.commit()
+        with self.registry.cursor() as cr:
+            stored = api.Environment(cr, api.SUPERUSER_ID, {})["medpulse.call.event"].browse(record.id)
+            self.assertEqual(stored.state, "error")
+            self.assertIn("check constraint", stored.error)
 
     def _cleanup(self, last_line):
         with self.registry.cursor() as cr:
