@@ -420,8 +420,10 @@ class MedpulseCall(models.Model):
         PostgreSQL's repeatable read (Odoo's isolation) each sees only its own event, so
         whoever comes second must start again with a fresh snapshot. Both the row lock
         taken on an existing call and the ``ON CONFLICT DO NOTHING`` insert of a new one
-        raise a serialization failure in that case, which Odoo's request dispatcher
-        retries: the retry sees both events and folds them together.
+        raise a serialization failure in that case; the caller starts again (the
+        webhook's ``medpulse.call.event._process_in_turn``, which also takes a lock per
+        call first so that this is rare, or Odoo's request dispatcher for other paths):
+        the retry sees both events and folds them together.
 
         The lock is an UPDATE of ``write_date``, not a ``SELECT ... FOR NO KEY UPDATE``:
         only the fields that changed are written below, so without it an event that
@@ -543,12 +545,10 @@ class MedpulseCall(models.Model):
             "created_at": _naive_utc(state.created_at),
             "answered_at": _naive_utc(state.answered_at),
             "ended_at": _naive_utc(state.ended_at),
-            "wait_seconds": _duration(state.wait_seconds),
-            "talk_seconds": _duration(state.talk_seconds),
-            # The statistics build their own state: a duration out of bounds is flagged too.
-            "times_implausible": bool(getattr(state, "implausible_times", False)) or any(
-                _duration(value) != (value or 0) for value in (state.wait_seconds, state.talk_seconds)
-            ),
+            # Bounded where the state is built (fold, statistics): None when unknown or implausible.
+            "wait_seconds": state.wait_seconds or 0,
+            "talk_seconds": state.talk_seconds or 0,
+            "times_implausible": state.implausible_times,
             "disconnect_reason": state.disconnect_reason or 0,
             "disconnect_category": disconnect_category(state.disconnect_reason),
             "disconnect_reason_text": state.disconnect_reason_text or False,
@@ -692,8 +692,8 @@ class MedpulseCall(models.Model):
         A missed call and the answered call that closes it may be processed at the same
         time by two workers; under repeatable read neither sees the other's uncommitted
         call, and the missed call would wait for a callback forever. Both touch the same
-        row here: the second one gets a serialization failure, which Odoo retries with a
-        snapshot that sees the first.
+        row here: the second one gets a serialization failure and is retried with a
+        snapshot that sees the first (``medpulse.call.event._process_in_turn``).
         """
         self.ensure_one()
         self.env.cr.execute(
@@ -761,17 +761,6 @@ class MedpulseCall(models.Model):
             "url": f"/web/content/{attachment.id}?download=true",
             "target": "self",
         }
-
-
-def _duration(seconds):
-    """A wait or talk time as stored: 0 when unknown or out of bounds (see times_implausible).
-
-    No call lasts longer than ``mango_vpbx.MAX_CALL_SECONDS``; a bigger value comes from a
-    wrong timestamp and, decades long, would not even fit the integer column.
-    """
-    if not seconds or not 0 < seconds <= mango_vpbx.MAX_CALL_SECONDS:
-        return 0
-    return int(seconds)
 
 
 #: Above this many matching patients, the Patient filter is left to a subquery.

@@ -76,8 +76,12 @@ def stats_call_state(entry_id, rows):
     reason_text = reason if isinstance(reason, str) else describe(reason_code)
     records = tuple(OrderedDict.fromkeys(rec for r in rows for rec in r.records))
     end_of_wait = answered_at or ended_at
-    wait_seconds = int((end_of_wait - created_at).total_seconds()) if created_at and end_of_wait else None
-    talk_seconds = int((ended_at - answered_at).total_seconds()) if answered_at and ended_at else 0
+    # Bounded as the fold bounds them: times decades apart give no duration and the flag.
+    wait_seconds = mango_vpbx.duration_seconds(created_at, end_of_wait)
+    talk_seconds = mango_vpbx.duration_seconds(answered_at, ended_at) or 0
+    implausible_times = any(
+        mango_vpbx.implausible_span(a, b) for a, b in ((created_at, end_of_wait), (answered_at, ended_at))
+    )
     missed_at = None
     if not answered and direction != "outgoing":
         missed_at = _MISSED_AT.get((last.location or "").strip().lower())
@@ -102,8 +106,8 @@ def stats_call_state(entry_id, rows):
         created_at=created_at,
         answered_at=answered_at,
         ended_at=ended_at,
-        wait_seconds=max(wait_seconds, 0) if wait_seconds is not None else None,
-        talk_seconds=max(talk_seconds, 0),
+        wait_seconds=wait_seconds,
+        talk_seconds=talk_seconds,
         disconnect_reason=reason_code,
         disconnect_reason_text=reason_text or "",
         transfers=(),
@@ -115,6 +119,7 @@ def stats_call_state(entry_id, rows):
         is_final=False,
         legs=(),
         dtmf=(),
+        implausible_times=implausible_times,
     )
 
 
