@@ -11,6 +11,7 @@
         "security/medpulse_telephony_security.xml",
         "security/medpulse_recording_security.xml",
         "security/ir.model.access.csv",
+        "security/medpulse_transient_security.xml",
         "views/medpulse_call_event_views.xml",
         "views/medpulse_call_views.xml",
         "views/medpulse_telephony_line_views.xml",
@@ -43,6 +44,7 @@
         "web.assets_tests": [
             "medpulse_telephony/static/tests/tours/click_to_call_tour.js",
             "medpulse_telephony/static/tests/tours/recording_player_tour.js",
+            "medpulse_telephony/static/tests/tours/health_screen_tour.js",
         ],
         "web.assets_unit_tests": [
             "medpulse_telephony/static/tests/incoming_card.test.js",
