@@ -13,6 +13,7 @@
         "security/ir.model.access.csv",
         "security/medpulse_transient_security.xml",
         "views/medpulse_call_event_views.xml",
+        "data/medpulse_call_event_data.xml",
         "views/medpulse_call_views.xml",
         "views/medpulse_telephony_line_views.xml",
         "views/res_users_views.xml",
