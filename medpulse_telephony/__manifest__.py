@@ -41,6 +41,7 @@
         "web.assets_backend": [
             "medpulse_telephony/static/src/incoming_card/**/*",
             "medpulse_telephony/static/src/click_to_call/**/*",
+            "medpulse_telephony/static/src/recording_player/**/*",
         ],
         "web.assets_tests": [
             "medpulse_telephony/static/tests/tours/click_to_call_tour.js",
