@@ -72,9 +72,14 @@ def _linked_ids(field, value):
             continue
         if command[0] == fields.Command.SET and len(command) > 2:
             ids += [i for i in command[2] if isinstance(i, int)]
-        elif command[0] in (fields.Command.UPDATE, fields.Command.LINK) and isinstance(command[1], int):
+        elif command[0] in (fields.Command.UPDATE, fields.Command.LINK) and isinstance(
+            command[1], int
+        ):
             ids.append(command[1])
-        if command[0] in (fields.Command.CREATE, fields.Command.UPDATE) and len(command) > 2 \
-                and isinstance(command[2], dict):
+        if (
+            command[0] in (fields.Command.CREATE, fields.Command.UPDATE)
+            and len(command) > 2
+            and isinstance(command[2], dict)
+        ):
             nested.append(command[2])
     return ids, nested

@@ -82,7 +82,9 @@ class TestAccess(ClinicCase):
         with self.assertRaises(AccessError):
             patient.phone_ids.write({"number": "+7 903 000 00 00"})
 
-    @mute_logger("odoo.addons.base.models.ir_model", "odoo.addons.base.models.ir_rule", "odoo.models")
+    @mute_logger(
+        "odoo.addons.base.models.ir_model", "odoo.addons.base.models.ir_rule", "odoo.models"
+    )
     def test_doctor_sees_history_with_other_doctors_nowhere(self):
         """S7: the patient's last service and next appointment, for a doctor, are theirs only.
 
@@ -94,24 +96,28 @@ class TestAccess(ClinicCase):
         patient = self.patient
         self.assertEqual(patient.next_appointment_id, self.appointment_b)
         self.assertEqual(patient.last_service_id, self.service_30)
-        stored = ["last_visit_at", "last_service_id", "visit_count", "next_appointment_id", "next_appointment_at"]
+        stored = [
+            "last_visit_at", "last_service_id", "visit_count", "next_appointment_id",
+            "next_appointment_at",
+        ]
         for doctor in (self.user_doctor_a, self.user_doctor_b):
             as_doctor = patient.with_user(doctor)
             for operation in (
-                lambda: as_doctor.read(stored[:1]),
-                lambda: as_doctor.read(["next_appointment_id"]),
-                lambda: as_doctor.read(["next_appointment_at"]),
-                lambda: as_doctor.read(["last_service_id"]),
-                lambda: as_doctor.search_read([("id", "=", patient.id)], ["next_appointment_id"]),
-                lambda: as_doctor.web_read({"next_appointment_id": {"fields": {"display_name": {}}}}),
-                lambda: as_doctor.read_group([("id", "=", patient.id)], ["last_service_id"], ["last_service_id"]),
-                lambda: as_doctor.search([("last_service_id", "=", self.service_30.id)]),
-                lambda: as_doctor.search([("next_appointment_id.doctor_id", "=", self.doctor_b.id)]),
+                lambda p: p.read(stored[:1]),
+                lambda p: p.read(["next_appointment_id"]),
+                lambda p: p.read(["next_appointment_at"]),
+                lambda p: p.read(["last_service_id"]),
+                lambda p: p.search_read([("id", "=", p.id)], ["next_appointment_id"]),
+                lambda p: p.web_read({"next_appointment_id": {"fields": {"display_name": {}}}}),
+                lambda p: p.read_group([], ["last_service_id"], ["last_service_id"]),
+                lambda p: p.search([("last_service_id", "=", self.service_30.id)]),
+                lambda p: p.search([("next_appointment_id.doctor_id", "=", self.doctor_b.id)]),
             ):
                 with self.subTest(doctor=doctor.login), self.assertRaises(AccessError):
-                    operation()
+                    operation(as_doctor)
         a = patient.with_user(self.user_doctor_a).read(
-            ["doctor_last_service_id", "doctor_next_appointment_id", "doctor_visit_count", "doctor_last_visit_at"]
+            ["doctor_last_service_id", "doctor_next_appointment_id", "doctor_visit_count",
+             "doctor_last_visit_at"]
         )[0]
         self.assertEqual(a["doctor_last_service_id"][0], self.service_30.id)
         self.assertEqual((a["doctor_next_appointment_id"], a["doctor_visit_count"]), (False, 1))
@@ -131,7 +137,8 @@ class TestAccess(ClinicCase):
             )["views"][view_type]["arch"]
             self.assertNotIn('name="next_appointment_id"', arch)
             self.assertNotIn('name="last_service_id"', arch)
-        form = self.env["medpulse.patient"].with_user(self.user_doctor_a).get_views([(False, "form")])
+        Patient = self.env["medpulse.patient"].with_user(self.user_doctor_a)
+        form = Patient.get_views([(False, "form")])
         self.assertIn('name="doctor_next_appointment_id"', form["views"]["form"]["arch"])
         # A doctor's caller lookup still works (ordered without the reception's history).
         self.assertEqual(

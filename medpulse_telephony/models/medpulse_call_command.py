@@ -172,7 +172,8 @@ class MedpulseCallCommand(models.Model):
             desk = self._own_device_number(company, desk_number.strip())
             if not desk:
                 return _answer(False, _(
-                    "“%s” is not one of your phones: only your own devices can ring for your calls.",
+                    "“%s” is not one of your phones: "
+                    "only your own devices can ring for your calls.",
                     desk_number.strip(),
                 ))
         vals = {
@@ -214,7 +215,11 @@ class MedpulseCallCommand(models.Model):
         Device = self.env["medpulse.telephony.user.number"].sudo()
         key = Device._number_keys(company, number)[1]
         device = Device.search(
-            [("user_id", "=", self.env.uid), ("company_id", "=", company.id), ("number_key", "=", key)],
+            [
+                ("user_id", "=", self.env.uid),
+                ("company_id", "=", company.id),
+                ("number_key", "=", key),
+            ],
             limit=1,
         )
         return device.number or False

@@ -77,7 +77,8 @@ class MedpulseCallEvent(models.Model):
 
     _sql_constraints = [
         ("identity_company_uniq", "UNIQUE(company_id, identity)", "This PBX event is already stored."),
-        ("body_company_uniq", "UNIQUE(company_id, body_sha256)", "This signed body is already stored."),
+        ("body_company_uniq", "UNIQUE(company_id, body_sha256)",
+         "This signed body is already stored."),
     ]
 
     def init(self):
@@ -85,9 +86,11 @@ class MedpulseCallEvent(models.Model):
         # Rows stored before the digest existed: the first row of each body gets it.
         self.env.cr.execute("""
             UPDATE medpulse_call_event event SET body_sha256 = digests.digest
-              FROM (SELECT id, digest, row_number() OVER (PARTITION BY company_id, digest ORDER BY id) AS n
+              FROM (SELECT id, digest,
+                           row_number() OVER (PARTITION BY company_id, digest ORDER BY id) AS n
                       FROM (SELECT id, company_id,
-                                   encode(sha256(convert_to(coalesce(json, ''), 'UTF8')), 'hex') AS digest
+                                   encode(sha256(convert_to(coalesce(json, ''), 'UTF8')), 'hex')
+                                       AS digest
                               FROM medpulse_call_event WHERE body_sha256 IS NULL) bodies) digests
              WHERE event.id = digests.id AND digests.n = 1
                AND NOT EXISTS (SELECT 1 FROM medpulse_call_event other
@@ -218,7 +221,8 @@ class MedpulseCallEvent(models.Model):
                 # commit): the stored event says so, the next event of the call or
                 # the reconciliation folds it in.
                 _logger.warning(
-                    "PBX event %s: journal not updated (attempt %s, %s; the message is on the event)",
+                    "PBX event %s: journal not updated (attempt %s, %s; the message is on "
+                    "the event)",
                     self.id, attempt, type(error).__name__,
                 )
                 self.write({"state": "error", "error": str(error)})
@@ -339,7 +343,11 @@ def _entry_id_of(json_str):
     except (TypeError, ValueError, RecursionError):
         return None
     entry_id = payload.get("entry_id") if isinstance(payload, dict) else None
-    if isinstance(entry_id, str) and "\x00" not in entry_id and len(entry_id) <= mango_vpbx.MAX_STRING_LENGTH:
+    if (
+        isinstance(entry_id, str)
+        and "\x00" not in entry_id
+        and len(entry_id) <= mango_vpbx.MAX_STRING_LENGTH
+    ):
         return entry_id
     return None
 

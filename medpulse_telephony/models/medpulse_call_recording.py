@@ -249,7 +249,8 @@ class MedpulseCallRecording(models.Model):
 
     @api.model
     def _check_audio_token(self, recording_id, token):
-        """The action (play, download) ``token`` allows the user on recording ``recording_id``, or None."""
+        """The action (play, download) that ``token`` allows the user on recording
+        ``recording_id``, or None."""
         if not token:
             return None
         try:
@@ -261,7 +262,8 @@ class MedpulseCallRecording(models.Model):
         uid, token_recording_id, action = values
         if uid != self.env.uid or token_recording_id != recording_id:
             return None
-        if action == "download" and not self.env.user.has_group("medpulse_telephony.group_telephony_manager"):
+        manager = self.env.user.has_group("medpulse_telephony.group_telephony_manager")
+        if action == "download" and not manager:
             return None
         return action if action in ("play", "download") else None
 

@@ -78,7 +78,9 @@ class MedpulseTelephonyHealth(models.TransientModel):
             Call = self.env["medpulse.call"].sudo()
             health.recovered_count = Call.search_count([("company_id", "=", company.id), ("recovered_from_stats", "=", True)])
             health.completed_count = Call.search_count([("company_id", "=", company.id), ("completed_from_stats", "=", True)])
-            run = self.env["medpulse.call.reconcile"].sudo().search([("company_id", "=", company.id)], limit=1)
+            run = self.env["medpulse.call.reconcile"].sudo().search(
+                [("company_id", "=", company.id)], limit=1
+            )
             if run:
                 health.last_reconcile_state = _(
                     "%(state)s at %(when)s",

@@ -94,15 +94,22 @@ class TestClickToCall(ClickToCallCase):
         commands = self.env["medpulse.call.command"].sudo().search_count([])
         for foreign in ("sip:desk102@x", "+7 916 000-00-99", "79160000099"):
             with self.subTest(desk_number=foreign):
-                answer = self.click(self.operator1, PATIENT_NUMBER, self.patient, desk_number=foreign)
+                answer = self.click(
+                    self.operator1, PATIENT_NUMBER, self.patient, desk_number=foreign
+                )
                 self.assertFalse(answer["ok"])
                 self.assertIn("not one of your phones", answer["message"])
         self.assertEqual(self.stub.requests, [], "nothing was sent to the PBX")
         self.assertEqual(self.env["medpulse.call.command"].sudo().search_count([]), commands)
         # My own desk phone, written another way, is mine.
-        answer = self.click(self.operator1, PATIENT_NUMBER, self.patient, desk_number="SIP:Desk101@clinic.mangosip.ru")
+        answer = self.click(
+            self.operator1, PATIENT_NUMBER, self.patient,
+            desk_number="SIP:Desk101@clinic.mangosip.ru",
+        )
         self.assertTrue(answer["ok"], answer)
-        self.assertEqual(self.stub.requests[-1]["json"]["from"], {"extension": "101", "number": DESK_PHONE})
+        self.assertEqual(
+            self.stub.requests[-1]["json"]["from"], {"extension": "101", "number": DESK_PHONE}
+        )
 
     def test_numbers_use_the_phone_widget(self):
         """The call button lives in the phone widget: every number we show must use it."""

@@ -120,58 +120,131 @@ PATIENT_FIELDS = {  # fields of the patient models that are not plain patient da
 #: Every other field in scope, by model.
 CLASSIFICATION = {
     "medpulse.call": {
-        "caller_number": "call", "caller_e164": "call", "callee_number": "call", "callee_e164": "call",
-        "external_e164": "call", "external_number_display": "call", "number_search": "call",
-        "patient_id": "patient", "patient_ids": "patient", "patient_search": "patient",
-        "disconnect_reason_text": "call", "transfers": "call", "recording_ids_text": "call",
-        "followup_note": "call", "closed_by_call_id": "call", "closed_call_ids": "call",
-        "appointment_ids": "patient", "appointment_count": "count", "event_count": "count",
-        "legs_html": "call", "display_name": "call", "recording_player_html": "recording",
+        "caller_number": "call",
+        "caller_e164": "call",
+        "callee_number": "call",
+        "callee_e164": "call",
+        "external_e164": "call",
+        "external_number_display": "call",
+        "number_search": "call",
+        "patient_id": "patient",
+        "patient_ids": "patient",
+        "patient_search": "patient",
+        "disconnect_reason_text": "call",
+        "transfers": "call",
+        "recording_ids_text": "call",
+        "followup_note": "call",
+        "closed_by_call_id": "call",
+        "closed_call_ids": "call",
+        "appointment_ids": "patient",
+        "appointment_count": "count",
+        "event_count": "count",
+        "legs_html": "call",
+        "display_name": "call",
+        "recording_player_html": "recording",
     },
     "medpulse.call.command": {
-        "error_text": "call", "number": "call", "number_e164": "call", "desk_number": "staff",
-        "line_number": "staff", "patient_id": "patient", "call_id": "call", "display_name": "staff",
+        "error_text": "call",
+        "number": "call",
+        "number_e164": "call",
+        "desk_number": "staff",
+        "line_number": "staff",
+        "patient_id": "patient",
+        "call_id": "call",
+        "display_name": "staff",
     },
     "medpulse.call.event": {"json": "call", "call_id_ref": "call", "display_name": "staff"},
     "medpulse.call.recording": {
-        "call_id": "call", "patient_id": "patient", "access_count": "count", "player_html": "recording",
+        "call_id": "call",
+        "patient_id": "patient",
+        "access_count": "count",
+        "player_html": "recording",
         "display_name": "staff",
     },
     "medpulse.call.recording.access": {"call_id": "call", "note": "call", "display_name": "staff"},
     "medpulse.call.report": {"call_id": "call", "display_name": "call"},
     "medpulse.pbx.stats.line": {
-        "from_number": "call", "from_e164": "call", "to_number": "call", "to_e164": "call",
-        "patient_id": "patient", "from_label": "label", "to_label": "label", "line_number": "staff",
-        "call_id": "call", "in_journal": "count", "display_name": "staff",
+        "from_number": "call",
+        "from_e164": "call",
+        "to_number": "call",
+        "to_e164": "call",
+        "patient_id": "patient",
+        "from_label": "label",
+        "to_label": "label",
+        "line_number": "staff",
+        "call_id": "call",
+        "in_journal": "count",
+        "display_name": "staff",
     },
     "medpulse.pbx.stats.wizard": {"number": "call", "display_name": "staff"},
     "medpulse.doctor": {"name": "staff", "appointment_ids": "patient", "display_name": "staff"},
     "medpulse.service": {"name": "staff", "display_name": "staff"},
     "medpulse.specialty": {"name": "staff", "display_name": "staff"},
-    "medpulse.call.dashboard": dict.fromkeys((
-        "date_from", "date_to", "incoming_count", "missed_count", "missed_rate", "returned_count",
-        "returned_rate", "waiting_count", "median_return_minutes", "average_wait_seconds",
-        "average_talk_seconds", "appointment_count", "conversion_rate", "display_name"), "count"),
-    "medpulse.telephony.health": dict.fromkeys((
-        "status", "status_message", "last_event_at", "events_24h", "events_per_hour",
-        "events_by_hour_html", "not_understood_count", "error_event_count", "waiting_event_count",
-        "recovered_count", "completed_count", "last_reconcile_state", "failed_command_count",
-        "failed_download_count", "display_name"), "count"),
+    "medpulse.call.dashboard": dict.fromkeys(
+        (
+            "date_from",
+            "date_to",
+            "incoming_count",
+            "missed_count",
+            "missed_rate",
+            "returned_count",
+            "returned_rate",
+            "waiting_count",
+            "median_return_minutes",
+            "average_wait_seconds",
+            "average_talk_seconds",
+            "appointment_count",
+            "conversion_rate",
+            "display_name",
+        ),
+        "count",
+    ),
+    "medpulse.telephony.health": dict.fromkeys(
+        (
+            "status",
+            "status_message",
+            "last_event_at",
+            "events_24h",
+            "events_per_hour",
+            "events_by_hour_html",
+            "not_understood_count",
+            "error_event_count",
+            "waiting_event_count",
+            "recovered_count",
+            "completed_count",
+            "last_reconcile_state",
+            "failed_command_count",
+            "failed_download_count",
+            "display_name",
+        ),
+        "count",
+    ),
     "medpulse.telephony.import.users.line": dict.fromkeys(
-        ("pbx_name", "pbx_email", "numbers_display", "numbers_json", "display_name"), "staff"),
+        ("pbx_name", "pbx_email", "numbers_display", "numbers_json", "display_name"), "staff"
+    ),
     "medpulse.telephony.line": dict.fromkeys(
-        ("name", "number", "number_e164", "pbx_schema_name", "call_count", "display_name"), "staff"),
+        ("name", "number", "number_e164", "pbx_schema_name", "call_count", "display_name"), "staff"
+    ),
     "medpulse.telephony.user.number": dict.fromkeys(
-        ("number", "number_e164", "number_key", "display_name"), "staff"),
+        ("number", "number_e164", "number_key", "display_name"), "staff"
+    ),
     "res.config.settings": {"medpulse_card_transfer_group": "staff"},
-    **{model: {"display_name": "staff"} for model in (
-        "medpulse.call.reconcile", "medpulse.call.recording.delete", "medpulse.telephony.import.users",
-        "medpulse.telephony.limit")},
+    **{
+        model: {"display_name": "staff"}
+        for model in (
+            "medpulse.call.reconcile",
+            "medpulse.call.recording.delete",
+            "medpulse.telephony.import.users",
+            "medpulse.telephony.limit",
+        )
+    },
 }
 
 
 def _is_link(field):
-    return field.type in ("many2one", "one2many", "many2many") and field.comodel_name in LINKED_MODELS
+    return (
+        field.type in ("many2one", "one2many", "many2many") and field.comodel_name in LINKED_MODELS
+    )
 
 
 def declared_by_us(Model):
@@ -230,7 +303,11 @@ def _computed_from_link(env, Model, field):
         if first is not None and _is_link(first):
             return True
     # Computes that search the linked models without declaring it (counts, labels).
-    method = getattr(type(Model), field.compute, None) if isinstance(field.compute, str) else field.compute
+    method = (
+        getattr(type(Model), field.compute, None)
+        if isinstance(field.compute, str)
+        else field.compute
+    )
     try:
         source = inspect.getsource(method)
     except (TypeError, OSError):
@@ -256,7 +333,9 @@ class Refused(Exception):
 
 def _observe(call):
     try:
-        with mute_logger("odoo.models", "odoo.addons.base.models.ir_model", "odoo.addons.base.models.ir_rule"):
+        with mute_logger(
+            "odoo.models", "odoo.addons.base.models.ir_model", "odoo.addons.base.models.ir_rule"
+        ):
             return call()
     except (AccessError, UserError, ValidationError, MissingError) as error:
         raise Refused(type(error).__name__) from error
@@ -266,7 +345,12 @@ def _norm(value):
     """A value as read, reduced to what compares: ids of records, text of the rest."""
     if isinstance(value, dict) and "id" in value:
         return value["id"]
-    if isinstance(value, (list, tuple)) and len(value) == 2 and isinstance(value[0], int) and isinstance(value[1], str):
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and isinstance(value[0], int)
+        and isinstance(value[1], str)
+    ):
         return value[0]
     if isinstance(value, (list, tuple)):
         return tuple(sorted(_norm(v) for v in value))
@@ -298,7 +382,9 @@ class TestFieldAccess(TransactionCase):
             else:
                 cls.users[role] = new_test_user(cls.env, login=f"fld_{role}", groups=groups)
         cls.users["other_company"] = new_test_user(
-            cls.env, login="fld_other_company", company_id=cls.company_b.id,
+            cls.env,
+            login="fld_other_company",
+            company_id=cls.company_b.id,
             company_ids=[(6, 0, cls.company_b.ids)],
             groups="medpulse_clinic.group_clinic_manager,medpulse_telephony.group_telephony_manager",
         )
@@ -307,73 +393,178 @@ class TestFieldAccess(TransactionCase):
     @classmethod
     def _make_data(cls):
         env = cls.env
-        colleague = new_test_user(env, login="fld_colleague", groups="medpulse_clinic.group_clinic_receptionist")
+        colleague = new_test_user(
+            env, login="fld_colleague", groups="medpulse_clinic.group_clinic_receptionist"
+        )
         colleague.sudo().pbx_extension = "101"
         specialty = env["medpulse.specialty"].create({"name": "Fieldspecialty"})
-        cls.service = env["medpulse.service"].create({"name": "Fieldservice Qx", "code": "FLD-1", "duration": 30, "specialty_id": specialty.id})
-        other_service = env["medpulse.service"].create({"name": "Otherservice Zk", "code": "FLD-2", "duration": 30, "specialty_id": specialty.id})
-        cls.doctor = env["medpulse.doctor"].create({
-            "name": "Fielddoctor", "specialty_id": specialty.id, "user_id": cls.users["doctor"].id,
-            "service_ids": [Command.set(cls.service.ids)],
-        })
-        other_doctor = env["medpulse.doctor"].create({
-            "name": "Otherdoctor", "specialty_id": specialty.id, "service_ids": [Command.set(other_service.ids)],
-        })
+        cls.service = env["medpulse.service"].create(
+            {
+                "name": "Fieldservice Qx",
+                "code": "FLD-1",
+                "duration": 30,
+                "specialty_id": specialty.id,
+            }
+        )
+        other_service = env["medpulse.service"].create(
+            {
+                "name": "Otherservice Zk",
+                "code": "FLD-2",
+                "duration": 30,
+                "specialty_id": specialty.id,
+            }
+        )
+        cls.doctor = env["medpulse.doctor"].create(
+            {
+                "name": "Fielddoctor",
+                "specialty_id": specialty.id,
+                "user_id": cls.users["doctor"].id,
+                "service_ids": [Command.set(cls.service.ids)],
+            }
+        )
+        other_doctor = env["medpulse.doctor"].create(
+            {
+                "name": "Otherdoctor",
+                "specialty_id": specialty.id,
+                "service_ids": [Command.set(other_service.ids)],
+            }
+        )
         Patient = env["medpulse.patient"]
-        cls.patient = Patient.create({
-            "last_name": "Fieldova", "first_name": "Qzvera", "patronymic": "Qzpatronymic", "email": "qzvera@example.com",
-            "birth_date": "1980-02-03", "gender": "female", "consent_recording": True,
-            "street": "Fieldstreet 1", "city": "Fieldcity", "notes": "<p>Fieldnote allergy</p>",
-            "phone_ids": [Command.create({"number": "+7 916 555-44-33", "relative_name": "Fieldrelative", "label": "relative"})],
-        })
-        cls.sibling = Patient.create({
-            "last_name": "Fieldov", "first_name": "Qzsemyon",
-            "phone_ids": [Command.create({"number": "+7 916 555-44-33"})],
-        })
+        cls.patient = Patient.create(
+            {
+                "last_name": "Fieldova",
+                "first_name": "Qzvera",
+                "patronymic": "Qzpatronymic",
+                "email": "qzvera@example.com",
+                "birth_date": "1980-02-03",
+                "gender": "female",
+                "consent_recording": True,
+                "street": "Fieldstreet 1",
+                "city": "Fieldcity",
+                "notes": "<p>Fieldnote allergy</p>",
+                "phone_ids": [
+                    Command.create(
+                        {
+                            "number": "+7 916 555-44-33",
+                            "relative_name": "Fieldrelative",
+                            "label": "relative",
+                        }
+                    )
+                ],
+            }
+        )
+        cls.sibling = Patient.create(
+            {
+                "last_name": "Fieldov",
+                "first_name": "Qzsemyon",
+                "phone_ids": [Command.create({"number": "+7 916 555-44-33"})],
+            }
+        )
         now = fields.Datetime.now().replace(second=0, microsecond=0)
         Appointment = env["medpulse.appointment"]
-        visit = Appointment.create({"patient_id": cls.patient.id, "doctor_id": cls.doctor.id,
-                                    "service_id": cls.service.id, "start": now - timedelta(days=30),
-                                    "notes": "<p>Fieldnote visit</p>"})
+        visit = Appointment.create(
+            {
+                "patient_id": cls.patient.id,
+                "doctor_id": cls.doctor.id,
+                "service_id": cls.service.id,
+                "start": now - timedelta(days=30),
+                "notes": "<p>Fieldnote visit</p>",
+            }
+        )
         visit.action_done()
-        upcoming = Appointment.create({"patient_id": cls.patient.id, "doctor_id": cls.doctor.id,
-                                       "service_id": cls.service.id, "start": now + timedelta(days=20)})
+        upcoming = Appointment.create(
+            {
+                "patient_id": cls.patient.id,
+                "doctor_id": cls.doctor.id,
+                "service_id": cls.service.id,
+                "start": now + timedelta(days=20),
+            }
+        )
         # The patient's next appointment over every doctor is another doctor's (S7 bait).
-        Appointment.create({"patient_id": cls.patient.id, "doctor_id": other_doctor.id,
-                            "service_id": other_service.id, "start": now + timedelta(days=10)})
+        Appointment.create(
+            {
+                "patient_id": cls.patient.id,
+                "doctor_id": other_doctor.id,
+                "service_id": other_service.id,
+                "start": now + timedelta(days=10),
+            }
+        )
         Event = env["medpulse.call.event"].sudo()
         t0 = int((now - timedelta(days=1)).timestamp())
         for entry_id, start, answered in (("FLD-MISSED", t0, False), ("FLD-CALL", t0 + 600, True)):
             events = incoming_call_events(entry_id, CALLER, start)
             if not answered:
-                events = [events[0], ("events/call", dict(events[0][1], seq=3, call_state="Disconnected",
-                                                          timestamp=start + 20, disconnect_reason=1110)),
-                          ("events/summary", dict(events[-1][1], talk_time=0, entry_result=0))]
+                events = [
+                    events[0],
+                    (
+                        "events/call",
+                        dict(
+                            events[0][1],
+                            seq=3,
+                            call_state="Disconnected",
+                            timestamp=start + 20,
+                            disconnect_reason=1110,
+                        ),
+                    ),
+                    ("events/summary", dict(events[-1][1], talk_time=0, entry_result=0)),
+                ]
             for path, payload in events:
                 Event._receive(cls.company, path, mango_vpbx.dumps(payload))
         Call = env["medpulse.call"].sudo()
         cls.call = Call.search([("entry_id", "=", "FLD-CALL")])
         missed = Call.search([("entry_id", "=", "FLD-MISSED")])
         assert missed.closed_by_call_id == cls.call, "the answered call closed the missed one"
-        cls.call.write({"transfers": f"101 → {CALLER} (blind transfer)", "followup_note": f"call {CALLER} back",
-                        "recording_ids_text": "FLD-REC", "disconnect_reason_text": "Caller hung up"})
+        cls.call.write(
+            {
+                "transfers": f"101 → {CALLER} (blind transfer)",
+                "followup_note": f"call {CALLER} back",
+                "recording_ids_text": "FLD-REC",
+                "disconnect_reason_text": "Caller hung up",
+            }
+        )
         upcoming.call_id = cls.call
         Command_ = env["medpulse.call.command"].sudo()
-        cls.commands = Command_.create([
-            {"command_id": f"fld-{role}", "kind": "callback", "state": "failed", "user_id": user.id,
-             "company_id": cls.company.id, "number": CALLER, "number_e164": "+" + CALLER,
-             "desk_number": "sip:desk@x", "line_number": "74951234567", "patient_id": cls.patient.id,
-             "call_id": cls.call.id, "error_text": f"Could not call {CALLER}"}
-            for role, user in cls.users.items() if role != "public"
-        ])
-        cls.recording = env["medpulse.call.recording"].sudo().create({
-            "recording_id": "FLD-REC", "company_id": cls.company.id, "call_id": cls.call.id,
-            "entry_id": "FLD-CALL", "state": "available",
-        })
-        env["medpulse.call.recording.access"].sudo().create({
-            "recording_id": cls.recording.id, "user_id": cls.users["administrator"].id, "action": "delete",
-            "note": f"The patient {CALLER} asked",
-        })
+        cls.commands = Command_.create(
+            [
+                {
+                    "command_id": f"fld-{role}",
+                    "kind": "callback",
+                    "state": "failed",
+                    "user_id": user.id,
+                    "company_id": cls.company.id,
+                    "number": CALLER,
+                    "number_e164": "+" + CALLER,
+                    "desk_number": "sip:desk@x",
+                    "line_number": "74951234567",
+                    "patient_id": cls.patient.id,
+                    "call_id": cls.call.id,
+                    "error_text": f"Could not call {CALLER}",
+                }
+                for role, user in cls.users.items()
+                if role != "public"
+            ]
+        )
+        cls.recording = (
+            env["medpulse.call.recording"]
+            .sudo()
+            .create(
+                {
+                    "recording_id": "FLD-REC",
+                    "company_id": cls.company.id,
+                    "call_id": cls.call.id,
+                    "entry_id": "FLD-CALL",
+                    "state": "available",
+                }
+            )
+        )
+        env["medpulse.call.recording.access"].sudo().create(
+            {
+                "recording_id": cls.recording.id,
+                "user_id": cls.users["administrator"].id,
+                "action": "delete",
+                "note": f"The patient {CALLER} asked",
+            }
+        )
         cls.subjects = {
             "medpulse.patient": cls.patient,
             "medpulse.patient.phone": cls.patient.phone_ids,
@@ -384,10 +575,22 @@ class TestFieldAccess(TransactionCase):
             "medpulse.call.event": Event.search([("entry_id", "=", "FLD-CALL")]),
             "medpulse.call.recording": cls.recording,
             "medpulse.call.recording.access": cls.recording.sudo().access_ids,
-            "medpulse.call.report": env["medpulse.call.report"].sudo().search([("call_id", "in", (cls.call | missed).ids)]),
+            "medpulse.call.report": env["medpulse.call.report"]
+            .sudo()
+            .search([("call_id", "in", (cls.call | missed).ids)]),
         }
-        cls.patient_markers = ("Fieldova", "Qzvera", "Qzsemyon", "Qzpatronymic", cls.patient.card_number, "Fieldservice",
-                               "Fieldnote", "Fieldrelative", "qzvera@", "Fieldstreet")
+        cls.patient_markers = (
+            "Fieldova",
+            "Qzvera",
+            "Qzsemyon",
+            "Qzpatronymic",
+            cls.patient.card_number,
+            "Fieldservice",
+            "Fieldnote",
+            "Fieldrelative",
+            "qzvera@",
+            "Fieldstreet",
+        )
         cls.other_doctor_markers = ("Otherservice", "Otherdoctor")
         cls._transients = {}
 
@@ -401,15 +604,22 @@ class TestFieldAccess(TransactionCase):
         self.assertFalse(missing, f"Fields not classified in test_field_access: {missing}")
         known = {(m, f) for m, names in CLASSIFICATION.items() for f in names} | set(PATIENT_FIELDS)
         stale = sorted(known - set(found))
-        self.assertFalse(stale, f"Classified fields that no longer exist or no longer link: {stale}")
+        self.assertFalse(
+            stale, f"Classified fields that no longer exist or no longer link: {stale}"
+        )
         self.assertLessEqual(set(found.values()), set(CATEGORIES) | UNCHECKED)
 
     def test_introspection_finds_the_fields_that_leaked(self):
         """The fields of the review's findings are found by the introspection itself."""
         found = linked_fields(self.env)
-        for key in [("medpulse.call.command", "patient_id"), ("medpulse.patient", "next_appointment_id"),
-                    ("medpulse.patient", "last_service_id"), ("medpulse.call.recording", "patient_id"),
-                    ("medpulse.pbx.stats.line", "from_label"), ("medpulse.appointment", "call_id")]:
+        for key in [
+            ("medpulse.call.command", "patient_id"),
+            ("medpulse.patient", "next_appointment_id"),
+            ("medpulse.patient", "last_service_id"),
+            ("medpulse.call.recording", "patient_id"),
+            ("medpulse.pbx.stats.line", "from_label"),
+            ("medpulse.appointment", "call_id"),
+        ]:
             self.assertIn(key, found)
 
     # ----------------------------------------------------------- the paths
@@ -435,18 +645,41 @@ class TestFieldAccess(TransactionCase):
     def _make_transient(self, role, model):
         user = self.users[role]
         if model in ("medpulse.pbx.stats.wizard", "medpulse.pbx.stats.line"):
-            wizard = self.env["medpulse.pbx.stats.wizard"].with_user(user).sudo().create({
-                "company_id": self.company.id, "number": CALLER,
-                "date_from": fields.Datetime.now() - timedelta(days=2), "date_to": fields.Datetime.now(),
-            })
+            wizard = (
+                self.env["medpulse.pbx.stats.wizard"]
+                .with_user(user)
+                .sudo()
+                .create(
+                    {
+                        "company_id": self.company.id,
+                        "number": CALLER,
+                        "date_from": fields.Datetime.now() - timedelta(days=2),
+                        "date_to": fields.Datetime.now(),
+                    }
+                )
+            )
             if model == "medpulse.pbx.stats.wizard":
                 return wizard
-            return self.env["medpulse.pbx.stats.line"].with_user(user).sudo().create({
-                "wizard_id": wizard.id, "company_id": self.company.id, "entry_id": "FLD-CALL",
-                "direction": "incoming", "answered": True, "from_number": CALLER, "from_e164": "+" + CALLER,
-                "to_number": "74951234567", "to_e164": "+74951234567", "line_number": "74951234567",
-                "patient_id": self.patient.id,
-            })
+            return (
+                self.env["medpulse.pbx.stats.line"]
+                .with_user(user)
+                .sudo()
+                .create(
+                    {
+                        "wizard_id": wizard.id,
+                        "company_id": self.company.id,
+                        "entry_id": "FLD-CALL",
+                        "direction": "incoming",
+                        "answered": True,
+                        "from_number": CALLER,
+                        "from_e164": "+" + CALLER,
+                        "to_number": "74951234567",
+                        "to_e164": "+74951234567",
+                        "line_number": "74951234567",
+                        "patient_id": self.patient.id,
+                    }
+                )
+            )
         raise AssertionError(f"no subject records for {model}")
 
     def expected_value(self, role, model, name, records):
@@ -473,7 +706,9 @@ class TestFieldAccess(TransactionCase):
             "read": lambda: by_id(mine.read([name])),
             "search_read": lambda: by_id(Model.search_read([("id", "in", ids)], [name])),
             "web_read": lambda: by_id(mine.web_read({name: sub})),
-            "web_search_read": lambda: by_id(Model.web_search_read([("id", "in", ids)], {name: sub})["records"]),
+            "web_search_read": lambda: by_id(
+                Model.web_search_read([("id", "in", ids)], {name: sub})["records"]
+            ),
         }
         if field.store and field.type not in ("one2many", "many2many", "html", "text", "binary"):
             paths["read_group"] = lambda: self._read_group(Model, ids, name)
@@ -481,16 +716,19 @@ class TestFieldAccess(TransactionCase):
             paths["search"] = lambda: self._search(Model, records, name)
             if field.type == "many2one":
                 paths["search by name"] = lambda: self._search_by_name(Model, records, name)
+
         def export():
             rows = mine.export_data([name])["datas"]
-            return {record.id: row[0] for record, row in zip(mine, rows)}, rows
+            return {record.id: row[0] for record, row in zip(mine, rows, strict=False)}, rows
 
         paths["export"] = export
         if field.related or field.compute:
             paths["onchange"] = lambda: self._onchange(Model, records, name, sub)
         for parent_model, parent_name in self.parents(model):
             paths[f"nested web_read {parent_model}.{parent_name}"] = (
-                lambda pm=parent_model, pn=parent_name: self._nested(user, pm, pn, records, name, sub)
+                lambda pm=parent_model, pn=parent_name: self._nested(
+                    user, pm, pn, records, name, sub
+                )
             )
         return paths
 
@@ -500,7 +738,12 @@ class TestFieldAccess(TransactionCase):
         for parent_model, Parent in ((m, self.env[m]) for m in self.subjects):
             for parent_name, field in Parent._fields.items():
                 searchable = field.store or field.search or field.type == "one2many"
-                if field.relational and field.comodel_name == model and field._module in OURS and searchable:
+                if (
+                    field.relational
+                    and field.comodel_name == model
+                    and field._module in OURS
+                    and searchable
+                ):
                     result.append((parent_model, parent_name))
         return result
 
@@ -509,7 +752,11 @@ class TestFieldAccess(TransactionCase):
         found = {}
         for group in groups:
             for record in Model.sudo().search(group["__domain"]):
-                found[record.id] = _norm(group[name]) if Model._fields[name].type not in ("date", "datetime") else group[name]
+                found[record.id] = (
+                    _norm(group[name])
+                    if Model._fields[name].type not in ("date", "datetime")
+                    else group[name]
+                )
         return found, groups
 
     def _search(self, Model, records, name):
@@ -518,7 +765,11 @@ class TestFieldAccess(TransactionCase):
             value = record[name]
             if not value:
                 continue
-            domain = [(name, "in", value.ids)] if Model._fields[name].relational else [(name, "=", value)]
+            domain = (
+                [(name, "in", value.ids)]
+                if Model._fields[name].relational
+                else [(name, "=", value)]
+            )
             if record.id in Model.search(domain + [("id", "=", record.id)]).ids:
                 found[record.id] = _norm_field(Model._fields[name], value)
         return found, found
@@ -527,7 +778,11 @@ class TestFieldAccess(TransactionCase):
         found = {}
         for record in records.sudo():
             value = record[name]
-            if value and record.id in Model.search([(name, "ilike", value.display_name), ("id", "=", record.id)]).ids:
+            if (
+                value
+                and record.id
+                in Model.search([(name, "ilike", value.display_name), ("id", "=", record.id)]).ids
+            ):
                 found[record.id] = value.id
         return found, found
 
@@ -557,7 +812,9 @@ class TestFieldAccess(TransactionCase):
                     values[root] = source.convert_to_write(value, record)
             if not values:
                 continue
-            result = Model.onchange(values, list(values), {name: sub, **{root: {} for root in values}})
+            result = Model.onchange(
+                values, list(values), {name: sub, **{root: {} for root in values}}
+            )
             if name in result.get("value", {}):
                 found[record.id] = _norm(result["value"][name])
                 raw["answers"].append(result["value"][name])
@@ -585,8 +842,11 @@ class TestFieldAccess(TransactionCase):
     # ----------------------------------------------------------- the test
 
     def test_each_role_reads_what_the_matrix_allows_on_every_path(self):
-        checked = {key: category for key, category in classification(self.env).items()
-                   if category in CATEGORIES}
+        checked = {
+            key: category
+            for key, category in classification(self.env).items()
+            if category in CATEGORIES
+        }
         self.assertGreater(len(checked), 40)
         failures = []
         coverage = {}
@@ -609,20 +869,36 @@ class TestFieldAccess(TransactionCase):
                     except Refused:
                         observed, raw, outcome = {}, None, "refused"
                     coverage[path] = coverage.get(path, 0) + 1
-                    problem = self.judge(role, model, name, category, path, visible, expected, observed, raw, outcome)
+                    problem = self.judge(
+                        role, model, name, category, path, visible, expected, observed, raw, outcome
+                    )
                     if problem:
                         failures.append(problem)
         self.assertFalse(failures, "\n".join(failures[:60]) + f"\n({len(failures)} in all)")
-        for path in ("read", "search_read", "web_read", "read_group", "search", "search by name", "export", "onchange"):
+        for path in (
+            "read",
+            "search_read",
+            "web_read",
+            "read_group",
+            "search",
+            "search by name",
+            "export",
+            "onchange",
+        ):
             self.assertTrue(coverage.get(path), f"no field was read through {path}")
-        self.assertTrue(any(p.startswith("nested web_read medpulse.call.command_ids") for p in coverage))
+        self.assertTrue(
+            any(p.startswith("nested web_read medpulse.call.command_ids") for p in coverage)
+        )
 
     def judge(self, role, model, name, category, path, visible, expected, observed, raw, outcome):
         label = f"{role} × {model}.{name} × {path}"
         text, given = json.dumps(raw, default=str), ""
         if path == "onchange" and raw:
             # What the caller gave (and what is computed from it alone) is no leak.
-            text, given = json.dumps(raw["answers"], default=str), json.dumps(raw["given"], default=str)
+            text, given = (
+                json.dumps(raw["answers"], default=str),
+                json.dumps(raw["given"], default=str),
+            )
         markers = []
         if role not in CLINIC or role == "other_company":
             markers += self.patient_markers
@@ -635,7 +911,11 @@ class TestFieldAccess(TransactionCase):
                 leaked.append(CALLER)
         if leaked:
             return f"{label}: LEAK of {leaked}: {text[:200]}"
-        wanted = {record_id: value for record_id, value in expected.items() if value not in (False, None, (), "", 0)}
+        wanted = {
+            record_id: value
+            for record_id, value in expected.items()
+            if value not in (False, None, (), "", 0)
+        }
         if path == "export" and role not in EXPORTERS:
             visible = False
         if category == "label":
@@ -649,8 +929,9 @@ class TestFieldAccess(TransactionCase):
             # Paths that may legitimately say nothing about some records.
             if visible and path in ("search", "read_group") and wanted and not observed:
                 return f"{label}: found nothing, expected the record"
-            if not visible and any(observed.get(rid) == value for rid, value in wanted.items()
-                                   if path != "read_group"):
+            if not visible and any(
+                observed.get(rid) == value for rid, value in wanted.items() if path != "read_group"
+            ):
                 return f"{label}: answered {text[:120]}, expected nothing"
             return None
         got = {rid: observed.get(rid) for rid in wanted}

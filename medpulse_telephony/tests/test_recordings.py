@@ -460,7 +460,8 @@ class TestRecordingAccess(RecordingCase):
         Access = self.env["medpulse.call.recording.access"]
         self.authenticate("rec_manager", "rec_manager")
         # Without the token of a play, the route serves nothing and logs nothing.
-        self.assertEqual(self.url_open(f"/medpulse/recording/{recording.id}/audio").status_code, 403)
+        bare = f"/medpulse/recording/{recording.id}/audio"
+        self.assertEqual(self.url_open(bare).status_code, 403)
         self.assertFalse(Access.search([("recording_id", "=", recording.id)]))
 
         url = self.audio_url(recording, self.manager)
@@ -496,8 +497,10 @@ class TestRecordingAccess(RecordingCase):
         )
         # A play's token does not download, and it is this recording's only.
         other = self.available_recording("rec-listen-other")
-        self.assertEqual(self.url_open(f"/medpulse/recording/{other.id}/audio?{url.split('?')[1]}").status_code, 403)
-        self.assertEqual(self.url_open(f"/medpulse/recording/{recording.id}/audio?token=forged").status_code, 403)
+        query = url.split("?")[1]
+        other_url = f"/medpulse/recording/{other.id}/audio?{query}"
+        self.assertEqual(self.url_open(other_url).status_code, 403)
+        self.assertEqual(self.url_open(f"{bare}?token=forged").status_code, 403)
         # Managers see the log and the recording; the sound itself only comes through the
         # logging route, not through the ORM nor the generic download routes.
         self.assertEqual(recording.with_user(self.manager).access_count, 2)
@@ -521,8 +524,9 @@ class TestRecordingAccess(RecordingCase):
         self.authenticate("rec_listener", "rec_listener")
         url = self.audio_url(recording, self.listener)
         self.assertEqual(self.url_open(url).status_code, 200)
-        self.assertEqual(self.url_open(url + "&download=1").status_code, 200, "a play, not a download")
-        self.assertNotIn("attachment", self.url_open(url + "&download=1").headers.get("Content-Disposition", ""))
+        as_download = self.url_open(url + "&download=1")
+        self.assertEqual(as_download.status_code, 200, "a play, not a download")
+        self.assertNotIn("attachment", as_download.headers.get("Content-Disposition", ""))
         with self.assertRaises(AccessError):
             recording.with_user(self.listener).action_download()
         manager_download = self.audio_url(recording, self.manager, "download")
@@ -539,14 +543,15 @@ class TestRecordingAccess(RecordingCase):
         self.assertIn(f'data-recording-id="{recording.id}"', html)
         self.assertNotIn("/medpulse/recording/", html)
         self.assertIn("o_medpulse_recording_download", html)
-        self.assertNotIn(
-            "o_medpulse_recording_download", str(call.with_user(self.listener).recording_player_html)
-        )
+        listener_html = str(call.with_user(self.listener).recording_player_html)
+        self.assertNotIn("o_medpulse_recording_download", listener_html)
         with self.assertRaises(AccessError):
             call.with_user(self.operator).read(["recording_player_html"])
         # Opening the form logs nothing: only pressing play does.
         call.with_user(self.manager).read(["recording_player_html"])
-        self.assertFalse(self.env["medpulse.call.recording.access"].search([("recording_id", "=", recording.id)]))
+        Access = self.env["medpulse.call.recording.access"]
+        accesses = Access.search([("recording_id", "=", recording.id)])
+        self.assertFalse(accesses)
 
     def test_a_recording_in_a_message_plays_nothing_and_counts_no_play(self):
         """S10: an <img> (or <audio>) pointing at the audio route, posted in the chatter.
@@ -587,7 +592,9 @@ class TestRecordingAccess(RecordingCase):
         # A manager reading it: their browser fetching such an address gets nothing.
         self.authenticate("rec_manager", "rec_manager")
         self.assertEqual(self.url_open(spellings[0]).status_code, 403)
-        self.assertFalse(self.env["medpulse.call.recording.access"].search([("recording_id", "=", recording.id)]))
+        Access = self.env["medpulse.call.recording.access"]
+        accesses = Access.search([("recording_id", "=", recording.id)])
+        self.assertFalse(accesses)
 
     def test_manager_plays_the_recording_in_the_browser(self):
         recording = self.available_recording("rec-browser")

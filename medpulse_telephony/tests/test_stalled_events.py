@@ -20,7 +20,15 @@ from odoo.tests import HttpCase, tagged
 import mango_vpbx
 
 from ..models.medpulse_call_reconcile import MedpulseCallReconcile
-from .common import API_KEY, API_SALT, PATIENT_NUMBER, T0, TelephonyFixtures, call_event, incoming_answered
+from .common import (
+    API_KEY,
+    API_SALT,
+    PATIENT_NUMBER,
+    T0,
+    TelephonyFixtures,
+    call_event,
+    incoming_answered,
+)
 from .stats_pbx import StatsPbx, window_csv
 from .test_reconcile import _naive, _row
 
@@ -29,13 +37,36 @@ ENTRY = "E-STALL"
 
 def _recording_events(entry_id, recording_id, ts):
     return [
-        ("events/recording", {"recording_id": recording_id, "recording_state": "Started", "seq": 1,
-                              "entry_id": entry_id, "call_id": f"{entry_id}:op1", "extension": "101",
-                              "timestamp": ts}),
-        ("events/recording", {"recording_id": recording_id, "recording_state": "Completed", "seq": 2,
-                              "entry_id": entry_id, "call_id": f"{entry_id}:op1", "extension": "101",
-                              "timestamp": ts + 50, "completion_code": 1000, "recipient": "Cloud"}),
-        ("events/record/added", {"recording_id": recording_id, "entry_id": entry_id, "timestamp": ts + 55}),
+        (
+            "events/recording",
+            {
+                "recording_id": recording_id,
+                "recording_state": "Started",
+                "seq": 1,
+                "entry_id": entry_id,
+                "call_id": f"{entry_id}:op1",
+                "extension": "101",
+                "timestamp": ts,
+            },
+        ),
+        (
+            "events/recording",
+            {
+                "recording_id": recording_id,
+                "recording_state": "Completed",
+                "seq": 2,
+                "entry_id": entry_id,
+                "call_id": f"{entry_id}:op1",
+                "extension": "101",
+                "timestamp": ts + 50,
+                "completion_code": 1000,
+                "recipient": "Cloud",
+            },
+        ),
+        (
+            "events/record/added",
+            {"recording_id": recording_id, "entry_id": entry_id, "timestamp": ts + 55},
+        ),
     ]
 
 
@@ -49,7 +80,9 @@ class TestStalledEvents(TelephonyFixtures, HttpCase):
         cls.Event = cls.env["medpulse.call.event"].sudo()
 
     def post(self, path, payload):
-        response = self.url_open(f"/mango/{path}", data=mango_vpbx.encode(payload, API_KEY, API_SALT))
+        response = self.url_open(
+            f"/mango/{path}", data=mango_vpbx.encode(payload, API_KEY, API_SALT)
+        )
         self.assertEqual(response.status_code, 200)
 
     def store_without_folding(self, events):
@@ -78,7 +111,9 @@ class TestStalledEvents(TelephonyFixtures, HttpCase):
     def answer_then_stall(self, entry_id=ENTRY, t0=None):
         """The call rings, operator 101 answers (through the webhook); the rest is stalled."""
         t0 = t0 or int(fields.Datetime.now().timestamp()) - 120
-        events = incoming_answered(entry_id, t0=t0) + _recording_events(entry_id, f"{entry_id}-REC", t0 + 15)
+        events = incoming_answered(entry_id, t0=t0) + _recording_events(
+            entry_id, f"{entry_id}-REC", t0 + 15
+        )
         delivered, stalled = events[:5], events[5:]
         for path, payload in delivered:
             self.post(path, payload)
@@ -92,7 +127,9 @@ class TestStalledEvents(TelephonyFixtures, HttpCase):
         self.assertEqual(set(stalled.mapped("state")), {"received"})
         self.assertFalse(call.is_final)
         self.assertIn(self.operator1.id, self.busy())
-        self.assertFalse(self.env["medpulse.call.recording"].sudo().search([("call_id", "=", call.id)]))
+        self.assertFalse(
+            self.env["medpulse.call.recording"].sudo().search([("call_id", "=", call.id)])
+        )
         self.assertEqual(self.health().waiting_event_count, len(stalled))
 
         # Within the minute the webhook's own worker may still fold them: left alone.
@@ -135,12 +172,23 @@ class TestStalledEvents(TelephonyFixtures, HttpCase):
             self.post(path, payload)
         call = self.call("E-LOST-END")
         self.assertIn(self.operator1.id, self.busy())
-        rows = [_row("E-LOST-END", t0, t0 + 72, t0 + 12, from_number=PATIENT_NUMBER, to_ext="101",
-                     records="[E-LOST-END-REC]")]
+        rows = [
+            _row(
+                "E-LOST-END",
+                t0,
+                t0 + 72,
+                t0 + 12,
+                from_number=PATIENT_NUMBER,
+                to_ext="101",
+                records="[E-LOST-END-REC]",
+            )
+        ]
         with StatsPbx(API_KEY, API_SALT, window_csv(rows)) as pbx:
             self.company.sudo().mango_api_url = pbx.url
-            runs = self.env["medpulse.call.reconcile"].with_user(self.manager).action_reconcile_period(
-                self.company, _naive(t0 - 60), _naive(t0 + 3600)
+            runs = (
+                self.env["medpulse.call.reconcile"]
+                .with_user(self.manager)
+                .action_reconcile_period(self.company, _naive(t0 - 60), _naive(t0 + 3600))
             )
         self.assertEqual(runs.completed_count, 1)
         call.invalidate_recordset()
@@ -152,15 +200,27 @@ class TestStalledEvents(TelephonyFixtures, HttpCase):
         self.assertEqual((recording.recording_id, recording.state), ("E-LOST-END-REC", "waiting"))
 
         # An event of it stalled meanwhile is folded later without undoing the statistics.
-        late = self.store_without_folding([
-            call_event("E-LOST-END", "E-LOST-END:op2", 3, "OnHold", t0 + 20, "abonent",
-                       {"number": PATIENT_NUMBER}, {"extension": "102"}),
-        ])
+        late = self.store_without_folding(
+            [
+                call_event(
+                    "E-LOST-END",
+                    "E-LOST-END:op2",
+                    3,
+                    "OnHold",
+                    t0 + 20,
+                    "abonent",
+                    {"number": PATIENT_NUMBER},
+                    {"extension": "102"},
+                ),
+            ]
+        )
         self.age(late, 2)
         self.Event._cron_fold_received()
         call.invalidate_recordset()
         self.assertEqual(late.state, "processed")
-        self.assertEqual((call.result, call.talk_seconds, call.ended_at), ("answered", 60, _naive(t0 + 72)))
+        self.assertEqual(
+            (call.result, call.talk_seconds, call.ended_at), ("answered", 60, _naive(t0 + 72))
+        )
 
     def test_a_stalled_event_that_no_longer_parses_is_flagged(self):
         [stored] = self.store_without_folding([call_event("E-GONE", "E-GONE:1", 1, "Appeared", T0)])

@@ -323,7 +323,8 @@ class TestWebhookSecurity(HttpCase):
         longest = "😀" * mango_vpbx.MAX_STRING_LENGTH
         body = {"entry_id": longest, "call_id": longest, "dtmf": longest, "seq": 1}
         for _attempt in range(2):
-            self.assertEqual(self.post(self.signed(body), path="/mango/events/dtmf").status_code, 200)
+            response = self.post(self.signed(body), path="/mango/events/dtmf")
+            self.assertEqual(response.status_code, 200)
         event = self.env["medpulse.call.event"].sudo().search([("path", "=", "events/dtmf")])
         self.assertEqual(len(event), 1, "stored once, the duplicate recognised")
         self.assertTrue(event.identity.startswith("sha256:"))
@@ -344,7 +345,7 @@ class TestWebhookSecurity(HttpCase):
 
     # ------------------------------------------------------------------ replays (S9)
     def test_one_signed_body_is_one_row_whatever_the_path(self):
-        """The signature covers the body only: replayed to other paths, it is counted, not stored."""
+        """The signature covers the body only: replayed to other paths, counted, not stored."""
         before = self.counts()
         path, payload = incoming_call_events("SEC-PATHS", PATIENT_NUMBER)[0]
         form = self.signed(payload)
@@ -357,14 +358,18 @@ class TestWebhookSecurity(HttpCase):
         self.assertEqual(self.counts(), (before[0] + 1, before[1] + 1))
         event = self.env["medpulse.call.event"].sudo().search([("entry_id", "=", "SEC-PATHS")])
         self.assertEqual((event.path, event.state), ("events/call", "processed"))
-        self.assertEqual(event.other_path_count, 5, "every other path counted; the same path is a duplicate")
+        self.assertEqual(event.other_path_count, 5, "other paths counted, not the same one")
         # An unknown path first: kept flagged, and the first path wins.
         form = self.signed(dict(payload, entry_id="SEC-PATHS-2", call_id="SEC-PATHS-2-1"))
         self.assertEqual(self.post(form, path="/mango/not/a/pbx/path").status_code, 200)
         self.assertEqual(self.post(form, path="/mango/events/call").status_code, 200)
         kept = self.env["medpulse.call.event"].sudo().search([("entry_id", "=", "SEC-PATHS-2")])
-        self.assertEqual((kept.path, kept.state, kept.other_path_count), ("not/a/pbx/path", "not_understood", 1))
-        self.assertFalse(self.env["medpulse.call"].sudo().search([("entry_id", "=", "SEC-PATHS-2")]))
+        self.assertEqual(
+            (kept.path, kept.state, kept.other_path_count), ("not/a/pbx/path", "not_understood", 1)
+        )
+        self.assertFalse(
+            self.env["medpulse.call"].sudo().search([("entry_id", "=", "SEC-PATHS-2")])
+        )
 
     # ------------------------------------------------------------------ logs
     def test_logs_are_bounded_and_carry_no_data_even_at_debug(self):
@@ -375,9 +380,11 @@ class TestWebhookSecurity(HttpCase):
         long_path = "/mango/" + PATIENT_NUMBER + "x" * 60_000
         with captured_logs(logging.DEBUG) as records:
             for _attempt in range(20):
-                self.post({"vpbx_api_key": API_KEY, "sign": "0" * 64, "json": PATIENT_NUMBER}, path=long_path)
+                forged = {"vpbx_api_key": API_KEY, "sign": "0" * 64, "json": PATIENT_NUMBER}
+                self.post(forged, path=long_path)
             call = self._deliver_clean("SEC-DEBUG")
-            self.post(self.signed(incoming_call_events("SEC-DEBUG", PATIENT_NUMBER)[0][1]), path="/mango/unknown/" + PATIENT_NUMBER)
+            first = incoming_call_events("SEC-DEBUG", PATIENT_NUMBER)[0][1]
+            self.post(self.signed(first), path="/mango/unknown/" + PATIENT_NUMBER)
             self.post(self.signed({"entry_id": "SEC-DEBUG", "from": {"number": [PATIENT_NUMBER]}}))
         self.assertEqual(call.patient_id, self.patient, "the caller is identified as the patient")
         ours = [r for r in records if r.startswith("odoo.addons.medpulse")]

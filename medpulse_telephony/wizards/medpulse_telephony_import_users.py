@@ -102,10 +102,13 @@ class MedpulseTelephonyImportUsers(models.TransientModel):
         Users = self.env["res.users"].sudo()
         Number = self.env["medpulse.telephony.user.number"].sudo()
         chosen = self.line_ids.filtered(lambda line: line.selected and line.user_id)
-        outsiders = chosen.user_id.filtered(lambda user: user.share or company not in user.company_ids)
+        outsiders = chosen.user_id.filtered(
+            lambda user: user.share or company not in user.company_ids
+        )
         if outsiders:
             raise UserError(_(
-                "%(users)s cannot get an extension of %(company)s: not an internal user of this company.",
+                "%(users)s cannot get an extension of %(company)s: "
+                "not an internal user of this company.",
                 users=", ".join(outsiders.mapped("name")), company=company.name,
             ))
         extensions = [line.extension for line in chosen if line.extension]
