@@ -58,7 +58,7 @@ result code
     (1xxx ok, 2xxx billing, 3xxx bad request, 4xxx cannot do, 5xxx server).
 """
 
-from .assumptions import LOCKOUT_SECONDS, MAX_CALL_SECONDS
+from .assumptions import LOCKOUT_SECONDS, MAX_CALL_SECONDS, MAX_STRING_LENGTH
 from .calls import CallState, Leg, Recording, Transfer, duration_seconds, fold, implausible_span
 from .client import (
     DEFAULT_BASE_URL,
@@ -114,6 +114,7 @@ from .times import DEFAULT_TIME_BASE, TimeBase, to_pbx, to_utc
 __all__ = [
     "LOCKOUT_SECONDS",
     "MAX_CALL_SECONDS",
+    "MAX_STRING_LENGTH",
     "CallState",
     "Leg",
     "Recording",

@@ -57,6 +57,12 @@ form that the current documentation shows.
     wrong (a ``0``, a far-future value): the duration between them is unknown
     (``None``), never a number of decades, and the call says
     ``implausible_times``. The times themselves are kept as sent.
+15. String lengths: the documentation sets no maximum either. Every string of an
+    event (ids, numbers, extensions, enum values, DTMF...) and the request path
+    are at most :data:`MAX_STRING_LENGTH` characters (256; a SIP URI or an id is
+    far shorter). A longer one makes the request "not understood": it is kept as
+    sent and acknowledged, but folded into no call, so one hostile field cannot
+    put the other events of its call in error or overflow an index.
 """
 
 from __future__ import annotations
@@ -74,6 +80,7 @@ __all__ = [
     "CYRILLIC_TO_LATIN",
     "LOCKOUT_SECONDS",
     "MAX_CALL_SECONDS",
+    "MAX_STRING_LENGTH",
     "STATS_MAX_SPAN_SECONDS",
     "STATS_POLL_SECONDS",
     "latinize",
@@ -107,6 +114,9 @@ LOCKOUT_SECONDS = 120
 
 #: Longest plausible span between two times of one call (wait, talk): seven days.
 MAX_CALL_SECONDS = 7 * 24 * 3600
+
+#: Longest string of an event (and of its request path), in characters.
+MAX_STRING_LENGTH = 256
 
 #: Longest period of one ``stats/request``.
 STATS_MAX_SPAN_SECONDS = 30 * 24 * 3600 - 1

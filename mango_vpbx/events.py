@@ -11,6 +11,11 @@ integers are ``int``, extensions and numbers are ``str`` or ``None``, enum value
 are the canonical Latin spelling. Fields we do not know are kept in ``extra``
 and the whole payload in ``raw``, so nothing the PBX sent is lost.
 
+Every string an event holds (ids, numbers, extensions, enum values, DTMF) and the
+request path are at most :data:`~mango_vpbx.assumptions.MAX_STRING_LENGTH` (256)
+characters: a longer one raises :class:`EventError`, so that the caller keeps the
+request as "not understood" instead of storing, indexing and folding it.
+
 Every event has an ``identity``: a stable string that is the same for a
 duplicate delivery of the same event and different for any other event, made
 of the canonical path and the fields that identify the notification:
@@ -41,6 +46,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from .assumptions import (
+    MAX_STRING_LENGTH,
     PING_SEGMENT,
     STATS_READY_PATH,
     STATS_READY_PATHS,
@@ -451,7 +457,10 @@ def _str(data: Mapping[str, Any], key: str, *, required: bool = False) -> str | 
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise EventError(f"'{key}' must be a string, got {value!r}")
-    return str(value)
+    text = str(value)
+    if len(text) > MAX_STRING_LENGTH:
+        raise EventError(f"'{key}' is longer than {MAX_STRING_LENGTH} characters")
+    return text
 
 
 def _group(data: Mapping[str, Any], key: str) -> str | None:
@@ -675,6 +684,8 @@ def normalize_path(path: str) -> str:
     """
     if not isinstance(path, str):
         raise EventError(f"path must be a string, got {path!r}")
+    if len(path) > MAX_STRING_LENGTH:
+        raise EventError(f"the path is longer than {MAX_STRING_LENGTH} characters")
     text = path.split("?", 1)[0].split("#", 1)[0]
     if "://" in text:
         text = text.split("://", 1)[1].partition("/")[2]
@@ -713,11 +724,12 @@ def parse_event(path: str, json_str: str | bytes) -> Event:
         data = json.loads(json_str) if json_str.strip() else None
     except RecursionError:
         raise EventError("the json field is nested too deeply") from None
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:
+        # JSONDecodeError, or an integer literal longer than Python converts (4,300 digits).
         if canonical == PING_SEGMENT:
             data = None
         else:
-            raise EventError(f"the json field is not valid JSON: {exc}") from None
+            raise EventError(f"the json field is not valid JSON: {str(exc)[:200]}") from None
     try:
         return _build(canonical, data)
     except RecursionError:

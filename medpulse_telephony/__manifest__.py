@@ -11,7 +11,9 @@
         "security/medpulse_telephony_security.xml",
         "security/medpulse_recording_security.xml",
         "security/ir.model.access.csv",
+        "security/medpulse_transient_security.xml",
         "views/medpulse_call_event_views.xml",
+        "data/medpulse_call_event_data.xml",
         "views/medpulse_call_views.xml",
         "views/medpulse_telephony_line_views.xml",
         "views/res_users_views.xml",
@@ -39,10 +41,12 @@
         "web.assets_backend": [
             "medpulse_telephony/static/src/incoming_card/**/*",
             "medpulse_telephony/static/src/click_to_call/**/*",
+            "medpulse_telephony/static/src/recording_player/**/*",
         ],
         "web.assets_tests": [
             "medpulse_telephony/static/tests/tours/click_to_call_tour.js",
             "medpulse_telephony/static/tests/tours/recording_player_tour.js",
+            "medpulse_telephony/static/tests/tours/health_screen_tour.js",
         ],
         "web.assets_unit_tests": [
             "medpulse_telephony/static/tests/incoming_card.test.js",

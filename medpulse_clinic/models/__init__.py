@@ -1,4 +1,5 @@
 from . import (
+    base,
     medpulse_appointment,
     medpulse_clinic_demo,
     medpulse_doctor,

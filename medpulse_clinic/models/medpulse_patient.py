@@ -5,6 +5,8 @@ from odoo.fields import Datetime
 from odoo.osv import expression
 
 ACTIVE_APPOINTMENT_STATES = ("scheduled", "confirmed")
+RECEPTION = "medpulse_clinic.group_clinic_receptionist"
+DOCTOR = "medpulse_clinic.group_clinic_doctor"
 
 
 class MedpulsePatient(models.Model):
@@ -54,20 +56,41 @@ class MedpulsePatient(models.Model):
     appointment_ids = fields.One2many(
         "medpulse.appointment", "patient_id", string="Appointments",
     )
+    # The history over every doctor: for the reception (and the incoming-call card,
+    # which reads it as superuser). A doctor sees the same history restricted to their
+    # own appointments (the doctor_* fields below), as the appointments' rule does.
     last_visit_at = fields.Datetime(
-        string="Last Visit", compute="_compute_visits", store=True,
+        string="Last Visit", compute="_compute_visits", store=True, groups=RECEPTION,
         help="Start of the latest done appointment.",
     )
     last_service_id = fields.Many2one(
         "medpulse.service", string="Last Service", compute="_compute_visits", store=True,
+        groups=RECEPTION,
     )
-    visit_count = fields.Integer(string="Visits", compute="_compute_visits", store=True)
+    visit_count = fields.Integer(
+        string="Visits", compute="_compute_visits", store=True, groups=RECEPTION,
+    )
     next_appointment_id = fields.Many2one(
         "medpulse.appointment", string="Next Appointment",
-        compute="_compute_next_appointment", store=True,
+        compute="_compute_next_appointment", store=True, groups=RECEPTION,
     )
     next_appointment_at = fields.Datetime(
-        related="next_appointment_id.start", string="Next Appointment Date",
+        related="next_appointment_id.start", string="Next Appointment Date", groups=RECEPTION,
+    )
+    doctor_last_visit_at = fields.Datetime(
+        string="Last Visit (mine)", compute="_compute_doctor_history", groups=DOCTOR,
+        help="Start of the latest done appointment with you.",
+    )
+    doctor_last_service_id = fields.Many2one(
+        "medpulse.service", string="Last Service (mine)", compute="_compute_doctor_history",
+        groups=DOCTOR,
+    )
+    doctor_visit_count = fields.Integer(
+        string="Visits (mine)", compute="_compute_doctor_history", groups=DOCTOR,
+    )
+    doctor_next_appointment_id = fields.Many2one(
+        "medpulse.appointment", string="Next Appointment (mine)",
+        compute="_compute_doctor_history", groups=DOCTOR,
     )
     duplicate_patient_ids = fields.Many2many(
         "medpulse.patient", string="Patients with the Same Number",
@@ -110,7 +133,7 @@ class MedpulsePatient(models.Model):
     @api.depends("appointment_ids.state", "appointment_ids.start", "appointment_ids.service_id")
     def _compute_visits(self):
         for patient in self:
-            visits = patient.appointment_ids.filtered(lambda a: a.state == "done" and a.start)
+            visits = _visits(patient.appointment_ids)
             last = max(visits, key=lambda a: (a.start, a.id), default=None)
             patient.last_visit_at = last.start if last else False
             patient.last_service_id = last.service_id if last else False
@@ -120,14 +143,22 @@ class MedpulsePatient(models.Model):
     def _compute_next_appointment(self):
         # Stored for the caller card and the lists; the hourly cron moves it on once
         # its time has passed.
-        now = Datetime.now()
         for patient in self:
-            upcoming = patient.appointment_ids.filtered(
-                lambda a: a.state in ACTIVE_APPOINTMENT_STATES and a.start and a.start >= now
+            patient.next_appointment_id = _next_appointment(patient.appointment_ids)
+
+    @api.depends("appointment_ids.state", "appointment_ids.start", "appointment_ids.service_id")
+    @api.depends_context("uid")
+    def _compute_doctor_history(self):
+        for patient in self:
+            mine = patient.sudo().appointment_ids.filtered(
+                lambda a: a.doctor_id.user_id.id == self.env.uid
             )
-            patient.next_appointment_id = min(
-                upcoming, key=lambda a: (a.start, a.id), default=self.env["medpulse.appointment"]
-            )
+            visits = _visits(mine)
+            last = max(visits, key=lambda a: (a.start, a.id), default=None)
+            patient.doctor_last_visit_at = last.start if last else False
+            patient.doctor_last_service_id = last.service_id if last else False
+            patient.doctor_visit_count = len(visits)
+            patient.doctor_next_appointment_id = _next_appointment(mine).with_env(self.env)
 
     @api.model
     def _cron_refresh_next_appointment(self):
@@ -189,11 +220,11 @@ class MedpulsePatient(models.Model):
         e164 = self.env["medpulse.patient.phone"]._normalize(raw_number)
         if not e164:
             return self.browse()
-        return self.search(
-            [("phone_ids.number_e164", "=", e164)],
-            order="last_visit_at desc nulls last, id desc",
-            limit=limit,
-        )
+        # The most recent visitor first, for whoever may know who visited last.
+        order = "id desc"
+        if self._fields["last_visit_at"].is_accessible(self.env):
+            order = "last_visit_at desc nulls last, id desc"
+        return self.search([("phone_ids.number_e164", "=", e164)], order=order, limit=limit)
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -226,3 +257,17 @@ class MedpulsePatient(models.Model):
             "target": "current",
             "context": {"default_patient_id": self.id},
         }
+
+
+def _visits(appointments):
+    """The done appointments (visits) among ``appointments``."""
+    return appointments.filtered(lambda a: a.state == "done" and a.start)
+
+
+def _next_appointment(appointments):
+    """The first upcoming active appointment among ``appointments`` (may be empty)."""
+    now = Datetime.now()
+    upcoming = appointments.filtered(
+        lambda a: a.state in ACTIVE_APPOINTMENT_STATES and a.start and a.start >= now
+    )
+    return min(upcoming, key=lambda a: (a.start, a.id), default=appointments.browse())

@@ -73,14 +73,78 @@ class TestAccess(ClinicCase):
                 "patient_id": self.patient.id, "doctor_id": self.doctor_a.id,
                 "service_id": self.service_30.id, "start": MONDAY.replace(hour=11),
             })
-        # the doctor reads the patient and the history, but cannot change them
+        # the doctor reads the patient and their own history with them, but cannot change them
         patient = self.patient.with_user(self.user_doctor_a)
-        self.assertEqual(patient.last_service_id, self.service_30)
+        self.assertEqual(patient.doctor_last_service_id, self.service_30)
         self.assertEqual(patient.phone, "+7 (916) 123-45-67")
         with self.assertRaises(AccessError):
             patient.write({"notes": "<p>changed</p>"})
         with self.assertRaises(AccessError):
             patient.phone_ids.write({"number": "+7 903 000 00 00"})
+
+    @mute_logger(
+        "odoo.addons.base.models.ir_model", "odoo.addons.base.models.ir_rule", "odoo.models"
+    )
+    def test_doctor_sees_history_with_other_doctors_nowhere(self):
+        """S7: the patient's last service and next appointment, for a doctor, are theirs only.
+
+        Doctor A saw the patient (done, "Consultation"); doctor B has the next appointment
+        ("Long procedure"). Neither learns the other's through the patient's fields; the
+        reception sees both.
+        """
+        self.appointment_b.service_id = self.service_60
+        patient = self.patient
+        self.assertEqual(patient.next_appointment_id, self.appointment_b)
+        self.assertEqual(patient.last_service_id, self.service_30)
+        stored = [
+            "last_visit_at", "last_service_id", "visit_count", "next_appointment_id",
+            "next_appointment_at",
+        ]
+        for doctor in (self.user_doctor_a, self.user_doctor_b):
+            as_doctor = patient.with_user(doctor)
+            for operation in (
+                lambda p: p.read(stored[:1]),
+                lambda p: p.read(["next_appointment_id"]),
+                lambda p: p.read(["next_appointment_at"]),
+                lambda p: p.read(["last_service_id"]),
+                lambda p: p.search_read([("id", "=", p.id)], ["next_appointment_id"]),
+                lambda p: p.web_read({"next_appointment_id": {"fields": {"display_name": {}}}}),
+                lambda p: p.read_group([], ["last_service_id"], ["last_service_id"]),
+                lambda p: p.search([("last_service_id", "=", self.service_30.id)]),
+                lambda p: p.search([("next_appointment_id.doctor_id", "=", self.doctor_b.id)]),
+            ):
+                with self.subTest(doctor=doctor.login), self.assertRaises(AccessError):
+                    operation(as_doctor)
+        a = patient.with_user(self.user_doctor_a).read(
+            ["doctor_last_service_id", "doctor_next_appointment_id", "doctor_visit_count",
+             "doctor_last_visit_at"]
+        )[0]
+        self.assertEqual(a["doctor_last_service_id"][0], self.service_30.id)
+        self.assertEqual((a["doctor_next_appointment_id"], a["doctor_visit_count"]), (False, 1))
+        self.assertEqual(a["doctor_last_visit_at"], MONDAY.replace(hour=9))
+        b = patient.with_user(self.user_doctor_b).read(
+            ["doctor_last_service_id", "doctor_next_appointment_id", "doctor_visit_count"]
+        )[0]
+        self.assertEqual(b["doctor_next_appointment_id"][0], self.appointment_b.id)
+        self.assertEqual((b["doctor_last_service_id"], b["doctor_visit_count"]), (False, 0))
+        reception = patient.with_user(self.user_receptionist).read(stored)[0]
+        self.assertEqual(reception["last_service_id"][0], self.service_30.id)
+        self.assertEqual(reception["next_appointment_id"][0], self.appointment_b.id)
+        # The patient form and list load for a doctor (the reception's fields are left out).
+        for view_type in ("form", "list", "search"):
+            arch = self.env["medpulse.patient"].with_user(self.user_doctor_a).get_views(
+                [(False, view_type)]
+            )["views"][view_type]["arch"]
+            self.assertNotIn('name="next_appointment_id"', arch)
+            self.assertNotIn('name="last_service_id"', arch)
+        Patient = self.env["medpulse.patient"].with_user(self.user_doctor_a)
+        form = Patient.get_views([(False, "form")])
+        self.assertIn('name="doctor_next_appointment_id"', form["views"]["form"]["arch"])
+        # A doctor's caller lookup still works (ordered without the reception's history).
+        self.assertEqual(
+            self.env["medpulse.patient"].with_user(self.user_doctor_a)._lookup_by_phone("89161234567"),
+            self.patient,
+        )
 
     @mute_logger("odoo.addons.base.models.ir_model", "odoo.addons.base.models.ir_rule")
     def test_plain_user_reads_no_patient(self):

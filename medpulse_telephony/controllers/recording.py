@@ -1,9 +1,12 @@
 """The only way to the sound of a call recording.
 
 The audio attachment is unreadable through the ORM and ``/web/content`` (see
-``medpulse.call.recording``); this route checks the "Listen to recordings" group on
-every request, logs it, and serves the file with HTTP Range support (206 Partial
-Content), so the browser's player can seek without downloading the whole file.
+``medpulse.call.recording``). This route serves it, with HTTP Range support (206 Partial
+Content, so that the player can seek), only with a token that an explicit play or
+download issued to this user for this recording (:meth:`_issue_audio_token`, which logs
+the play): a link to the route in a message or a note, fetched by whoever displays it,
+neither plays nor counts as a play. The "Listen to recordings" group is checked again
+on every request.
 """
 
 from werkzeug.exceptions import Forbidden, NotFound
@@ -18,26 +21,26 @@ class MedpulseRecordingController(http.Controller):
         type="http",
         auth="user",
         methods=["GET", "HEAD"],
-        readonly=False,
+        readonly=True,
     )
-    def recording_audio(self, recording_id, download=None, **_params):
+    def recording_audio(self, recording_id, token=None, **_params):
         user = request.env.user
         if not user.has_group("medpulse_telephony.group_telephony_recordings"):
             raise Forbidden()
-        as_download = download not in (None, "", "0", "false")
-        if as_download and not user.has_group("medpulse_telephony.group_telephony_manager"):
+        Recording = request.env["medpulse.call.recording"]
+        action = Recording._check_audio_token(recording_id, token)
+        if not action:
             raise Forbidden()
-        recording = request.env["medpulse.call.recording"].browse(recording_id).exists()
+        recording = Recording.browse(recording_id).exists()
         if not recording or not recording.has_access("read"):
             raise NotFound()
         attachment = recording.sudo().attachment_id
         if recording.state != "available" or not attachment:
             raise NotFound()
-        recording._log_access("download" if as_download else "play")
         stream = request.env["ir.binary"]._get_stream_from(attachment, "raw")
         stream.download_name = attachment.name
         stream.max_age = 0
-        response = stream.get_response(as_attachment=as_download, immutable=False)
+        response = stream.get_response(as_attachment=action == "download", immutable=False)
         # Werkzeug announces ranges only in 206 answers; players decide to seek on the first.
         if "Accept-Ranges" not in response.headers:
             response.headers["Accept-Ranges"] = "bytes"

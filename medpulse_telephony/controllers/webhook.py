@@ -13,9 +13,17 @@ search depends on the payload:
 A correctly signed request is always answered 200, even when it cannot be
 understood: the PBX does not retry, so a 4xx would lose a real call. It is stored
 flagged ``not_understood`` instead.
+
+Logs: never a body, a number or a name, at any level. Rejected requests are counted
+and reported at most once per ``REJECT_LOG_SECONDS``; a request's path appears, here
+and in the HTTP access log, only as the event path it stands for (a hostile request
+line can be 64 KB of anything); other over-long access log lines are cut.
 """
 
 import logging
+import re
+import threading
+import time
 
 import mango_vpbx
 from mango_vpbx.assumptions import PING_SEGMENT
@@ -27,6 +35,61 @@ _logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+#: At most one log line per this many seconds (and worker) about rejected requests.
+REJECT_LOG_SECONDS = 60
+#: Longest line of the HTTP access log; the rest of a longer request line is cut.
+ACCESS_LOG_MAX_CHARS = 512
+
+
+class _RejectionLog:
+    """Count rejected requests; report the count at most once per REJECT_LOG_SECONDS.
+
+    A flood of forged requests must not flood the log: each line is short and says
+    nothing the sender chose (its path or body).
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._count = 0
+        self._last = None
+
+    def add(self):
+        with self._lock:
+            self._count += 1
+            now = time.monotonic()
+            if self._last is not None and now - self._last < REJECT_LOG_SECONDS:
+                return
+            count, self._count, self._last = self._count, 0, now
+        _logger.info(
+            "Rejected %s PBX request(s) with an unknown key or a bad signature "
+            "(reported at most once per %s s)", count, REJECT_LOG_SECONDS,
+        )
+
+
+class _BoundedAccessLog(logging.Filter):
+    """Lines of the HTTP access log (the ``werkzeug`` logger): the webhook's path as the
+    event path it stands for (the rest is the sender's text), any line cut to
+    ACCESS_LOG_MAX_CHARS."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        bounded = _WEBHOOK_REQUEST_LINE.sub(
+            lambda match: f"{match[1]}/mango/{_path_label(match[2])} ", message
+        )
+        if len(bounded) > ACCESS_LOG_MAX_CHARS:
+            bounded = f"{bounded[:ACCESS_LOG_MAX_CHARS]}… ({len(bounded)} characters)"
+        if bounded != message:
+            record.msg, record.args = bounded, ()
+        return True
+
+
+_WEBHOOK_REQUEST_LINE = re.compile(r"(\b[A-Z]+ )/mango(?:/(\S*))? ")
+
+
+_rejections = _RejectionLog()
+_werkzeug_logger = logging.getLogger("werkzeug")
+if not any(isinstance(f, _BoundedAccessLog) for f in _werkzeug_logger.filters):
+    _werkzeug_logger.addFilter(_BoundedAccessLog())
 
 
 class MangoWebhook(http.Controller):
@@ -54,15 +117,25 @@ class MangoWebhook(http.Controller):
             [("mango_api_key", "=", form["vpbx_api_key"])], limit=1
         )
         if not company or not mango_vpbx.verify(form, company.mango_api_key, company.mango_api_salt):
-            _logger.info("Rejected a PBX request to /mango/%s: unknown key or bad signature", path)
+            _rejections.add()
             return _reply(403, "Forbidden")
-        _logger.debug("PBX request /mango/%s for company %s: %s", path, company.id, form["json"])
         env = request.env(user=SUPERUSER_ID, context=dict(request.env.context, allowed_company_ids=company.ids))
         record, event = env["medpulse.call.event"].with_company(company)._store(company, path, form["json"])
-        _logger.debug("PBX request /mango/%s stored as %s", path, record.id if record else "duplicate")
+        _logger.debug(
+            "PBX request to %s for company %s: %s", _path_label(path), company.id,
+            f"stored as event {record.id}" if record else "a duplicate",
+        )
         if record and event is not None:
             record._process_in_turn(event)
         return _reply(200, "OK")
+
+
+def _path_label(path):
+    """The event path a request path stands for, never the path itself (the sender's text)."""
+    try:
+        return mango_vpbx.normalize_path(path or "")
+    except mango_vpbx.EventError:
+        return "<unknown path>"
 
 
 def _reply(status, text):

@@ -1,4 +1,5 @@
 from . import (
+    medpulse_company_scoped,
     res_company,
     res_config_settings,
     medpulse_telephony_line,

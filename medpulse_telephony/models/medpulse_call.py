@@ -453,13 +453,17 @@ class MedpulseCall(models.Model):
         state = self._fold(company, events)
         # Most events change a few fields only: an unchanged value is not rewritten,
         # so no UPDATE of it, no tracking and no relation rewrite of the many2many.
-        vals = call._vals_differing(call._vals_from_state(company, state))
+        vals = call._vals_differing(call._vals_from_fold(company, state))
         if vals:
             call.write(vals)
         events.filtered(lambda e: e.call_id_ref != call).write({"call_id_ref": call.id})
         events.filtered(lambda e: e.state == "error").write({"state": "processed", "error": False})
         call._apply_followup()
         return call, state
+
+    def _vals_from_fold(self, company, state):
+        """Journal values of the fold of this call's stored events (:meth:`_recompute`)."""
+        return self._vals_from_state(company, state)
 
     @api.model
     def _insert_new(self, company, entry_id):

@@ -198,7 +198,8 @@ class MedpulseCall(models.Model):
             return data
         try:
             patients = Patient.search([("id", "in", call.patient_ids.ids)])
-            data["patients"] = [_patient_card(patient) for patient in patients.sorted(
+            # The card shows every doctor's history, whatever the recipient's clinic role.
+            data["patients"] = [_patient_card(patient) for patient in patients.sudo().sorted(
                 lambda p: (p.last_visit_at or fields.Datetime.to_datetime("1900-01-01")), reverse=True
             )]
         except AccessError:
@@ -277,7 +278,14 @@ class MedpulseCall(models.Model):
 
     @api.model
     def get_transfer_targets(self):
-        """Operators the card can transfer to: name, extension and whether they are on a call."""
+        """Operators the card can transfer to: name, extension and whether they are on a call.
+
+        For telephony operators (receptionists are operators) only, and only the colleagues
+        of their current company: who works here and who is on the phone is not for
+        everybody with a login.
+        """
+        if not self.env.user.has_group("medpulse_telephony.group_telephony_operator"):
+            raise AccessError(_("Only telephony operators can transfer calls."))
         company = self.env.company
         users = self.env["res.users"].sudo().search([
             ("pbx_extension", "!=", False),

@@ -108,8 +108,11 @@ class MedpulseCallCommand(models.Model):
     )
     target_user_id = fields.Many2one("res.users", string="Transfer to", readonly=True)
     pbx_call_id = fields.Char(string="Leg id", readonly=True, help="The leg the command acted on.")
+    # Like the call's patient fields: telephony managers and operators without a clinic
+    # role see commands and their numbers, never whose they are.
     patient_id = fields.Many2one(
-        "medpulse.patient", string="Patient", readonly=True, index="btree_not_null"
+        "medpulse.patient", string="Patient", readonly=True, index="btree_not_null",
+        groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
     )
     res_model = fields.Char(string="Started from (model)", readonly=True)
     res_id = fields.Many2oneReference(
@@ -131,14 +134,17 @@ class MedpulseCallCommand(models.Model):
     ):
         """Call ``number`` from the current user's phone through the PBX (``commands/callback``).
 
-        The PBX rings the operator first (on ``desk_number`` when the browser is bound
-        to a desk phone, else on their usual devices; ``desk_device_id`` is that phone as
-        the ``medpulse.telephony.user.number`` the browser is bound to, the web client's
-        way), then ``number``, showing the
+        The PBX rings the operator first (on the desk phone the browser is bound to,
+        else on their usual devices), then ``number``, showing the
         clinic line chosen in the settings (the user's own line first). ``res_model``/
         ``res_id`` is the record the operator clicked from (patient, patient phone,
         appointment, call, partner): it gives the patient, and an appointment or a
         missed call is linked to the resulting call.
+
+        The desk phone is ``desk_device_id`` (the ``medpulse.telephony.user.number`` the
+        browser is bound to, the web client's way) or ``desk_number``; either must be one
+        of the user's own devices: the PBX would ring any number it is given, and the
+        call's card follows the phone that answers.
 
         Returns ``{"ok": bool, "message": str, "command_id": str or False}``; never
         raises on a user or PBX error.
@@ -161,7 +167,15 @@ class MedpulseCallCommand(models.Model):
             return _answer(False, str(error.args[0]))
         patient = self._click_to_call_patient(origin, number)
         line = user.pbx_callback_line_id or company.mango_callback_line_id
-        desk = (desk_number or "").strip() or self._desk_number(desk_device_id)
+        desk = self._desk_number(desk_device_id)
+        if (desk_number or "").strip():
+            desk = self._own_device_number(company, desk_number.strip())
+            if not desk:
+                return _answer(False, _(
+                    "“%s” is not one of your phones: "
+                    "only your own devices can ring for your calls.",
+                    desk_number.strip(),
+                ))
         vals = {
             "number": number,
             "number_e164": company._mango_normalize(number),
@@ -191,9 +205,24 @@ class MedpulseCallCommand(models.Model):
         if not device_id:
             return False
         device = self.env["medpulse.telephony.user.number"].sudo().browse(int(device_id)).exists()
-        if device.user_id != self.env.user:
+        if device.user_id != self.env.user or device.company_id != self.env.company:
             return False
         return device.number
+
+    @api.model
+    def _own_device_number(self, company, number):
+        """``number`` as listed among the user's own devices in ``company``, or False."""
+        Device = self.env["medpulse.telephony.user.number"].sudo()
+        key = Device._number_keys(company, number)[1]
+        device = Device.search(
+            [
+                ("user_id", "=", self.env.uid),
+                ("company_id", "=", company.id),
+                ("number_key", "=", key),
+            ],
+            limit=1,
+        )
+        return device.number or False
 
     @api.model
     def _dialable(self, company, number):

@@ -21,6 +21,7 @@ class MedpulseCallDashboard(models.TransientModel):
     """
 
     _name = "medpulse.call.dashboard"
+    _inherit = ["medpulse.company.scoped"]
     _description = "Calls dashboard"
 
     period = fields.Selection(PERIODS, required=True, default="yesterday")

@@ -3,6 +3,8 @@ import hashlib
 import json
 import logging
 import time
+import traceback
+from datetime import timedelta
 
 import mango_vpbx
 from psycopg2 import errors as pg_errors
@@ -18,6 +20,14 @@ _logger = logging.getLogger(__name__)
 # (the PBX request budget uses 0x4D56): "MC".
 _CALL_LOCK_NAMESPACE = 0x4D43
 _PROCESS_ATTEMPTS = 5
+#: An event still ``received`` this long after it was stored lost its worker (killed or
+#: restarted between storing and folding it): the cron folds it.
+STALE_MINUTES = 1
+#: Events folded per run of that cron; it triggers itself again for the rest.
+STALE_BATCH = 200
+#: Identities longer than this (bytes) are stored as their hash: a btree index entry
+#: holds at most about 2,700 bytes, and the toolkit's strings are bounded in characters.
+_IDENTITY_MAX_BYTES = 512
 
 
 class MedpulseCallEvent(models.Model):
@@ -45,15 +55,48 @@ class MedpulseCallEvent(models.Model):
     entry_id = fields.Char(string="Entry id", readonly=True, index=True)
     pbx_call_id = fields.Char(string="Leg id", readonly=True, help="call_id of the leg")
     state = fields.Selection(
-        [("processed", "Processed"), ("not_understood", "Not understood"), ("error", "Error")],
-        required=True, readonly=True, default="processed", index=True,
+        [
+            ("received", "Waiting to be folded"),
+            ("processed", "Processed"),
+            ("not_understood", "Not understood"),
+            ("error", "Error"),
+        ],
+        required=True, readonly=True, default="received", index=True,
     )
     error = fields.Text(readonly=True)
     call_id_ref = fields.Many2one("medpulse.call", string="Call", readonly=True, index="btree_not_null", ondelete="set null")
+    body_sha256 = fields.Char(
+        string="Body digest", readonly=True,
+        help="SHA-256 of the json form field: one stored row per signed body.",
+    )
+    other_path_count = fields.Integer(
+        string="Also posted to other paths", readonly=True,
+        help="How many times this very body was posted again to another path (a replay): "
+        "counted here, never stored or folded again.",
+    )
 
     _sql_constraints = [
         ("identity_company_uniq", "UNIQUE(company_id, identity)", "This PBX event is already stored."),
+        ("body_company_uniq", "UNIQUE(company_id, body_sha256)",
+         "This signed body is already stored."),
     ]
+
+    def init(self):
+        super().init()
+        # Rows stored before the digest existed: the first row of each body gets it.
+        self.env.cr.execute("""
+            UPDATE medpulse_call_event event SET body_sha256 = digests.digest
+              FROM (SELECT id, digest,
+                           row_number() OVER (PARTITION BY company_id, digest ORDER BY id) AS n
+                      FROM (SELECT id, company_id,
+                                   encode(sha256(convert_to(coalesce(json, ''), 'UTF8')), 'hex')
+                                       AS digest
+                              FROM medpulse_call_event WHERE body_sha256 IS NULL) bodies) digests
+             WHERE event.id = digests.id AND digests.n = 1
+               AND NOT EXISTS (SELECT 1 FROM medpulse_call_event other
+                                WHERE other.company_id = event.company_id
+                                  AND other.body_sha256 = digests.digest)
+        """)
 
     @api.model
     def _receive(self, company, path, json_str):
@@ -97,22 +140,36 @@ class MedpulseCallEvent(models.Model):
         return record, event
 
     def _process(self, event):
-        """Apply this stored event (``event`` is its parsed form) to the journal.
+        """Fold this stored event (``event`` is its parsed form) into the journal.
 
-        A failure is recorded on the event (``error``), never raised, except a
-        concurrency error, which the caller retries with a fresh snapshot.
+        It becomes ``processed`` in the same transaction, so an event whose folding never
+        committed stays ``received``. An event already folded (by the cron, or by its
+        call's next event) is left alone. A failure is recorded on the event
+        (``error``), never raised, except a concurrency error, which the caller retries
+        with a fresh snapshot.
         """
         self.ensure_one()
-        if not self.entry_id:
+        if self.state != "received":
             return
         try:
             with self.env.cr.savepoint():
-                self.env["medpulse.call"]._process_event(self, event)
+                self._apply(event)
+                self.write({"state": "processed"})
         except Exception as error:  # noqa: BLE001 - the raw event must survive any bug
             if _is_concurrency_error(error):
                 raise
-            _logger.exception("Could not update the call journal from PBX event %s", self.id)
+            _logger.error(
+                "Could not update the call journal from PBX event %s (%s, its message is on "
+                "the event: it may quote the call's data):\n%s",
+                self.id, type(error).__name__, "".join(traceback.format_tb(error.__traceback__)),
+            )
             self.write({"state": "error", "error": str(error)})
+
+    def _apply(self, event):
+        """What this event changes: the journal of its call. Modules add the effect of
+        events of no call (command results)."""
+        if self.entry_id:
+            self.env["medpulse.call"]._process_event(self, event)
 
     def _process_in_turn(self, event):
         """:meth:`_process` for the webhook: the events of one call one after another.
@@ -125,13 +182,16 @@ class MedpulseCallEvent(models.Model):
         whatever happens next), this transaction takes a lock on the call (an advisory
         lock on company and entry id), and the journal is updated in a new transaction
         whose snapshot starts once the lock is granted, so it sees the previous
-        event's work. A remaining conflict (the follow-up of the same number from
-        another call) is retried at once with a fresh snapshot; if it persists, the
-        event is flagged ``error`` and the call's next event or the reconciliation
-        folds it in (every event of a call is folded again each time).
+        event's work (:meth:`_process_locked`).
         """
         self.ensure_one()
         self.env.cr.commit()
+        self._lock_call()
+        self._process_locked(event)
+
+    def _lock_call(self):
+        """Wait for the lock of this event's call, held until this transaction ends."""
+        self.ensure_one()
         if self.entry_id:
             self.env.cr.execute(
                 SQL(
@@ -139,6 +199,15 @@ class MedpulseCallEvent(models.Model):
                     _CALL_LOCK_NAMESPACE, _lock_key(f"{self.company_id.id}:{self.entry_id}"),
                 )
             )
+
+    def _process_locked(self, event):
+        """:meth:`_process` in a new transaction, the call's lock being held by this one.
+
+        A remaining conflict (the follow-up of the same number from another call) is
+        retried at once with a fresh snapshot; if it persists, the event is flagged
+        ``error`` and the call's next event or the reconciliation folds it in (every
+        event of a call is folded again each time).
+        """
         for attempt in range(1, _PROCESS_ATTEMPTS + 1):
             try:
                 with self.env.registry.cursor() as cr:
@@ -152,34 +221,80 @@ class MedpulseCallEvent(models.Model):
                 # commit): the stored event says so, the next event of the call or
                 # the reconciliation folds it in.
                 _logger.warning(
-                    "PBX event %s: journal not updated (attempt %s): %s", self.id, attempt, error,
+                    "PBX event %s: journal not updated (attempt %s, %s; the message is on "
+                    "the event)",
+                    self.id, attempt, type(error).__name__,
                 )
                 self.write({"state": "error", "error": str(error)})
                 return
 
+    @api.model
+    def _cron_fold_received(self):
+        """Fold the events still ``received`` STALE_MINUTES after they were stored.
+
+        Their worker stopped (killed, restarted, out of memory) after committing the raw
+        event and before its fold committed: without this the call would never be
+        final, its card would keep ringing, the operator would look busy and its
+        recording would never be downloaded. Each is folded as the webhook does, under
+        its call's lock, in a transaction of its own.
+        """
+        stale = fields.Datetime.now() - timedelta(minutes=STALE_MINUTES)
+        domain = [("state", "=", "received"), ("received_at", "<", stale)]
+        events = self.sudo().search(domain, order="id", limit=STALE_BATCH)
+        for event_id in events.ids:
+            with self.env.registry.cursor() as cr:
+                event = self.sudo().with_env(self.env(cr=cr, su=True)).browse(event_id)
+                event._lock_call()
+                try:
+                    parsed = _parse_stored(event.path, event.json)
+                except mango_vpbx.EventError as error:
+                    event.write({"state": "not_understood", "error": str(error)})
+                    continue
+                event.with_company(event.company_id)._process_locked(parsed)
+        if len(events) == STALE_BATCH:
+            self.env.ref("medpulse_telephony.ir_cron_medpulse_call_event_fold")._trigger()
+        return events
+
     def _insert(self, company, path, json_str, identity, entry_id=None, pbx_call_id=None,
-                state="processed", error=None):
+                state="received", error=None):
         # Raw SQL because the ORM has no "insert unless it exists": a prior search would
-        # let two concurrent deliveries both insert. Not logged on failure: a
-        # serialization failure here is retried by the HTTP layer, not an error.
+        # let two concurrent deliveries both insert. ON CONFLICT without a target covers
+        # both the identity and the body. Not logged on failure: a serialization
+        # failure here is retried by the HTTP layer, not an error.
         now = fields.Datetime.now()
+        body_sha256 = hashlib.sha256(json_str.encode()).hexdigest()
+        if len(identity.encode()) > _IDENTITY_MAX_BYTES:
+            identity = "sha256:" + hashlib.sha256(identity.encode()).hexdigest()
         self.env.cr.execute(
             SQL(
                 """
                 INSERT INTO medpulse_call_event
                     (company_id, path, json, received_at, identity, entry_id, pbx_call_id,
-                     state, error, create_uid, create_date, write_uid, write_date)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-                ON CONFLICT (company_id, identity) DO NOTHING
+                     state, error, body_sha256, other_path_count,
+                     create_uid, create_date, write_uid, write_date)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s, %s, %s)
+                ON CONFLICT DO NOTHING
                 RETURNING id
                 """,
                 company.id, path, json_str, now, identity, entry_id or None,
-                pbx_call_id or None, state, error, self.env.uid, now, self.env.uid, now,
+                pbx_call_id or None, state, error, body_sha256,
+                self.env.uid, now, self.env.uid, now,
             ),
             log_exceptions=False,
         )
         row = self.env.cr.fetchone()
-        return self.browse(row[0]) if row else self.browse()
+        if row:
+            return self.browse(row[0])
+        # A duplicate. The same body posted to another path is counted on its row.
+        self.env.cr.execute(
+            SQL(
+                "UPDATE medpulse_call_event SET other_path_count = other_path_count + 1"
+                " WHERE company_id = %s AND body_sha256 = %s AND path != %s",
+                company.id, body_sha256, path,
+            ),
+            log_exceptions=False,
+        )
+        return self.browse()
 
     def _parsed(self):
         """The parsed events of these records that can be parsed, in id order."""
@@ -228,8 +343,12 @@ def _entry_id_of(json_str):
     except (TypeError, ValueError, RecursionError):
         return None
     entry_id = payload.get("entry_id") if isinstance(payload, dict) else None
-    if isinstance(entry_id, str) and "\x00" not in entry_id:
-        return entry_id[:128]
+    if (
+        isinstance(entry_id, str)
+        and "\x00" not in entry_id
+        and len(entry_id) <= mango_vpbx.MAX_STRING_LENGTH
+    ):
+        return entry_id
     return None
 
 

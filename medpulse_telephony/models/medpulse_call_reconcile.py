@@ -87,6 +87,8 @@ class MedpulseCallReconcile(models.Model):
         """Managers' "Reconcile this period": returns the runs made."""
         if not self.env.user.has_group("medpulse_telephony.group_telephony_manager"):
             raise AccessError(_("Only telephony managers can reconcile the journal with the PBX."))
+        if company not in self.env.companies:
+            raise AccessError(_("This company is not one of the companies you are working in."))
         if date_to <= date_from:
             raise UserError(_("The end of the period must be after its start."))
         return self.sudo()._reconcile_period(company, date_from, date_to, trigger="manual")

@@ -1,3 +1,4 @@
+import binascii
 import logging
 import mimetypes
 from datetime import timedelta, timezone
@@ -7,6 +8,7 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import format_datetime
+from odoo.tools.misc import hash_sign, verify_hash_signed
 
 import mango_vpbx
 from mango_vpbx.times import to_utc
@@ -24,6 +26,9 @@ COMPLETED_GRACE_MINUTES = 5
 #: Recordings downloaded per cron run before it reports progress and runs again
 #: (Odoo commits between runs, so a slow PBX cannot make one huge transaction).
 DOWNLOAD_BATCH = 10
+#: How long the audio route accepts the token of one play or download (seeking included).
+AUDIO_TOKEN_HOURS = 2
+_AUDIO_TOKEN_SCOPE = "medpulse_telephony.recording_audio"
 
 STATES = [
     ("recording", "Recording"),
@@ -122,7 +127,6 @@ class MedpulseCallRecording(models.Model):
         compute="_compute_access_count",
         groups="medpulse_telephony.group_telephony_manager",
     )
-    audio_url = fields.Char(compute="_compute_audio_url")
     player_html = fields.Html(string="Player", compute="_compute_player_html", sanitize=False)
 
     _sql_constraints = [
@@ -158,12 +162,6 @@ class MedpulseCallRecording(models.Model):
         for recording in self:
             recording.access_count = counts.get(recording, 0)
 
-    def _compute_audio_url(self):
-        for recording in self:
-            recording.audio_url = (
-                f"/medpulse/recording/{recording.id}/audio" if recording.id else False
-            )
-
     @api.depends("state", "attachment_id")
     @api.depends_context("uid")
     def _compute_player_html(self):
@@ -173,8 +171,9 @@ class MedpulseCallRecording(models.Model):
     def _render_player(self, caption=False):
         """An HTML5 player of this recording for the current user, or False.
 
-        ``preload="none"``: opening a form must not count as a listen. Managers also get
-        a download link. Nothing for users outside "Listen to recordings".
+        It holds no address of the sound: the ``medpulse_recording_players`` widget asks
+        for one (:meth:`action_play`) when the user presses play, and only then. Managers
+        also get a download link. Nothing for users outside "Listen to recordings".
         """
         self.ensure_one()
         user = self.env.user
@@ -190,15 +189,15 @@ class MedpulseCallRecording(models.Model):
         parts.append(
             Markup(
                 '<audio class="o_medpulse_recording_player w-100" controls="controls" '
-                'preload="none" controlslist="nodownload" src="{}">{}</audio>'
-            ).format(self.audio_url, _("Your browser cannot play this recording."))
+                'preload="none" controlslist="nodownload" data-recording-id="{}">{}</audio>'
+            ).format(self.id, _("Your browser cannot play this recording."))
         )
         if user.has_group("medpulse_telephony.group_telephony_manager"):
             parts.append(
                 Markup(
-                    '<a class="o_medpulse_recording_download" href="{}?download=1">'
+                    '<a class="o_medpulse_recording_download" href="#" data-recording-id="{}">'
                     '<i class="fa fa-download"></i> {}</a>'
-                ).format(self.audio_url, _("Download"))
+                ).format(self.id, _("Download"))
             )
         return Markup('<div class="o_medpulse_recording mb-2">{}</div>').format(
             Markup("").join(parts)
@@ -213,13 +212,60 @@ class MedpulseCallRecording(models.Model):
             filter(None, [started, self.user_id.name or self.extension, self.duration_display])
         )
 
+    def action_play(self):
+        """The user pressed play: log the play, return the address of the sound.
+
+        Called by the player (a JSON-RPC call, which a page cannot make on another
+        site's behalf, and which ``<img src>`` or ``<audio src>`` never does).
+        """
+        self.ensure_one()
+        return self._issue_audio_token("play")
+
     def action_download(self):
         self.ensure_one()
+        self._check_manager()
         return {
             "type": "ir.actions.act_url",
-            "url": f"{self.audio_url}?download=1",
+            "url": self._issue_audio_token("download"),
             "target": "self",
         }
+
+    def _issue_audio_token(self, action):
+        """Log ``action`` (play, download) and return the audio route's address with a
+        token for this user, this recording and this action, valid AUDIO_TOKEN_HOURS."""
+        self.ensure_one()
+        if not self.env.user.has_group("medpulse_telephony.group_telephony_recordings"):
+            raise AccessError(_("You are not allowed to listen to call recordings."))
+        self.check_access("read")
+        if self.state != "available":
+            raise UserError(_("This recording cannot be played: its audio is not in Odoo."))
+        self._log_access(action)
+        token = hash_sign(
+            self.env(su=True), _AUDIO_TOKEN_SCOPE, [self.env.uid, self.id, action],
+            expiration_hours=AUDIO_TOKEN_HOURS,
+        )
+        query = "?download=1&token=" if action == "download" else "?token="
+        return f"/medpulse/recording/{self.id}/audio{query}{token}"
+
+    @api.model
+    def _check_audio_token(self, recording_id, token):
+        """The action (play, download) that ``token`` allows the user on recording
+        ``recording_id``, or None."""
+        if not token:
+            return None
+        try:
+            values = verify_hash_signed(self.env(su=True), _AUDIO_TOKEN_SCOPE, token)
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+            return None
+        if not isinstance(values, list) or len(values) != 3:
+            return None
+        uid, token_recording_id, action = values
+        if uid != self.env.uid or token_recording_id != recording_id:
+            return None
+        manager = self.env.user.has_group("medpulse_telephony.group_telephony_manager")
+        if action == "download" and not manager:
+            return None
+        return action if action in ("play", "download") else None
 
     # ---------------------------------------------------------------- access
 
@@ -238,9 +284,8 @@ class MedpulseCallRecording(models.Model):
     def _log_access(self, action, note=False):
         """Record that the current user played, downloaded or deleted these recordings.
 
-        A browser plays a recording with several HTTP Range requests; the requests of one
-        user, recording and action within ``ACCESS_COALESCE_MINUTES`` are one listen, so
-        the log counts them instead of filling up with one line per seek.
+        The plays (or downloads) of one user and recording within
+        ``ACCESS_COALESCE_MINUTES`` are counted on one line.
         """
         return (
             self.env["medpulse.call.recording.access"]

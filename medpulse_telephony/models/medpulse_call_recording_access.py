@@ -2,8 +2,8 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
-#: HTTP requests of one user for one recording and action within this many minutes are
-#: one listen: a browser plays and seeks with many Range requests.
+#: Plays (or downloads) of one recording by one user within this many minutes are counted
+#: on one line of the log.
 ACCESS_COALESCE_MINUTES = 30
 
 
@@ -39,11 +39,11 @@ class MedpulseCallRecordingAccess(models.Model):
         string="When", required=True, readonly=True, default=fields.Datetime.now
     )
     last_request_at = fields.Datetime(
-        string="Last request",
+        string="Last time",
         readonly=True,
-        help="Playing and seeking send several requests; they are counted on one line.",
+        help="The plays of a recording by one user within 30 minutes are counted on one line.",
     )
-    request_count = fields.Integer(string="Requests", readonly=True, default=1, aggregator="sum")
+    request_count = fields.Integer(string="Times", readonly=True, default=1, aggregator="sum")
     note = fields.Text(string="Reason", readonly=True)
 
     @api.model

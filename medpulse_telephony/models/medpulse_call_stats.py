@@ -75,6 +75,8 @@ def stats_call_state(entry_id, rows):
     reason_code = reason if isinstance(reason, int) else None
     reason_text = reason if isinstance(reason, str) else describe(reason_code)
     records = tuple(OrderedDict.fromkeys(rec for r in rows for rec in r.records))
+    # The statistics list a recording once the PBX stored it: it can be downloaded.
+    recordings = tuple(mango_vpbx.Recording(recording_id=record, added=True) for record in records)
     end_of_wait = answered_at or ended_at
     # Bounded as the fold bounds them: times decades apart give no duration and the flag.
     wait_seconds = mango_vpbx.duration_seconds(created_at, end_of_wait)
@@ -112,7 +114,7 @@ def stats_call_state(entry_id, rows):
         disconnect_reason_text=reason_text or "",
         transfers=(),
         recording_ids=records,
-        recordings=(),
+        recordings=recordings,
         command_id=None,
         callback_initiator=None,
         is_callback=False,
@@ -155,6 +157,22 @@ class MedpulseCall(models.Model):
             [("completed_from_stats", "=", True)],
         ])
 
+    def _vals_from_fold(self, company, state):
+        # The statistics settled the outcome of a call whose final events were lost: its
+        # events folded again without their summary (e.g. one left unfolded by a stopped
+        # worker) only add what they see better than a CSV row.
+        vals = super()._vals_from_fold(company, state)
+        if self.completed_from_stats and not state.is_final:
+            vals = {name: value for name, value in vals.items() if name in _KEPT_FROM_EVENTS}
+        return vals
+
+    def _after_stats(self, state):
+        """The statistics created or completed this call: it is over. End the cards still
+        ringing or talking and fetch its recordings, as its lost final events would have."""
+        self.ensure_one()
+        self._card_dispatch(state)
+        self.env["medpulse.call.recording"].sudo()._sync_from_state(self.sudo(), None, state)
+
     @api.model
     def _apply_stats_rows(self, company, entry_id, rows):
         """Bring the journal call of ``entry_id`` in line with its statistics rows.
@@ -175,6 +193,7 @@ class MedpulseCall(models.Model):
                 body=_("Recovered from the PBX statistics: none of this call's events reached the webhook."),
                 subtype_xmlid="mail.mt_note",
             )
+            call._after_stats(state)
             return "created"
         outcome = False
         if not call.is_final:
@@ -187,6 +206,7 @@ class MedpulseCall(models.Model):
                 changes["completed_from_stats"] = True
                 call.write(changes)
                 call._apply_followup()
+                call._after_stats(state)
                 outcome = "completed"
         if not call.reconciled:
             call.reconciled = True

@@ -15,12 +15,21 @@ class MedpulseTelephonyHealth(models.TransientModel):
     Red when a whole hour of the clinic's working time (its working-time calendar, in
     the calendar's time zone) passed without a single event from the PBX: calls are
     surely happening, so the webhook is not reached.
+
+    Opened by :meth:`action_open` as a saved record of the user's current company, so
+    that its figures are computed when the form reads them (a new, unsaved record would
+    show the figures of no company). The company is checked (``medpulse.company.scoped``)
+    and the figures of that one company are counted as superuser: administrators who
+    are not telephony managers see them too.
     """
 
     _name = "medpulse.telephony.health"
+    _inherit = ["medpulse.company.scoped"]
     _description = "Telephony integration health"
 
-    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company)
+    company_id = fields.Many2one(
+        "res.company", required=True, readonly=True, default=lambda self: self.env.company,
+    )
     status = fields.Selection(
         [("ok", "Working"), ("silent", "No events during working hours"), ("not_configured", "Not configured")],
         compute="_compute_health",
@@ -31,7 +40,13 @@ class MedpulseTelephonyHealth(models.TransientModel):
     events_per_hour = fields.Float(string="Events per hour (24 h average)", compute="_compute_health", digits=(16, 1))
     events_by_hour_html = fields.Html(string="Events per hour", compute="_compute_health", sanitize=False)
     not_understood_count = fields.Integer(string="Events not understood", compute="_compute_health")
-    error_event_count = fields.Integer(string="Events that failed", compute="_compute_health")
+    error_event_count = fields.Integer(string="Events in error", compute="_compute_health")
+    waiting_event_count = fields.Integer(
+        string="Events waiting to be folded", compute="_compute_health",
+        help="Stored but not folded into their call yet. More than a few for more than a "
+        "minute means that workers stop while processing events: they are folded by a "
+        "scheduled action every minute.",
+    )
     recovered_count = fields.Integer(string="Calls recovered by reconciliation", compute="_compute_health")
     completed_count = fields.Integer(string="Calls completed by reconciliation", compute="_compute_health")
     reconciled_until = fields.Datetime(
@@ -46,8 +61,9 @@ class MedpulseTelephonyHealth(models.TransientModel):
     @api.depends("company_id")
     def _compute_health(self):
         now = fields.Datetime.now()
-        Event = self.env["medpulse.call.event"]
-        for health in self:
+        self._check_allowed_company()
+        Event = self.env["medpulse.call.event"].sudo()
+        for health in self.sudo():
             company = health.company_id
             events = [("company_id", "=", company.id)]
             last = Event.search(events, order="received_at desc", limit=1)
@@ -58,10 +74,13 @@ class MedpulseTelephonyHealth(models.TransientModel):
             health.events_by_hour_html = health._events_by_hour(day_events, now)
             health.not_understood_count = Event.search_count(events + [("state", "=", "not_understood")])
             health.error_event_count = Event.search_count(events + [("state", "=", "error")])
-            Call = self.env["medpulse.call"]
+            health.waiting_event_count = Event.search_count(events + [("state", "=", "received")])
+            Call = self.env["medpulse.call"].sudo()
             health.recovered_count = Call.search_count([("company_id", "=", company.id), ("recovered_from_stats", "=", True)])
             health.completed_count = Call.search_count([("company_id", "=", company.id), ("completed_from_stats", "=", True)])
-            run = self.env["medpulse.call.reconcile"].search([("company_id", "=", company.id)], limit=1)
+            run = self.env["medpulse.call.reconcile"].sudo().search(
+                [("company_id", "=", company.id)], limit=1
+            )
             if run:
                 health.last_reconcile_state = _(
                     "%(state)s at %(when)s",
@@ -78,7 +97,7 @@ class MedpulseTelephonyHealth(models.TransientModel):
         """Failed records of an optional part of the integration (0 when it is absent)."""
         if model_name not in self.env:
             return 0
-        Model = self.env[model_name]
+        Model = self.env[model_name].sudo()
         if "state" not in Model._fields or "failed" not in dict(Model._fields["state"]._description_selection(self.env)):
             return 0
         domain = [("state", "=", "failed")]
@@ -135,14 +154,34 @@ class MedpulseTelephonyHealth(models.TransientModel):
             )
         return '<table class="table table-sm o_medpulse_health_hours"><tbody>%s</tbody></table>' % "".join(rows)
 
-    def action_open_not_understood(self):
+    @api.model
+    def action_open(self):
+        """The health of the user's current company (the menu's server action)."""
+        health = self.create({"company_id": self.env.company.id})
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Integration health"),
+            "res_model": self._name,
+            "res_id": health.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "current",
+        }
+
+    def _events_action(self, states):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("medpulse_telephony.medpulse_call_event_action")
         action.update({
-            "domain": [("company_id", "=", self.company_id.id), ("state", "in", ("not_understood", "error"))],
+            "domain": [("company_id", "=", self.company_id.id), ("state", "in", states)],
             "context": {},
         })
         return action
+
+    def action_open_not_understood(self):
+        return self._events_action(("not_understood", "error"))
+
+    def action_open_waiting(self):
+        return self._events_action(("received",))
 
     def action_open_recovered(self):
         self.ensure_one()
@@ -162,9 +201,5 @@ class MedpulseTelephonyHealth(models.TransientModel):
         return action
 
     def action_refresh(self):
-        self.ensure_one()
-        return {
-            "type": "ir.actions.act_window", "res_model": self._name, "view_mode": "form",
-            "views": [(False, "form")], "target": "current", "name": _("Integration health"),
-            "context": {"default_company_id": self.company_id.id},
-        }
+        # The figures are computed on every read: reading the record again refreshes them.
+        return {"type": "ir.actions.client", "tag": "soft_reload"}

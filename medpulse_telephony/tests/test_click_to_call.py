@@ -44,6 +44,9 @@ class TestClickToCall(ClickToCallCase):
             .create({"name": "Reception", "number": "74957654321"})
         )
         self.operator1.sudo().pbx_callback_line_id = own_line
+        self.env["medpulse.telephony.user.number"].sudo().create(
+            {"user_id": self.operator1.id, "number": DESK_PHONE, "kind": "desk"}
+        )
         answer = self.click(
             self.operator1, appointment.patient_phone, appointment, desk_number=DESK_PHONE
         )
@@ -82,6 +85,31 @@ class TestClickToCall(ClickToCallCase):
         # A colleague's desk phone is not ours to ring.
         answer = self.click(self.operator1, PATIENT_NUMBER, self.patient, desk_device_id=other.id)
         self.assertEqual(self.stub.requests[-1]["json"]["from"], {"extension": "101"})
+
+    def test_a_desk_number_that_is_not_one_of_mine_is_refused(self):
+        """S4: the PBX rings whatever ``from.number`` it is given: only the caller's devices."""
+        Device = self.env["medpulse.telephony.user.number"].sudo()
+        Device.create({"user_id": self.operator1.id, "number": DESK_PHONE, "kind": "desk"})
+        Device.create({"user_id": self.operator2.id, "number": "sip:desk102@x", "kind": "desk"})
+        commands = self.env["medpulse.call.command"].sudo().search_count([])
+        for foreign in ("sip:desk102@x", "+7 916 000-00-99", "79160000099"):
+            with self.subTest(desk_number=foreign):
+                answer = self.click(
+                    self.operator1, PATIENT_NUMBER, self.patient, desk_number=foreign
+                )
+                self.assertFalse(answer["ok"])
+                self.assertIn("not one of your phones", answer["message"])
+        self.assertEqual(self.stub.requests, [], "nothing was sent to the PBX")
+        self.assertEqual(self.env["medpulse.call.command"].sudo().search_count([]), commands)
+        # My own desk phone, written another way, is mine.
+        answer = self.click(
+            self.operator1, PATIENT_NUMBER, self.patient,
+            desk_number="SIP:Desk101@clinic.mangosip.ru",
+        )
+        self.assertTrue(answer["ok"], answer)
+        self.assertEqual(
+            self.stub.requests[-1]["json"]["from"], {"extension": "101", "number": DESK_PHONE}
+        )
 
     def test_numbers_use_the_phone_widget(self):
         """The call button lives in the phone widget: every number we show must use it."""

@@ -18,6 +18,8 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+from markupsafe import Markup
+
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, new_test_user, tagged
@@ -426,13 +428,21 @@ class TestRecordingDownload(RecordingCase):
 
 @tagged("post_install", "-at_install")
 class TestRecordingAccess(RecordingCase):
-    def audio_url(self, recording, query=""):
-        return f"/medpulse/recording/{recording.id}/audio{query}"
+    def audio_url(self, recording, user, action="play"):
+        """The address an explicit play (or download) by ``user`` gives (and logs)."""
+        recording = recording.with_user(user)
+        if action == "download":
+            return recording.action_download()["url"]
+        return recording.action_play()
 
     def test_operator_cannot_listen(self):
         recording = self.available_recording("rec-private")
         self.authenticate("rec_operator", "rec_operator")
-        response = self.url_open(self.audio_url(recording))
+        with self.assertRaises(AccessError):
+            recording.with_user(self.operator).action_play()
+        manager_url = self.audio_url(recording, self.manager)
+        # Not even with a manager's address: the token is the manager's.
+        response = self.url_open(manager_url)
         self.assertEqual(response.status_code, 403)
         attachment = recording.sudo().attachment_id
         with self.assertRaises(AccessError):
@@ -440,34 +450,44 @@ class TestRecordingAccess(RecordingCase):
         with self.assertRaises(AccessError):
             recording.with_user(self.operator).read(["state"])
         self.assertFalse(
-            self.env["medpulse.call.recording.access"].search([("recording_id", "=", recording.id)])
+            self.env["medpulse.call.recording.access"].search(
+                [("recording_id", "=", recording.id), ("user_id", "=", self.operator.id)]
+            )
         )
 
-    def test_manager_listens_and_every_access_is_logged(self):
+    def test_manager_listens_and_every_play_is_logged(self):
         recording = self.available_recording("rec-listen")
         Access = self.env["medpulse.call.recording.access"]
         self.authenticate("rec_manager", "rec_manager")
+        # Without the token of a play, the route serves nothing and logs nothing.
+        bare = f"/medpulse/recording/{recording.id}/audio"
+        self.assertEqual(self.url_open(bare).status_code, 403)
+        self.assertFalse(Access.search([("recording_id", "=", recording.id)]))
 
-        response = self.url_open(self.audio_url(recording))
+        url = self.audio_url(recording, self.manager)
+        log = Access.search([("recording_id", "=", recording.id)])
+        self.assertEqual((log.user_id, log.action, log.request_count), (self.manager, "play", 1))
+        response = self.url_open(url)
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.content, self.audio)
         self.assertEqual(response.headers["Content-Type"].split(";")[0], "audio/wav")
         self.assertEqual(response.headers.get("Accept-Ranges"), "bytes")
         self.assertIn("no-store", response.headers["Cache-Control"])
-        log = Access.search([("recording_id", "=", recording.id)])
-        self.assertEqual((log.user_id, log.action, log.request_count), (self.manager, "play", 1))
 
-        response = self.url_open(self.audio_url(recording), headers={"Range": "bytes=100-199"})
+        response = self.url_open(url, headers={"Range": "bytes=100-199"})
         self.assertEqual(response.status_code, 206)
         self.assertEqual(response.content, self.audio[100:200])
         self.assertEqual(response.headers["Content-Range"], f"bytes 100-199/{len(self.audio)}")
-        self.assertEqual(log.request_count, 2, "a seek of the same listen is counted on its line")
-        response = self.url_open(self.audio_url(recording), headers={"Range": "bytes=0-"})
+        response = self.url_open(url, headers={"Range": "bytes=0-"})
         self.assertEqual(response.status_code, 206)
         self.assertEqual(response.content, self.audio)
-        self.assertEqual(log.request_count, 3)
+        self.assertEqual(log.request_count, 1, "seeking within a play is the same play")
+        self.audio_url(recording, self.manager)
+        self.assertEqual(log.request_count, 2, "a second play soon after is counted on its line")
 
-        response = self.url_open(self.audio_url(recording, "?download=1"))
+        download = self.audio_url(recording, self.manager, "download")
+        self.assertIn("download=1", download)
+        response = self.url_open(download)
         self.assertEqual(response.status_code, 200)
         self.assertIn("attachment", response.headers["Content-Disposition"])
         self.assertEqual(response.content, self.audio)
@@ -475,6 +495,12 @@ class TestRecordingAccess(RecordingCase):
             sorted(Access.search([("recording_id", "=", recording.id)]).mapped("action")),
             ["download", "play"],
         )
+        # A play's token does not download, and it is this recording's only.
+        other = self.available_recording("rec-listen-other")
+        query = url.split("?")[1]
+        other_url = f"/medpulse/recording/{other.id}/audio?{query}"
+        self.assertEqual(self.url_open(other_url).status_code, 403)
+        self.assertEqual(self.url_open(f"{bare}?token=forged").status_code, 403)
         # Managers see the log and the recording; the sound itself only comes through the
         # logging route, not through the ORM nor the generic download routes.
         self.assertEqual(recording.with_user(self.manager).access_count, 2)
@@ -496,22 +522,79 @@ class TestRecordingAccess(RecordingCase):
     def test_listener_plays_but_does_not_download(self):
         recording = self.available_recording("rec-listener")
         self.authenticate("rec_listener", "rec_listener")
-        self.assertEqual(self.url_open(self.audio_url(recording)).status_code, 200)
-        self.assertEqual(self.url_open(self.audio_url(recording, "?download=1")).status_code, 403)
+        url = self.audio_url(recording, self.listener)
+        self.assertEqual(self.url_open(url).status_code, 200)
+        as_download = self.url_open(url + "&download=1")
+        self.assertEqual(as_download.status_code, 200, "a play, not a download")
+        self.assertNotIn("attachment", as_download.headers.get("Content-Disposition", ""))
+        with self.assertRaises(AccessError):
+            recording.with_user(self.listener).action_download()
+        manager_download = self.audio_url(recording, self.manager, "download")
+        self.assertEqual(self.url_open(manager_download).status_code, 403)
         with self.assertRaises(AccessError):
             self.env["medpulse.call.recording.access"].with_user(self.listener).search([])
 
-    def test_player_in_the_call_form(self):
+    def test_player_in_the_call_form_holds_no_address(self):
         recording = self.available_recording("rec-player")
         call = recording.call_id
         html = str(call.with_user(self.manager).recording_player_html)
         self.assertIn("<audio", html)
         self.assertIn('preload="none"', html)
-        self.assertIn(f'src="/medpulse/recording/{recording.id}/audio"', html)
-        self.assertIn("download=1", html)
-        self.assertNotIn("download=1", str(call.with_user(self.listener).recording_player_html))
+        self.assertIn(f'data-recording-id="{recording.id}"', html)
+        self.assertNotIn("/medpulse/recording/", html)
+        self.assertIn("o_medpulse_recording_download", html)
+        listener_html = str(call.with_user(self.listener).recording_player_html)
+        self.assertNotIn("o_medpulse_recording_download", listener_html)
         with self.assertRaises(AccessError):
             call.with_user(self.operator).read(["recording_player_html"])
+        # Opening the form logs nothing: only pressing play does.
+        call.with_user(self.manager).read(["recording_player_html"])
+        Access = self.env["medpulse.call.recording.access"]
+        accesses = Access.search([("recording_id", "=", recording.id)])
+        self.assertFalse(accesses)
+
+    def test_a_recording_in_a_message_plays_nothing_and_counts_no_play(self):
+        """S10: an <img> (or <audio>) pointing at the audio route, posted in the chatter.
+
+        It is stripped from the message, whatever its spelling; and even where such an
+        address is shown (a link typed elsewhere), a reader's browser that fetches it gets
+        403 and no play is logged in their name.
+        """
+        recording = self.available_recording("rec-chatter")
+        call = recording.call_id
+        spellings = [
+            f"/medpulse/recording/{recording.id}/audio",
+            f"/medpulse/%72ecording/{recording.id}/audio",
+            f"/medpulse//recording/{recording.id}/audio",
+            f"\\medpulse\\recording\\{recording.id}\\audio",
+            f"/MEDPULSE/Recording/{recording.id}/audio",
+            f"https://evil.example/x?u=/medpulse/recording/{recording.id}/audio",
+        ]
+        body = "".join(
+            f'<p>listen <img src="{url}"><audio src="{url}"></audio>'
+            f'<a href="{url}">here</a><span style="background-image:url({url})">x</span></p>'
+            for url in spellings
+        )
+        self.authenticate("rec_listener", "rec_listener")
+        self.make_jsonrpc_request("/mail/message/post", {
+            "thread_model": "medpulse.call",
+            "thread_id": call.id,
+            "post_data": {"body": body, "message_type": "comment"},
+        })
+        message = call.message_ids[:1]
+        self.assertIn("listen", str(message.body))
+        for url in spellings:
+            self.assertNotIn(url, str(message.body))
+        self.assertNotIn("recording", str(message.body).lower())
+        # The same through the ORM (another module posting for the user).
+        posted = call.with_user(self.listener).message_post(body=Markup(body))
+        self.assertNotIn("recording", str(posted.body).lower())
+        # A manager reading it: their browser fetching such an address gets nothing.
+        self.authenticate("rec_manager", "rec_manager")
+        self.assertEqual(self.url_open(spellings[0]).status_code, 403)
+        Access = self.env["medpulse.call.recording.access"]
+        accesses = Access.search([("recording_id", "=", recording.id)])
+        self.assertFalse(accesses)
 
     def test_manager_plays_the_recording_in_the_browser(self):
         recording = self.available_recording("rec-browser")
@@ -524,13 +607,16 @@ class TestRecordingAccess(RecordingCase):
         log = self.env["medpulse.call.recording.access"].search(
             [("recording_id", "=", recording.id)]
         )
-        self.assertEqual((log.user_id, log.action), (self.manager, "play"))
+        self.assertEqual((log.user_id, log.action, log.request_count), (self.manager, "play", 1))
 
     def test_deleted_recording_is_gone_for_everyone(self):
         recording = self.available_recording("rec-deleted")
+        url = self.audio_url(recording, self.manager)
         recording.with_user(self.manager)._delete_on_request("Patient's written request")
         self.authenticate("rec_manager", "rec_manager")
-        self.assertEqual(self.url_open(self.audio_url(recording)).status_code, 404)
+        self.assertEqual(self.url_open(url).status_code, 404)
+        with self.assertRaises(UserError):
+            recording.with_user(self.manager).action_play()
 
 
 @tagged("post_install", "-at_install")

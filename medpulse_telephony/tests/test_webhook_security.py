@@ -25,15 +25,32 @@ URL = "/mango/events/call"
 
 @contextmanager
 def captured_logs(level=logging.INFO):
-    """Every record logged under ``odoo`` and ``werkzeug`` at ``level`` or above, formatted."""
+    """Every record logged under ``odoo`` and ``werkzeug`` at ``level`` or above, formatted
+    as the log file would hold it (message and traceback).
+
+    At DEBUG, every logger under them is switched to DEBUG meanwhile, except
+    ``odoo.sql_db``: Odoo's SQL debugging (``--log-sql``) prints every query with its
+    parameters by design, a tool for a developer's own database.
+    """
     records = []
+    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
 
     class Collector(logging.Handler):
         def emit(self, record):
-            records.append(record.getMessage())
+            records.append(formatter.format(record))
 
     handler = Collector(level)
     loggers = [logging.getLogger("odoo"), logging.getLogger("werkzeug")]
+    levels = {}
+    if level < logging.INFO:
+        manager = logging.Logger.manager
+        names = ["odoo", "werkzeug"] + [
+            name for name in manager.loggerDict if name.startswith(("odoo.", "werkzeug."))
+        ]
+        for name in names:
+            logger = logging.getLogger(name)
+            levels[logger] = logger.level
+            logger.setLevel(logging.INFO if name.startswith("odoo.sql_db") else level)
     for logger in loggers:
         logger.addHandler(handler)
     try:
@@ -41,6 +58,8 @@ def captured_logs(level=logging.INFO):
     finally:
         for logger in loggers:
             logger.removeHandler(handler)
+        for logger, previous in levels.items():
+            logger.setLevel(previous)
 
 
 @tagged("post_install", "-at_install")
@@ -276,7 +295,109 @@ class TestWebhookSecurity(HttpCase):
             )
         return self.env["medpulse.call"].sudo().search([("entry_id", "=", entry_id)])
 
+    # ------------------------------------------------------------------ bounds (S8)
+    def test_an_8000_character_entry_id_is_kept_not_understood(self):
+        """A btree index entry holds ~2,700 bytes: an 8,000-character id was a 500, not stored."""
+        before = self.counts()
+        payload = dict(incoming_call_events("SEC-LONG", PATIENT_NUMBER)[0][1], entry_id="E" * 8000)
+        response = self.post(self.signed(payload))
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(self.counts(), (before[0] + 1, before[1]))
+        event = self.env["medpulse.call.event"].sudo().search([], order="id desc", limit=1)
+        self.assertEqual(event.state, "not_understood")
+        self.assertIn("longer than", event.error)
+        self.assertFalse(event.entry_id, "an id too long to be one is not kept as the entry id")
+        self.assertEqual(len(event.json), len(mango_vpbx.dumps(payload)), "kept as sent")
+        # The same in a field the identity is made of, and in a path: 200, kept.
+        for path, body in (
+            ("/mango/events/call", dict(payload, entry_id="SEC-LONG", call_id="c" * 8000)),
+            ("/mango/events/dtmf", {"entry_id": "SEC-LONG", "dtmf": "1" * 8000}),
+            ("/mango/result/" + "x" * 8000, {"command_id": "c", "result": 1000}),
+        ):
+            with self.subTest(path=path[:40]):
+                self.assertEqual(self.post(self.signed(body), path=path).status_code, 200)
+        self.assertEqual(self.counts(), (before[0] + 4, before[1]))
+
+    def test_identities_of_long_but_valid_strings_are_stored(self):
+        """Strings at the toolkit's maximum, of 4-byte characters: an identity of ~3,000 bytes."""
+        longest = "😀" * mango_vpbx.MAX_STRING_LENGTH
+        body = {"entry_id": longest, "call_id": longest, "dtmf": longest, "seq": 1}
+        for _attempt in range(2):
+            response = self.post(self.signed(body), path="/mango/events/dtmf")
+            self.assertEqual(response.status_code, 200)
+        event = self.env["medpulse.call.event"].sudo().search([("path", "=", "events/dtmf")])
+        self.assertEqual(len(event), 1, "stored once, the duplicate recognised")
+        self.assertTrue(event.identity.startswith("sha256:"))
+        self.assertNotEqual(event.state, "error")
+
+    def test_an_8000_character_line_number_spoils_only_its_own_event(self):
+        """It used to put every event of its call in error (the line's unique index)."""
+        events = incoming_call_events("SEC-LINE", PATIENT_NUMBER)
+        path, first = events[0]
+        poisoned = dict(first, seq=9, to=dict(first["to"], line_number="7" * 8000))
+        self.assertEqual(self.post(self.signed(poisoned), path=f"/mango/{path}").status_code, 200)
+        call = self._deliver_clean("SEC-LINE")
+        Event = self.env["medpulse.call.event"].sudo()
+        states = Event.search([("entry_id", "=", "SEC-LINE")]).mapped("state")
+        self.assertEqual(sorted(states), ["not_understood"] + ["processed"] * len(events))
+        self.assertTrue(call.is_final)
+        self.assertEqual(call.line_id.number, "74951234567")
+
+    # ------------------------------------------------------------------ replays (S9)
+    def test_one_signed_body_is_one_row_whatever_the_path(self):
+        """The signature covers the body only: replayed to other paths, counted, not stored."""
+        before = self.counts()
+        path, payload = incoming_call_events("SEC-PATHS", PATIENT_NUMBER)[0]
+        form = self.signed(payload)
+        replays = [
+            "/mango/events/summary", "/mango/events/recording", "/mango/result/callback",
+            "/mango/somewhere/else", "/mango/x/events/call", "/mango/events/call",
+        ]
+        for url in [f"/mango/{path}", *replays]:
+            self.assertEqual(self.post(form, path=url).status_code, 200, url)
+        self.assertEqual(self.counts(), (before[0] + 1, before[1] + 1))
+        event = self.env["medpulse.call.event"].sudo().search([("entry_id", "=", "SEC-PATHS")])
+        self.assertEqual((event.path, event.state), ("events/call", "processed"))
+        self.assertEqual(event.other_path_count, 5, "other paths counted, not the same one")
+        # An unknown path first: kept flagged, and the first path wins.
+        form = self.signed(dict(payload, entry_id="SEC-PATHS-2", call_id="SEC-PATHS-2-1"))
+        self.assertEqual(self.post(form, path="/mango/not/a/pbx/path").status_code, 200)
+        self.assertEqual(self.post(form, path="/mango/events/call").status_code, 200)
+        kept = self.env["medpulse.call.event"].sudo().search([("entry_id", "=", "SEC-PATHS-2")])
+        self.assertEqual(
+            (kept.path, kept.state, kept.other_path_count), ("not/a/pbx/path", "not_understood", 1)
+        )
+        self.assertFalse(
+            self.env["medpulse.call"].sudo().search([("entry_id", "=", "SEC-PATHS-2")])
+        )
+
     # ------------------------------------------------------------------ logs
+    def test_logs_are_bounded_and_carry_no_data_even_at_debug(self):
+        """S11: rejected requests are counted, not echoed; no number or name at DEBUG either."""
+        from odoo.addons.medpulse_telephony.controllers import webhook
+
+        webhook._rejections._last = None  # a fresh reporting window
+        long_path = "/mango/" + PATIENT_NUMBER + "x" * 60_000
+        with captured_logs(logging.DEBUG) as records:
+            for _attempt in range(20):
+                forged = {"vpbx_api_key": API_KEY, "sign": "0" * 64, "json": PATIENT_NUMBER}
+                self.post(forged, path=long_path)
+            call = self._deliver_clean("SEC-DEBUG")
+            first = incoming_call_events("SEC-DEBUG", PATIENT_NUMBER)[0][1]
+            self.post(self.signed(first), path="/mango/unknown/" + PATIENT_NUMBER)
+            self.post(self.signed({"entry_id": "SEC-DEBUG", "from": {"number": [PATIENT_NUMBER]}}))
+        self.assertEqual(call.patient_id, self.patient, "the caller is identified as the patient")
+        ours = [r for r in records if r.startswith("odoo.addons.medpulse")]
+        self.assertTrue(any("DEBUG" in r for r in ours), "debug lines were captured")
+        rejected = [r for r in ours if "Rejected" in r]
+        self.assertEqual(len(rejected), 1, "20 rejected requests, one line")
+        self.assertTrue(all(len(r) <= 600 for r in records), max(map(len, records)))
+        self.assertLess(sum(map(len, records)), 60_000, "the long paths are not in the log")
+        text = "\n".join(records)
+        for secret in (API_SALT, PATIENT_NUMBER, "9167770707", "+7 916 777", "Secretova", "Zinaida",
+                       self.patient.card_number):
+            self.assertNotIn(secret, text)
+
     def test_logs_carry_no_secret_and_no_patient_data(self):
         with captured_logs() as records:
             call = self._deliver_clean("SEC-LOG")

@@ -16,6 +16,7 @@ class MedpulsePbxStatsLine(models.TransientModel):
     """One row of the PBX's statistics, with the operator and the patient behind the numbers."""
 
     _name = "medpulse.pbx.stats.line"
+    _inherit = ["medpulse.company.scoped"]
     _description = "PBX statistics row"
     _order = "start, id"
 

@@ -25,11 +25,14 @@ class MedpulsePbxStatsWizard(models.TransientModel):
     ``stats/request`` is asked once per span the PBX accepts (the period is split
     automatically); the reports are then polled with ``stats/result`` no more than
     once per 5 seconds. A report not ready within a click's bounded wait leaves the
-    wizard "waiting for the PBX" with a Refresh button.
+    wizard "waiting for the PBX" with a Refresh button. Only for a company the user
+    works in (``medpulse.company.scoped``), checked again by every action.
     """
 
     _name = "medpulse.pbx.stats.wizard"
+    _inherit = ["medpulse.company.scoped"]
     _description = "PBX call statistics"
+    _check_company_auto = True
 
     company_id = fields.Many2one(
         "res.company", required=True, default=lambda self: self.env.company, readonly=True,
@@ -41,7 +44,7 @@ class MedpulsePbxStatsWizard(models.TransientModel):
     date_to = fields.Datetime(string="To", required=True, default=fields.Datetime.now)
     user_id = fields.Many2one(
         "res.users", string="Operator", domain="[('pbx_extension', '!=', False)]",
-        help="Only calls of this operator's extension.",
+        check_company=True, help="Only calls of this operator's extension.",
     )
     number = fields.Char(help="Only calls with this number (any format).")
     state = fields.Selection(
@@ -75,6 +78,7 @@ class MedpulsePbxStatsWizard(models.TransientModel):
 
     def action_request(self):
         self.ensure_one()
+        self._check_allowed_company()
         company = self.company_id
         client = self._client()
         start = to_pbx(self.date_from.replace(tzinfo=timezone.utc), TimeBase.UTC)
@@ -95,6 +99,7 @@ class MedpulsePbxStatsWizard(models.TransientModel):
 
     def action_refresh(self):
         self.ensure_one()
+        self._check_allowed_company()
         if self.state == "waiting":
             self._poll(self._client())
         return self._reopen()
@@ -102,6 +107,7 @@ class MedpulsePbxStatsWizard(models.TransientModel):
     def action_reconcile(self):
         """Managers' "Reconcile this period": the journal is brought in line with the PBX."""
         self.ensure_one()
+        self._check_allowed_company()
         runs = self.env["medpulse.call.reconcile"].action_reconcile_period(
             self.company_id, self.date_from, self.date_to
         )

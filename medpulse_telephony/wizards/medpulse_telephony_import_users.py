@@ -12,26 +12,32 @@ PROTOCOL_KINDS = {"sip": "desk", "fmc": "mobile", "tel": "other"}
 
 
 class MedpulseTelephonyImportUsers(models.TransientModel):
-    """Import PBX employees' extensions and numbers onto Odoo users, after a preview."""
+    """Import PBX employees' extensions and numbers onto Odoo users, after a preview.
+
+    For administrators only, in one of the companies they work in: an extension decides
+    whose browser shows the cards of a call, medical data included. Only the users of
+    that company can be chosen, and only the lines the preview fetched from the PBX are
+    written (lines cannot be created from the client).
+    """
 
     _name = "medpulse.telephony.import.users"
+    _inherit = ["medpulse.company.scoped"]
     _description = "Import PBX extensions"
 
     company_id = fields.Many2one("res.company", required=True, readonly=True)
     line_ids = fields.One2many("medpulse.telephony.import.users.line", "wizard_id", string="Employees")
 
     @api.model
-    def _check_manager(self):
-        if not (
-            self.env.user.has_group("medpulse_telephony.group_telephony_manager")
-            or self.env.user.has_group("base.group_system")
-        ):
-            raise AccessError(_("Only telephony managers can import PBX extensions."))
+    def _check_admin(self):
+        if not self.env.user.has_group("base.group_system"):
+            raise AccessError(_("Only administrators can import PBX extensions."))
 
     @api.model
     def _action_open_preview(self, company):
         """Fetch the PBX's employees and open the preview of what will be written."""
-        self._check_manager()
+        self._check_admin()
+        if company not in self.env.companies:
+            raise AccessError(_("This company is not one of the companies you are working in."))
         try:
             employees = company._mango_client().users()
         except mango_vpbx.VpbxError as error:
@@ -83,16 +89,28 @@ class MedpulseTelephonyImportUsers(models.TransientModel):
                 "match": match,
                 "selected": bool(user),
             })
-        self.env["medpulse.telephony.import.users.line"].create(lines)
+        self.env["medpulse.telephony.import.users.line"].with_context(
+            medpulse_import_preview=True
+        ).create(lines)
 
     def action_apply(self):
         """Write extensions, PBX ids and numbers onto the matched users."""
         self.ensure_one()
-        self._check_manager()
+        self._check_admin()
+        self._check_allowed_company()
         company = self.company_id
         Users = self.env["res.users"].sudo()
         Number = self.env["medpulse.telephony.user.number"].sudo()
         chosen = self.line_ids.filtered(lambda line: line.selected and line.user_id)
+        outsiders = chosen.user_id.filtered(
+            lambda user: user.share or company not in user.company_ids
+        )
+        if outsiders:
+            raise UserError(_(
+                "%(users)s cannot get an extension of %(company)s: "
+                "not an internal user of this company.",
+                users=", ".join(outsiders.mapped("name")), company=company.name,
+            ))
         extensions = [line.extension for line in chosen if line.extension]
         # The PBX is the source of truth for extensions: free them from whoever had them.
         Users.search([
@@ -124,6 +142,9 @@ class MedpulseTelephonyImportUsersLine(models.TransientModel):
     _name = "medpulse.telephony.import.users.line"
     _description = "PBX employee to import"
 
+    #: What the administrator may change in the preview; the rest comes from the PBX.
+    _CHOICE_FIELDS = frozenset({"selected", "user_id"})
+
     wizard_id = fields.Many2one("medpulse.telephony.import.users", required=True, ondelete="cascade")
     selected = fields.Boolean(string="Import", default=True)
     pbx_name = fields.Char(string="PBX employee", readonly=True)
@@ -137,6 +158,17 @@ class MedpulseTelephonyImportUsersLine(models.TransientModel):
         [("email", "By e-mail"), ("name", "By name"), ("none", "Not found")],
         string="Matched", readonly=True,
     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.context.get("medpulse_import_preview") and not self.env.su:
+            raise AccessError(_("The employees to import come from the PBX only."))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if set(vals) - self._CHOICE_FIELDS and not self.env.su:
+            raise AccessError(_("Only the choice of the user to import can be changed."))
+        return super().write(vals)
 
 
 def _employee_numbers(employee):

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from mango_vpbx import (
+    MAX_STRING_LENGTH,
     CallEvent,
     CommandResult,
     DtmfEvent,
@@ -343,3 +344,78 @@ def test_floats_and_numeric_strings():
     event = parse("events/call", {"entry_id": "e", "call_id": "c", "call_state": "Appeared",
                                   "seq": 2.0, "timestamp": "1399906976.0"})
     assert event.seq == 2 and event.timestamp == 1399906976
+
+
+# --- string bounds (MAX_STRING_LENGTH) -----------------------------------------------
+
+LONG = "7" * (MAX_STRING_LENGTH + 1)
+
+
+def _set(payload, dotted, value):
+    """A copy of ``payload`` with the key ``dotted`` ("to.line_number") set to ``value``."""
+    copy = json.loads(json.dumps(payload))
+    *parents, key = dotted.split(".")
+    target = copy
+    for parent in parents:
+        target = target.setdefault(parent, {})
+    target[key] = value
+    return copy
+
+
+_STRING_FIELDS = [
+    ("events/call", OFFICIAL_CALL, name)
+    for name in ("entry_id", "call_id", "location", "transfer", "command_id", "callback_initiator",
+                 "sip_call_id", "from.number", "from.extension", "from.taken_from_call_id",
+                 "to.extension", "to.number", "to.line_number", "to.acd_group", "dct.number")
+] + [
+    ("events/summary", {"entry_id": "e", "call_direction": 1}, name)
+    for name in ("entry_id", "line_number", "sip_call_id", "from.number", "to.extension")
+] + [
+    ("events/recording", {"recording_id": "r", "recording_state": "Started"}, name)
+    for name in ("recording_id", "entry_id", "call_id", "extension", "recipient", "command_id")
+] + [
+    ("events/record/added", {"recording_id": "r"}, name) for name in ("recording_id", "entry_id")
+] + [
+    ("events/dtmf", {"dtmf": "1"}, name)
+    for name in ("dtmf", "entry_id", "call_id", "location", "initiator", "from_number",
+                 "to_number", "line_number")
+] + [
+    ("events/sms", {"command_id": "c"}, "command_id"),
+    ("result/callback", {"command_id": "c", "result": 1000}, "command_id"),
+    ("result/stat", {"key": "k"}, "key"),
+    ("result/stat", {"key": "k"}, "request_id"),
+]
+
+
+@pytest.mark.parametrize("path, payload, name", _STRING_FIELDS)
+def test_every_string_is_bounded(path, payload, name):
+    # At the maximum the event parses; one character more and it is not understood.
+    parse(path, _set(payload, name, "7" * MAX_STRING_LENGTH))
+    with pytest.raises(EventError, match=f"longer than {MAX_STRING_LENGTH} characters"):
+        parse(path, _set(payload, name, LONG))
+
+
+def test_an_8000_character_entry_id_or_line_number_is_not_understood():
+    for name in ("entry_id", "to.line_number"):
+        with pytest.raises(EventError, match="longer than"):
+            parse("events/call", _set(OFFICIAL_CALL, name, "1" * 8000))
+
+
+def test_an_integer_given_for_a_string_is_bounded_too():
+    with pytest.raises(EventError, match="longer than"):
+        parse("events/call", _set(OFFICIAL_CALL, "to.extension", int(LONG)))
+
+
+def test_long_paths_are_not_understood():
+    with pytest.raises(EventError, match="path is longer"):
+        normalize_path("events/" * 40 + "call")
+    with pytest.raises(EventError, match="path is longer"):
+        parse("result/" + "x" * MAX_STRING_LENGTH, {"command_id": "c", "result": 1000})
+
+
+def test_an_integer_literal_too_long_for_python_is_not_understood():
+    # Python refuses to convert integers of more than 4,300 digits: a ValueError, not a
+    # JSONDecodeError, escaped parse_event before.
+    body = '{"entry_id": "e", "call_id": "c", "call_state": "Appeared", "seq": 1' + "0" * 5000 + "}"
+    with pytest.raises(EventError, match="not valid JSON"):
+        parse_event("events/call", body)

@@ -1,0 +1,57 @@
+import { registry } from "@web/core/registry";
+
+/**
+ * The integration health screen, reached as a person does (Telephony ▸ Configuration ▸
+ * Integration health), shows the company's real figures: the banner, the last event,
+ * the events of the last day, the events waiting and in error.
+ */
+registry.category("web_tour.tours").add("medpulse_health_screen_tour", {
+    steps: () => [
+        {
+            content: "Open the apps menu",
+            trigger: ".o_navbar_apps_menu button",
+            run: "click",
+        },
+        {
+            content: "Open the Telephony app",
+            trigger: ".o_app[data-menu-xmlid='medpulse_telephony.medpulse_telephony_menu_root']",
+            run: "click",
+        },
+        {
+            content: "Open Configuration",
+            trigger: ".o_main_navbar [data-menu-xmlid='medpulse_telephony.medpulse_telephony_menu_configuration']",
+            run: "click",
+        },
+        {
+            content: "Open Integration health",
+            trigger: ".dropdown-item[data-menu-xmlid='medpulse_telephony.medpulse_telephony_health_menu']",
+            run: "click",
+        },
+        {
+            content: "The banner says events arrive, and the figures are the company's",
+            trigger: ".o_form_view .o_medpulse_health_ok:not(.d-none)",
+            run() {
+                const text = (name) =>
+                    document.querySelector(`.o_form_view .o_inner_group .o_field_widget[name=${name}]`)?.innerText.trim();
+                const figures = {
+                    last_event_at: text("last_event_at"),
+                    events_24h: text("events_24h"),
+                    waiting_event_count: text("waiting_event_count"),
+                    error_event_count: text("error_event_count"),
+                };
+                if (
+                    !figures.last_event_at ||
+                    !(Number(figures.events_24h) >= 10) ||
+                    figures.waiting_event_count !== "1" ||
+                    figures.error_event_count !== "1"
+                ) {
+                    throw new Error(`Wrong figures on the health screen: ${JSON.stringify(figures)}`);
+                }
+            },
+        },
+        {
+            content: "No save or discard button: nothing to edit",
+            trigger: ".o_form_view:not(:has(.o_form_button_save))",
+        },
+    ],
+});

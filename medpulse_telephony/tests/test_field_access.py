@@ -1,0 +1,960 @@
+"""Field-level access, found by introspection: who reads which field of patient data.
+
+The fields are not listed by hand. :func:`linked_fields` walks every model of the two
+addons (and the fields they add to Odoo's models) and collects each field that links to
+a patient, an appointment or a call, is related to one, or is computed from one, every
+field of the models that are patient data themselves, and every text field whose name
+says it may hold a number or a name. ``CLASSIFICATION`` says what each holds;
+:meth:`test_every_such_field_is_classified` fails as soon as a new such field appears
+that it does not classify (or a classified one disappears).
+
+Then every classified field is read by a user of each role and by a user of another
+company, through every path a client has: ``read``, ``search_read``, ``web_read``,
+``web_read`` nested through another record (e.g. a call's commands), ``read_group``,
+``search`` on the field (and through the name of what it links to), ``export_data``,
+``onchange`` (for related and computed fields) and the transient models (wizards,
+screens) created by that user. Expected, from the access matrix of the README:
+
+* patient data (names, cards, appointments, visits): the clinic roles only
+  (receptionist, doctor, clinic manager, administrator), where they read the record;
+* the history over every doctor (last visit, last service, next appointment): the
+  reception only; a doctor sees the same history restricted to their own appointments;
+* numbers and links to calls: those who read calls (operators, receptionists,
+  telephony and clinic managers, administrators): operators and telephony managers
+  without a clinic role see numbers, never a patient's name;
+* raw events, recordings, reports, statistics: telephony managers and administrators;
+* another company's user: nothing.
+
+On top of the expected value, the output of every path is searched for the patient's
+name, card number and services (and, for whoever may not read calls, the caller's
+number): they must not appear where the role may not see them.
+"""
+
+import inspect
+import json
+import re
+from datetime import timedelta
+
+from odoo import Command, fields
+from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
+from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tools import mute_logger
+
+import mango_vpbx
+
+from .test_access_matrix import ROLES, incoming_call_events
+
+OURS = ("medpulse_clinic", "medpulse_telephony")
+LINKED_MODELS = {"medpulse.patient", "medpulse.appointment", "medpulse.call"}
+#: Models that are patient data: every field of theirs is in scope.
+PATIENT_MODELS = {"medpulse.patient", "medpulse.patient.phone", "medpulse.appointment"}
+#: Text fields whose name says they may hold a number or a name.
+TEXT_NAMES = re.compile(
+    r"number|phone|e164|caller|callee|name|label|json|transfer|legs|player|note|text|email|street|city"
+)
+MAGIC = {"id", "create_uid", "create_date", "write_uid", "write_date"}
+
+CALLER = "79165554433"
+#: The caller's number in any format: looked for among the digits of what is read.
+NUMBER_DIGITS = "5554433"
+
+# ----------------------------------------------------------------- who is who
+CLINIC = {"receptionist", "doctor", "clinic_manager", "administrator"}
+RECEPTION = {"receptionist", "clinic_manager", "administrator"}
+CALLS = {"operator", "receptionist", "telephony_manager", "clinic_manager", "administrator"}
+MANAGERS = {"telephony_manager", "administrator"}
+EXPORTERS = {"telephony_manager", "administrator"}  # Odoo's "Access to export feature"
+ALL_ROLES = (*ROLES, "other_company")
+
+#: Who reads the records of each model (its access rights and record rules).
+READERS = {
+    "medpulse.patient": CLINIC,
+    "medpulse.patient.phone": CLINIC,
+    "medpulse.appointment": CLINIC,
+    "medpulse.doctor": CLINIC,
+    "medpulse.call": CALLS,
+    "medpulse.call.command": CALLS,  # an operator their own commands (each role has one)
+    "medpulse.call.event": MANAGERS,
+    "medpulse.call.recording": MANAGERS,
+    "medpulse.call.recording.access": MANAGERS,
+    "medpulse.call.report": MANAGERS,
+    "medpulse.pbx.stats.wizard": MANAGERS,
+    "medpulse.pbx.stats.line": MANAGERS,
+}
+#: What a field holds -> who may see it (among the readers of its record). "label" is
+#: read by all readers, with the patient's name only for the clinic roles; "own" is
+#: the doctor's history restricted to their appointments. "staff" and "count" hold no
+#: patient data (the clinic's lines, operators' devices, counts): classified, not read.
+CATEGORIES = {
+    "patient": CLINIC,
+    "reception": RECEPTION,
+    "own": {"doctor"},
+    "call": CALLS | CLINIC,
+    "recording": MANAGERS,
+    "label": CALLS | CLINIC,
+}
+UNCHECKED = {"staff", "count"}
+
+PATIENT_FIELDS = {  # fields of the patient models that are not plain patient data
+    ("medpulse.patient", "last_visit_at"): "reception",
+    ("medpulse.patient", "last_service_id"): "reception",
+    ("medpulse.patient", "visit_count"): "reception",
+    ("medpulse.patient", "next_appointment_id"): "reception",
+    ("medpulse.patient", "next_appointment_at"): "reception",
+    ("medpulse.patient", "doctor_last_visit_at"): "own",
+    ("medpulse.patient", "doctor_last_service_id"): "own",
+    ("medpulse.patient", "doctor_visit_count"): "own",
+    ("medpulse.patient", "doctor_next_appointment_id"): "own",
+    ("medpulse.patient", "call_count"): "count",
+    ("medpulse.patient", "company_id"): "staff",
+    ("medpulse.patient", "active"): "staff",
+    ("medpulse.patient.phone", "company_id"): "staff",
+    ("medpulse.patient.phone", "sequence"): "staff",
+    ("medpulse.appointment", "call_id"): "reception",
+    ("medpulse.appointment", "doctor_id"): "staff",
+    ("medpulse.appointment", "company_id"): "staff",
+    ("medpulse.appointment", "color"): "staff",
+    ("medpulse.appointment", "allowed_service_ids"): "staff",
+    ("medpulse.appointment", "outside_working_hours"): "staff",
+}
+#: Every other field in scope, by model.
+CLASSIFICATION = {
+    "medpulse.call": {
+        "caller_number": "call",
+        "caller_e164": "call",
+        "callee_number": "call",
+        "callee_e164": "call",
+        "external_e164": "call",
+        "external_number_display": "call",
+        "number_search": "call",
+        "patient_id": "patient",
+        "patient_ids": "patient",
+        "patient_search": "patient",
+        "disconnect_reason_text": "call",
+        "transfers": "call",
+        "recording_ids_text": "call",
+        "followup_note": "call",
+        "closed_by_call_id": "call",
+        "closed_call_ids": "call",
+        "appointment_ids": "patient",
+        "appointment_count": "count",
+        "event_count": "count",
+        "legs_html": "call",
+        "display_name": "call",
+        "recording_player_html": "recording",
+    },
+    "medpulse.call.command": {
+        "error_text": "call",
+        "number": "call",
+        "number_e164": "call",
+        "desk_number": "staff",
+        "line_number": "staff",
+        "patient_id": "patient",
+        "call_id": "call",
+        "display_name": "staff",
+    },
+    "medpulse.call.event": {"json": "call", "call_id_ref": "call", "display_name": "staff"},
+    "medpulse.call.recording": {
+        "call_id": "call",
+        "patient_id": "patient",
+        "access_count": "count",
+        "player_html": "recording",
+        "display_name": "staff",
+    },
+    "medpulse.call.recording.access": {"call_id": "call", "note": "call", "display_name": "staff"},
+    "medpulse.call.report": {"call_id": "call", "display_name": "call"},
+    "medpulse.pbx.stats.line": {
+        "from_number": "call",
+        "from_e164": "call",
+        "to_number": "call",
+        "to_e164": "call",
+        "patient_id": "patient",
+        "from_label": "label",
+        "to_label": "label",
+        "line_number": "staff",
+        "call_id": "call",
+        "in_journal": "count",
+        "display_name": "staff",
+    },
+    "medpulse.pbx.stats.wizard": {"number": "call", "display_name": "staff"},
+    "medpulse.doctor": {"name": "staff", "appointment_ids": "patient", "display_name": "staff"},
+    "medpulse.service": {"name": "staff", "display_name": "staff"},
+    "medpulse.specialty": {"name": "staff", "display_name": "staff"},
+    "medpulse.call.dashboard": dict.fromkeys(
+        (
+            "date_from",
+            "date_to",
+            "incoming_count",
+            "missed_count",
+            "missed_rate",
+            "returned_count",
+            "returned_rate",
+            "waiting_count",
+            "median_return_minutes",
+            "average_wait_seconds",
+            "average_talk_seconds",
+            "appointment_count",
+            "conversion_rate",
+            "display_name",
+        ),
+        "count",
+    ),
+    "medpulse.telephony.health": dict.fromkeys(
+        (
+            "status",
+            "status_message",
+            "last_event_at",
+            "events_24h",
+            "events_per_hour",
+            "events_by_hour_html",
+            "not_understood_count",
+            "error_event_count",
+            "waiting_event_count",
+            "recovered_count",
+            "completed_count",
+            "last_reconcile_state",
+            "failed_command_count",
+            "failed_download_count",
+            "display_name",
+        ),
+        "count",
+    ),
+    "medpulse.telephony.import.users.line": dict.fromkeys(
+        ("pbx_name", "pbx_email", "numbers_display", "numbers_json", "display_name"), "staff"
+    ),
+    "medpulse.telephony.line": dict.fromkeys(
+        ("name", "number", "number_e164", "pbx_schema_name", "call_count", "display_name"), "staff"
+    ),
+    "medpulse.telephony.user.number": dict.fromkeys(
+        ("number", "number_e164", "number_key", "display_name"), "staff"
+    ),
+    "res.config.settings": {"medpulse_card_transfer_group": "staff"},
+    **{
+        model: {"display_name": "staff"}
+        for model in (
+            "medpulse.call.reconcile",
+            "medpulse.call.recording.delete",
+            "medpulse.telephony.import.users",
+            "medpulse.telephony.limit",
+        )
+    },
+}
+
+
+def _is_link(field):
+    return (
+        field.type in ("many2one", "one2many", "many2many") and field.comodel_name in LINKED_MODELS
+    )
+
+
+def declared_by_us(Model):
+    """Names of the fields that the classes of our addons declare on ``Model``."""
+    return {
+        name
+        for cls in type(Model).mro()
+        if cls.__module__.startswith(tuple(f"odoo.addons.{addon}." for addon in OURS))
+        for name, value in vars(cls).items()
+        if isinstance(value, fields.Field)
+    }
+
+
+def linked_fields(env):
+    """{(model, field): why} of every field in scope, found by introspection."""
+    found = {}
+    for model_name in sorted(env.registry.models):
+        Model = env[model_name]
+        if Model._abstract:
+            continue
+        ours = Model._original_module in OURS
+        declared = declared_by_us(Model)
+        for name, field in Model._fields.items():
+            if not (ours or name in declared) or name in MAGIC:
+                continue
+            reasons = []
+            if model_name in PATIENT_MODELS and name in declared:
+                reasons.append("patient data")
+            if _is_link(field):
+                reasons.append("link")
+            if field.related and _related_through_link(env, Model, field.related):
+                reasons.append("related")
+            if field.compute and not field.related and _computed_from_link(env, Model, field):
+                reasons.append("computed")
+            if field.type in ("char", "text", "html") and TEXT_NAMES.search(name):
+                reasons.append("text")
+            if reasons:
+                found[(model_name, name)] = reasons
+    return found
+
+
+def _related_through_link(env, Model, path):
+    for part in path.split("."):
+        field = Model._fields[part]
+        if _is_link(field):
+            return True
+        if not field.relational:
+            return False
+        Model = env[field.comodel_name]
+    return False
+
+
+def _computed_from_link(env, Model, field):
+    for dependency in env.registry.field_depends.get(field, ()):
+        first = Model._fields.get(dependency.split(".")[0])
+        if first is not None and _is_link(first):
+            return True
+    # Computes that search the linked models without declaring it (counts, labels).
+    method = (
+        getattr(type(Model), field.compute, None)
+        if isinstance(field.compute, str)
+        else field.compute
+    )
+    try:
+        source = inspect.getsource(method)
+    except (TypeError, OSError):
+        return False
+    return bool(re.search(r"medpulse\.(patient|appointment|call)\b|patient", source))
+
+
+def classification(env):
+    """{(model, field): category} of the fields in scope (None: not classified)."""
+    result = {}
+    for key in linked_fields(env):
+        model, name = key
+        if model in PATIENT_MODELS:
+            result[key] = PATIENT_FIELDS.get(key, "patient")
+        else:
+            result[key] = CLASSIFICATION.get(model, {}).get(name)
+    return result
+
+
+class Refused(Exception):
+    """The path refused to answer (access error, user error...)."""
+
+
+def _observe(call):
+    try:
+        with mute_logger(
+            "odoo.models", "odoo.addons.base.models.ir_model", "odoo.addons.base.models.ir_rule"
+        ):
+            return call()
+    except (AccessError, UserError, ValidationError, MissingError) as error:
+        raise Refused(type(error).__name__) from error
+
+
+def _norm(value):
+    """A value as read, reduced to what compares: ids of records, text of the rest."""
+    if isinstance(value, dict) and "id" in value:
+        return value["id"]
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and isinstance(value[0], int)
+        and isinstance(value[1], str)
+    ):
+        return value[0]
+    if isinstance(value, (list, tuple)):
+        return tuple(sorted(_norm(v) for v in value))
+    return value
+
+
+def _norm_field(field, value):
+    """A field's value on a record, reduced as :func:`_norm` reduces what is read."""
+    if field.type == "many2one":
+        return value.id or False
+    if field.type in ("one2many", "many2many"):
+        return tuple(sorted(value.ids))
+    return value
+
+
+@tagged("post_install", "-at_install")
+class TestFieldAccess(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        cls.company = cls.env.company
+        cls.company.sudo().write({"mango_api_key": "fld-key", "mango_api_salt": "fld-salt"})
+        cls.company_b = cls.env["res.company"].create({"name": "Field access branch B"})
+        cls.users = {}
+        for role, groups in ROLES.items():
+            if groups is None:
+                cls.users[role] = cls.env.ref("base.public_user")
+            else:
+                cls.users[role] = new_test_user(cls.env, login=f"fld_{role}", groups=groups)
+        cls.users["other_company"] = new_test_user(
+            cls.env,
+            login="fld_other_company",
+            company_id=cls.company_b.id,
+            company_ids=[(6, 0, cls.company_b.ids)],
+            groups="medpulse_clinic.group_clinic_manager,medpulse_telephony.group_telephony_manager",
+        )
+        cls._make_data()
+
+    @classmethod
+    def _make_data(cls):
+        env = cls.env
+        colleague = new_test_user(
+            env, login="fld_colleague", groups="medpulse_clinic.group_clinic_receptionist"
+        )
+        colleague.sudo().pbx_extension = "101"
+        specialty = env["medpulse.specialty"].create({"name": "Fieldspecialty"})
+        cls.service = env["medpulse.service"].create(
+            {
+                "name": "Fieldservice Qx",
+                "code": "FLD-1",
+                "duration": 30,
+                "specialty_id": specialty.id,
+            }
+        )
+        other_service = env["medpulse.service"].create(
+            {
+                "name": "Otherservice Zk",
+                "code": "FLD-2",
+                "duration": 30,
+                "specialty_id": specialty.id,
+            }
+        )
+        cls.doctor = env["medpulse.doctor"].create(
+            {
+                "name": "Fielddoctor",
+                "specialty_id": specialty.id,
+                "user_id": cls.users["doctor"].id,
+                "service_ids": [Command.set(cls.service.ids)],
+            }
+        )
+        other_doctor = env["medpulse.doctor"].create(
+            {
+                "name": "Otherdoctor",
+                "specialty_id": specialty.id,
+                "service_ids": [Command.set(other_service.ids)],
+            }
+        )
+        Patient = env["medpulse.patient"]
+        cls.patient = Patient.create(
+            {
+                "last_name": "Fieldova",
+                "first_name": "Qzvera",
+                "patronymic": "Qzpatronymic",
+                "email": "qzvera@example.com",
+                "birth_date": "1980-02-03",
+                "gender": "female",
+                "consent_recording": True,
+                "street": "Fieldstreet 1",
+                "city": "Fieldcity",
+                "notes": "<p>Fieldnote allergy</p>",
+                "phone_ids": [
+                    Command.create(
+                        {
+                            "number": "+7 916 555-44-33",
+                            "relative_name": "Fieldrelative",
+                            "label": "relative",
+                        }
+                    )
+                ],
+            }
+        )
+        cls.sibling = Patient.create(
+            {
+                "last_name": "Fieldov",
+                "first_name": "Qzsemyon",
+                "phone_ids": [Command.create({"number": "+7 916 555-44-33"})],
+            }
+        )
+        now = fields.Datetime.now().replace(second=0, microsecond=0)
+        Appointment = env["medpulse.appointment"]
+        visit = Appointment.create(
+            {
+                "patient_id": cls.patient.id,
+                "doctor_id": cls.doctor.id,
+                "service_id": cls.service.id,
+                "start": now - timedelta(days=30),
+                "notes": "<p>Fieldnote visit</p>",
+            }
+        )
+        visit.action_done()
+        upcoming = Appointment.create(
+            {
+                "patient_id": cls.patient.id,
+                "doctor_id": cls.doctor.id,
+                "service_id": cls.service.id,
+                "start": now + timedelta(days=20),
+            }
+        )
+        # The patient's next appointment over every doctor is another doctor's (S7 bait).
+        Appointment.create(
+            {
+                "patient_id": cls.patient.id,
+                "doctor_id": other_doctor.id,
+                "service_id": other_service.id,
+                "start": now + timedelta(days=10),
+            }
+        )
+        Event = env["medpulse.call.event"].sudo()
+        t0 = int((now - timedelta(days=1)).timestamp())
+        for entry_id, start, answered in (("FLD-MISSED", t0, False), ("FLD-CALL", t0 + 600, True)):
+            events = incoming_call_events(entry_id, CALLER, start)
+            if not answered:
+                events = [
+                    events[0],
+                    (
+                        "events/call",
+                        dict(
+                            events[0][1],
+                            seq=3,
+                            call_state="Disconnected",
+                            timestamp=start + 20,
+                            disconnect_reason=1110,
+                        ),
+                    ),
+                    ("events/summary", dict(events[-1][1], talk_time=0, entry_result=0)),
+                ]
+            for path, payload in events:
+                Event._receive(cls.company, path, mango_vpbx.dumps(payload))
+        Call = env["medpulse.call"].sudo()
+        cls.call = Call.search([("entry_id", "=", "FLD-CALL")])
+        missed = Call.search([("entry_id", "=", "FLD-MISSED")])
+        assert missed.closed_by_call_id == cls.call, "the answered call closed the missed one"
+        cls.call.write(
+            {
+                "transfers": f"101 → {CALLER} (blind transfer)",
+                "followup_note": f"call {CALLER} back",
+                "recording_ids_text": "FLD-REC",
+                "disconnect_reason_text": "Caller hung up",
+            }
+        )
+        upcoming.call_id = cls.call
+        Command_ = env["medpulse.call.command"].sudo()
+        cls.commands = Command_.create(
+            [
+                {
+                    "command_id": f"fld-{role}",
+                    "kind": "callback",
+                    "state": "failed",
+                    "user_id": user.id,
+                    "company_id": cls.company.id,
+                    "number": CALLER,
+                    "number_e164": "+" + CALLER,
+                    "desk_number": "sip:desk@x",
+                    "line_number": "74951234567",
+                    "patient_id": cls.patient.id,
+                    "call_id": cls.call.id,
+                    "error_text": f"Could not call {CALLER}",
+                }
+                for role, user in cls.users.items()
+                if role != "public"
+            ]
+        )
+        cls.recording = (
+            env["medpulse.call.recording"]
+            .sudo()
+            .create(
+                {
+                    "recording_id": "FLD-REC",
+                    "company_id": cls.company.id,
+                    "call_id": cls.call.id,
+                    "entry_id": "FLD-CALL",
+                    "state": "available",
+                }
+            )
+        )
+        env["medpulse.call.recording.access"].sudo().create(
+            {
+                "recording_id": cls.recording.id,
+                "user_id": cls.users["administrator"].id,
+                "action": "delete",
+                "note": f"The patient {CALLER} asked",
+            }
+        )
+        cls.subjects = {
+            "medpulse.patient": cls.patient,
+            "medpulse.patient.phone": cls.patient.phone_ids,
+            "medpulse.appointment": visit | upcoming,
+            "medpulse.doctor": cls.doctor,
+            "medpulse.call": cls.call | missed,
+            "medpulse.call.command": cls.commands,
+            "medpulse.call.event": Event.search([("entry_id", "=", "FLD-CALL")]),
+            "medpulse.call.recording": cls.recording,
+            "medpulse.call.recording.access": cls.recording.sudo().access_ids,
+            "medpulse.call.report": env["medpulse.call.report"]
+            .sudo()
+            .search([("call_id", "in", (cls.call | missed).ids)]),
+        }
+        cls.patient_markers = (
+            "Fieldova",
+            "Qzvera",
+            "Qzsemyon",
+            "Qzpatronymic",
+            cls.patient.card_number,
+            "Fieldservice",
+            "Fieldnote",
+            "Fieldrelative",
+            "qzvera@",
+            "Fieldstreet",
+        )
+        cls.other_doctor_markers = ("Otherservice", "Otherdoctor")
+        cls._transients = {}
+
+    # ----------------------------------------------------------- classification
+
+    def test_every_such_field_is_classified(self):
+        """A new field linking to patient data (or holding a number or a name) must be
+        classified here before it ships; a classified field that is gone, removed."""
+        found = classification(self.env)
+        missing = sorted(key for key, category in found.items() if category is None)
+        self.assertFalse(missing, f"Fields not classified in test_field_access: {missing}")
+        known = {(m, f) for m, names in CLASSIFICATION.items() for f in names} | set(PATIENT_FIELDS)
+        stale = sorted(known - set(found))
+        self.assertFalse(
+            stale, f"Classified fields that no longer exist or no longer link: {stale}"
+        )
+        self.assertLessEqual(set(found.values()), set(CATEGORIES) | UNCHECKED)
+
+    def test_introspection_finds_the_fields_that_leaked(self):
+        """The fields of the review's findings are found by the introspection itself."""
+        found = linked_fields(self.env)
+        for key in [
+            ("medpulse.call.command", "patient_id"),
+            ("medpulse.patient", "next_appointment_id"),
+            ("medpulse.patient", "last_service_id"),
+            ("medpulse.call.recording", "patient_id"),
+            ("medpulse.pbx.stats.line", "from_label"),
+            ("medpulse.appointment", "call_id"),
+        ]:
+            self.assertIn(key, found)
+
+    # ----------------------------------------------------------- the paths
+
+    def expected_visible(self, role, model, name, category):
+        return role in READERS.get(model, set()) and role in CATEGORIES[category]
+
+    def subjects_for(self, role, model):
+        """The records of ``model`` the checks read as ``role`` (transients: made by them)."""
+        if model == "medpulse.call.command":
+            # An operator reads their own commands: each role reads the one made in its name.
+            own = self.commands.filtered(lambda command: command.user_id == self.users[role])
+            return own or self.commands[:1]
+        if model in self.subjects:
+            return self.subjects[model]
+        if role == "other_company":
+            # Another company's user cannot make these: they try the administrator's.
+            role = "administrator"
+        if (role, model) not in self._transients:
+            self._transients[role, model] = self._make_transient(role, model)
+        return self._transients[role, model]
+
+    def _make_transient(self, role, model):
+        user = self.users[role]
+        if model in ("medpulse.pbx.stats.wizard", "medpulse.pbx.stats.line"):
+            wizard = (
+                self.env["medpulse.pbx.stats.wizard"]
+                .with_user(user)
+                .sudo()
+                .create(
+                    {
+                        "company_id": self.company.id,
+                        "number": CALLER,
+                        "date_from": fields.Datetime.now() - timedelta(days=2),
+                        "date_to": fields.Datetime.now(),
+                    }
+                )
+            )
+            if model == "medpulse.pbx.stats.wizard":
+                return wizard
+            return (
+                self.env["medpulse.pbx.stats.line"]
+                .with_user(user)
+                .sudo()
+                .create(
+                    {
+                        "wizard_id": wizard.id,
+                        "company_id": self.company.id,
+                        "entry_id": "FLD-CALL",
+                        "direction": "incoming",
+                        "answered": True,
+                        "from_number": CALLER,
+                        "from_e164": "+" + CALLER,
+                        "to_number": "74951234567",
+                        "to_e164": "+74951234567",
+                        "line_number": "74951234567",
+                        "patient_id": self.patient.id,
+                    }
+                )
+            )
+        raise AssertionError(f"no subject records for {model}")
+
+    def expected_value(self, role, model, name, records):
+        """What a role allowed to see the field reads: the superuser's value, computed as
+        that user for the doctor's own history."""
+        user = self.users[role]
+        as_reader = records.with_user(user).sudo() if name.startswith("doctor_") else records.sudo()
+        field = records._fields[name]
+        return {record.id: _norm_field(field, record[name]) for record in as_reader}
+
+    def paths(self, role, model, name, records):
+        """{path: function returning {record id: value}} of every way to read the field."""
+        user = self.users[role]
+        Model = self.env[model].with_user(user)
+        field = Model._fields[name]
+        mine = records.with_user(user)
+        ids = records.ids
+        sub = {"fields": {"display_name": {}}} if field.relational else {}
+
+        def by_id(rows):
+            return {row["id"]: _norm(row.get(name)) for row in rows if name in row}, rows
+
+        paths = {
+            "read": lambda: by_id(mine.read([name])),
+            "search_read": lambda: by_id(Model.search_read([("id", "in", ids)], [name])),
+            "web_read": lambda: by_id(mine.web_read({name: sub})),
+            "web_search_read": lambda: by_id(
+                Model.web_search_read([("id", "in", ids)], {name: sub})["records"]
+            ),
+        }
+        if field.store and field.type not in ("one2many", "many2many", "html", "text", "binary"):
+            paths["read_group"] = lambda: self._read_group(Model, ids, name)
+        if (field.store or field.search) and name != "display_name":
+            paths["search"] = lambda: self._search(Model, records, name)
+            if field.type == "many2one":
+                paths["search by name"] = lambda: self._search_by_name(Model, records, name)
+
+        def export():
+            rows = mine.export_data([name])["datas"]
+            return {record.id: row[0] for record, row in zip(mine, rows, strict=False)}, rows
+
+        paths["export"] = export
+        if field.related or field.compute:
+            paths["onchange"] = lambda: self._onchange(Model, records, name, sub)
+        for parent_model, parent_name in self.parents(model):
+            paths[f"nested web_read {parent_model}.{parent_name}"] = (
+                lambda pm=parent_model, pn=parent_name: self._nested(
+                    user, pm, pn, records, name, sub
+                )
+            )
+        return paths
+
+    def parents(self, model):
+        """(model, field) of our models that link to ``model``: nested reads go through them."""
+        result = []
+        for parent_model, Parent in ((m, self.env[m]) for m in self.subjects):
+            for parent_name, field in Parent._fields.items():
+                searchable = field.store or field.search or field.type == "one2many"
+                if (
+                    field.relational
+                    and field.comodel_name == model
+                    and field._module in OURS
+                    and searchable
+                ):
+                    result.append((parent_model, parent_name))
+        return result
+
+    def _read_group(self, Model, ids, name):
+        groups = Model.read_group([("id", "in", ids)], [name], [name], lazy=False)
+        found = {}
+        for group in groups:
+            for record in Model.sudo().search(group["__domain"]):
+                found[record.id] = (
+                    _norm(group[name])
+                    if Model._fields[name].type not in ("date", "datetime")
+                    else group[name]
+                )
+        return found, groups
+
+    def _search(self, Model, records, name):
+        found = {}
+        for record in records.sudo():
+            value = record[name]
+            if not value:
+                continue
+            domain = (
+                [(name, "in", value.ids)]
+                if Model._fields[name].relational
+                else [(name, "=", value)]
+            )
+            if record.id in Model.search(domain + [("id", "=", record.id)]).ids:
+                found[record.id] = _norm_field(Model._fields[name], value)
+        return found, found
+
+    def _search_by_name(self, Model, records, name):
+        found = {}
+        for record in records.sudo():
+            value = record[name]
+            if (
+                value
+                and record.id
+                in Model.search([(name, "ilike", value.display_name), ("id", "=", record.id)]).ids
+            ):
+                found[record.id] = value.id
+        return found, found
+
+    def _onchange(self, Model, records, name, sub):
+        """A new record given the superuser's values of what the field is computed from.
+
+        The raw answer is returned without what was given: a value computed from the
+        caller's own input (a number formatted) is no leak.
+        """
+        field = Model._fields[name]
+        found, raw = {}, {"answers": [], "given": []}
+        for record in records.sudo():
+            roots = {dep.split(".")[0] for dep in self.env.registry.field_depends.get(field, ())}
+            if field.related:
+                roots.add(field.related.split(".")[0])
+            values = {}
+            for root in roots:
+                source = Model._fields.get(root)
+                if source is None or not source.store or root == "id":
+                    continue
+                value = record[root]
+                if source.type == "many2one":
+                    values[root] = value.id
+                elif source.type in ("one2many", "many2many"):
+                    values[root] = [Command.set(value.ids)]
+                else:
+                    values[root] = source.convert_to_write(value, record)
+            if not values:
+                continue
+            result = Model.onchange(
+                values, list(values), {name: sub, **{root: {} for root in values}}
+            )
+            if name in result.get("value", {}):
+                found[record.id] = _norm(result["value"][name])
+                raw["answers"].append(result["value"][name])
+                raw["given"].append(values)
+        return found, raw
+
+    def _nested(self, user, parent_model, parent_name, records, name, sub):
+        Parent = self.env[parent_model]
+        parent_field = Parent._fields[parent_name]
+        operator = "in" if parent_field.type != "many2one" else "in"
+        parents = Parent.sudo().search([(parent_name, operator, records.ids)])
+        if not parents:
+            return {}, []
+        spec = {parent_name: {"fields": {name: sub}}}
+        found = {}
+        rows = parents.with_user(user).web_read(spec)
+        for row in rows:
+            linked = row.get(parent_name)
+            linked = linked if isinstance(linked, list) else [linked] if linked else []
+            for item in linked:
+                if isinstance(item, dict) and item.get("id") in records.ids and name in item:
+                    found[item["id"]] = _norm(item[name])
+        return found, rows
+
+    # ----------------------------------------------------------- the test
+
+    def test_each_role_reads_what_the_matrix_allows_on_every_path(self):
+        checked = {
+            key: category
+            for key, category in classification(self.env).items()
+            if category in CATEGORIES
+        }
+        self.assertGreater(len(checked), 40)
+        failures = []
+        coverage = {}
+        for (model, name), category in sorted(checked.items()):
+            if model not in READERS:
+                failures.append(f"{model}.{name}: no reader specification")
+                continue
+            for role in ALL_ROLES:
+                records = self.subjects_for(role, model)
+                expected = self.expected_value(role, model, name, records)
+                if role in RECEPTION and not any(expected.values()) and category != "own":
+                    failures.append(f"{model}.{name}: the fixture gives it no value")
+                visible = self.expected_visible(role, model, name, category)
+                for path, read in self.paths(role, model, name, records).items():
+                    # As in a request of its own: nothing of another user's reads in the cache.
+                    self.env.invalidate_all()
+                    try:
+                        observed, raw = _observe(read)
+                        outcome = "ok"
+                    except Refused:
+                        observed, raw, outcome = {}, None, "refused"
+                    coverage[path] = coverage.get(path, 0) + 1
+                    problem = self.judge(
+                        role, model, name, category, path, visible, expected, observed, raw, outcome
+                    )
+                    if problem:
+                        failures.append(problem)
+        self.assertFalse(failures, "\n".join(failures[:60]) + f"\n({len(failures)} in all)")
+        for path in (
+            "read",
+            "search_read",
+            "web_read",
+            "read_group",
+            "search",
+            "search by name",
+            "export",
+            "onchange",
+        ):
+            self.assertTrue(coverage.get(path), f"no field was read through {path}")
+        self.assertTrue(
+            any(p.startswith("nested web_read medpulse.call.command_ids") for p in coverage)
+        )
+
+    def judge(self, role, model, name, category, path, visible, expected, observed, raw, outcome):
+        label = f"{role} × {model}.{name} × {path}"
+        text, given = json.dumps(raw, default=str), ""
+        if path == "onchange" and raw:
+            # What the caller gave (and what is computed from it alone) is no leak.
+            text, given = (
+                json.dumps(raw["answers"], default=str),
+                json.dumps(raw["given"], default=str),
+            )
+        markers = []
+        if role not in CLINIC or role == "other_company":
+            markers += self.patient_markers
+        if role == "doctor":
+            markers += self.other_doctor_markers
+        leaked = [marker for marker in markers if marker and marker in text and marker not in given]
+        if role not in (CALLS | CLINIC) or role == "other_company":
+            digits, given_digits = re.sub(r"\D", "", text), re.sub(r"\D", "", given)
+            if NUMBER_DIGITS in digits and NUMBER_DIGITS not in given_digits:
+                leaked.append(CALLER)
+        if leaked:
+            return f"{label}: LEAK of {leaked}: {text[:200]}"
+        wanted = {
+            record_id: value
+            for record_id, value in expected.items()
+            if value not in (False, None, (), "", 0)
+        }
+        if path == "export" and role not in EXPORTERS:
+            visible = False
+        if category == "label":
+            # Read by all readers; the name itself was checked by the markers above.
+            if visible and (outcome != "ok" or not observed):
+                return f"{label}: refused ({outcome}), expected readable"
+            return None
+        if path == "onchange":
+            return None  # a new record computes from what it is given: the markers judge it
+        if path.startswith(("search", "nested")) or path == "read_group":
+            # Paths that may legitimately say nothing about some records.
+            if visible and path in ("search", "read_group") and wanted and not observed:
+                return f"{label}: found nothing, expected the record"
+            if not visible and any(
+                observed.get(rid) == value for rid, value in wanted.items() if path != "read_group"
+            ):
+                return f"{label}: answered {text[:120]}, expected nothing"
+            return None
+        got = {rid: observed.get(rid) for rid in wanted}
+        if visible:
+            if outcome != "ok":
+                return f"{label}: refused, expected readable"
+            if path == "export":
+                if not all(got.values()):
+                    return f"{label}: exported {text[:120]}"
+                return None
+            if self.env[model]._fields[name].type == "html":
+                # Rendered for the reader (time zone, buttons): there, not equal.
+                if not all(got.values()):
+                    return f"{label}: read {got}, expected it rendered"
+                return None
+            if category == "patient" and any(isinstance(v, tuple) for v in wanted.values()):
+                # A doctor reads the x2many of their own appointments only.
+                if not all(got[rid] and set(got[rid]) <= set(wanted[rid]) for rid in wanted):
+                    return f"{label}: read {got}, expected {wanted}"
+                return None
+            if got != wanted:
+                return f"{label}: read {got}, expected {wanted}"
+            return None
+        if outcome == "ok" and any(got.get(rid) == value for rid, value in wanted.items()):
+            return f"{label}: read {text[:120]}, expected refused"
+        return None
