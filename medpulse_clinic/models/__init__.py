@@ -7,4 +7,5 @@ from . import (
     medpulse_service,
     medpulse_specialty,
     res_company,
+    res_users,
 )
