@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--history",
         metavar="FILE",
         help="a history of calls (scripts/demo_init.py --history): counted in the statistics, "
-        "its recordings served, its last day posted to the webhook once it answers",
+        "its recordings served, today's calls posted to the webhook once it answers",
     )
     serve.add_argument(
         "--control-from",

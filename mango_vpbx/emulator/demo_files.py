@@ -5,7 +5,7 @@ the PBX's operators as the demo's Odoo users are named and lists the patients th
 console can call from; the history is weeks of calls (:mod:`.history`). The emulator
 may start before they exist (the Docker services start side by side): each file is
 read as soon as it appears and again whenever it changes. A history is counted in the
-statistics at once, and its last day is posted to the webhook as soon as the webhook
+statistics at once, and today's calls are posted to the webhook as soon as the webhook
 answers.
 """
 

@@ -645,7 +645,7 @@ def deliver(
     stop: threading.Event | None = None,
     wait: float = 1.0,
 ) -> int:
-    """Post the last day's events once the webhook answers ``ping``; return how many.
+    """Post today's calls' events once the webhook answers ``ping``; return how many.
 
     The calls ``left_out`` are logged as dropped (``sink.skip``) and never posted.
     Posting again later is harmless: the webhook keeps one copy of each event.

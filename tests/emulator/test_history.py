@@ -1,5 +1,5 @@
 """The demo's history: weeks of a clinic's calls played on the emulated PBX, the same
-calls in its statistics, and the last day posted to the webhook as the PBX would."""
+calls in its statistics, and today's calls posted to the webhook as the PBX would."""
 
 from __future__ import annotations
 
