@@ -8,7 +8,6 @@ would. What the PBX did is then read from the emulator's own record of finished 
 from __future__ import annotations
 
 import pytest
-from conftest import KEY, SALT
 
 from mango_vpbx.emulator.scenarios import SCENARIOS
 from mango_vpbx.emulator.server import Emulator
@@ -30,7 +29,7 @@ PATIENT = "79170000002"
 
 @pytest.fixture
 def pbx(webhook):
-    emulator = Emulator(KEY, SALT, webhook.url, speed=1.0, record_delay=0.0)
+    emulator = Emulator(webhook.key, webhook.salt, webhook.url, speed=1.0, record_delay=0.0)
     emulator.use_directory(DIRECTORY)
     emulator.start("127.0.0.1", 0)
     yield emulator

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from conftest import KEY, SALT
 
 from mango_vpbx import fold, parse_event
 from mango_vpbx.client import VpbxClient
@@ -122,7 +121,7 @@ def test_saved_and_read_back(history, tmp_path) -> None:
 
 @pytest.fixture
 def pbx(webhook, history):
-    emulator = Emulator(KEY, SALT, webhook.url, stats_not_ready_polls=0)
+    emulator = Emulator(webhook.key, webhook.salt, webhook.url, stats_not_ready_polls=0)
     emulator.use_history(history)
     emulator.start("127.0.0.1", 0)
     yield emulator
@@ -132,7 +131,8 @@ def pbx(webhook, history):
 
 def test_the_pbx_statistics_are_the_history(pbx, history) -> None:
     """Every call of the history, the left-out ones too, once, with what the PBX saw."""
-    client = VpbxClient(pbx.url + "/vpbx/", KEY, SALT, limiter=MemoryLimitStore(), max_rate_wait=3)
+    client = VpbxClient(pbx.url + "/vpbx/", pbx.api_key, pbx.api_salt, limiter=MemoryLimitStore(),
+                        max_rate_wait=3)
     rows = client.stats(history.since, NOW, fields=["entry_id", "start", "answer", "from_number",
                                                     "to_number", "to_extension", "records"],
                         poll_interval=0.01)
@@ -168,7 +168,7 @@ def test_the_last_day_goes_to_the_webhook_summary_first(pbx, webhook, history, t
 
 
 def test_files_are_read_when_they_appear_and_when_they_change(tmp_path, history) -> None:
-    emulator = Emulator(KEY, SALT)
+    emulator = Emulator("history-key", "history-salt")
     files = DemoFiles(emulator, str(tmp_path / "directory.json"), str(tmp_path / "history.json"))
     assert files.check() == [], "not there yet (the other container has not written them)"
     directory = {"employees": [{"extension": "101", "name": "Mitchell Admin"}],
