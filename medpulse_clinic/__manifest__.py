@@ -25,6 +25,7 @@
     ],
     "assets": {
         "web.assets_backend": [
+            "medpulse_clinic/static/src/time_zone/*",
             "medpulse_clinic/static/src/views/**/*",
         ],
         "web.assets_tests": [

@@ -24,9 +24,13 @@ def main() -> int:
     parser.add_argument("--pbx-port", type=int, default=8180, help="the emulator's port")
     parser.add_argument("--work-dir", type=Path, default=Path.home() / ".local/share/medpulse-demo")
     parser.add_argument("--reset", action="store_true", help="drop the demo database first")
+    parser.add_argument("--history", type=int, default=60, metavar="DAYS",
+                        help="days of calls a new demo database gets (0: none)")
     opts = parser.parse_args()
 
-    odoo = OdooInstance(opts.db, opts.work_dir, http_port=opts.port or free_port())
+    # Crons on, as in production: recordings download, reconciliation runs.
+    odoo = OdooInstance(opts.db, opts.work_dir, http_port=opts.port or free_port(),
+                        extra_options={"max_cron_threads": "2"})
     if opts.reset:
         odoo.drop()
     odoo.write_config()
@@ -36,16 +40,20 @@ def main() -> int:
         key_file.chmod(0o600)
     api_key, api_salt = key_file.read_text().split()
     pbx_url = f"http://127.0.0.1:{opts.pbx_port}/vpbx/"
+    pbx_files = opts.work_dir / f"{opts.db}-emulator"
 
     subprocess.run(
         [odoo.python, str(ROOT / "scripts" / "demo_init.py"), "-c", str(odoo.config_path),
          "-d", opts.db, "--pbx-url", pbx_url, "--api-key", api_key, "--api-salt", api_salt,
-         "--odoo-url", odoo.url],
+         "--odoo-url", odoo.url, "--emulator-dir", str(pbx_files),
+         *(["--history", str(opts.history)] if opts.history else [])],
         check=True, env=odoo.env(), cwd=ROOT,
     )
     emulator = subprocess.Popen(
         [odoo.python, "-m", "mango_vpbx.emulator", "serve", "--port", str(opts.pbx_port),
-         "--webhook", f"{odoo.url}/mango", "--api-key", api_key, "--api-salt", api_salt],
+         "--webhook", f"{odoo.url}/mango", "--api-key", api_key, "--api-salt", api_salt,
+         "--directory", str(pbx_files / "directory.json"),
+         *(["--history", str(pbx_files / "history.json")] if opts.history else [])],
         env=odoo.env(), cwd=ROOT,
     )
     try:

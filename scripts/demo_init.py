@@ -10,14 +10,23 @@ It installs the addons with demo data when the database does not have them yet, 
 points the company's PBX account at ``--pbx-url`` and gives the demo users the
 extensions the emulator knows by default (101 admin, 102 demo, 103 anna). Running it
 again changes nothing but what the arguments change.
+
+``--emulator-dir DIR`` writes ``DIR/directory.json`` for the emulator's ``--directory``
+(the operators by their Odoo names, the demo patients to call from). ``--history [DAYS]``
+(60 by default; opt-in, the end-to-end tests count calls) gives a new demo database that
+many days of calls (``scripts/demo_history.py``) and writes ``DIR/history.json`` for the
+emulator's ``--history``, which posts today's calls to the webhook once Odoo runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
+import time
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +38,11 @@ OPERATORS = {
     "anna": ("Анна Смирнова", "103", "anna"),
 }
 CLINIC_TZ = "Asia/Yekaterinburg"  # Ufa, UTC+5
+HISTORY_DAYS = 60
+#: The reconciliation cron waits this long after a history is made, so that it compares
+#: the PBX's statistics with a journal that has today's calls too (the emulator posts
+#: them once Odoo answers).
+RECONCILE_AFTER = timedelta(minutes=3)
 
 
 def installed(config: str, dbname: str) -> bool:
@@ -89,6 +103,41 @@ def configure(env, pbx_url: str, api_key: str, api_salt: str, odoo_url: str | No
         })
 
 
+def emulator_files(env, directory: Path, history_days: int) -> None:
+    """Write the emulator's directory file and, with ``history_days``, the history."""
+    import demo_history  # noqa: PLC0415 - next to this script
+
+    import odoo  # noqa: PLC0415
+
+    company = env.ref("base.main_company")
+    directory.mkdir(parents=True, exist_ok=True)
+    people = demo_history.emulator_directory(env, company)
+    # Written whole then renamed: the emulator may be reading it (it watches the file).
+    tmp = directory / "directory.json.tmp"
+    tmp.write_text(json.dumps(people, ensure_ascii=False, indent=1))
+    tmp.replace(directory / "directory.json")
+    if not history_days:
+        return
+    path = directory / "history.json"
+    marker = demo_history.read_marker(env)
+    if marker:
+        if not path.exists() or json.loads(path.read_text()).get("generated_at") != marker["now"]:
+            demo_history.make(env, company, people, history_days, path, marker=marker)
+        return
+    started = time.monotonic()
+    history, params = demo_history.make(env, company, people, history_days, path)
+    counts = demo_history.load(env, company, history)
+    demo_history.write_marker(env, params)
+    cron = env.ref("medpulse_telephony.ir_cron_medpulse_call_reconcile")
+    cron.nextcall = max(cron.nextcall, odoo.fields.Datetime.now() + RECONCILE_AFTER)
+    print(
+        f"history: {len(history.calls)} calls over {history_days} days; {counts['calls']} folded "
+        f"here ({counts['events']} events, {counts['appointments']} appointments) in "
+        f"{time.monotonic() - started:.1f} s; the emulator posts the other "
+        f"{len(history.calls) - counts['calls']} to the webhook (3 of them never arrive)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-c", "--config", required=True)
@@ -97,7 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-key", required=True)
     parser.add_argument("--api-salt", required=True)
     parser.add_argument("--odoo-url", help="public URL of this Odoo (the PBX posts to <url>/mango)")
+    parser.add_argument("--emulator-dir", type=Path,
+                        help="write the emulator's directory.json (and history.json) here")
+    parser.add_argument("--history", nargs="?", type=int, const=HISTORY_DAYS, default=0,
+                        metavar="DAYS", help=f"give a new database DAYS days of calls "
+                        f"(default {HISTORY_DAYS}); needs --emulator-dir")
     opts = parser.parse_args(argv)
+    if opts.history and not opts.emulator_dir:
+        parser.error("--history needs --emulator-dir: the emulator reads the history from there")
 
     if not installed(opts.config, opts.database):
         install(opts.config, opts.database)
@@ -110,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         configure(env, opts.pbx_url, opts.api_key, opts.api_salt, opts.odoo_url)
+        if opts.emulator_dir:
+            emulator_files(env, opts.emulator_dir, opts.history)
     print(f"database {opts.database} ready: PBX {opts.pbx_url}")
     return 0
 

@@ -20,9 +20,10 @@ import sys
 import threading
 from typing import Any
 
+from .demo_files import DemoFiles
 from .faults import FaultConfig, FaultInjector
 from .load import DEFAULT_MIX, run_load
-from .pbx import Autopilot, Pbx
+from .pbx import COLLEAGUE_MODES, Autopilot, Pbx
 from .replay import ReplayError, read_log, replay
 from .scenarios import SCENARIOS, describe, run_scenario
 from .sender import EventSender, summarize
@@ -78,9 +79,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--talk", type=float, default=20.0, help="autopilot: seconds people talk")
     serve.add_argument(
+        "--colleague",
+        choices=COLLEAGUE_MODES,
+        default="answer",
+        help="autopilot: what a colleague rung by a transfer or a route does",
+    )
+    serve.add_argument(
         "--no-rate-limit", action="store_true", help="do not enforce the PBX's rate limits"
     )
     serve.add_argument("--lockout-seconds", type=float, default=120.0)
+    serve.add_argument(
+        "--directory",
+        metavar="FILE",
+        help="JSON of the PBX's people and the callers the console offers (read when it "
+        "appears or changes; written by scripts/demo_init.py --emulator-dir)",
+    )
+    serve.add_argument(
+        "--history",
+        metavar="FILE",
+        help="a history of calls (scripts/demo_init.py --history): counted in the statistics, "
+        "its recordings served, today's calls posted to the webhook once it answers",
+    )
     serve.add_argument(
         "--control-from",
         action="append",
@@ -171,7 +190,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         directory,
         speed=args.speed,
         autopilot=Autopilot(
-            enabled=not args.manual, answer_after=args.answer_after, talk=args.talk
+            enabled=not args.manual,
+            answer_after=args.answer_after,
+            talk=args.talk,
+            colleague=args.colleague,
         ),
         rate_limits=not args.no_rate_limit,
         lockout_seconds=args.lockout_seconds,
@@ -179,6 +201,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         control_from=("127.0.0.0/8", "::1/128", *args.control_from),
     )
     emulator.faults.configure(_faults(args))
+    files = DemoFiles(emulator, args.directory, args.history)
+    files.start()
     url = emulator.start(args.host, args.port)
     print(f"Mango VPBX emulator listening on {url}", flush=True)
     print(f"  PBX API base URL : {url}/vpbx/", flush=True)
@@ -186,10 +210,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  vpbx_api_key     : {key}", flush=True)
     print(f"  api salt         : {salt}", flush=True)
     print(f"  webhook          : {args.webhook or '(none: events are only logged)'}", flush=True)
+    if emulator.history_entries:
+        print(f"  history          : {len(emulator.history_entries)} calls", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
+    files.stop()
     emulator.stop()
     return 0
 

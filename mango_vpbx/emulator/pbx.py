@@ -47,19 +47,33 @@ class PbxError(Exception):
         super().__init__(message or f"PBX code {code}")
 
 
+#: What a colleague rung by a transfer or a route does (:attr:`Autopilot.colleague`).
+COLLEAGUE_MODES = ("answer", "decline", "no_answer", "manual")
+
+
 @dataclass
 class Autopilot:
     """How the PBX's "people" behave in calls started by commands (callback, transfer, route).
 
     Emulated seconds. ``enabled=False`` leaves those calls ringing until someone acts
-    through the console or the control API.
+    through the console or the control API. ``colleague`` is what a colleague rung by a
+    transfer or a route does: ``answer`` after ``answer_after``, ``decline``, ``no_answer``
+    (it rings until the PBX gives up after ``max_ring``), or ``manual`` (a person at the
+    console decides). Whoever answers talks ``talk`` seconds, then the caller hangs up.
     """
 
     enabled: bool = True
     answer_after: float = 3.0
     talk: float = 20.0
-    consult: float = 5.0
+    colleague: str = "answer"
     max_ring: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.colleague not in COLLEAGUE_MODES:
+            raise ValueError(f"colleague must be one of {', '.join(COLLEAGUE_MODES)}")
+        for name in ("answer_after", "talk", "max_ring"):
+            if float(getattr(self, name)) < 0:
+                raise ValueError(f"{name} cannot be negative")
 
 
 class Pbx:
@@ -570,8 +584,7 @@ class Pbx:
         """One side of a leg hangs up: ``from``, ``to`` or ``command`` (the external system)."""
         with self._tx() as out:
             call, leg = self.live_leg(call_id)
-            held_id = self._held_for(leg)
-            held = self.legs[held_id][1] if held_id else None
+            held = self._held_leg(leg)
             if held is not None and held.live and side == "from":
                 # The initiator leaves the consultation: the held party joins the consultant.
                 self._complete_consult(call, leg, held.call_id, out)
@@ -582,20 +595,26 @@ class Pbx:
                 reason = st.REJECTED if side == "to" else st.CALLER_HUNG_UP
             else:
                 reason = st.CALLEE_HUNG_UP if side == "to" else st.CALLER_HUNG_UP
-            self._end_leg(call, leg, out, reason)
-            if held is not None and held.live:
-                # The consultation is over without a transfer: back to the held party.
-                self._set(call, held, out, "Connected")
+            self._end_consult_leg(call, leg, held, out, reason)
 
     def end(self, call_id: str, reason: int) -> None:
         """End a leg with a given reason (no answer in time 1111, by the scheme 1170...)."""
         with self._tx() as out:
             call, leg = self.live_leg(call_id)
-            self._end_leg(call, leg, out, reason)
+            self._end_consult_leg(call, leg, self._held_leg(leg), out, reason)
 
-    def _held_for(self, leg: Leg) -> str | None:
+    def _end_consult_leg(
+        self, call: Call, leg: Leg, held: Leg | None, out: Outbox, reason: int
+    ) -> None:
+        self._end_leg(call, leg, out, reason)
+        if held is not None and held.live:
+            # The consultation is over without a transfer: back to the held party.
+            self._set(call, held, out, "Connected")
+
+    def _held_leg(self, leg: Leg) -> Leg | None:
+        """The leg on hold while ``leg`` consults a colleague, if it is a consultation."""
         consult = self.consults.get(leg.call_id)
-        return consult[0] if consult else None
+        return self.legs[consult[0]][1] if consult else None
 
     def hangup_extension(self, extension: str) -> None:
         """The employee hangs up whatever their phone is doing (console)."""

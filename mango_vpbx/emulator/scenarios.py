@@ -152,10 +152,13 @@ def queue(s: Script) -> None:
     chosen = next((lg for lg in legs if lg.extension == str(answered_by)), None)
     if chosen is None:
         # Nobody picks up: the caller gives up while every phone rings.
+        ring = s.p["ring_seconds"]
         if s.pbx.wait_for(
-            lambda: any(lg.state == "Connected" for lg in legs),
-            s.clock.real(s.p["ring_seconds"] or 0),
+            lambda: any(lg.state == "Connected" for lg in legs) or not call.live_legs(),
+            MANUAL_WAIT if ring is None else s.clock.real(ring),
         ):
+            if not call.live_legs():
+                return  # someone ended it from the console
             talking = next(lg for lg in legs if lg.state == "Connected")
             s.talk_then_hangup(talking, s.p["talk_seconds"], s.caller_side())
         elif call.live_legs():
@@ -243,6 +246,29 @@ def outgoing(s: Script) -> None:
     )
 
 
+_CALL_IN = ("caller", "line", "ivr_seconds")
+#: The parameters each scenario uses, in the order a form asks for them.
+USES: dict[str, tuple[str, ...]] = {
+    "incoming_answered": (
+        *_CALL_IN, "dtmf", "extension", "ring_seconds", "talk_seconds", "hangup_by"
+    ),
+    "missed_ivr": (*_CALL_IN, "dtmf"),
+    "missed_operator": (
+        *_CALL_IN, "dtmf", "extension", "ring_seconds", "missed_by", "talk_seconds", "hangup_by"
+    ),
+    "queue": (*_CALL_IN, "group", "answered_by", "ring_seconds", "talk_seconds", "hangup_by"),
+    "blind_transfer": (
+        *_CALL_IN, "extension", "to_extension", "ring_seconds", "talk_seconds", "hangup_by"
+    ),
+    "consultative_transfer": (
+        *_CALL_IN, "extension", "to_extension", "ring_seconds", "consult_seconds",
+        "talk_seconds", "hangup_by",
+    ),
+    "callback": ("extension", "target", "line", "ring_seconds", "talk_seconds", "hangup_by"),
+    "internal": ("extension", "to_extension", "ring_seconds", "talk_seconds"),
+    "outgoing": ("extension", "target", "line", "ring_seconds", "talk_seconds", "hangup_by"),
+}
+
 SCENARIOS: dict[str, Callable[[Script], None]] = {
     "incoming_answered": incoming_answered,
     "missed_ivr": missed_ivr,
@@ -320,7 +346,8 @@ def run_scenario(
 
 
 def describe() -> list[dict[str, Any]]:
-    """Scenario names with their first docstring line (for the console and ``--help``)."""
+    """Scenario names, their first docstring line and the parameters they use."""
     return [
-        {"name": n, "doc": (f.__doc__ or "").strip().splitlines()[0]} for n, f in SCENARIOS.items()
+        {"name": n, "doc": (f.__doc__ or "").strip().splitlines()[0], "params": list(USES[n])}
+        for n, f in SCENARIOS.items()
     ]

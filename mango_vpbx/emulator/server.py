@@ -26,6 +26,7 @@ synchronous answer and, for a command, the code of its later ``result/<command>`
 from __future__ import annotations
 
 import csv
+import email.policy
 import io
 import ipaddress
 import json
@@ -37,6 +38,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -46,9 +48,18 @@ from ..signing import sign, sign_recording_link
 from . import scenarios
 from .console import CONSOLE_HTML
 from .faults import FaultConfig, FaultInjector
+from .history import History
 from .pbx import Autopilot, Pbx, PbxError
 from .sender import EventSender
-from .state import Call, Directory, Employee, Leg, demo_directory
+from .state import (
+    NO_ANSWER,
+    Call,
+    Directory,
+    Employee,
+    Leg,
+    demo_directory,
+    directory_from_config,
+)
 
 RATE_LIMITED_BODY = {
     "name": "Service Unavailable",
@@ -206,6 +217,10 @@ class Emulator:
         self.reports: dict[str, Report] = {}
         self.files: dict[str, tuple[bytes, float]] = {}
         self.runs: list[scenarios.ScenarioRun] = []
+        #: numbers the console offers to call from: ``{"number", "name"}`` (a directory file)
+        self.callers: list[dict[str, str]] = []
+        #: entry ids of the loaded history's calls (see :meth:`use_history`)
+        self.history_entries: set[str] = set()
         self.received: deque[Received] = deque(maxlen=RECEIVED_LOG_SIZE)
         self._received_seq = 0
         self._request = threading.local()
@@ -248,6 +263,34 @@ class Emulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # ------------------------------------------------------------------ the demo's files
+
+    def use_directory(self, cfg: dict[str, Any]) -> None:
+        """Employees, groups and lines of a directory file, and the callers it lists."""
+        directory = directory_from_config(cfg)
+        callers = [
+            {"number": str(c["number"]), "name": str(c.get("name") or "")}
+            for c in cfg.get("callers") or ()
+        ]
+        with self.pbx.cond:
+            self.pbx.directory = directory
+            self.callers = callers
+
+    def use_history(self, history: History) -> None:
+        """Count a history's calls in the statistics and serve its recordings.
+
+        A history loaded again (its file changed) replaces the previous one.
+        """
+        with self.pbx.cond:
+            self.pbx.history = [
+                c for c in self.pbx.history if c.entry_id not in self.history_entries
+            ]
+            self.pbx.history[:0] = [item.call for item in history.calls]
+            for item in history.calls:
+                for rec in item.recordings:
+                    self.pbx.recordings[rec.recording_id] = rec
+            self.history_entries = {item.entry_id for item in history.calls}
 
     # ------------------------------------------------------------------ the PBX API
 
@@ -421,7 +464,7 @@ class Emulator:
             new = self.pbx.transfer(leg.call_id, to_number, method, initiator, command_id)
             if self.pbx.autopilot.enabled:
                 self.pbx.background(
-                    _drive_transfer, self._autopilot_script(), new, method == "hold"
+                    _drive_colleague, self._autopilot_script(), new, method == "hold"
                 )
 
         return self._command("result/transfer", command_id, act)
@@ -451,7 +494,7 @@ class Emulator:
         def act() -> None:
             legs = self.pbx.route(leg.call_id, to_number, command_id)
             if self.pbx.autopilot.enabled and legs:
-                self.pbx.background(_drive_transfer, self._autopilot_script(), legs[0], False)
+                self.pbx.background(_drive_colleague, self._autopilot_script(), legs[0], False)
 
         return self._command("result/route", command_id, act)
 
@@ -481,7 +524,6 @@ class Emulator:
             {
                 "ring_seconds": ap.answer_after,
                 "talk_seconds": ap.talk,
-                "consult_seconds": ap.consult,
                 "speed": self.pbx.speed,
             },
         )
@@ -687,12 +729,15 @@ class Emulator:
             if (method, path) == ("GET", "status"):
                 return 200, self.status()
             if (method, path) == ("GET", "calls"):
+                finished = int(query.get("finished", 20))
                 with pbx.cond:
                     return 200, {
                         "active": [c.as_json() for c in pbx.calls.values()],
-                        "finished": [
-                            c.as_json() for c in pbx.history[-int(query.get("finished", 20)) :]
-                        ],
+                        "finished": [c.as_json() for c in pbx.history[-finished:]]
+                        if finished
+                        else [],
+                        # consultation leg -> the held leg it may be joined with
+                        "consults": {c: held for c, (held, _i) in pbx.consults.items()},
                     }
             if (method, path) == ("GET", "scenarios"):
                 return 200, {"scenarios": scenarios.describe(), "defaults": scenarios.DEFAULTS}
@@ -728,6 +773,12 @@ class Emulator:
                     leg.call_id, str(body["to"]), str(body.get("method", "blind")), initiator
                 )
                 return 200, new.as_json()
+            if (method, path) == ("POST", "connect"):
+                pbx.calls_connect(str(body["held_call_id"]), str(body["consult_call_id"]))
+                return 200, {"ok": True}
+            if (method, path) == ("POST", "transfer_cancel"):
+                pbx.transfer_cancel(str(body["call_id"]))
+                return 200, {"ok": True}
             if path == "faults":
                 if method == "POST":
                     self.faults.configure(FaultConfig.from_json(body))
@@ -821,18 +872,39 @@ class Emulator:
                 for g in d.groups.values()
             ],
             "lines": [{"number": ln.number, "name": ln.name} for ln in d.lines],
+            "callers": list(self.callers),
+            "history_calls": len(self.history_entries),
             "faults": self.faults.config.as_json(),
         }
 
 
-def _drive_transfer(s: scenarios.Script, leg: Leg, consultative: bool) -> None:
-    """Autopilot for a transfer or route target: answer; a consultation then hands over."""
-    talking = s.answer_after(leg, s.p["ring_seconds"])
-    if consultative and talking is not None:
-        if not s.still(talking, "Connected", s.p["consult_seconds"]):
-            return
-        s.pbx.hangup(talking.call_id, "from")
-    s.talk_then_hangup(talking, s.p["talk_seconds"], "from")
+def _drive_colleague(s: scenarios.Script, leg: Leg, consultative: bool) -> None:
+    """Autopilot for the colleague rung by a transfer or a route (see :class:`Autopilot`).
+
+    A consultation is the initiator's to complete or cancel (from Odoo or the console):
+    the colleague only talks until then. Once the caller is theirs (handed over, or a
+    blind transfer) they talk, and the caller hangs up: the leg's ``from`` is the caller
+    by then. The colleague never hangs up on a caller handed over to them.
+    """
+    pbx, ap = s.pbx, s.pbx.autopilot
+    if ap.colleague == "manual":
+        return
+    if ap.colleague == "decline":
+        if s.still(leg, "Appeared", ap.answer_after):
+            pbx.hangup(leg.call_id, "to")
+        return
+    if ap.colleague == "no_answer":
+        if s.still(leg, "Appeared", ap.max_ring):
+            pbx.end(leg.call_id, NO_ANSWER)
+        return
+    talking = s.answer_after(leg, ap.answer_after)
+    if talking is None:
+        return
+    if consultative:
+        pbx.wait_for(
+            lambda: not talking.live or talking.call_id not in pbx.consults, scenarios.MANUAL_WAIT
+        )
+    s.talk_then_hangup(talking, ap.talk, "from")
 
 
 def _required(data: dict[str, Any], key: str) -> str:
@@ -882,6 +954,29 @@ def _stats_row(call: Call, summary: dict[str, Any], names: list[str]) -> str:
     buf = io.StringIO()
     csv.writer(buf, delimiter=";", lineterminator="").writerow([values[n] for n in names])
     return buf.getvalue()
+
+
+def parse_form(content_type: str, body: bytes) -> dict[str, str]:
+    """The fields of a form POST: ``multipart/form-data`` or urlencoded.
+
+    Some Mango client libraries send the three fields as ``multipart/form-data``; the
+    PBX accepts them. Anything else is read as urlencoded (a body that is not a form
+    then misses its fields: 3103, as the PBX answers).
+    """
+    if content_type.split(";")[0].strip().lower() == "multipart/form-data":
+        message = BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+        )
+        form = {}
+        if message.is_multipart():
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                if name and not part.get_filename():
+                    payload = part.get_payload(decode=True) or b""
+                    charset = part.get_content_charset() or "utf-8"
+                    form[str(name)] = payload.decode(charset, "replace")
+        return form
+    return dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
 def _json(status: int, payload: Any) -> tuple[int, dict[str, str], bytes]:
@@ -947,9 +1042,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = url.path
         body = self._body()
         if path.startswith("/vpbx/"):
-            form = dict(
-                urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-            )
+            form = parse_form(self.headers.get("Content-Type", ""), body)
             self._send(*self.emulator.api(path[len("/vpbx/") :].strip("/"), form, self._host()))
         elif path.startswith("/control/"):
             try:

@@ -8,4 +8,5 @@ from . import (
     medpulse_service,
     medpulse_specialty,
     res_company,
+    res_users,
 )

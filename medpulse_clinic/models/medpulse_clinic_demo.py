@@ -1,6 +1,8 @@
 import random
 from datetime import date, datetime, time, timedelta
 
+import pytz
+
 from odoo import api, fields, models
 
 # Demo content is generated from a fixed seed so every demo database shows the same
@@ -120,8 +122,10 @@ class MedpulseClinicDemo(models.AbstractModel):
     def _demo_appointments(self, rng, patients):
         Appointment = self.env["medpulse.appointment"]
         doctors = self.env["medpulse.doctor"].search([("service_ids", "!=", False)], order="id")
-        today = fields.Date.context_today(self)
+        # The clinic's today, not the installing user's: the schedule is in the clinic's zone.
+        clinic_tz = pytz.timezone(self.env.company.resource_calendar_id.tz or "UTC")
         now = fields.Datetime.now()
+        today = pytz.utc.localize(now).astimezone(clinic_tz).date()
         first_day = today - timedelta(days=14)
         last_day = today + timedelta(days=7)
         records = []

@@ -1,6 +1,7 @@
 import binascii
 import logging
 import mimetypes
+import time
 from datetime import timedelta, timezone
 
 from markupsafe import Markup
@@ -29,6 +30,8 @@ DOWNLOAD_BATCH = 10
 #: How long the audio route accepts the token of one play or download (seeking included).
 AUDIO_TOKEN_HOURS = 2
 _AUDIO_TOKEN_SCOPE = "medpulse_telephony.recording_audio"
+#: A pause of the PBX's request limits up to this long is waited out within a cron run.
+PAUSE_WAIT_SECONDS = 3
 
 STATES = [
     ("recording", "Recording"),
@@ -444,7 +447,15 @@ class MedpulseCallRecording(models.Model):
         domain = [("state", "=", "waiting"), ("next_attempt_at", "<=", fields.Datetime.now())]
         due = recordings.search(domain, order="next_attempt_at asc, id asc", limit=batch_size)
         for recording in due:
-            recording._download()
+            pause = recording._download()
+            if pause:
+                # The account's request budget is spent for a moment: the rest of the batch
+                # would only be refused. A short pause is waited out here, as the client
+                # waits for a free slot, so the cron's next batch goes on at once (else it
+                # would wait for the cron's next wake, a minute later).
+                if pause <= PAUSE_WAIT_SECONDS:
+                    time.sleep(pause)
+                break
         remaining = recordings.search_count(domain)
         self.env["ir.cron"]._notify_progress(done=len(due), remaining=remaining)
         upcoming = recordings.search(
@@ -457,7 +468,11 @@ class MedpulseCallRecording(models.Model):
         return due
 
     def _download(self):
-        """One attempt to fetch the audio from the PBX; on failure, plan the next one."""
+        """One attempt to fetch the audio from the PBX; on failure, plan the next one.
+
+        Returns the seconds to wait when the PBX's request limits paused the attempt
+        (nothing spent), else 0.
+        """
         self.ensure_one()
         now = fields.Datetime.now()
         company = self.company_id
@@ -480,10 +495,10 @@ class MedpulseCallRecording(models.Model):
                     "last_error": company._mango_error_text(error),
                 }
             )
-            return False
+            return max((retry_at - now).total_seconds(), 0.1)
         except (mango_vpbx.VpbxError, UserError) as error:
             self._plan_retry(now, self._failure_reason(error))
-            return False
+            return 0
         self._store_audio(audio.content, audio.content_type)
         self.write(
             {
@@ -494,7 +509,7 @@ class MedpulseCallRecording(models.Model):
                 "last_error": False,
             }
         )
-        return True
+        return 0
 
     def _failure_reason(self, error):
         """Why an attempt failed, in words an administrator can act on."""

@@ -49,8 +49,8 @@ class LoopbackPbx:
 
     ``script[recording_id]`` is the list of answers to the next ``queries/recording/post``
     requests for that recording: ``"ok"`` (302 to a one-shot file), ``"404"`` (HTTP 404),
-    ``"3320"`` (HTTP 420 with code 3320, as the PBX does), ``"expired"`` (302 to a link
-    that is already gone). When the list is empty the answer is ``"ok"``.
+    ``"3320"`` (HTTP 420 with code 3320, as the PBX does), ``"429"`` (over the request
+    limits, retry after a second), ``"expired"`` (302 to a link that is already gone). When the list is empty the answer is ``"ok"``.
     """
 
     def __init__(self, api_key, api_salt, audio):
@@ -95,6 +95,8 @@ class LoopbackPbx:
                     return self._send(404)
                 if answer == "3320":
                     return self._send(420, b'{"code":3320}', [("Content-Type", "application/json")])
+                if answer == "429":
+                    return self._send(429, b'{"status":429}', [("Retry-After", "1")])
                 token = uuid.uuid4().hex
                 if answer == "ok":
                     pbx.tokens[token] = pbx.audio
@@ -321,6 +323,18 @@ class TestRecordingDownload(RecordingCase):
         self.assertEqual(recording.sudo().attachment_id.raw, self.audio)
         self.assertFalse(recording.next_attempt_at)
         self.assertFalse(recording.last_error)
+
+    def test_rate_limit_pause_is_waited_out_within_the_cron(self):
+        """Over the PBX's request limits (429) the account pauses for a moment: the cron
+        waits it out and its next batch goes on, instead of postponing every recording of
+        the batch to its next wake (a minute later)."""
+        self.pbx.script["rec-busy-1"] = ["429"]
+        recordings = [self.record_call(f"rec-busy-{n}") for n in range(1, 4)]
+        self.Recording._cron_download()
+        self.assertEqual(recordings[0].download_attempts, 0, "a pause spends no attempt")
+        self.Recording._cron_download()  # the cron's next batch, at once
+        self.assertEqual([r.state for r in recordings], ["available"] * 3)
+        self.assertEqual(len(self.pbx.queries()), 4)
 
     def test_recording_never_found_fails_with_reason(self):
         self.pbx.script["rec-gone"] = ["3320"] * (len(BACKOFF_MINUTES) + 1)

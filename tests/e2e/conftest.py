@@ -120,23 +120,6 @@ class EmulatorControl:
             raise AssertionError(f"{path}: HTTP {exc.code} {exc.read()[:500]!r}") from None
 
 
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    executable = os.environ.get("MEDPULSE_BROWSER") or shutil.which("chromium")
-    if not executable:
-        pytest.fail("Chromium not found: the end-to-end suite needs it (apt-get install chromium)")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=executable, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-        )
-        yield chromium
-        chromium.close()
-
-
 def login(browser, server, login_name: str, password: str):
     """A new browser context logged in as ``login_name``; returns its page."""
     context = browser.new_context(locale="en-US", timezone_id="Asia/Yekaterinburg")

@@ -44,24 +44,37 @@ def appointment(rpc):
         limit=1,
     )[0]
     start = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
-    for offset in range(0, 240, 15):
-        moment = (start + dt.timedelta(minutes=offset)).strftime("%Y-%m-%d %H:%M:%S")
-        try:
-            appointment_id = rpc(
-                "medpulse.appointment",
-                "create",
-                {
-                    "patient_id": patient["id"],
-                    "doctor_id": doctor["id"],
-                    "service_id": doctor["service_ids"][0],
-                    "start": moment,
-                },
-            )
+    duration = dt.timedelta(minutes=rpc("medpulse.service", "read", doctor["service_ids"][:1],
+                                        fields=["duration"])[0]["duration"])
+
+    def text(moment):
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+    # A time no appointment of the schedule takes: no create is refused (and logged), and
+    # the event is not covered by another one in the calendar when the test clicks it.
+    busy = [
+        (dt.datetime.fromisoformat(a["start"]), dt.datetime.fromisoformat(a["stop"]))
+        for a in rpc("medpulse.appointment", "search_read",
+                     [("state", "!=", "cancelled"), ("stop", ">", text(start)),
+                      ("start", "<", text(start + dt.timedelta(hours=11)))],
+                     fields=["start", "stop"])
+    ]
+    for offset in range(0, 600, 15):
+        moment = start + dt.timedelta(minutes=offset)
+        if not any(begin < moment + duration and end > moment for begin, end in busy):
             break
-        except AssertionError:  # the doctor is busy then: try the next slot
-            continue
     else:
         pytest.fail("no free slot for the test appointment")
+    appointment_id = rpc(
+        "medpulse.appointment",
+        "create",
+        {
+            "patient_id": patient["id"],
+            "doctor_id": doctor["id"],
+            "service_id": doctor["service_ids"][0],
+            "start": text(moment),
+        },
+    )
     return {"id": appointment_id, "patient": patient}
 
 

@@ -24,6 +24,7 @@ class Webhook:
     def __init__(self) -> None:
         self.received: list[tuple[str, str]] = []
         self.rejected: list[str] = []
+        self.pings = 0
         self.status = 200
         self.key, self.salt = KEY, SALT
         self._lock = threading.Lock()
@@ -37,6 +38,12 @@ class Webhook:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
                 form = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
                 path = self.path.split("/hook/", 1)[-1]
+                if path == "ping":  # "check connection": answered, nothing kept
+                    webhook.pings += 1
+                    self.send_response(webhook.status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 ok = verify(form, webhook.key, webhook.salt) and self.headers.get(
                     "Content-Type", ""
                 ).startswith("application/x-www-form-urlencoded")
@@ -87,7 +94,7 @@ def emulator(webhook: Webhook) -> Iterator[Emulator]:
         webhook.url,
         speed=200.0,
         record_delay=1.0,
-        autopilot=Autopilot(answer_after=2, talk=10, consult=3),
+        autopilot=Autopilot(answer_after=2, talk=10),
     )
     emu.start("127.0.0.1", 0)
     yield emu

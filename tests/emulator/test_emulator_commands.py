@@ -409,3 +409,96 @@ def test_a_slow_api_answers_after_the_client_gave_up(emulator, client) -> None:
     assert client.balance().balance > 0
     with pytest.raises(ValueError, match="api_delay"):
         FaultConfig.from_json({"api_delay": -1})
+
+
+def test_consultation_is_the_initiators_and_the_handed_over_caller_stays(
+    emulator, webhook, client
+) -> None:
+    """The simulated colleague answers a consultation and waits: completing it is the
+    initiator's (Odoo's "Complete transfer"). Once the caller is handed over the colleague
+    talks; the call is not dropped a moment later, and in the end the caller hangs up."""
+    emulator.configure({"autopilot": {"answer_after": 2, "talk": 60}})  # x200: 10 ms, 0.3 s
+    run, leg = talking_call(emulator)
+    client.transfer(leg.call_id, "102", "101", method="hold")
+    pbx = emulator.pbx
+
+    def consult_leg():
+        held_by = {held: c for c, (held, _i) in pbx.consults.items()}
+        return pbx.legs[held_by[leg.call_id]][1] if leg.call_id in held_by else None
+
+    assert pbx.wait_for(lambda: consult_leg() is not None and consult_leg().state == "Connected", 5)
+    consult = consult_leg()
+    time.sleep(0.1)  # 20 emulated seconds: nobody completes the consultation on its own
+    assert (leg.state, consult.state) == ("OnHold", "Connected")
+    command_id = client.calls_connect(leg.call_id, consult.call_id, "101")
+    webhook.wait(lambda: results(webhook, "result/calls_connect", command_id))
+    assert results(webhook, "result/calls_connect", command_id) == [1000]
+    time.sleep(0.1)  # 20 emulated seconds after the hand-over
+    assert consult.state == "Connected" and consult.from_.get("number") == "79177654321"
+    webhook.wait(lambda: summary_of(webhook, run.entry_id), timeout=5)
+    assert consult.disconnect_reason == 1110, "the caller hung up, not the colleague"
+    assert fold_of(webhook, run.entry_id).talk_seconds >= 60
+
+
+def fold_of(webhook, entry_id):
+    return call_of(webhook, entry_id)
+
+
+@pytest.mark.parametrize(
+    ("colleague", "reason"), [("decline", 1122), ("no_answer", 1111), ("manual", None)]
+)
+def test_the_colleague_does_what_the_console_chose(
+    emulator, webhook, client, colleague, reason
+) -> None:
+    """Declined (1122) or not answered (1111, after max_ring): the held caller is back with
+    the operator. "manual": the colleague's phone rings until someone acts."""
+    emulator.configure(
+        {"autopilot": {"colleague": colleague, "answer_after": 2, "max_ring": 10}}
+    )
+    run, leg = talking_call(emulator)
+    client.transfer(leg.call_id, "102", "101", method="hold")
+    pbx = emulator.pbx
+    assert pbx.wait_for(lambda: bool(pbx.consults), 5)
+    consult = pbx.legs[next(iter(pbx.consults))][1]
+    if reason is None:
+        time.sleep(0.2)  # 40 emulated seconds: longer than max_ring
+        assert (consult.state, leg.state) == ("Appeared", "OnHold")
+        pbx.answer(consult.call_id)
+        assert consult.state == "Connected"
+    else:
+        assert pbx.wait_for(lambda: not consult.live, 5)
+        assert consult.disconnect_reason == reason
+        assert pbx.wait_for(lambda: leg.state == "Connected", 5), "the caller is back"
+    pbx.caller_hangup(run.entry_id)
+
+
+def test_an_unknown_colleague_mode_is_refused(emulator) -> None:
+    with pytest.raises(ValueError, match="colleague must be one of"):
+        emulator.configure({"autopilot": {"colleague": "sometimes"}})
+    assert emulator.pbx.autopilot.colleague == "answer"
+
+
+def test_multipart_requests_are_read_like_urlencoded_ones(emulator, webhook) -> None:
+    """Some client libraries send the three fields as multipart/form-data: the same
+    answers as urlencoded, and no 3103 counted towards the lockout."""
+    for n in range(3):
+        form = encode({"command_id": f"mp-{n}", "from": {"extension": "101"},
+                       "to_number": "79270001122"}, emulator.api_key, emulator.api_salt)
+        resp = requests.post(
+            f"{emulator.url}/vpbx/commands/callback",
+            files={name: (None, value.encode()) for name, value in form.items()},
+            timeout=5,
+        )
+        assert resp.headers["Content-Type"] == "application/json"
+        assert (resp.status_code, resp.json()) == (200, {"result": 1000}), resp.text
+        assert "multipart/form-data; boundary=" in resp.request.headers["Content-Type"]
+    assert not emulator.lockout.locked()
+    received = emulator.received_log({"path": "commands/callback"})
+    assert [(r["signed"], r["code"]) for r in received] == [(True, 1000)] * 3
+    assert received[0]["data"]["to_number"] == "79270001122"
+    # Still a real check: a multipart body without the signature is refused as before.
+    bad = requests.post(
+        f"{emulator.url}/vpbx/account/balance",
+        files={"vpbx_api_key": (None, emulator.api_key), "json": (None, "{}")}, timeout=5,
+    )
+    assert (bad.status_code, bad.json()["code"]) == (420, 3103)
