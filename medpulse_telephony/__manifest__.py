@@ -43,6 +43,7 @@
         "web.assets_tests": [
             "medpulse_telephony/static/tests/tours/click_to_call_tour.js",
             "medpulse_telephony/static/tests/tours/recording_player_tour.js",
+            "medpulse_telephony/static/tests/crawl/screen_crawler.js",
         ],
         "web.assets_unit_tests": [
             "medpulse_telephony/static/tests/incoming_card.test.js",
