@@ -146,6 +146,12 @@ class MedpulseCall(models.Model):
         "medpulse.patient", string="Patients with this number", readonly=True,
         groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
     )
+    # The form shows the chooser only for a shared number; its client-side expressions
+    # cannot count (no len()), so the count is a field.
+    patient_count = fields.Integer(
+        string="Number of patients", compute="_compute_patient_count",
+        groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
+    )
     patient_search = fields.Char(
         string="Patient (name or card)", compute="_compute_patient_search", search="_search_patient",
         groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
@@ -232,6 +238,11 @@ class MedpulseCall(models.Model):
     def _compute_number_search(self):
         for call in self:
             call.number_search = call.external_e164 or call.caller_number
+
+    @api.depends("patient_ids")
+    def _compute_patient_count(self):
+        for call in self:
+            call.patient_count = len(call.patient_ids)
 
     def _compute_patient_search(self):
         for call in self:

@@ -6,4 +6,4 @@ from . import test_recordings
 from . import test_ring_me
 from . import test_access_matrix, test_webhook_security
 from . import test_pbx_outages
-from . import test_crawl
+from . import test_crawl, test_view_expressions
