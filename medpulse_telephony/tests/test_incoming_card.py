@@ -4,6 +4,7 @@ from unittest.mock import patch
 
 import mango_vpbx
 
+from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, new_test_user
 
 from .common import LINE, PATIENT_NUMBER, T0, TelephonyFixtures, call_event, summary
@@ -295,6 +296,43 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
         self.assertEqual(call.followup_state, "needs_callback")
         self.assertEqual(call.followup_note, "Call back about results")
         self.assertIn("Call back about results", call.message_ids[0].body)
+
+    def _ended_call(self, entry, extension, number):
+        self.receive(ivr(entry))
+        return self.receive([
+            leg(entry, "op", 1, "Appeared", 5, op_to(extension, number)),
+            leg(entry, "op", 2, "Connected", 8, op_to(extension, number)),
+            leg(entry, "op", 3, "Disconnected", 60, op_to(extension, number), disconnect_reason=1110),
+        ])
+
+    def test_followup_comment_of_a_user_without_email(self):
+        """Like anna in the demo: no e-mail address, and the comment is still saved, as
+        her internal note; nothing is sent."""
+        anna = new_test_user(
+            self.env, login="tel_op5", name="Anna Nomail", email=False,
+            groups="medpulse_clinic.group_clinic_receptionist",
+        )
+        anna.sudo().pbx_extension = "105"
+        call = self._ended_call("E-CARD-NOMAIL", "105", "sip:anna@clinic.mangosip.ru")
+        call.with_user(anna).action_card_followup("needs_callback", "Call after <b>6 pm</b>\nThanks")
+        self.assertEqual((call.followup_state, call.followup_note),
+                         ("needs_callback", "Call after <b>6 pm</b>\nThanks"))
+        note = call.message_ids[0]
+        self.assertEqual(note.author_id, anna.partner_id)
+        self.assertEqual(note.subtype_id, self.env.ref("mail.mt_note"))
+        self.assertIn("Call after &lt;b&gt;6 pm&lt;/b&gt;<br>Thanks", note.body)
+        self.assertFalse(self.env["mail.mail"].sudo().search([("mail_message_id", "=", note.id)]))
+
+    def test_followup_is_saved_once_and_closes_the_card_everywhere(self):
+        """A new login replays the bus's last minute: it must end with "closed", and a
+        second save (from a card that came back anyway) must not overwrite the first."""
+        call = self._ended_call("E-CARD-ONCE", "101", SIP1)
+        self.assertEqual(self.statuses()[self.operator1][-1], "ended")
+        call.with_user(self.operator1).action_card_followup("resolved", "Booked for Monday")
+        self.assertEqual(self.statuses(), {self.operator1: ["closed"]})
+        with self.assertRaisesRegex(UserError, "already saved"):
+            call.with_user(self.operator1).action_card_followup("needs_callback", False)
+        self.assertEqual((call.followup_state, call.followup_note), ("resolved", "Booked for Monday"))
 
     # ------------------------------------------------------ automatic routing
 
