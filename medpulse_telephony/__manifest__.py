@@ -17,6 +17,7 @@
         "views/res_users_views.xml",
         "views/res_config_settings_views.xml",
         "views/medpulse_patient_views.xml",
+        "views/medpulse_appointment_views.xml",
         "wizards/medpulse_telephony_import_users_views.xml",
         "views/menus.xml",
         "views/medpulse_call_card_views.xml",
@@ -43,6 +44,7 @@
         "web.assets_tests": [
             "medpulse_telephony/static/tests/tours/click_to_call_tour.js",
             "medpulse_telephony/static/tests/tours/recording_player_tour.js",
+            "medpulse_telephony/static/tests/tours/incoming_card_tours.js",
             "medpulse_telephony/static/tests/crawl/screen_crawler.js",
         ],
         "web.assets_unit_tests": [
