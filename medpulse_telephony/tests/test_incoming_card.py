@@ -5,7 +5,7 @@ from unittest.mock import patch
 import mango_vpbx
 
 from odoo.exceptions import UserError
-from odoo.tests import TransactionCase, new_test_user
+from odoo.tests import Form, TransactionCase, new_test_user
 
 from .common import LINE, PATIENT_NUMBER, T0, TelephonyFixtures, call_event, summary
 
@@ -284,6 +284,34 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
         self.assertEqual(payload["status"], "talking")
         self.assertEqual([a["id"] for a in payload["appointments"]], appointment.ids)
 
+    def test_booking_form_of_the_card_says_phone_and_shows_the_call(self):
+        """The card opens the appointment form with ``default_call_id``: saved as booked by
+        phone (the form sends its own default origin), and the form shows the call."""
+        entry = "E-CARD-ORIGIN"
+        self.receive(ivr(entry))
+        call = self.receive([
+            leg(entry, "op1", 1, "Appeared", 5, op_to("101", SIP1)),
+            leg(entry, "op1", 2, "Connected", 8, op_to("101", SIP1)),
+        ])
+        service = self.env["medpulse.service"].sudo().create(
+            {"name": "Consultation (origin)", "duration": 30}
+        )
+        doctor = self.env["medpulse.doctor"].sudo().create({
+            "name": "Doctor Origin", "resource_calendar_id": False,
+            "service_ids": [(6, 0, service.ids)],
+        })
+        Appointment = self.env["medpulse.appointment"].with_user(self.operator1).with_context(
+            default_patient_id=self.patient.id, default_call_id=call.id,
+        )
+        form = Form(Appointment)
+        self.assertEqual(form.origin, "phone")
+        form.doctor_id = doctor
+        form.service_id = service
+        appointment = form.save()
+        self.assertEqual((appointment.origin, appointment.call_id), ("phone", call))
+        arch = Appointment.get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertIn('name="call_id"', arch)
+
     def test_followup_from_ended_card(self):
         entry = "E-CARD-FOLLOW"
         self.receive(ivr(entry))
@@ -302,7 +330,8 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
         return self.receive([
             leg(entry, "op", 1, "Appeared", 5, op_to(extension, number)),
             leg(entry, "op", 2, "Connected", 8, op_to(extension, number)),
-            leg(entry, "op", 3, "Disconnected", 60, op_to(extension, number), disconnect_reason=1110),
+            leg(entry, "op", 3, "Disconnected", 60, op_to(extension, number),
+                disconnect_reason=1110),
         ])
 
     def test_followup_comment_of_a_user_without_email(self):
@@ -314,14 +343,15 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
         )
         anna.sudo().pbx_extension = "105"
         call = self._ended_call("E-CARD-NOMAIL", "105", "sip:anna@clinic.mangosip.ru")
-        call.with_user(anna).action_card_followup("needs_callback", "Call after <b>6 pm</b>\nThanks")
-        self.assertEqual((call.followup_state, call.followup_note),
-                         ("needs_callback", "Call after <b>6 pm</b>\nThanks"))
-        note = call.message_ids[0]
-        self.assertEqual(note.author_id, anna.partner_id)
-        self.assertEqual(note.subtype_id, self.env.ref("mail.mt_note"))
-        self.assertIn("Call after &lt;b&gt;6 pm&lt;/b&gt;<br>Thanks", note.body)
-        self.assertFalse(self.env["mail.mail"].sudo().search([("mail_message_id", "=", note.id)]))
+        note = "Call after <b>6 pm</b>\nThanks"
+        call.with_user(anna).action_card_followup("needs_callback", note)
+        self.assertEqual((call.followup_state, call.followup_note), ("needs_callback", note))
+        message = call.message_ids[0]
+        self.assertEqual(message.author_id, anna.partner_id)
+        self.assertEqual(message.subtype_id, self.env.ref("mail.mt_note"))
+        self.assertIn("Call after &lt;b&gt;6 pm&lt;/b&gt;<br>Thanks", message.body)
+        mails = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
+        self.assertFalse(mails)
 
     def test_followup_is_saved_once_and_closes_the_card_everywhere(self):
         """A new login replays the bus's last minute: it must end with "closed", and a
@@ -332,7 +362,9 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
         self.assertEqual(self.statuses(), {self.operator1: ["closed"]})
         with self.assertRaisesRegex(UserError, "already saved"):
             call.with_user(self.operator1).action_card_followup("needs_callback", False)
-        self.assertEqual((call.followup_state, call.followup_note), ("resolved", "Booked for Monday"))
+        self.assertEqual(
+            (call.followup_state, call.followup_note), ("resolved", "Booked for Monday")
+        )
 
     # ------------------------------------------------------ automatic routing
 

@@ -94,7 +94,7 @@ test("in call shows a timer; answered elsewhere shows who, then goes away", asyn
     send(ringing({ call_id: 43, status: "ringing" }));
     await contains(".o_medpulse_incoming_card", { count: 2 });
     send({ call_id: 43, status: "answered_elsewhere", answered_by: "Anna Smirnova" });
-    await contains(".o_medpulse_card_answered_by", { text: "Answered by Anna Smirnova" });
+    await contains(".o_medpulse_card_answered_by", { text: "Picked up by Anna Smirnova" });
     await advanceTime(7000);
     await contains(".o_medpulse_incoming_card", { count: 1 });
     send({ call_id: 42, status: "closed" });

@@ -50,6 +50,14 @@ export class IncomingCard extends Component {
         return this.props.card;
     }
 
+    /**
+     * Attributes OWL does not translate by itself (aria-label). "Hide", not "Dismiss":
+     * Odoo's own "Dismiss" reads "Отклонить" (reject) in Russian, not what this does.
+     */
+    get labels() {
+        return { dismiss: _t("Hide"), chooser: _t("Patients with this number") };
+    }
+
     get patient() {
         return this.card.patients?.find((p) => p.id === this.card.patient_id) || null;
     }
@@ -223,6 +231,10 @@ export class IncomingCardContainer extends Component {
 
     setup() {
         this.store = useState(useService("medpulse_telephony.incoming_card"));
+    }
+
+    get labels() {
+        return { region: _t("Incoming calls") };
     }
 }
 
