@@ -61,18 +61,18 @@ registry.category("web_tour.tours").add("medpulse_clinic_book_appointment_tour",
             },
         },
         {
-            content: "Clear the time",
+            content: "Move the time far away",
             trigger: ".o_field_widget[name=start] input",
-            run: "clear",
+            run: "edit 01/07/2031 10:00:00",
         },
         {
             content: "Ask for the next free slot",
-            trigger: ".o_form_view .o_medpulse_next_free_slot",
+            trigger: ".o_form_view:has(.o_field_widget[name=start] input:value(/2031/)) button:contains(Next free slot)",
             run: "click",
         },
         {
-            content: "The slot is in the form, and nothing was saved",
-            trigger: ".o_field_widget[name=start] input:value(/\\d/)",
+            content: "The slot is back in the form, and nothing was saved",
+            trigger: ".o_field_widget[name=start] input:value(/\\d/):not(:value(/2031/))",
             run() {
                 if (!window.location.pathname.endsWith("/new")) {
                     throw new Error(`the booking was saved: ${window.location.pathname}`);
