@@ -84,7 +84,13 @@ registry.category("web_tour.tours").add("medpulse_card_layers_tour", {
         },
         {
             content: "The booking says it is made by phone, and links the call",
-            trigger: ".modal .o_field_widget[name=origin]:contains(Phone Call)",
+            trigger: ".modal .o_field_widget[name=origin] select",
+            run() {
+                const chosen = this.anchor.selectedOptions[0]?.textContent.trim();
+                if (chosen !== "Phone Call") {
+                    throw new Error(`the booking's origin is "${chosen}"`);
+                }
+            },
         },
         {
             trigger: ".modal .o_field_widget[name=call_id]",
