@@ -45,6 +45,7 @@
             "medpulse_telephony/static/tests/tours/click_to_call_tour.js",
             "medpulse_telephony/static/tests/tours/recording_player_tour.js",
             "medpulse_telephony/static/tests/tours/incoming_card_tours.js",
+            "medpulse_telephony/static/tests/tours/preferences_tour.js",
             "medpulse_telephony/static/tests/crawl/screen_crawler.js",
         ],
         "web.assets_unit_tests": [
