@@ -40,16 +40,19 @@
         "web.assets_backend": [
             "medpulse_telephony/static/src/incoming_card/**/*",
             "medpulse_telephony/static/src/click_to_call/**/*",
+            "medpulse_telephony/static/src/journal/**/*",
+            "medpulse_telephony/static/src/dashboard/**/*",
         ],
         "web.assets_tests": [
             "medpulse_telephony/static/tests/tours/click_to_call_tour.js",
             "medpulse_telephony/static/tests/tours/recording_player_tour.js",
             "medpulse_telephony/static/tests/tours/incoming_card_tours.js",
             "medpulse_telephony/static/tests/tours/preferences_tour.js",
+            "medpulse_telephony/static/tests/tours/journal_reports_tours.js",
             "medpulse_telephony/static/tests/crawl/screen_crawler.js",
         ],
         "web.assets_unit_tests": [
-            "medpulse_telephony/static/tests/incoming_card.test.js",
+            "medpulse_telephony/static/tests/*.test.js",
         ],
     },
     "application": True,

@@ -6,4 +6,4 @@ from . import test_recordings
 from . import test_ring_me, test_preferences
 from . import test_access_matrix, test_webhook_security
 from . import test_pbx_outages
-from . import test_crawl, test_view_expressions
+from . import test_crawl, test_view_expressions, test_journal_screens
