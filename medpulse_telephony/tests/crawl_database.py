@@ -104,13 +104,18 @@ class CrawlDatabase:
             "user_id": people["doctor"].id if "doctor" in people else False,
             "resource_calendar_id": False, "service_ids": [Command.set(service.ids)],
         })
+        self._play_pbx(company, key, receptionist, operator, patients, manager)
+        # booked during the patient's call, as from the card: the form shows the call
+        call = self.env["medpulse.call"].search(
+            [("company_id", "=", company.id), ("call_type", "=", "incoming")], limit=1
+        )
         Appointment = self.env["medpulse.appointment"].with_user(receptionist).with_company(company)
         tomorrow = fields.Datetime.now() + timedelta(days=1)
         Appointment.create({
             "patient_id": patients[0].id, "doctor_id": doctor.id, "service_id": service.id,
             "start": Appointment._find_next_free_slot(doctor, service, tomorrow),
+            "call_id": call.id,
         })
-        self._play_pbx(company, key, receptionist, operator, patients, manager)
 
     def _play_pbx(self, company, key, receptionist, operator, patients, manager):
         """Calls on the company's emulated PBX, their events through the webhook, then
