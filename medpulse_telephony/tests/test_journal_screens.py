@@ -82,3 +82,9 @@ class TestJournalScreens(TelephonyFixtures, HttpCase):
         self.assertFalse(
             self.env["medpulse.call.dashboard"].search([]), "changing the period saved nothing"
         )
+
+    def test_health_screen(self):
+        self.start_tour(
+            "/odoo/action-medpulse_telephony.medpulse_telephony_health_action",
+            "medpulse_health_screen_tour", login=self.manager.login,
+        )

@@ -105,7 +105,8 @@ def test_saved_followup_of_a_user_without_email_stays_saved(browser, odoo_server
     page = login(browser, odoo_server, "anna", "anna")
     try:
         call = Call(pbx, "79990007001").ivr().ring("103").answer("103").drop("103")
-        card = page.locator(CARD)
+        call_id = _call_id(rpc, call)
+        card = page.locator(f"{CARD}[data-call-id='{call_id}']")
         expect(card.locator(".o_medpulse_card_followup")).to_be_visible()
         card.locator(".o_medpulse_card_followup select").select_option("needs_callback")
         card.locator(".o_medpulse_card_followup textarea").fill("Call after 6 pm, about the results")
@@ -114,7 +115,6 @@ def test_saved_followup_of_a_user_without_email_stays_saved(browser, odoo_server
         expect(card).to_have_count(0)
     finally:
         page.context.close()
-    call_id = _call_id(rpc, call)
     saved = rpc("medpulse.call", "read", [call_id], fields=["followup_state", "followup_note"])[0]
     assert (saved["followup_state"], saved["followup_note"]) == (
         "needs_callback", "Call after 6 pm, about the results")
@@ -129,7 +129,7 @@ def test_saved_followup_of_a_user_without_email_stays_saved(browser, odoo_server
             (key) => key.endsWith('.last_notification_id') && Number(localStorage[key]) > 0)""")
         again.wait_for_timeout(1000)
         # ...which ended with the card's "closed": no card.
-        expect(again.locator(CARD)).to_have_count(0)
+        expect(again.locator(f"{CARD}[data-call-id='{call_id}']")).to_have_count(0)
     finally:
         again.context.close()
 
