@@ -209,21 +209,25 @@ class MedpulseAppointment(models.Model):
             }
         return None
 
-    def action_find_next_slot(self):
-        """Move the appointment to the doctor's next free slot from now on."""
-        for appointment in self:
-            start = self._find_next_free_slot(
-                appointment.doctor_id, appointment.service_id, exclude_ids=appointment.ids
-            )
-            if not start:
-                raise UserError(self.env._(
-                    "%(doctor)s has no free time for %(service)s in the next %(days)s days.",
-                    doctor=appointment.doctor_id.name,
-                    service=appointment.service_id.name,
-                    days=SLOT_SEARCH_DAYS,
-                ))
-            appointment.start = start
-        return True
+    @api.model
+    def get_next_free_slot(self, doctor_id, service_id, exclude_ids=()):
+        """The form's "Next free slot": the doctor's next free start from now on, for the
+        form to fill in without saving (UTC, as the web client reads datetimes)."""
+        doctor = self.env["medpulse.doctor"].browse(int(doctor_id)).exists()
+        service = self.env["medpulse.service"].browse(int(service_id)).exists()
+        doctor.check_access("read")
+        service.check_access("read")
+        start = self._find_next_free_slot(
+            doctor, service, exclude_ids=[int(record_id) for record_id in exclude_ids]
+        )
+        if not start:
+            raise UserError(self.env._(
+                "%(doctor)s has no free time for %(service)s in the next %(days)s days.",
+                doctor=doctor.name,
+                service=service.name,
+                days=SLOT_SEARCH_DAYS,
+            ))
+        return fields.Datetime.to_string(start)
 
     @api.constrains("doctor_id", "start", "stop", "state")
     def _check_double_booking(self):

@@ -27,8 +27,8 @@ class MedpulsePatient(models.Model):
     # ILIKE '%...%', so one such column made PostgreSQL scan every patient. Exact
     # lookups use the unique (card_number, company_id) index.
     card_number = fields.Char(
-        readonly=True, copy=False, index="trigram", default="/",
-        help="Medical card number, assigned automatically.",
+        readonly=True, copy=False, index="trigram",
+        help="Medical card number, assigned automatically when the patient is saved.",
     )
     birth_date = fields.Date(tracking=True)
     gender = fields.Selection([("male", "Male"), ("female", "Female")])
@@ -229,7 +229,7 @@ class MedpulsePatient(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
-            if vals.get("card_number", "/") == "/":
+            if not vals.get("card_number"):
                 vals["card_number"] = self.env["ir.sequence"].next_by_code("medpulse.patient")
         return super().create(vals_list)
 

@@ -87,12 +87,16 @@ class TestAppointment(ClinicCase):
         )
 
     def test_next_free_slot_button(self):
+        """The form's button gets the slot and changes nothing: the form fills it in."""
         self.book(MONDAY.replace(hour=9))
         with freeze_time(MONDAY.replace(hour=8)):
             late = self.book(MONDAY.replace(hour=17))
-            late.action_find_next_slot()
-        self.assertEqual(late.start, MONDAY.replace(hour=9, minute=30))
-        self.assertEqual(late.stop, MONDAY.replace(hour=10))
+            Appointment = self.env["medpulse.appointment"].with_user(self.user_receptionist)
+            slot = Appointment.get_next_free_slot(
+                self.doctor_a.id, self.service_30.id, exclude_ids=late.ids
+            )
+        self.assertEqual(slot, "2030-01-07 09:30:00")
+        self.assertEqual(late.start, MONDAY.replace(hour=17))
 
     def test_form_proposes_the_next_free_slot(self):
         self.book(MONDAY.replace(hour=9))

@@ -113,6 +113,13 @@ class TestPhoneLookup(ClinicCase):
         self.patient.patronymic = "Ivanovich"
         self.assertEqual(self.patient.name, "Ivanov Ivan Ivanovich")
 
+    def test_a_new_patient_has_no_card_number_until_saved(self):
+        """The form's title shows the card number: nothing (not "/") before it exists."""
+        form = Form(self.env["medpulse.patient"].with_user(self.user_receptionist))
+        self.assertFalse(form.card_number)
+        form.last_name, form.first_name = "Sidorova", "Olga"
+        self.assertRegex(form.save().card_number, r"^MP-\d{6}$")
+
     def test_relative_number_label(self):
         self.patient.phone_ids = [Command.create({
             "number": "+7 903 777 66 55", "label": "relative", "relative_name": "Wife",

@@ -36,4 +36,4 @@ from . import (
     medpulse_call_dashboard,
     medpulse_telephony_health,
 )
-from . import medpulse_ring_me
+from . import medpulse_ring_me, medpulse_call_journal_live

@@ -11,9 +11,18 @@ class MedpulseAppointment(models.Model):
         help="The phone call in which this appointment was booked.",
     )
 
+    @api.model
+    def default_get(self, fields_list):
+        """Booked from a call's card (``default_call_id``): the form says "Phone Call" at once."""
+        defaults = super().default_get(fields_list)
+        if defaults.get("call_id") and "origin" in fields_list:
+            defaults["origin"] = "phone"
+        return defaults
+
     @api.model_create_multi
     def create(self, vals_list):
+        """An appointment booked during a call was booked by phone, whatever the form sent."""
         for vals in vals_list:
-            if vals.get("call_id") and not vals.get("origin"):
+            if vals.get("call_id"):
                 vals["origin"] = "phone"
         return super().create(vals_list)

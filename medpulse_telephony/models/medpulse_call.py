@@ -136,6 +136,11 @@ class MedpulseCall(models.Model):
     number_search = fields.Char(
         string="Number (any format)", compute="_compute_number_search", search="_search_number",
     )
+    caller_search = fields.Char(
+        string="Number or patient", compute="_compute_number_search", search="_search_caller",
+        help="The journal's first search: a number in any format searches the numbers; a "
+        "name or a card number searches the patients.",
+    )
     line_id = fields.Many2one("medpulse.telephony.line", string="Line", readonly=True, index=True)
     patient_id = fields.Many2one(
         "medpulse.patient", string="Patient", readonly=True, index="btree_not_null",
@@ -144,6 +149,12 @@ class MedpulseCall(models.Model):
     )
     patient_ids = fields.Many2many(
         "medpulse.patient", string="Patients with this number", readonly=True,
+        groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
+    )
+    # The form shows the chooser only for a shared number; its client-side expressions
+    # cannot count (no len()), so the count is a field.
+    patient_count = fields.Integer(
+        string="Number of patients", compute="_compute_patient_count",
         groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
     )
     patient_search = fields.Char(
@@ -231,7 +242,12 @@ class MedpulseCall(models.Model):
 
     def _compute_number_search(self):
         for call in self:
-            call.number_search = call.external_e164 or call.caller_number
+            call.number_search = call.caller_search = call.external_e164 or call.caller_number
+
+    @api.depends("patient_ids")
+    def _compute_patient_count(self):
+        for call in self:
+            call.patient_count = len(call.patient_ids)
 
     def _compute_patient_search(self):
         for call in self:
@@ -256,6 +272,17 @@ class MedpulseCall(models.Model):
             # A fragment that matches a crowd ("а"): no list of ids to pass on.
             return [("patient_ids", operator, value)]
         return [("patient_ids", "in", ids)]
+
+    def _search_caller(self, operator, value):
+        """What the search box does with text typed and Enter: a number (digits, spaces,
+        ``+()-.``) searches the numbers; anything else searches the patients, for those
+        who may read them (the others search the numbers)."""
+        if (
+            isinstance(value, str) and not _NUMBER_TYPED.fullmatch(value.strip())
+            and self.env["medpulse.patient"].has_access("read")
+        ):
+            return self._search_patient(operator, value)
+        return self._search_number(operator, value)
 
     def _search_number(self, operator, value):
         """Find calls by a number typed in any format: +7 (916) 123-45-67, 8916..., 1234567."""
@@ -769,6 +796,8 @@ class MedpulseCall(models.Model):
 
 #: Above this many matching patients, the Patient filter is left to a subquery.
 _PATIENT_SEARCH_IDS = 5000
+#: What a number looks like when someone types it: +7 (916) 123-45-67, 8916..., 1234.
+_NUMBER_TYPED = re.compile(r"[\d\s()+\-.]+")
 
 
 def _call_type(direction, result):

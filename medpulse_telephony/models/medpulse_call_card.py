@@ -25,7 +25,7 @@ import mango_vpbx
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, plaintext2html
 
 _logger = logging.getLogger(__name__)
 
@@ -262,18 +262,26 @@ class MedpulseCall(models.Model):
         return True
 
     def action_card_followup(self, followup_state, note=False):
-        """The one-step form of an ended card: follow-up status and a comment."""
+        """The one-step form of an ended card: follow-up status and a comment.
+
+        The comment is logged as the user's internal note, never sent, so it does not
+        depend on the user having an e-mail address. It is saved once: every tab of the
+        user is told to close the card (a new login replays the bus's last minute, which
+        then ends with this "closed"), and a second save changes nothing.
+        """
         self.ensure_one()
         self.check_access("write")
         if followup_state not in dict(self._fields["followup_state"].selection):
             raise UserError(_("Unknown follow-up status."))
+        audience = dict(self.sudo().card_audience or {})
+        if audience.get(str(self.env.uid)) != "ended":
+            raise UserError(_("The follow-up of this call was already saved: nothing was changed."))
         self.write({"followup_state": followup_state, "followup_note": note or False})
         if note:
-            self.message_post(body=note, subtype_xmlid="mail.mt_note")
-        audience = dict(self.sudo().card_audience or {})
-        if audience.get(str(self.env.uid)) == "ended":
-            audience[str(self.env.uid)] = "closed"
-            self.sudo().card_audience = audience
+            self._message_log(body=plaintext2html(note), message_type="comment")
+        audience[str(self.env.uid)] = "closed"
+        self.sudo().card_audience = audience
+        self._notify_card(self.env.user, "closed")
         return True
 
     @api.model

@@ -4,7 +4,8 @@ from unittest.mock import patch
 
 import mango_vpbx
 
-from odoo.tests import TransactionCase, new_test_user
+from odoo.exceptions import UserError
+from odoo.tests import Form, TransactionCase, new_test_user
 
 from .common import LINE, PATIENT_NUMBER, T0, TelephonyFixtures, call_event, summary
 
@@ -283,6 +284,34 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
         self.assertEqual(payload["status"], "talking")
         self.assertEqual([a["id"] for a in payload["appointments"]], appointment.ids)
 
+    def test_booking_form_of_the_card_says_phone_and_shows_the_call(self):
+        """The card opens the appointment form with ``default_call_id``: saved as booked by
+        phone (the form sends its own default origin), and the form shows the call."""
+        entry = "E-CARD-ORIGIN"
+        self.receive(ivr(entry))
+        call = self.receive([
+            leg(entry, "op1", 1, "Appeared", 5, op_to("101", SIP1)),
+            leg(entry, "op1", 2, "Connected", 8, op_to("101", SIP1)),
+        ])
+        service = self.env["medpulse.service"].sudo().create(
+            {"name": "Consultation (origin)", "duration": 30}
+        )
+        doctor = self.env["medpulse.doctor"].sudo().create({
+            "name": "Doctor Origin", "resource_calendar_id": False,
+            "service_ids": [(6, 0, service.ids)],
+        })
+        Appointment = self.env["medpulse.appointment"].with_user(self.operator1).with_context(
+            default_patient_id=self.patient.id, default_call_id=call.id,
+        )
+        form = Form(Appointment)
+        self.assertEqual(form.origin, "phone")
+        form.doctor_id = doctor
+        form.service_id = service
+        appointment = form.save()
+        self.assertEqual((appointment.origin, appointment.call_id), ("phone", call))
+        arch = Appointment.get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertIn('name="call_id"', arch)
+
     def test_followup_from_ended_card(self):
         entry = "E-CARD-FOLLOW"
         self.receive(ivr(entry))
@@ -295,6 +324,47 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
         self.assertEqual(call.followup_state, "needs_callback")
         self.assertEqual(call.followup_note, "Call back about results")
         self.assertIn("Call back about results", call.message_ids[0].body)
+
+    def _ended_call(self, entry, extension, number):
+        self.receive(ivr(entry))
+        return self.receive([
+            leg(entry, "op", 1, "Appeared", 5, op_to(extension, number)),
+            leg(entry, "op", 2, "Connected", 8, op_to(extension, number)),
+            leg(entry, "op", 3, "Disconnected", 60, op_to(extension, number),
+                disconnect_reason=1110),
+        ])
+
+    def test_followup_comment_of_a_user_without_email(self):
+        """Like anna in the demo: no e-mail address, and the comment is still saved, as
+        her internal note; nothing is sent."""
+        anna = new_test_user(
+            self.env, login="tel_op5", name="Anna Nomail", email=False,
+            groups="medpulse_clinic.group_clinic_receptionist",
+        )
+        anna.sudo().pbx_extension = "105"
+        call = self._ended_call("E-CARD-NOMAIL", "105", "sip:anna@clinic.mangosip.ru")
+        note = "Call after <b>6 pm</b>\nThanks"
+        call.with_user(anna).action_card_followup("needs_callback", note)
+        self.assertEqual((call.followup_state, call.followup_note), ("needs_callback", note))
+        message = call.message_ids[0]
+        self.assertEqual(message.author_id, anna.partner_id)
+        self.assertEqual(message.subtype_id, self.env.ref("mail.mt_note"))
+        self.assertIn("Call after &lt;b&gt;6 pm&lt;/b&gt;<br>Thanks", message.body)
+        mails = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message.id)])
+        self.assertFalse(mails)
+
+    def test_followup_is_saved_once_and_closes_the_card_everywhere(self):
+        """A new login replays the bus's last minute: it must end with "closed", and a
+        second save (from a card that came back anyway) must not overwrite the first."""
+        call = self._ended_call("E-CARD-ONCE", "101", SIP1)
+        self.assertEqual(self.statuses()[self.operator1][-1], "ended")
+        call.with_user(self.operator1).action_card_followup("resolved", "Booked for Monday")
+        self.assertEqual(self.statuses(), {self.operator1: ["closed"]})
+        with self.assertRaisesRegex(UserError, "already saved"):
+            call.with_user(self.operator1).action_card_followup("needs_callback", False)
+        self.assertEqual(
+            (call.followup_state, call.followup_note), ("resolved", "Booked for Monday")
+        )
 
     # ------------------------------------------------------ automatic routing
 

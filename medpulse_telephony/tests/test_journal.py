@@ -3,8 +3,9 @@ import random
 from datetime import datetime
 
 from freezegun import freeze_time
+from lxml import etree
 
-from odoo.tests import TransactionCase, tagged
+from odoo.tests import TransactionCase, new_test_user, tagged
 
 from .common import LINE, OPERATOR_MOBILE, PATIENT_NUMBER, T0, TelephonyFixtures, dumps, incoming_answered, incoming_missed, outgoing
 
@@ -159,6 +160,28 @@ class TestCallJournal(TelephonyFixtures, TransactionCase):
         self.assertFalse(Call.search([("patient_search", "ilike", "Nobody Such")]))
         self.assertIn(other, Call.search([("patient_search", "not ilike", "Ivanova")]))
         self.assertNotIn(call, Call.search([("patient_search", "not ilike", "Ivanova")]))
+
+    def test_search_box_takes_a_name_or_a_number(self):
+        """Text typed in the journal's search box, then Enter: a name or a card number
+        searches the patients, a number the numbers; without patient rights, the numbers."""
+        call = self.receive(incoming_answered("E-BOX"))
+        other = self.receive(incoming_answered("E-BOX-2", caller="79035550000"))
+        Call = self.env["medpulse.call"].with_user(self.operator1)
+        typed_forms = ("Ivanova", "ivanova anna", self.patient.card_number, "+7 (916) 123-45-67")
+        for typed in (*typed_forms, "916 123"):
+            found = Call.search([("caller_search", "ilike", typed)])
+            self.assertIn(call, found, typed)
+            self.assertNotIn(other, found, typed)
+        self.assertEqual(Call.search([("caller_search", "ilike", "903 555")]), other)
+        telephony_only = new_test_user(
+            self.env, login="tel_only", groups="medpulse_telephony.group_telephony_operator",
+        )
+        Plain = self.env["medpulse.call"].with_user(telephony_only)
+        self.assertFalse(Plain.search([("caller_search", "ilike", "Ivanova")]))
+        self.assertIn(call, Plain.search([("caller_search", "ilike", "916 123")]))
+        # Enter takes the search view's first field: this one, for the clinic.
+        arch = Call.get_views([(False, "search")])["views"]["search"]["arch"]
+        self.assertEqual(etree.fromstring(arch).find(".//field").get("name"), "caller_search")
 
     def test_today_is_the_users_today(self):
         # 2026-03-02 20:30 UTC is already 03-03 01:30 in Ufa (UTC+5).

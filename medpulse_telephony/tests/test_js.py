@@ -1,12 +1,13 @@
 import logging
 import re
+from pathlib import Path
 
+from odoo.modules.module import get_module_path
 from odoo.tests import HttpCase, tagged
-from odoo.tools.misc import file_open
 
 from odoo.addons.web.tests.test_js import unit_test_error_checker
 
-TEST_FILE = "medpulse_telephony/static/tests/incoming_card.test.js"
+TEST_FILES = "medpulse_telephony/static/tests"
 # Hoot's `filter` keeps the tests whose full name ("@module/path/test name") matches;
 # a value between slashes is a regular expression.
 HOOT_FILTER = "/^@medpulse_telephony\\//"
@@ -24,13 +25,16 @@ class _Collector(logging.Handler):
 @tagged("post_install", "-at_install")
 class TestIncomingCardJs(HttpCase):
     def test_incoming_card_hoot(self):
-        """Run our Hoot tests headless; every test of the file must have run and passed.
+        """Run our Hoot tests headless (the card, the journal); every test of every file
+        must have run and passed.
 
         Hoot reports success for an empty selection too, so the number of tests it
-        passed is compared with the number of tests in the file.
+        passed is compared with the number of tests in the files.
         """
-        with file_open(TEST_FILE) as source:
-            expected = len(re.findall(r"^test\(", source.read(), re.M))
+        folder = Path(get_module_path("medpulse_telephony"), "static", "tests")
+        expected = sum(
+            len(re.findall(r"^test\(", path.read_text(), re.M)) for path in folder.glob("*.test.js")
+        )
         self.assertGreater(expected, 0)
         collector = _Collector()
         # The browser's console is logged under this test's logger (odoo.tests.common).
@@ -49,4 +53,4 @@ class TestIncomingCardJs(HttpCase):
             int(match[1]) for match in map(re.compile(r"\[HOOT\] passed (\d+) tests").search, collector.messages)
             if match
         ]
-        self.assertEqual(passed, [expected], "Hoot must run every test of %s" % TEST_FILE)
+        self.assertEqual(passed, [expected], "Hoot must run every test of %s" % TEST_FILES)

@@ -96,6 +96,44 @@ def test_card_shows_patient_and_booking_links_the_appointment(admin_page, demo_p
     assert (saved["followup_state"], saved["followup_note"]) == ("needs_callback", "Bring the test results")
 
 
+def test_saved_followup_of_a_user_without_email_stays_saved(browser, odoo_server, pbx, rpc):
+    """anna has no e-mail address: her "Call ended" card saves the status and the comment.
+    A new login within the bus's replay window (its last 50 s) does not bring the saved
+    card back, so it cannot be saved again over the first save."""
+    [anna] = rpc("res.users", "search_read", [("login", "=", "anna")], fields=["email", "partner_id"])
+    assert not anna["email"]
+    page = login(browser, odoo_server, "anna", "anna")
+    try:
+        call = Call(pbx, "79990007001").ivr().ring("103").answer("103").drop("103")
+        call_id = _call_id(rpc, call)
+        card = page.locator(f"{CARD}[data-call-id='{call_id}']")
+        expect(card.locator(".o_medpulse_card_followup")).to_be_visible()
+        card.locator(".o_medpulse_card_followup select").select_option("needs_callback")
+        card.locator(".o_medpulse_card_followup textarea").fill("Call after 6 pm, about the results")
+        card.locator(".o_medpulse_card_followup_save").click()
+        expect(page.locator(".o_notification", has_text="follow-up is saved")).to_be_visible()
+        expect(card).to_have_count(0)
+    finally:
+        page.context.close()
+    saved = rpc("medpulse.call", "read", [call_id], fields=["followup_state", "followup_note"])[0]
+    assert (saved["followup_state"], saved["followup_note"]) == (
+        "needs_callback", "Call after 6 pm, about the results")
+    notes = rpc("mail.message", "search_read", [("model", "=", "medpulse.call"), ("res_id", "=", call_id),
+                                                ("author_id", "=", anna["partner_id"][0])], fields=["body"])
+    assert any("Call after 6 pm" in note["body"] for note in notes), notes
+
+    again = login(browser, odoo_server, "anna", "anna")
+    try:
+        # The new session's bus has delivered its replay of the last 50 s...
+        again.wait_for_function("""() => Object.keys(localStorage).some(
+            (key) => key.endsWith('.last_notification_id') && Number(localStorage[key]) > 0)""")
+        again.wait_for_timeout(1000)
+        # ...which ended with the card's "closed": no card.
+        expect(again.locator(f"{CARD}[data-call-id='{call_id}']")).to_have_count(0)
+    finally:
+        again.context.close()
+
+
 def _pick(page, dialog, field, name):
     dialog.locator(f"div[name={field}] input").fill(name)
     page.locator(".o-autocomplete--dropdown-item", has_text=name).first.click()

@@ -8,7 +8,7 @@ import {
     start,
     startServer,
 } from "@mail/../tests/mail_test_helpers";
-import { onRpc, patchWithCleanup, serverState } from "@web/../tests/web_test_helpers";
+import { makeServerError, onRpc, patchWithCleanup, serverState } from "@web/../tests/web_test_helpers";
 import { browser } from "@web/core/browser/browser";
 import { BOUND_DEVICE_KEY } from "@medpulse_telephony/incoming_card/incoming_card_service";
 
@@ -94,7 +94,7 @@ test("in call shows a timer; answered elsewhere shows who, then goes away", asyn
     send(ringing({ call_id: 43, status: "ringing" }));
     await contains(".o_medpulse_incoming_card", { count: 2 });
     send({ call_id: 43, status: "answered_elsewhere", answered_by: "Anna Smirnova" });
-    await contains(".o_medpulse_card_answered_by", { text: "Answered by Anna Smirnova" });
+    await contains(".o_medpulse_card_answered_by", { text: "Picked up by Anna Smirnova" });
     await advanceTime(7000);
     await contains(".o_medpulse_incoming_card", { count: 1 });
     send({ call_id: 42, status: "closed" });
@@ -230,8 +230,9 @@ test("hang up from an ongoing call", async () => {
 });
 
 test("ended call: one-step follow-up status and comment", async () => {
-    onRpc("medpulse.call", "action_card_followup", ({ args }) => {
-        expect.step(`followup ${JSON.stringify(args)}`);
+    onRpc("medpulse.call", "action_card_followup", ({ args, kwargs }) => {
+        const { context, ...params } = kwargs;
+        expect.step(`followup ${JSON.stringify(args)} ${JSON.stringify(params)}`);
         return true;
     });
     const { send } = await startWithBus();
@@ -246,7 +247,28 @@ test("ended call: one-step follow-up status and comment", async () => {
     await insertText(".o_medpulse_card_followup textarea", "Call back with results");
     await click(".o_medpulse_card_followup_save");
     await contains(".o_medpulse_incoming_card", { count: 0 });
-    expect.verifySteps(['followup [[42],"needs_callback","Call back with results"]']);
+    expect.verifySteps([
+        'followup [[42]] {"followup_state":"needs_callback","note":"Call back with results"}',
+    ]);
+});
+
+test("an ended card starts from the call's follow-up; a refused save says why", async () => {
+    onRpc("medpulse.call", "action_card_followup", () => {
+        throw makeServerError({
+            message: "The follow-up of this call was already saved: nothing was changed.",
+        });
+    });
+    const { send } = await startWithBus();
+    send(ringing({ status: "talking", answered_at: "2026-03-02 09:00:10" }));
+    await contains(".o_medpulse_card_talking");
+    send(ringing({ status: "ended", followup_state: "needs_callback", followup_note: "Saved" }));
+    await contains(".o_medpulse_card_followup textarea", { value: "Saved" });
+    expect(".o_medpulse_card_followup select").toHaveValue("needs_callback");
+    await click(".o_medpulse_card_followup_save");
+    await contains(".o_medpulse_card_message.text-danger", {
+        text: "The follow-up of this call was already saved: nothing was changed.",
+    });
+    await contains(".o_medpulse_incoming_card", { count: 1 });
 });
 
 test("the card of a call still ringing comes back after a reload", async () => {

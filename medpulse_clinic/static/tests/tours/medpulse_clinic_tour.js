@@ -51,8 +51,42 @@ registry.category("web_tour.tours").add("medpulse_clinic_book_appointment_tour",
             content: "The next free slot is proposed",
         },
         {
-            trigger: ".o_form_view button[name=action_confirm]",
+            content: "A booking being written has no state to change yet",
+            trigger: ".o_form_view .o_form_statusbar",
+            run() {
+                const buttons = this.anchor.querySelectorAll(".o_statusbar_buttons button");
+                if (buttons.length) {
+                    throw new Error(`state buttons before saving: ${[...buttons].map((b) => b.innerText)}`);
+                }
+            },
+        },
+        {
+            content: "Move the time far away",
+            trigger: ".o_field_widget[name=start] input",
+            run: "edit 01/07/2031 10:00:00",
+        },
+        {
+            content: "Ask for the next free slot",
+            trigger: ".o_form_view:has(.o_field_widget[name=start] input:value(/2031/)) button:contains(Next free slot)",
+            run: "click",
+        },
+        {
+            content: "The slot is back in the form, and nothing was saved",
+            trigger: ".o_field_widget[name=start] input:value(/\\d/):not(:value(/2031/))",
+            run() {
+                if (!window.location.pathname.endsWith("/new")) {
+                    throw new Error(`the booking was saved: ${window.location.pathname}`);
+                }
+            },
+        },
+        {
+            content: "Book it",
+            trigger: ".o_form_view .o_form_button_save",
+            run: "click",
+        },
+        {
             content: "Confirm the appointment",
+            trigger: ".o_form_view button[name=action_confirm]",
             run: "click",
         },
         {
@@ -67,6 +101,25 @@ registry.category("web_tour.tours").add("medpulse_clinic_book_appointment_tour",
         {
             trigger: ".o_calendar_view .fc-event:contains(Tourova Anna)",
             content: "The appointment is in the calendar",
+        },
+        {
+            content: "Register a new patient",
+            trigger: "[data-menu-xmlid='medpulse_clinic.medpulse_patient_menu']",
+            run: "click",
+        },
+        {
+            trigger: ".o_list_view .o_list_button_add",
+            run: "click",
+        },
+        {
+            content: "The title has no card number yet (not \"/\")",
+            trigger: ".o_form_view .oe_title:has(.o_field_widget[name=card_number])",
+            run() {
+                const number = this.anchor.querySelector(".o_field_widget[name=card_number]");
+                if (number.innerText.trim()) {
+                    throw new Error(`a new patient's title shows "${number.innerText.trim()}"`);
+                }
+            },
         },
     ],
 });

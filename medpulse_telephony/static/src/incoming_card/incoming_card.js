@@ -1,4 +1,4 @@
-import { Component, onMounted, onWillUnmount, useState } from "@odoo/owl";
+import { Component, onMounted, onWillUnmount, useEffect, useState } from "@odoo/owl";
 import { browser } from "@web/core/browser/browser";
 import { _t } from "@web/core/l10n/translation";
 import { deserializeDateTime, formatDateTime } from "@web/core/l10n/dates";
@@ -28,6 +28,18 @@ export class IncomingCard extends Component {
             followupNote: "",
             busy: false,
         });
+        // The follow-up form starts from what the call has when it ends (a colleague
+        // may have set it from the journal), else "resolved".
+        useEffect(
+            (status) => {
+                if (status === "ended") {
+                    const current = this.card.followup_state;
+                    this.state.followupState = current && current !== "new" ? current : "resolved";
+                    this.state.followupNote = this.card.followup_note || "";
+                }
+            },
+            () => [this.card.status]
+        );
         onMounted(() => {
             this.timer = browser.setInterval(() => (this.state.now = Date.now()), 1000);
         });
@@ -36,6 +48,14 @@ export class IncomingCard extends Component {
 
     get card() {
         return this.props.card;
+    }
+
+    /**
+     * Attributes OWL does not translate by itself (aria-label). "Hide", not "Dismiss":
+     * Odoo's own "Dismiss" reads "Отклонить" (reject) in Russian, not what this does.
+     */
+    get labels() {
+        return { dismiss: _t("Hide"), chooser: _t("Patients with this number") };
     }
 
     get patient() {
@@ -190,14 +210,16 @@ export class IncomingCard extends Component {
         }
     }
 
+    /** Saved: the server closes this card in every tab; refused: the card says why. */
     async saveFollowup() {
-        await this.orm.call("medpulse.call", "action_card_followup", [
-            [this.card.call_id],
-            this.state.followupState,
-            this.state.followupNote,
-        ]);
-        this.notification.add(_t("The call's follow-up is saved."), { type: "success" });
-        this.store.remove(this.card.call_id);
+        const saved = await this.runCommand("action_card_followup", {
+            followup_state: this.state.followupState,
+            note: this.state.followupNote,
+        });
+        if (saved) {
+            this.notification.add(_t("The call's follow-up is saved."), { type: "success" });
+            this.store.remove(this.card.call_id);
+        }
     }
 }
 
@@ -209,6 +231,10 @@ export class IncomingCardContainer extends Component {
 
     setup() {
         this.store = useState(useService("medpulse_telephony.incoming_card"));
+    }
+
+    get labels() {
+        return { region: _t("Incoming calls") };
     }
 }
 
