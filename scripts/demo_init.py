@@ -81,6 +81,10 @@ def configure(env, pbx_url: str, api_key: str, api_salt: str, odoo_url: str | No
     """Point the main company at the PBX and give the demo operators their extensions."""
     company = env.ref("base.main_company")
     company.write({"mango_api_url": pbx_url, "mango_api_key": api_key, "mango_api_salt": api_salt})
+    if "iap_enrich_auto_done" in company._fields:
+        # The web client would otherwise send the company to Odoo's enrichment service at
+        # the first login, from every tab at once (concurrent writes of the company row).
+        company.iap_enrich_auto_done = True
     if odoo_url:
         env["ir.config_parameter"].set_param("web.base.url", odoo_url)
         env["ir.config_parameter"].set_param("web.base.url.freeze", "True")
@@ -96,6 +100,9 @@ def configure(env, pbx_url: str, api_key: str, api_salt: str, odoo_url: str | No
                                  "company_id": company.id, "company_ids": [(6, 0, company.ids)]})
         if not user:
             continue
+        if "odoobot_state" in user._fields and user.odoobot_state in (False, "not_initialized"):
+            # No OdooBot onboarding chat in a clinic's demo (started by every first tab).
+            user.odoobot_state = "disabled"
         user.write({
             "pbx_extension": extension,
             "tz": CLINIC_TZ,
