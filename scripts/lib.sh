@@ -37,6 +37,9 @@ find_odoo_python() {
             "(Debian 12: apt-get install python3 python3-venv python3-dev)" >&2
         exit 2
     fi
+    if [[ -z "$existing" ]]; then
+        "$setup_python" "$here/scripts/setup/python_check.py" || exit 2
+    fi
     python="$("$setup_python" "$here/scripts/setup/medpulse_setup.py" ensure --for "$purpose" \
         ${existing:+--python "$existing"})" || exit 2
 }

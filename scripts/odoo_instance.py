@@ -203,6 +203,12 @@ class PrivateCluster:
             self._run("pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "60")
             self.started_here = False
 
+    def discard(self) -> None:
+        """Stop a throw-away cluster and delete its data, also where it was relocated."""
+        self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.log_path.unlink(missing_ok=True)
+
 
 @dataclass
 class OdooInstance:

@@ -36,6 +36,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from python_check import python_refusal
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 
@@ -48,10 +50,9 @@ ODOO_DEB_URL = f"https://nightly.odoo.com/18.0/nightly/deb/odoo_18.0.{ODOO_RELEA
 # Inside the .deb, where Python finds the ``odoo`` package (every addon is in odoo/addons).
 DEB_PYTHON_DIR = "usr/lib/python3/dist-packages"
 
-SUPPORTED_PYTHONS = ((3, 10), (3, 11), (3, 12))
 REQUIREMENTS = HERE / "odoo-requirements.txt"
 # distribution -> (pinned version, import name): what the tests and the e2e harness import,
-# websocket-client (Odoo's tours drive Chromium through it) and the wheel builders.
+# and websocket-client (Odoo's tours drive Chromium through it).
 TEST_DEPENDENCIES = {
     "pytest": ("8.3.3", "pytest"),
     "pytest-cov": ("5.0.0", "pytest_cov"),
@@ -61,8 +62,6 @@ TEST_DEPENDENCIES = {
     "websocket-client": ("1.8.0", "websocket"),
     "playwright": ("1.47.0", "playwright"),
     "polib": ("1.1.1", "polib"),
-    "whool": ("1.3.1", "whool"),
-    "wheel": ("0.45.1", "wheel"),
 }
 STATE_FILE = "READY"
 PG_OS_USER = "medpulse-postgres"
@@ -78,20 +77,6 @@ _started = time.monotonic()
 
 def progress(msg: str) -> None:
     print(f"[setup {time.monotonic() - _started:5.1f}s] {msg}", file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------- python
-def python_refusal(version: tuple[int, ...], executable: str) -> str | None:
-    """Why this Python cannot run Odoo 18.0, or None when it can."""
-    if tuple(version[:2]) in SUPPORTED_PYTHONS:
-        return None
-    found = ".".join(map(str, version[:3]))
-    return (
-        f"Odoo 18.0 runs on Python 3.10, 3.11 or 3.12; {executable} is Python {found}. "
-        "Install one (Debian 12: apt-get install python3.11 python3.11-venv python3.11-dev; "
-        "Ubuntu 22.04: python3.10 ...; Ubuntu 24.04: python3.12 ...) and run again with "
-        "MEDPULSE_SETUP_PYTHON=python3.11 (or that version)"
-    )
 
 
 # --------------------------------------------------------------------------- system packages
@@ -131,12 +116,13 @@ def pg_target() -> tuple[str, int]:
     return os.environ.get("PGHOST") or "localhost", int(os.environ.get("PGPORT") or 5432)
 
 
-def missing_packages(purpose: str, build: bool, python: str, which=shutil.which) -> list[str]:
+def missing_packages(purpose: str, build: bool, python: str, which=None) -> list[str]:
     """Debian package names of what is missing for ``purpose`` (``demo`` or ``test``).
 
     Checked by what the commands use (a compiler, ``pg_config``, a browser...), not by
     package names, so a machine that has them some other way is not asked to install them.
     """
+    which = which or shutil.which
     ubuntu = os_release().get("ID") == "ubuntu"
     missing: list[str] = []
     if build:
@@ -168,8 +154,10 @@ def missing_packages(purpose: str, build: bool, python: str, which=shutil.which)
     return missing
 
 
-def apt_command(packages: list[str]) -> str:
-    return "apt-get update && apt-get install -y --no-install-recommends " + " ".join(packages)
+def apt_command(packages: list[str], sudo: bool) -> str:
+    prefix = "sudo " if sudo else ""
+    return (f"{prefix}apt-get update && {prefix}apt-get install -y --no-install-recommends "
+            + " ".join(packages))
 
 
 def ensure_system_packages(purpose: str, build: bool, python: str, log: Path | None) -> None:
@@ -178,8 +166,8 @@ def ensure_system_packages(purpose: str, build: bool, python: str, log: Path | N
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         raise SetupError(
-            f"missing system packages: {' '.join(missing)}. As root, run:\n    "
-            + ("sudo " if os.geteuid() else "") + apt_command(missing) + "\nthen run this command again"
+            f"missing system packages: {' '.join(missing)}. Install them:\n    "
+            + apt_command(missing, sudo=os.geteuid() != 0) + "\nthen run this command again"
         )
     progress(f"installing system packages: {' '.join(missing)}")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
