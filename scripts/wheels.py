@@ -3,6 +3,7 @@
     python scripts/wheels.py build DIR                 # one wheel per distribution into DIR
     python scripts/wheels.py install DIR [--python P]  # pip resolves: Odoo installed by pip
     python scripts/wheels.py install DIR --odoo-from-debian   # Odoo as a Debian package
+    python scripts/wheels.py install DIR -- --no-index        # more pip options after --
 
 The distributions are the folders with a ``pyproject.toml``, listed in ``DISTRIBUTIONS``:
 the toolkit (``mango-vpbx``, setuptools) and one ``odoo-addon-<name>`` per addon (OCA's
@@ -100,13 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--odoo-from-debian", action="store_true",
                    help="Odoo is a Debian package (no 'odoo' distribution): --no-deps, then the "
                    "wheels' other requirements")
-    i.add_argument("pip_args", nargs="*", help="more pip options, after --")
-    opts = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    pip_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    opts = parser.parse_args(argv[:len(argv) - len(pip_args) - (1 if pip_args else 0)])
     if opts.command == "build":
         for wheel in build(opts.dest):
             print(wheel)
     else:
-        install(opts.wheel_dir, opts.python, opts.odoo_from_debian, opts.pip_args)
+        install(opts.wheel_dir, opts.python, opts.odoo_from_debian, pip_args)
     return 0
 
 

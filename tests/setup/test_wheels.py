@@ -1,0 +1,165 @@
+"""The OCA way: wheels built from this checkout install the addons into a Python that runs
+Odoo, with no addons path into the checkout, and Odoo installs them with demo data and no
+warning. Also the form for Odoo as a Debian package, and a build without git."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import BASE_PYTHON, ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import wheels  # noqa: E402
+from odoo_instance import PgParams  # noqa: E402
+
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (?P<level>[A-Z]+) ")
+
+
+def metadata(wheel: Path) -> tuple[str, str, list[str]]:
+    with zipfile.ZipFile(wheel) as zf:
+        name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        text = zf.read(name).decode()
+    get = lambda key: re.findall(rf"^{key}: (.*)$", text, re.M)  # noqa: E731
+    return get("Name")[0], get("Version")[0], get("Requires-Dist")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict[str, Path]:
+    dest = tmp_path_factory.mktemp("wheels")
+    paths = wheels.build(dest)
+    by_name = {metadata(p)[0]: p for p in paths}
+    assert set(by_name) == {"mango-vpbx", "odoo-addon-medpulse_clinic", "odoo-addon-medpulse_telephony"}
+    return by_name
+
+
+def test_wheels_name_their_requirements(built):
+    _name, version, requires = metadata(built["odoo-addon-medpulse_telephony"])
+    assert version.startswith("18.0.")
+    assert "mango-vpbx" in requires
+    assert any(r.startswith("odoo-addon-medpulse_clinic") for r in requires)
+    assert any(r.startswith("odoo==18.0") for r in requires)
+    _name, _version, requires = metadata(built["odoo-addon-medpulse_clinic"])
+    assert "mango-vpbx" in requires
+    with zipfile.ZipFile(built["odoo-addon-medpulse_telephony"]) as zf:
+        names = zf.namelist()
+    assert "odoo/addons/medpulse_telephony/__manifest__.py" in names
+    assert not any(n.endswith("pyproject.toml") for n in names)
+    assert wheels.outside_requirements(list(built.values())) == sorted(
+        {"phonenumbers", "phonenumbers>=8.12", "requests", "requests>=2.25"})
+
+
+def test_build_without_git_uses_the_manifest_version(tmp_path):
+    """A Docker build context has no .git: whool's version is then the manifest's."""
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.split()
+    copy = tmp_path / "context"
+    for name in files:
+        if (ROOT / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, copy / name)
+    env = {k: v for k, v in os.environ.items() if k != "WHOOL_POST_VERSION_STRATEGY_OVERRIDE"}
+    env["GIT_CEILING_DIRECTORIES"] = str(tmp_path)  # no repository above the copy either
+    out = subprocess.run([sys.executable, str(copy / "scripts" / "wheels.py"), "build",
+                          str(tmp_path / "dist")], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    versions = {metadata(p)[0]: metadata(p)[1] for p in (tmp_path / "dist").glob("*.whl")}
+    manifest = (ROOT / "medpulse_telephony" / "__manifest__.py").read_text()
+    assert versions["odoo-addon-medpulse_telephony"] == re.search(r'"version": "([^"]+)"', manifest)[1]
+
+
+def overlay_venv(path: Path) -> Path:
+    """A new virtualenv that sees the Python running Odoo (its packages, Odoo itself) but
+    holds nothing of this checkout: what the wheels install goes into it alone."""
+    subprocess.run([BASE_PYTHON, "-m", "venv", str(path)], check=True)
+    python = path / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    odoo_site = sysconfig.get_paths()["purelib"]
+    import odoo  # noqa: PLC0415
+
+    # Odoo's own folder first: an editable Odoo (setuptools' import finder, which comes after
+    # the path finder) would lose to the ``odoo`` namespace the wheels create.
+    odoo_root = Path(odoo.__file__).resolve().parent.parent
+    Path(site, "odoo-python.pth").write_text(
+        f"{odoo_root}\nimport site; site.addsitedir({odoo_site!r})\n")
+    return python
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+
+
+def module_path(python: Path, addon: str, cwd: Path) -> str:
+    out = subprocess.run(
+        [str(python), "-c", "import odoo.netsvc, odoo.modules.module; from odoo.tools import config; "
+         "config.parse_config([]); "
+         f"from odoo.modules.module import get_module_path; print(get_module_path({addon!r}))"],
+        capture_output=True, text=True, env=clean_env(), cwd=cwd,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_odoo_from_debian_form_installs_without_the_odoo_distribution(built, tmp_path):
+    python = overlay_venv(tmp_path / "venv")
+    subprocess.run([str(python), str(ROOT / "scripts" / "wheels.py"), "install",
+                    str(next(iter(built.values())).parent), "--python", str(python),
+                    "--odoo-from-debian", "--", "--no-index", "-q"], check=True, env=clean_env())
+    path = module_path(python, "medpulse_telephony", tmp_path)
+    assert path.startswith(str(tmp_path / "venv")), path
+
+
+def test_addons_installed_from_wheels_install_in_odoo_with_demo_data(built, tmp_path):
+    python = overlay_venv(tmp_path / "venv")
+    subprocess.run([str(python), str(ROOT / "scripts" / "wheels.py"), "install",
+                    str(next(iter(built.values())).parent), "--python", str(python), "--", "--no-index", "-q"],
+                   check=True, env=clean_env())
+    for addon in ("medpulse_clinic", "medpulse_telephony"):
+        path = module_path(python, addon, tmp_path)
+        assert path.startswith(str(tmp_path / "venv")) and str(ROOT) not in path, path
+    check = subprocess.run([str(python), "-m", "pip", "check"], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+
+    pg = PgParams()
+    db = f"medpulse_wheels_{os.getpid()}"
+    log = tmp_path / "odoo.log"
+    cmd = [str(python), "-m", "odoo", "-d", db, "-i", "medpulse_telephony", "--stop-after-init",
+           f"--db_host={pg.host}", f"--db_port={pg.port}", f"--db_user={pg.user}",
+           f"--db_password={pg.password or 'False'}", f"--data-dir={tmp_path / 'data'}",
+           f"--logfile={log}", "--log-level=info", "--max-cron-threads=0", "--http-port=0"]
+    try:
+        rc = subprocess.run(cmd, env=clean_env(), cwd=tmp_path, timeout=900).returncode
+        text = log.read_text(errors="replace")
+        assert rc == 0, text[-3000:]
+        paths = re.search(r"addons paths: (.*)$", text, re.M)[1]
+        assert str(ROOT) not in paths, paths
+        bad = [line for line in text.splitlines()
+               if (m := LOG_LINE.match(line)) and m["level"] in ("WARNING", "ERROR", "CRITICAL")]
+        assert not bad, bad[:5]
+        probe = subprocess.run(
+            [str(python), "-c",
+             "import psycopg2, sys; c = psycopg2.connect(dbname=sys.argv[1], host=sys.argv[2], "
+             "port=sys.argv[3], user=sys.argv[4], password=sys.argv[5] or None); cr = c.cursor(); "
+             "cr.execute(\"SELECT name, state, demo FROM ir_module_module WHERE name LIKE 'medpulse%' "
+             "ORDER BY name\"); print(cr.fetchall()); cr.execute('SELECT count(*) FROM medpulse_patient'); "
+             "print(cr.fetchone()[0])", db, pg.host, pg.port, pg.user, pg.password],
+            capture_output=True, text=True, env=clean_env(), check=True,
+        ).stdout.splitlines()
+        assert probe[0] == ("[('medpulse_clinic', 'installed', True), "
+                            "('medpulse_telephony', 'installed', True)]"), probe
+        assert int(probe[1]) > 0, "the demo patients should be there"
+    finally:
+        subprocess.run([str(python), "-c",
+                        "import psycopg2, sys; c = psycopg2.connect(dbname='postgres', host=sys.argv[2], "
+                        "port=sys.argv[3], user=sys.argv[4], password=sys.argv[5] or None); "
+                        "c.autocommit = True; c.cursor().execute("
+                        "'DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)' % sys.argv[1])",
+                        db, pg.host, pg.port, pg.user, pg.password], env=clean_env())
