@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from setup_helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from odoo_instance import free_port  # noqa: E402

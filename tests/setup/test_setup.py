@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BASE_PYTHON, ROOT, SETUP, medpulse_setup
+from setup_helpers import BASE_PYTHON, ROOT, SETUP, medpulse_setup
 
 
 def run_setup(*args: str, env: dict[str, str], python: str = BASE_PYTHON, script: Path = SETUP,

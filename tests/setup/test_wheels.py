@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import BASE_PYTHON, ROOT
+from setup_helpers import BASE_PYTHON, ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import wheels  # noqa: E402
