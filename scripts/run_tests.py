@@ -32,6 +32,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "setup"))
 from medpulse_setup import TEST_DEPENDENCIES, pg_bin_dir, server_answers  # noqa: E402
 from odoo_instance import (  # noqa: E402
     ADDONS,
