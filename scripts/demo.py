@@ -51,7 +51,8 @@ def step(msg: str, started: float) -> None:
 def run_stoppable(cmd: list[str], log: Path, **kwargs) -> None:
     """Run a command (and its children) to the end, or kill them all if we are stopped."""
     with log.open("a") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kwargs)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                **kwargs)
         try:
             rc = proc.wait()
         except BaseException:
@@ -80,7 +81,8 @@ def main() -> int:
         ports = " and ".join(map(str, taken))
         print(f"FAIL: {'ports' if len(taken) > 1 else 'port'} {ports} already in use on 127.0.0.1 "
               "(another server listens there): stop it, or choose other ports, e.g. "
-              f"scripts/demo --port {opts.port + 10} --pbx-port {opts.pbx_port + 10}", file=sys.stderr)
+              f"scripts/demo --port {opts.port + 10} --pbx-port {opts.pbx_port + 10}",
+              file=sys.stderr)
         return EXIT_PORT_TAKEN
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _stop)
@@ -92,8 +94,10 @@ def main() -> int:
         except PostgresUnavailable as exc:
             print(f"FAIL: {exc}", file=sys.stderr)
             return 2
-        where = f"private cluster in {cluster.data_dir}" if cluster else f"{pg.user}@{pg.host}:{pg.port}"
-        step(f"PostgreSQL: {where}", started)
+        if cluster:
+            step(f"PostgreSQL: private cluster in {cluster.data_dir}", started)
+        else:
+            step(f"PostgreSQL: {pg.user}@{pg.host}:{pg.port}", started)
         work_dir = opts.state_dir / ("demo" if cluster else f"demo-{pg.host}-{pg.port}")
         # Crons on, as in production: recordings download, reconciliation runs.
         odoo = OdooInstance(opts.db, work_dir, pg=pg, http_port=opts.port,
@@ -110,7 +114,8 @@ def main() -> int:
         pbx_files = work_dir / f"{opts.db}-emulator"
 
         init_log = work_dir / "demo-init.log"
-        step(f"preparing the database {opts.db} (the first time about 2 minutes; log: {init_log})", started)
+        step(f"preparing the database {opts.db} (the first time about 2 minutes; log: {init_log})",
+             started)
         run_stoppable(
             [odoo.python, str(ROOT / "scripts" / "demo_init.py"), "-c", str(odoo.config_path),
              "-d", opts.db, "--pbx-url", pbx_url, "--api-key", api_key, "--api-salt", api_salt,
@@ -125,7 +130,8 @@ def main() -> int:
                  "--webhook", f"{odoo.url}/mango", "--api-key", api_key, "--api-salt", api_salt,
                  "--directory", str(pbx_files / "directory.json"),
                  *(["--history", str(pbx_files / "history.json")] if opts.history else [])],
-                env=odoo.env(), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                env=odoo.env(), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         step("starting Odoo and the PBX emulator", started)
         odoo.start()
@@ -139,9 +145,10 @@ def main() -> int:
         )
         while emulator.poll() is None and odoo.process and odoo.process.poll() is None:
             time.sleep(1)
-        dead = "the emulator" if emulator.poll() is not None else "Odoo"
-        print(f"FAIL: {dead} stopped; see {emulator_log if dead == 'the emulator' else odoo.log_path}",
-              file=sys.stderr)
+        if emulator.poll() is not None:
+            print(f"FAIL: the emulator stopped; see {emulator_log}", file=sys.stderr)
+        else:
+            print(f"FAIL: Odoo stopped; see {odoo.log_path}", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, Stop) as exc:
         print(f"\nstopping ({exc or 'Ctrl-C'})", flush=True)

@@ -70,7 +70,8 @@ def check_role(pg: PgParams) -> None:
     except psycopg2.OperationalError as exc:
         first = (str(exc).strip().splitlines() or [repr(exc)])[0]
         raise PostgresUnavailable(
-            f"PostgreSQL at {pg.host}:{pg.port} answers but refuses the role {pg.user!r} ({first}). "
+            f"PostgreSQL at {pg.host}:{pg.port} answers but refuses the role {pg.user!r} "
+            f"({first}). "
             f"Create the role: sudo -u postgres createuser --createdb {pg.user} "
             "(or set PGUSER/PGPASSWORD to a role that may create databases, "
             "or PGPORT to a port where nothing listens to use a private cluster)"
@@ -86,7 +87,8 @@ def check_role(pg: PgParams) -> None:
         )
 
 
-def resolve_postgres(state_dir: Path, durable: bool = True) -> tuple[PgParams, PrivateCluster | None]:
+def resolve_postgres(state_dir: Path, durable: bool = True
+                     ) -> tuple[PgParams, PrivateCluster | None]:
     """The server PGHOST/PGPORT/PGUSER point to when it answers, else a private cluster.
 
     The private cluster lives in ``state_dir`` (started here; the caller stops it).
@@ -144,7 +146,9 @@ class PrivateCluster:
                         password=self.password_file.read_text().strip())
 
     def _run(self, *args: str) -> subprocess.CompletedProcess:
-        kwargs = {"user": self.os_user, "group": self.os_user, "extra_groups": []} if self.os_user else {}
+        kwargs = {}
+        if self.os_user:
+            kwargs = {"user": self.os_user, "group": self.os_user, "extra_groups": []}
         return subprocess.run([str(self.bin_dir / args[0]), *args[1:]], capture_output=True,
                               text=True, cwd="/", **kwargs)
 
@@ -162,8 +166,9 @@ class PrivateCluster:
             shutil.chown(self.data_dir, self.os_user, self.os_user)
             shutil.chown(pwfile, self.os_user, self.os_user)
         try:
-            out = self._run("initdb", "-D", str(self.data_dir), "-U", self.role, "-A", "scram-sha-256",
-                            f"--pwfile={pwfile}", "-E", "UTF8", "--no-locale")
+            out = self._run("initdb", "-D", str(self.data_dir), "-U", self.role,
+                            "-A", "scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8",
+                            "--no-locale")
         finally:
             pwfile.unlink()
         if out.returncode:
@@ -172,7 +177,8 @@ class PrivateCluster:
         if not self.durable:  # a throw-away test cluster: nothing to keep after a crash
             settings += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
         with (self.data_dir / "postgresql.conf").open("a") as conf:
-            conf.write("\n# medpulse: private cluster, loopback only\n" + "\n".join(settings) + "\n")
+            conf.write("\n# medpulse: private cluster, loopback only\n")
+            conf.write("\n".join(settings) + "\n")
 
     def running_port(self) -> int | None:
         if self._run("pg_ctl", "status", "-D", str(self.data_dir)).returncode:
@@ -194,7 +200,8 @@ class PrivateCluster:
         out = self._run("pg_ctl", "start", "-D", str(self.data_dir), "-w", "-t", "60",
                         "-l", str(self.log_path), "-o", f"-p {self.port}")
         if out.returncode:
-            raise PostgresUnavailable(f"the private PostgreSQL cluster did not start; see {self.log_path}")
+            raise PostgresUnavailable(
+                f"the private PostgreSQL cluster did not start; see {self.log_path}")
         self.started_here = True
 
     def stop(self) -> None:

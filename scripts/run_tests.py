@@ -44,7 +44,9 @@ from odoo_instance import (  # noqa: E402
     resolve_postgres,
 )
 
-PYTEST_SUITES = ("tests/mango_vpbx", "tests/emulator", "tests/repository", "tests/setup", "tests/e2e")
+PYTEST_SUITES = (
+    "tests/mango_vpbx", "tests/emulator", "tests/repository", "tests/setup", "tests/e2e",
+)
 BROWSERS = ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable")
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (?P<level>[A-Z]+) (?P<rest>.*)$")
 TEST_START = re.compile(r" odoo\.addons\.(?P<addon>\w+)\.tests\.\S+: Starting (?P<test>\S+) \.\.\.")
@@ -92,7 +94,8 @@ def preflight(work: Path | None) -> dict:
                 check_role(pg)
                 pg_desc = f"{pg.user}@{pg.host}:{pg.port}"
             elif pg_bin_dir():
-                pg_desc = f"nothing answers at {pg.host}:{pg.port}: a private cluster ({pg_bin_dir()})"
+                pg_desc = (f"nothing answers at {pg.host}:{pg.port}: "
+                           f"a private cluster ({pg_bin_dir()})")
             else:
                 raise Failure(f"no PostgreSQL answers at {pg.host}:{pg.port} and PostgreSQL's "
                               "binaries are missing: apt-get install postgresql")
@@ -100,7 +103,8 @@ def preflight(work: Path | None) -> dict:
             pg, cluster = resolve_postgres(work, durable=False)
             pg_desc = (f"private cluster in {cluster.data_dir} (127.0.0.1:{pg.port})" if cluster
                        else f"{pg.user}@{pg.host}:{pg.port}")
-            os.environ.update(PGHOST=pg.host, PGPORT=pg.port, PGUSER=pg.user, PGPASSWORD=pg.password)
+            os.environ.update(PGHOST=pg.host, PGPORT=pg.port, PGUSER=pg.user,
+                              PGPASSWORD=pg.password)
     except PostgresUnavailable as exc:
         raise Failure(str(exc)) from None
     browser = find_browser()

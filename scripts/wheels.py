@@ -36,8 +36,11 @@ PROVIDED_BY_ODOO = re.compile(r"^(odoo|odoo\d*-addon-.*)$", re.I)
 
 def in_git_work_tree() -> bool:
     try:
-        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--is-inside-work-tree"],
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--is-inside-work-tree"],
+            capture_output=True,
+            text=True,
+        )
     except FileNotFoundError:
         return False
     return out.returncode == 0 and out.stdout.strip() == "true"
@@ -50,9 +53,22 @@ def build(dest: Path, python: str = sys.executable) -> list[Path]:
     if not in_git_work_tree():
         env.setdefault("WHOOL_POST_VERSION_STRATEGY_OVERRIDE", "none")
     before = set(dest.glob("*.whl"))
-    subprocess.run([python, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check",
-                    "-w", str(dest), *(str(ROOT / d) for d in DISTRIBUTIONS)],
-                   check=True, cwd=ROOT, env=env)
+    subprocess.run(
+        [
+            python,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "-w",
+            str(dest),
+            *(str(ROOT / d) for d in DISTRIBUTIONS),
+        ],
+        check=True,
+        cwd=ROOT,
+        env=env,
+    )
     return sorted(set(dest.glob("*.whl")) - before) or sorted(dest.glob("*.whl"))
 
 
@@ -70,7 +86,11 @@ def outside_requirements(wheels: list[Path]) -> list[str]:
     for wheel in wheels:
         for req in requirements_of(wheel):
             name = re.split(r"[\s;<>=!~\[(]", req, maxsplit=1)[0]
-            if "extra ==" in req or PROVIDED_BY_ODOO.match(name) or name.lower().replace("_", "-") in ours:
+            if (
+                "extra ==" in req
+                or PROVIDED_BY_ODOO.match(name)
+                or name.lower().replace("_", "-") in ours
+            ):
                 continue
             needed.append(req)
     return sorted(set(needed))
@@ -98,12 +118,15 @@ def main(argv: list[str] | None = None) -> int:
     i = sub.add_parser("install", help="install the wheels of a folder")
     i.add_argument("wheel_dir", type=Path)
     i.add_argument("--python", default=sys.executable, help="the Python that runs Odoo")
-    i.add_argument("--odoo-from-debian", action="store_true",
-                   help="Odoo is a Debian package (no 'odoo' distribution): --no-deps, then the "
-                   "wheels' other requirements")
+    i.add_argument(
+        "--odoo-from-debian",
+        action="store_true",
+        help="Odoo is a Debian package (no 'odoo' distribution): --no-deps, then the "
+        "wheels' other requirements",
+    )
     argv = sys.argv[1:] if argv is None else argv
-    pip_args = argv[argv.index("--") + 1:] if "--" in argv else []
-    opts = parser.parse_args(argv[:len(argv) - len(pip_args) - (1 if pip_args else 0)])
+    pip_args = argv[argv.index("--") + 1 :] if "--" in argv else []
+    opts = parser.parse_args(argv[: len(argv) - len(pip_args) - (1 if pip_args else 0)])
     if opts.command == "build":
         for wheel in build(opts.dest):
             print(wheel)

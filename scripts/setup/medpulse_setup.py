@@ -90,8 +90,10 @@ def os_release() -> dict[str, str]:
 
 def pg_bin_dir() -> Path | None:
     """Debian's PostgreSQL server binaries, newest version first."""
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-                        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
     return candidates[-1].parent if candidates else None
 
 
@@ -131,11 +133,18 @@ def missing_packages(purpose: str, build: bool, python: str, which=None) -> list
         if not which("pg_config"):
             missing.append("libpq-dev")
         info = subprocess.run(
-            [python, "-c", "import sysconfig, os, importlib.util as u; "
-             "print(os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h'))); "
-             "print(u.find_spec('ensurepip') is not None); "
-             "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True, text=True, check=True,
+            [
+                python,
+                "-c",
+                "import sysconfig, os, importlib.util as u; "
+                "print(os.path.exists(os.path.join(sysconfig.get_paths()['include'], "
+                "'Python.h'))); "
+                "print(u.find_spec('ensurepip') is not None); "
+                "import sys; print('%d.%d' % sys.version_info[:2])",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.split()
         has_headers, has_ensurepip, short = info[0] == "True", info[1] == "True", info[2]
         if not has_headers:
@@ -156,8 +165,10 @@ def missing_packages(purpose: str, build: bool, python: str, which=None) -> list
 
 def apt_command(packages: list[str], sudo: bool) -> str:
     prefix = "sudo " if sudo else ""
-    return (f"{prefix}apt-get update && {prefix}apt-get install -y --no-install-recommends "
-            + " ".join(packages))
+    return (
+        f"{prefix}apt-get update && {prefix}apt-get install -y --no-install-recommends "
+        + " ".join(packages)
+    )
 
 
 def ensure_system_packages(purpose: str, build: bool, python: str, log: Path | None) -> None:
@@ -167,7 +178,8 @@ def ensure_system_packages(purpose: str, build: bool, python: str, log: Path | N
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         raise SetupError(
             f"missing system packages: {' '.join(missing)}. Install them:\n    "
-            + apt_command(missing, sudo=os.geteuid() != 0) + "\nthen run this command again"
+            + apt_command(missing, sudo=os.geteuid() != 0)
+            + "\nthen run this command again"
         )
     progress(f"installing system packages: {' '.join(missing)}")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
@@ -177,7 +189,10 @@ def ensure_system_packages(purpose: str, build: bool, python: str, log: Path | N
         conf = Path("/etc/postgresql-common/createcluster.d")
         conf.mkdir(parents=True, exist_ok=True)
         (conf / "medpulse.conf").write_text("create_main_cluster = false\n")
-    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *missing]):
+    for cmd in (
+        ["apt-get", "update"],
+        ["apt-get", "install", "-y", "--no-install-recommends", *missing],
+    ):
         run_logged(cmd, log, env=env)
     still = missing_packages(purpose, build, python)
     if still:
@@ -192,8 +207,20 @@ def ensure_pg_os_user(log: Path | None) -> None:
         pwd.getpwnam(PG_OS_USER)
     except KeyError:
         progress(f"creating the OS user {PG_OS_USER} (runs the private PostgreSQL cluster)")
-        run_logged(["useradd", "--system", "--user-group", "--no-create-home",
-                    "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", PG_OS_USER], log)
+        run_logged(
+            [
+                "useradd",
+                "--system",
+                "--user-group",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/usr/sbin/nologin",
+                PG_OS_USER,
+            ],
+            log,
+        )
 
 
 def run_logged(cmd: list[str], log: Path | None, **kwargs) -> None:
@@ -226,8 +253,9 @@ def source_identity(spec: str | None) -> str:
                 digest.update(chunk)
         return f"archive:{digest.hexdigest()}"
     if path.is_dir():
-        head = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"],
-                              capture_output=True, text=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
         return f"dir:{path}:{head}"
     raise SetupError(f"MEDPULSE_ODOO_SOURCE={spec}: no such file or directory")
 
@@ -235,15 +263,20 @@ def source_identity(spec: str | None) -> str:
 def environment_key(source_id: str, python_version: str) -> str:
     """The virtualenv's identity: source, requirements, extra dependencies and Python."""
     digest = hashlib.sha256()
-    for part in (source_id, REQUIREMENTS.read_text(), json.dumps(TEST_DEPENDENCIES, sort_keys=True),
-                 " ".join(toolkit_dependencies()), python_version):
+    for part in (
+        source_id,
+        REQUIREMENTS.read_text(),
+        json.dumps(TEST_DEPENDENCIES, sort_keys=True),
+        " ".join(toolkit_dependencies()),
+        python_version,
+    ):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()[:12]
 
 
 def toolkit_dependencies() -> list[str]:
-    """``dependencies`` of the toolkit's pyproject.toml (the toolkit itself runs from the checkout)."""
+    """``dependencies`` of the toolkit's pyproject.toml (the toolkit runs from the checkout)."""
     text = (ROOT / "pyproject.toml").read_text()
     block = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.M | re.S)
     return re.findall(r'"([^"]+)"', block[1]) if block else []
@@ -288,7 +321,9 @@ def fetch_odoo(spec: str | None, env_dir: Path, log: Path) -> Path:
     if spec:
         progress(f"unpacking {spec}")
         with tarfile.open(Path(spec).expanduser()) as tar:
-            tar.extractall(partial, filter="data") if hasattr(tarfile, "data_filter") else tar.extractall(partial)  # noqa: S202
+            tar.extractall(partial, filter="data") if hasattr(
+                tarfile, "data_filter"
+            ) else tar.extractall(partial)  # noqa: S202
     else:
         deb = download_pinned_deb(log)
         progress(f"unpacking {deb.name}")
@@ -306,7 +341,10 @@ def download_pinned_deb(log: Path) -> Path:
         progress(f"downloading {ODOO_DEB_URL}")
         partial = deb.with_suffix(".part")
         try:
-            with urllib.request.urlopen(ODOO_DEB_URL, timeout=60) as resp, partial.open("wb") as out:
+            with (
+                urllib.request.urlopen(ODOO_DEB_URL, timeout=60) as resp,
+                partial.open("wb") as out,
+            ):
                 shutil.copyfileobj(resp, out, 1 << 20)
         except OSError as exc:
             raise SetupError(
@@ -331,8 +369,14 @@ def register_odoo(venv_python: Path, odoo_root: Path, version: str) -> None:
     ``odoo`` (what the addons' wheels require) and a launcher gives the ``odoo`` command,
     as ``pip install`` of Odoo's source would, without copying or building 600 MB.
     """
-    site = Path(subprocess.run([str(venv_python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(venv_python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     (site / "medpulse-odoo.pth").write_text(f"{odoo_root}\n")
     dist = site / f"odoo-{version}.dist-info"
     dist.mkdir(exist_ok=True)
@@ -342,8 +386,18 @@ def register_odoo(venv_python: Path, odoo_root: Path, version: str) -> None:
     launcher.write_text(f"#!{venv_python}\nimport odoo.cli\n\nodoo.cli.main()\n")
     launcher.chmod(0o755)
     (dist / "RECORD").write_text(
-        "\n".join(f"{p},," for p in (site / "medpulse-odoo.pth", dist / "METADATA", dist / "INSTALLER",
-                                     dist / "RECORD", launcher)) + "\n")
+        "\n".join(
+            f"{p},,"
+            for p in (
+                site / "medpulse-odoo.pth",
+                dist / "METADATA",
+                dist / "INSTALLER",
+                dist / "RECORD",
+                launcher,
+            )
+        )
+        + "\n"
+    )
 
 
 def pip_requirements() -> list[str]:
@@ -360,18 +414,44 @@ def build_environment(env_dir: Path, base_python: str, spec: str | None) -> Path
     if not python.exists():
         progress("creating the virtualenv")
         run_logged([base_python, "-m", "venv", str(venv)], log)
-    progress("installing Odoo's requirements and the test dependencies with pip "
-             "(a few minutes the first time)")
-    run_logged([str(python), "-m", "pip", "install", "--disable-pip-version-check",
-                "-r", str(REQUIREMENTS), *pip_requirements()], log)
+    progress(
+        "installing Odoo's requirements and the test dependencies with pip "
+        "(a few minutes the first time)"
+    )
+    run_logged(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "-r",
+            str(REQUIREMENTS),
+            *pip_requirements(),
+        ],
+        log,
+    )
     register_odoo(python, odoo_root, version)
     run_logged([str(python), "-m", "pip", "check"], log)
-    run_logged([str(python), "-c", "import odoo.release, websocket; "
-                "assert odoo.release.version_info[0] == 18"], log)
-    (env_dir / STATE_FILE).write_text(json.dumps({
-        "python": str(python), "odoo": str(odoo_root), "source": spec or ODOO_DEB_URL,
-        "built": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }) + "\n")
+    run_logged(
+        [
+            str(python),
+            "-c",
+            "import odoo.release, websocket; assert odoo.release.version_info[0] == 18",
+        ],
+        log,
+    )
+    (env_dir / STATE_FILE).write_text(
+        json.dumps(
+            {
+                "python": str(python),
+                "odoo": str(odoo_root),
+                "source": spec or ODOO_DEB_URL,
+                "built": time.strftime("%Y-%m-%d %H:%M:%S"),
+            }
+        )
+        + "\n"
+    )
     progress("environment ready")
     return python
 
@@ -412,7 +492,9 @@ def ensure(purpose: str, existing: str | None) -> str:
     with locked(env_dir / ".lock"):
         if ready.exists():  # another command finished it while we waited
             return json.loads(ready.read_text())["python"]
-        ensure_system_packages(purpose, build=True, python=sys.executable, log=env_dir / "setup.log")
+        ensure_system_packages(
+            purpose, build=True, python=sys.executable, log=env_dir / "setup.log"
+        )
         return str(build_environment(env_dir, sys.executable, spec))
 
 
@@ -421,7 +503,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     ens = sub.add_parser("ensure", help="set up what is missing; print the Python to use")
     ens.add_argument("--for", dest="purpose", choices=("demo", "test"), default="test")
-    ens.add_argument("--python", help="an existing Python with Odoo 18.0: only check system packages")
+    ens.add_argument(
+        "--python", help="an existing Python with Odoo 18.0: only check system packages"
+    )
     sub.add_parser("status", help="print the environment's folder and whether it is ready")
     opts = parser.parse_args(argv)
     try:

@@ -44,7 +44,10 @@ def odoo_source_archive(real_cache_root) -> Path:
         archive.parent.mkdir(parents=True, exist_ok=True)
         partial = archive.with_suffix(".part")
         with tarfile.open(partial, "w:gz", compresslevel=1) as tar:
-            tar.add(package, arcname="odoo-18.0/odoo",
-                    filter=lambda ti: None if "__pycache__" in ti.name else ti)
+            tar.add(
+                package,
+                arcname="odoo-18.0/odoo",
+                filter=lambda ti: None if "__pycache__" in ti.name else ti,
+            )
         partial.rename(archive)
     return archive

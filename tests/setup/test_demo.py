@@ -63,9 +63,20 @@ def test_demo_refuses_a_taken_port(tmp_path, which):
         squatter.bind(("127.0.0.1", taken))
         squatter.listen()
         out = subprocess.run(
-            ["bash", str(DEMO), "--port", str(port), "--pbx-port", str(pbx_port),
-             "--state-dir", str(tmp_path / "state")],
-            capture_output=True, text=True, env=demo_env(PGPORT=str(closed_port())), timeout=120,
+            [
+                "bash",
+                str(DEMO),
+                "--port",
+                str(port),
+                "--pbx-port",
+                str(pbx_port),
+                "--state-dir",
+                str(tmp_path / "state"),
+            ],
+            capture_output=True,
+            text=True,
+            env=demo_env(PGPORT=str(closed_port())),
+            timeout=120,
         )
     assert out.returncode == 3, out.stdout + out.stderr
     assert f"port {taken} already in use" in out.stderr
@@ -76,9 +87,21 @@ def test_demo_refuses_a_taken_port(tmp_path, which):
 def _start_demo(state: Path, db: str, port: int, pbx_port: int, pg_port: int, log: Path):
     out = log.open("a")
     proc = subprocess.Popen(
-        ["bash", str(DEMO), "--db", db, "--port", str(port), "--pbx-port", str(pbx_port),
-         "--state-dir", str(state)],
-        stdout=out, stderr=subprocess.STDOUT, env=demo_env(PGPORT=str(pg_port)),
+        [
+            "bash",
+            str(DEMO),
+            "--db",
+            db,
+            "--port",
+            str(port),
+            "--pbx-port",
+            str(pbx_port),
+            "--state-dir",
+            str(state),
+        ],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env=demo_env(PGPORT=str(pg_port)),
     )
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
@@ -133,8 +156,9 @@ def test_demo_runs_on_a_private_cluster_and_stops_on_sigterm_and_sighup(tmp_path
             assert not listening(port), f"Odoo still answers after {signum.name}"
             assert not listening(pbx_port), f"the emulator still answers after {signum.name}"
             assert not _cluster_running(data_dir), f"the private cluster survived {signum.name}"
-            assert not processes_mentioning(str(state), f"--port {pbx_port}"), \
-                processes_mentioning(str(state), f"--port {pbx_port}")
+            assert not processes_mentioning(str(state), f"--port {pbx_port}"), processes_mentioning(
+                str(state), f"--port {pbx_port}"
+            )
         print(f"FIGURES demo on a private cluster, second start:\n{log.read_text()}")
     finally:
         for pid_line in processes_mentioning(str(state)):

@@ -16,8 +16,12 @@ DOCKER = ROOT / "docker"
 def compose_config() -> str:
     tool = shutil.which("docker-compose")
     assert tool, "install Debian's docker-compose (apt-get install -y docker-compose) to check it"
-    out = subprocess.run([tool, "-f", str(ROOT / "docker-compose.yml"), "config"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [tool, "-f", str(ROOT / "docker-compose.yml"), "config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout
 
@@ -32,7 +36,9 @@ def test_the_odoo_image_installs_wheels_and_mounts_no_checkout():
     config = compose_config()
     odoo = service(config, "odoo")
     volumes = re.search(r"^    volumes:\n((?:    - .*\n)*)", odoo, re.M)[1]
-    assert str(ROOT) not in volumes, "the Odoo container must run the installed wheels, not the checkout"
+    assert str(ROOT) not in volumes, (
+        "the Odoo container must run the installed wheels, not the checkout"
+    )
     assert "published" not in odoo and "8069:" not in odoo, "Odoo is reached through the proxy only"
     dockerfile = (DOCKER / "Dockerfile.odoo").read_text()
     assert "scripts/wheels.py build" in dockerfile
@@ -52,10 +58,18 @@ def test_odoo_runs_workers_and_crons_and_the_demo_history():
 
 def test_nginx_buffers_requests_and_carries_the_websocket():
     conf = (DOCKER / "nginx.conf").read_text()
-    for directive in ("proxy_request_buffering on", "proxy_buffering on", "client_body_timeout",
-                      "client_header_timeout", "client_max_body_size", "proxy_read_timeout"):
+    for directive in (
+        "proxy_request_buffering on",
+        "proxy_buffering on",
+        "client_body_timeout",
+        "client_header_timeout",
+        "client_max_body_size",
+        "proxy_read_timeout",
+    ):
         assert directive in conf, directive
-    gevent_port = re.search(r"^gevent_port = (\d+)", (DOCKER / "odoo-start.sh").read_text(), re.M)[1]
+    gevent_port = re.search(r"^gevent_port = (\d+)", (DOCKER / "odoo-start.sh").read_text(), re.M)[
+        1
+    ]
     assert f"server odoo:{gevent_port};" in conf
     websocket = re.search(r"location /websocket \{(.*?)\}", conf, re.S)[1]
     assert "proxy_pass http://odoo_websocket" in websocket and "Upgrade" in websocket

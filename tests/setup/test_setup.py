@@ -16,16 +16,30 @@ import pytest
 from setup_helpers import BASE_PYTHON, ROOT, SETUP, medpulse_setup
 
 
-def run_setup(*args: str, env: dict[str, str], python: str = BASE_PYTHON, script: Path = SETUP,
-              timeout: float = 1800) -> subprocess.CompletedProcess:
-    return subprocess.run([python, str(script), *args], capture_output=True, text=True, env=env,
-                          timeout=timeout, cwd="/")
+def run_setup(
+    *args: str,
+    env: dict[str, str],
+    python: str = BASE_PYTHON,
+    script: Path = SETUP,
+    timeout: float = 1800,
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [python, str(script), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd="/",
+    )
 
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment of a user who has set nothing up (no MEDPULSE_* but ours)."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MEDPULSE_", "PYTHON", "VIRTUAL_ENV", "XDG_CACHE_HOME"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MEDPULSE_", "PYTHON", "VIRTUAL_ENV", "XDG_CACHE_HOME"))
+    }
     env.update(HOME=str(home), **extra)
     return env
 
@@ -36,8 +50,9 @@ def test_setup_from_a_local_archive_into_a_new_home(tmp_path, odoo_source_archiv
     is built once per machine and source."""
     home = tmp_path / "home"
     home.mkdir()
-    env = clean_env(home, MEDPULSE_ODOO_SOURCE=str(odoo_source_archive),
-                    MEDPULSE_CACHE_DIR=str(real_cache_root))
+    env = clean_env(
+        home, MEDPULSE_ODOO_SOURCE=str(odoo_source_archive), MEDPULSE_CACHE_DIR=str(real_cache_root)
+    )
     first = run_setup("ensure", "--for", "test", env=env)
     assert first.returncode == 0, first.stderr[-3000:]
     python = first.stdout.strip().splitlines()[-1]
@@ -47,19 +62,34 @@ def test_setup_from_a_local_archive_into_a_new_home(tmp_path, odoo_source_archiv
     assert (env_dir / "READY").exists()
 
     probe = subprocess.run(
-        [python, "-c", "import importlib.metadata as m, odoo, websocket, pytest, playwright, "
-         "phonenumbers, polib, hypothesis; print(odoo.release.version_info[0], m.version('odoo'), "
-         "odoo.__file__)"],
-        capture_output=True, text=True, env=env, cwd="/",
+        [
+            python,
+            "-c",
+            "import importlib.metadata as m, odoo, websocket, pytest, playwright, "
+            "phonenumbers, polib, hypothesis; "
+            "print(odoo.release.version_info[0], m.version('odoo'), "
+            "odoo.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd="/",
     )
     assert probe.returncode == 0, probe.stderr[-2000:]
     major, dist_version, odoo_file = probe.stdout.split()
     assert major == "18" and dist_version.startswith("18.0")
     assert str(env_dir) in odoo_file, "Odoo must come from the environment's unpacked source"
-    pip_check = subprocess.run([python, "-m", "pip", "check"], capture_output=True, text=True, env=env)
+    pip_check = subprocess.run(
+        [python, "-m", "pip", "check"], capture_output=True, text=True, env=env
+    )
     assert pip_check.returncode == 0, pip_check.stdout
-    launcher = subprocess.run([str(Path(python).parent / "odoo"), "--version"],
-                              capture_output=True, text=True, env=env, cwd="/")
+    launcher = subprocess.run(
+        [str(Path(python).parent / "odoo"), "--version"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd="/",
+    )
     assert "Odoo Server 18.0" in launcher.stdout, launcher.stderr[-1000:]
 
     started = time.monotonic()
@@ -74,8 +104,9 @@ def test_setup_from_a_local_archive_into_a_new_home(tmp_path, odoo_source_archiv
 def _copy_setup(tmp_path: Path) -> Path:
     """A copy of the setup folder and the toolkit's pyproject.toml, to edit the pin in."""
     tree = tmp_path / "checkout"
-    shutil.copytree(SETUP.parent, tree / "scripts" / "setup",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        SETUP.parent, tree / "scripts" / "setup", ignore=shutil.ignore_patterns("__pycache__")
+    )
     shutil.copy(ROOT / "pyproject.toml", tree / "pyproject.toml")
     return tree / "scripts" / "setup" / "medpulse_setup.py"
 
@@ -100,8 +131,9 @@ def test_cache_is_keyed_on_the_pin_the_requirements_and_the_source(tmp_path):
     code = script.read_text()
     script.write_text(code.replace(medpulse_setup.ODOO_SHA1, "0" * 40))
     assert _status(script, env) != pinned, "a new pin must make a new environment"
-    script.write_text(code.replace(f'ODOO_RELEASE = "{medpulse_setup.ODOO_RELEASE}"',
-                                   'ODOO_RELEASE = "20990101"'))
+    script.write_text(
+        code.replace(f'ODOO_RELEASE = "{medpulse_setup.ODOO_RELEASE}"', 'ODOO_RELEASE = "20990101"')
+    )
     assert _status(script, env) != pinned, "a new nightly date must make a new environment"
     script.write_text(code)
     assert _status(script, env) == pinned
@@ -126,8 +158,9 @@ def _unsupported_pythons() -> list[str]:
     pyenv = glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin/python3"))
     found = []
     for exe in [*filter(None, names), *pyenv]:
-        out = subprocess.run([exe, "-c", "import sys; print(sys.version_info[1])"],
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            [exe, "-c", "import sys; print(sys.version_info[1])"], capture_output=True, text=True
+        )
         if out.returncode == 0 and int(out.stdout) not in (10, 11, 12):
             found.append(exe)
     return found
@@ -146,10 +179,19 @@ def test_python_outside_3_10_to_3_12_is_refused(tmp_path):
     archive = tmp_path / "odoo.tar.gz"
     archive.write_bytes(b"not read: the Python is refused first")
     for exe in _unsupported_pythons():
-        env = clean_env(tmp_path, MEDPULSE_SETUP_PYTHON=exe, MEDPULSE_ODOO_SOURCE=str(archive),
-                        MEDPULSE_CACHE_DIR=str(tmp_path / "cache"))
-        out = subprocess.run(["bash", str(ROOT / "scripts" / "demo")], capture_output=True,
-                             text=True, env=env, timeout=60)
+        env = clean_env(
+            tmp_path,
+            MEDPULSE_SETUP_PYTHON=exe,
+            MEDPULSE_ODOO_SOURCE=str(archive),
+            MEDPULSE_CACHE_DIR=str(tmp_path / "cache"),
+        )
+        out = subprocess.run(
+            ["bash", str(ROOT / "scripts" / "demo")],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
         assert out.returncode == 2, (exe, out.stderr)
         assert "Odoo 18.0 runs on Python 3.10, 3.11 or 3.12" in out.stderr, out.stderr
         assert "MEDPULSE_SETUP_PYTHON" in out.stderr
@@ -163,13 +205,15 @@ def test_missing_system_packages_are_named_with_the_apt_get_line(monkeypatch, tm
     monkeypatch.setattr(medpulse_setup, "pg_bin_dir", lambda: None)
     monkeypatch.setattr(medpulse_setup, "server_answers", lambda *_a, **_k: False)
     monkeypatch.setattr(medpulse_setup.os, "geteuid", lambda: 1000)
-    missing = medpulse_setup.missing_packages("test", build=True, python=sys.executable,
-                                              which=lambda _name: None)
+    missing = medpulse_setup.missing_packages(
+        "test", build=True, python=sys.executable, which=lambda _name: None
+    )
     for package in ("build-essential", "libpq-dev", "postgresql", "docker-compose", "git"):
         assert package in missing
     assert {"chromium", "chromium-browser"} & set(missing)
     assert "docker-compose" not in medpulse_setup.missing_packages(
-        "demo", build=True, python=sys.executable, which=lambda _name: None)
+        "demo", build=True, python=sys.executable, which=lambda _name: None
+    )
     with pytest.raises(medpulse_setup.SetupError) as err:
         medpulse_setup.ensure_system_packages("test", build=True, python=sys.executable, log=None)
     message = str(err.value)
