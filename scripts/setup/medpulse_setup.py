@@ -160,6 +160,8 @@ def missing_packages(purpose: str, build: bool, python: str, which=None) -> list
             missing.append("docker-compose")  # validates docker-compose.yml
         if not which("git"):
             missing.append("git")  # whool reads the addons' versions from git
+        if not which("nginx") and not os.path.exists("/usr/sbin/nginx"):
+            missing.append("nginx")  # the deployment's reverse proxy, tested in front of Odoo
     return missing
 
 

@@ -208,7 +208,7 @@ def test_missing_system_packages_are_named_with_the_apt_get_line(monkeypatch, tm
     missing = medpulse_setup.missing_packages(
         "test", build=True, python=sys.executable, which=lambda _name: None
     )
-    for package in ("build-essential", "libpq-dev", "postgresql", "docker-compose", "git"):
+    for package in ("build-essential", "libpq-dev", "postgresql", "docker-compose", "git", "nginx"):
         assert package in missing
     assert {"chromium", "chromium-browser"} & set(missing)
     assert "docker-compose" not in medpulse_setup.missing_packages(
