@@ -243,17 +243,21 @@ def source_spec() -> str | None:
     return os.environ.get("MEDPULSE_ODOO_SOURCE") or None
 
 
+def file_digest(path: Path, algorithm: str) -> str:
+    digest = hashlib.new(algorithm)
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def source_identity(spec: str | None) -> str:
     """What the cache is keyed on for this source: the pin, or the local source's content."""
     if spec is None:
         return f"deb:{ODOO_RELEASE}:{ODOO_SHA1}"
     path = Path(spec).expanduser().resolve()
     if path.is_file():
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-        return f"archive:{digest.hexdigest()}"
+        return f"archive:{file_digest(path, 'sha256')}"
     if path.is_dir():
         head = subprocess.run(
             ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True
@@ -354,7 +358,7 @@ def download_pinned_deb(log: Path) -> Path:
                 "a local Odoo 18.0 source (a directory or a .tar.gz)"
             ) from None
         partial.rename(deb)
-    sha1 = hashlib.sha1(deb.read_bytes()).hexdigest()  # noqa: S324 - the checksum Odoo publishes
+    sha1 = file_digest(deb, "sha1")  # the checksum Odoo publishes for it
     if sha1 != ODOO_SHA1:
         deb.unlink()
         raise SetupError(f"{deb.name}: sha1 {sha1}, expected {ODOO_SHA1}; removed, not used")

@@ -219,3 +219,41 @@ def test_missing_system_packages_are_named_with_the_apt_get_line(monkeypatch, tm
     message = str(err.value)
     assert "sudo apt-get update && sudo apt-get install -y --no-install-recommends" in message
     assert "build-essential" in message and "libpq-dev" in message
+
+
+def _fake_odoo_deb(tmp_path: Path) -> Path:
+    """A .deb laid out like Odoo's nightly one (the odoo package in dist-packages), holding
+    only what the setup reads of it, built with dpkg-deb like Odoo's."""
+    tree = tmp_path / "pkg"
+    package = tree / medpulse_setup.DEB_PYTHON_DIR / "odoo"
+    package.mkdir(parents=True)
+    (package / "release.py").write_text("version_info = (18, 0, 0, 'final', 0, '')\n")
+    (tree / "DEBIAN").mkdir()
+    (tree / "DEBIAN" / "control").write_text(
+        "Package: odoo\nVersion: 18.0.0\nArchitecture: all\nMaintainer: test <t@example.com>\n"
+        "Description: layout of Odoo's nightly package\n"
+    )
+    deb = tmp_path / "odoo_18.0.test_all.deb"
+    subprocess.run(["dpkg-deb", "--build", str(tree), str(deb)], check=True, capture_output=True)
+    return deb
+
+
+def test_pinned_deb_is_checked_against_its_sha1_and_unpacked(tmp_path, monkeypatch):
+    """The download path, from a file: URL (no internet here): the sha1 decides, a mismatch
+    deletes the file and stops; a match is unpacked and Odoo found inside."""
+    deb = _fake_odoo_deb(tmp_path)
+    monkeypatch.setenv("MEDPULSE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(medpulse_setup, "ODOO_DEB_URL", deb.as_uri())
+    log = tmp_path / "setup.log"
+
+    monkeypatch.setattr(medpulse_setup, "ODOO_SHA1", "0" * 40)
+    with pytest.raises(medpulse_setup.SetupError, match="expected 0000"):
+        medpulse_setup.fetch_odoo(None, tmp_path, log)
+    assert not list((tmp_path / "cache" / "downloads").glob("*.deb")), "a bad file must not stay"
+    assert not (tmp_path / "odoo-src").exists()
+
+    monkeypatch.setattr(medpulse_setup, "ODOO_SHA1", medpulse_setup.file_digest(deb, "sha1"))
+    root = medpulse_setup.fetch_odoo(None, tmp_path, log)
+    assert root == tmp_path / "odoo-src" / medpulse_setup.DEB_PYTHON_DIR
+    assert medpulse_setup.odoo_version_of(root) == "18.0"
+    assert "verified" in log.read_text()
