@@ -114,7 +114,7 @@ def main() -> int:
         pbx_files = work_dir / f"{opts.db}-emulator"
 
         init_log = work_dir / "demo-init.log"
-        step(f"preparing the database {opts.db} (the first time about 2 minutes; log: {init_log})",
+        step(f"preparing the database {opts.db} (the first time a minute or two; log: {init_log})",
              started)
         run_stoppable(
             [odoo.python, str(ROOT / "scripts" / "demo_init.py"), "-c", str(odoo.config_path),

@@ -160,7 +160,7 @@ def missing_packages(purpose: str, build: bool, python: str, which=None) -> list
             missing.append("docker-compose")  # validates docker-compose.yml
         if not which("git"):
             missing.append("git")  # whool reads the addons' versions from git
-        if not which("nginx") and not os.path.exists("/usr/sbin/nginx"):
+        if not which("nginx") and not which("/usr/sbin/nginx"):  # /usr/sbin: not on every PATH
             missing.append("nginx")  # the deployment's reverse proxy, tested in front of Odoo
     return missing
 
