@@ -46,7 +46,8 @@ def in_git_work_tree() -> bool:
     return out.returncode == 0 and out.stdout.strip() == "true"
 
 
-def build(dest: Path, python: str = sys.executable) -> list[Path]:
+def build(dest: Path, python: str = sys.executable,
+          distributions: tuple[str, ...] = DISTRIBUTIONS) -> list[Path]:
     """One wheel per distribution into ``dest``; returns their paths."""
     dest.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -63,7 +64,7 @@ def build(dest: Path, python: str = sys.executable) -> list[Path]:
             "--disable-pip-version-check",
             "-w",
             str(dest),
-            *(str(ROOT / d) for d in DISTRIBUTIONS),
+            *(str(ROOT / d) for d in distributions),
         ],
         check=True,
         cwd=ROOT,

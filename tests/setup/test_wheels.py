@@ -74,8 +74,13 @@ def test_build_without_git_uses_the_manifest_version(tmp_path):
             shutil.copy2(ROOT / name, copy / name)
     env = {k: v for k, v in os.environ.items() if k != "WHOOL_POST_VERSION_STRATEGY_OVERRIDE"}
     env["GIT_CEILING_DIRECTORIES"] = str(tmp_path)  # no repository above the copy either
+    build = (  # the copy's own scripts/wheels.py, one addon (the others build the same way)
+        f"import sys, pathlib; sys.path.insert(0, {str(copy / 'scripts')!r}); import wheels; "
+        f"wheels.build(pathlib.Path({str(tmp_path / 'dist')!r}), "
+        "distributions=('medpulse_telephony',))"
+    )
     out = subprocess.run(
-        [sys.executable, str(copy / "scripts" / "wheels.py"), "build", str(tmp_path / "dist")],
+        [sys.executable, "-c", build],
         capture_output=True,
         text=True,
         env=env,
