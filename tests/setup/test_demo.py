@@ -130,9 +130,11 @@ def test_demo_runs_on_a_private_cluster_and_stops_on_sigterm_and_sighup(tmp_path
     db = f"medpulse_demo_test_{os.getpid()}"
     pg_port = closed_port()
     data_dir = None
+    pbx_ports: list[int] = []
     try:
         for signum in (signal.SIGTERM, signal.SIGHUP):
             port, pbx_port = free_port(), free_port()
+            pbx_ports.append(pbx_port)
             log = tmp_path / f"demo-{signum.name}.log"
             proc = _start_demo(state, db, port, pbx_port, pg_port, log)
             data_dir = _pg_data_dir(log)
@@ -160,8 +162,11 @@ def test_demo_runs_on_a_private_cluster_and_stops_on_sigterm_and_sighup(tmp_path
                 str(state), f"--port {pbx_port}"
             )
         print(f"FIGURES demo on a private cluster, second start:\n{log.read_text()}")
-    finally:
-        for pid_line in processes_mentioning(str(state)):
+    finally:  # whatever a failed stop left behind: Odoo, the emulator, the cluster
+        leftovers = [str(state), *(f"--port {p}" for p in pbx_ports)]
+        if data_dir:
+            leftovers.append(str(data_dir))
+        for pid_line in processes_mentioning(*leftovers):
             os.kill(int(pid_line.split(":")[0]), signal.SIGKILL)
         if data_dir and not str(data_dir).startswith(str(tmp_path)):
             # relocated out of tmp (run by root, below folders only root may enter)
