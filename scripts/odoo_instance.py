@@ -125,7 +125,7 @@ class PrivateCluster:
         self.durable = durable
         self.os_user = PG_OS_USER if os.geteuid() == 0 else None
         self.data_dir = self.state_dir / "pgdata"
-        if self.os_user and not reachable_by_others(self.state_dir.parent):
+        if self.os_user and not reachable_by_others(self.state_dir):
             tag = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:12]
             self.data_dir = Path("/var/lib/medpulse") / f"pgdata-{tag}"
         self.password_file = self.state_dir / "pg-password"

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -172,3 +173,30 @@ def test_demo_runs_on_a_private_cluster_and_stops_on_sigterm_and_sighup(tmp_path
             # relocated out of tmp (run by root, below folders only root may enter)
             shutil.rmtree(data_dir, ignore_errors=True)
             data_dir.with_name(data_dir.name + ".log").unlink(missing_ok=True)
+
+
+def test_private_cluster_in_a_folder_only_its_owner_may_enter():
+    """Like the test command's run folder (mkdtemp: mode 0700). Run by root, the cluster's
+    user cannot enter it, so the data folder moves to /var/lib/medpulse; it serves
+    connections, and a throw-away cluster leaves nothing behind."""
+    import psycopg2  # noqa: PLC0415 - Odoo's dependency
+    from odoo_instance import PrivateCluster  # noqa: PLC0415
+
+    state = Path(tempfile.mkdtemp(prefix="medpulse-test-"))  # as run_tests.py makes it
+    cluster = PrivateCluster(state, durable=False)
+    try:
+        cluster.start()
+        if os.geteuid() == 0:
+            assert not str(cluster.data_dir).startswith(str(state)), cluster.data_dir
+        pg = cluster.params
+        conn = psycopg2.connect(dbname="postgres", host=pg.host, port=pg.port, user=pg.user,
+                                password=pg.password)
+        with conn.cursor() as cr:
+            cr.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            assert cr.fetchone() == (True,)
+        conn.close()
+    finally:
+        cluster.discard()
+        shutil.rmtree(state, ignore_errors=True)
+    assert not cluster.data_dir.exists() and not cluster.log_path.exists()
+    assert not listening(int(pg.port))
