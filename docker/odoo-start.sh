@@ -19,7 +19,10 @@ max_cron_threads = 1
 gevent_port = 8072
 list_db = False
 CONF
-python3 /opt/medpulse/scripts/demo_init.py -c "$conf" -d "${DB_NAME}" --history \
+# --history: 60 days of calls; the emulator (its own container) reads them, and the names of
+# the demo's operators and patients, from the volume they share.
+python3 /opt/medpulse/scripts/demo_init.py -c "$conf" -d "${DB_NAME}" \
+    --history --emulator-dir /var/lib/medpulse-pbx \
     --pbx-url "${PBX_URL}" --api-key "${MANGO_API_KEY}" --api-salt "${MANGO_API_SALT}" \
     --odoo-url "${ODOO_URL}"
 echo "MedPulse is ready: open ${ODOO_URL} (database ${DB_NAME})"

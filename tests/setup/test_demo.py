@@ -99,6 +99,8 @@ def _start_demo(state: Path, db: str, port: int, pbx_port: int, pg_port: int, lo
             str(pbx_port),
             "--state-dir",
             str(state),
+            "--history",  # the calls' history has its own tests; here: start and stop
+            "0",
         ],
         stdout=out,
         stderr=subprocess.STDOUT,

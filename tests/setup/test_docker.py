@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 
 from setup_helpers import ROOT
 
@@ -52,8 +53,23 @@ def test_odoo_runs_workers_and_crons_and_the_demo_history():
     workers = int(re.search(r"^workers = (\d+)", start, re.M)[1])
     crons = int(re.search(r"^max_cron_threads = (\d+)", start, re.M)[1])
     assert workers >= 2 and crons >= 1
-    assert re.search(r"demo_init\.py .*--history", start)
+    assert re.search(r"demo_init\.py .*--history", start.replace("\\\n", " "))
     assert "/mnt/medpulse" not in start
+
+
+def test_the_start_script_calls_demo_init_with_options_it_has():
+    start = (DOCKER / "odoo-start.sh").read_text().replace("\\\n", " ")
+    call = re.search(r"demo_init\.py (.*)", start)[1]
+    flags = set(re.findall(r"(--[a-z-]+)", call))
+    help_text = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "demo_init.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert flags and flags <= set(re.findall(r"(--[a-z-]+)", help_text)), flags
+    compose = compose_config()
+    assert "--history=/var/lib/medpulse-pbx/history.json" in service(compose, "pbx")
 
 
 def test_nginx_buffers_requests_and_carries_the_websocket():
