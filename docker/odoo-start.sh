@@ -1,6 +1,8 @@
 #!/bin/sh
-# First start of the Odoo container: the same initialisation as the non-Docker path
-# (scripts/demo_init.py), then Odoo itself. Later starts only re-apply the PBX settings.
+# Start of the Odoo container: the same initialisation as the non-Docker path
+# (scripts/demo_init.py, here with the demo's call history), then Odoo in production shape:
+# prefork workers, crons, the websocket on the gevent port, behind the proxy of
+# docker-compose.yml. The addons come from the wheels installed in the image.
 set -eu
 conf=/var/lib/odoo/medpulse.conf
 cat > "$conf" <<CONF
@@ -9,12 +11,19 @@ db_host = ${DB_HOST}
 db_port = ${DB_PORT:-5432}
 db_user = ${DB_USER}
 db_password = ${DB_PASSWORD}
-addons_path = /usr/lib/python3/dist-packages/odoo/addons,/mnt/medpulse
+addons_path = /usr/lib/python3/dist-packages/odoo/addons
 data_dir = /var/lib/odoo
 proxy_mode = True
+workers = 2
+max_cron_threads = 1
+gevent_port = 8072
+list_db = False
 CONF
-python3 /mnt/medpulse/scripts/demo_init.py -c "$conf" -d "${DB_NAME}" \
+# --history: 60 days of calls; the emulator (its own container) reads them, and the names of
+# the demo's operators and patients, from the volume they share.
+python3 /opt/medpulse/scripts/demo_init.py -c "$conf" -d "${DB_NAME}" \
+    --history --emulator-dir /var/lib/medpulse-pbx \
     --pbx-url "${PBX_URL}" --api-key "${MANGO_API_KEY}" --api-salt "${MANGO_API_SALT}" \
     --odoo-url "${ODOO_URL}"
-echo "MedPulse is ready: open http://localhost:${ODOO_PORT:-8069} (database ${DB_NAME})"
+echo "MedPulse is ready: open ${ODOO_URL} (database ${DB_NAME})"
 exec odoo -c "$conf" -d "${DB_NAME}" --db-filter "^${DB_NAME}\$"

@@ -6,7 +6,7 @@
     "license": "LGPL-3",
     "author": "MedPulse",
     "depends": ["base", "mail", "phone_validation", "resource"],
-    "external_dependencies": {"python": ["mango_vpbx", "phonenumbers"]},
+    "external_dependencies": {"python": ["mango-vpbx", "phonenumbers"]},
     "data": [
         "security/medpulse_clinic_security.xml",
         "security/ir.model.access.csv",

@@ -9,11 +9,14 @@ loopback ports, and a database that is dropped with its filestore at the end.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -23,6 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDONS = ("medpulse_clinic", "medpulse_telephony")
+sys.path.insert(0, str(ROOT / "scripts" / "setup"))
+from medpulse_setup import PG_OS_USER, ensure_pg_os_user, pg_bin_dir, server_answers  # noqa: E402
 
 
 def free_port() -> int:
@@ -49,6 +54,167 @@ class PgParams:
     port: str = field(default_factory=lambda: os.environ.get("PGPORT", "5432"))
     user: str = field(default_factory=lambda: os.environ.get("PGUSER") or getpass.getuser())
     password: str = field(default_factory=lambda: os.environ.get("PGPASSWORD", ""))
+
+
+class PostgresUnavailable(Exception):
+    """PostgreSQL cannot be used as configured; the message says how to fix it."""
+
+
+def check_role(pg: PgParams) -> None:
+    """The server answers: does it accept the role, and may the role create databases?"""
+    import psycopg2  # noqa: PLC0415 - Odoo's dependency, present under Odoo's Python
+
+    try:
+        conn = psycopg2.connect(dbname="postgres", host=pg.host, port=pg.port, user=pg.user,
+                                password=pg.password or None, connect_timeout=5)
+    except psycopg2.OperationalError as exc:
+        first = (str(exc).strip().splitlines() or [repr(exc)])[0]
+        raise PostgresUnavailable(
+            f"PostgreSQL at {pg.host}:{pg.port} answers but refuses the role {pg.user!r} "
+            f"({first}). "
+            f"Create the role: sudo -u postgres createuser --createdb {pg.user} "
+            "(or set PGUSER/PGPASSWORD to a role that may create databases, "
+            "or PGPORT to a port where nothing listens to use a private cluster)"
+        ) from None
+    with conn.cursor() as cr:
+        cr.execute("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user")
+        row = cr.fetchone()
+    conn.close()
+    if not row or not row[0]:
+        raise PostgresUnavailable(
+            f"PostgreSQL role {pg.user!r} may not create databases: "
+            f"sudo -u postgres psql -c 'ALTER ROLE \"{pg.user}\" CREATEDB'"
+        )
+
+
+def resolve_postgres(state_dir: Path, durable: bool = True
+                     ) -> tuple[PgParams, PrivateCluster | None]:
+    """The server PGHOST/PGPORT/PGUSER point to when it answers, else a private cluster.
+
+    The private cluster lives in ``state_dir`` (started here; the caller stops it).
+    """
+    pg = PgParams()
+    if pg.user == "postgres":
+        raise PostgresUnavailable("Odoo refuses the 'postgres' role: set PGUSER to another role")
+    if server_answers(pg.host, int(pg.port)):
+        check_role(pg)
+        return pg, None
+    cluster = PrivateCluster(state_dir, durable=durable)
+    cluster.start()
+    return cluster.params, cluster
+
+
+def reachable_by_others(path: Path) -> bool:
+    """Whether every folder down to ``path`` lets other users through (mode o+x)."""
+    return all(p.stat().st_mode & stat.S_IXOTH for p in (path, *path.parents) if p.exists())
+
+
+class PrivateCluster:
+    """A PostgreSQL cluster of our own: Debian's binaries, loopback only, a random password.
+
+    Its data folder is ``<state_dir>/pgdata``. PostgreSQL refuses to run as root: started by
+    root, it runs as the unprivileged user ``medpulse-postgres``, which owns the data folder;
+    when that user cannot reach ``state_dir`` (e.g. under /root), the data folder is
+    ``/var/lib/medpulse/pgdata-<hash of state_dir>`` instead.
+    """
+
+    role = "medpulse"
+
+    def __init__(self, state_dir: Path, durable: bool = True):
+        self.state_dir = state_dir.resolve()
+        self.durable = durable
+        self.os_user = PG_OS_USER if os.geteuid() == 0 else None
+        self.data_dir = self.state_dir / "pgdata"
+        if self.os_user and not reachable_by_others(self.state_dir):
+            tag = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:12]
+            self.data_dir = Path("/var/lib/medpulse") / f"pgdata-{tag}"
+        self.password_file = self.state_dir / "pg-password"
+        self.log_path = self.data_dir.with_name(self.data_dir.name + ".log")
+        self.port = 0
+        self.started_here = False
+        bin_dir = pg_bin_dir()
+        if bin_dir is None:
+            raise PostgresUnavailable(
+                "no PostgreSQL answers (PGHOST/PGPORT) and PostgreSQL's binaries are not installed "
+                "for a private cluster: apt-get install postgresql"
+            )
+        self.bin_dir = bin_dir
+
+    @property
+    def params(self) -> PgParams:
+        return PgParams(host="127.0.0.1", port=str(self.port), user=self.role,
+                        password=self.password_file.read_text().strip())
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess:
+        kwargs = {}
+        if self.os_user:
+            kwargs = {"user": self.os_user, "group": self.os_user, "extra_groups": []}
+        return subprocess.run([str(self.bin_dir / args[0]), *args[1:]], capture_output=True,
+                              text=True, cwd="/", **kwargs)
+
+    def _init(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if not self.password_file.exists():
+            self.password_file.touch(0o600)
+            self.password_file.write_text(secrets.token_urlsafe(24) + "\n")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
+        pwfile = self.data_dir.parent / f".{self.data_dir.name}.pw"
+        pwfile.write_text(self.password_file.read_text())
+        if self.os_user:
+            ensure_pg_os_user(None)
+            shutil.chown(self.data_dir, self.os_user, self.os_user)
+            shutil.chown(pwfile, self.os_user, self.os_user)
+        try:
+            out = self._run("initdb", "-D", str(self.data_dir), "-U", self.role,
+                            "-A", "scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8",
+                            "--no-locale")
+        finally:
+            pwfile.unlink()
+        if out.returncode:
+            raise PostgresUnavailable(f"initdb failed: {out.stderr.strip()[-500:]}")
+        settings = ["listen_addresses = '127.0.0.1'", "unix_socket_directories = ''"]
+        if not self.durable:  # a throw-away test cluster: nothing to keep after a crash
+            settings += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+        with (self.data_dir / "postgresql.conf").open("a") as conf:
+            conf.write("\n# medpulse: private cluster, loopback only\n")
+            conf.write("\n".join(settings) + "\n")
+
+    def running_port(self) -> int | None:
+        if self._run("pg_ctl", "status", "-D", str(self.data_dir)).returncode:
+            return None
+        lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+        return int(lines[3])
+
+    def start(self) -> None:
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._init()
+        port = self.running_port()
+        if port:  # left running (a demo killed hard, or another one using it): reuse it
+            self.port = port
+            return
+        self.port = free_port()
+        self.log_path.touch()
+        if self.os_user:
+            shutil.chown(self.log_path, self.os_user, self.os_user)
+        out = self._run("pg_ctl", "start", "-D", str(self.data_dir), "-w", "-t", "60",
+                        "-l", str(self.log_path), "-o", f"-p {self.port}")
+        if out.returncode:
+            raise PostgresUnavailable(
+                f"the private PostgreSQL cluster did not start; see {self.log_path}")
+        self.started_here = True
+
+    def stop(self) -> None:
+        """Stop the cluster if this object started it."""
+        if self.started_here:
+            self._run("pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "60")
+            self.started_here = False
+
+    def discard(self) -> None:
+        """Stop a throw-away cluster and delete its data, also where it was relocated."""
+        self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.log_path.unlink(missing_ok=True)
 
 
 @dataclass

@@ -2,8 +2,10 @@
 
 Runs under the Python that imports Odoo 18.0 (``scripts/test`` picks it). Steps:
 
-1. preflight: Odoo 18.0, PostgreSQL, Chromium, websocket-client (``--check`` stops here);
-2. installs the *missing* test dependencies at pinned versions, then ``pip check``;
+1. installs the *missing* test dependencies at pinned versions, then ``pip check`` (the set-up
+   environment of ``scripts/setup`` has them all already);
+2. preflight: Odoo 18.0, PostgreSQL (the server PGHOST/PGPORT/PGUSER point to, else a private
+   cluster in the run's folder), Chromium, websocket-client (``--check`` stops here);
 3. pytest: the ``mango_vpbx`` toolkit, the emulator, repository checks and the
    end-to-end suite (which starts its own Odoo servers), with coverage of ``mango_vpbx``;
 4. Odoo: a fresh database with a unique name, the addons installed with demo data,
@@ -18,7 +20,6 @@ A skipped test, a module with no test, a log warning or an error all fail the ru
 from __future__ import annotations
 
 import argparse
-import getpass
 import importlib.metadata
 import os
 import re
@@ -31,20 +32,21 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from odoo_instance import ADDONS, ROOT, OdooInstance, PgParams  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent / "setup"))
+from medpulse_setup import TEST_DEPENDENCIES, pg_bin_dir, server_answers  # noqa: E402
+from odoo_instance import (  # noqa: E402
+    ADDONS,
+    ROOT,
+    OdooInstance,
+    PgParams,
+    PostgresUnavailable,
+    check_role,
+    resolve_postgres,
+)
 
-PYTEST_SUITES = ("tests/mango_vpbx", "tests/emulator", "tests/repository", "tests/e2e")
-# distribution -> (pinned version, import name); installed only when missing.
-TEST_DEPENDENCIES = {
-    "pytest": ("8.3.3", "pytest"),
-    "pytest-cov": ("5.0.0", "pytest_cov"),
-    "coverage": ("7.6.1", "coverage"),
-    "hypothesis": ("6.112.2", "hypothesis"),
-    "phonenumbers": ("8.13.48", "phonenumbers"),
-    "websocket-client": ("1.8.0", "websocket"),
-    "playwright": ("1.47.0", "playwright"),
-    "polib": ("1.1.1", "polib"),
-}
+PYTEST_SUITES = (
+    "tests/mango_vpbx", "tests/emulator", "tests/repository", "tests/setup", "tests/e2e",
+)
 BROWSERS = ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable")
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (?P<level>[A-Z]+) (?P<rest>.*)$")
 TEST_START = re.compile(r" odoo\.addons\.(?P<addon>\w+)\.tests\.\S+: Starting (?P<test>\S+) \.\.\.")
@@ -71,33 +73,6 @@ def odoo_paths() -> tuple[Path, list[Path]]:
     return root, addons
 
 
-def pg_params() -> dict[str, str]:
-    user = os.environ.get("PGUSER") or getpass.getuser()
-    if user == "postgres":
-        raise Failure("Odoo refuses the 'postgres' role: set PGUSER to another role (e.g. root)")
-    return {
-        "host": os.environ.get("PGHOST", "localhost"),
-        "port": os.environ.get("PGPORT", "5432"),
-        "user": user,
-        "password": os.environ.get("PGPASSWORD", ""),
-    }
-
-
-def pg_connect(pg: dict[str, str], dbname: str = "postgres"):
-    import psycopg2  # noqa: PLC0415
-
-    try:
-        conn = psycopg2.connect(dbname=dbname, connect_timeout=5, **{k: v for k, v in pg.items() if v})
-    except psycopg2.OperationalError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        raise Failure(
-            f"PostgreSQL unreachable at {pg['host']}:{pg['port']} as {pg['user']}: {first} "
-            "(start it, or set PGHOST/PGPORT/PGUSER)"
-        ) from None
-    conn.autocommit = True
-    return conn
-
-
 def find_browser() -> str:
     for name in BROWSERS:
         path = shutil.which(name)
@@ -106,16 +81,32 @@ def find_browser() -> str:
     raise Failure("Chromium not found on PATH (Debian: apt-get install chromium); tours would be skipped")
 
 
-def preflight() -> dict:
+def preflight(work: Path | None) -> dict:
+    """What the run needs; with ``work`` (a run, not ``--check``) PostgreSQL is made ready:
+    the server PGHOST/PGPORT/PGUSER point to when it answers, else a private cluster in
+    ``work`` (its address is then exported as PGHOST/PGPORT/PGUSER/PGPASSWORD)."""
     odoo_root, odoo_addons = odoo_paths()
-    pg = pg_params()
-    conn = pg_connect(pg)
-    with conn.cursor() as cr:
-        cr.execute("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user")
-        row = cr.fetchone()
-    conn.close()
-    if not row or not row[0]:
-        raise Failure(f"PostgreSQL role {pg['user']} may not create databases (ALTER ROLE ... CREATEDB)")
+    cluster = None
+    try:
+        if work is None:
+            pg = PgParams()
+            if server_answers(pg.host, int(pg.port)):
+                check_role(pg)
+                pg_desc = f"{pg.user}@{pg.host}:{pg.port}"
+            elif pg_bin_dir():
+                pg_desc = (f"nothing answers at {pg.host}:{pg.port}: "
+                           f"a private cluster ({pg_bin_dir()})")
+            else:
+                raise Failure(f"no PostgreSQL answers at {pg.host}:{pg.port} and PostgreSQL's "
+                              "binaries are missing: apt-get install postgresql")
+        else:
+            pg, cluster = resolve_postgres(work, durable=False)
+            pg_desc = (f"private cluster in {cluster.data_dir} (127.0.0.1:{pg.port})" if cluster
+                       else f"{pg.user}@{pg.host}:{pg.port}")
+            os.environ.update(PGHOST=pg.host, PGPORT=pg.port, PGUSER=pg.user,
+                              PGPASSWORD=pg.password)
+    except PostgresUnavailable as exc:
+        raise Failure(str(exc)) from None
     browser = find_browser()
     try:
         import websocket  # noqa: F401, PLC0415
@@ -124,7 +115,8 @@ def preflight() -> dict:
             f"websocket-client is not installed for {sys.executable} "
             "(pip install websocket-client==1.8.0); tours would be skipped"
         ) from None
-    return {"odoo_root": odoo_root, "odoo_addons": odoo_addons, "pg": pg, "browser": browser}
+    return {"odoo_root": odoo_root, "odoo_addons": odoo_addons, "pg": pg, "pg_desc": pg_desc,
+            "cluster": cluster, "browser": browser}
 
 
 # --------------------------------------------------------------------------- dependencies
@@ -150,9 +142,9 @@ def run_pytest(env_info: dict, work: Path, suites: list[str]) -> tuple[int, int,
     env.update(
         MEDPULSE_ODOO_PYTHON=sys.executable,
         MEDPULSE_ADDONS_PATH=",".join(map(str, [*env_info["odoo_addons"], ROOT])),
-        MEDPULSE_PG_HOST=env_info["pg"]["host"],
-        MEDPULSE_PG_PORT=env_info["pg"]["port"],
-        MEDPULSE_PG_USER=env_info["pg"]["user"],
+        MEDPULSE_PG_HOST=env_info["pg"].host,
+        MEDPULSE_PG_PORT=env_info["pg"].port,
+        MEDPULSE_PG_USER=env_info["pg"].user,
         MEDPULSE_BROWSER=env_info["browser"],
         MEDPULSE_WORK_DIR=str(work),
     )
@@ -229,7 +221,7 @@ def scan_log(log: Path, allow: list[re.Pattern]) -> tuple[dict, list[str]]:
 def run_odoo(env_info: dict, work: Path, with_nodemo: bool,
              test_tags: str | None = None) -> tuple[int, int, list[str]]:
     stamp = f"{time.strftime('%Y%m%d%H%M%S')}_{os.getpid()}"
-    pg = PgParams(**env_info["pg"])
+    pg = env_info["pg"]
     main = OdooInstance(f"medpulse_test_{stamp}", work, pg=pg)
     nodemo = OdooInstance(f"medpulse_test_{stamp}_nodemo", work, pg=pg)
     say(f"odoo config: {main.write_config()} (addons_path={main.addons_path()})")
@@ -301,14 +293,15 @@ def main() -> int:
     opts = parser.parse_args()
 
     try:
-        env_info = preflight()
+        install_missing_dependencies()
+        env_info = preflight(None)
     except Failure as exc:
         say(f"FAIL: {exc}")
         return 2
     say(f"python:   {sys.executable}")
     say(f"odoo:     {env_info['odoo_root']}")
     say(f"checkout: {ROOT}")
-    say(f"postgres: {env_info['pg']['user']}@{env_info['pg']['host']}:{env_info['pg']['port']}")
+    say(f"postgres: {env_info['pg_desc']}")
     say(f"browser:  {env_info['browser']}")
     if opts.check:
         say("preflight OK")
@@ -319,8 +312,12 @@ def main() -> int:
     say(f"work dir: {work}")
     passed = failed = 0
     problems: list[str] = []
+    cluster = None
     try:
-        install_missing_dependencies()
+        env_info = preflight(work)
+        cluster = env_info["cluster"]
+        if cluster:
+            say(f"postgres: {env_info['pg_desc']}")
         if opts.only in (None, "pytest"):
             p, f, probs = run_pytest(env_info, work, opts.suite or list(PYTEST_SUITES))
             passed, failed, problems = passed + p, failed + f, problems + probs
@@ -332,6 +329,8 @@ def main() -> int:
         failed += 1
         problems.append(str(exc))
     finally:
+        if cluster:
+            cluster.discard()
         if not opts.keep and not failed:
             shutil.rmtree(work, ignore_errors=True)
     for problem in problems:

@@ -20,13 +20,13 @@ def test_compose_file_validates() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert set(result.stdout.split()) == {"db", "odoo", "pbx"}
+    assert set(result.stdout.split()) == {"db", "odoo", "pbx", "proxy"}
 
 
 def test_odoo_container_uses_the_shared_init_script() -> None:
     start = (ROOT / "docker" / "odoo-start.sh").read_text()
-    assert "/mnt/medpulse/scripts/demo_init.py" in start
+    assert "/opt/medpulse/scripts/demo_init.py" in start
     assert (ROOT / "scripts" / "demo_init.py").exists()
     compose = (ROOT / "docker-compose.yml").read_text()
-    assert ".:/mnt/medpulse" in compose and "/mnt/medpulse/docker/odoo-start.sh" in compose
-    assert "--webhook=http://odoo:8069/mango" in compose
+    assert "/opt/medpulse/odoo-start.sh" in compose
+    assert "--webhook=http://proxy/mango" in compose
