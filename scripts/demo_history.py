@@ -114,6 +114,10 @@ def load(env, company, history):
             for record, event in stored:
                 if event is not None:
                     call._after_event(record, event, state)
+        # As the webhook's fold does (medpulse.call.event._process): folded, so processed.
+        Event.browse([record.id for record, _event in stored]).filtered(
+            lambda r: r.state == "received"
+        ).write({"state": "processed"})
         counts["calls"] += 1
         counts["events"] += len(stored)
         user = operators.get(item.followup.get("operator"))

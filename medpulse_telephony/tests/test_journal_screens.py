@@ -83,8 +83,9 @@ class TestJournalScreens(TelephonyFixtures, HttpCase):
             self.env["medpulse.call.dashboard"].search([]), "changing the period saved nothing"
         )
 
-    def test_health_screen(self):
+    def test_pbx_statistics_screen(self):
+        """Reporting ▸ PBX call statistics opens as a screen: its title, no save icons."""
         self.start_tour(
-            "/odoo/action-medpulse_telephony.medpulse_telephony_health_action",
-            "medpulse_health_screen_tour", login=self.manager.login,
+            "/odoo/action-medpulse_telephony.medpulse_pbx_stats_wizard_action",
+            "medpulse_pbx_stats_screen_tour", login=self.manager.login,
         )

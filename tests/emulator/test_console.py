@@ -249,6 +249,8 @@ def test_events_are_listed_once_and_do_not_widen_the_page(console, pbx, webhook)
     start(console, "missed_ivr", caller=long_number, ivr_seconds=0)
     finished(pbx, "missed_ivr")
     webhook.wait(lambda: webhook.events("events/summary"))
+    # The sender logs a delivery after its response: wait for the summary's entry too.
+    webhook.wait(lambda: any(d.path == "events/summary" for d in pbx.sender.log()))
     sent = pbx.sender.log()
     console.locator(f"#events tr[data-n='{sent[-1].n}']").wait_for()
     console.wait_for_timeout(2500)  # a few refreshes of the timer

@@ -53,5 +53,15 @@ registry.category("web_tour.tours").add("medpulse_health_screen_tour", {
             content: "No save or discard button: nothing to edit",
             trigger: ".o_form_view:not(:has(.o_form_button_save))",
         },
+        {
+            content: "The integration's health is a screen, not a new record",
+            trigger: ".o_breadcrumb",
+            run() {
+                const title = this.anchor.innerText;
+                if (!title.includes("Integration health") || title.includes("New")) {
+                    throw new Error(`the health screen's title: "${title}"`);
+                }
+            },
+        },
     ],
 });

@@ -137,21 +137,21 @@ registry.category("web_tour.tours").add("medpulse_reports_tour", {
     ],
 });
 
-registry.category("web_tour.tours").add("medpulse_health_screen_tour", {
+registry.category("web_tour.tours").add("medpulse_pbx_stats_screen_tour", {
     steps: () => [
         {
-            content: "The integration's health is a screen, not a new record",
-            trigger: ".o_form_view .o_field_widget[name=events_24h]",
+            content: "PBX call statistics is a screen, not a new record",
+            trigger: ".o_form_view .o_field_widget[name=date_from]",
             run() {
                 const title = document.querySelector(".o_breadcrumb").innerText;
-                if (title.includes("New")) {
-                    throw new Error(`the health screen's title: "${title}"`);
-                }
-                const buttons = document.querySelector(".o_form_status_indicator_buttons");
-                if (buttons && !buttons.classList.contains("invisible")) {
-                    throw new Error("the health screen shows save and discard icons");
+                if (!title.includes("PBX call statistics") || title.includes("New")) {
+                    throw new Error(`the statistics screen's title: "${title}"`);
                 }
             },
+        },
+        {
+            content: "No save or discard button: nothing to keep",
+            trigger: ".o_form_view:not(:has(.o_form_button_save))",
         },
     ],
 });
