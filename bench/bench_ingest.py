@@ -52,13 +52,13 @@ TARGETS = {"empty": "/bench/empty", "insert": "/bench/insert", "webhook": "/mang
 
 
 def configure_pbx(env, key: str = API_KEY, salt: str = API_SALT) -> None:
-    env.company.write({"mango_api_key": key, "mango_api_salt": salt})
+    env.company.write({"medpulse_pbx_api_key": key, "medpulse_pbx_api_salt": salt})
 
 
 def employees_flag(env, exclude: tuple[str, ...] = ()) -> str:
-    users = env["res.users"].search([("pbx_extension", "!=", False)], order="pbx_extension")
-    return ",".join(f"{u.pbx_extension}:Operator {u.pbx_extension}"
-                    for u in users if u.pbx_extension not in exclude)
+    users = env["res.users"].search([("medpulse_pbx_extension", "!=", False)], order="medpulse_pbx_extension")
+    return ",".join(f"{u.medpulse_pbx_extension}:Operator {u.medpulse_pbx_extension}"
+                    for u in users if u.medpulse_pbx_extension not in exclude)
 
 
 class RssSampler(threading.Thread):
@@ -313,7 +313,7 @@ def profile(env, calls: int = 20, seed: int = 5) -> dict:
     rnd = random.Random(seed)
     env.cr.execute("SELECT number_e164 FROM medpulse_patient_phone WHERE label = 'own' LIMIT 5000")
     numbers = [r[0][1:] for r in env.cr.fetchall()]
-    extensions = env["res.users"].search([("pbx_extension", "!=", False)]).mapped("pbx_extension")
+    extensions = env["res.users"].search([("medpulse_pbx_extension", "!=", False)]).mapped("medpulse_pbx_extension")
     directory = directory_from_config({"employees": [
         {"extension": ext, "name": f"Operator {ext}"} for ext in extensions]})
     sink = CollectingSink()

@@ -248,15 +248,15 @@ def ensure_operators(config_path: str, dbname: str, count: int) -> list[tuple[in
         Users.create([{
             "name": f"{rng.choice(FEMALE)} {rng.choice(SURNAMES)}а",
             "login": login,
-            "pbx_extension": extension,
+            "medpulse_pbx_extension": extension,
             "tz": "Europe/Moscow",
             "groups_id": [odoo.Command.set(groups)],
             **({"password": login} if login == BENCH_LOGIN else {}),
         } for login, extension in wanted.items() if login not in existing])
         for number in CLINIC_LINES:
             env["medpulse.telephony.line"]._get_or_create(env.company, number)
-        users = Users.search([("login", "in", list(wanted))], order="pbx_extension")
-        return [(user.id, user.pbx_extension) for user in users]
+        users = Users.search([("login", "in", list(wanted))], order="medpulse_pbx_extension")
+        return [(user.id, user.medpulse_pbx_extension) for user in users]
 
 
 class _Copier:
@@ -311,7 +311,7 @@ def load_calls(cr, count: int, days: int, operators: list[tuple[int, str]], comp
     ])
     events = _Copier(cr, "medpulse_call_event", [
         "id", "company_id", "path", "json", "received_at", "identity", "entry_id",
-        "pbx_call_id", "state", "call_id_ref", "create_uid", "create_date", "write_uid",
+        "pbx_call_id", "state", "call_id", "create_uid", "create_date", "write_uid",
         "write_date",
     ], chunk=100_000, after=calls)
     # the search view finds a caller's calls through patient_ids, the card through patient_id

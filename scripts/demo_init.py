@@ -30,7 +30,7 @@ from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ADDONS = ("medpulse_clinic", "medpulse_telephony")
+ADDONS = ("medpulse_clinic", "medpulse_telephony", "medpulse_telephony_demo")
 # login -> (name, extension, password for users this script creates)
 OPERATORS = {
     "admin": ("", "101", None),
@@ -80,7 +80,7 @@ def install(config: str, dbname: str) -> None:
 def configure(env, pbx_url: str, api_key: str, api_salt: str, odoo_url: str | None) -> None:
     """Point the main company at the PBX and give the demo operators their extensions."""
     company = env.ref("base.main_company")
-    company.write({"mango_api_url": pbx_url, "mango_api_key": api_key, "mango_api_salt": api_salt})
+    company.write({"medpulse_pbx_api_url": pbx_url, "medpulse_pbx_api_key": api_key, "medpulse_pbx_api_salt": api_salt})
     if "iap_enrich_auto_done" in company._fields:
         # The web client would otherwise send the company to Odoo's enrichment service at
         # the first login, from every tab at once (concurrent writes of the company row).
@@ -104,7 +104,7 @@ def configure(env, pbx_url: str, api_key: str, api_salt: str, odoo_url: str | No
             # No OdooBot onboarding chat in a clinic's demo (started by every first tab).
             user.odoobot_state = "disabled"
         user.write({
-            "pbx_extension": extension,
+            "medpulse_pbx_extension": extension,
             "tz": CLINIC_TZ,
             "groups_id": [(4, g.id) for g in groups],
         })

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ADDONS = ("medpulse_clinic", "medpulse_telephony")
+ADDONS = ("medpulse_clinic", "medpulse_telephony", "medpulse_telephony_demo")
 sys.path.insert(0, str(ROOT / "scripts" / "setup"))
 from medpulse_setup import PG_OS_USER, ensure_pg_os_user, pg_bin_dir, server_answers  # noqa: E402
 

@@ -114,9 +114,9 @@ class MangoWebhook(http.Controller):
             # PostgreSQL text cannot hold NUL and no valid PBX request contains one.
             return _reply(400, "NUL character in the request")
         company = request.env["res.company"].sudo().search(
-            [("mango_api_key", "=", form["vpbx_api_key"])], limit=1
+            [("medpulse_pbx_api_key", "=", form["vpbx_api_key"])], limit=1
         )
-        if not company or not mango_vpbx.verify(form, company.mango_api_key, company.mango_api_salt):
+        if not company or not mango_vpbx.verify(form, company.medpulse_pbx_api_key, company.medpulse_pbx_api_salt):
             _rejections.add()
             return _reply(403, "Forbidden")
         env = request.env(user=SUPERUSER_ID, context=dict(request.env.context, allowed_company_ids=company.ids))

@@ -64,7 +64,7 @@ class MedpulseCallEvent(models.Model):
         required=True, readonly=True, default="received", index=True,
     )
     error = fields.Text(readonly=True)
-    call_id_ref = fields.Many2one("medpulse.call", string="Call", readonly=True, index="btree_not_null", ondelete="set null")
+    call_id = fields.Many2one("medpulse.call", string="Call", readonly=True, index="btree_not_null", ondelete="set null")
     body_sha256 = fields.Char(
         string="Body digest", readonly=True,
         help="SHA-256 of the json form field: one stored row per signed body.",
@@ -166,10 +166,12 @@ class MedpulseCallEvent(models.Model):
             self.write({"state": "error", "error": str(error)})
 
     def _apply(self, event):
-        """What this event changes: the journal of its call. Modules add the effect of
-        events of no call (command results)."""
+        """What this event changes: the journal of its call; a ``result/<command>``
+        notification (no call) goes to the command it answers."""
         if self.entry_id:
             self.env["medpulse.call"]._process_event(self, event)
+        elif isinstance(event, mango_vpbx.CommandResult):
+            self.env["medpulse.call.command"].sudo()._on_result(self.company_id, event)
 
     def _process_in_turn(self, event):
         """:meth:`_process` for the webhook: the events of one call one after another.

@@ -308,7 +308,7 @@ class MedpulseCallRecording(models.Model):
         file is ready, and wakes the download cron for it.
         """
         company = call.company_id
-        time_base = company._mango_time_base()
+        time_base = company._medpulse_pbx_time_base()
         Users = self.env["res.users"]
         wake_at = []
         for folded in getattr(state, "recordings", ()) or ():
@@ -336,7 +336,7 @@ class MedpulseCallRecording(models.Model):
             if folded.extension and folded.extension != recording.extension:
                 vals["extension"] = folded.extension
                 vals["user_id"] = (
-                    Users._find_pbx_operator(company, folded.extension).id or recording.user_id.id
+                    Users._medpulse_find_pbx_operator(company, folded.extension).id or recording.user_id.id
                 )
             own_event = getattr(event, "recording_id", None) == folded.recording_id
             if own_event:
@@ -347,7 +347,7 @@ class MedpulseCallRecording(models.Model):
                     .with_context(active_test=False)
                     .search(
                         [
-                            ("pbx_user_id", "=", vals["pbx_user_id"]),
+                            ("medpulse_pbx_user_id", "=", vals["pbx_user_id"]),
                             ("company_ids", "in", company.ids),
                         ],
                         limit=1,
@@ -477,7 +477,7 @@ class MedpulseCallRecording(models.Model):
         now = fields.Datetime.now()
         company = self.company_id
         try:
-            audio = company._mango_client().download_recording(self.recording_id)
+            audio = company._medpulse_pbx_client().download_recording(self.recording_id)
             if not audio.content:
                 raise mango_vpbx.VpbxNotFound(_("The PBX sent an empty file."))
         except (mango_vpbx.VpbxLockedOut, mango_vpbx.VpbxRateLimited) as error:
@@ -492,7 +492,7 @@ class MedpulseCallRecording(models.Model):
             self.write(
                 {
                     "next_attempt_at": max(retry_at, now),
-                    "last_error": company._mango_error_text(error),
+                    "last_error": company._medpulse_pbx_error_text(error),
                 }
             )
             return max((retry_at - now).total_seconds(), 0.1)
@@ -527,7 +527,7 @@ class MedpulseCallRecording(models.Model):
             return str(error)
         if isinstance(error, mango_vpbx.VpbxUnavailable):
             return _("The PBX could not be reached: %(error)s", error=str(error))
-        return self.company_id._mango_error_text(error)
+        return self.company_id._medpulse_pbx_error_text(error)
 
     def _plan_retry(self, now, reason):
         attempts = self.download_attempts + 1
@@ -629,9 +629,9 @@ class MedpulseCallRecording(models.Model):
         recordings = self.sudo()
         now = fields.Datetime.now()
         for company in recordings.env["res.company"].search(
-            [("mango_recording_retention_days", ">", 0)]
+            [("medpulse_pbx_recording_retention_days", ">", 0)]
         ):
-            limit = now - timedelta(days=company.mango_recording_retention_days)
+            limit = now - timedelta(days=company.medpulse_pbx_recording_retention_days)
             expired = recordings.search(
                 [
                     ("company_id", "=", company.id),
@@ -648,7 +648,7 @@ class MedpulseCallRecording(models.Model):
                 expired._delete_audio(
                     _(
                         "Retention period of %(days)s days ended.",
-                        days=company.mango_recording_retention_days,
+                        days=company.medpulse_pbx_recording_retention_days,
                     )
                 )
                 _logger.info(

@@ -50,13 +50,13 @@ class MedpulseTelephonyHealth(models.TransientModel):
     recovered_count = fields.Integer(string="Calls recovered by reconciliation", compute="_compute_health")
     completed_count = fields.Integer(string="Calls completed by reconciliation", compute="_compute_health")
     reconciled_until = fields.Datetime(
-        related="company_id.mango_reconciled_until", string="Reconciled with the PBX until",
+        related="company_id.medpulse_pbx_reconciled_until", string="Reconciled with the PBX until",
     )
     last_reconcile_state = fields.Char(string="Last reconciliation", compute="_compute_health")
     failed_command_count = fields.Integer(string="Failed commands", compute="_compute_health")
     failed_download_count = fields.Integer(string="Failed recording downloads", compute="_compute_health")
-    last_error = fields.Text(related="company_id.mango_last_error", string="Last PBX error")
-    last_error_at = fields.Datetime(related="company_id.mango_last_error_at", string="Last PBX error at")
+    last_error = fields.Text(related="company_id.medpulse_pbx_last_error", string="Last PBX error")
+    last_error_at = fields.Datetime(related="company_id.medpulse_pbx_last_error_at", string="Last PBX error at")
 
     @api.depends("company_id")
     def _compute_health(self):
@@ -125,7 +125,7 @@ class MedpulseTelephonyHealth(models.TransientModel):
         return None
 
     def _status(self, now, last_event_at):
-        if not self.company_id.sudo().mango_api_key:
+        if not self.company_id.sudo().medpulse_pbx_api_key:
             return "not_configured", _("The PBX account is not configured (Settings ▸ Telephony).")
         threshold = self._silence_threshold(now)
         if threshold and (not last_event_at or last_event_at < threshold):

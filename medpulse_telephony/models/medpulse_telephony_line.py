@@ -50,7 +50,7 @@ class MedpulseTelephonyLine(models.Model):
 
     def _update_number_e164(self):
         for line in self:
-            e164 = line.company_id._mango_normalize(line.number)
+            e164 = line.company_id._medpulse_pbx_normalize(line.number)
             if line.number_e164 != e164:
                 line.number_e164 = e164
 
@@ -88,8 +88,8 @@ class MedpulseTelephonyLine(models.Model):
                 ON CONFLICT (company_id, number) DO NOTHING
                 RETURNING id
                 """,
-                company.id, number, company._mango_normalize(number) or None,
-                mango_vpbx.format_number(number, company.mango_default_region or "RU") or number,
+                company.id, number, company._medpulse_pbx_normalize(number) or None,
+                mango_vpbx.format_number(number, company.medpulse_pbx_default_region or "RU") or number,
                 self.env.uid, now, self.env.uid, now,
             ),
             log_exceptions=False,
@@ -105,7 +105,7 @@ class MedpulseTelephonyLine(models.Model):
 
         A name already given in Odoo is kept: the PBX's own name is often technical.
         """
-        lines = company._mango_client().lines()
+        lines = company._medpulse_pbx_client().lines()
         result = self.browse()
         for pbx_line in lines:
             number = pbx_line.number

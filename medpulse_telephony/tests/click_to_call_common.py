@@ -129,7 +129,7 @@ class ClickToCallCase(HttpCase, TelephonyFixtures):
             )
         )
         cls.company.sudo().write(
-            {"mango_api_url": cls.stub.url, "mango_callback_line_id": cls.line.id}
+            {"medpulse_pbx_api_url": cls.stub.url, "medpulse_medpulse_pbx_callback_line_id": cls.line.id}
         )
         cls.Command = cls.env["medpulse.call.command"]
 

@@ -120,8 +120,8 @@ class TelephonyFixtures:
     def setup_telephony(cls):
         cls.company = cls.env.company
         cls.company.sudo().write({
-            "mango_api_key": API_KEY, "mango_api_salt": API_SALT,
-            "mango_time_base": "utc", "mango_default_region": "RU",
+            "medpulse_pbx_api_key": API_KEY, "medpulse_pbx_api_salt": API_SALT,
+            "medpulse_pbx_time_base": "utc", "medpulse_pbx_default_region": "RU",
         })
         cls.operator1 = new_test_user(
             cls.env, login="tel_op1", name="Olga Operator", email="olga@clinic.example",
@@ -138,8 +138,8 @@ class TelephonyFixtures:
             cls.env, login="tel_mgr", name="Marat Manager",
             groups="medpulse_telephony.group_telephony_manager,medpulse_clinic.group_clinic_receptionist",
         )
-        cls.operator1.sudo().pbx_extension = "101"
-        cls.operator2.sudo().pbx_extension = "102"
+        cls.operator1.sudo().medpulse_pbx_extension = "101"
+        cls.operator2.sudo().medpulse_pbx_extension = "102"
         cls.env["medpulse.telephony.user.number"].sudo().create({
             "user_id": cls.operator3.id, "number": OPERATOR_MOBILE, "kind": "mobile",
         })

@@ -52,7 +52,7 @@ class TestHealth(TelephonyFixtures, TransactionCase):
             self.assertEqual(self._health().status, "ok")
 
     def test_failures_are_counted(self):
-        self.company._mango_record_error("The PBX failed with HTTP 500")
+        self.company._medpulse_pbx_record_error("The PBX failed with HTTP 500")
         with freeze_time(MONDAY_AFTERNOON):
             health = self._health()
             self.assertEqual(health.last_error, "The PBX failed with HTTP 500")

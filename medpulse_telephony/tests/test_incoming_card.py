@@ -43,7 +43,7 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
             cls.env, login="tel_op4", name="Nina Nopatients",
             groups="medpulse_telephony.group_telephony_operator",
         )
-        cls.operator_no_clinic.sudo().pbx_extension = "104"
+        cls.operator_no_clinic.sudo().medpulse_pbx_extension = "104"
 
     def setUp(self):
         super().setUp()
@@ -341,7 +341,7 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
             self.env, login="tel_op5", name="Anna Nomail", email=False,
             groups="medpulse_clinic.group_clinic_receptionist",
         )
-        anna.sudo().pbx_extension = "105"
+        anna.sudo().medpulse_pbx_extension = "105"
         call = self._ended_call("E-CARD-NOMAIL", "105", "sip:anna@clinic.mangosip.ru")
         note = "Call after <b>6 pm</b>\nThanks"
         call.with_user(anna).action_card_followup("needs_callback", note)

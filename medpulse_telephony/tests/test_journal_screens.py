@@ -9,7 +9,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 from odoo.addons.bus.tests.common import WebsocketCase
 
-from ..models.medpulse_call_journal_live import JOURNAL_NOTIFICATION, JOURNAL_SUBCHANNEL
+from ..models.medpulse_call import JOURNAL_NOTIFICATION, JOURNAL_SUBCHANNEL
 from .common import TelephonyFixtures, incoming_answered, incoming_missed
 
 
@@ -86,5 +86,5 @@ class TestJournalScreens(TelephonyFixtures, HttpCase):
     def test_health_screen(self):
         self.start_tour(
             "/odoo/action-medpulse_telephony.medpulse_telephony_health_action",
-            "medpulse_health_screen_tour", login=self.manager.login,
+            "medpulse_health_screen_title_tour", login=self.manager.login,
         )

@@ -60,7 +60,7 @@ class TestReconcile(TelephonyFixtures, TransactionCase):
             _row("E-LOST-BACK", T0 + 1500, T0 + 1560, T0 + 1505, from_number=PATIENT_NUMBER, to_ext="101"),
         ]
         with StatsPbx(API_KEY, API_SALT, window_csv(rows, "\r\n"), not_ready=1) as pbx:
-            self.company.sudo().mango_api_url = pbx.url
+            self.company.sudo().medpulse_pbx_api_url = pbx.url
             runs = self.Reconcile.with_user(self.manager).action_reconcile_period(
                 self.company, _naive(T0 - 60), _naive(T0 + 3600)
             )
@@ -112,7 +112,7 @@ class TestReconcile(TelephonyFixtures, TransactionCase):
     def test_cron_catches_up_an_overnight_outage(self):
         now = fields.Datetime.now().replace(microsecond=0)
         # Odoo was down for 30 hours: longer than a chunk, far longer than the cron interval.
-        self.company.sudo().mango_reconciled_until = now - timedelta(hours=30)
+        self.company.sudo().medpulse_pbx_reconciled_until = now - timedelta(hours=30)
         epoch = int(now.replace(tzinfo=timezone.utc).timestamp())
         night, morning, early = epoch - 20 * 3600, epoch - 3 * 3600, epoch - 36 * 3600
         rows = [
@@ -121,11 +121,11 @@ class TestReconcile(TelephonyFixtures, TransactionCase):
             _row("E-BEFORE", early, early + 10, 0, from_number="79035550001", to_ext="102"),
         ]
         with StatsPbx(API_KEY, API_SALT, window_csv(rows), not_ready=1) as pbx:
-            self.company.sudo().mango_api_url = pbx.url
+            self.company.sudo().medpulse_pbx_api_url = pbx.url
             self.Reconcile._cron_reconcile()
         entries = set(self.Call.search([("recovered_from_stats", "=", True)]).mapped("entry_id"))
         self.assertEqual(entries, {"E-NIGHT-1", "E-NIGHT-2"}, "only the outage window, with its overlap")
-        self.assertGreaterEqual(self.company.mango_reconciled_until, now)
+        self.assertGreaterEqual(self.company.medpulse_pbx_reconciled_until, now)
         self.assertEqual(len(pbx.requests), 2, "the outage is fetched in chunks")
         self.assertEqual(
             int(pbx.requests[0]["date_from"]),
@@ -135,19 +135,19 @@ class TestReconcile(TelephonyFixtures, TransactionCase):
 
     def test_cron_survives_pbx_errors(self):
         before = fields.Datetime.now() - timedelta(hours=2)
-        self.company.sudo().mango_reconciled_until = before
+        self.company.sudo().medpulse_pbx_reconciled_until = before
         with StatsPbx(API_KEY, API_SALT, lambda data: "", status=500) as pbx:
-            self.company.sudo().mango_api_url = pbx.url
+            self.company.sudo().medpulse_pbx_api_url = pbx.url
             self.Reconcile._cron_reconcile()
         run = self.Reconcile.search([("company_id", "=", self.company.id)], limit=1)
         self.assertEqual(run.state, "failed")
         self.assertTrue(run.error)
-        self.assertEqual(self.company.mango_last_error, run.error)
-        self.assertEqual(self.company.mango_reconciled_until, before, "the next run starts where this one failed")
+        self.assertEqual(self.company.medpulse_pbx_last_error, run.error)
+        self.assertEqual(self.company.medpulse_pbx_reconciled_until, before, "the next run starts where this one failed")
 
     def test_cron_interval_setting(self):
-        settings = self.env["res.config.settings"].create({"mango_reconcile_minutes": 5})
+        settings = self.env["res.config.settings"].create({"medpulse_pbx_reconcile_minutes": 5})
         settings.execute()
         cron = self.env.ref("medpulse_telephony.ir_cron_medpulse_call_reconcile")
         self.assertEqual((cron.interval_type, cron.interval_number), ("minutes", 5))
-        self.assertEqual(self.env["res.config.settings"].create({}).mango_reconcile_minutes, 5)
+        self.assertEqual(self.env["res.config.settings"].create({}).medpulse_pbx_reconcile_minutes, 5)

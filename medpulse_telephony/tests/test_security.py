@@ -49,7 +49,7 @@ class TestAccessRights(TelephonyFixtures, TransactionCase):
             Number.with_user(self.operator1).create({"user_id": self.operator1.id, "number": "79990000000"})
 
     def test_operator_reads_own_extension(self):
-        self.assertEqual(self.operator1.with_user(self.operator1).read(["pbx_extension"])[0]["pbx_extension"], "101")
+        self.assertEqual(self.operator1.with_user(self.operator1).read(["medpulse_pbx_extension"])[0]["medpulse_pbx_extension"], "101")
 
     def test_operator_without_clinic_rights_sees_no_patient(self):
         call = self.call.with_user(self.bare_operator)

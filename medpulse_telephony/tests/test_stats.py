@@ -41,7 +41,7 @@ class TestStatsWizard(TelephonyFixtures, TransactionCase):
         cls.setup_telephony()
 
     def _wizard(self, pbx, **vals):
-        self.company.sudo().mango_api_url = pbx.url
+        self.company.sudo().medpulse_pbx_api_url = pbx.url
         return self.env["medpulse.pbx.stats.wizard"].with_user(self.manager).create({
             "date_from": datetime(2026, 3, 2, 0, 0), "date_to": datetime(2026, 3, 3, 0, 0), **vals,
         })

@@ -92,7 +92,7 @@ class TestWebhook(TelephonyFixtures, HttpCase):
         self.assertEqual(self.counts(), before)
 
     def test_empty_salt_never_verifies(self):
-        self.company.sudo().mango_api_salt = False
+        self.company.sudo().medpulse_pbx_api_salt = False
         path, payload = incoming_answered("W-NOSALT")[0]
         before = self.counts()
         response = self.post(path, payload, salt="")
@@ -121,7 +121,7 @@ class TestWebhook(TelephonyFixtures, HttpCase):
         self.assertEqual(response.status_code, 200)
         result = self.env["medpulse.call.event"].sudo().search([("path", "=", "result/callback")])
         self.assertEqual(result.state, "processed")
-        self.assertFalse(result.call_id_ref)
+        self.assertFalse(result.call_id)
 
     def test_get_is_not_allowed(self):
         response = self.url_open("/mango/events/call")

@@ -68,7 +68,7 @@ class TestWebhookSecurity(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.company = cls.env.company
-        cls.company.sudo().write({"mango_api_key": API_KEY, "mango_api_salt": API_SALT})
+        cls.company.sudo().write({"medpulse_pbx_api_key": API_KEY, "medpulse_pbx_api_salt": API_SALT})
         cls.patient = (
             cls.env["medpulse.patient"]
             .sudo()

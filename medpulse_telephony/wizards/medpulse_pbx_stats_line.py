@@ -79,7 +79,7 @@ class MedpulsePbxStatsLine(models.TransientModel):
             return user.name
         if patient:
             return patient.display_name
-        region = self.company_id.mango_default_region or "RU"
+        region = self.company_id.medpulse_pbx_default_region or "RU"
         if number:
             return mango_vpbx.format_number(number, region) or number
         return extension or False
@@ -89,8 +89,8 @@ class MedpulsePbxStatsLine(models.TransientModel):
         """Values of a line for a ``mango_vpbx.StatsRow``, people identified."""
         Users = self.env["res.users"]
         direction = row_direction(row)
-        from_e164 = company._mango_normalize(row.from_number) if row.from_number else False
-        to_e164 = company._mango_normalize(row.to_number) if row.to_number else False
+        from_e164 = company._medpulse_pbx_normalize(row.from_number) if row.from_number else False
+        to_e164 = company._medpulse_pbx_normalize(row.to_number) if row.to_number else False
         external = {"incoming": row.from_number, "outgoing": row.to_number}.get(direction)
         patient = self.env["medpulse.patient"]
         if external:
@@ -122,8 +122,8 @@ class MedpulsePbxStatsLine(models.TransientModel):
             "to_extension": row.to_extension or False,
             "to_number": row.to_number or False,
             "to_e164": to_e164,
-            "from_user_id": Users._find_pbx_operator(company, row.from_extension).id or False,
-            "to_user_id": Users._find_pbx_operator(company, row.to_extension).id or False,
+            "from_user_id": Users._medpulse_find_pbx_operator(company, row.from_extension).id or False,
+            "to_user_id": Users._medpulse_find_pbx_operator(company, row.to_extension).id or False,
             "line_number": row.line_number or False,
             "line_id": line.id or False,
             "disconnect_reason": reason_text,

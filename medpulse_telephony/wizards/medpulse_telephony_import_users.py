@@ -39,9 +39,9 @@ class MedpulseTelephonyImportUsers(models.TransientModel):
         if company not in self.env.companies:
             raise AccessError(_("This company is not one of the companies you are working in."))
         try:
-            employees = company._mango_client().users()
+            employees = company._medpulse_pbx_client().users()
         except mango_vpbx.VpbxError as error:
-            raise UserError(company._mango_error_text(error)) from error
+            raise UserError(company._medpulse_pbx_error_text(error)) from error
         wizard = self.create({"company_id": company.id})
         wizard._load_preview(employees)
         return {
@@ -114,12 +114,12 @@ class MedpulseTelephonyImportUsers(models.TransientModel):
         extensions = [line.extension for line in chosen if line.extension]
         # The PBX is the source of truth for extensions: free them from whoever had them.
         Users.search([
-            ("pbx_extension", "in", extensions), ("company_id", "=", company.id),
+            ("medpulse_pbx_extension", "in", extensions), ("company_id", "=", company.id),
             ("id", "not in", chosen.user_id.ids),
-        ]).write({"pbx_extension": False})
+        ]).write({"medpulse_pbx_extension": False})
         for line in chosen:
             user = line.user_id.sudo()
-            user.write({"pbx_extension": line.extension or False, "pbx_user_id": line.pbx_user_id or False})
+            user.write({"medpulse_pbx_extension": line.extension or False, "medpulse_pbx_user_id": line.pbx_user_id or False})
             Number.search([("user_id", "=", user.id), ("company_id", "=", company.id)]).unlink()
             Number.create([
                 {"user_id": user.id, "company_id": company.id, "number": number, "kind": kind, "sequence": index}

@@ -209,8 +209,8 @@ def manual_pbx(emulator, rpc):
 @pytest.fixture(scope="module")
 def colleague(rpc):
     """The second operator, the transfer's target: the demo user, extension 102."""
-    [user] = rpc("res.users", "search_read", [("login", "=", "demo")], fields=["name", "pbx_extension"])
-    assert user["pbx_extension"] == "102"
+    [user] = rpc("res.users", "search_read", [("login", "=", "demo")], fields=["name", "medpulse_pbx_extension"])
+    assert user["medpulse_pbx_extension"] == "102"
     return user
 
 
@@ -314,16 +314,16 @@ def test_transfer_while_ringing_routes_the_call_on_the_pbx(admin_page, demo_page
         _watch_messages(admin_page)
         since = _last_request_seq(emulator)
         _open_transfer(card)
-        target = card.locator(".o_medpulse_card_transfer_target", has_text=f"({colleague['pbx_extension']})")
+        target = card.locator(".o_medpulse_card_transfer_target", has_text=f"({colleague['medpulse_pbx_extension']})")
         target.locator(".o_medpulse_card_transfer_to").click()
 
         route = _received(emulator, "commands/route", since)
         assert (route["status"], route["code"], route["result"]) == (200, 1000, 1000)
         assert route["data"]["call_id"] == my_leg
-        assert route["data"]["to_number"] == colleague["pbx_extension"]
+        assert route["data"]["to_number"] == colleague["medpulse_pbx_extension"]
         assert f"ok: Forwarding the call to {colleague['name']}…" in _card_messages(admin_page)
         # The PBX did it: the colleague's phone rings, their card pops up, mine goes away.
-        _leg_at(emulator, entry_id, colleague["pbx_extension"], "Appeared")
+        _leg_at(emulator, entry_id, colleague["medpulse_pbx_extension"], "Appeared")
         expect(demo_page.locator(f"{CARD}[data-call-id='{call_id}'].o_medpulse_card_ringing")).to_be_visible()
         expect(card).to_have_count(0)
         [command] = rpc("medpulse.call.command", "search_read", [("call_id", "=", call_id)],
@@ -380,16 +380,16 @@ def test_transfer_in_call_sends_the_transfer_command(admin_page, demo_page, manu
         _watch_messages(admin_page)
         since = _last_request_seq(emulator)
         _open_transfer(card)
-        target = card.locator(".o_medpulse_card_transfer_target", has_text=f"({colleague['pbx_extension']})")
+        target = card.locator(".o_medpulse_card_transfer_target", has_text=f"({colleague['medpulse_pbx_extension']})")
         target.locator(".o_medpulse_card_consult" if method == "hold" else ".o_medpulse_card_transfer_to").click()
 
         transfer = _received(emulator, "commands/transfer", since)
         assert (transfer["status"], transfer["code"], transfer["result"]) == (200, 1000, 1000)
         data = transfer["data"]
         assert (data["call_id"], data["method"], data["to_number"], data["initiator"]) == (
-            my_leg, method, colleague["pbx_extension"], "101")
+            my_leg, method, colleague["medpulse_pbx_extension"], "101")
         assert f"ok: Transferring the call to {colleague['name']}…" in _card_messages(admin_page)
-        consult_leg = _leg_at(emulator, entry_id, colleague["pbx_extension"], "Appeared")
+        consult_leg = _leg_at(emulator, entry_id, colleague["medpulse_pbx_extension"], "Appeared")
         expect(demo_page.locator(f"{CARD}[data-call-id='{call_id}']")).to_be_visible()
         if method == "blind":
             assert all(leg["state"] == "Disconnected" for leg in _legs(emulator, entry_id)
@@ -399,7 +399,7 @@ def test_transfer_in_call_sends_the_transfer_command(admin_page, demo_page, manu
         # Consultation: the patient waits on hold, my card stays and offers to complete it.
         assert next(leg for leg in _legs(emulator, entry_id) if leg["call_id"] == my_leg)["state"] == "OnHold"
         expect(card.locator(".o_medpulse_card_transfer_complete")).to_be_visible()
-        emulator.post("/control/answer", {"extension": colleague["pbx_extension"]})
+        emulator.post("/control/answer", {"extension": colleague["medpulse_pbx_extension"]})
         expect(demo_page.locator(f"{CARD}[data-call-id='{call_id}'].o_medpulse_card_talking")).to_be_visible()
         since = _last_request_seq(emulator)
         card.locator(".o_medpulse_card_transfer_complete").click()

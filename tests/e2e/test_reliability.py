@@ -248,12 +248,12 @@ def test_odoo_restarted_mid_call_completes_the_call(server, rpc):
 
 def _set_pbx_url(rpc, url):
     company_id = rpc("res.users", "read", [rpc.uid], fields=["company_id"])[0]["company_id"][0]
-    rpc("res.company", "write", [company_id], {"mango_api_url": url})
+    rpc("res.company", "write", [company_id], {"medpulse_pbx_api_url": url})
 
 
 def _test_connection(rpc):
     settings_id = rpc("res.config.settings", "create", {})
-    return rpc("res.config.settings", "action_mango_test_connection", [settings_id])["params"]
+    return rpc("res.config.settings", "action_medpulse_pbx_test_connection", [settings_id])["params"]
 
 
 def _click_to_call(rpc):
@@ -383,8 +383,8 @@ def test_slow_pbx_statistics_fail_cleanly_and_the_next_run_recovers(emulator, ad
             time.sleep(0.2)
         assert {e["outcome"] for e in lost_events(emulator, [lost])} == {"outage"}
         emulator.post("/control/faults", {"api_delay": 12})
-        [company] = admin_rpc("res.company", "search_read", [("mango_api_key", "!=", False)],
-                              fields=["mango_reconciled_until"], limit=1)
+        [company] = admin_rpc("res.company", "search_read", [("medpulse_pbx_api_key", "!=", False)],
+                              fields=["medpulse_pbx_reconciled_until"], limit=1)
         started = time.monotonic()
         trigger_reconciliation(admin_rpc)
         seconds = time.monotonic() - started
@@ -393,12 +393,12 @@ def test_slow_pbx_statistics_fail_cleanly_and_the_next_run_recovers(emulator, ad
     [run] = admin_rpc("medpulse.call.reconcile", "search_read", [], limit=1,
                       fields=["state", "error", "row_count"])
     [after] = admin_rpc("res.company", "read", [company["id"]],
-                        fields=["mango_reconciled_until", "mango_last_error"])
+                        fields=["medpulse_pbx_reconciled_until", "medpulse_pbx_last_error"])
     figures("slow pbx statistics", seconds=round(seconds, 1), run=run["state"])
     assert run["state"] == "failed" and "did not answer in time" in run["error"], run
     assert seconds < 10 + 5, "the cron worker gave up after the client's timeout"
-    assert after["mango_last_error"] == run["error"], "shown on the health screen"
-    assert after["mango_reconciled_until"] == company["mango_reconciled_until"]
+    assert after["medpulse_pbx_last_error"] == run["error"], "shown on the health screen"
+    assert after["medpulse_pbx_reconciled_until"] == company["medpulse_pbx_reconciled_until"]
     assert not journal(admin_rpc, [lost]), "nothing written by the failed run"
 
     # The slow PBX still answered the request late (to nobody); its rate limit counts it:

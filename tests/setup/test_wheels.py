@@ -41,6 +41,7 @@ def built(tmp_path_factory) -> dict[str, Path]:
         "mango-vpbx",
         "odoo-addon-medpulse_clinic",
         "odoo-addon-medpulse_telephony",
+        "odoo-addon-medpulse_telephony_demo",
     }
     return by_name
 
@@ -240,6 +241,9 @@ def test_addons_installed_from_wheels_install_in_odoo_with_demo_data(built, tmp_
             assert cr.fetchall() == [
                 ("medpulse_clinic", "installed", True),
                 ("medpulse_telephony", "installed", True),
+                # Production installs the telephony addon only: the demo addon's wheel is
+                # there, its module is not installed.
+                ("medpulse_telephony_demo", "uninstalled", False),
             ]
             cr.execute("SELECT count(*) FROM medpulse_patient")
             assert cr.fetchone()[0] > 0, "the demo patients should be there"

@@ -16,7 +16,7 @@ export class IncomingCard extends Component {
     static props = { card: Object };
 
     setup() {
-        this.store = useService("medpulse_telephony.incoming_card");
+        this.store = useService("medpulse_incoming_card");
         this.orm = useService("orm");
         this.action = useService("action");
         this.dialog = useService("dialog");
@@ -230,7 +230,7 @@ export class IncomingCardContainer extends Component {
     static props = {};
 
     setup() {
-        this.store = useState(useService("medpulse_telephony.incoming_card"));
+        this.store = useState(useService("medpulse_incoming_card"));
     }
 
     get labels() {

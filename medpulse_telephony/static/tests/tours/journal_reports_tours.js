@@ -137,7 +137,7 @@ registry.category("web_tour.tours").add("medpulse_reports_tour", {
     ],
 });
 
-registry.category("web_tour.tours").add("medpulse_health_screen_tour", {
+registry.category("web_tour.tours").add("medpulse_health_screen_title_tour", {
     steps: () => [
         {
             content: "The integration's health is a screen, not a new record",

@@ -3,7 +3,7 @@
 from mango_vpbx.emulator.server import Emulator
 
 from odoo.exceptions import UserError
-from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
 
 @tagged("post_install", "-at_install")
@@ -19,9 +19,9 @@ class TestRingMe(TransactionCase):
         cls.addClassCleanup(cls.emulator.stop)
         cls.env.company.write(
             {
-                "mango_api_url": cls.emulator.url + "/vpbx/",
-                "mango_api_key": "ring-me-key",
-                "mango_api_salt": "ring-me-salt",
+                "medpulse_pbx_api_url": cls.emulator.url + "/vpbx/",
+                "medpulse_pbx_api_key": "ring-me-key",
+                "medpulse_pbx_api_salt": "ring-me-salt",
             }
         )
         cls.operator = new_test_user(
@@ -29,7 +29,7 @@ class TestRingMe(TransactionCase):
             login="ring_me_operator",
             groups="base.group_user,medpulse_telephony.group_telephony_operator",
         )
-        cls.operator.pbx_extension = "102"
+        cls.operator.medpulse_pbx_extension = "102"
 
     def _ringing_extensions(self):
         with self.emulator.pbx.cond:
@@ -47,12 +47,12 @@ class TestRingMe(TransactionCase):
         self.assertEqual(self._ringing_extensions(), {"102"})
 
     def test_refuses_without_an_extension(self):
-        self.operator.pbx_extension = False
+        self.operator.medpulse_pbx_extension = False
         with self.assertRaisesRegex(UserError, "no PBX extension"):
             self.operator.with_user(self.operator).action_medpulse_ring_me()
 
     def test_refuses_when_the_pbx_is_not_the_emulator(self):
-        self.env.company.mango_api_url = "http://127.0.0.1:9/vpbx/"
+        self.env.company.medpulse_pbx_api_url = "http://127.0.0.1:9/vpbx/"
         with self.assertRaisesRegex(UserError, "only with the PBX emulator"):
             self.operator.with_user(self.operator).action_medpulse_ring_me()
         self.assertFalse(self._ringing_extensions())
@@ -60,3 +60,13 @@ class TestRingMe(TransactionCase):
     def test_cannot_ring_someone_else(self):
         with self.assertRaisesRegex(UserError, "your own phone"):
             self.operator.action_medpulse_ring_me()
+
+
+@tagged("post_install", "-at_install")
+class TestRingMeButton(HttpCase):
+    def test_preferences_offer_ring_me(self):
+        operator = new_test_user(
+            self.env, login="ring_me_prefs", groups="medpulse_clinic.group_clinic_receptionist",
+        )
+        operator.medpulse_pbx_extension = "101"
+        self.start_tour("/odoo", "medpulse_telephony_demo_ring_me_tour", login=operator.login)

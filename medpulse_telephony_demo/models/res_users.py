@@ -1,7 +1,7 @@
 """"Ring me": ask the PBX emulator to ring the current user's phone from a demo patient.
 
 The fastest way to see the incoming-call card without a PBX account. It only works when
-the company's PBX API URL points at ``mango_vpbx.emulator`` (it answers on its unsigned
+the company's PBX API URL points at the PBX emulator (it answers on its unsigned
 ``/control`` API, which a real PBX does not have), so it can never place a real call.
 """
 
@@ -25,7 +25,7 @@ class ResUsers(models.Model):
     def _medpulse_emulator_origin(self, company):
         """``scheme://host:port`` of the company's PBX when it is the emulator, else False."""
         company = company.sudo()
-        url = company.mango_api_url or ""
+        url = company.medpulse_pbx_api_url or ""
         parts = urlsplit(url)
         if not parts.scheme or not parts.netloc:
             return False
@@ -34,7 +34,7 @@ class ResUsers(models.Model):
             reply = requests.get(f"{origin}/control/status", timeout=3)
             status = reply.json() if reply.status_code == 200 else {}
             # The emulator of *this* PBX account: same key, and it lists its employees.
-            is_emulator = "employees" in status and status.get("api_key") == company.mango_api_key
+            is_emulator = "employees" in status and status.get("api_key") == company.medpulse_pbx_api_key
         except (requests.RequestException, ValueError):
             is_emulator = False
         return origin if is_emulator else False
@@ -52,7 +52,7 @@ class ResUsers(models.Model):
         self.ensure_one()
         if self != self.env.user:
             raise UserError(_("You can only ring your own phone."))
-        if not self.pbx_extension:
+        if not self.medpulse_pbx_extension:
             raise UserError(
                 _("Your user has no PBX extension: set it in Settings ▸ Users ▸ Telephony.")
             )
@@ -69,7 +69,7 @@ class ResUsers(models.Model):
         scenario = {
             "name": "incoming_answered",
             "params": {
-                "extension": self.pbx_extension,
+                "extension": self.medpulse_pbx_extension,
                 "caller": self._medpulse_demo_caller(),
                 "ivr_seconds": 1,
                 "ring_seconds": RING_SECONDS,
@@ -91,14 +91,7 @@ class ResUsers(models.Model):
                 "message": _(
                     "Your phone (extension %(extension)s) rings now; it keeps ringing for "
                     "%(seconds)s seconds.",
-                    extension=self.pbx_extension, seconds=RING_SECONDS,
+                    extension=self.medpulse_pbx_extension, seconds=RING_SECONDS,
                 ),
             },
         }
-
-
-class ResConfigSettings(models.TransientModel):
-    _inherit = "res.config.settings"
-
-    def action_medpulse_ring_me(self):
-        return self.env.user.action_medpulse_ring_me()
