@@ -44,9 +44,9 @@ import psycopg2
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mango_vpbx import normalize_number  # noqa: E402
-
 from common import BENCH_LOGIN  # noqa: E402
+
+from mango_vpbx import normalize_number  # noqa: E402
 
 MOBILE_CODES = [
     "900", "901", "902", "903", "904", "905", "906", "908", "909", "912", "913", "914",

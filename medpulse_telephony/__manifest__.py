@@ -1,6 +1,7 @@
 {
     "name": "MedPulse Telephony",
-    "summary": "Mango Office virtual PBX in the clinic: call journal, incoming-call card, click-to-call",
+    "summary": "Mango Office virtual PBX in the clinic: call journal, incoming-call card, "
+    "click-to-call",
     "version": "18.0.1.0.0",
     "category": "Services/Clinic",
     "license": "LGPL-3",
@@ -13,6 +14,9 @@
         "data/medpulse_call_event_data.xml",
         "data/medpulse_call_reconcile_data.xml",
         "data/medpulse_call_recording_data.xml",
+        "views/medpulse_call_templates.xml",
+        "views/medpulse_call_recording_templates.xml",
+        "views/medpulse_telephony_health_templates.xml",
         "views/medpulse_call_views.xml",
         "views/medpulse_call_event_views.xml",
         "views/medpulse_call_command_views.xml",

@@ -137,8 +137,10 @@ def main() -> int:
         odoo.start()
         print(
             f"\nMedPulse is running: {odoo.url}/odoo\n"
-            "  logins: admin / admin (extension 101, manager), demo / demo (102), anna / anna (103)\n"
-            f"  PBX emulator console: http://127.0.0.1:{opts.pbx_port}/  (webhook {odoo.url}/mango)\n"
+            "  logins: admin / admin (extension 101, manager), demo / demo (102), "
+            "anna / anna (103)\n"
+            f"  PBX emulator console: http://127.0.0.1:{opts.pbx_port}/"
+            f"  (webhook {odoo.url}/mango)\n"
             f"  logs: {odoo.log_path}, {emulator_log}\n"
             "Ctrl-C stops it all.",
             flush=True,

@@ -42,8 +42,13 @@ def emulator_directory(env, company):
     console lists the patients to call from.
     """
     demo = demo_directory()
-    users = env["res.users"].sudo().search(
-        [("medpulse_pbx_extension", "!=", False), ("company_ids", "in", company.ids)], order="medpulse_pbx_extension"
+    users = (
+        env["res.users"]
+        .sudo()
+        .search(
+            [("medpulse_pbx_extension", "!=", False), ("company_ids", "in", company.ids)],
+            order="medpulse_pbx_extension",
+        )
     )
     employees = []
     for user in users:

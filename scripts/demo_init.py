@@ -71,7 +71,10 @@ def installed(config: str, dbname: str) -> bool:
 
 
 def install(config: str, dbname: str) -> None:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
     cmd = [sys.executable, "-m", "odoo", "-c", config, "-d", dbname, "-i", ",".join(ADDONS),
            "--stop-after-init"]
     subprocess.run(cmd, check=True, env=env)
@@ -80,7 +83,13 @@ def install(config: str, dbname: str) -> None:
 def configure(env, pbx_url: str, api_key: str, api_salt: str, odoo_url: str | None) -> None:
     """Point the main company at the PBX and give the demo operators their extensions."""
     company = env.ref("base.main_company")
-    company.write({"medpulse_pbx_api_url": pbx_url, "medpulse_pbx_api_key": api_key, "medpulse_pbx_api_salt": api_salt})
+    company.write(
+        {
+            "medpulse_pbx_api_url": pbx_url,
+            "medpulse_pbx_api_key": api_key,
+            "medpulse_pbx_api_salt": api_salt,
+        }
+    )
     if "iap_enrich_auto_done" in company._fields:
         # The web client would otherwise send the company to Odoo's enrichment service at
         # the first login, from every tab at once (concurrent writes of the company row).
@@ -149,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-c", "--config", required=True)
     parser.add_argument("-d", "--database", required=True)
-    parser.add_argument("--pbx-url", required=True, help="the emulator's API base, ending in /vpbx/")
+    parser.add_argument(
+        "--pbx-url", required=True, help="the emulator's API base, ending in /vpbx/"
+    )
     parser.add_argument("--api-key", required=True)
     parser.add_argument("--api-salt", required=True)
     parser.add_argument("--odoo-url", help="public URL of this Odoo (the PBX posts to <url>/mango)")

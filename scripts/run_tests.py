@@ -78,7 +78,9 @@ def find_browser() -> str:
         path = shutil.which(name)
         if path:
             return path
-    raise Failure("Chromium not found on PATH (Debian: apt-get install chromium); tours would be skipped")
+    raise Failure(
+        "Chromium not found on PATH (Debian: apt-get install chromium); tours would be skipped"
+    )
 
 
 def preflight(work: Path | None) -> dict:
@@ -138,7 +140,9 @@ def install_missing_dependencies() -> None:
 # --------------------------------------------------------------------------- pytest
 def run_pytest(env_info: dict, work: Path, suites: list[str]) -> tuple[int, int, list[str]]:
     junit = work / "pytest.xml"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    )
     env.update(
         MEDPULSE_ODOO_PYTHON=sys.executable,
         MEDPULSE_ADDONS_PATH=",".join(map(str, [*env_info["odoo_addons"], ROOT])),
@@ -257,7 +261,9 @@ def run_odoo(env_info: dict, work: Path, with_nodemo: bool,
                 problems.append(f"no Odoo test ran for {addon}")
         if bad:
             failed += 1
-            problems.append(f"{len(bad)} unaccepted WARNING/ERROR line(s) in the Odoo log, first: {bad[0]}")
+            problems.append(
+                f"{len(bad)} unaccepted WARNING/ERROR line(s) in the Odoo log, first: {bad[0]}"
+            )
         if with_nodemo:
             log2 = work / "odoo-nodemo.log"
             rc2 = nodemo.odoo("-i", ",".join(ADDONS), "--without-demo=all", "--stop-after-init",
@@ -286,7 +292,9 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="preflight only")
     parser.add_argument("--only", choices=("pytest", "odoo"), help="run one half only")
     parser.add_argument("--suite", action="append", help="pytest path(s) to run instead of all")
-    parser.add_argument("--no-nodemo", action="store_true", help="skip the install without demo data")
+    parser.add_argument(
+        "--no-nodemo", action="store_true", help="skip the install without demo data"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     parser.add_argument("--test-tags", help="Odoo --test-tags instead of every test of the addons "
                         "(e.g. /medpulse_telephony:TestJournal); for the edit-test loop, not CI")

@@ -2,14 +2,15 @@ import logging
 import re
 from datetime import datetime, time, timedelta, timezone
 
-import mango_vpbx
 import pytz
 from markupsafe import Markup
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
-from odoo.tools import SQL, format_datetime, html_escape, plaintext2html
+from odoo.tools import SQL, format_datetime, plaintext2html
+
+import mango_vpbx
 
 from .medpulse_call_command import MANAGER_GROUP, OPERATOR_GROUP, _answer
 from .medpulse_call_stats import _KEPT_FROM_EVENTS, stats_call_state
@@ -140,7 +141,9 @@ class MedpulseCall(models.Model):
     # which otherwise scans the whole journal; a GIN trigram index also serves "=".
     caller_number = fields.Char(readonly=True, index="trigram", help="As the PBX sent it.")
     caller_e164 = fields.Char(string="Caller (E.164)", readonly=True, index="trigram")
-    callee_number = fields.Char(string="Called number", readonly=True, index="trigram", help="As the PBX sent it.")
+    callee_number = fields.Char(
+        string="Called number", readonly=True, index="trigram", help="As the PBX sent it."
+    )
     callee_e164 = fields.Char(string="Called (E.164)", readonly=True, index="trigram")
     external_e164 = fields.Char(
         string="Patient's number", readonly=True, index="btree_not_null",
@@ -158,9 +161,9 @@ class MedpulseCall(models.Model):
         help="The journal's first search: a number in any format searches the numbers; a "
         "name or a card number searches the patients.",
     )
-    line_id = fields.Many2one("medpulse.telephony.line", string="Line", readonly=True, index=True)
+    line_id = fields.Many2one("medpulse.telephony.line", readonly=True, index=True)
     patient_id = fields.Many2one(
-        "medpulse.patient", string="Patient", readonly=True, index="btree_not_null",
+        "medpulse.patient", readonly=True, index="btree_not_null",
         groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
         help="The best match for the number: the patient seen most recently.",
     )
@@ -175,7 +178,9 @@ class MedpulseCall(models.Model):
         groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
     )
     patient_search = fields.Char(
-        string="Patient (name or card)", compute="_compute_patient_search", search="_search_patient",
+        string="Patient (name or card)",
+        compute="_compute_patient_search",
+        search="_search_patient",
         groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
     )
     answered_user_id = fields.Many2one("res.users", string="Answered by", readonly=True, index=True)
@@ -213,7 +218,12 @@ class MedpulseCall(models.Model):
     callback_initiator = fields.Char(readonly=True)
     is_final = fields.Boolean(string="Final", readonly=True)
     followup_state = fields.Selection(
-        FOLLOWUP_STATES, string="Follow-up", default="new", required=True, tracking=True, index=True,
+        FOLLOWUP_STATES,
+        string="Follow-up",
+        default="new",
+        required=True,
+        tracking=True,
+        index=True,
     )
     followup_note = fields.Char(string="Follow-up note")
     closed_by_call_id = fields.Many2one(
@@ -232,11 +242,17 @@ class MedpulseCall(models.Model):
         "medpulse.call.event", "call_id", string="Raw events", readonly=True,
         groups="medpulse_telephony.group_telephony_manager",
     )
-    event_count = fields.Integer(compute="_compute_event_count", groups="medpulse_telephony.group_telephony_manager")
+    event_count = fields.Integer(
+        compute="_compute_event_count", groups="medpulse_telephony.group_telephony_manager"
+    )
     legs_html = fields.Html(string="Legs", compute="_compute_legs_html", sanitize=False)
 
     _sql_constraints = [
-        ("entry_company_uniq", "UNIQUE(company_id, entry_id)", "A call with this PBX entry id already exists."),
+        (
+            "entry_company_uniq",
+            "UNIQUE(company_id, entry_id)",
+            "A call with this PBX entry id already exists.",
+        ),
     ]
 
     # ------------------------------------------------------------------ display
@@ -303,7 +319,11 @@ class MedpulseCall(models.Model):
 
     def _search_number(self, operator, value):
         """Find calls by a number typed in any format: +7 (916) 123-45-67, 8916..., 1234567."""
-        if operator not in ("ilike", "=", "like", "=ilike") or not isinstance(value, str) or not value.strip():
+        if (
+            operator not in ("ilike", "=", "like", "=ilike")
+            or not isinstance(value, str)
+            or not value.strip()
+        ):
             return expression.FALSE_DOMAIN
         domains = []
         e164 = self.env.company._medpulse_pbx_normalize(value)
@@ -350,7 +370,9 @@ class MedpulseCall(models.Model):
         counts = {}
         Appointment = self.env["medpulse.appointment"]
         if Appointment.has_access("read"):
-            counts = dict(Appointment._read_group([("call_id", "in", self.ids)], ["call_id"], ["__count"]))
+            counts = dict(
+                Appointment._read_group([("call_id", "in", self.ids)], ["call_id"], ["__count"])
+            )
         for call in self:
             call.appointment_count = counts.get(call, 0)
 
@@ -379,7 +401,16 @@ class MedpulseCall(models.Model):
         legs = state.legs
         if not legs:
             return False
-        headers = [_("Leg"), _("Where"), _("From"), _("To"), _("Appeared"), _("Answered"), _("Ended"), _("Reason")]
+        headers = [
+            _("Leg"),
+            _("Where"),
+            _("From"),
+            _("To"),
+            _("Appeared"),
+            _("Answered"),
+            _("Ended"),
+            _("Reason"),
+        ]
         rows = []
         locations = dict(self._fields["missed_at"]._description_selection(self.env))
         for leg in legs:
@@ -393,17 +424,17 @@ class MedpulseCall(models.Model):
                 self._format_moment(leg.ended_at),
                 leg.disconnect_reason and mango_vpbx.describe(leg.disconnect_reason),
             ]
-            rows.append("<tr>%s</tr>" % "".join(f"<td>{html_escape(str(cell or ''))}</td>" for cell in cells))
-        head = "".join(f"<th>{html_escape(h)}</th>" for h in headers)
-        return (
-            '<table class="table table-sm o_medpulse_call_legs"><thead><tr>%s</tr></thead><tbody>%s</tbody></table>'
-            % (head, "".join(rows))
+            rows.append([str(cell or "") for cell in cells])
+        return self.env["ir.qweb"]._render(
+            "medpulse_telephony.medpulse_call_legs", {"headers": headers, "rows": rows}
         )
 
     def _format_moment(self, moment):
         if not moment:
             return ""
-        return format_datetime(self.env, _naive_utc(moment), tz=self._user_tz().zone, dt_format="HH:mm:ss")
+        return format_datetime(
+            self.env, _naive_utc(moment), tz=self._user_tz().zone, dt_format="HH:mm:ss"
+        )
 
     # ---------------------------------------------------------------- access
 
@@ -413,7 +444,9 @@ class MedpulseCall(models.Model):
             and set(vals) & self._pbx_field_names()
             and not self.env.user.has_group("medpulse_telephony.group_telephony_manager")
         ):
-            raise AccessError(_("Only telephony managers can change what the PBX recorded about a call."))
+            raise AccessError(
+                _("Only telephony managers can change what the PBX recorded about a call.")
+            )
         return super().write(vals)
 
     @api.model
@@ -496,7 +529,11 @@ class MedpulseCall(models.Model):
         # One query for the ids and what the fold and the links below read, instead of
         # a search and then a read of every column (the JSON of each event included once).
         events = Event.search_fetch(
-            [("company_id", "=", company.id), ("entry_id", "=", entry_id), ("state", "!=", "not_understood")],
+            [
+                ("company_id", "=", company.id),
+                ("entry_id", "=", entry_id),
+                ("state", "!=", "not_understood"),
+            ],
             ["path", "json", "state", "call_id"],
         )
         state = self._fold(company, events)
@@ -530,12 +567,18 @@ class MedpulseCall(models.Model):
             SQL(
                 """
                 INSERT INTO medpulse_call
-                    (company_id, entry_id, followup_state, create_uid, create_date, write_uid, write_date)
+                    (company_id, entry_id, followup_state,
+                     create_uid, create_date, write_uid, write_date)
                 VALUES (%s, %s, 'new', %s, %s, %s, %s)
                 ON CONFLICT (company_id, entry_id) DO NOTHING
                 RETURNING id
                 """,
-                company.id, entry_id, self.env.uid, now, self.env.uid, now,
+                company.id,
+                entry_id,
+                self.env.uid,
+                now,
+                self.env.uid,
+                now,
             ),
             log_exceptions=False,
         )
@@ -589,9 +632,15 @@ class MedpulseCall(models.Model):
         # after them) are then answered from the memo.
         Users._medpulse_find_pbx_operators(
             company,
-            extensions=(state.answered_extension, state.operator_extension, *(state.rang_extensions or ())),
+            extensions=(
+                state.answered_extension,
+                state.operator_extension,
+                *(state.rang_extensions or ()),
+            ),
         )
-        answered = Users._medpulse_find_pbx_operator(company, state.answered_extension, state.answered_number)
+        answered = Users._medpulse_find_pbx_operator(
+            company, state.answered_extension, state.answered_number
+        )
         rang = Users._medpulse_find_pbx_operators(
             company, extensions=state.rang_extensions or (), numbers=state.rang_numbers or ()
         )
@@ -636,7 +685,11 @@ class MedpulseCall(models.Model):
         }
         # A call first seen as missed can turn out answered once late events arrive;
         # only the automatic status follows it, never one an operator chose.
-        if call_type != "missed_incoming" and self.followup_state == "needs_callback" and not self.closed_by_call_id:
+        if (
+            call_type != "missed_incoming"
+            and self.followup_state == "needs_callback"
+            and not self.closed_by_call_id
+        ):
             vals["followup_state"] = "new"
         return vals
 
@@ -690,7 +743,8 @@ class MedpulseCall(models.Model):
     def _transfers_text(self, transfers):
         kinds = {"blind": _("blind transfer"), "consultative": _("consultative transfer")}
         return "\n".join(
-            f"{t.from_extension or '?'} → {t.to_extension or t.to_number or '?'} ({kinds.get(t.kind, t.kind)})"
+            f"{t.from_extension or '?'} → {t.to_extension or t.to_number or '?'}"
+            f" ({kinds.get(t.kind, t.kind)})"
             for t in transfers or ()
         )
 
@@ -756,7 +810,7 @@ class MedpulseCall(models.Model):
         ])
 
     def init(self):
-        super().init()
+        res = super().init()
         # One row per (company, number) that follow-up touches: see _lock_followup_number.
         self.env.cr.execute("""
             CREATE TABLE IF NOT EXISTS medpulse_call_followup_lock (
@@ -766,6 +820,7 @@ class MedpulseCall(models.Model):
                 PRIMARY KEY (company_id, e164)
             )
         """)
+        return res
 
     def _lock_followup_number(self):
         """Serialise follow-up per number across workers.
@@ -793,7 +848,10 @@ class MedpulseCall(models.Model):
         if closer.direction == "outgoing":
             state, body = "called_back", _("Called back (call %s).", closer.display_name)
         else:
-            state, body = "resolved", _("The caller got through later (call %s).", closer.display_name)
+            state, body = (
+                "resolved",
+                _("The caller got through later (call %s).", closer.display_name),
+            )
         self.write({"followup_state": state, "closed_by_call_id": closer.id})
         for call in self:
             call.message_post(body=body, subtype_xmlid="mail.mt_note")
@@ -811,7 +869,9 @@ class MedpulseCall(models.Model):
 
     def action_view_appointments(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("medpulse_clinic.medpulse_appointment_action")
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "medpulse_clinic.medpulse_appointment_action"
+        )
         action.update({
             "domain": [("call_id", "=", self.id)],
             "context": {"default_call_id": self.id},
@@ -822,7 +882,9 @@ class MedpulseCall(models.Model):
 
     def action_view_events(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("medpulse_telephony.medpulse_call_event_action")
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "medpulse_telephony.medpulse_call_event_action"
+        )
         action["domain"] = [("call_id", "=", self.id)]
         action["context"] = {}
         return action
@@ -833,7 +895,7 @@ class MedpulseCall(models.Model):
             raise AccessError(_("Only telephony managers can export raw PBX events."))
         events = self.env["medpulse.call.event"].search([("call_id", "in", self.ids)])
         attachment = self.env["ir.attachment"].create({
-            "name": "pbx-events-%s.jsonl" % fields.Datetime.now().strftime("%Y%m%d-%H%M%S"),
+            "name": f"pbx-events-{fields.Datetime.now().strftime('%Y%m%d-%H%M%S')}.jsonl",
             "raw": events._export_jsonl().encode(),
             "mimetype": "application/x-ndjson",
         })
@@ -971,7 +1033,9 @@ class MedpulseCall(models.Model):
             "number_e164": call.external_e164 or "",
             "line": call.line_id.display_name or call.callee_number or "",
             "created_at": fields.Datetime.to_string(call.created_at) if call.created_at else False,
-            "answered_at": fields.Datetime.to_string(call.answered_at) if call.answered_at else False,
+            "answered_at": fields.Datetime.to_string(call.answered_at)
+            if call.answered_at
+            else False,
             "answered_by": call.answered_user_id.name or "",
             "device_id": self._card_device(user, leg).id or False,
             "routed": bool(call.routed_user_id),
@@ -1011,9 +1075,13 @@ class MedpulseCall(models.Model):
         try:
             patients = Patient.search([("id", "in", call.patient_ids.ids)])
             # The card shows every doctor's history, whatever the recipient's clinic role.
-            data["patients"] = [_patient_card(patient) for patient in patients.sudo().sorted(
-                lambda p: (p.last_visit_at or fields.Datetime.to_datetime("1900-01-01")), reverse=True
-            )]
+            data["patients"] = [
+                _patient_card(patient)
+                for patient in patients.sudo().sorted(
+                    lambda p: p.last_visit_at or fields.Datetime.to_datetime("1900-01-01"),
+                    reverse=True,
+                )
+            ]
         except AccessError:
             data["restricted"] = True
             data["patients"] = []
@@ -1160,7 +1228,9 @@ class MedpulseCall(models.Model):
             leg for leg in state.legs
             if leg.location in ("ivr", "queue") and leg.state in ("Appeared", "Connected")
         ]
-        if not waiting or any(leg.location == "abonent" and leg.state != "Disconnected" for leg in state.legs):
+        if not waiting or any(
+            leg.location == "abonent" and leg.state != "Disconnected" for leg in state.legs
+        ):
             return
         last = self.sudo().search([
             ("company_id", "=", call.company_id.id),
@@ -1169,12 +1239,18 @@ class MedpulseCall(models.Model):
             ("id", "!=", call.id),
         ], order="created_at desc, id desc", limit=1)
         operator = last.answered_user_id
-        if not operator.medpulse_pbx_extension or operator.id in self._busy_user_ids(call.company_id):
+        if not operator.medpulse_pbx_extension or operator.id in self._busy_user_ids(
+            call.company_id
+        ):
             return
         try:
-            call.company_id._medpulse_pbx_client().route(waiting[-1].call_id, operator.medpulse_pbx_extension)
+            call.company_id._medpulse_pbx_client().route(
+                waiting[-1].call_id, operator.medpulse_pbx_extension
+            )
         except (mango_vpbx.VpbxError, UserError) as error:
-            _logger.info("Automatic routing of call %s to %s failed: %s", call.id, operator.id, error)
+            _logger.info(
+                "Automatic routing of call %s to %s failed: %s", call.id, operator.id, error
+            )
             return
         call.routed_user_id = operator
         call.message_post(
@@ -1578,7 +1654,10 @@ class MedpulseCall(models.Model):
             call.write(vals)
             call._apply_followup()
             call.message_post(
-                body=_("Recovered from the PBX statistics: none of this call's events reached the webhook."),
+                body=_(
+                    "Recovered from the PBX statistics: none of this call's events reached the "
+                    "webhook."
+                ),
                 subtype_xmlid="mail.mt_note",
             )
             call._after_stats(state)
@@ -1661,13 +1740,17 @@ def _patient_card(patient):
         "id": patient.id,
         "name": patient.name,
         "card_number": patient.card_number or "",
-        "last_visit_at": fields.Datetime.to_string(patient.last_visit_at) if patient.last_visit_at else False,
+        "last_visit_at": fields.Datetime.to_string(patient.last_visit_at)
+        if patient.last_visit_at
+        else False,
         "last_service": patient.last_service_id.display_name or "",
-        "next_appointment": next_appointment and {
+        "next_appointment": next_appointment
+        and {
             "id": next_appointment.id,
             "start": fields.Datetime.to_string(next_appointment.start),
             "doctor": next_appointment.doctor_id.display_name or "",
             "service": next_appointment.service_id.display_name or "",
-        } or False,
+        }
+        or False,
         "consent_call": bool(patient.consent_call),
     }

@@ -111,7 +111,7 @@ class MedpulseCallCommand(models.Model):
     # Like the call's patient fields: telephony managers and operators without a clinic
     # role see commands and their numbers, never whose they are.
     patient_id = fields.Many2one(
-        "medpulse.patient", string="Patient", readonly=True, index="btree_not_null",
+        "medpulse.patient", readonly=True, index="btree_not_null",
         groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
     )
     res_model = fields.Char(string="Started from (model)", readonly=True)
@@ -119,7 +119,7 @@ class MedpulseCallCommand(models.Model):
         string="Started from (id)", model_field="res_model", readonly=True
     )
     call_id = fields.Many2one(
-        "medpulse.call", string="Call", readonly=True, index="btree_not_null", ondelete="set null"
+        "medpulse.call", readonly=True, index="btree_not_null", ondelete="set null"
     )
 
     _sql_constraints = [
@@ -336,7 +336,9 @@ class MedpulseCallCommand(models.Model):
         else:
             error = mango_vpbx.error_for_code(event.result)
             vals.update(
-                state="failed", error_code=event.result, error_text=company._medpulse_pbx_error_text(error)
+                state="failed",
+                error_code=event.result,
+                error_text=company._medpulse_pbx_error_text(error),
             )
         changed = vals.get("state") and vals["state"] != command.state
         command.write(vals)

@@ -2,11 +2,11 @@ import logging
 from collections import defaultdict
 from datetime import timedelta, timezone
 
-import mango_vpbx
-from mango_vpbx.assumptions import STATS_POLL_SECONDS
-
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
+
+import mango_vpbx
+from mango_vpbx.assumptions import STATS_POLL_SECONDS
 
 from .medpulse_call_stats import STATS_FIELDS
 
@@ -79,7 +79,9 @@ class MedpulseCallReconcile(models.Model):
         now = fields.Datetime.now()
         start = company.medpulse_pbx_reconciled_until
         start = start - OVERLAP if start else now - FIRST_WINDOW
-        runs = self._reconcile_period(company, start, now, trigger="cron", max_chunks=MAX_CHUNKS_PER_RUN)
+        runs = self._reconcile_period(
+            company, start, now, trigger="cron", max_chunks=MAX_CHUNKS_PER_RUN
+        )
         return bool(runs) and runs[-1].state == "done" and runs[-1].date_to < now
 
     @api.model
@@ -115,7 +117,12 @@ class MedpulseCallReconcile(models.Model):
 
     @api.model
     def _reconcile_chunk(self, company, date_from, date_to, trigger):
-        vals = {"company_id": company.id, "date_from": date_from, "date_to": date_to, "trigger": trigger}
+        vals = {
+            "company_id": company.id,
+            "date_from": date_from,
+            "date_to": date_to,
+            "trigger": trigger,
+        }
         try:
             rows = self._fetch_stats(company, date_from, date_to)
         except mango_vpbx.VpbxError as error:

@@ -4,8 +4,6 @@ import mimetypes
 import time
 from datetime import timedelta, timezone
 
-from markupsafe import Markup
-
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import format_datetime
@@ -63,7 +61,6 @@ class MedpulseCallRecording(models.Model):
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
     call_id = fields.Many2one(
         "medpulse.call",
-        string="Call",
         readonly=True,
         index="btree_not_null",
         ondelete="set null",
@@ -113,7 +110,6 @@ class MedpulseCallRecording(models.Model):
     last_attempt_at = fields.Datetime(string="Last attempt", readonly=True)
     last_error = fields.Text(readonly=True)
     keep = fields.Boolean(
-        string="Keep",
         help="Never delete automatically (complaint, dispute): exempt from the retention period.",
     )
     deleted_reason = fields.Text(string="Deletion reason", readonly=True)
@@ -186,24 +182,15 @@ class MedpulseCallRecording(models.Model):
             or not user.has_group("medpulse_telephony.group_telephony_recordings")
         ):
             return False
-        parts = []
-        if caption:
-            parts.append(Markup('<div class="text-muted small">{}</div>').format(caption))
-        parts.append(
-            Markup(
-                '<audio class="o_medpulse_recording_player w-100" controls="controls" '
-                'preload="none" controlslist="nodownload" data-recording-id="{}">{}</audio>'
-            ).format(self.id, _("Your browser cannot play this recording."))
-        )
-        if user.has_group("medpulse_telephony.group_telephony_manager"):
-            parts.append(
-                Markup(
-                    '<a class="o_medpulse_recording_download" href="#" data-recording-id="{}">'
-                    '<i class="fa fa-download"></i> {}</a>'
-                ).format(self.id, _("Download"))
-            )
-        return Markup('<div class="o_medpulse_recording mb-2">{}</div>').format(
-            Markup("").join(parts)
+        can_download = user.has_group("medpulse_telephony.group_telephony_manager")
+        return self.env["ir.qweb"]._render(
+            "medpulse_telephony.medpulse_call_recording_player",
+            {
+                "recording_id": self.id,
+                "caption": caption,
+                "unsupported": _("Your browser cannot play this recording."),
+                "download": can_download and _("Download"),
+            },
         )
 
     def _caption(self):
@@ -336,7 +323,8 @@ class MedpulseCallRecording(models.Model):
             if folded.extension and folded.extension != recording.extension:
                 vals["extension"] = folded.extension
                 vals["user_id"] = (
-                    Users._medpulse_find_pbx_operator(company, folded.extension).id or recording.user_id.id
+                    Users._medpulse_find_pbx_operator(company, folded.extension).id
+                    or recording.user_id.id
                 )
             own_event = getattr(event, "recording_id", None) == folded.recording_id
             if own_event:

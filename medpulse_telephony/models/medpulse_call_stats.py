@@ -65,7 +65,9 @@ def stats_call_state(entry_id, rows):
     ))
     answered_extension = answered.to_extension if answered and direction != "outgoing" else None
     answered_number = (
-        answered.to_number if answered and direction != "outgoing" and not answered.to_extension else None
+        answered.to_number
+        if answered and direction != "outgoing" and not answered.to_extension
+        else None
     )
     if direction == "incoming":
         operator_extension = answered_extension
@@ -82,7 +84,8 @@ def stats_call_state(entry_id, rows):
     wait_seconds = mango_vpbx.duration_seconds(created_at, end_of_wait)
     talk_seconds = mango_vpbx.duration_seconds(answered_at, ended_at) or 0
     implausible_times = any(
-        mango_vpbx.implausible_span(a, b) for a, b in ((created_at, end_of_wait), (answered_at, ended_at))
+        mango_vpbx.implausible_span(a, b)
+        for a, b in ((created_at, end_of_wait), (answered_at, ended_at))
     )
     missed_at = None
     if not answered and direction != "outgoing":

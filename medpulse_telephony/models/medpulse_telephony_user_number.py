@@ -20,7 +20,12 @@ class MedpulseTelephonyUserNumber(models.Model):
     sequence = fields.Integer(default=10)
     number = fields.Char(required=True, help="As the PBX knows it: digits or a SIP URI.")
     kind = fields.Selection(
-        [("desk", "Desk phone"), ("softphone", "Softphone"), ("mobile", "Mobile"), ("other", "Other")],
+        [
+            ("desk", "Desk phone"),
+            ("softphone", "Softphone"),
+            ("mobile", "Mobile"),
+            ("other", "Other"),
+        ],
         default="other",
         required=True,
     )
@@ -34,7 +39,11 @@ class MedpulseTelephonyUserNumber(models.Model):
     )
 
     _sql_constraints = [
-        ("number_user_uniq", "UNIQUE(user_id, number)", "This number is already listed for this user."),
+        (
+            "number_user_uniq",
+            "UNIQUE(user_id, number)",
+            "This number is already listed for this user.",
+        ),
     ]
 
     @api.depends("number", "company_id.medpulse_pbx_default_region")

@@ -2,12 +2,12 @@ import logging
 
 import pytz
 
-import mango_vpbx
-from mango_vpbx.times import TimeBase
-
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools.misc import format_time
+
+import mango_vpbx
+from mango_vpbx.times import TimeBase
 
 _logger = logging.getLogger(__name__)
 
@@ -32,7 +32,8 @@ class ResCompany(models.Model):
         string="PBX API key",
         groups="base.group_system",
         copy=False,
-        help="'Unique code of your PBX' from the Mango Office account: Integrations ▸ API connector.",
+        help="'Unique code of your PBX' from the Mango Office account: "
+        "Integrations ▸ API connector.",
     )
     medpulse_pbx_api_salt = fields.Char(
         string="PBX signing key",
@@ -75,7 +76,9 @@ class ResCompany(models.Model):
         "reconciliation starts here, however long ago it was.",
     )
     medpulse_pbx_last_error = fields.Text(string="Last PBX error", readonly=True, copy=False)
-    medpulse_pbx_last_error_at = fields.Datetime(string="Last PBX error at", readonly=True, copy=False)
+    medpulse_pbx_last_error_at = fields.Datetime(
+        string="Last PBX error at", readonly=True, copy=False
+    )
 
     _sql_constraints = [
         (
@@ -134,13 +137,17 @@ class ResCompany(models.Model):
             company.medpulse_pbx_api_salt,
             timeout=PBX_TIMEOUT_SECONDS,
             time_base=company._medpulse_pbx_time_base(),
-            # Workers and the cron share one budget, so none sends the request that locks the account.
+            # Workers and the cron share one budget, so none sends the request that locks the
+            # account.
             limiter=self.env["medpulse.telephony.limit"]._limit_store(),
         )
 
     def _medpulse_pbx_error_text(self, error):
         """A sentence an administrator can act on, for an error of the PBX client."""
-        if isinstance(error, mango_vpbx.VpbxAuthError) or getattr(error, "http_status", None) == 401:
+        if (
+            isinstance(error, mango_vpbx.VpbxAuthError)
+            or getattr(error, "http_status", None) == 401
+        ):
             return _(
                 "The PBX refused the API key or the signature. Check the API key and the "
                 "signing key in Settings ▸ Telephony."
@@ -159,11 +166,13 @@ class ResCompany(models.Model):
             return _("The PBX's request limit is exceeded: try again in a few seconds.")
         if isinstance(error, mango_vpbx.VpbxUnavailable) and error.code is None:
             return _(
-                "Could not reach the PBX at %(url)s. Check the API URL and the network. (%(error)s)",
+                "Could not reach the PBX at %(url)s. Check the API URL and the network. "
+                "(%(error)s)",
                 url=self.sudo().medpulse_pbx_api_url,
                 error=str(error),
             )
-        # The PBX's documentation words every code in Russian; English users get its English meaning.
+        # The PBX's documentation words every code in Russian; English users get its English
+        # meaning.
         meaning = error.meaning or str(error)
         if error.code is not None and (self.env.lang or "").startswith("ru"):
             meaning = mango_vpbx.describe_ru(error.code)
@@ -179,4 +188,9 @@ class ResCompany(models.Model):
 
     def _medpulse_pbx_record_error(self, message):
         """Remember a failure of a background request to the PBX for the health screen."""
-        self.sudo().write({"medpulse_pbx_last_error": message, "medpulse_pbx_last_error_at": fields.Datetime.now()})
+        self.sudo().write(
+            {
+                "medpulse_pbx_last_error": message,
+                "medpulse_pbx_last_error_at": fields.Datetime.now(),
+            }
+        )

@@ -1,8 +1,8 @@
 import logging
 
-import mango_vpbx
-
 from odoo import _, api, fields, models
+
+import mango_vpbx
 
 _logger = logging.getLogger(__name__)
 
@@ -16,7 +16,9 @@ class ResConfigSettings(models.TransientModel):
     medpulse_pbx_api_url = fields.Char(related="company_id.medpulse_pbx_api_url", readonly=False)
     medpulse_pbx_api_key = fields.Char(related="company_id.medpulse_pbx_api_key", readonly=False)
     medpulse_pbx_api_salt = fields.Char(related="company_id.medpulse_pbx_api_salt", readonly=False)
-    medpulse_pbx_time_base = fields.Selection(related="company_id.medpulse_pbx_time_base", readonly=False)
+    medpulse_pbx_time_base = fields.Selection(
+        related="company_id.medpulse_pbx_time_base", readonly=False
+    )
     medpulse_pbx_default_region = fields.Char(
         related="company_id.medpulse_pbx_default_region", readonly=False
     )
@@ -62,15 +64,21 @@ class ResConfigSettings(models.TransientModel):
         cron = self.env.ref(RECONCILE_CRON_XMLID, raise_if_not_found=False)
         if cron:
             factor = {"minutes": 1, "hours": 60, "days": 1440, "weeks": 10080, "months": 43200}
-            res["medpulse_pbx_reconcile_minutes"] = cron.sudo().interval_number * factor.get(cron.sudo().interval_type, 1)
+            res["medpulse_pbx_reconcile_minutes"] = cron.sudo().interval_number * factor.get(
+                cron.sudo().interval_type, 1
+            )
         return res
 
     def set_values(self):
-        super().set_values()
+        res = super().set_values()
         cron = self.env.ref(RECONCILE_CRON_XMLID, raise_if_not_found=False)
         minutes = max(self.medpulse_pbx_reconcile_minutes, 1)
-        if cron and (cron.sudo().interval_type, cron.sudo().interval_number) != ("minutes", minutes):
+        if cron and (cron.sudo().interval_type, cron.sudo().interval_number) != (
+            "minutes",
+            minutes,
+        ):
             cron.sudo().write({"interval_type": "minutes", "interval_number": minutes})
+        return res
 
     def action_medpulse_pbx_test_connection(self):
         """Ask the PBX for the account balance: the cheapest signed request there is."""
@@ -105,5 +113,10 @@ class ResConfigSettings(models.TransientModel):
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
-            "params": {"title": title, "message": message, "type": kind, "sticky": kind != "success"},
+            "params": {
+                "title": title,
+                "message": message,
+                "type": kind,
+                "sticky": kind != "success",
+            },
         }

@@ -16,7 +16,9 @@ class ResUsers(models.Model):
         index="btree_not_null",
         help="The user's short number on the PBX, as a string: leading zeros matter (0511).",
     )
-    medpulse_pbx_user_id = fields.Char(string="PBX user id", copy=False, help="The employee's user_id in the PBX.")
+    medpulse_pbx_user_id = fields.Char(
+        string="PBX user id", copy=False, help="The employee's user_id in the PBX."
+    )
     medpulse_pbx_number_ids = fields.One2many(
         "medpulse.telephony.user.number", "user_id", string="PBX numbers",
         help="Devices the PBX rings for this user: desk SIP phone, softphone, mobile.",
@@ -48,7 +50,10 @@ class ResUsers(models.Model):
         for user in self:
             if user.medpulse_pbx_extension and not user.medpulse_pbx_extension.isdigit():
                 raise ValidationError(
-                    _("A PBX extension is made of digits only (got %s).", user.medpulse_pbx_extension)
+                    _(
+                        "A PBX extension is made of digits only (got %s).",
+                        user.medpulse_pbx_extension,
+                    )
                 )
 
     @contextmanager
@@ -123,7 +128,9 @@ class ResUsers(models.Model):
             for user in users:
                 found[user.medpulse_pbx_extension].append(user.id)
             by_extension.update((ext, tuple(ids)) for ext, ids in found.items())
-        missing = [number for number in dict.fromkeys(numbers) if number and number not in by_number]
+        missing = [
+            number for number in dict.fromkeys(numbers) if number and number not in by_number
+        ]
         if missing:
             Number = self.env["medpulse.telephony.user.number"].sudo()
             keys = {number: Number._number_keys(company, number)[1] for number in missing}

@@ -127,10 +127,15 @@ class CrawlDatabase:
         )
         emulator.start("127.0.0.1", 0)
         self.case.addCleanup(emulator.stop)
-        company.sudo().write({
-            "medpulse_pbx_api_url": f"{emulator.url}/vpbx/", "medpulse_pbx_api_key": api_key,
-            "medpulse_pbx_api_salt": api_salt, "medpulse_pbx_time_base": "utc", "medpulse_pbx_default_region": "RU",
-        })
+        company.sudo().write(
+            {
+                "medpulse_pbx_api_url": f"{emulator.url}/vpbx/",
+                "medpulse_pbx_api_key": api_key,
+                "medpulse_pbx_api_salt": api_salt,
+                "medpulse_pbx_time_base": "utc",
+                "medpulse_pbx_default_region": "RU",
+            }
+        )
         known, other = (patient.phone_ids[:1].number_e164.lstrip("+") for patient in patients)
         desk = receptionist.medpulse_pbx_extension
         plays = [

@@ -105,7 +105,9 @@ class MatrixCase(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.company = cls.env.company
-        cls.company.sudo().write({"medpulse_pbx_api_key": API_KEY, "medpulse_pbx_api_salt": API_SALT})
+        cls.company.sudo().write(
+            {"medpulse_pbx_api_key": API_KEY, "medpulse_pbx_api_salt": API_SALT}
+        )
         cls.users = {}
         for role, groups in ROLES.items():
             if groups is None:
@@ -186,8 +188,13 @@ class MatrixCase(HttpCase):
         return self.company.sudo().medpulse_pbx_api_url == "https://pbx.example/vpbx/"
 
     def do_read_api_key_salt(self, user):
-        values = self.company.with_user(user).read(["medpulse_pbx_api_key", "medpulse_pbx_api_salt"])[0]
-        return (values["medpulse_pbx_api_key"], values["medpulse_pbx_api_salt"]) == (API_KEY, API_SALT)
+        values = self.company.with_user(user).read(
+            ["medpulse_pbx_api_key", "medpulse_pbx_api_salt"]
+        )[0]
+        return (values["medpulse_pbx_api_key"], values["medpulse_pbx_api_salt"]) == (
+            API_KEY,
+            API_SALT,
+        )
 
     def do_change_someone_extension(self, user):
         self.colleague.with_user(user).write({"medpulse_pbx_extension": "109"})

@@ -373,7 +373,9 @@ class TestFieldAccess(TransactionCase):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
         cls.company = cls.env.company
-        cls.company.sudo().write({"medpulse_pbx_api_key": "fld-key", "medpulse_pbx_api_salt": "fld-salt"})
+        cls.company.sudo().write(
+            {"medpulse_pbx_api_key": "fld-key", "medpulse_pbx_api_salt": "fld-salt"}
+        )
         cls.company_b = cls.env["res.company"].create({"name": "Field access branch B"})
         cls.users = {}
         for role, groups in ROLES.items():

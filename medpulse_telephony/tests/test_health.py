@@ -16,7 +16,9 @@ class TestHealth(TelephonyFixtures, TransactionCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.setup_telephony()
-        calendar = cls.env["resource.calendar"].create({"name": "Clinic hours", "tz": "Asia/Yekaterinburg"})
+        calendar = cls.env["resource.calendar"].create(
+            {"name": "Clinic hours", "tz": "Asia/Yekaterinburg"}
+        )
         cls.company.resource_calendar_id = calendar  # default attendances: Mon-Fri 08-12, 13-17
 
     def _event(self, received_at, state="processed"):

@@ -85,6 +85,6 @@ class TestJournalScreens(TelephonyFixtures, HttpCase):
 
     def test_health_screen(self):
         self.start_tour(
-            "/odoo/action-medpulse_telephony.medpulse_telephony_health_action",
+            "/odoo/action-medpulse_telephony.medpulse_telephony_health_action_open",
             "medpulse_health_screen_title_tour", login=self.manager.login,
         )

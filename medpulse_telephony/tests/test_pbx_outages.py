@@ -19,11 +19,11 @@ import uuid
 from datetime import timedelta, timezone
 from unittest.mock import patch
 
-import mango_vpbx
-
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
+
+import mango_vpbx
 
 from ..models import res_company
 from ..models.medpulse_call_reconcile import MedpulseCallReconcile
@@ -214,7 +214,9 @@ class TestStatsPbxOutage(TelephonyFixtures, TransactionCase):
     def reconcile_fails_then_catches_up(self, url, reason):
         now = fields.Datetime.now().replace(microsecond=0)
         before = now - timedelta(hours=2)
-        self.company.sudo().write({"medpulse_pbx_reconciled_until": before, "medpulse_pbx_api_url": url})
+        self.company.sudo().write(
+            {"medpulse_pbx_reconciled_until": before, "medpulse_pbx_api_url": url}
+        )
         calls = self.Call.search_count([])
         _result, seconds = timed(self.Reconcile._cron_reconcile)
         self.assertLess(seconds, TIMEOUT + MARGIN, "the cron worker is back within the timeout")
@@ -224,7 +226,9 @@ class TestStatsPbxOutage(TelephonyFixtures, TransactionCase):
         health = self.env["medpulse.telephony.health"].with_user(self.manager).create({})
         self.assertEqual(health.last_error, run.error, "shown on the health screen")
         self.assertEqual(self.Call.search_count([]), calls, "no call written")
-        self.assertEqual(self.company.medpulse_pbx_reconciled_until, before, "not marked as reconciled")
+        self.assertEqual(
+            self.company.medpulse_pbx_reconciled_until, before, "not marked as reconciled"
+        )
         # The PBX is back: the next run asks for the same period again and recovers the call.
         epoch = int(now.replace(tzinfo=timezone.utc).timestamp())
         row = {
@@ -338,5 +342,7 @@ class TestOneRequestAtATime(TransactionCase):
         self.assertIsInstance(first, str, "the first request went through")
         self.assertIsInstance(busy, mango_vpbx.VpbxBusy)
         self.assertLess(seconds, 0.5 + MARGIN)
-        self.assertIn("still answering another request", self.company._medpulse_pbx_error_text(busy))
+        self.assertIn(
+            "still answering another request", self.company._medpulse_pbx_error_text(busy)
+        )
         self.assertEqual(len(self.stub.requests), 1)

@@ -50,7 +50,8 @@ class LoopbackPbx:
     ``script[recording_id]`` is the list of answers to the next ``queries/recording/post``
     requests for that recording: ``"ok"`` (302 to a one-shot file), ``"404"`` (HTTP 404),
     ``"3320"`` (HTTP 420 with code 3320, as the PBX does), ``"429"`` (over the request
-    limits, retry after a second), ``"expired"`` (302 to a link that is already gone). When the list is empty the answer is ``"ok"``.
+    limits, retry after a second), ``"expired"`` (302 to a link that is already gone). When the
+    list is empty the answer is ``"ok"``.
     """
 
     def __init__(self, api_key, api_salt, audio):

@@ -40,7 +40,9 @@ class ReviewCase(TelephonyFixtures, HttpCase):
             groups="medpulse_telephony.group_telephony_manager",
         )
         cls.company_b = cls.env["res.company"].create({"name": "Review branch B"})
-        cls.company_b.sudo().write({"medpulse_pbx_api_key": "rev-key-b", "medpulse_pbx_api_salt": "rev-salt-b"})
+        cls.company_b.sudo().write(
+            {"medpulse_pbx_api_key": "rev-key-b", "medpulse_pbx_api_salt": "rev-salt-b"}
+        )
         cls.patient_b = (
             cls.env["medpulse.patient"]
             .sudo()

@@ -3,11 +3,11 @@ import logging
 import time
 from datetime import timedelta, timezone
 
-import mango_vpbx
-from mango_vpbx.times import TimeBase, to_pbx
-
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+
+import mango_vpbx
+from mango_vpbx.times import TimeBase, to_pbx
 
 from ..models.medpulse_call_stats import STATS_FIELDS
 from .medpulse_pbx_stats_line import PATIENT_GROUPS
@@ -55,7 +55,9 @@ class MedpulsePbxStatsWizard(models.TransientModel):
     span_count = fields.Integer(string="Requests", readonly=True)
     last_poll_at = fields.Float(readonly=True, help="time.time() of the last stats/result request.")
     message = fields.Char(readonly=True)
-    line_ids = fields.One2many("medpulse.pbx.stats.line", "wizard_id", string="Calls", readonly=True)
+    line_ids = fields.One2many(
+        "medpulse.pbx.stats.line", "wizard_id", string="Calls", readonly=True
+    )
     line_count = fields.Integer(compute="_compute_line_count")
     missing_count = fields.Integer(
         string="Not in the journal", compute="_compute_line_count",
@@ -86,7 +88,11 @@ class MedpulsePbxStatsWizard(models.TransientModel):
         keys = []
         try:
             for span_from, span_to in mango_vpbx.split_period(start, end):
-                keys.append(client.stats_request(span_from, span_to, STATS_FIELDS, call_party=self._call_party()))
+                keys.append(
+                    client.stats_request(
+                        span_from, span_to, STATS_FIELDS, call_party=self._call_party()
+                    )
+                )
         except mango_vpbx.VpbxError as error:
             raise UserError(company._medpulse_pbx_error_text(error)) from error
         self.line_ids.unlink()

@@ -34,7 +34,9 @@ class ResUsers(models.Model):
             reply = requests.get(f"{origin}/control/status", timeout=3)
             status = reply.json() if reply.status_code == 200 else {}
             # The emulator of *this* PBX account: same key, and it lists its employees.
-            is_emulator = "employees" in status and status.get("api_key") == company.medpulse_pbx_api_key
+            is_emulator = (
+                "employees" in status and status.get("api_key") == company.medpulse_pbx_api_key
+            )
         except (requests.RequestException, ValueError):
             is_emulator = False
         return origin if is_emulator else False

@@ -1,9 +1,9 @@
 """“Ring me” starts a real incoming call on the PBX emulator for my extension only."""
 
-from mango_vpbx.emulator.server import Emulator
-
 from odoo.exceptions import UserError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
+
+from mango_vpbx.emulator.server import Emulator
 
 
 @tagged("post_install", "-at_install")

@@ -166,7 +166,9 @@ class OdooRPC:
             if until(rows):
                 return rows
             time.sleep(0.3)
-        raise AssertionError(f"{model} {domain}: condition not met in {timeout} s; last rows {rows}")
+        raise AssertionError(
+            f"{model} {domain}: condition not met in {timeout} s; last rows {rows}"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -253,7 +253,9 @@ def _set_pbx_url(rpc, url):
 
 def _test_connection(rpc):
     settings_id = rpc("res.config.settings", "create", {})
-    return rpc("res.config.settings", "action_medpulse_pbx_test_connection", [settings_id])["params"]
+    return rpc("res.config.settings", "action_medpulse_pbx_test_connection", [settings_id])[
+        "params"
+    ]
 
 
 def _click_to_call(rpc):

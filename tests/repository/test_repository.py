@@ -51,7 +51,9 @@ def test_russian_translation_is_complete(addon):
     untranslated = [e.msgid for e in po if not e.obsolete and not e.translated()]
     assert not untranslated, f"{po_path}: {len(untranslated)} untranslated, e.g. {untranslated[:3]}"
     missing = {e.msgid for e in pot} - {e.msgid for e in po if not e.obsolete}
-    assert not missing, f"{po_path} lacks {len(missing)} msgid(s) of the .pot, e.g. {sorted(missing)[:3]}"
+    assert not missing, (
+        f"{po_path} lacks {len(missing)} msgid(s) of the .pot, e.g. {sorted(missing)[:3]}"
+    )
 
 
 # The demo addon only adds buttons to the telephony addon's models: no model of its own.
@@ -83,7 +85,9 @@ def test_docker_compose_file_validates():
 
     tool = shutil.which("docker-compose")
     if not tool:
-        pytest.fail("docker-compose is not installed (apt-get install docker-compose; .ci/run does it)")
+        pytest.fail(
+            "docker-compose is not installed (apt-get install docker-compose; .ci/run does it)"
+        )
     result = subprocess.run([tool, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
