@@ -6,8 +6,9 @@ Starts what the end-to-end tests start: a throw-away demo database initialised b
 ``scripts/demo_init.py`` (the Russian translation then loaded as an administrator
 would, with ``base.language.install``), its Odoo server (:class:`odoo_instance.OdooInstance`)
 and the PBX emulator as a subprocess wired to it. Headless Chromium (Playwright, 1280x800)
-signs in as the operator ``demo`` (extension 102); the emulator rings that extension from a known patient's number, an
-unknown number and a number shared by several patients, and each state of the card is
+signs in as the operator ``demo`` (extension 102); the emulator rings that extension from a
+known patient's number, an unknown number and a number shared by several patients, and each
+state of the card is
 saved. The database, its filestore and both servers are gone at the end (``--keep``
 keeps the work folder with the logs).
 """
