@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "setup"))
+import lint  # noqa: E402 - importable once the sys.path lines above ran
 from medpulse_setup import TEST_DEPENDENCIES, pg_bin_dir, server_answers  # noqa: E402
 from odoo_instance import (  # noqa: E402
     ADDONS,
@@ -290,7 +291,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="scripts/test", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="preflight only")
-    parser.add_argument("--only", choices=("pytest", "odoo"), help="run one half only")
+    parser.add_argument("--only", choices=("lint", "pytest", "odoo"), help="run one part only")
     parser.add_argument("--suite", action="append", help="pytest path(s) to run instead of all")
     parser.add_argument(
         "--no-nodemo", action="store_true", help="skip the install without demo data"
@@ -326,6 +327,9 @@ def main() -> int:
         cluster = env_info["cluster"]
         if cluster:
             say(f"postgres: {env_info['pg_desc']}")
+        if opts.only in (None, "lint"):
+            p, f, probs = lint.run(say=say)
+            passed, failed, problems = passed + p, failed + f, problems + probs
         if opts.only in (None, "pytest"):
             p, f, probs = run_pytest(env_info, work, opts.suite or list(PYTEST_SUITES))
             passed, failed, problems = passed + p, failed + f, problems + probs

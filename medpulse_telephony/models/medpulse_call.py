@@ -292,7 +292,7 @@ class MedpulseCall(models.Model):
 
         As the subquery ``patient_ids ilike ...`` builds, PostgreSQL misjudges how many
         calls a common name has and walks the whole journal backwards by date looking
-        for them: 5.4 s for "Романов Андрей" at 1,000,000 calls, 29 ms with the ids.
+        for them (the figures: bench/README.md, "Journal list queries").
         Patients are searched with the user's own rights, as the subquery did.
         """
         if operator not in ("ilike", "=", "like", "=ilike") or not isinstance(value, str):

@@ -62,6 +62,11 @@ TEST_DEPENDENCIES = {
     "websocket-client": ("1.8.0", "websocket"),
     "playwright": ("1.47.0", "playwright"),
     "polib": ("1.1.1", "polib"),
+    # The linters of scripts/lint.py (pre-commit pins the same versions).
+    "ruff": ("0.17.6", "ruff"),
+    "pylint": ("4.0.10", "pylint"),
+    "pylint-odoo": ("10.0.12", "pylint_odoo"),
+    "oca-odoo-pre-commit-hooks": ("0.2.27", "oca_pre_commit_hooks"),
 }
 STATE_FILE = "READY"
 PG_OS_USER = "medpulse-postgres"

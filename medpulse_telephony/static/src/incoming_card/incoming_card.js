@@ -119,7 +119,10 @@ export class IncomingCard extends Component {
     }
 
     async choosePatient(patientId) {
-        await this.orm.call("medpulse.call", "action_set_patient", [[this.card.call_id], patientId]);
+        await this.orm.call("medpulse.call", "action_set_patient", [
+            [this.card.call_id],
+            patientId,
+        ]);
         this.card.patient_id = patientId;
     }
 
@@ -197,7 +200,12 @@ export class IncomingCard extends Component {
     async runCommand(method, kwargs = {}) {
         this.state.busy = true;
         try {
-            const answer = await this.orm.call("medpulse.call", method, [[this.card.call_id]], kwargs);
+            const answer = await this.orm.call(
+                "medpulse.call",
+                method,
+                [[this.card.call_id]],
+                kwargs
+            );
             this.card.message = answer?.message || false;
             this.card.messageFailed = answer?.ok === false;
             return answer;
