@@ -63,7 +63,7 @@ def without_receptionist(employees: str) -> str:
 
 
 def _numbers(instance, count: int) -> list[str]:
-    import psycopg2  # noqa: PLC0415
+    import psycopg2  # noqa: PLC0415 - imported where it is needed
 
     conn = psycopg2.connect(dbname=instance.dbname, host=instance.pg.host, user=instance.pg.user)
     with conn, conn.cursor() as cr:
@@ -76,8 +76,8 @@ def _numbers(instance, count: int) -> list[str]:
 
 def _pbx(instance):
     from mango_vpbx.emulator.pbx import Pbx  # noqa: PLC0415 - the checkout under test
-    from mango_vpbx.emulator.sender import EventSender  # noqa: PLC0415
-    from mango_vpbx.emulator.state import directory_from_config  # noqa: PLC0415
+    from mango_vpbx.emulator.sender import EventSender  # noqa: PLC0415 - imported where it is needed
+    from mango_vpbx.emulator.state import directory_from_config  # noqa: PLC0415 - imported where it is needed
 
     directory = directory_from_config(
         {"employees": [{"extension": EXTENSION, "name": "Bench receptionist"}]})

@@ -44,7 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import odoo_env, ratio  # noqa: E402
+from common import odoo_env, ratio  # noqa: E402 - after the sys.path set-up above
 
 API_KEY = "bench-vpbx-api-key-0000000000"
 API_SALT = "bench-vpbx-salt-000000000000000"
@@ -146,7 +146,7 @@ def loadgen_command(python: str, url: str, employees: str, rate: float, duration
 def callers_file(instance, path: Path, count: int = 2000, seed: int = 11) -> str:
     """External numbers for the load, one a line: 70 % patients' own numbers (as the
     generated journal), the rest numbers nobody has; shuffled."""
-    import psycopg2  # noqa: PLC0415
+    import psycopg2  # noqa: PLC0415 - imported where it is needed
 
     rnd = random.Random(seed)
     conn = psycopg2.connect(dbname=instance.dbname, host=instance.pg.host, user=instance.pg.user)
@@ -322,8 +322,8 @@ class CollectingSink:
 def profile(env, calls: int = 20, seed: int = 5) -> dict:
     """Feed full call sequences to ``medpulse.call.event._receive`` under cProfile."""
     from mango_vpbx.emulator.pbx import Pbx  # noqa: PLC0415 - the checkout under test
-    from mango_vpbx.emulator.scenarios import run_scenario  # noqa: PLC0415
-    from mango_vpbx.emulator.state import directory_from_config  # noqa: PLC0415
+    from mango_vpbx.emulator.scenarios import run_scenario  # noqa: PLC0415 - imported where it is needed
+    from mango_vpbx.emulator.state import directory_from_config  # noqa: PLC0415 - imported where it is needed
 
     rnd = random.Random(seed)
     env.cr.execute("SELECT number_e164 FROM medpulse_patient_phone WHERE label = 'own' LIMIT 5000")

@@ -25,7 +25,7 @@ from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BENCH_LOGIN, odoo_env, summarize_ms  # noqa: E402
+from common import BENCH_LOGIN, odoo_env, summarize_ms  # noqa: E402 - after the sys.path set-up above
 
 # What the recommended field changes create, spelled as Odoo 18 creates them
 # (``index='trigram'`` -> GIN gin_trgm_ops on the column; btree otherwise).

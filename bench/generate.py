@@ -44,9 +44,9 @@ import psycopg2
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BENCH_LOGIN  # noqa: E402
+from common import BENCH_LOGIN  # noqa: E402 - after the sys.path set-up above
 
-from mango_vpbx import normalize_number  # noqa: E402
+from mango_vpbx import normalize_number  # noqa: E402 - after the sys.path set-up above
 
 MOBILE_CODES = [
     "900", "901", "902", "903", "904", "905", "906", "908", "909", "912", "913", "914",
@@ -149,17 +149,17 @@ def _copy(cr, table: str, columns: list[str], rows: list[tuple]) -> None:
         )
     buffer.seek(0)
     cr.copy_expert(
-        f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer  # noqa: S608 (fixed names)
+        f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer  # noqa: S608 - fixed table names
     )
 
 
 def _next_id(cr, table: str) -> int:
-    cr.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")  # noqa: S608 (fixed names)
+    cr.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")  # noqa: S608 - fixed table names
     return cr.fetchone()[0]
 
 
 def _fix_sequence(cr, table: str) -> None:
-    cr.execute(f"SELECT setval('{table}_id_seq', (SELECT MAX(id) FROM {table}))")  # noqa: S608
+    cr.execute(f"SELECT setval('{table}_id_seq', (SELECT MAX(id) FROM {table}))")  # noqa: S608 - fixed table names
 
 
 def load_patients(cr, persons: list[Person], company_id: int, batch: str) -> int:
@@ -227,7 +227,7 @@ CLINIC_LINES = ["73472251010", "73472251020"]
 def ensure_operators(config_path: str, dbname: str, count: int) -> list[tuple[int, str]]:
     """``count`` receptionists with extensions 101..; the first logs in as the bench user."""
     import odoo  # noqa: PLC0415 - only this step needs Odoo itself
-    from odoo.tools import config  # noqa: PLC0415
+    from odoo.tools import config  # noqa: PLC0415 - imported where it is needed
 
     config.parse_config(["-c", config_path, "-d", dbname, "--log-level=warn"])
     registry = odoo.modules.registry.Registry(dbname)
@@ -404,7 +404,7 @@ def sizes(cr) -> dict:
         cr.execute("SELECT to_regclass(%s)", [table])
         if cr.fetchone()[0] is None:  # medpulse_telephony not installed
             continue
-        cr.execute(f"SELECT count(*), pg_total_relation_size('{table}') FROM {table}")  # noqa: S608
+        cr.execute(f"SELECT count(*), pg_total_relation_size('{table}') FROM {table}")  # noqa: S608 - fixed table names
         rows, size = cr.fetchone()
         result[table] = {"rows": rows, "mb": round(size / 2**20, 1)}
     cr.execute("SELECT pg_database_size(current_database())")

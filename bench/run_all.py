@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
     tree = Path(args.tree).resolve()
     sys.path.insert(0, str(tree))
-    from server import PathRouter, make_instance  # noqa: PLC0415
+    from server import PathRouter, make_instance  # noqa: PLC0415 - imported where it is needed
 
     from scripts.odoo_instance import OdooInstance  # noqa: PLC0415 - from the tree under test
 
@@ -215,14 +215,14 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     # never ring the card bench's receptionist: a call of a saturated run whose
                     # leg events were lost would leave her a card restored at sign-in
-                    import bench_card  # noqa: PLC0415
+                    import bench_card  # noqa: PLC0415 - imported where it is needed
                     results["ingest"] = bench_ingest.run_ingest(
                         instance, PYTHON, bench_card.without_receptionist(employees), args.rate,
                         sizes["duration"], callers)
                     half_rate = results["ingest"]["webhook_half_rate"]["offered_calls_per_s"]
                 if "card" not in args.skip:
                     step(f"card latency: {sizes['card_calls']} calls idle, then under load")
-                    import bench_card  # noqa: PLC0415
+                    import bench_card  # noqa: PLC0415 - imported where it is needed
                     results["card"] = bench_card.run_card(
                         instance,
                         router.url,
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y-%m-%d") + ("-full" if args.full else "-small")
     (out / f"{stamp}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    import report  # noqa: PLC0415
+    import report  # noqa: PLC0415 - imported where it is needed
     markdown = report.markdown(results)
     (out / f"{stamp}.md").write_text(markdown)
     print(markdown)

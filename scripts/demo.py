@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from odoo_instance import ROOT, OdooInstance, PostgresUnavailable, resolve_postgres  # noqa: E402
+from odoo_instance import ROOT, OdooInstance, PostgresUnavailable, resolve_postgres  # noqa: E402 - after the sys.path set-up above
 
 EXIT_PORT_TAKEN = 3
 

@@ -48,7 +48,7 @@ RECONCILE_AFTER = timedelta(minutes=3)
 def installed(config: str, dbname: str) -> bool:
     import psycopg2  # noqa: PLC0415 - Odoo's dependency
 
-    import odoo  # noqa: PLC0415
+    import odoo  # noqa: PLC0415 - imported where it is needed
 
     odoo.tools.config.parse_config(["-c", config, "-d", dbname])
     cfg = odoo.tools.config
@@ -123,7 +123,7 @@ def emulator_files(env, directory: Path, history_days: int) -> None:
     """Write the emulator's directory file and, with ``history_days``, the history."""
     import demo_history  # noqa: PLC0415 - next to this script
 
-    import odoo  # noqa: PLC0415
+    import odoo  # noqa: PLC0415 - imported where it is needed
 
     company = env.ref("base.main_company")
     directory.mkdir(parents=True, exist_ok=True)
@@ -176,8 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     if not installed(opts.config, opts.database):
         install(opts.config, opts.database)
 
-    import odoo  # noqa: PLC0415
-    from odoo.modules.registry import Registry  # noqa: PLC0415
+    import odoo  # noqa: PLC0415 - imported where it is needed
+    from odoo.modules.registry import Registry  # noqa: PLC0415 - imported where it is needed
 
     odoo.tools.config.parse_config(["-c", opts.config, "-d", opts.database])
     registry = Registry(opts.database)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts" / "setup"))
-from medpulse_setup import cache_root  # noqa: E402
+from medpulse_setup import cache_root  # noqa: E402 - after the sys.path set-up above
 
 NODE_PACKAGES = {
     "prettier": "3.3.3",

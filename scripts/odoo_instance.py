@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ADDONS = ("medpulse_clinic", "medpulse_telephony", "medpulse_telephony_demo")
 sys.path.insert(0, str(ROOT / "scripts" / "setup"))
-from medpulse_setup import PG_OS_USER, ensure_pg_os_user, pg_bin_dir, server_answers  # noqa: E402
+from medpulse_setup import PG_OS_USER, ensure_pg_os_user, pg_bin_dir, server_answers  # noqa: E402 - after the sys.path set-up above
 
 
 def free_port() -> int:

@@ -34,8 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "setup"))
 import lint  # noqa: E402 - importable once the sys.path lines above ran
-from medpulse_setup import TEST_DEPENDENCIES, pg_bin_dir, server_answers  # noqa: E402
-from odoo_instance import (  # noqa: E402
+from medpulse_setup import TEST_DEPENDENCIES, pg_bin_dir, server_answers  # noqa: E402 - after the sys.path set-up above
+from odoo_instance import (  # noqa: E402 - after the sys.path set-up above
     ADDONS,
     ROOT,
     OdooInstance,
@@ -112,7 +112,7 @@ def preflight(work: Path | None) -> dict:
         raise Failure(str(exc)) from None
     browser = find_browser()
     try:
-        import websocket  # noqa: F401, PLC0415
+        import websocket  # noqa: F401, PLC0415 - only checks that it is installed
     except ImportError:
         raise Failure(
             f"websocket-client is not installed for {sys.executable} "

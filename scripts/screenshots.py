@@ -29,12 +29,12 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from odoo_instance import ADDONS, ROOT, OdooInstance, free_port  # noqa: E402
+from odoo_instance import ADDONS, ROOT, OdooInstance, free_port  # noqa: E402 - after the sys.path set-up above
 
 # The end-to-end harness's RPC client and browser sign-in (card_helpers needs mango_vpbx).
 sys.path[1:1] = [str(ROOT / "tests" / "e2e"), str(ROOT)]
-from card_helpers import login  # noqa: E402
-from conftest import OdooRPC  # noqa: E402
+from card_helpers import login  # noqa: E402 - after the sys.path set-up above
+from conftest import OdooRPC  # noqa: E402 - after the sys.path set-up above
 
 OPERATOR = ("demo", "demo", "102")  # login, password, extension (see demo_init.OPERATORS)
 UNKNOWN_NUMBER = "79990001234"
@@ -302,7 +302,7 @@ def main() -> int:
             TRANSFER_GROUP)
         install_russian(rpc)
 
-        from playwright.sync_api import sync_playwright  # noqa: PLC0415
+        from playwright.sync_api import sync_playwright  # noqa: PLC0415 - imported where it is needed
 
         with sync_playwright() as pw:
             browser = pw.chromium.launch(

@@ -202,8 +202,8 @@ class MedpulseCallEvent(models.Model):
         event's work (:meth:`_process_locked`).
         """
         self.ensure_one()
-        # The stored event must outlive this transaction (see above): the one commit of the webhook.
-        self.env.cr.commit()  # pylint: disable=invalid-commit
+        # The stored event must outlive this transaction (see above): the webhook's one commit.
+        self.env.cr.commit()  # pylint: disable=invalid-commit  # the stored event must stay
         self._lock_call()
         self._process_locked(event)
 

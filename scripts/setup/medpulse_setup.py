@@ -103,7 +103,7 @@ def pg_bin_dir() -> Path | None:
 
 
 def server_answers(host: str, port: int, timeout: float = 2.0) -> bool:
-    import socket  # noqa: PLC0415
+    import socket  # noqa: PLC0415 - imported where it is needed
 
     if host.startswith("/"):
         path = os.path.join(host, f".s.PGSQL.{port}")
@@ -208,7 +208,7 @@ def ensure_system_packages(purpose: str, build: bool, python: str, log: Path | N
 
 def ensure_pg_os_user(log: Path | None) -> None:
     """The unprivileged OS user the private PostgreSQL cluster runs as when we are root."""
-    import pwd  # noqa: PLC0415
+    import pwd  # noqa: PLC0415 - imported where it is needed
 
     try:
         pwd.getpwnam(PG_OS_USER)
@@ -334,7 +334,7 @@ def fetch_odoo(spec: str | None, env_dir: Path, log: Path) -> Path:
         with tarfile.open(Path(spec).expanduser()) as tar:
             tar.extractall(partial, filter="data") if hasattr(
                 tarfile, "data_filter"
-            ) else tar.extractall(partial)  # noqa: S202
+            ) else tar.extractall(partial)  # noqa: S202 - the Odoo source archive the user chose
     else:
         deb = download_pinned_deb(log)
         progress(f"unpacking {deb.name}")
@@ -470,7 +470,7 @@ def build_environment(env_dir: Path, base_python: str, spec: str | None) -> Path
 @contextlib.contextmanager
 def locked(path: Path):
     """One setup at a time per environment (two commands started together wait)."""
-    import fcntl  # noqa: PLC0415
+    import fcntl  # noqa: PLC0415 - imported where it is needed
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as fh:

@@ -23,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
-from odoo_instance import OdooInstance, free_port  # noqa: E402
+from odoo_instance import OdooInstance, free_port  # noqa: E402 - after the sys.path set-up above
 
 ODOO_PYTHON = os.environ.get("MEDPULSE_ODOO_PYTHON") or sys.executable
 

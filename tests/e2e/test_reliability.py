@@ -371,8 +371,8 @@ def test_slow_pbx_statistics_fail_cleanly_and_the_next_run_recovers(emulator, ad
     """The emulator's slow API (fault ``api_delay``: 12 s, the client waits 10 s) during
     the reconciliation of a call the webhook never got. Uses the suite's emulator and
     its Odoo (threaded), not the prefork server above."""
-    from test_reconciliation import journal, lost_events, trigger_reconciliation  # noqa: PLC0415
-    from test_scenarios import FAST  # noqa: PLC0415
+    from test_reconciliation import journal, lost_events, trigger_reconciliation  # noqa: PLC0415 - imported where it is needed
+    from test_scenarios import FAST  # noqa: PLC0415 - imported where it is needed
 
     emulator.post("/control/faults", {"outage_seconds": 60})
     try:

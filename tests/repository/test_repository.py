@@ -80,8 +80,8 @@ def test_toolkit_never_imports_odoo():
 
 def test_docker_compose_file_validates():
     """``docker-compose config`` accepts the file (there is no Docker engine here to run it)."""
-    import shutil  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
+    import shutil  # noqa: PLC0415 - imported where it is needed
+    import subprocess  # noqa: PLC0415 - imported where it is needed
 
     tool = shutil.which("docker-compose")
     if not tool:
