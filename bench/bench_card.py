@@ -2,7 +2,8 @@
 
 A real browser (Playwright driving ``/usr/bin/chromium``, headless) is signed in as the
 bench receptionist (extension 101) on the running server (``--workers=2``), through
-``server.PathRouter`` (``web_url``) so that its bus websocket reaches the gevent port. For each of N calls the emulator rings extension 101 from a
+``server.PathRouter`` (``web_url``) so that its bus websocket reaches the gevent port. For each
+of N calls the emulator rings extension 101 from a
 patient's number; the clock starts when the signed ``Appeared`` event is posted and
 stops at the first animation frame after the card element
 (``.o_medpulse_incoming_card``) entered the page, read from the page's own clock
@@ -39,7 +40,7 @@ new MutationObserver((mutations) => {
     for (const m of mutations) {
         for (const node of m.addedNodes) {
             if (node.nodeType !== 1) continue;
-            const cards = node.matches('%(card)s') ? [node] : node.querySelectorAll('%(card)s');
+            const cards = node.matches('__CARD__') ? [node] : node.querySelectorAll('__CARD__');
             for (const card of cards) {
                 requestAnimationFrame(() => {
                     const number = card.querySelector('.o_medpulse_card_number');
@@ -53,7 +54,7 @@ new MutationObserver((mutations) => {
         }
     }
 }).observe(document, {childList: true, subtree: true});
-""" % {"card": CARD}
+""".replace("__CARD__", CARD)
 
 
 def without_receptionist(employees: str) -> str:
@@ -62,7 +63,7 @@ def without_receptionist(employees: str) -> str:
 
 
 def _numbers(instance, count: int) -> list[str]:
-    import psycopg2  # noqa: PLC0415
+    import psycopg2  # noqa: PLC0415 - imported where it is needed
 
     conn = psycopg2.connect(dbname=instance.dbname, host=instance.pg.host, user=instance.pg.user)
     with conn, conn.cursor() as cr:
@@ -75,8 +76,8 @@ def _numbers(instance, count: int) -> list[str]:
 
 def _pbx(instance):
     from mango_vpbx.emulator.pbx import Pbx  # noqa: PLC0415 - the checkout under test
-    from mango_vpbx.emulator.sender import EventSender  # noqa: PLC0415
-    from mango_vpbx.emulator.state import directory_from_config  # noqa: PLC0415
+    from mango_vpbx.emulator.sender import EventSender  # noqa: PLC0415 - imported where it is needed
+    from mango_vpbx.emulator.state import directory_from_config  # noqa: PLC0415 - imported where it is needed
 
     directory = directory_from_config(
         {"employees": [{"extension": EXTENSION, "name": "Bench receptionist"}]})

@@ -44,7 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import odoo_env, ratio  # noqa: E402
+from common import odoo_env, ratio  # noqa: E402 - after the sys.path set-up above
 
 API_KEY = "bench-vpbx-api-key-0000000000"
 API_SALT = "bench-vpbx-salt-000000000000000"
@@ -52,13 +52,15 @@ TARGETS = {"empty": "/bench/empty", "insert": "/bench/insert", "webhook": "/mang
 
 
 def configure_pbx(env, key: str = API_KEY, salt: str = API_SALT) -> None:
-    env.company.write({"mango_api_key": key, "mango_api_salt": salt})
+    env.company.write({"medpulse_pbx_api_key": key, "medpulse_pbx_api_salt": salt})
 
 
 def employees_flag(env, exclude: tuple[str, ...] = ()) -> str:
-    users = env["res.users"].search([("pbx_extension", "!=", False)], order="pbx_extension")
-    return ",".join(f"{u.pbx_extension}:Operator {u.pbx_extension}"
-                    for u in users if u.pbx_extension not in exclude)
+    users = env["res.users"].search(
+        [("medpulse_pbx_extension", "!=", False)], order="medpulse_pbx_extension"
+    )
+    return ",".join(f"{u.medpulse_pbx_extension}:Operator {u.medpulse_pbx_extension}"
+                    for u in users if u.medpulse_pbx_extension not in exclude)
 
 
 class RssSampler(threading.Thread):
@@ -89,7 +91,10 @@ class RssSampler(threading.Thread):
         self.stop_event.set()
         self.join(2)
         workers = [p["peak_mb"] for p in self.peaks.values() if p["kind"] == "http_worker"]
-        return {"peak_http_worker_mb": max(workers, default=None), "processes": list(self.peaks.values())}
+        return {
+            "peak_http_worker_mb": max(workers, default=None),
+            "processes": list(self.peaks.values()),
+        }
 
 
 #: A run saturated its target when it achieved less than this share of the offered events/s.
@@ -141,7 +146,7 @@ def loadgen_command(python: str, url: str, employees: str, rate: float, duration
 def callers_file(instance, path: Path, count: int = 2000, seed: int = 11) -> str:
     """External numbers for the load, one a line: 70 % patients' own numbers (as the
     generated journal), the rest numbers nobody has; shuffled."""
-    import psycopg2  # noqa: PLC0415
+    import psycopg2  # noqa: PLC0415 - imported where it is needed
 
     rnd = random.Random(seed)
     conn = psycopg2.connect(dbname=instance.dbname, host=instance.pg.host, user=instance.pg.user)
@@ -179,9 +184,19 @@ def load(python: str, env: dict, url: str, employees: str, rate: float, duration
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True,
                              timeout=duration * 60 + 600).stdout
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
-        return {"failed": str(error)[:300], "errors": None, "events": 0, "calls": 0,
-                "events_per_s": None, "ok_events_per_s": None, "status_counts": {}, "latency_ms": {},
-                "offered_calls_per_s": rate, "offered_events_per_s": None, "saturated": False}
+        return {
+            "failed": str(error)[:300],
+            "errors": None,
+            "events": 0,
+            "calls": 0,
+            "events_per_s": None,
+            "ok_events_per_s": None,
+            "status_counts": {},
+            "latency_ms": {},
+            "offered_calls_per_s": rate,
+            "offered_events_per_s": None,
+            "saturated": False,
+        }
     children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     machine_after = psutil.cpu_times()
     summary = json.loads(out)
@@ -307,13 +322,17 @@ class CollectingSink:
 def profile(env, calls: int = 20, seed: int = 5) -> dict:
     """Feed full call sequences to ``medpulse.call.event._receive`` under cProfile."""
     from mango_vpbx.emulator.pbx import Pbx  # noqa: PLC0415 - the checkout under test
-    from mango_vpbx.emulator.scenarios import run_scenario  # noqa: PLC0415
-    from mango_vpbx.emulator.state import directory_from_config  # noqa: PLC0415
+    from mango_vpbx.emulator.scenarios import run_scenario  # noqa: PLC0415 - imported where it is needed
+    from mango_vpbx.emulator.state import directory_from_config  # noqa: PLC0415 - imported where it is needed
 
     rnd = random.Random(seed)
     env.cr.execute("SELECT number_e164 FROM medpulse_patient_phone WHERE label = 'own' LIMIT 5000")
     numbers = [r[0][1:] for r in env.cr.fetchall()]
-    extensions = env["res.users"].search([("pbx_extension", "!=", False)]).mapped("pbx_extension")
+    extensions = (
+        env["res.users"]
+        .search([("medpulse_pbx_extension", "!=", False)])
+        .mapped("medpulse_pbx_extension")
+    )
     directory = directory_from_config({"employees": [
         {"extension": ext, "name": f"Operator {ext}"} for ext in extensions]})
     sink = CollectingSink()
@@ -344,8 +363,13 @@ def profile(env, calls: int = 20, seed: int = 5) -> dict:
         n = len(samples)
         total = sum(s[0] for s in samples) / n * 1000
         sql = sum(s[2] for s in samples) / n * 1000
-        rows[path] = {"n": n, "total_ms": round(total, 2), "sql_count": round(sum(s[1] for s in samples) / n, 1),
-                      "sql_ms": round(sql, 2), "python_ms": round(total - sql, 2)}
+        rows[path] = {
+            "n": n,
+            "total_ms": round(total, 2),
+            "sql_count": round(sum(s[1] for s in samples) / n, 1),
+            "sql_ms": round(sql, 2),
+            "python_ms": round(total - sql, 2),
+        }
     everything = [s for samples in per_path.values() for s in samples]
     n = len(everything)
     overall = {"events": n,
@@ -355,7 +379,11 @@ def profile(env, calls: int = 20, seed: int = 5) -> dict:
     overall["python_ms"] = round(overall["total_ms"] - overall["sql_ms"], 2)
     text = io.StringIO()
     pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(40)
-    return {"overall_per_event": overall, "per_path": rows, "top_cumulative": _trim(text.getvalue())}
+    return {
+        "overall_per_event": overall,
+        "per_path": rows,
+        "top_cumulative": _trim(text.getvalue()),
+    }
 
 
 def _trim(stats_text: str) -> list[str]:

@@ -25,7 +25,7 @@ from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BENCH_LOGIN, odoo_env, summarize_ms  # noqa: E402
+from common import BENCH_LOGIN, odoo_env, summarize_ms  # noqa: E402 - after the sys.path set-up above
 
 # What the recommended field changes create, spelled as Odoo 18 creates them
 # (``index='trigram'`` -> GIN gin_trgm_ops on the column; btree otherwise).
@@ -66,11 +66,20 @@ def queries(env, rnd: random.Random) -> dict:
     month_start = datetime.utcnow() - timedelta(days=30)
     return {
         # The user types the last 7 digits of a number into the search box.
-        "number_fragment": lambda: ("search", [("number_search", "ilike", rnd.choice(numbers)[-7:])]),
+        "number_fragment": lambda: (
+            "search",
+            [("number_search", "ilike", rnd.choice(numbers)[-7:])],
+        ),
         # ... or the surname and first name of a patient (the search view's "Patient",
         # i.e. the field patient_search).
-        "patient_name": lambda: ("search", [("patient_search", "ilike", " ".join(rnd.choice(names).split()[:2]))]),
-        "missed_today": lambda: ("search", [("call_type", "=", "missed_incoming"), ("created_today", "=", True)]),
+        "patient_name": lambda: (
+            "search",
+            [("patient_search", "ilike", " ".join(rnd.choice(names).split()[:2]))],
+        ),
+        "missed_today": lambda: (
+            "search",
+            [("call_type", "=", "missed_incoming"), ("created_today", "=", True)],
+        ),
         "group_by_operator_30d": lambda: ("group", [("created_at", ">=", month_start)]),
         "group_by_operator_all": lambda: ("group", []),
         "default_list": lambda: ("search", []),

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generate import people  # noqa: E402
+from generate import people  # noqa: E402 - after the sys.path set-up above
 
 
 def _grouped(national: str, sep: str) -> str:

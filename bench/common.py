@@ -19,7 +19,7 @@ BENCH_LOGIN = "bench_receptionist"
 def odoo_env(config_path: str, dbname: str, uid: int | None = None) -> Iterator[Any]:
     """A superuser (or ``uid``) environment on ``dbname``; the transaction is committed."""
     import odoo  # noqa: PLC0415 - imported once PYTHONPATH is set by the caller
-    from odoo.tools import config  # noqa: PLC0415
+    from odoo.tools import config  # noqa: PLC0415 - imported where it is needed
 
     config.parse_config(["-c", config_path, "-d", dbname, "--log-level=warn"])
     registry = odoo.modules.registry.Registry(dbname)

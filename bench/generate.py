@@ -44,9 +44,9 @@ import psycopg2
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mango_vpbx import normalize_number  # noqa: E402
+from common import BENCH_LOGIN  # noqa: E402 - after the sys.path set-up above
 
-from common import BENCH_LOGIN  # noqa: E402
+from mango_vpbx import normalize_number  # noqa: E402 - after the sys.path set-up above
 
 MOBILE_CODES = [
     "900", "901", "902", "903", "904", "905", "906", "908", "909", "912", "913", "914",
@@ -149,17 +149,17 @@ def _copy(cr, table: str, columns: list[str], rows: list[tuple]) -> None:
         )
     buffer.seek(0)
     cr.copy_expert(
-        f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer  # noqa: S608 (fixed names)
+        f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer  # noqa: S608 - fixed table names
     )
 
 
 def _next_id(cr, table: str) -> int:
-    cr.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")  # noqa: S608 (fixed names)
+    cr.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")  # noqa: S608 - fixed table names
     return cr.fetchone()[0]
 
 
 def _fix_sequence(cr, table: str) -> None:
-    cr.execute(f"SELECT setval('{table}_id_seq', (SELECT MAX(id) FROM {table}))")  # noqa: S608
+    cr.execute(f"SELECT setval('{table}_id_seq', (SELECT MAX(id) FROM {table}))")  # noqa: S608 - fixed table names
 
 
 def load_patients(cr, persons: list[Person], company_id: int, batch: str) -> int:
@@ -227,7 +227,7 @@ CLINIC_LINES = ["73472251010", "73472251020"]
 def ensure_operators(config_path: str, dbname: str, count: int) -> list[tuple[int, str]]:
     """``count`` receptionists with extensions 101..; the first logs in as the bench user."""
     import odoo  # noqa: PLC0415 - only this step needs Odoo itself
-    from odoo.tools import config  # noqa: PLC0415
+    from odoo.tools import config  # noqa: PLC0415 - imported where it is needed
 
     config.parse_config(["-c", config_path, "-d", dbname, "--log-level=warn"])
     registry = odoo.modules.registry.Registry(dbname)
@@ -248,15 +248,15 @@ def ensure_operators(config_path: str, dbname: str, count: int) -> list[tuple[in
         Users.create([{
             "name": f"{rng.choice(FEMALE)} {rng.choice(SURNAMES)}а",
             "login": login,
-            "pbx_extension": extension,
+            "medpulse_pbx_extension": extension,
             "tz": "Europe/Moscow",
             "groups_id": [odoo.Command.set(groups)],
             **({"password": login} if login == BENCH_LOGIN else {}),
         } for login, extension in wanted.items() if login not in existing])
         for number in CLINIC_LINES:
             env["medpulse.telephony.line"]._get_or_create(env.company, number)
-        users = Users.search([("login", "in", list(wanted))], order="pbx_extension")
-        return [(user.id, user.pbx_extension) for user in users]
+        users = Users.search([("login", "in", list(wanted))], order="medpulse_pbx_extension")
+        return [(user.id, user.medpulse_pbx_extension) for user in users]
 
 
 class _Copier:
@@ -311,7 +311,7 @@ def load_calls(cr, count: int, days: int, operators: list[tuple[int, str]], comp
     ])
     events = _Copier(cr, "medpulse_call_event", [
         "id", "company_id", "path", "json", "received_at", "identity", "entry_id",
-        "pbx_call_id", "state", "call_id_ref", "create_uid", "create_date", "write_uid",
+        "pbx_call_id", "state", "call_id", "create_uid", "create_date", "write_uid",
         "write_date",
     ], chunk=100_000, after=calls)
     # the search view finds a caller's calls through patient_ids, the card through patient_id
@@ -404,7 +404,7 @@ def sizes(cr) -> dict:
         cr.execute("SELECT to_regclass(%s)", [table])
         if cr.fetchone()[0] is None:  # medpulse_telephony not installed
             continue
-        cr.execute(f"SELECT count(*), pg_total_relation_size('{table}') FROM {table}")  # noqa: S608
+        cr.execute(f"SELECT count(*), pg_total_relation_size('{table}') FROM {table}")  # noqa: S608 - fixed table names
         rows, size = cr.fetchone()
         result[table] = {"rows": rows, "mb": round(size / 2**20, 1)}
     cr.execute("SELECT pg_database_size(current_database())")

@@ -17,10 +17,10 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     from mango_vpbx.emulator.faults import FaultInjector  # noqa: PLC0415 - tree under test
-    from mango_vpbx.emulator.load import DEFAULT_MIX, run_load  # noqa: PLC0415
-    from mango_vpbx.emulator.pbx import Pbx  # noqa: PLC0415
-    from mango_vpbx.emulator.sender import EventSender  # noqa: PLC0415
-    from mango_vpbx.emulator.state import directory_from_config, parse_employees_flag  # noqa: PLC0415
+    from mango_vpbx.emulator.load import DEFAULT_MIX, run_load  # noqa: PLC0415 - imported where it is needed
+    from mango_vpbx.emulator.pbx import Pbx  # noqa: PLC0415 - imported where it is needed
+    from mango_vpbx.emulator.sender import EventSender  # noqa: PLC0415 - imported where it is needed
+    from mango_vpbx.emulator.state import directory_from_config, parse_employees_flag  # noqa: PLC0415 - imported where it is needed
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--webhook", required=True)

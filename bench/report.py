@@ -23,7 +23,8 @@ def markdown(r: dict) -> str:
     m = r.get("machine", {})
     p = r.get("parameters", {})
     out = [
-        f"# MedPulse benchmarks, {r['date']} (commit {r.get('commit')}, {'full' if r.get('full') else 'small'} sizes)",
+        f"# MedPulse benchmarks, {r['date']} (commit {r.get('commit')}, "
+        f"{'full' if r.get('full') else 'small'} sizes)",
         "",
         f"Machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_mb')} MB RAM, "
         f"PostgreSQL {m.get('postgresql')}, Python {m.get('python')}; "
@@ -43,57 +44,103 @@ def markdown(r: dict) -> str:
             *(f"| {t} | {v['rows']:,} | {v['mb']} |" for t, v in s.items() if isinstance(v, dict)),
             f"| **database** | | **{s['database_mb']}** |",
             "",
-            f"Generated {g['patients']:,} patients ({g['partners']:,} as contacts), {g['calls']:,} calls with "
-            f"{g['events']:,} raw events, {g['operators']} operators in {data['seconds']['total']} s"
-            + (f" by the run of {data['generated_by_run']}, on the same kept database." if data.get("generated_by_run")
-               else "."),
+            f"Generated {g['patients']:,} patients ({g['partners']:,} as contacts), "
+            f"{g['calls']:,} calls with "
+            f"{g['events']:,} raw events, {g['operators']} operators in "
+            f"{data['seconds']['total']} s"
+            + (
+                f" by the run of {data['generated_by_run']}, on the same kept database."
+                if data.get("generated_by_run")
+                else "."
+            ),
             "",
         ]
     lk = r.get("lookup")
     if lk:
-        out += ["## Caller lookup", "",
-                f"{lk['patients']:,} patients, {lk['partners']:,} contacts; as a receptionist, through the ORM.", "",
-                "| method | n | median ms | p99 ms | hits |", "|---|---:|---:|---:|---:|"]
-        out += [f"| {name} | {v['n']} | {v['median_ms']:.2f} | {v['p99_ms']:.2f} | {v['hit_rate']:.0%} |"
-                for name, v in lk["results"].items()]
+        out += [
+            "## Caller lookup",
+            "",
+            f"{lk['patients']:,} patients, {lk['partners']:,} contacts; as a receptionist, "
+            "through the ORM.",
+            "",
+            "| method | n | median ms | p99 ms | hits |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        out += [
+            f"| {name} | {v['n']} | {v['median_ms']:.2f} | {v['p99_ms']:.2f} | "
+            f"{v['hit_rate']:.0%} |"
+            for name, v in lk["results"].items()
+        ]
         out += ["", "| ratio | value |", "|---|---:|"]
         out += [f"| {name} | {value:.2f} |" for name, value in lk["ratios"].items()]
         out.append("")
     jr = r.get("journal")
     if jr:
-        out += ["## Journal list queries", "",
-                f"{jr['calls']:,} calls; `web_search_read` (80 rows, count up to 10,001) or `web_read_group`, "
-                "as a receptionist. Goal p95 < 100 ms.", "",
-                "| query | rows | p50 ms (shipped) | p95 ms (shipped) | p50 ms (recommended indexes) | p95 ms (recommended indexes) |",
-                "|---|---:|---:|---:|---:|---:|"]
+        out += [
+            "## Journal list queries",
+            "",
+            f"{jr['calls']:,} calls; `web_search_read` (80 rows, count up to 10,001) or "
+            "`web_read_group`, "
+            "as a receptionist. Goal p95 < 100 ms.",
+            "",
+            "| query | rows | p50 ms (shipped) | p95 ms (shipped) | p50 ms (recommended "
+            "indexes) | p95 ms (recommended indexes) |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
         for name, v in jr["shipped"].items():
             w = jr["recommended"][name]
-            out.append(f"| {name} | {v['rows_last']:,} | {_ms(v['p50'])} | {_ms(v['p95'])} | {_ms(w['p50'])} | {_ms(w['p95'])} |")
-        out += ["", "Index sizes (MB): " + ", ".join(f"{k} {v}" for k, v in jr["index_mb"].items()), ""]
+            out.append(
+                f"| {name} | {v['rows_last']:,} | {_ms(v['p50'])} | {_ms(v['p95'])} | "
+                f"{_ms(w['p50'])} | {_ms(w['p95'])} |"
+            )
+        out += [
+            "",
+            "Index sizes (MB): " + ", ".join(f"{k} {v}" for k, v in jr["index_mb"].items()),
+            "",
+        ]
     pr = r.get("profile")
     if pr:
         o = pr["overall_per_event"]
-        out += ["## One webhook request, below HTTP (profile)", "",
-                f"{o['events']} events of full call sequences through `medpulse.call.event._receive`.", "",
-                "| path | n | total ms | SQL statements | SQL ms | Python ms |", "|---|---:|---:|---:|---:|---:|",
-                f"| **all** | {o['events']} | {o['total_ms']} | {o['sql_count']} | {o['sql_ms']} | {o['python_ms']} |"]
-        out += [f"| {path} | {v['n']} | {v['total_ms']} | {v['sql_count']} | {v['sql_ms']} | {v['python_ms']} |"
-                for path, v in pr["per_path"].items()]
+        out += [
+            "## One webhook request, below HTTP (profile)",
+            "",
+            f"{o['events']} events of full call sequences through `medpulse.call.event._receive`.",
+            "",
+            "| path | n | total ms | SQL statements | SQL ms | Python ms |",
+            "|---|---:|---:|---:|---:|---:|",
+            f"| **all** | {o['events']} | {o['total_ms']} | {o['sql_count']} | {o['sql_ms']} "
+            f"| {o['python_ms']} |",
+        ]
+        out += [
+            f"| {path} | {v['n']} | {v['total_ms']} | {v['sql_count']} | {v['sql_ms']} | "
+            f"{v['python_ms']} |"
+            for path, v in pr["per_path"].items()
+        ]
         out.append("")
     ing = r.get("ingest")
     if ing:
         start = ing.get("start_calls_per_s", ing.get("offered_calls_per_s"))
-        out += ["## Webhook ingest (`--workers=2`)", "",
-                f"Full call sequences from the emulator's load mode, {ing['duration_s']} s of calls per run, "
-                f"first offered at {start} calls/s, the rate doubled while a target achieved "
-                f"≥ {ing.get('saturated_below', 0.9):.0%} of it. *Saturated*: it achieved less than that "
-                f"with ≥ {ing.get('min_in_flight', 4):g} requests in flight on average (else the generator "
-                "was the limit). Achieved: events answered 200 per second. CPU in cores (CPU seconds per "
-                "second of the run) of the load generator and of the Odoo server (workers + gevent), and "
-                "how busy the machine's cores were (PostgreSQL and other tenants included).", "",
-                "| target | offered calls/s | offered events/s | achieved events/s | saturated | in flight | "
-                "p50 ms | p95 ms | p99 ms | errors | generator CPU | server CPU | machine busy |",
-                "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        out += [
+            "## Webhook ingest (`--workers=2`)",
+            "",
+            f"Full call sequences from the emulator's load mode, {ing['duration_s']} s of "
+            "calls per run, "
+            f"first offered at {start} calls/s, the rate doubled while a target achieved "
+            f"≥ {ing.get('saturated_below', 0.9):.0%} of it. *Saturated*: it achieved less "
+            "than that "
+            f"with ≥ {ing.get('min_in_flight', 4):g} requests in flight on average (else the "
+            "generator "
+            "was the limit). Achieved: events answered 200 per second. CPU in cores (CPU "
+            "seconds per "
+            "second of the run) of the load generator and of the Odoo server (workers + "
+            "gevent), and "
+            "how busy the machine's cores were (PostgreSQL and other tenants included).",
+            "",
+            "| target | offered calls/s | offered events/s | achieved events/s | saturated | "
+            "in flight | "
+            "p50 ms | p95 ms | p99 ms | errors | generator CPU | server CPU | machine busy |",
+            "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         for name in ("empty", "insert", "webhook", "webhook_half_rate"):
             v = ing[name]
             lat = v["latency_ms"] or {}
@@ -107,25 +154,37 @@ def markdown(r: dict) -> str:
             else:
                 label = name
                 verdict = v.get("verdict") or "not judged (older run)"
-                saturated = "yes" if verdict == "saturated" else f"⚠ **no** ({verdict.replace('_', ' ')})"
+                saturated = (
+                    "yes" if verdict == "saturated" else f"⚠ **no** ({verdict.replace('_', ' ')})"
+                )
                 if len(v.get("tries", ())) > 1:
                     saturated += " after " + " → ".join(
-                        f"{t['ok_events_per_s']}/{t['offered_events_per_s']}" for t in v["tries"][:-1])
+                        f"{t['ok_events_per_s']}/{t['offered_events_per_s']}"
+                        for t in v["tries"][:-1]
+                    )
             out.append(
-                f"| {label} | {v.get('offered_calls_per_s', '–')} | {v.get('offered_events_per_s', '–')} | "
-                f"{v.get('ok_events_per_s', v['events_per_s'])} | {saturated} | {v.get('in_flight_mean', '–')} | {_ms(lat.get('p50'))} | "
+                f"| {label} | {v.get('offered_calls_per_s', '–')} | "
+                f"{v.get('offered_events_per_s', '–')} | "
+                f"{v.get('ok_events_per_s', v['events_per_s'])} | {saturated} | "
+                f"{v.get('in_flight_mean', '–')} | {_ms(lat.get('p50'))} | "
                 f"{_ms(lat.get('p95'))} | {_ms(lat.get('p99'))} | {v['errors']} | "
                 f"{v.get('generator_cpu_cores', '–')} | {v.get('server_cpu_cores', '–')} | "
-                f"{_pct(v.get('machine_cpu_busy'))} |")
+                f"{_pct(v.get('machine_cpu_busy'))} |"
+            )
         mem = ing["memory"]
 
         def _ratio(value):
             return "not measured (a target was not saturated)" if value is None else f"**{value}**"
 
-        out += ["", f"Ratio webhook / empty route: {_ratio(ing['ratio_webhook_to_empty'])} (goal ≥ 0.6); "
-                f"insert / empty: {_ratio(ing['ratio_insert_to_empty'])}. Peak RSS of an HTTP worker: "
-                f"**{mem['peak_http_worker_mb']} MB**.", "",
-                "Goals: " + ", ".join(f"{k} {_ok(v)}" for k, v in ing["goals"].items()), ""]
+        out += [
+            "",
+            f"Ratio webhook / empty route: {_ratio(ing['ratio_webhook_to_empty'])} (goal ≥ 0.6); "
+            f"insert / empty: {_ratio(ing['ratio_insert_to_empty'])}. Peak RSS of an HTTP worker: "
+            f"**{mem['peak_http_worker_mb']} MB**.",
+            "",
+            "Goals: " + ", ".join(f"{k} {_ok(v)}" for k, v in ing["goals"].items()),
+            "",
+        ]
     card = r.get("card")
     if card:
         out += ["## Incoming-call card latency (Chromium)", "",
@@ -138,15 +197,27 @@ def markdown(r: dict) -> str:
             out.append(f"| {name} | {v.get('n')} | {_ms(v.get('p50'))} | {_ms(v.get('p95'))} | "
                        f"{_ms(v.get('max'))} | {v['missing']} | {v.get('stayed', '–')} |")
         if card.get("restored_at_sign_in"):
-            out += ["", f"Cards restored at sign-in and dismissed before the first call: "
-                    f"{len(card['restored_at_sign_in'])} (statuses: "
-                    + ", ".join(sorted({c['status'] or '?' for c in card['restored_at_sign_in']})) + ")."]
+            out += [
+                "",
+                f"Cards restored at sign-in and dismissed before the first call: "
+                f"{len(card['restored_at_sign_in'])} (statuses: "
+                + ", ".join(sorted({c["status"] or "?" for c in card["restored_at_sign_in"]}))
+                + ").",
+            ]
         if any(card[name].get("stayed") for name in ("idle", "loaded")):
-            out += ["", "Cards still open 5 s after the caller hung up while ringing (dismissed by the "
-                    "bench; card status shown): " + "; ".join(
-                        f"{name}: " + ", ".join(f"{c['status']}" for s in card[name]["stayed_cards"]
-                                                for c in s["cards"])
-                        for name in ("idle", "loaded") if card[name].get("stayed"))]
+            out += [
+                "",
+                "Cards still open 5 s after the caller hung up while ringing (dismissed by the "
+                "bench; card status shown): "
+                + "; ".join(
+                    f"{name}: "
+                    + ", ".join(
+                        f"{c['status']}" for s in card[name]["stayed_cards"] for c in s["cards"]
+                    )
+                    for name in ("idle", "loaded")
+                    if card[name].get("stayed")
+                ),
+            ]
         out += ["", "Goals: " + ", ".join(f"{k} {_ok(v)}" for k, v in card["goals"].items()), ""]
     if r.get("failed"):
         out.append(f"**The run stopped early:** {r['failed']}\n")

@@ -62,8 +62,14 @@ def run_script(instance, script: str, *args: str, odoo_args: bool = True,
 
 
 def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     mem = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
                    if line.startswith("MemTotal"))) // 1024
     pg = subprocess.run(["psql", "-h", "localhost", "-U", "root", "-d", "postgres", "-Atc",
@@ -74,7 +80,9 @@ def machine() -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--full", action="store_true", help="200k patients, 1M calls, 30 s loads, 100 card calls")
+    parser.add_argument(
+        "--full", action="store_true", help="200k patients, 1M calls, 30 s loads, 100 card calls"
+    )
     parser.add_argument("--tree", default=str(BENCH.parent), help="checkout under test")
     parser.add_argument("--db", default="bench_main")
     parser.add_argument("--port", type=int, default=8191)
@@ -90,9 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", action="append", default=[],
                         choices=["lookup", "journal", "profile", "ingest", "card"])
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--reuse", action="store_true", help="reuse a kept database (no install, no generation)")
-    parser.add_argument("--data-from", help="with --reuse: the results JSON of the run that generated the "
-                        "kept database; its data section (sizes, disk, timings) is carried over and named")
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse a kept database (no install, no generation)"
+    )
+    parser.add_argument(
+        "--data-from",
+        help="with --reuse: the results JSON of the run that generated the "
+        "kept database; its data section (sizes, disk, timings) is carried over and named",
+    )
     parser.add_argument("--out", default=str(BENCH / "results"))
     args = parser.parse_args(argv)
     sizes = dict(FULL if args.full else SMALL)
@@ -102,9 +115,9 @@ def main(argv: list[str] | None = None) -> int:
 
     tree = Path(args.tree).resolve()
     sys.path.insert(0, str(tree))
-    from scripts.odoo_instance import OdooInstance  # noqa: PLC0415 - from the tree under test
+    from server import PathRouter, make_instance  # noqa: PLC0415 - imported where it is needed
 
-    from server import PathRouter, make_instance  # noqa: PLC0415
+    from scripts.odoo_instance import OdooInstance  # noqa: PLC0415 - from the tree under test
 
     instance = make_instance(OdooInstance, args.db, Path(args.work_dir), python=PYTHON,
                              http_port=args.port, workers=2)
@@ -123,30 +136,63 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.reuse and args.data_from:
             earlier = json.loads(Path(args.data_from).read_text())
-            results["data"] = dict(earlier["data"], generated_by_run=f"{earlier['date']} (commit {earlier['commit']})")
+            results["data"] = dict(
+                earlier["data"], generated_by_run=f"{earlier['date']} (commit {earlier['commit']})"
+            )
         if not args.reuse:
             step(f"install on {args.db} (tree {tree}, commit {commit})")
             instance.drop()
-            instance.install(("medpulse_clinic", "medpulse_telephony", "sms", "medpulse_bench_baseline"),
-                             demo=False)
-            step(f"generate {sizes['patients']} patients, {sizes['calls']} calls, {sizes['operators']} operators")
+            instance.install(
+                ("medpulse_clinic", "medpulse_telephony", "sms", "medpulse_bench_baseline"),
+                demo=False,
+            )
+            step(
+                f"generate {sizes['patients']} patients, {sizes['calls']} calls, "
+                f"{sizes['operators']} operators"
+            )
             results["data"] = run_script(
-                instance, "generate.py", "--db", instance.dbname, "--patients", str(sizes["patients"]),
-                "--calls", str(sizes["calls"]), "--operators", str(sizes["operators"]),
-                "--odoo-config", str(instance.config_path), "--json", odoo_args=False)
+                instance,
+                "generate.py",
+                "--db",
+                instance.dbname,
+                "--patients",
+                str(sizes["patients"]),
+                "--calls",
+                str(sizes["calls"]),
+                "--operators",
+                str(sizes["operators"]),
+                "--odoo-config",
+                str(instance.config_path),
+                "--json",
+                odoo_args=False,
+            )
             run_script(instance, "bench_ingest.py", "configure")
         if "lookup" not in args.skip:
             step("caller lookup")
             output = Path(args.work_dir) / "lookup.json"
-            run_script(instance, "bench_lookup.py", "--db", instance.dbname,
-                       "--addons-path", instance.extra_options["addons_path"],
-                       "--patients", str(sizes["patients"]), "--samples", str(sizes["lookup_samples"]),
-                       "--slow-samples", str(sizes["suffix_samples"]), "--output", str(output),
-                       odoo_args=False)
+            run_script(
+                instance,
+                "bench_lookup.py",
+                "--db",
+                instance.dbname,
+                "--addons-path",
+                instance.extra_options["addons_path"],
+                "--patients",
+                str(sizes["patients"]),
+                "--samples",
+                str(sizes["lookup_samples"]),
+                "--slow-samples",
+                str(sizes["suffix_samples"]),
+                "--output",
+                str(output),
+                odoo_args=False,
+            )
             results["lookup"] = json.loads(output.read_text())
         if "journal" not in args.skip:
             step("journal queries")
-            results["journal"] = run_script(instance, "bench_journal.py", "--repeat", str(sizes["journal_repeat"]))
+            results["journal"] = run_script(
+                instance, "bench_journal.py", "--repeat", str(sizes["journal_repeat"])
+            )
         if "profile" not in args.skip:
             step("profile of the webhook's work per event")
             results["profile"] = run_script(instance, "bench_ingest.py", "profile",
@@ -154,26 +200,38 @@ def main(argv: list[str] | None = None) -> int:
         if "ingest" not in args.skip or "card" not in args.skip:
             import bench_ingest  # noqa: PLC0415 - after sys.path holds bench/
             employees = run_script(instance, "bench_ingest.py", "employees")["employees"]
-            callers = bench_ingest.callers_file(instance, Path(args.work_dir) / f"{args.db}-callers.txt")
+            callers = bench_ingest.callers_file(
+                instance, Path(args.work_dir) / f"{args.db}-callers.txt"
+            )
             step("start Odoo --workers=2")
             instance.start()
             router = PathRouter(instance.http_port, instance.gevent_port()).start_and_wait()
             try:
                 half_rate = None
                 if "ingest" not in args.skip:
-                    step(f"ingest: saturate empty, insert, webhook from {args.rate} calls/s, {sizes['duration']} s each")
+                    step(
+                        f"ingest: saturate empty, insert, webhook from {args.rate} calls/s, "
+                        f"{sizes['duration']} s each"
+                    )
                     # never ring the card bench's receptionist: a call of a saturated run whose
                     # leg events were lost would leave her a card restored at sign-in
-                    import bench_card  # noqa: PLC0415
+                    import bench_card  # noqa: PLC0415 - imported where it is needed
                     results["ingest"] = bench_ingest.run_ingest(
                         instance, PYTHON, bench_card.without_receptionist(employees), args.rate,
                         sizes["duration"], callers)
                     half_rate = results["ingest"]["webhook_half_rate"]["offered_calls_per_s"]
                 if "card" not in args.skip:
                     step(f"card latency: {sizes['card_calls']} calls idle, then under load")
-                    import bench_card  # noqa: PLC0415
-                    results["card"] = bench_card.run_card(instance, router.url, PYTHON, employees,
-                                                          sizes["card_calls"], half_rate or 2.0, callers)
+                    import bench_card  # noqa: PLC0415 - imported where it is needed
+                    results["card"] = bench_card.run_card(
+                        instance,
+                        router.url,
+                        PYTHON,
+                        employees,
+                        sizes["card_calls"],
+                        half_rate or 2.0,
+                        callers,
+                    )
             finally:
                 router.stop()
                 instance.stop()
@@ -188,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y-%m-%d") + ("-full" if args.full else "-small")
     (out / f"{stamp}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    import report  # noqa: PLC0415
+    import report  # noqa: PLC0415 - imported where it is needed
     markdown = report.markdown(results)
     (out / f"{stamp}.md").write_text(markdown)
     print(markdown)

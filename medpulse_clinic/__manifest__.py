@@ -17,8 +17,8 @@
         "views/medpulse_doctor_views.xml",
         "views/medpulse_service_views.xml",
         "views/medpulse_specialty_views.xml",
-        "views/medpulse_clinic_menus.xml",
         "views/res_company_views.xml",
+        "views/medpulse_clinic_menus.xml",
     ],
     "demo": [
         "demo/medpulse_clinic_demo.xml",

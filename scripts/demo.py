@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from odoo_instance import ROOT, OdooInstance, PostgresUnavailable, resolve_postgres  # noqa: E402
+from odoo_instance import ROOT, OdooInstance, PostgresUnavailable, resolve_postgres  # noqa: E402 - after the sys.path set-up above
 
 EXIT_PORT_TAKEN = 3
 
@@ -137,8 +137,10 @@ def main() -> int:
         odoo.start()
         print(
             f"\nMedPulse is running: {odoo.url}/odoo\n"
-            "  logins: admin / admin (extension 101, manager), demo / demo (102), anna / anna (103)\n"
-            f"  PBX emulator console: http://127.0.0.1:{opts.pbx_port}/  (webhook {odoo.url}/mango)\n"
+            "  logins: admin / admin (extension 101, manager), demo / demo (102), "
+            "anna / anna (103)\n"
+            f"  PBX emulator console: http://127.0.0.1:{opts.pbx_port}/"
+            f"  (webhook {odoo.url}/mango)\n"
             f"  logs: {odoo.log_path}, {emulator_log}\n"
             "Ctrl-C stops it all.",
             flush=True,

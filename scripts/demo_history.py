@@ -42,14 +42,19 @@ def emulator_directory(env, company):
     console lists the patients to call from.
     """
     demo = demo_directory()
-    users = env["res.users"].sudo().search(
-        [("pbx_extension", "!=", False), ("company_ids", "in", company.ids)], order="pbx_extension"
+    users = (
+        env["res.users"]
+        .sudo()
+        .search(
+            [("medpulse_pbx_extension", "!=", False), ("company_ids", "in", company.ids)],
+            order="medpulse_pbx_extension",
+        )
     )
     employees = []
     for user in users:
-        known = demo.employees.get(user.pbx_extension)
+        known = demo.employees.get(user.medpulse_pbx_extension)
         employees.append({
-            "extension": user.pbx_extension,
+            "extension": user.medpulse_pbx_extension,
             "name": user.name,
             "email": user.email or "",
             **({"mobile": known.mobile} if known and known.mobile else {}),
@@ -90,9 +95,9 @@ def load(env, company, history):
     Call = env["medpulse.call"].with_company(company)
     Users = env["res.users"]
     operators = {
-        u.pbx_extension: u
+        u.medpulse_pbx_extension: u
         for u in Users.sudo().search(
-            [("pbx_extension", "!=", False), ("company_ids", "in", company.ids)]
+            [("medpulse_pbx_extension", "!=", False), ("company_ids", "in", company.ids)]
         )
     }
     _name_lines(env, company, directory_lines=demo_directory().lines)
@@ -109,7 +114,7 @@ def load(env, company, history):
                 _date_event(env, record, _posted_at(json_str))
         if not stored:
             continue  # already folded by an earlier run
-        with Users._pbx_operator_memo():
+        with Users._medpulse_pbx_operator_memo():
             call, state = Call._recompute(company, item.entry_id)
             for record, event in stored:
                 if event is not None:
@@ -133,7 +138,7 @@ def load(env, company, history):
     since = min(
         (c.started for c in history.calls if c.delivery != BULK), default=history.generated_at
     )
-    company.sudo().mango_reconciled_until = _naive(since)
+    company.sudo().medpulse_pbx_reconciled_until = _naive(since)
     env.cr.commit()
     return counts
 

@@ -30,7 +30,7 @@ from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ADDONS = ("medpulse_clinic", "medpulse_telephony")
+ADDONS = ("medpulse_clinic", "medpulse_telephony", "medpulse_telephony_demo")
 # login -> (name, extension, password for users this script creates)
 OPERATORS = {
     "admin": ("", "101", None),
@@ -48,7 +48,7 @@ RECONCILE_AFTER = timedelta(minutes=3)
 def installed(config: str, dbname: str) -> bool:
     import psycopg2  # noqa: PLC0415 - Odoo's dependency
 
-    import odoo  # noqa: PLC0415
+    import odoo  # noqa: PLC0415 - imported where it is needed
 
     odoo.tools.config.parse_config(["-c", config, "-d", dbname])
     cfg = odoo.tools.config
@@ -71,7 +71,10 @@ def installed(config: str, dbname: str) -> bool:
 
 
 def install(config: str, dbname: str) -> None:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
     cmd = [sys.executable, "-m", "odoo", "-c", config, "-d", dbname, "-i", ",".join(ADDONS),
            "--stop-after-init"]
     subprocess.run(cmd, check=True, env=env)
@@ -80,7 +83,13 @@ def install(config: str, dbname: str) -> None:
 def configure(env, pbx_url: str, api_key: str, api_salt: str, odoo_url: str | None) -> None:
     """Point the main company at the PBX and give the demo operators their extensions."""
     company = env.ref("base.main_company")
-    company.write({"mango_api_url": pbx_url, "mango_api_key": api_key, "mango_api_salt": api_salt})
+    company.write(
+        {
+            "medpulse_pbx_api_url": pbx_url,
+            "medpulse_pbx_api_key": api_key,
+            "medpulse_pbx_api_salt": api_salt,
+        }
+    )
     if "iap_enrich_auto_done" in company._fields:
         # The web client would otherwise send the company to Odoo's enrichment service at
         # the first login, from every tab at once (concurrent writes of the company row).
@@ -104,7 +113,7 @@ def configure(env, pbx_url: str, api_key: str, api_salt: str, odoo_url: str | No
             # No OdooBot onboarding chat in a clinic's demo (started by every first tab).
             user.odoobot_state = "disabled"
         user.write({
-            "pbx_extension": extension,
+            "medpulse_pbx_extension": extension,
             "tz": CLINIC_TZ,
             "groups_id": [(4, g.id) for g in groups],
         })
@@ -114,7 +123,7 @@ def emulator_files(env, directory: Path, history_days: int) -> None:
     """Write the emulator's directory file and, with ``history_days``, the history."""
     import demo_history  # noqa: PLC0415 - next to this script
 
-    import odoo  # noqa: PLC0415
+    import odoo  # noqa: PLC0415 - imported where it is needed
 
     company = env.ref("base.main_company")
     directory.mkdir(parents=True, exist_ok=True)
@@ -149,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-c", "--config", required=True)
     parser.add_argument("-d", "--database", required=True)
-    parser.add_argument("--pbx-url", required=True, help="the emulator's API base, ending in /vpbx/")
+    parser.add_argument(
+        "--pbx-url", required=True, help="the emulator's API base, ending in /vpbx/"
+    )
     parser.add_argument("--api-key", required=True)
     parser.add_argument("--api-salt", required=True)
     parser.add_argument("--odoo-url", help="public URL of this Odoo (the PBX posts to <url>/mango)")
@@ -165,8 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     if not installed(opts.config, opts.database):
         install(opts.config, opts.database)
 
-    import odoo  # noqa: PLC0415
-    from odoo.modules.registry import Registry  # noqa: PLC0415
+    import odoo  # noqa: PLC0415 - imported where it is needed
+    from odoo.modules.registry import Registry  # noqa: PLC0415 - imported where it is needed
 
     odoo.tools.config.parse_config(["-c", opts.config, "-d", opts.database])
     registry = Registry(opts.database)

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from odoo_instance import ADDONS, ROOT, OdooInstance  # noqa: E402
+from odoo_instance import ADDONS, ROOT, OdooInstance  # noqa: E402 - after the sys.path set-up above
 
 
 def main(argv: list[str]) -> int:

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ADDONS = ("medpulse_clinic", "medpulse_telephony")
+ADDONS = ("medpulse_clinic", "medpulse_telephony", "medpulse_telephony_demo")
 sys.path.insert(0, str(ROOT / "scripts" / "setup"))
-from medpulse_setup import PG_OS_USER, ensure_pg_os_user, pg_bin_dir, server_answers  # noqa: E402
+from medpulse_setup import PG_OS_USER, ensure_pg_os_user, pg_bin_dir, server_answers  # noqa: E402 - after the sys.path set-up above
 
 
 def free_port() -> int:
@@ -289,7 +289,9 @@ class OdooInstance:
         version = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)[1]
         dist = site / f"mango_vpbx-{version}.dist-info"
         dist.mkdir(parents=True, exist_ok=True)
-        (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: mango-vpbx\nVersion: {version}\n")
+        (dist / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: mango-vpbx\nVersion: {version}\n"
+        )
         return site
 
     def env(self) -> dict[str, str]:
@@ -339,14 +341,18 @@ class OdooInstance:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"Odoo exited with {self.process.returncode}; see {self.log_path}")
+                raise RuntimeError(
+                    f"Odoo exited with {self.process.returncode}; see {self.log_path}"
+                )
             try:
                 with urllib.request.urlopen(self.url + "/web/health", timeout=2) as resp:
                     if resp.status == 200:
                         return
             except OSError:
                 time.sleep(0.3)
-        raise RuntimeError(f"Odoo did not answer on {self.url} within {timeout} s; see {self.log_path}")
+        raise RuntimeError(
+            f"Odoo did not answer on {self.url} within {timeout} s; see {self.log_path}"
+        )
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

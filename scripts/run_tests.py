@@ -33,8 +33,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "setup"))
-from medpulse_setup import TEST_DEPENDENCIES, pg_bin_dir, server_answers  # noqa: E402
-from odoo_instance import (  # noqa: E402
+import lint  # noqa: E402 - importable once the sys.path lines above ran
+from medpulse_setup import TEST_DEPENDENCIES, pg_bin_dir, server_answers  # noqa: E402 - after the sys.path set-up above
+from odoo_instance import (  # noqa: E402 - after the sys.path set-up above
     ADDONS,
     ROOT,
     OdooInstance,
@@ -78,7 +79,9 @@ def find_browser() -> str:
         path = shutil.which(name)
         if path:
             return path
-    raise Failure("Chromium not found on PATH (Debian: apt-get install chromium); tours would be skipped")
+    raise Failure(
+        "Chromium not found on PATH (Debian: apt-get install chromium); tours would be skipped"
+    )
 
 
 def preflight(work: Path | None) -> dict:
@@ -109,7 +112,7 @@ def preflight(work: Path | None) -> dict:
         raise Failure(str(exc)) from None
     browser = find_browser()
     try:
-        import websocket  # noqa: F401, PLC0415
+        import websocket  # noqa: F401, PLC0415 - only checks that it is installed
     except ImportError:
         raise Failure(
             f"websocket-client is not installed for {sys.executable} "
@@ -138,7 +141,9 @@ def install_missing_dependencies() -> None:
 # --------------------------------------------------------------------------- pytest
 def run_pytest(env_info: dict, work: Path, suites: list[str]) -> tuple[int, int, list[str]]:
     junit = work / "pytest.xml"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    )
     env.update(
         MEDPULSE_ODOO_PYTHON=sys.executable,
         MEDPULSE_ADDONS_PATH=",".join(map(str, [*env_info["odoo_addons"], ROOT])),
@@ -257,7 +262,9 @@ def run_odoo(env_info: dict, work: Path, with_nodemo: bool,
                 problems.append(f"no Odoo test ran for {addon}")
         if bad:
             failed += 1
-            problems.append(f"{len(bad)} unaccepted WARNING/ERROR line(s) in the Odoo log, first: {bad[0]}")
+            problems.append(
+                f"{len(bad)} unaccepted WARNING/ERROR line(s) in the Odoo log, first: {bad[0]}"
+            )
         if with_nodemo:
             log2 = work / "odoo-nodemo.log"
             rc2 = nodemo.odoo("-i", ",".join(ADDONS), "--without-demo=all", "--stop-after-init",
@@ -284,9 +291,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="scripts/test", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="preflight only")
-    parser.add_argument("--only", choices=("pytest", "odoo"), help="run one half only")
+    parser.add_argument("--only", choices=("lint", "pytest", "odoo"), help="run one part only")
     parser.add_argument("--suite", action="append", help="pytest path(s) to run instead of all")
-    parser.add_argument("--no-nodemo", action="store_true", help="skip the install without demo data")
+    parser.add_argument(
+        "--no-nodemo", action="store_true", help="skip the install without demo data"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     parser.add_argument("--test-tags", help="Odoo --test-tags instead of every test of the addons "
                         "(e.g. /medpulse_telephony:TestJournal); for the edit-test loop, not CI")
@@ -318,6 +327,9 @@ def main() -> int:
         cluster = env_info["cluster"]
         if cluster:
             say(f"postgres: {env_info['pg_desc']}")
+        if opts.only in (None, "lint"):
+            p, f, probs = lint.run(say=say)
+            passed, failed, problems = passed + p, failed + f, problems + probs
         if opts.only in (None, "pytest"):
             p, f, probs = run_pytest(env_info, work, opts.suite or list(PYTEST_SUITES))
             passed, failed, problems = passed + p, failed + f, problems + probs

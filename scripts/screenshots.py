@@ -4,10 +4,11 @@
 
 Starts what the end-to-end tests start: a throw-away demo database initialised by
 ``scripts/demo_init.py`` (the Russian translation then loaded as an administrator
-would, with ``base.language.install``), its Odoo server (:class:`odoo_instance.OdooInstance`) and the PBX emulator as a subprocess wired
-to it. Headless Chromium (Playwright, 1280x800) signs in as the operator ``demo``
-(extension 102); the emulator rings that extension from a known patient's number, an
-unknown number and a number shared by several patients, and each state of the card is
+would, with ``base.language.install``), its Odoo server (:class:`odoo_instance.OdooInstance`)
+and the PBX emulator as a subprocess wired to it. Headless Chromium (Playwright, 1280x800)
+signs in as the operator ``demo`` (extension 102); the emulator rings that extension from a
+known patient's number, an unknown number and a number shared by several patients, and each
+state of the card is
 saved. The database, its filestore and both servers are gone at the end (``--keep``
 keeps the work folder with the logs).
 """
@@ -28,12 +29,12 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from odoo_instance import ADDONS, ROOT, OdooInstance, free_port  # noqa: E402
+from odoo_instance import ADDONS, ROOT, OdooInstance, free_port  # noqa: E402 - after the sys.path set-up above
 
 # The end-to-end harness's RPC client and browser sign-in (card_helpers needs mango_vpbx).
 sys.path[1:1] = [str(ROOT / "tests" / "e2e"), str(ROOT)]
-from card_helpers import login  # noqa: E402
-from conftest import OdooRPC  # noqa: E402
+from card_helpers import login  # noqa: E402 - after the sys.path set-up above
+from conftest import OdooRPC  # noqa: E402 - after the sys.path set-up above
 
 OPERATOR = ("demo", "demo", "102")  # login, password, extension (see demo_init.OPERATORS)
 UNKNOWN_NUMBER = "79990001234"
@@ -301,7 +302,7 @@ def main() -> int:
             TRANSFER_GROUP)
         install_russian(rpc)
 
-        from playwright.sync_api import sync_playwright  # noqa: PLC0415
+        from playwright.sync_api import sync_playwright  # noqa: PLC0415 - imported where it is needed
 
         with sync_playwright() as pw:
             browser = pw.chromium.launch(

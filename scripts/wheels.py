@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Folders (relative to the checkout) holding a distribution's pyproject.toml.
-DISTRIBUTIONS = (".", "medpulse_clinic", "medpulse_telephony")
+DISTRIBUTIONS = (".", "medpulse_clinic", "medpulse_telephony", "medpulse_telephony_demo")
 PROVIDED_BY_ODOO = re.compile(r"^(odoo|odoo\d*-addon-.*)$", re.I)
 
 

@@ -37,15 +37,15 @@ class MedpulseAppointment(models.Model):
     _order = "start desc, id desc"
 
     patient_id = fields.Many2one(
-        "medpulse.patient", string="Patient", required=True, index=True, tracking=True,
+        "medpulse.patient", required=True, index=True, tracking=True,
     )
     patient_phone = fields.Char(related="patient_id.phone", string="Patient Phone")
     patient_card_number = fields.Char(related="patient_id.card_number", string="Card Number")
     doctor_id = fields.Many2one(
-        "medpulse.doctor", string="Doctor", required=True, index=True, tracking=True,
+        "medpulse.doctor", required=True, index=True, tracking=True,
     )
     service_id = fields.Many2one(
-        "medpulse.service", string="Service", required=True, index=True, tracking=True,
+        "medpulse.service", required=True, index=True, tracking=True,
         domain="[('id', 'in', allowed_service_ids)]",
     )
     allowed_service_ids = fields.Many2many(
@@ -75,7 +75,7 @@ class MedpulseAppointment(models.Model):
     )
     notes = fields.Html()
     company_id = fields.Many2one(
-        "res.company", string="Company", required=True, index=True,
+        "res.company", required=True, index=True,
         default=lambda self: self.env.company,
     )
     color = fields.Integer(related="doctor_id.color")

@@ -9,15 +9,15 @@ class MedpulseDoctor(models.Model):
 
     name = fields.Char(string="Full Name", required=True, tracking=True)
     specialty_id = fields.Many2one(
-        "medpulse.specialty", string="Specialty", tracking=True, index=True,
+        "medpulse.specialty", tracking=True, index=True,
     )
     user_id = fields.Many2one(
-        "res.users", string="User", index=True, tracking=True,
+        "res.users", index=True, tracking=True,
         help="The user account of the doctor: the doctor sees the appointments of this "
         "schedule only.",
     )
     company_id = fields.Many2one(
-        "res.company", string="Company", default=lambda self: self.env.company, index=True,
+        "res.company", default=lambda self: self.env.company, index=True,
     )
     resource_calendar_id = fields.Many2one(
         "resource.calendar", string="Working Hours",

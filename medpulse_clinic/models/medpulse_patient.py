@@ -50,7 +50,7 @@ class MedpulsePatient(models.Model):
     )
     active = fields.Boolean(default=True)
     company_id = fields.Many2one(
-        "res.company", string="Company", required=True, index=True,
+        "res.company", required=True, index=True,
         default=lambda self: self.env.company,
     )
     appointment_ids = fields.One2many(
@@ -64,14 +64,14 @@ class MedpulsePatient(models.Model):
         help="Start of the latest done appointment.",
     )
     last_service_id = fields.Many2one(
-        "medpulse.service", string="Last Service", compute="_compute_visits", store=True,
+        "medpulse.service", compute="_compute_visits", store=True,
         groups=RECEPTION,
     )
     visit_count = fields.Integer(
         string="Visits", compute="_compute_visits", store=True, groups=RECEPTION,
     )
     next_appointment_id = fields.Many2one(
-        "medpulse.appointment", string="Next Appointment",
+        "medpulse.appointment",
         compute="_compute_next_appointment", store=True, groups=RECEPTION,
     )
     next_appointment_at = fields.Datetime(

@@ -10,7 +10,7 @@ class MedpulsePatientPhone(models.Model):
     _rec_name = "number"
 
     patient_id = fields.Many2one(
-        "medpulse.patient", string="Patient", required=True, ondelete="cascade", index=True,
+        "medpulse.patient", required=True, ondelete="cascade", index=True,
     )
     company_id = fields.Many2one(
         related="patient_id.company_id", store=True, index=True, string="Company",

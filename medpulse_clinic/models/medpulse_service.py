@@ -8,16 +8,16 @@ class MedpulseService(models.Model):
 
     name = fields.Char(required=True, translate=True)
     code = fields.Char(index=True)
-    specialty_id = fields.Many2one("medpulse.specialty", string="Specialty", index=True)
+    specialty_id = fields.Many2one("medpulse.specialty", index=True)
     duration = fields.Integer(
         string="Duration (min)", default=30, required=True,
         help="Length of an appointment for this service, in minutes.",
     )
     company_id = fields.Many2one(
-        "res.company", string="Company", default=lambda self: self.env.company, index=True,
+        "res.company", default=lambda self: self.env.company, index=True,
     )
     currency_id = fields.Many2one(
-        "res.currency", string="Currency", required=True,
+        "res.currency", required=True,
         default=lambda self: self.env.company.currency_id,
     )
     price = fields.Monetary(currency_field="currency_id")

@@ -25,11 +25,11 @@ import re
 import threading
 import time
 
-import mango_vpbx
-from mango_vpbx.assumptions import PING_SEGMENT
-
 from odoo import SUPERUSER_ID, http
 from odoo.http import request
+
+import mango_vpbx
+from mango_vpbx.assumptions import PING_SEGMENT
 
 _logger = logging.getLogger(__name__)
 
@@ -114,13 +114,19 @@ class MangoWebhook(http.Controller):
             # PostgreSQL text cannot hold NUL and no valid PBX request contains one.
             return _reply(400, "NUL character in the request")
         company = request.env["res.company"].sudo().search(
-            [("mango_api_key", "=", form["vpbx_api_key"])], limit=1
+            [("medpulse_pbx_api_key", "=", form["vpbx_api_key"])], limit=1
         )
-        if not company or not mango_vpbx.verify(form, company.mango_api_key, company.mango_api_salt):
+        if not company or not mango_vpbx.verify(
+            form, company.medpulse_pbx_api_key, company.medpulse_pbx_api_salt
+        ):
             _rejections.add()
             return _reply(403, "Forbidden")
-        env = request.env(user=SUPERUSER_ID, context=dict(request.env.context, allowed_company_ids=company.ids))
-        record, event = env["medpulse.call.event"].with_company(company)._store(company, path, form["json"])
+        env = request.env(
+            user=SUPERUSER_ID, context=dict(request.env.context, allowed_company_ids=company.ids)
+        )
+        record, event = (
+            env["medpulse.call.event"].with_company(company)._store(company, path, form["json"])
+        )
         _logger.debug(
             "PBX request to %s for company %s: %s", _path_label(path), company.id,
             f"stored as event {record.id}" if record else "a duplicate",
@@ -139,4 +145,6 @@ def _path_label(path):
 
 
 def _reply(status, text):
-    return request.make_response(text, headers=[("Content-Type", "text/plain; charset=utf-8")], status=status)
+    return request.make_response(
+        text, headers=[("Content-Type", "text/plain; charset=utf-8")], status=status
+    )

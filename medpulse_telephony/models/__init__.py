@@ -1,39 +1,21 @@
-from . import (
-    medpulse_company_scoped,
-    res_company,
-    res_config_settings,
-    medpulse_telephony_line,
-    medpulse_telephony_user_number,
-    res_users,
-    medpulse_call_event,
-    medpulse_call,
-    medpulse_appointment,
-    medpulse_patient,
-    medpulse_call_card,
-    medpulse_appointment_card,
-    res_config_settings_card,
-    medpulse_telephony_limit,
-    medpulse_call_command,
-    medpulse_call_control,
-    medpulse_call_event_result,
-    res_company_callback_line,
-    res_users_callback_line,
-    res_config_settings_callback_line,
-    ir_http,
-    medpulse_call_recording,
-    medpulse_call_recording_access,
-    medpulse_call_recordings_hook,
-    res_company_recording,
-    res_config_settings_recording,
-    ir_attachment_recording,
-)
-from . import (
-    medpulse_call_stats,
-    res_company_reconcile,
-    res_config_settings_reconcile,
-    medpulse_call_reconcile,
-    medpulse_call_report,
-    medpulse_call_dashboard,
-    medpulse_telephony_health,
-)
-from . import medpulse_ring_me, medpulse_call_journal_live
+from . import medpulse_company_scoped
+from . import ir_attachment
+from . import ir_http
+from . import ir_websocket
+from . import res_company
+from . import res_config_settings
+from . import res_users
+from . import medpulse_appointment
+from . import medpulse_patient
+from . import medpulse_telephony_limit
+from . import medpulse_telephony_line
+from . import medpulse_telephony_user_number
+from . import medpulse_call
+from . import medpulse_call_event
+from . import medpulse_call_command
+from . import medpulse_call_recording
+from . import medpulse_call_recording_access
+from . import medpulse_call_reconcile
+from . import medpulse_call_report
+from . import medpulse_call_dashboard
+from . import medpulse_telephony_health

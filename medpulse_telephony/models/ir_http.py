@@ -10,7 +10,7 @@ class IrHttp(models.AbstractModel):
         user = self.env.user
         info["medpulse_telephony_can_call"] = bool(
             user._is_internal()
-            and user.pbx_extension
+            and user.medpulse_pbx_extension
             and user.has_group("medpulse_telephony.group_telephony_operator")
         )
         return info

@@ -21,8 +21,12 @@ class MedpulseAppointment(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        """An appointment booked during a call was booked by phone, whatever the form sent."""
+        """An appointment booked during a call was booked by phone, whatever the form sent;
+        one booked from the card turns the card of that call to "booked"."""
         for vals in vals_list:
             if vals.get("call_id"):
                 vals["origin"] = "phone"
-        return super().create(vals_list)
+        appointments = super().create(vals_list)
+        for call in appointments.call_id:
+            call._notify_card_update()
+        return appointments

@@ -2,13 +2,18 @@ import logging
 import re
 from datetime import datetime, time, timedelta, timezone
 
-import mango_vpbx
 import pytz
+from markupsafe import Markup
 
-from odoo import _, api, fields, models
-from odoo.exceptions import AccessError
+from odoo import Command, _, api, fields, models
+from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
-from odoo.tools import SQL, format_datetime, html_escape
+from odoo.tools import SQL, format_datetime, plaintext2html
+
+import mango_vpbx
+
+from .medpulse_call_command import MANAGER_GROUP, OPERATOR_GROUP, _answer
+from .medpulse_call_stats import _KEPT_FROM_EVENTS, stats_call_state
 
 _logger = logging.getLogger(__name__)
 
@@ -70,6 +75,19 @@ _REASON_RANGES = [
 ]
 
 
+CARD_NOTIFICATION = "medpulse_telephony.card"
+LIVE_STATUSES = ("ringing", "talking")
+# A call whose summary never arrived must not pop up again forever after a reload.
+ACTIVE_CARD_HOURS = 12
+RECENT_CALL_DAYS = 7
+AUTO_ROUTE_PARAM = "medpulse_telephony.card_auto_route"
+TRANSFER_GROUP_PARAM = "medpulse_telephony.card_transfer_group"
+#: Leg states in which a command can act on a leg.
+LIVE_STATES = ("Appeared", "Connected", "OnHold")
+JOURNAL_NOTIFICATION = "medpulse_telephony.journal"
+JOURNAL_SUBCHANNEL = "medpulse_telephony.journal"
+
+
 def disconnect_category(code):
     if not code:
         return False
@@ -123,7 +141,9 @@ class MedpulseCall(models.Model):
     # which otherwise scans the whole journal; a GIN trigram index also serves "=".
     caller_number = fields.Char(readonly=True, index="trigram", help="As the PBX sent it.")
     caller_e164 = fields.Char(string="Caller (E.164)", readonly=True, index="trigram")
-    callee_number = fields.Char(string="Called number", readonly=True, index="trigram", help="As the PBX sent it.")
+    callee_number = fields.Char(
+        string="Called number", readonly=True, index="trigram", help="As the PBX sent it."
+    )
     callee_e164 = fields.Char(string="Called (E.164)", readonly=True, index="trigram")
     external_e164 = fields.Char(
         string="Patient's number", readonly=True, index="btree_not_null",
@@ -141,9 +161,9 @@ class MedpulseCall(models.Model):
         help="The journal's first search: a number in any format searches the numbers; a "
         "name or a card number searches the patients.",
     )
-    line_id = fields.Many2one("medpulse.telephony.line", string="Line", readonly=True, index=True)
+    line_id = fields.Many2one("medpulse.telephony.line", readonly=True, index=True)
     patient_id = fields.Many2one(
-        "medpulse.patient", string="Patient", readonly=True, index="btree_not_null",
+        "medpulse.patient", readonly=True, index="btree_not_null",
         groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
         help="The best match for the number: the patient seen most recently.",
     )
@@ -158,7 +178,9 @@ class MedpulseCall(models.Model):
         groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
     )
     patient_search = fields.Char(
-        string="Patient (name or card)", compute="_compute_patient_search", search="_search_patient",
+        string="Patient (name or card)",
+        compute="_compute_patient_search",
+        search="_search_patient",
         groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
     )
     answered_user_id = fields.Many2one("res.users", string="Answered by", readonly=True, index=True)
@@ -196,7 +218,12 @@ class MedpulseCall(models.Model):
     callback_initiator = fields.Char(readonly=True)
     is_final = fields.Boolean(string="Final", readonly=True)
     followup_state = fields.Selection(
-        FOLLOWUP_STATES, string="Follow-up", default="new", required=True, tracking=True, index=True,
+        FOLLOWUP_STATES,
+        string="Follow-up",
+        default="new",
+        required=True,
+        tracking=True,
+        index=True,
     )
     followup_note = fields.Char(string="Follow-up note")
     closed_by_call_id = fields.Many2one(
@@ -212,14 +239,20 @@ class MedpulseCall(models.Model):
     )
     appointment_count = fields.Integer(compute="_compute_appointment_count")
     event_ids = fields.One2many(
-        "medpulse.call.event", "call_id_ref", string="Raw events", readonly=True,
+        "medpulse.call.event", "call_id", string="Raw events", readonly=True,
         groups="medpulse_telephony.group_telephony_manager",
     )
-    event_count = fields.Integer(compute="_compute_event_count", groups="medpulse_telephony.group_telephony_manager")
+    event_count = fields.Integer(
+        compute="_compute_event_count", groups="medpulse_telephony.group_telephony_manager"
+    )
     legs_html = fields.Html(string="Legs", compute="_compute_legs_html", sanitize=False)
 
     _sql_constraints = [
-        ("entry_company_uniq", "UNIQUE(company_id, entry_id)", "A call with this PBX entry id already exists."),
+        (
+            "entry_company_uniq",
+            "UNIQUE(company_id, entry_id)",
+            "A call with this PBX entry id already exists.",
+        ),
     ]
 
     # ------------------------------------------------------------------ display
@@ -234,7 +267,7 @@ class MedpulseCall(models.Model):
     @api.depends("external_e164", "direction", "caller_number", "callee_number")
     def _compute_external_number_display(self):
         for call in self:
-            region = call.company_id.mango_default_region or "RU"
+            region = call.company_id.medpulse_pbx_default_region or "RU"
             raw = call.external_e164 or (
                 call.callee_number if call.direction == "outgoing" else call.caller_number
             )
@@ -259,7 +292,7 @@ class MedpulseCall(models.Model):
 
         As the subquery ``patient_ids ilike ...`` builds, PostgreSQL misjudges how many
         calls a common name has and walks the whole journal backwards by date looking
-        for them: 5.4 s for "Романов Андрей" at 1,000,000 calls, 29 ms with the ids.
+        for them (the figures: bench/README.md, "Journal list queries").
         Patients are searched with the user's own rights, as the subquery did.
         """
         if operator not in ("ilike", "=", "like", "=ilike") or not isinstance(value, str):
@@ -286,10 +319,14 @@ class MedpulseCall(models.Model):
 
     def _search_number(self, operator, value):
         """Find calls by a number typed in any format: +7 (916) 123-45-67, 8916..., 1234567."""
-        if operator not in ("ilike", "=", "like", "=ilike") or not isinstance(value, str) or not value.strip():
+        if (
+            operator not in ("ilike", "=", "like", "=ilike")
+            or not isinstance(value, str)
+            or not value.strip()
+        ):
             return expression.FALSE_DOMAIN
         domains = []
-        e164 = self.env.company._mango_normalize(value)
+        e164 = self.env.company._medpulse_pbx_normalize(value)
         if e164:
             domains += [[("caller_e164", "=", e164)], [("callee_e164", "=", e164)]]
         digits = re.sub(r"\D", "", value)
@@ -333,14 +370,16 @@ class MedpulseCall(models.Model):
         counts = {}
         Appointment = self.env["medpulse.appointment"]
         if Appointment.has_access("read"):
-            counts = dict(Appointment._read_group([("call_id", "in", self.ids)], ["call_id"], ["__count"]))
+            counts = dict(
+                Appointment._read_group([("call_id", "in", self.ids)], ["call_id"], ["__count"])
+            )
         for call in self:
             call.appointment_count = counts.get(call, 0)
 
     def _compute_event_count(self):
         counts = dict(
             self.env["medpulse.call.event"]._read_group(
-                [("call_id_ref", "in", self.ids)], ["call_id_ref"], ["__count"]
+                [("call_id", "in", self.ids)], ["call_id"], ["__count"]
             )
         )
         for call in self:
@@ -356,13 +395,22 @@ class MedpulseCall(models.Model):
         if not self.id:
             return False
         events = self.env["medpulse.call.event"].sudo().search(
-            [("call_id_ref", "=", self.id), ("state", "!=", "not_understood")]
+            [("call_id", "=", self.id), ("state", "!=", "not_understood")]
         )
         state = self._fold(self.company_id, events)
         legs = state.legs
         if not legs:
             return False
-        headers = [_("Leg"), _("Where"), _("From"), _("To"), _("Appeared"), _("Answered"), _("Ended"), _("Reason")]
+        headers = [
+            _("Leg"),
+            _("Where"),
+            _("From"),
+            _("To"),
+            _("Appeared"),
+            _("Answered"),
+            _("Ended"),
+            _("Reason"),
+        ]
         rows = []
         locations = dict(self._fields["missed_at"]._description_selection(self.env))
         for leg in legs:
@@ -376,17 +424,17 @@ class MedpulseCall(models.Model):
                 self._format_moment(leg.ended_at),
                 leg.disconnect_reason and mango_vpbx.describe(leg.disconnect_reason),
             ]
-            rows.append("<tr>%s</tr>" % "".join(f"<td>{html_escape(str(cell or ''))}</td>" for cell in cells))
-        head = "".join(f"<th>{html_escape(h)}</th>" for h in headers)
-        return (
-            '<table class="table table-sm o_medpulse_call_legs"><thead><tr>%s</tr></thead><tbody>%s</tbody></table>'
-            % (head, "".join(rows))
+            rows.append([str(cell or "") for cell in cells])
+        return self.env["ir.qweb"]._render(
+            "medpulse_telephony.medpulse_call_legs", {"headers": headers, "rows": rows}
         )
 
     def _format_moment(self, moment):
         if not moment:
             return ""
-        return format_datetime(self.env, _naive_utc(moment), tz=self._user_tz().zone, dt_format="HH:mm:ss")
+        return format_datetime(
+            self.env, _naive_utc(moment), tz=self._user_tz().zone, dt_format="HH:mm:ss"
+        )
 
     # ---------------------------------------------------------------- access
 
@@ -396,7 +444,9 @@ class MedpulseCall(models.Model):
             and set(vals) & self._pbx_field_names()
             and not self.env.user.has_group("medpulse_telephony.group_telephony_manager")
         ):
-            raise AccessError(_("Only telephony managers can change what the PBX recorded about a call."))
+            raise AccessError(
+                _("Only telephony managers can change what the PBX recorded about a call.")
+            )
         return super().write(vals)
 
     @api.model
@@ -421,23 +471,28 @@ class MedpulseCall(models.Model):
         if not event_record.entry_id:
             return self.browse()
         # The journal, the card and the recordings resolve the same operators.
-        with self.env["res.users"]._pbx_operator_memo():
+        with self.env["res.users"]._medpulse_pbx_operator_memo():
             call, state = self._recompute(event_record.company_id, event_record.entry_id)
             call._after_event(event_record, event, state)
         return call
 
     def _after_event(self, event_record, event, state):
-        """Hook called once per new event, after the call was recomputed.
+        """What follows each new event, once the call was recomputed.
 
-        ``state`` is the ``mango_vpbx.CallState`` of the whole call. The incoming-call
-        card overrides it to notify the ringing operator, who is found with
-        ``self.env['res.users']._find_pbx_operator(company, extension, number)``.
+        ``state`` is the ``mango_vpbx.CallState`` of the whole call: the incoming-call
+        cards and the automatic routing, the recordings the event announces, then the
+        journal lists open in the browsers.
         """
         self.ensure_one()
+        self._card_dispatch(state)
+        self._auto_route(state)
+        if isinstance(event, mango_vpbx.RecordingEvent | mango_vpbx.RecordAddedEvent):
+            self.env["medpulse.call.recording"].sudo()._sync_from_state(self.sudo(), event, state)
+        self._notify_journal()
 
     @api.model
     def _fold(self, company, events):
-        return mango_vpbx.fold(events._parsed(), time_base=company._mango_time_base())
+        return mango_vpbx.fold(events._parsed(), time_base=company._medpulse_pbx_time_base())
 
     @api.model
     def _recompute(self, company, entry_id):
@@ -474,8 +529,12 @@ class MedpulseCall(models.Model):
         # One query for the ids and what the fold and the links below read, instead of
         # a search and then a read of every column (the JSON of each event included once).
         events = Event.search_fetch(
-            [("company_id", "=", company.id), ("entry_id", "=", entry_id), ("state", "!=", "not_understood")],
-            ["path", "json", "state", "call_id_ref"],
+            [
+                ("company_id", "=", company.id),
+                ("entry_id", "=", entry_id),
+                ("state", "!=", "not_understood"),
+            ],
+            ["path", "json", "state", "call_id"],
         )
         state = self._fold(company, events)
         # Most events change a few fields only: an unchanged value is not rewritten,
@@ -483,14 +542,23 @@ class MedpulseCall(models.Model):
         vals = call._vals_differing(call._vals_from_fold(company, state))
         if vals:
             call.write(vals)
-        events.filtered(lambda e: e.call_id_ref != call).write({"call_id_ref": call.id})
+        events.filtered(lambda e: e.call_id != call).write({"call_id": call.id})
         events.filtered(lambda e: e.state == "error").write({"state": "processed", "error": False})
         call._apply_followup()
+        command = self._command_of_state(company, state)
+        if command:
+            command._link_call(call, state)
         return call, state
 
     def _vals_from_fold(self, company, state):
         """Journal values of the fold of this call's stored events (:meth:`_recompute`)."""
-        return self._vals_from_state(company, state)
+        vals = self._vals_from_state(company, state)
+        # The statistics settled the outcome of a call whose final events were lost: its
+        # events folded again without their summary (e.g. one left unfolded by a stopped
+        # worker) only add what they see better than a CSV row.
+        if self.completed_from_stats and not state.is_final:
+            vals = {name: value for name, value in vals.items() if name in _KEPT_FROM_EVENTS}
+        return vals
 
     @api.model
     def _insert_new(self, company, entry_id):
@@ -499,12 +567,18 @@ class MedpulseCall(models.Model):
             SQL(
                 """
                 INSERT INTO medpulse_call
-                    (company_id, entry_id, followup_state, create_uid, create_date, write_uid, write_date)
+                    (company_id, entry_id, followup_state,
+                     create_uid, create_date, write_uid, write_date)
                 VALUES (%s, %s, 'new', %s, %s, %s, %s)
                 ON CONFLICT (company_id, entry_id) DO NOTHING
                 RETURNING id
                 """,
-                company.id, entry_id, self.env.uid, now, self.env.uid, now,
+                company.id,
+                entry_id,
+                self.env.uid,
+                now,
+                self.env.uid,
+                now,
             ),
             log_exceptions=False,
         )
@@ -514,10 +588,24 @@ class MedpulseCall(models.Model):
         return self.search([("company_id", "=", company.id), ("entry_id", "=", entry_id)], limit=1)
 
     def _vals_from_state(self, company, state):
-        """Journal values of a ``mango_vpbx.CallState``."""
+        """Journal values of a ``mango_vpbx.CallState``.
+
+        A callback's patient is the one the operator called, even on a shared number.
+        """
         self.ensure_one()
-        with self.env["res.users"]._pbx_operator_memo():
-            return self._vals_from_state_memo(company, state)
+        with self.env["res.users"]._medpulse_pbx_operator_memo():
+            vals = self._vals_from_state_memo(company, state)
+        command = self._command_of_state(company, state)
+        patient = command.patient_id
+        if patient and patient.company_id == company:
+            vals["patient_id"] = patient.id
+            known = []
+            for item in vals.get("patient_ids") or []:
+                if item[0] == fields.Command.SET:
+                    known = list(item[2])
+            if patient.id not in known:
+                vals["patient_ids"] = [fields.Command.set(known + [patient.id])]
+        return vals
 
     def _vals_from_state_memo(self, company, state):
         Users = self.env["res.users"]
@@ -528,7 +616,7 @@ class MedpulseCall(models.Model):
 
         def normalize(raw):
             if raw not in normalized:
-                normalized[raw] = company._mango_normalize(raw)
+                normalized[raw] = company._medpulse_pbx_normalize(raw)
             return normalized[raw]
 
         caller_e164 = normalize(state.caller_number)
@@ -542,18 +630,24 @@ class MedpulseCall(models.Model):
             )
         # Every extension of the call in one search; the lookups below (and the card's
         # after them) are then answered from the memo.
-        Users._find_pbx_operators(
+        Users._medpulse_find_pbx_operators(
             company,
-            extensions=(state.answered_extension, state.operator_extension, *(state.rang_extensions or ())),
+            extensions=(
+                state.answered_extension,
+                state.operator_extension,
+                *(state.rang_extensions or ()),
+            ),
         )
-        answered = Users._find_pbx_operator(company, state.answered_extension, state.answered_number)
-        rang = Users._find_pbx_operators(
+        answered = Users._medpulse_find_pbx_operator(
+            company, state.answered_extension, state.answered_number
+        )
+        rang = Users._medpulse_find_pbx_operators(
             company, extensions=state.rang_extensions or (), numbers=state.rang_numbers or ()
         )
-        operator = Users._find_pbx_operator(company, state.operator_extension)
+        operator = Users._medpulse_find_pbx_operator(company, state.operator_extension)
         if not operator:
             # A leg without an extension: the employee is known by a device number only.
-            operator = answered if direction == "incoming" else Users._find_pbx_operator(
+            operator = answered if direction == "incoming" else Users._medpulse_find_pbx_operator(
                 company, None, state.caller_number
             )
         line = self.env["medpulse.telephony.line"].sudo()._get_or_create(company, state.line_number)
@@ -591,7 +685,11 @@ class MedpulseCall(models.Model):
         }
         # A call first seen as missed can turn out answered once late events arrive;
         # only the automatic status follows it, never one an operator chose.
-        if call_type != "missed_incoming" and self.followup_state == "needs_callback" and not self.closed_by_call_id:
+        if (
+            call_type != "missed_incoming"
+            and self.followup_state == "needs_callback"
+            and not self.closed_by_call_id
+        ):
             vals["followup_state"] = "new"
         return vals
 
@@ -645,7 +743,8 @@ class MedpulseCall(models.Model):
     def _transfers_text(self, transfers):
         kinds = {"blind": _("blind transfer"), "consultative": _("consultative transfer")}
         return "\n".join(
-            f"{t.from_extension or '?'} → {t.to_extension or t.to_number or '?'} ({kinds.get(t.kind, t.kind)})"
+            f"{t.from_extension or '?'} → {t.to_extension or t.to_number or '?'}"
+            f" ({kinds.get(t.kind, t.kind)})"
             for t in transfers or ()
         )
 
@@ -698,15 +797,20 @@ class MedpulseCall(models.Model):
         """Whether this call's times are the truth (its summary arrived), so that it may
         close a missed call."""
         self.ensure_one()
-        return self.is_final
+        # The statistics give a call's true times even when its summary never came.
+        return self.is_final or self.recovered_from_stats or self.completed_from_stats
 
     @api.model
     def _followup_settled_domain(self):
         """:meth:`_followup_settled` as a domain."""
-        return [("is_final", "=", True)]
+        return expression.OR([
+            [("is_final", "=", True)],
+            [("recovered_from_stats", "=", True)],
+            [("completed_from_stats", "=", True)],
+        ])
 
     def init(self):
-        super().init()
+        res = super().init()
         # One row per (company, number) that follow-up touches: see _lock_followup_number.
         self.env.cr.execute("""
             CREATE TABLE IF NOT EXISTS medpulse_call_followup_lock (
@@ -716,6 +820,7 @@ class MedpulseCall(models.Model):
                 PRIMARY KEY (company_id, e164)
             )
         """)
+        return res
 
     def _lock_followup_number(self):
         """Serialise follow-up per number across workers.
@@ -743,7 +848,10 @@ class MedpulseCall(models.Model):
         if closer.direction == "outgoing":
             state, body = "called_back", _("Called back (call %s).", closer.display_name)
         else:
-            state, body = "resolved", _("The caller got through later (call %s).", closer.display_name)
+            state, body = (
+                "resolved",
+                _("The caller got through later (call %s).", closer.display_name),
+            )
         self.write({"followup_state": state, "closed_by_call_id": closer.id})
         for call in self:
             call.message_post(body=body, subtype_xmlid="mail.mt_note")
@@ -761,7 +869,9 @@ class MedpulseCall(models.Model):
 
     def action_view_appointments(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("medpulse_clinic.medpulse_appointment_action")
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "medpulse_clinic.medpulse_appointment_action"
+        )
         action.update({
             "domain": [("call_id", "=", self.id)],
             "context": {"default_call_id": self.id},
@@ -772,8 +882,10 @@ class MedpulseCall(models.Model):
 
     def action_view_events(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("medpulse_telephony.medpulse_call_event_action")
-        action["domain"] = [("call_id_ref", "=", self.id)]
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "medpulse_telephony.medpulse_call_event_action"
+        )
+        action["domain"] = [("call_id", "=", self.id)]
         action["context"] = {}
         return action
 
@@ -781,9 +893,9 @@ class MedpulseCall(models.Model):
         """Download the raw events of the selected calls as JSON Lines (emulator replay)."""
         if not self.env.user.has_group("medpulse_telephony.group_telephony_manager"):
             raise AccessError(_("Only telephony managers can export raw PBX events."))
-        events = self.env["medpulse.call.event"].search([("call_id_ref", "in", self.ids)])
+        events = self.env["medpulse.call.event"].search([("call_id", "in", self.ids)])
         attachment = self.env["ir.attachment"].create({
-            "name": "pbx-events-%s.jsonl" % fields.Datetime.now().strftime("%Y%m%d-%H%M%S"),
+            "name": f"pbx-events-{fields.Datetime.now().strftime('%Y%m%d-%H%M%S')}.jsonl",
             "raw": events._export_jsonl().encode(),
             "mimetype": "application/x-ndjson",
         })
@@ -793,6 +905,800 @@ class MedpulseCall(models.Model):
             "target": "self",
         }
 
+    # ------------------------------------------------ incoming-call card
+
+    # The incoming-call card: who sees it, what it shows, and the server half of its actions.
+    #
+    # Every new PBX event of a call ends in :meth:`MedpulseCall._after_event`. From the whole
+    # ``mango_vpbx.CallState`` it computes, for each operator involved, the card they should
+    # see now (``ringing``, ``talking``, or a closing state), compares it with what was last
+    # sent (``card_audience`` on the call) and sends a bus message only to the operators whose
+    # card changed, on their own partner channel (``user._bus_send``): never a broadcast or a
+    # string channel, because the card carries medical data.
+    #
+    # The payload is built with the *recipient's* access rights (``with_user``), not the
+    # webhook's superuser: an operator who may not read patients gets a card that says so.
+    #
+    # Desk-phone binding: two desks may share one login. The payload says which of the
+    # user's devices (``medpulse.telephony.user.number``) rings; a browser bound to a device
+    # (a per-browser setting) ignores cards for the user's other devices. The data goes to the
+    # user's own partner channel either way, so no other user can receive it; a subchannel
+    # would not be safer (every session of that user could subscribe to it) and a string
+    # channel would be guessable by anyone.
+
+    card_audience = fields.Json(
+        readonly=True, copy=False, groups="base.group_system",
+        help="Operator id -> the card state last sent to them (ringing, talking, ended...).",
+    )
+    routed_user_id = fields.Many2one(
+        "res.users", string="Routed automatically to", readonly=True, copy=False,
+        help="Automatic routing sent this known patient's call to the operator who last "
+        "talked to them.",
+    )
+
+    # ------------------------------------------------------------ live events
+
+    def _card_live_parties(self, state):
+        """{user: (status, leg)} of the operators whose phone rings or talks now."""
+        self.ensure_one()
+        if state.direction != "incoming" or state.is_final:
+            # The summary ends the call for everyone, even when a leg's Disconnected
+            # was lost: no card may keep ringing after it.
+            return {}
+        Users = self.env["res.users"]
+        parties = {}
+        for leg in state.legs:
+            if leg.location != "abonent" or leg.state not in ("Appeared", "Connected", "OnHold"):
+                continue
+            extension = leg.extension or leg.to.extension
+            if not (extension or leg.to.number):
+                continue
+            user = Users._medpulse_find_pbx_operator(self.company_id, extension, leg.to.number)
+            if not user:
+                continue
+            status = "ringing" if leg.state == "Appeared" else "talking"
+            if parties.get(user, ("",))[0] != "talking":
+                parties[user] = (status, leg)
+        return parties
+
+    def _card_dispatch(self, state):
+        """Send each involved operator the card they should see, when it changed."""
+        self.ensure_one()
+        call = self.sudo()
+        previous = call.card_audience or {}
+        live = self._card_live_parties(state)
+        audience = {}
+        to_send = []
+        for user, (status, leg) in live.items():
+            audience[str(user.id)] = status
+            if previous.get(str(user.id)) != status:
+                to_send.append((user, status, leg))
+        ended = state.is_final or all(leg.state == "Disconnected" for leg in state.legs)
+        answered_by = self.env["res.users"]._medpulse_find_pbx_operator(
+            self.company_id, state.answered_extension, state.answered_number
+        )
+        Users = self.env["res.users"].sudo()
+        for key, before in previous.items():
+            if key in audience:
+                continue
+            if before not in LIVE_STATUSES:
+                audience[key] = before
+                continue
+            user = Users.browse(int(key))
+            if ended:
+                status = "ended"
+            elif answered_by and answered_by != user:
+                status = "answered_elsewhere"
+            else:
+                status = "closed"
+            # Who talked keeps the card to set the follow-up; the others' card closes.
+            if status == "ended" and before != "talking":
+                status = "closed"
+            audience[key] = status
+            to_send.append((user, status, None))
+        if audience != previous:
+            call.card_audience = audience
+        for user, status, leg in to_send:
+            self._notify_card(user, status, leg)
+
+    def _notify_card(self, user, status, leg=None):
+        self.ensure_one()
+        payload = self._card_payload(user, status, leg)
+        user.sudo()._bus_send(CARD_NOTIFICATION, payload)
+
+    def _notify_card_update(self, users=None):
+        """Refresh the card of ``users`` (default: every operator with a live card)."""
+        self.ensure_one()
+        audience = self.sudo().card_audience or {}
+        if users is None:
+            users = self.env["res.users"].sudo().browse(
+                [int(key) for key, status in audience.items() if status in LIVE_STATUSES]
+            )
+        for user in users:
+            status = audience.get(str(user.id))
+            if status in LIVE_STATUSES or status == "ended":
+                self._notify_card(user, status)
+
+    # ---------------------------------------------------------------- payload
+
+    def _card_payload(self, user, status, leg=None):
+        """What ``user``'s card shows, read with ``user``'s access rights."""
+        self.ensure_one()
+        call = self.sudo().with_context(lang=user.lang or self.env.lang)
+        payload = {
+            "call_id": self.id,
+            "entry_id": call.entry_id,
+            "status": status,
+            "number": call.external_number_display or call.caller_number or "",
+            "number_e164": call.external_e164 or "",
+            "line": call.line_id.display_name or call.callee_number or "",
+            "created_at": fields.Datetime.to_string(call.created_at) if call.created_at else False,
+            "answered_at": fields.Datetime.to_string(call.answered_at)
+            if call.answered_at
+            else False,
+            "answered_by": call.answered_user_id.name or "",
+            "device_id": self._card_device(user, leg).id or False,
+            "routed": bool(call.routed_user_id),
+            "followup_state": call.followup_state,
+            "followup_note": call.followup_note or "",
+            "followup_states": [
+                [value, label]
+                for value, label in call._fields["followup_state"]._description_selection(call.env)
+            ],
+        }
+        if status not in LIVE_STATUSES and status != "ended":
+            return payload
+        payload.update(self._card_patient_data(user))
+        return payload
+
+    def _card_device(self, user, leg):
+        if not leg or not leg.to.number:
+            return self.env["medpulse.telephony.user.number"]
+        Number = self.env["medpulse.telephony.user.number"].sudo()
+        key = Number._number_keys(self.company_id, leg.to.number)[1]
+        return Number.search([("user_id", "=", user.id), ("number_key", "=", key)], limit=1)
+
+    def _card_patient_data(self, user):
+        call = self.sudo()
+        env = self.with_user(user).with_context(lang=user.lang or self.env.lang).env
+        Patient = env["medpulse.patient"]
+        data = {
+            "restricted": False,
+            "patients": [],
+            "patient_id": False,
+            "appointments": [],
+            "recent_calls": 0,
+        }
+        if not Patient.has_access("read"):
+            data["restricted"] = True
+            return data
+        try:
+            patients = Patient.search([("id", "in", call.patient_ids.ids)])
+            # The card shows every doctor's history, whatever the recipient's clinic role.
+            data["patients"] = [
+                _patient_card(patient)
+                for patient in patients.sudo().sorted(
+                    lambda p: p.last_visit_at or fields.Datetime.to_datetime("1900-01-01"),
+                    reverse=True,
+                )
+            ]
+        except AccessError:
+            data["restricted"] = True
+            data["patients"] = []
+            return data
+        if call.patient_id in patients:
+            data["patient_id"] = call.patient_id.id
+        elif len(patients) == 1:
+            data["patient_id"] = patients.id
+        appointments = env["medpulse.appointment"].search([("call_id", "=", self.id)])
+        data["appointments"] = [
+            {"id": appointment.id, "name": appointment.display_name,
+             "start": fields.Datetime.to_string(appointment.start)}
+            for appointment in appointments
+        ]
+        if call.external_e164:
+            since = fields.Datetime.now() - timedelta(days=RECENT_CALL_DAYS)
+            data["recent_calls"] = self.sudo().search_count([
+                ("company_id", "=", call.company_id.id),
+                ("external_e164", "=", call.external_e164),
+                ("created_at", ">=", since),
+                ("id", "!=", self.id),
+            ])
+        return data
+
+    # ---------------------------------------------------------- client API
+
+    @api.model
+    def get_active_cards(self):
+        """Cards of the current user's calls that still ring or talk: a reload brings them back."""
+        user = self.env.user
+        since = fields.Datetime.now() - timedelta(hours=ACTIVE_CARD_HOURS)
+        calls = self.sudo().search([
+            ("is_final", "=", False),
+            ("created_at", ">=", since),
+            "|", ("rang_user_ids", "in", user.ids), ("answered_user_id", "=", user.id),
+        ])
+        cards = []
+        for call in calls:
+            status = (call.card_audience or {}).get(str(user.id))
+            if status in LIVE_STATUSES:
+                cards.append(call.with_env(self.env)._card_payload(user, status))
+        return cards
+
+    def action_set_patient(self, patient_id):
+        """The operator chose which patient is calling: one sharing the number, or one
+        just created from the card with this number."""
+        self.ensure_one()
+        self.check_access("read")
+        patient = self.env["medpulse.patient"].browse(patient_id).exists()
+        patient.check_access("read")
+        call = self.sudo()
+        if patient not in call.patient_ids and patient not in patient._lookup_by_phone(
+            call.external_e164 or ""
+        ):
+            raise UserError(_("This patient does not have the caller's number."))
+        call.write({"patient_id": patient.id, "patient_ids": [Command.link(patient.id)]})
+        self._notify_card_update(self.env.user)
+        return True
+
+    def action_card_followup(self, followup_state, note=False):
+        """The one-step form of an ended card: follow-up status and a comment.
+
+        The comment is logged as the user's internal note, never sent, so it does not
+        depend on the user having an e-mail address. It is saved once: every tab of the
+        user is told to close the card (a new login replays the bus's last minute, which
+        then ends with this "closed"), and a second save changes nothing.
+        """
+        self.ensure_one()
+        self.check_access("write")
+        if followup_state not in dict(self._fields["followup_state"].selection):
+            raise UserError(_("Unknown follow-up status."))
+        audience = dict(self.sudo().card_audience or {})
+        if audience.get(str(self.env.uid)) != "ended":
+            raise UserError(_("The follow-up of this call was already saved: nothing was changed."))
+        self.write({"followup_state": followup_state, "followup_note": note or False})
+        if note:
+            self._message_log(body=plaintext2html(note), message_type="comment")
+        audience[str(self.env.uid)] = "closed"
+        self.sudo().card_audience = audience
+        self._notify_card(self.env.user, "closed")
+        return True
+
+    @api.model
+    def get_transfer_targets(self):
+        """Operators the card can transfer to: name, extension and whether they are on a call.
+
+        For telephony operators (receptionists are operators) only, and only the colleagues
+        of their current company: who works here and who is on the phone is not for
+        everybody with a login.
+        """
+        if not self.env.user.has_group("medpulse_telephony.group_telephony_operator"):
+            raise AccessError(_("Only telephony operators can transfer calls."))
+        company = self.env.company
+        users = self.env["res.users"].sudo().search([
+            ("medpulse_pbx_extension", "!=", False),
+            ("company_ids", "in", company.ids),
+            ("share", "=", False),
+        ], order="name")
+        busy = self._busy_user_ids(company)
+        group = self.env["ir.config_parameter"].sudo().get_param(TRANSFER_GROUP_PARAM) or ""
+        return {
+            "operators": [
+                {"id": user.id, "name": user.name, "extension": user.medpulse_pbx_extension,
+                 "busy": user.id in busy, "im_status": user.im_status, "me": user == self.env.user}
+                for user in users
+            ],
+            "group": group,
+        }
+
+    @api.model
+    def _busy_user_ids(self, company):
+        since = fields.Datetime.now() - timedelta(hours=ACTIVE_CARD_HOURS)
+        self.env.cr.execute(SQL(
+            """
+            SELECT DISTINCT audience.key::int
+              FROM medpulse_call, jsonb_each_text(medpulse_call.card_audience) AS audience
+             WHERE medpulse_call.company_id = %s
+               AND medpulse_call.is_final IS NOT TRUE
+               AND medpulse_call.created_at >= %s
+               AND audience.value = 'talking'
+            """,
+            company.id, since,
+        ))
+        return {row[0] for row in self.env.cr.fetchall()}
+
+    # -------------------------------------------------------- automatic routing
+
+    def _auto_route(self, state):
+        """Send a known patient waiting in the voice menu or queue to their last operator.
+
+        Only when the setting is on, once per call, and only if that operator is free;
+        otherwise the PBX's own rules go on.
+        """
+        self.ensure_one()
+        call = self.sudo()
+        if (
+            state.direction != "incoming"
+            or call.routed_user_id
+            or not call.patient_id
+            or not self.env["ir.config_parameter"].sudo().get_param(AUTO_ROUTE_PARAM)
+        ):
+            return
+        waiting = [
+            leg for leg in state.legs
+            if leg.location in ("ivr", "queue") and leg.state in ("Appeared", "Connected")
+        ]
+        if not waiting or any(
+            leg.location == "abonent" and leg.state != "Disconnected" for leg in state.legs
+        ):
+            return
+        last = self.sudo().search([
+            ("company_id", "=", call.company_id.id),
+            ("patient_ids", "in", call.patient_id.ids),
+            ("answered_user_id", "!=", False),
+            ("id", "!=", call.id),
+        ], order="created_at desc, id desc", limit=1)
+        operator = last.answered_user_id
+        if not operator.medpulse_pbx_extension or operator.id in self._busy_user_ids(
+            call.company_id
+        ):
+            return
+        try:
+            call.company_id._medpulse_pbx_client().route(
+                waiting[-1].call_id, operator.medpulse_pbx_extension
+            )
+        except (mango_vpbx.VpbxError, UserError) as error:
+            _logger.info(
+                "Automatic routing of call %s to %s failed: %s", call.id, operator.id, error
+            )
+            return
+        call.routed_user_id = operator
+        call.message_post(
+            body=_("Routed automatically to %(operator)s, who last talked to this patient.",
+                   operator=operator.name),
+            subtype_xmlid="mail.mt_note",
+        )
+
+    # ------------------------------------------------------ call control
+
+    # Call control from Odoo (hang up, route, transfer) and the journal side of click-to-call.
+    #
+    # The incoming-call card and the click-to-call feedback call the ``action_*`` methods
+    # below; each returns ``{"ok": bool, "message": str, "command_id": str or False}``
+    # with a translated sentence and never raises on a user or PBX error. The PBX legs
+    # to act on are found by folding the call's stored events, like the journal does.
+
+    command_ids = fields.One2many(
+        "medpulse.call.command",
+        "call_id",
+        string="PBX commands",
+        readonly=True,
+        help="The click-to-call that produced this call and the commands sent on it.",
+    )
+
+    @api.model
+    def _command_of_state(self, company, state):
+        command_id = getattr(state, "command_id", None)
+        Command = self.env["medpulse.call.command"].sudo()
+        if not command_id:
+            return Command
+        return Command.search(
+            [("command_id", "=", command_id), ("company_id", "=", company.id)], limit=1
+        )
+
+    def action_call_back(self):
+        """Call the number of this call from the journal (the "Call back" button).
+
+        The browser places the call, so that the desk phone bound to it is used.
+        """
+        self.ensure_one()
+        return {
+            "type": "ir.actions.client",
+            "tag": "medpulse_telephony.click_to_call",
+            "params": {
+                "number": self.external_e164 or self.external_number_display or "",
+                "res_model": self._name,
+                "res_id": self.id,
+            },
+        }
+
+    def action_hangup(self):
+        """Hang up the current user's leg of this call (``commands/call/hangup``).
+
+        The leg is the user's connected, held or ringing leg; a manager who is not in
+        the call hangs up its most recent live leg at a phone.
+        """
+        leg, error = self._control_leg(
+            ("Connected", "OnHold", "Appeared"), any_leg_for_manager=True
+        )
+        if error:
+            return error
+        return self._send_command(
+            "hangup",
+            {"pbx_call_id": leg.call_id},
+            lambda client, command_id: client.hangup(leg.call_id, command_id=command_id),
+            _("Hanging up…"),
+        )
+
+    def action_route(self, target_user_id=None, to_number=None):
+        """Send a ringing call elsewhere before anyone picks up (``commands/route``).
+
+        ``target_user_id`` (a user with an extension) or ``to_number`` is where it goes.
+        The leg routed is the user's ringing leg, else the call's leg in the voice menu
+        or the queue.
+        """
+        target, destination, error = self._control_target(target_user_id, to_number)
+        if error:
+            return error
+        leg, error = self._control_leg(("Appeared",), fallback_locations=("ivr", "queue"))
+        if error:
+            return error
+        return self._send_command(
+            "route",
+            {
+                "pbx_call_id": leg.call_id,
+                "target_user_id": target.id or False,
+                "number": destination,
+            },
+            lambda client, command_id: client.route(
+                leg.call_id, destination, command_id=command_id
+            ),
+            _("Forwarding the call to %s…", target.name or destination),
+        )
+
+    def action_transfer(self, target_user_id=None, to_number=None, method="blind"):
+        """Transfer the user's connected call (``commands/transfer``, initiator = my extension).
+
+        ``method`` is ``'blind'`` (the call goes at once) or ``'hold'`` (consultative: the
+        patient waits on hold while the user talks to the target, then
+        :meth:`action_transfer_complete` or :meth:`action_transfer_cancel`).
+        """
+        if method not in ("blind", "hold"):
+            return _answer(False, _("Unknown transfer method: %s.", method))
+        target, destination, error = self._control_target(target_user_id, to_number)
+        if error:
+            return error
+        leg, error = self._control_leg(("Connected",))
+        if error:
+            return error
+        initiator = self.env.user.medpulse_pbx_extension
+        return self._send_command(
+            "transfer",
+            {
+                "pbx_call_id": leg.call_id,
+                "target_user_id": target.id or False,
+                "number": destination,
+            },
+            lambda client, command_id: client.transfer(
+                leg.call_id,
+                destination,
+                initiator,
+                method=method,
+                command_id=command_id,
+            ),
+            _("Transferring the call to %s…", target.name or destination),
+        )
+
+    def action_transfer_complete(self):
+        """Join the patient on hold with the colleague consulted (``commands/calls_connect``)."""
+        held, consult, error = self._consultation()
+        if error:
+            return error
+        initiator = self.env.user.medpulse_pbx_extension
+        return self._send_command(
+            "calls_connect",
+            {"pbx_call_id": held},
+            lambda client, command_id: client.calls_connect(
+                held, consult, initiator, command_id=command_id
+            ),
+            _("Connecting the patient with your colleague…"),
+        )
+
+    def action_transfer_cancel(self):
+        """Give up a consultative transfer: the colleague's leg ends, the patient is back."""
+        _held, consult, error = self._consultation()
+        if error:
+            return error
+        return self._send_command(
+            "transfer_cancel",
+            {"pbx_call_id": consult},
+            lambda client, command_id: client.transfer_cancel(consult, command_id=command_id),
+            _("Cancelling the transfer…"),
+        )
+
+    # ------------------------------------------------------------ helpers
+
+    def _send_command(self, kind, vals, request, success_message):
+        self.ensure_one()
+        return self.env["medpulse.call.command"]._send(
+            self.company_id,
+            kind,
+            dict(vals, call_id=self.id),
+            request,
+            success_message,
+        )
+
+    def _control_state(self):
+        """The live PBX state of this call, or an error answer for the current user."""
+        user = self.env.user
+        if len(self) != 1:
+            return None, _answer(False, _("Select exactly one call."))
+        if not user.has_group(OPERATOR_GROUP):
+            return None, _answer(False, _("Only telephony operators can control calls."))
+        if not user.medpulse_pbx_extension:
+            return None, _answer(
+                False, _("Your user has no PBX extension: set it in Settings ▸ Users ▸ Telephony")
+            )
+        self.check_access("read")
+        events = (
+            self.env["medpulse.call.event"]
+            .sudo()
+            .search([("call_id", "=", self.id), ("state", "!=", "not_understood")])
+        )
+        if not events:
+            return None, _answer(False, _("The PBX has not reported anything about this call yet."))
+        state = self._fold(self.company_id, events)
+        ext = user.medpulse_pbx_extension
+        in_call = any(
+            ext in (leg.to.extension, leg.from_.extension) for leg in state.legs
+        ) or user in (
+            self.sudo().operator_user_id | self.sudo().answered_user_id | self.sudo().rang_user_ids
+        )
+        if not in_call and not user.has_group(MANAGER_GROUP):
+            return None, _answer(False, _("You are not part of this call."))
+        return state, None
+
+    def _control_leg(self, states, fallback_locations=(), any_leg_for_manager=False):
+        state, error = self._control_state()
+        if error:
+            return None, error
+        ext = self.env.user.medpulse_pbx_extension
+        live = [leg for leg in state.legs if leg.state in LIVE_STATES]
+        mine = [leg for leg in live if ext in (leg.to.extension, leg.from_.extension)]
+        for wanted in states:
+            for leg in reversed(mine):
+                if leg.state == wanted:
+                    return leg, None
+        for leg in reversed(live):
+            if leg.location in fallback_locations:
+                return leg, None
+        if any_leg_for_manager and self.env.user.has_group(MANAGER_GROUP):
+            for leg in reversed(live):
+                if leg.location == "abonent":
+                    return leg, None
+        if not live:
+            return None, _answer(False, _("This call has already ended."))
+        return None, _answer(False, _("You have no leg of this call in a state that allows this."))
+
+    def _control_target(self, target_user_id, to_number):
+        Users = self.env["res.users"]
+        if target_user_id:
+            target = Users.browse(int(target_user_id)).sudo().exists()
+            if not target or not target.medpulse_pbx_extension:
+                return Users, False, _answer(False, _("This colleague has no PBX extension."))
+            return target, target.medpulse_pbx_extension, None
+        destination = self.env["medpulse.call.command"]._dialable(self.company_id, to_number or "")
+        if not destination:
+            return Users, False, _answer(False, _("Choose a colleague or a number to transfer to."))
+        return Users, destination, None
+
+    def _consultation(self):
+        """(held leg id, consultation leg id, error) of the user's consultative transfer."""
+        state, error = self._control_state()
+        if error:
+            return None, None, error
+        transfer = (
+            self.env["medpulse.call.command"]
+            .sudo()
+            .search(
+                [
+                    ("call_id", "=", self.id),
+                    ("kind", "=", "transfer"),
+                    ("user_id", "=", self.env.uid),
+                    ("state", "in", ("sent", "accepted")),
+                ],
+                limit=1,
+            )
+        )
+        if transfer:
+            legs = {leg.call_id: leg for leg in state.legs if leg.state in LIVE_STATES}
+            held = legs.get(transfer.pbx_call_id)
+            consult = next(
+                (
+                    leg
+                    for leg in state.legs
+                    if leg.command_id == transfer.command_id and leg.state in LIVE_STATES
+                ),
+                None,
+            )
+            if held and held.state == "OnHold" and consult:
+                return held.call_id, consult.call_id, None
+        return None, None, _answer(False, _("There is no transfer in progress on this call."))
+
+    # -------------------------------------------------------- recordings
+
+    # Recordings of a call: created from the PBX's events, started from Odoo on request.
+
+    recording_ids = fields.One2many(
+        "medpulse.call.recording",
+        "call_id",
+        string="Recordings",
+        readonly=True,
+        groups="medpulse_telephony.group_telephony_recordings",
+    )
+    recording_count = fields.Integer(
+        string="Number of recordings",
+        compute="_compute_recording_count",
+        groups="medpulse_telephony.group_telephony_recordings",
+    )
+
+    recording_player_html = fields.Html(
+        string="Players",
+        compute="_compute_recording_player_html",
+        sanitize=False,
+        groups="medpulse_telephony.group_telephony_recordings",
+    )
+
+    @api.depends("recording_ids")
+    def _compute_recording_count(self):
+        for call in self:
+            call.recording_count = len(call.recording_ids)
+
+    @api.depends("recording_ids.state")
+    @api.depends_context("uid")
+    def _compute_recording_player_html(self):
+        for call in self:
+            players = [
+                recording._render_player(caption=recording._caption())
+                for recording in call.recording_ids.sorted(
+                    lambda r: (r.started_at or r.create_date, r.id)
+                )
+            ]
+            players = [player for player in players if player]
+            call.recording_player_html = Markup("").join(players) if players else False
+
+    def action_start_recording(self):
+        """Ask the PBX to record the current user in this call (``commands/recording/start``).
+
+        The PBX answers later: ``result/recording/start``, then ``events/recording``
+        ``Started`` creates the recording here.
+        """
+        self.ensure_one()
+        user = self.env.user
+        if not user.has_group("medpulse_telephony.group_telephony_recordings"):
+            raise AccessError(_("You are not allowed to start call recordings."))
+        extension = user.medpulse_pbx_extension
+        if not extension:
+            raise UserError(
+                _("Your user has no PBX extension: set it in Settings ▸ Users ▸ Telephony.")
+            )
+        leg = self._my_active_leg(extension)
+        if not leg:
+            raise UserError(
+                _("You are not talking in this call right now: there is nothing to record.")
+            )
+        company = self.company_id
+        try:
+            company._medpulse_pbx_client().recording_start(leg.call_id, extension)
+        except mango_vpbx.VpbxError as error:
+            _logger.info("Recording start in call %s failed: %s", self.id, error)
+            raise UserError(company._medpulse_pbx_error_text(error)) from error
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Recording requested"),
+                "message": _("The PBX will start recording your conversation."),
+                "type": "success",
+                "sticky": False,
+            },
+        }
+
+    def _my_active_leg(self, extension):
+        """The leg of this call in which ``extension`` is talking or on hold now."""
+        events = (
+            self.env["medpulse.call.event"]
+            .sudo()
+            .search([("call_id", "=", self.id), ("state", "!=", "not_understood")])
+        )
+        state = self._fold(self.company_id, events)
+        for leg in reversed(getattr(state, "legs", ()) or ()):
+            parties = {
+                leg.to.extension if leg.to else None,
+                leg.from_.extension if leg.from_ else None,
+            }
+            if leg.state in ("Connected", "OnHold") and extension in parties:
+                return leg
+        return None
+
+    # ---------------------------------------------------- PBX statistics
+
+    # What the PBX's own statistics say about a journal call (reconciliation).
+
+    reconciled = fields.Boolean(
+        string="Confirmed by the PBX", readonly=True, index=True, copy=False,
+        help="The PBX's call statistics contain this call.",
+    )
+    recovered_from_stats = fields.Boolean(
+        string="Recovered from PBX statistics", readonly=True, index=True, copy=False,
+        help="None of this call's events reached the webhook: the call was created from the "
+        "PBX's statistics by the reconciliation.",
+    )
+    completed_from_stats = fields.Boolean(
+        string="Completed from PBX statistics", readonly=True, copy=False,
+        help="The final notification of this call never arrived: its outcome comes from "
+        "the PBX's statistics.",
+    )
+
+    def _after_stats(self, state):
+        """The statistics created or completed this call: it is over. End the cards still
+        ringing or talking and fetch its recordings, as its lost final events would have."""
+        self.ensure_one()
+        self._card_dispatch(state)
+        self.env["medpulse.call.recording"].sudo()._sync_from_state(self.sudo(), None, state)
+
+    @api.model
+    def _apply_stats_rows(self, company, entry_id, rows):
+        """Bring the journal call of ``entry_id`` in line with its statistics rows.
+
+        Returns ``'created'``, ``'completed'``, ``'reconciled'`` (only the flag was
+        set) or ``False`` when nothing changed, which makes reconciliation idempotent:
+        values are written only when they differ from the stored ones.
+        """
+        state = stats_call_state(entry_id, rows)
+        call = self.search([("company_id", "=", company.id), ("entry_id", "=", entry_id)], limit=1)
+        if not call:
+            call = self._insert_new(company, entry_id)
+            vals = call._vals_from_state(company, state)
+            vals.update(recovered_from_stats=True, reconciled=True)
+            call.write(vals)
+            call._apply_followup()
+            call.message_post(
+                body=_(
+                    "Recovered from the PBX statistics: none of this call's events reached the "
+                    "webhook."
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
+            call._after_stats(state)
+            return "created"
+        outcome = False
+        if not call.is_final:
+            vals = call._vals_from_state(company, state)
+            for name in _KEPT_FROM_EVENTS:
+                if call[name]:
+                    vals.pop(name, None)
+            changes = call._vals_differing(vals)
+            if changes:
+                changes["completed_from_stats"] = True
+                call.write(changes)
+                call._apply_followup()
+                call._after_stats(state)
+                outcome = "completed"
+        if not call.reconciled:
+            call.reconciled = True
+            outcome = outcome or "reconciled"
+        return outcome
+
+    # ------------------------------------------------------ live journal
+
+    # The journal follows the calls live.
+    #
+    # After every PBX event of a call, its company's journal channel gets the call's id, and
+    # the call lists open in the browsers of that company's operators reload themselves
+    # (``static/src/journal/``), reading what each of them may read. Only ids travel: the
+    # channel is a (company, subchannel) channel that the server alone adds to an operator's
+    # websocket below, never a string channel any client could join, and no patient data or
+    # number is in it.
+
+    def _notify_journal(self):
+        """Tell the journal lists of the calls' companies that these calls changed."""
+        Bus = self.env["bus.bus"].sudo()
+        for company in self.company_id:
+            calls = self.filtered(lambda call, company=company: call.company_id == company)
+            Bus._sendone(
+                (company, JOURNAL_SUBCHANNEL), JOURNAL_NOTIFICATION, {"call_ids": calls.ids}
+            )
 
 #: Above this many matching patients, the Patient filter is left to a subquery.
 _PATIENT_SEARCH_IDS = 5000
@@ -826,3 +1732,25 @@ def _party_label(party):
     if extension and number:
         return f"{extension} ({number})"
     return extension or number or ""
+
+
+def _patient_card(patient):
+    next_appointment = patient.next_appointment_id
+    return {
+        "id": patient.id,
+        "name": patient.name,
+        "card_number": patient.card_number or "",
+        "last_visit_at": fields.Datetime.to_string(patient.last_visit_at)
+        if patient.last_visit_at
+        else False,
+        "last_service": patient.last_service_id.display_name or "",
+        "next_appointment": next_appointment
+        and {
+            "id": next_appointment.id,
+            "start": fields.Datetime.to_string(next_appointment.start),
+            "doctor": next_appointment.doctor_id.display_name or "",
+            "service": next_appointment.service_id.display_name or "",
+        }
+        or False,
+        "consent_call": bool(patient.consent_call),
+    }

@@ -111,7 +111,7 @@ class MedpulseCallCommand(models.Model):
     # Like the call's patient fields: telephony managers and operators without a clinic
     # role see commands and their numbers, never whose they are.
     patient_id = fields.Many2one(
-        "medpulse.patient", string="Patient", readonly=True, index="btree_not_null",
+        "medpulse.patient", readonly=True, index="btree_not_null",
         groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
     )
     res_model = fields.Char(string="Started from (model)", readonly=True)
@@ -119,7 +119,7 @@ class MedpulseCallCommand(models.Model):
         string="Started from (id)", model_field="res_model", readonly=True
     )
     call_id = fields.Many2one(
-        "medpulse.call", string="Call", readonly=True, index="btree_not_null", ondelete="set null"
+        "medpulse.call", readonly=True, index="btree_not_null", ondelete="set null"
     )
 
     _sql_constraints = [
@@ -152,7 +152,7 @@ class MedpulseCallCommand(models.Model):
         user = self.env.user
         if not user.has_group(OPERATOR_GROUP):
             return _answer(False, _("Only telephony operators can place calls through the PBX."))
-        if not user.pbx_extension:
+        if not user.medpulse_pbx_extension:
             return _answer(
                 False, _("Your user has no PBX extension: set it in Settings ▸ Users ▸ Telephony")
             )
@@ -166,7 +166,7 @@ class MedpulseCallCommand(models.Model):
         except (AccessError, UserError) as error:
             return _answer(False, str(error.args[0]))
         patient = self._click_to_call_patient(origin, number)
-        line = user.pbx_callback_line_id or company.mango_callback_line_id
+        line = user.medpulse_pbx_callback_line_id or company.medpulse_medpulse_pbx_callback_line_id
         desk = self._desk_number(desk_device_id)
         if (desk_number or "").strip():
             desk = self._own_device_number(company, desk_number.strip())
@@ -178,7 +178,7 @@ class MedpulseCallCommand(models.Model):
                 ))
         vals = {
             "number": number,
-            "number_e164": company._mango_normalize(number),
+            "number_e164": company._medpulse_pbx_normalize(number),
             "desk_number": desk,
             "line_number": line.number or False,
             "patient_id": patient.id or False,
@@ -190,7 +190,7 @@ class MedpulseCallCommand(models.Model):
             "callback",
             vals,
             lambda client, command_id: client.callback(
-                user.pbx_extension,
+                user.medpulse_pbx_extension,
                 to_number,
                 line_number=line.number or None,
                 from_number=desk or None,
@@ -227,7 +227,7 @@ class MedpulseCallCommand(models.Model):
     @api.model
     def _dialable(self, company, number):
         """What to put in ``to_number``: E.164 digits without '+', or a short extension."""
-        e164 = company._mango_normalize(number)
+        e164 = company._medpulse_pbx_normalize(number)
         if e164:
             return e164.lstrip("+")
         digits = re.sub(r"[\s\-()]", "", number)
@@ -276,7 +276,7 @@ class MedpulseCallCommand(models.Model):
         caller's request fail and be retried (which would send the command twice).
         """
         try:
-            client = company._mango_client()
+            client = company._medpulse_pbx_client()
         except UserError as error:
             return _answer(False, str(error.args[0]))
         command_id = new_command_id()
@@ -287,13 +287,13 @@ class MedpulseCallCommand(models.Model):
                 command_id=command_id,
                 company_id=company.id,
                 user_id=self.env.uid,
-                extension=self.env.user.pbx_extension or False,
+                extension=self.env.user.medpulse_pbx_extension or False,
             )
         )
         try:
             request(client, command_id)
         except mango_vpbx.VpbxError as error:
-            message = company._mango_error_text(error)
+            message = company._medpulse_pbx_error_text(error)
             _logger.info("PBX command %s (%s) failed: %s", command_id, kind, error)
             self._finish(record_id, "failed", error_code=error.code or 0, error_text=message)
             return _answer(False, message, command_id)
@@ -336,7 +336,9 @@ class MedpulseCallCommand(models.Model):
         else:
             error = mango_vpbx.error_for_code(event.result)
             vals.update(
-                state="failed", error_code=event.result, error_text=company._mango_error_text(error)
+                state="failed",
+                error_code=event.result,
+                error_text=company._medpulse_pbx_error_text(error),
             )
         changed = vals.get("state") and vals["state"] != command.state
         command.write(vals)

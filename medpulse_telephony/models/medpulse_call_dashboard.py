@@ -25,7 +25,9 @@ class MedpulseCallDashboard(models.TransientModel):
     _description = "Calls dashboard"
 
     period = fields.Selection(PERIODS, required=True, default="yesterday")
-    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company)
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company
+    )
     date_from = fields.Datetime(compute="_compute_figures")
     date_to = fields.Datetime(compute="_compute_figures")
     incoming_count = fields.Integer(string="Incoming calls", compute="_compute_figures")
@@ -39,10 +41,18 @@ class MedpulseCallDashboard(models.TransientModel):
     median_return_minutes = fields.Float(
         string="Median time to return (min)", compute="_compute_figures", digits=(16, 1),
     )
-    average_wait_seconds = fields.Float(string="Average wait (s)", compute="_compute_figures", digits=(16, 1))
-    average_talk_seconds = fields.Float(string="Average talk (s)", compute="_compute_figures", digits=(16, 1))
-    appointment_count = fields.Integer(string="Calls with an appointment", compute="_compute_figures")
-    conversion_rate = fields.Float(string="Conversion (%)", compute="_compute_figures", digits=(16, 1))
+    average_wait_seconds = fields.Float(
+        string="Average wait (s)", compute="_compute_figures", digits=(16, 1)
+    )
+    average_talk_seconds = fields.Float(
+        string="Average talk (s)", compute="_compute_figures", digits=(16, 1)
+    )
+    appointment_count = fields.Integer(
+        string="Calls with an appointment", compute="_compute_figures"
+    )
+    conversion_rate = fields.Float(
+        string="Conversion (%)", compute="_compute_figures", digits=(16, 1)
+    )
 
     def _period_bounds(self):
         """[start, end) of the period in the user's time zone, as naive UTC."""
@@ -55,8 +65,14 @@ class MedpulseCallDashboard(models.TransientModel):
             "last_7_days": (today - timedelta(days=6), today),
             "last_30_days": (today - timedelta(days=29), today),
         }[self.period]
-        start = tz.localize(datetime.combine(first, time.min)).astimezone(pytz.utc).replace(tzinfo=None)
-        end = tz.localize(datetime.combine(last + timedelta(days=1), time.min)).astimezone(pytz.utc).replace(tzinfo=None)
+        start = (
+            tz.localize(datetime.combine(first, time.min)).astimezone(pytz.utc).replace(tzinfo=None)
+        )
+        end = (
+            tz.localize(datetime.combine(last + timedelta(days=1), time.min))
+            .astimezone(pytz.utc)
+            .replace(tzinfo=None)
+        )
         return start, end
 
     def _domain(self, extra=()):
@@ -72,7 +88,9 @@ class MedpulseCallDashboard(models.TransientModel):
         Call = self.env["medpulse.call"]
         for board in self:
             board.date_from, board.date_to = board._period_bounds()
-            incoming = Call.search(board._domain([("direction", "=", "incoming"), ("result", "!=", "in_progress")]))
+            incoming = Call.search(
+                board._domain([("direction", "=", "incoming"), ("result", "!=", "in_progress")])
+            )
             missed = incoming.filtered(lambda c: c.call_type == "missed_incoming")
             returned = missed.filtered("closed_by_call_id")
             answered = Call.search(board._domain([
@@ -91,7 +109,9 @@ class MedpulseCallDashboard(models.TransientModel):
             board.missed_rate = 100.0 * len(missed) / len(incoming) if incoming else 0.0
             board.returned_count = len(returned)
             board.returned_rate = 100.0 * len(returned) / len(missed) if missed else 0.0
-            board.waiting_count = len(missed.filtered(lambda c: c.followup_state == "needs_callback"))
+            board.waiting_count = len(
+                missed.filtered(lambda c: c.followup_state == "needs_callback")
+            )
             board.median_return_minutes = statistics.median(delays) if delays else 0.0
             board.average_wait_seconds = (
                 sum(incoming.mapped("wait_seconds")) / len(incoming) if incoming else 0.0
@@ -105,7 +125,9 @@ class MedpulseCallDashboard(models.TransientModel):
 
     def _open_calls(self, name, extra):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("medpulse_telephony.medpulse_call_action")
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "medpulse_telephony.medpulse_call_action"
+        )
         action.update({"name": name, "domain": self._domain(extra), "context": {}})
         return action
 
@@ -126,7 +148,9 @@ class MedpulseCallDashboard(models.TransientModel):
 
     def action_open_analysis(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("medpulse_telephony.medpulse_call_report_action")
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "medpulse_telephony.medpulse_call_report_action"
+        )
         start, end = self._period_bounds()
         action["domain"] = [("created_at", ">=", start), ("created_at", "<", end)]
         return action

@@ -6,11 +6,12 @@ import time
 import traceback
 from datetime import timedelta
 
-import mango_vpbx
 from psycopg2 import errors as pg_errors
 
 from odoo import api, fields, models
 from odoo.tools import SQL
+
+import mango_vpbx
 
 from .medpulse_telephony_limit import _lock_key
 
@@ -45,8 +46,12 @@ class MedpulseCallEvent(models.Model):
     _rec_name = "path"
 
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
-    path = fields.Char(required=True, readonly=True, help="Path after the webhook base, e.g. events/call.")
-    json = fields.Text(string="JSON", readonly=True, help="The json form field exactly as received.")
+    path = fields.Char(
+        required=True, readonly=True, help="Path after the webhook base, e.g. events/call."
+    )
+    json = fields.Text(
+        string="JSON", readonly=True, help="The json form field exactly as received."
+    )
     received_at = fields.Datetime(required=True, readonly=True, default=fields.Datetime.now)
     identity = fields.Char(
         required=True, readonly=True,
@@ -64,7 +69,9 @@ class MedpulseCallEvent(models.Model):
         required=True, readonly=True, default="received", index=True,
     )
     error = fields.Text(readonly=True)
-    call_id_ref = fields.Many2one("medpulse.call", string="Call", readonly=True, index="btree_not_null", ondelete="set null")
+    call_id = fields.Many2one(
+        "medpulse.call", readonly=True, index="btree_not_null", ondelete="set null"
+    )
     body_sha256 = fields.Char(
         string="Body digest", readonly=True,
         help="SHA-256 of the json form field: one stored row per signed body.",
@@ -76,13 +83,20 @@ class MedpulseCallEvent(models.Model):
     )
 
     _sql_constraints = [
-        ("identity_company_uniq", "UNIQUE(company_id, identity)", "This PBX event is already stored."),
-        ("body_company_uniq", "UNIQUE(company_id, body_sha256)",
-         "This signed body is already stored."),
+        (
+            "identity_company_uniq",
+            "UNIQUE(company_id, identity)",
+            "This PBX event is already stored.",
+        ),
+        (
+            "body_company_uniq",
+            "UNIQUE(company_id, body_sha256)",
+            "This signed body is already stored.",
+        ),
     ]
 
     def init(self):
-        super().init()
+        res = super().init()
         # Rows stored before the digest existed: the first row of each body gets it.
         self.env.cr.execute("""
             UPDATE medpulse_call_event event SET body_sha256 = digests.digest
@@ -97,6 +111,7 @@ class MedpulseCallEvent(models.Model):
                                 WHERE other.company_id = event.company_id
                                   AND other.body_sha256 = digests.digest)
         """)
+        return res
 
     @api.model
     def _receive(self, company, path, json_str):
@@ -166,10 +181,12 @@ class MedpulseCallEvent(models.Model):
             self.write({"state": "error", "error": str(error)})
 
     def _apply(self, event):
-        """What this event changes: the journal of its call. Modules add the effect of
-        events of no call (command results)."""
+        """What this event changes: the journal of its call; a ``result/<command>``
+        notification (no call) goes to the command it answers."""
         if self.entry_id:
             self.env["medpulse.call"]._process_event(self, event)
+        elif isinstance(event, mango_vpbx.CommandResult):
+            self.env["medpulse.call.command"].sudo()._on_result(self.company_id, event)
 
     def _process_in_turn(self, event):
         """:meth:`_process` for the webhook: the events of one call one after another.
@@ -185,7 +202,8 @@ class MedpulseCallEvent(models.Model):
         event's work (:meth:`_process_locked`).
         """
         self.ensure_one()
-        self.env.cr.commit()
+        # The stored event must outlive this transaction (see above): the webhook's one commit.
+        self.env.cr.commit()  # pylint: disable=invalid-commit  # the stored event must stay
         self._lock_call()
         self._process_locked(event)
 
@@ -315,7 +333,9 @@ class MedpulseCallEvent(models.Model):
                 {
                     "path": record.path,
                     "json": record.json,
-                    "received_at": record.received_at.isoformat() + "Z" if record.received_at else None,
+                    "received_at": record.received_at.isoformat() + "Z"
+                    if record.received_at
+                    else None,
                 },
                 ensure_ascii=False,
             )

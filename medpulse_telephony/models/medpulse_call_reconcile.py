@@ -2,11 +2,11 @@ import logging
 from collections import defaultdict
 from datetime import timedelta, timezone
 
-import mango_vpbx
-from mango_vpbx.assumptions import STATS_POLL_SECONDS
-
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
+
+import mango_vpbx
+from mango_vpbx.assumptions import STATS_POLL_SECONDS
 
 from .medpulse_call_stats import STATS_FIELDS
 
@@ -62,14 +62,14 @@ class MedpulseCallReconcile(models.Model):
         Never raises: a failure is stored on the run and on the company, and the
         next run starts again where the last successful chunk ended.
         """
-        companies = self.env["res.company"].sudo().search([("mango_api_key", "!=", False)])
+        companies = self.env["res.company"].sudo().search([("medpulse_pbx_api_key", "!=", False)])
         more = False
         for company in companies:
             try:
                 more |= self._reconcile_since_last(company)
             except Exception as error:  # noqa: BLE001 - one company must not stop the others
                 _logger.exception("Reconciliation of company %s failed", company.id)
-                company._mango_record_error(str(error))
+                company._medpulse_pbx_record_error(str(error))
         if more:
             self.env.ref("medpulse_telephony.ir_cron_medpulse_call_reconcile")._trigger()
 
@@ -77,9 +77,11 @@ class MedpulseCallReconcile(models.Model):
     def _reconcile_since_last(self, company):
         """Catch up from the company's last reconciled moment; True if more remains."""
         now = fields.Datetime.now()
-        start = company.mango_reconciled_until
+        start = company.medpulse_pbx_reconciled_until
         start = start - OVERLAP if start else now - FIRST_WINDOW
-        runs = self._reconcile_period(company, start, now, trigger="cron", max_chunks=MAX_CHUNKS_PER_RUN)
+        runs = self._reconcile_period(
+            company, start, now, trigger="cron", max_chunks=MAX_CHUNKS_PER_RUN
+        )
         return bool(runs) and runs[-1].state == "done" and runs[-1].date_to < now
 
     @api.model
@@ -106,25 +108,30 @@ class MedpulseCallReconcile(models.Model):
             runs |= run
             if run.state != "done":
                 break
-            marker = company.mango_reconciled_until
+            marker = company.medpulse_pbx_reconciled_until
             if trigger == "cron" or (marker and chunk_from <= marker):
                 if not marker or chunk_to > marker:
-                    company.sudo().mango_reconciled_until = chunk_to
+                    company.sudo().medpulse_pbx_reconciled_until = chunk_to
             chunk_from = chunk_to
         return runs
 
     @api.model
     def _reconcile_chunk(self, company, date_from, date_to, trigger):
-        vals = {"company_id": company.id, "date_from": date_from, "date_to": date_to, "trigger": trigger}
+        vals = {
+            "company_id": company.id,
+            "date_from": date_from,
+            "date_to": date_to,
+            "trigger": trigger,
+        }
         try:
             rows = self._fetch_stats(company, date_from, date_to)
         except mango_vpbx.VpbxError as error:
-            message = company._mango_error_text(error)
+            message = company._medpulse_pbx_error_text(error)
             _logger.info("Reconciliation of company %s: the PBX failed: %s", company.id, error)
-            company._mango_record_error(message)
+            company._medpulse_pbx_record_error(message)
             return self.create(dict(vals, state="failed", error=message))
         except UserError as error:
-            company._mango_record_error(str(error))
+            company._medpulse_pbx_record_error(str(error))
             return self.create(dict(vals, state="failed", error=str(error)))
         counts = self._apply_rows(company, rows)
         return self.create(dict(vals, state="done", row_count=len(rows), **counts))
@@ -137,7 +144,7 @@ class MedpulseCallReconcile(models.Model):
     @api.model
     def _fetch_stats(self, company, date_from, date_to, call_party=None, max_wait=MAX_WAIT_SECONDS):
         """Statistics rows of ``[date_from, date_to]`` (naive UTC), ``entry_id`` included."""
-        client = company._mango_client()
+        client = company._medpulse_pbx_client()
         return client.stats(
             date_from.replace(tzinfo=timezone.utc), date_to.replace(tzinfo=timezone.utc),
             fields=STATS_FIELDS, call_party=call_party,

@@ -4,8 +4,6 @@ import mimetypes
 import time
 from datetime import timedelta, timezone
 
-from markupsafe import Markup
-
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import format_datetime
@@ -63,7 +61,6 @@ class MedpulseCallRecording(models.Model):
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
     call_id = fields.Many2one(
         "medpulse.call",
-        string="Call",
         readonly=True,
         index="btree_not_null",
         ondelete="set null",
@@ -113,7 +110,6 @@ class MedpulseCallRecording(models.Model):
     last_attempt_at = fields.Datetime(string="Last attempt", readonly=True)
     last_error = fields.Text(readonly=True)
     keep = fields.Boolean(
-        string="Keep",
         help="Never delete automatically (complaint, dispute): exempt from the retention period.",
     )
     deleted_reason = fields.Text(string="Deletion reason", readonly=True)
@@ -186,24 +182,15 @@ class MedpulseCallRecording(models.Model):
             or not user.has_group("medpulse_telephony.group_telephony_recordings")
         ):
             return False
-        parts = []
-        if caption:
-            parts.append(Markup('<div class="text-muted small">{}</div>').format(caption))
-        parts.append(
-            Markup(
-                '<audio class="o_medpulse_recording_player w-100" controls="controls" '
-                'preload="none" controlslist="nodownload" data-recording-id="{}">{}</audio>'
-            ).format(self.id, _("Your browser cannot play this recording."))
-        )
-        if user.has_group("medpulse_telephony.group_telephony_manager"):
-            parts.append(
-                Markup(
-                    '<a class="o_medpulse_recording_download" href="#" data-recording-id="{}">'
-                    '<i class="fa fa-download"></i> {}</a>'
-                ).format(self.id, _("Download"))
-            )
-        return Markup('<div class="o_medpulse_recording mb-2">{}</div>').format(
-            Markup("").join(parts)
+        can_download = user.has_group("medpulse_telephony.group_telephony_manager")
+        return self.env["ir.qweb"]._render(
+            "medpulse_telephony.medpulse_call_recording_player",
+            {
+                "recording_id": self.id,
+                "caption": caption,
+                "unsupported": _("Your browser cannot play this recording."),
+                "download": can_download and _("Download"),
+            },
         )
 
     def _caption(self):
@@ -308,7 +295,7 @@ class MedpulseCallRecording(models.Model):
         file is ready, and wakes the download cron for it.
         """
         company = call.company_id
-        time_base = company._mango_time_base()
+        time_base = company._medpulse_pbx_time_base()
         Users = self.env["res.users"]
         wake_at = []
         for folded in getattr(state, "recordings", ()) or ():
@@ -336,7 +323,8 @@ class MedpulseCallRecording(models.Model):
             if folded.extension and folded.extension != recording.extension:
                 vals["extension"] = folded.extension
                 vals["user_id"] = (
-                    Users._find_pbx_operator(company, folded.extension).id or recording.user_id.id
+                    Users._medpulse_find_pbx_operator(company, folded.extension).id
+                    or recording.user_id.id
                 )
             own_event = getattr(event, "recording_id", None) == folded.recording_id
             if own_event:
@@ -347,7 +335,7 @@ class MedpulseCallRecording(models.Model):
                     .with_context(active_test=False)
                     .search(
                         [
-                            ("pbx_user_id", "=", vals["pbx_user_id"]),
+                            ("medpulse_pbx_user_id", "=", vals["pbx_user_id"]),
                             ("company_ids", "in", company.ids),
                         ],
                         limit=1,
@@ -477,7 +465,7 @@ class MedpulseCallRecording(models.Model):
         now = fields.Datetime.now()
         company = self.company_id
         try:
-            audio = company._mango_client().download_recording(self.recording_id)
+            audio = company._medpulse_pbx_client().download_recording(self.recording_id)
             if not audio.content:
                 raise mango_vpbx.VpbxNotFound(_("The PBX sent an empty file."))
         except (mango_vpbx.VpbxLockedOut, mango_vpbx.VpbxRateLimited) as error:
@@ -492,7 +480,7 @@ class MedpulseCallRecording(models.Model):
             self.write(
                 {
                     "next_attempt_at": max(retry_at, now),
-                    "last_error": company._mango_error_text(error),
+                    "last_error": company._medpulse_pbx_error_text(error),
                 }
             )
             return max((retry_at - now).total_seconds(), 0.1)
@@ -527,7 +515,7 @@ class MedpulseCallRecording(models.Model):
             return str(error)
         if isinstance(error, mango_vpbx.VpbxUnavailable):
             return _("The PBX could not be reached: %(error)s", error=str(error))
-        return self.company_id._mango_error_text(error)
+        return self.company_id._medpulse_pbx_error_text(error)
 
     def _plan_retry(self, now, reason):
         attempts = self.download_attempts + 1
@@ -629,9 +617,9 @@ class MedpulseCallRecording(models.Model):
         recordings = self.sudo()
         now = fields.Datetime.now()
         for company in recordings.env["res.company"].search(
-            [("mango_recording_retention_days", ">", 0)]
+            [("medpulse_pbx_recording_retention_days", ">", 0)]
         ):
-            limit = now - timedelta(days=company.mango_recording_retention_days)
+            limit = now - timedelta(days=company.medpulse_pbx_recording_retention_days)
             expired = recordings.search(
                 [
                     ("company_id", "=", company.id),
@@ -648,7 +636,7 @@ class MedpulseCallRecording(models.Model):
                 expired._delete_audio(
                     _(
                         "Retention period of %(days)s days ended.",
-                        days=company.mango_recording_retention_days,
+                        days=company.medpulse_pbx_recording_retention_days,
                     )
                 )
                 _logger.info(

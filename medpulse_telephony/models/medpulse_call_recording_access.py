@@ -21,7 +21,6 @@ class MedpulseCallRecordingAccess(models.Model):
 
     recording_id = fields.Many2one(
         "medpulse.call.recording",
-        string="Recording",
         required=True,
         readonly=True,
         index=True,
@@ -29,7 +28,7 @@ class MedpulseCallRecordingAccess(models.Model):
     )
     company_id = fields.Many2one(related="recording_id.company_id", store=True, index=True)
     call_id = fields.Many2one(related="recording_id.call_id", string="Call")
-    user_id = fields.Many2one("res.users", string="User", required=True, readonly=True, index=True)
+    user_id = fields.Many2one("res.users", required=True, readonly=True, index=True)
     action = fields.Selection(
         [("play", "Play"), ("download", "Download"), ("delete", "Delete")],
         required=True,

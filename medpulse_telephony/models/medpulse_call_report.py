@@ -27,15 +27,16 @@ class MedpulseCallReport(models.Model):
     _order = "created_at desc"
     _rec_name = "call_id"
 
-    call_id = fields.Many2one("medpulse.call", string="Call", readonly=True)
+    call_id = fields.Many2one("medpulse.call", readonly=True)
     company_id = fields.Many2one("res.company", readonly=True)
     created_at = fields.Datetime(string="Started", readonly=True)
     direction = fields.Selection(
-        [("incoming", "Incoming"), ("outgoing", "Outgoing"), ("internal", "Internal")], readonly=True,
+        [("incoming", "Incoming"), ("outgoing", "Outgoing"), ("internal", "Internal")],
+        readonly=True,
     )
     call_type = fields.Selection(CALL_TYPES, string="Type", readonly=True)
     operator_user_id = fields.Many2one("res.users", string="Operator", readonly=True)
-    line_id = fields.Many2one("medpulse.telephony.line", string="Line", readonly=True)
+    line_id = fields.Many2one("medpulse.telephony.line", readonly=True)
     hour_of_day = fields.Selection(HOURS, string="Hour of day", readonly=True)
     weekday = fields.Selection(WEEKDAYS, readonly=True)
     missed_count = fields.Integer(string="Missed calls", readonly=True, aggregator="sum")
@@ -85,11 +86,13 @@ class MedpulseCallReport(models.Model):
                    c.call_type,
                    c.operator_user_id,
                    c.line_id,
-                   to_char(c.created_at AT TIME ZONE 'UTC' AT TIME ZONE tz.name, 'HH24') AS hour_of_day,
+                   to_char(c.created_at AT TIME ZONE 'UTC' AT TIME ZONE tz.name, 'HH24')
+                       AS hour_of_day,
                    to_char(c.created_at AT TIME ZONE 'UTC' AT TIME ZONE tz.name, 'ID') AS weekday,
                    CASE WHEN c.call_type = 'missed_incoming' THEN 1 ELSE 0 END AS missed_count,
                    CASE WHEN c.direction = 'incoming' AND c.result IN ('answered', 'missed')
-                        THEN CASE WHEN c.result = 'missed' THEN 100.0 ELSE 0.0 END END AS missed_rate,
+                        THEN CASE WHEN c.result = 'missed' THEN 100.0 ELSE 0.0 END
+                   END AS missed_rate,
                    CASE WHEN c.direction = 'incoming' AND c.result IN ('answered', 'missed')
                         THEN c.wait_seconds END AS wait_seconds,
                    CASE WHEN c.result = 'answered' THEN c.talk_seconds END AS talk_seconds,
@@ -100,7 +103,8 @@ class MedpulseCallReport(models.Model):
                         THEN CASE WHEN c.closed_by_call_id IS NOT NULL THEN 100.0 ELSE 0.0 END
                    END AS returned_rate,
                    CASE WHEN c.call_type = 'missed_incoming' AND closer.id IS NOT NULL
-                        THEN GREATEST(EXTRACT(EPOCH FROM closer.created_at - c.created_at), 0) / 60.0
+                        THEN GREATEST(EXTRACT(EPOCH FROM closer.created_at - c.created_at), 0)
+                             / 60.0
                    END AS return_minutes,
                    CASE WHEN appt.call_id IS NOT NULL THEN 1 ELSE 0 END AS appointment_count,
                    CASE WHEN c.result = 'answered' AND c.direction IN ('incoming', 'outgoing')

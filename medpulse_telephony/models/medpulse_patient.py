@@ -11,13 +11,17 @@ class MedpulsePatient(models.Model):
         counts = {}
         Call = self.env["medpulse.call"]
         if Call.has_access("read"):
-            counts = dict(Call._read_group([("patient_ids", "in", self.ids)], ["patient_ids"], ["__count"]))
+            counts = dict(
+                Call._read_group([("patient_ids", "in", self.ids)], ["patient_ids"], ["__count"])
+            )
         for patient in self:
             patient.call_count = counts.get(patient, 0)
 
     def action_view_calls(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("medpulse_telephony.medpulse_call_action")
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "medpulse_telephony.medpulse_call_action"
+        )
         action["domain"] = [("patient_ids", "in", self.ids)]
         action["context"] = {}
         return action

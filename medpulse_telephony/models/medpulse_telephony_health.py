@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytz
 
 from odoo import _, api, fields, models
-from odoo.tools import format_datetime, html_escape
+from odoo.tools import format_datetime
 
 #: Working time without a single PBX event after which the integration is red.
 SILENCE_MINUTES = 60
@@ -31,14 +31,22 @@ class MedpulseTelephonyHealth(models.TransientModel):
         "res.company", required=True, readonly=True, default=lambda self: self.env.company,
     )
     status = fields.Selection(
-        [("ok", "Working"), ("silent", "No events during working hours"), ("not_configured", "Not configured")],
+        [
+            ("ok", "Working"),
+            ("silent", "No events during working hours"),
+            ("not_configured", "Not configured"),
+        ],
         compute="_compute_health",
     )
     status_message = fields.Char(compute="_compute_health")
     last_event_at = fields.Datetime(string="Last event received", compute="_compute_health")
     events_24h = fields.Integer(string="Events in the last 24 hours", compute="_compute_health")
-    events_per_hour = fields.Float(string="Events per hour (24 h average)", compute="_compute_health", digits=(16, 1))
-    events_by_hour_html = fields.Html(string="Events per hour", compute="_compute_health", sanitize=False)
+    events_per_hour = fields.Float(
+        string="Events per hour (24 h average)", compute="_compute_health", digits=(16, 1)
+    )
+    events_by_hour_html = fields.Html(
+        string="Events per hour", compute="_compute_health", sanitize=False
+    )
     not_understood_count = fields.Integer(string="Events not understood", compute="_compute_health")
     error_event_count = fields.Integer(string="Events in error", compute="_compute_health")
     waiting_event_count = fields.Integer(
@@ -47,16 +55,24 @@ class MedpulseTelephonyHealth(models.TransientModel):
         "minute means that workers stop while processing events: they are folded by a "
         "scheduled action every minute.",
     )
-    recovered_count = fields.Integer(string="Calls recovered by reconciliation", compute="_compute_health")
-    completed_count = fields.Integer(string="Calls completed by reconciliation", compute="_compute_health")
+    recovered_count = fields.Integer(
+        string="Calls recovered by reconciliation", compute="_compute_health"
+    )
+    completed_count = fields.Integer(
+        string="Calls completed by reconciliation", compute="_compute_health"
+    )
     reconciled_until = fields.Datetime(
-        related="company_id.mango_reconciled_until", string="Reconciled with the PBX until",
+        related="company_id.medpulse_pbx_reconciled_until", string="Reconciled with the PBX until",
     )
     last_reconcile_state = fields.Char(string="Last reconciliation", compute="_compute_health")
     failed_command_count = fields.Integer(string="Failed commands", compute="_compute_health")
-    failed_download_count = fields.Integer(string="Failed recording downloads", compute="_compute_health")
-    last_error = fields.Text(related="company_id.mango_last_error", string="Last PBX error")
-    last_error_at = fields.Datetime(related="company_id.mango_last_error_at", string="Last PBX error at")
+    failed_download_count = fields.Integer(
+        string="Failed recording downloads", compute="_compute_health"
+    )
+    last_error = fields.Text(related="company_id.medpulse_pbx_last_error", string="Last PBX error")
+    last_error_at = fields.Datetime(
+        related="company_id.medpulse_pbx_last_error_at", string="Last PBX error at"
+    )
 
     @api.depends("company_id")
     def _compute_health(self):
@@ -72,12 +88,18 @@ class MedpulseTelephonyHealth(models.TransientModel):
             health.events_24h = len(day_events)
             health.events_per_hour = len(day_events) / 24.0
             health.events_by_hour_html = health._events_by_hour(day_events, now)
-            health.not_understood_count = Event.search_count(events + [("state", "=", "not_understood")])
+            health.not_understood_count = Event.search_count(
+                events + [("state", "=", "not_understood")]
+            )
             health.error_event_count = Event.search_count(events + [("state", "=", "error")])
             health.waiting_event_count = Event.search_count(events + [("state", "=", "received")])
             Call = self.env["medpulse.call"].sudo()
-            health.recovered_count = Call.search_count([("company_id", "=", company.id), ("recovered_from_stats", "=", True)])
-            health.completed_count = Call.search_count([("company_id", "=", company.id), ("completed_from_stats", "=", True)])
+            health.recovered_count = Call.search_count(
+                [("company_id", "=", company.id), ("recovered_from_stats", "=", True)]
+            )
+            health.completed_count = Call.search_count(
+                [("company_id", "=", company.id), ("completed_from_stats", "=", True)]
+            )
             run = self.env["medpulse.call.reconcile"].sudo().search(
                 [("company_id", "=", company.id)], limit=1
             )
@@ -98,7 +120,9 @@ class MedpulseTelephonyHealth(models.TransientModel):
         if model_name not in self.env:
             return 0
         Model = self.env[model_name].sudo()
-        if "state" not in Model._fields or "failed" not in dict(Model._fields["state"]._description_selection(self.env)):
+        if "state" not in Model._fields or "failed" not in dict(
+            Model._fields["state"]._description_selection(self.env)
+        ):
             return 0
         domain = [("state", "=", "failed")]
         if "company_id" in Model._fields:
@@ -125,7 +149,7 @@ class MedpulseTelephonyHealth(models.TransientModel):
         return None
 
     def _status(self, now, last_event_at):
-        if not self.company_id.sudo().mango_api_key:
+        if not self.company_id.sudo().medpulse_pbx_api_key:
             return "not_configured", _("The PBX account is not configured (Settings ▸ Telephony).")
         threshold = self._silence_threshold(now)
         if threshold and (not last_event_at or last_event_at < threshold):
@@ -148,11 +172,10 @@ class MedpulseTelephonyHealth(models.TransientModel):
             start = pytz.utc.localize(now - timedelta(hours=hours_ago + 1)).astimezone(tz)
             count = counts.get(hours_ago, 0)
             width = int(100 * count / peak)
-            rows.append(
-                f"<tr><td>{html_escape(start.strftime('%H:%M'))}</td><td>{count}</td>"
-                f'<td style="width:70%"><div class="bg-info" style="height:0.8em;width:{width}%"></div></td></tr>'
-            )
-        return '<table class="table table-sm o_medpulse_health_hours"><tbody>%s</tbody></table>' % "".join(rows)
+            rows.append({"hour": start.strftime("%H:%M"), "count": count, "width": width})
+        return self.env["ir.qweb"]._render(
+            "medpulse_telephony.medpulse_telephony_health_hours", {"rows": rows}
+        )
 
     @api.model
     def action_open(self):
@@ -170,7 +193,9 @@ class MedpulseTelephonyHealth(models.TransientModel):
 
     def _events_action(self, states):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("medpulse_telephony.medpulse_call_event_action")
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "medpulse_telephony.medpulse_call_event_action"
+        )
         action.update({
             "domain": [("company_id", "=", self.company_id.id), ("state", "in", states)],
             "context": {},
@@ -185,7 +210,9 @@ class MedpulseTelephonyHealth(models.TransientModel):
 
     def action_open_recovered(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("medpulse_telephony.medpulse_call_action")
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "medpulse_telephony.medpulse_call_action"
+        )
         action.update({
             "name": _("Calls recovered from PBX statistics"),
             "domain": [("company_id", "=", self.company_id.id), "|",
@@ -196,7 +223,9 @@ class MedpulseTelephonyHealth(models.TransientModel):
 
     def action_open_runs(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("medpulse_telephony.medpulse_call_reconcile_action")
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "medpulse_telephony.medpulse_call_reconcile_action"
+        )
         action["domain"] = [("company_id", "=", self.company_id.id)]
         return action
 

@@ -1,9 +1,9 @@
 import logging
 
-import mango_vpbx
-
 from odoo import _, api, fields, models
 from odoo.tools import SQL
+
+import mango_vpbx
 
 _logger = logging.getLogger(__name__)
 
@@ -15,7 +15,9 @@ class MedpulseTelephonyLine(models.Model):
     _description = "PBX line"
     _order = "sequence, name"
 
-    name = fields.Char(required=True, translate=False, help="Human name, e.g. 'Main number', 'Ufa branch'.")
+    name = fields.Char(
+        required=True, translate=False, help="Human name, e.g. 'Main number', 'Ufa branch'."
+    )
     sequence = fields.Integer(default=10)
     number = fields.Char(
         required=True, index=True,
@@ -50,7 +52,7 @@ class MedpulseTelephonyLine(models.Model):
 
     def _update_number_e164(self):
         for line in self:
-            e164 = line.company_id._mango_normalize(line.number)
+            e164 = line.company_id._medpulse_pbx_normalize(line.number)
             if line.number_e164 != e164:
                 line.number_e164 = e164
 
@@ -88,9 +90,15 @@ class MedpulseTelephonyLine(models.Model):
                 ON CONFLICT (company_id, number) DO NOTHING
                 RETURNING id
                 """,
-                company.id, number, company._mango_normalize(number) or None,
-                mango_vpbx.format_number(number, company.mango_default_region or "RU") or number,
-                self.env.uid, now, self.env.uid, now,
+                company.id,
+                number,
+                company._medpulse_pbx_normalize(number) or None,
+                mango_vpbx.format_number(number, company.medpulse_pbx_default_region or "RU")
+                or number,
+                self.env.uid,
+                now,
+                self.env.uid,
+                now,
             ),
             log_exceptions=False,
         )
@@ -105,7 +113,7 @@ class MedpulseTelephonyLine(models.Model):
 
         A name already given in Odoo is kept: the PBX's own name is often technical.
         """
-        lines = company._mango_client().lines()
+        lines = company._medpulse_pbx_client().lines()
         result = self.browse()
         for pbx_line in lines:
             number = pbx_line.number
@@ -133,7 +141,9 @@ class MedpulseTelephonyLine(models.Model):
 
     def action_open_calls(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("medpulse_telephony.medpulse_call_action")
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "medpulse_telephony.medpulse_call_action"
+        )
         action["domain"] = [("line_id", "=", self.id)]
         action["context"] = {}
         action["display_name"] = _("Calls on %s", self.name)

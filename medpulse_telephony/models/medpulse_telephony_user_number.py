@@ -20,7 +20,12 @@ class MedpulseTelephonyUserNumber(models.Model):
     sequence = fields.Integer(default=10)
     number = fields.Char(required=True, help="As the PBX knows it: digits or a SIP URI.")
     kind = fields.Selection(
-        [("desk", "Desk phone"), ("softphone", "Softphone"), ("mobile", "Mobile"), ("other", "Other")],
+        [
+            ("desk", "Desk phone"),
+            ("softphone", "Softphone"),
+            ("mobile", "Mobile"),
+            ("other", "Other"),
+        ],
         default="other",
         required=True,
     )
@@ -34,10 +39,14 @@ class MedpulseTelephonyUserNumber(models.Model):
     )
 
     _sql_constraints = [
-        ("number_user_uniq", "UNIQUE(user_id, number)", "This number is already listed for this user."),
+        (
+            "number_user_uniq",
+            "UNIQUE(user_id, number)",
+            "This number is already listed for this user.",
+        ),
     ]
 
-    @api.depends("number", "company_id.mango_default_region")
+    @api.depends("number", "company_id.medpulse_pbx_default_region")
     def _compute_number_key(self):
         for rec in self:
             rec.number_e164, rec.number_key = self._number_keys(rec.company_id, rec.number)
@@ -50,5 +59,5 @@ class MedpulseTelephonyUserNumber(models.Model):
         number = number.strip()
         if number.lower().startswith("sip:") or "@" in number:
             return False, number.lower()
-        e164 = company._mango_normalize(number)
+        e164 = company._medpulse_pbx_normalize(number)
         return e164, e164 or number

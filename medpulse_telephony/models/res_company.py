@@ -2,12 +2,12 @@ import logging
 
 import pytz
 
-import mango_vpbx
-from mango_vpbx.times import TimeBase
-
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools.misc import format_time
+
+import mango_vpbx
+from mango_vpbx.times import TimeBase
 
 _logger = logging.getLogger(__name__)
 
@@ -21,27 +21,28 @@ class ResCompany(models.Model):
 
     _inherit = "res.company"
 
-    mango_api_url = fields.Char(
+    medpulse_pbx_api_url = fields.Char(
         string="PBX API URL",
         default=DEFAULT_API_URL,
         help="Base URL of the Mango Office virtual PBX API.",
     )
     # The key identifies the account (the PBX sends it in clear in every request); the
     # salt is the shared secret. Both stay readable by system administrators only.
-    mango_api_key = fields.Char(
+    medpulse_pbx_api_key = fields.Char(
         string="PBX API key",
         groups="base.group_system",
         copy=False,
-        help="'Unique code of your PBX' from the Mango Office account: Integrations ▸ API connector.",
+        help="'Unique code of your PBX' from the Mango Office account: "
+        "Integrations ▸ API connector.",
     )
-    mango_api_salt = fields.Char(
+    medpulse_pbx_api_salt = fields.Char(
         string="PBX signing key",
         groups="base.group_system",
         copy=False,
         help="'Signing key' from the Mango Office account: Integrations ▸ API connector. "
         "It is never sent over the network.",
     )
-    mango_time_base = fields.Selection(
+    medpulse_pbx_time_base = fields.Selection(
         selection=[("utc", "UTC"), ("msk", "UTC+3 (Moscow time)")],
         string="PBX time base",
         default="utc",
@@ -49,52 +50,80 @@ class ResCompany(models.Model):
         help="How the PBX's event timestamps must be read. The current PBX documentation "
         "says UTC+3, older documentation and observed traffic say plain UTC.",
     )
-    mango_default_region = fields.Char(
+    medpulse_pbx_default_region = fields.Char(
         string="Default country for numbers",
         default="RU",
         required=True,
         help="Two-letter country code used to read numbers the PBX sends without a country code.",
     )
+    medpulse_medpulse_pbx_callback_line_id = fields.Many2one(
+        "medpulse.telephony.line",
+        string="Line for click-to-call",
+        domain="[('company_id', '=', id)]",
+        help="The clinic number patients see when an operator calls them from Odoo. "
+        "Empty: the PBX uses each employee's outgoing line.",
+    )
+    medpulse_pbx_recording_retention_days = fields.Integer(
+        string="Keep call recordings (days)",
+        default=180,
+        help="The audio of older recordings is deleted, their access log is kept. "
+        "Recordings marked 'Keep' are exempt. 0 keeps recordings forever.",
+    )
+    # Where the reconciliation with the PBX's statistics stands, per PBX account.
+    medpulse_pbx_reconciled_until = fields.Datetime(
+        string="Reconciled with the PBX until", readonly=True, copy=False,
+        help="The journal was compared with the PBX's statistics up to this moment; the next "
+        "reconciliation starts here, however long ago it was.",
+    )
+    medpulse_pbx_last_error = fields.Text(string="Last PBX error", readonly=True, copy=False)
+    medpulse_pbx_last_error_at = fields.Datetime(
+        string="Last PBX error at", readonly=True, copy=False
+    )
 
     _sql_constraints = [
         (
-            "mango_api_key_uniq",
-            "UNIQUE(mango_api_key)",
+            "medpulse_pbx_api_key_uniq",
+            "UNIQUE(medpulse_pbx_api_key)",
             "This PBX API key is already used by another company.",
+        ),
+        (
+            "medpulse_pbx_recording_retention_days_positive",
+            "CHECK(medpulse_pbx_recording_retention_days >= 0)",
+            "The retention period of call recordings cannot be negative.",
         ),
     ]
 
-    @api.constrains("mango_default_region")
-    def _check_mango_default_region(self):
+    @api.constrains("medpulse_pbx_default_region")
+    def _check_medpulse_pbx_default_region(self):
         for company in self:
-            region = company.mango_default_region or ""
+            region = company.medpulse_pbx_default_region or ""
             if len(region) != 2 or not region.isalpha() or not region.isupper():
                 raise UserError(
                     _("The default country for numbers must be a two-letter code such as RU.")
                 )
 
-    def _mango_time_base(self):
+    def _medpulse_pbx_time_base(self):
         """The value passed to ``mango_vpbx.fold(time_base=...)``."""
         self.ensure_one()
-        return TimeBase.MSK if self.mango_time_base == "msk" else TimeBase.UTC
+        return TimeBase.MSK if self.medpulse_pbx_time_base == "msk" else TimeBase.UTC
 
-    def _mango_normalize(self, raw_number):
+    def _medpulse_pbx_normalize(self, raw_number):
         """E.164 of a number as the PBX or a user wrote it, or False."""
         self.ensure_one()
         if not raw_number:
             return False
         return mango_vpbx.normalize_number(
-            raw_number, default_region=self.mango_default_region or "RU"
+            raw_number, default_region=self.medpulse_pbx_default_region or "RU"
         ) or False
 
-    def _mango_client(self):
+    def _medpulse_pbx_client(self):
         """A signed API client for this company's PBX account.
 
         Raises a UserError the administrator can act on when the account is not set up.
         """
         self.ensure_one()
         company = self.sudo()
-        if not company.mango_api_key or not company.mango_api_salt:
+        if not company.medpulse_pbx_api_key or not company.medpulse_pbx_api_salt:
             raise UserError(
                 _(
                     "The PBX account of %(company)s is not configured: set the API key and "
@@ -103,18 +132,22 @@ class ResCompany(models.Model):
                 )
             )
         return mango_vpbx.VpbxClient(
-            company.mango_api_url or DEFAULT_API_URL,
-            company.mango_api_key,
-            company.mango_api_salt,
+            company.medpulse_pbx_api_url or DEFAULT_API_URL,
+            company.medpulse_pbx_api_key,
+            company.medpulse_pbx_api_salt,
             timeout=PBX_TIMEOUT_SECONDS,
-            time_base=company._mango_time_base(),
-            # Workers and the cron share one budget, so none sends the request that locks the account.
+            time_base=company._medpulse_pbx_time_base(),
+            # Workers and the cron share one budget, so none sends the request that locks the
+            # account.
             limiter=self.env["medpulse.telephony.limit"]._limit_store(),
         )
 
-    def _mango_error_text(self, error):
+    def _medpulse_pbx_error_text(self, error):
         """A sentence an administrator can act on, for an error of the PBX client."""
-        if isinstance(error, mango_vpbx.VpbxAuthError) or getattr(error, "http_status", None) == 401:
+        if (
+            isinstance(error, mango_vpbx.VpbxAuthError)
+            or getattr(error, "http_status", None) == 401
+        ):
             return _(
                 "The PBX refused the API key or the signature. Check the API key and the "
                 "signing key in Settings ▸ Telephony."
@@ -133,11 +166,13 @@ class ResCompany(models.Model):
             return _("The PBX's request limit is exceeded: try again in a few seconds.")
         if isinstance(error, mango_vpbx.VpbxUnavailable) and error.code is None:
             return _(
-                "Could not reach the PBX at %(url)s. Check the API URL and the network. (%(error)s)",
-                url=self.sudo().mango_api_url,
+                "Could not reach the PBX at %(url)s. Check the API URL and the network. "
+                "(%(error)s)",
+                url=self.sudo().medpulse_pbx_api_url,
                 error=str(error),
             )
-        # The PBX's documentation words every code in Russian; English users get its English meaning.
+        # The PBX's documentation words every code in Russian; English users get its English
+        # meaning.
         meaning = error.meaning or str(error)
         if error.code is not None and (self.env.lang or "").startswith("ru"):
             meaning = mango_vpbx.describe_ru(error.code)
@@ -149,4 +184,13 @@ class ResCompany(models.Model):
         return _(
             "The PBX answered with an error (code %(code)s: %(meaning)s).",
             code=error.code, meaning=meaning,
+        )
+
+    def _medpulse_pbx_record_error(self, message):
+        """Remember a failure of a background request to the PBX for the health screen."""
+        self.sudo().write(
+            {
+                "medpulse_pbx_last_error": message,
+                "medpulse_pbx_last_error_at": fields.Datetime.now(),
+            }
         )

@@ -3,47 +3,61 @@ from contextlib import contextmanager
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-# Key of the per-event operator memo in the cursor's cache (see _pbx_operator_memo).
+# Key of the per-event operator memo in the cursor's cache (see _medpulse_pbx_operator_memo).
 _OPERATOR_MEMO = "medpulse_telephony.pbx_operators"
 
 
 class ResUsers(models.Model):
     _inherit = "res.users"
 
-    pbx_extension = fields.Char(
+    medpulse_pbx_extension = fields.Char(
         string="PBX extension",
         copy=False,
         index="btree_not_null",
         help="The user's short number on the PBX, as a string: leading zeros matter (0511).",
     )
-    pbx_user_id = fields.Char(string="PBX user id", copy=False, help="The employee's user_id in the PBX.")
-    pbx_number_ids = fields.One2many(
+    medpulse_pbx_user_id = fields.Char(
+        string="PBX user id", copy=False, help="The employee's user_id in the PBX."
+    )
+    medpulse_pbx_number_ids = fields.One2many(
         "medpulse.telephony.user.number", "user_id", string="PBX numbers",
         help="Devices the PBX rings for this user: desk SIP phone, softphone, mobile.",
+    )
+    medpulse_pbx_callback_line_id = fields.Many2one(
+        "medpulse.telephony.line",
+        string="Line for my calls",
+        help="The clinic number patients see when this user calls them from Odoo; "
+        "overrides the company's line for click-to-call.",
     )
 
     _sql_constraints = [
         (
-            "pbx_extension_company_uniq",
-            "UNIQUE(company_id, pbx_extension)",
+            "medpulse_pbx_extension_company_uniq",
+            "UNIQUE(company_id, medpulse_pbx_extension)",
             "Another user of this company already has this PBX extension.",
         ),
     ]
 
     @property
     def SELF_READABLE_FIELDS(self):
-        return super().SELF_READABLE_FIELDS + ["pbx_extension", "pbx_user_id", "pbx_number_ids"]
+        return super().SELF_READABLE_FIELDS + [
+            "medpulse_pbx_extension", "medpulse_pbx_user_id", "medpulse_pbx_number_ids",
+            "medpulse_pbx_callback_line_id",
+        ]
 
-    @api.constrains("pbx_extension")
-    def _check_pbx_extension(self):
+    @api.constrains("medpulse_pbx_extension")
+    def _check_medpulse_medpulse_pbx_extension(self):
         for user in self:
-            if user.pbx_extension and not user.pbx_extension.isdigit():
+            if user.medpulse_pbx_extension and not user.medpulse_pbx_extension.isdigit():
                 raise ValidationError(
-                    _("A PBX extension is made of digits only (got %s).", user.pbx_extension)
+                    _(
+                        "A PBX extension is made of digits only (got %s).",
+                        user.medpulse_pbx_extension,
+                    )
                 )
 
     @contextmanager
-    def _pbx_operator_memo(self):
+    def _medpulse_pbx_operator_memo(self):
         """Within the block, each PBX extension or number is looked up once.
 
         One webhook event resolves the same parties for the journal, the incoming-call
@@ -63,40 +77,40 @@ class ResUsers(models.Model):
             cache.pop(_OPERATOR_MEMO, None)
 
     @api.model
-    def _find_pbx_operators(self, company, extensions=(), numbers=()):
+    def _medpulse_find_pbx_operators(self, company, extensions=(), numbers=()):
         """Users of ``company`` matching PBX extensions or device numbers.
 
         A leg rings an operator by extension; when the PBX sends no extension, by the
         number of one of the operator's devices (``medpulse.telephony.user.number``).
         All the extensions are resolved in one search and all the numbers in another;
-        inside :meth:`_pbx_operator_memo`, only those not resolved before are searched.
+        inside :meth:`_medpulse_pbx_operator_memo`, only those not resolved before are searched.
         """
         extensions, numbers = tuple(extensions), tuple(numbers)
-        by_extension, by_number = self._pbx_operator_ids(company, extensions, numbers)
+        by_extension, by_number = self._medpulse_pbx_operator_ids(company, extensions, numbers)
         ids = [uid for ext in extensions if ext for uid in by_extension[ext]]
         ids += [uid for number in numbers if number for uid in by_number[number]]
         return self.browse(dict.fromkeys(ids))
 
     @api.model
-    def _find_pbx_operator(self, company, extension=None, number=None):
+    def _medpulse_find_pbx_operator(self, company, extension=None, number=None):
         """The one operator of a PBX party: by extension first, else by device number."""
         if extension:
-            ids = self._pbx_operator_ids(company, (extension,), ())[0][extension]
+            ids = self._medpulse_pbx_operator_ids(company, (extension,), ())[0][extension]
             if ids:
                 return self.browse(ids[0])
         if number:
-            ids = self._pbx_operator_ids(company, (), (number,))[1][number]
+            ids = self._medpulse_pbx_operator_ids(company, (), (number,))[1][number]
             if ids:
                 return self.browse(ids[0])
         return self.browse()
 
     @api.model
-    def _pbx_operator_ids(self, company, extensions, numbers):
+    def _medpulse_pbx_operator_ids(self, company, extensions, numbers):
         """({extension: user ids}, {number: user ids}) for the given parties.
 
         Ids are in the order the former one-party searches returned them (users by
         name and login; device numbers by user, sequence, id), so the first id is the
-        operator :meth:`_find_pbx_operator` always picked.
+        operator :meth:`_medpulse_find_pbx_operator` always picked.
         """
         memo = self.env.cr.cache.get(_OPERATOR_MEMO)
         if memo is None:
@@ -107,14 +121,16 @@ class ResUsers(models.Model):
         if missing:
             # Inactive users too: an archived operator still names who took a past call.
             users = self.sudo().with_context(active_test=False).search_fetch(
-                [("pbx_extension", "in", missing), ("company_ids", "in", company.ids)],
-                ["pbx_extension"],
+                [("medpulse_pbx_extension", "in", missing), ("company_ids", "in", company.ids)],
+                ["medpulse_pbx_extension"],
             )
             found = {ext: [] for ext in missing}
             for user in users:
-                found[user.pbx_extension].append(user.id)
+                found[user.medpulse_pbx_extension].append(user.id)
             by_extension.update((ext, tuple(ids)) for ext, ids in found.items())
-        missing = [number for number in dict.fromkeys(numbers) if number and number not in by_number]
+        missing = [
+            number for number in dict.fromkeys(numbers) if number and number not in by_number
+        ]
         if missing:
             Number = self.env["medpulse.telephony.user.number"].sudo()
             keys = {number: Number._number_keys(company, number)[1] for number in missing}

@@ -16,12 +16,13 @@ DESK_PHONE = "sip:desk101@clinic.mangosip.ru"
 OP1 = {"extension": "101", "number": "sip:reception1@clinic.mangosip.ru"}
 
 
-def callback_events(entry_id, command_id, t0, callee=PATIENT_NUMBER, operator=OP1, answered=True):
+def callback_events(entry_id, command_id, t0, callee=PATIENT_NUMBER, operator=None, answered=True):
     """A ``commands/callback`` as the PBX runs it (official example 246).
 
     The first leg rings the operator (``to``) on behalf of the patient (``from``); once
     the operator picks up, a second leg rings the patient.
     """
+    operator = OP1 if operator is None else operator
     first, second = f"{entry_id}:op", f"{entry_id}:pt"
     events = [
         call_event(
@@ -129,7 +130,10 @@ class ClickToCallCase(HttpCase, TelephonyFixtures):
             )
         )
         cls.company.sudo().write(
-            {"mango_api_url": cls.stub.url, "mango_callback_line_id": cls.line.id}
+            {
+                "medpulse_pbx_api_url": cls.stub.url,
+                "medpulse_medpulse_pbx_callback_line_id": cls.line.id,
+            }
         )
         cls.Command = cls.env["medpulse.call.command"]
 

@@ -9,9 +9,9 @@ without '+', extensions as strings, seq and timestamp sometimes as strings.
 import json
 from datetime import datetime, timezone
 
-import mango_vpbx
-
 from odoo.tests import new_test_user
+
+import mango_vpbx
 
 API_KEY = "test-vpbx-key-0001"
 API_SALT = "test-vpbx-salt-0001"
@@ -49,24 +49,82 @@ def incoming_answered(entry_id="E-IN-1", t0=T0, caller=PATIENT_NUMBER, to_operat
     answering = to_operator or {"extension": "101", "number": "sip:reception1@clinic.mangosip.ru"}
     ivr_to = {"number": LINE, "line_number": LINE}
     return [
-        call_event(entry_id, f"{entry_id}:ivr", "1", "Appeared", str(t0), "ivr", {"number": caller}, ivr_to),
-        call_event(entry_id, f"{entry_id}:ivr", "2", "Disconnected", str(t0 + 5), "ivr", {"number": caller}, ivr_to,
-                   disconnect_reason="1100"),
-        call_event(entry_id, f"{entry_id}:op2", 1, "Appeared", t0 + 5, "abonent",
-                   {"number": caller, "taken_from_call_id": f"{entry_id}:ivr"},
-                   {"extension": "102", "number": "sip:reception2@clinic.mangosip.ru", "line_number": LINE, "acd_group": "300"}),
-        call_event(entry_id, f"{entry_id}:op1", 1, "Appeared", t0 + 5, "abonent",
-                   {"number": caller, "taken_from_call_id": f"{entry_id}:ivr"},
-                   dict(answering, line_number=LINE, acd_group="300")),
-        call_event(entry_id, f"{entry_id}:op1", 2, "Connected", t0 + 12, "abonent",
-                   {"number": caller}, dict(answering, line_number=LINE, acd_group="300")),
-        call_event(entry_id, f"{entry_id}:op2", 2, "Disconnected", t0 + 12, "abonent",
-                   {"number": caller},
-                   {"extension": "102", "number": "sip:reception2@clinic.mangosip.ru", "line_number": LINE, "acd_group": "300"},
-                   disconnect_reason=1182),
-        call_event(entry_id, f"{entry_id}:op1", 3, "Disconnected", t0 + 72, "abonent",
-                   {"number": caller}, dict(answering, line_number=LINE, acd_group="300"),
-                   disconnect_reason=1110),
+        call_event(
+            entry_id, f"{entry_id}:ivr", "1", "Appeared", str(t0), "ivr", {"number": caller}, ivr_to
+        ),
+        call_event(
+            entry_id,
+            f"{entry_id}:ivr",
+            "2",
+            "Disconnected",
+            str(t0 + 5),
+            "ivr",
+            {"number": caller},
+            ivr_to,
+            disconnect_reason="1100",
+        ),
+        call_event(
+            entry_id,
+            f"{entry_id}:op2",
+            1,
+            "Appeared",
+            t0 + 5,
+            "abonent",
+            {"number": caller, "taken_from_call_id": f"{entry_id}:ivr"},
+            {
+                "extension": "102",
+                "number": "sip:reception2@clinic.mangosip.ru",
+                "line_number": LINE,
+                "acd_group": "300",
+            },
+        ),
+        call_event(
+            entry_id,
+            f"{entry_id}:op1",
+            1,
+            "Appeared",
+            t0 + 5,
+            "abonent",
+            {"number": caller, "taken_from_call_id": f"{entry_id}:ivr"},
+            dict(answering, line_number=LINE, acd_group="300"),
+        ),
+        call_event(
+            entry_id,
+            f"{entry_id}:op1",
+            2,
+            "Connected",
+            t0 + 12,
+            "abonent",
+            {"number": caller},
+            dict(answering, line_number=LINE, acd_group="300"),
+        ),
+        call_event(
+            entry_id,
+            f"{entry_id}:op2",
+            2,
+            "Disconnected",
+            t0 + 12,
+            "abonent",
+            {"number": caller},
+            {
+                "extension": "102",
+                "number": "sip:reception2@clinic.mangosip.ru",
+                "line_number": LINE,
+                "acd_group": "300",
+            },
+            disconnect_reason=1182,
+        ),
+        call_event(
+            entry_id,
+            f"{entry_id}:op1",
+            3,
+            "Disconnected",
+            t0 + 72,
+            "abonent",
+            {"number": caller},
+            dict(answering, line_number=LINE, acd_group="300"),
+            disconnect_reason=1110,
+        ),
         summary(entry_id, 1, {"number": caller}, answering, t0, t0 + 5, t0 + 12, t0 + 72, 1, 1110),
     ]
 
@@ -76,13 +134,41 @@ def incoming_missed(entry_id="E-MISS-1", t0=T0, caller=PATIENT_NUMBER):
     ivr_to = {"number": LINE, "line_number": LINE}
     op_to = {"extension": "101", "number": "sip:reception1@clinic.mangosip.ru", "line_number": LINE}
     return [
-        call_event(entry_id, f"{entry_id}:ivr", 1, "Appeared", t0, "ivr", {"number": caller}, ivr_to),
-        call_event(entry_id, f"{entry_id}:ivr", 2, "Disconnected", t0 + 4, "ivr", {"number": caller}, ivr_to,
-                   disconnect_reason=1100),
-        call_event(entry_id, f"{entry_id}:op1", 1, "Appeared", t0 + 4, "abonent",
-                   {"number": caller, "taken_from_call_id": f"{entry_id}:ivr"}, op_to),
-        call_event(entry_id, f"{entry_id}:op1", 2, "Disconnected", t0 + 24, "abonent",
-                   {"number": caller}, op_to, disconnect_reason=1110),
+        call_event(
+            entry_id, f"{entry_id}:ivr", 1, "Appeared", t0, "ivr", {"number": caller}, ivr_to
+        ),
+        call_event(
+            entry_id,
+            f"{entry_id}:ivr",
+            2,
+            "Disconnected",
+            t0 + 4,
+            "ivr",
+            {"number": caller},
+            ivr_to,
+            disconnect_reason=1100,
+        ),
+        call_event(
+            entry_id,
+            f"{entry_id}:op1",
+            1,
+            "Appeared",
+            t0 + 4,
+            "abonent",
+            {"number": caller, "taken_from_call_id": f"{entry_id}:ivr"},
+            op_to,
+        ),
+        call_event(
+            entry_id,
+            f"{entry_id}:op1",
+            2,
+            "Disconnected",
+            t0 + 24,
+            "abonent",
+            {"number": caller},
+            op_to,
+            disconnect_reason=1110,
+        ),
         summary(entry_id, 1, {"number": caller}, op_to, t0, t0 + 4, 0, t0 + 24, 0, 1110),
     ]
 
@@ -91,19 +177,55 @@ def outgoing(entry_id="E-OUT-1", t0=T0, callee=PATIENT_NUMBER, answered=True, ex
     """An employee's outgoing call, as in the official example (sequence 245)."""
     from_ = {"extension": extension, "number": "sip:reception1@clinic.mangosip.ru"}
     events = [
-        call_event(entry_id, f"{entry_id}:1", "1", "Appeared", str(t0), "abonent", {"extension": extension}, {"number": callee}),
+        call_event(
+            entry_id,
+            f"{entry_id}:1",
+            "1",
+            "Appeared",
+            str(t0),
+            "abonent",
+            {"extension": extension},
+            {"number": callee},
+        ),
     ]
     if answered:
         events += [
-            call_event(entry_id, f"{entry_id}:1", "2", "Connected", str(t0 + 8), "abonent", from_, {"number": callee}),
-            call_event(entry_id, f"{entry_id}:1", "3", "Disconnected", str(t0 + 38), "abonent", from_, {"number": callee},
-                       disconnect_reason="1120"),
+            call_event(
+                entry_id,
+                f"{entry_id}:1",
+                "2",
+                "Connected",
+                str(t0 + 8),
+                "abonent",
+                from_,
+                {"number": callee},
+            ),
+            call_event(
+                entry_id,
+                f"{entry_id}:1",
+                "3",
+                "Disconnected",
+                str(t0 + 38),
+                "abonent",
+                from_,
+                {"number": callee},
+                disconnect_reason="1120",
+            ),
             summary(entry_id, 2, from_, {"number": callee}, t0, t0, t0 + 8, t0 + 38, 1, 1120),
         ]
     else:
         events += [
-            call_event(entry_id, f"{entry_id}:1", "2", "Disconnected", str(t0 + 30), "abonent", from_, {"number": callee},
-                       disconnect_reason="1111"),
+            call_event(
+                entry_id,
+                f"{entry_id}:1",
+                "2",
+                "Disconnected",
+                str(t0 + 30),
+                "abonent",
+                from_,
+                {"number": callee},
+                disconnect_reason="1111",
+            ),
             summary(entry_id, 2, from_, {"number": callee}, t0, t0, 0, t0 + 30, 0, 1111),
         ]
     return events
@@ -120,8 +242,8 @@ class TelephonyFixtures:
     def setup_telephony(cls):
         cls.company = cls.env.company
         cls.company.sudo().write({
-            "mango_api_key": API_KEY, "mango_api_salt": API_SALT,
-            "mango_time_base": "utc", "mango_default_region": "RU",
+            "medpulse_pbx_api_key": API_KEY, "medpulse_pbx_api_salt": API_SALT,
+            "medpulse_pbx_time_base": "utc", "medpulse_pbx_default_region": "RU",
         })
         cls.operator1 = new_test_user(
             cls.env, login="tel_op1", name="Olga Operator", email="olga@clinic.example",
@@ -132,14 +254,17 @@ class TelephonyFixtures:
             groups="medpulse_clinic.group_clinic_receptionist",
         )
         cls.operator3 = new_test_user(
-            cls.env, login="tel_op3", name="Mira Mobile", groups="medpulse_clinic.group_clinic_receptionist",
+            cls.env,
+            login="tel_op3",
+            name="Mira Mobile",
+            groups="medpulse_clinic.group_clinic_receptionist",
         )
         cls.manager = new_test_user(
             cls.env, login="tel_mgr", name="Marat Manager",
             groups="medpulse_telephony.group_telephony_manager,medpulse_clinic.group_clinic_receptionist",
         )
-        cls.operator1.sudo().pbx_extension = "101"
-        cls.operator2.sudo().pbx_extension = "102"
+        cls.operator1.sudo().medpulse_pbx_extension = "101"
+        cls.operator2.sudo().medpulse_pbx_extension = "102"
         cls.env["medpulse.telephony.user.number"].sudo().create({
             "user_id": cls.operator3.id, "number": OPERATOR_MOBILE, "kind": "mobile",
         })

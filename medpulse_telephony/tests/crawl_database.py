@@ -71,7 +71,7 @@ class CrawlDatabase:
                 self.env, login=f"crawl_{role}", groups=groups, lang=lang, tz="Asia/Yekaterinburg",
                 name=f"Crawl {role.replace('_', ' ').title()}",
                 company_id=company.id, company_ids=[Command.set(company.ids)],
-                pbx_extension=extension,
+                medpulse_pbx_extension=extension,
             )
         self.users["administrator"] = self.env.ref("base.user_admin")
         for key, company in companies.items():
@@ -127,16 +127,21 @@ class CrawlDatabase:
         )
         emulator.start("127.0.0.1", 0)
         self.case.addCleanup(emulator.stop)
-        company.sudo().write({
-            "mango_api_url": f"{emulator.url}/vpbx/", "mango_api_key": api_key,
-            "mango_api_salt": api_salt, "mango_time_base": "utc", "mango_default_region": "RU",
-        })
+        company.sudo().write(
+            {
+                "medpulse_pbx_api_url": f"{emulator.url}/vpbx/",
+                "medpulse_pbx_api_key": api_key,
+                "medpulse_pbx_api_salt": api_salt,
+                "medpulse_pbx_time_base": "utc",
+                "medpulse_pbx_default_region": "RU",
+            }
+        )
         known, other = (patient.phone_ids[:1].number_e164.lstrip("+") for patient in patients)
-        desk = receptionist.pbx_extension
+        desk = receptionist.medpulse_pbx_extension
         plays = [
             ("incoming_answered", {"caller": known, "extension": desk}),
             ("outgoing", {"extension": desk, "target": known}),
-            ("internal", {"extension": desk, "to_extension": operator.pbx_extension}),
+            ("internal", {"extension": desk, "to_extension": operator.medpulse_pbx_extension}),
             # last, from another number: nobody calls it back, so it waits in "to return"
             ("missed_operator", {"caller": other, "extension": desk}),
         ]

@@ -63,7 +63,7 @@ class PbxStub:
                     self.end_headers()
                     self.wfile.write(data)
                 except OSError:
-                    pass  # the client gave up waiting
+                    return  # the client gave up waiting: nobody to answer
 
             def log_message(self, *args):
                 pass

@@ -105,7 +105,9 @@ class MatrixCase(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.company = cls.env.company
-        cls.company.sudo().write({"mango_api_key": API_KEY, "mango_api_salt": API_SALT})
+        cls.company.sudo().write(
+            {"medpulse_pbx_api_key": API_KEY, "medpulse_pbx_api_salt": API_SALT}
+        )
         cls.users = {}
         for role, groups in ROLES.items():
             if groups is None:
@@ -115,7 +117,7 @@ class MatrixCase(HttpCase):
         cls.colleague = new_test_user(
             cls.env, login="matrix_colleague", groups="medpulse_clinic.group_clinic_receptionist"
         )
-        cls.colleague.sudo().pbx_extension = "101"
+        cls.colleague.sudo().medpulse_pbx_extension = "101"
         cls.patient = (
             cls.env["medpulse.patient"]
             .sudo()
@@ -180,18 +182,23 @@ class MatrixCase(HttpCase):
         settings = (
             self.env["res.config.settings"]
             .with_user(user)
-            .create({"mango_api_url": "https://pbx.example/vpbx/"})
+            .create({"medpulse_pbx_api_url": "https://pbx.example/vpbx/"})
         )
         settings.execute()
-        return self.company.sudo().mango_api_url == "https://pbx.example/vpbx/"
+        return self.company.sudo().medpulse_pbx_api_url == "https://pbx.example/vpbx/"
 
     def do_read_api_key_salt(self, user):
-        values = self.company.with_user(user).read(["mango_api_key", "mango_api_salt"])[0]
-        return (values["mango_api_key"], values["mango_api_salt"]) == (API_KEY, API_SALT)
+        values = self.company.with_user(user).read(
+            ["medpulse_pbx_api_key", "medpulse_pbx_api_salt"]
+        )[0]
+        return (values["medpulse_pbx_api_key"], values["medpulse_pbx_api_salt"]) == (
+            API_KEY,
+            API_SALT,
+        )
 
     def do_change_someone_extension(self, user):
-        self.colleague.with_user(user).write({"pbx_extension": "109"})
-        return self.colleague.sudo().pbx_extension == "109"
+        self.colleague.with_user(user).write({"medpulse_pbx_extension": "109"})
+        return self.colleague.sudo().medpulse_pbx_extension == "109"
 
     def do_export_calls(self, user):
         calls = self.env["medpulse.call"].with_user(user).search([("id", "=", self.call.id)])
@@ -252,7 +259,7 @@ class TestCompanyIsolation(TransactionCase):
         cls.company_a = cls.env.company
         cls.company_b = cls.env["res.company"].create({"name": "Matrix branch B"})
         cls.company_b.sudo().write(
-            {"mango_api_key": "matrix-key-b", "mango_api_salt": "matrix-salt-b"}
+            {"medpulse_pbx_api_key": "matrix-key-b", "medpulse_pbx_api_salt": "matrix-salt-b"}
         )
         cls.user_a = new_test_user(
             cls.env,
@@ -305,4 +312,4 @@ class TestCompanyIsolation(TransactionCase):
 
     def test_company_b_key_and_salt_stay_hidden(self):
         with self.assertRaises(AccessError):
-            self.company_b.with_user(self.user_a).read(["mango_api_salt"])
+            self.company_b.with_user(self.user_a).read(["medpulse_pbx_api_salt"])

@@ -193,7 +193,7 @@ class TestCallControl(ClickToCallCase):
         self.assertEqual(
             answer, {"ok": False, "message": "You are not part of this call.", "command_id": False}
         )
-        self.manager.sudo().pbx_extension = "109"
+        self.manager.sudo().medpulse_pbx_extension = "109"
         answer = self.control(self.manager, call).action_hangup()
         self.assertTrue(answer["ok"], answer)
         self.assertEqual(self.stub.commands("commands/call/hangup")[0]["call_id"], OP1_LEG)

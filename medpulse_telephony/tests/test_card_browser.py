@@ -63,6 +63,6 @@ class TestCardInBrowser(TelephonyFixtures, HttpCase):
             self.env, login="tel_ru", name="Ольга Регистратор", lang="ru_RU",
             groups="medpulse_clinic.group_clinic_receptionist",
         )
-        russian.pbx_extension = "105"
+        russian.medpulse_pbx_extension = "105"
         self._call_in_progress("E-TOUR-RU", "105")
         self.start_tour("/odoo", "medpulse_card_russian_tour", login=russian.login)

@@ -43,7 +43,7 @@ class TestClickToCall(ClickToCallCase):
             .sudo()
             .create({"name": "Reception", "number": "74957654321"})
         )
-        self.operator1.sudo().pbx_callback_line_id = own_line
+        self.operator1.sudo().medpulse_pbx_callback_line_id = own_line
         self.env["medpulse.telephony.user.number"].sudo().create(
             {"user_id": self.operator1.id, "number": DESK_PHONE, "kind": "desk"}
         )
@@ -174,7 +174,7 @@ class TestClickToCall(ClickToCallCase):
         self.assertFalse(self.Command.sudo().search([]))
 
     def test_error_not_configured(self):
-        self.company.sudo().mango_api_salt = False
+        self.company.sudo().medpulse_pbx_api_salt = False
         answer = self.click(self.operator1, PATIENT_NUMBER, self.patient)
         self.assertFailed(answer, "is not configured")
 
@@ -197,7 +197,7 @@ class TestClickToCall(ClickToCallCase):
         self.assertEqual(self.command(second).state, "failed")
 
     def test_error_unreachable(self):
-        self.company.sudo().mango_api_url = "http://127.0.0.1:9/vpbx/"
+        self.company.sudo().medpulse_pbx_api_url = "http://127.0.0.1:9/vpbx/"
         answer = self.click(self.operator1, PATIENT_NUMBER, self.patient)
         self.assertFailed(answer, "Could not reach the PBX")
         self.assertEqual(self.command(answer).state, "failed")
@@ -331,7 +331,7 @@ class TestLimitStore(ClickToCallCase):
         self.assertIsNone(first.blocked_until("acct:invalid"))
 
     def test_company_client_uses_the_database_store(self):
-        client = self.company._mango_client()
+        client = self.company._medpulse_pbx_client()
         self.assertEqual(type(client.limiter).__name__, "DatabaseLimitStore")
         client.limiter.block(client._scope("invalid"), time.time() + 60)
         answer = self.click(self.operator1, PATIENT_NUMBER, self.patient)

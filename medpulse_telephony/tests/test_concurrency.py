@@ -81,16 +81,20 @@ class TestConcurrentDelivery(TransactionCase):
         self.assertFalse(self._receive(second, self.events[0]), "the retry sees a duplicate")
         second.cr.commit()
         with self.registry.cursor() as cr:
-            cr.execute(SQL("SELECT COUNT(*) FROM medpulse_call_event WHERE entry_id = %s", self.entry))
+            cr.execute(
+                SQL("SELECT COUNT(*) FROM medpulse_call_event WHERE entry_id = %s", self.entry)
+            )
             self.assertEqual(cr.fetchone()[0], 1)
 
     def test_missed_call_and_the_call_that_closes_it_at_once(self):
         """Neither worker sees the other's call: the follow-up lock makes one start again."""
-        caller = "7916%07d" % (uuid.uuid4().int % 10**7)
+        caller = f"7916{uuid.uuid4().int % 10**7:07d}"
         missed_entry, answered_entry = f"{self.entry}-M", f"{self.entry}-A"
         self.entries += [missed_entry, answered_entry]
         missed = [(p, dumps(e)) for p, e in incoming_missed(missed_entry, caller=caller)]
-        answered = [(p, dumps(e)) for p, e in incoming_answered(answered_entry, t0=T0 + 600, caller=caller)]
+        answered = [
+            (p, dumps(e)) for p, e in incoming_answered(answered_entry, t0=T0 + 600, caller=caller)
+        ]
         # The clinic line exists already: its creation is another race, not this one.
         setup = self._worker()
         self._receive(setup, self.events[0])
@@ -135,7 +139,9 @@ class TestConcurrentDelivery(TransactionCase):
             try:
                 with self.registry.cursor() as cr:
                     env = api.Environment(cr, api.SUPERUSER_ID, {})
-                    stored, parsed = env["medpulse.call.event"]._store(env.ref("base.main_company"), *self.events[2])
+                    stored, parsed = env["medpulse.call.event"]._store(
+                        env.ref("base.main_company"), *self.events[2]
+                    )
                     stored._process_in_turn(parsed)
                     outcome["done"] = True
             except Exception as error:  # noqa: BLE001 - reported to the test's thread
@@ -200,7 +206,9 @@ class TestConcurrentDelivery(TransactionCase):
             record._process_in_turn(event)
         worker.cr.commit()
         with self.registry.cursor() as cr:
-            stored = api.Environment(cr, api.SUPERUSER_ID, {})["medpulse.call.event"].browse(record.id)
+            stored = api.Environment(cr, api.SUPERUSER_ID, {})["medpulse.call.event"].browse(
+                record.id
+            )
             self.assertEqual(stored.state, "error")
             self.assertIn("check constraint", stored.error)
 
@@ -208,7 +216,12 @@ class TestConcurrentDelivery(TransactionCase):
         with self.registry.cursor() as cr:
             for entry in [self.entry, *self.entries]:
                 cr.execute(SQL("DELETE FROM medpulse_call_event WHERE entry_id = %s", entry))
-                cr.execute(SQL("UPDATE medpulse_call SET closed_by_call_id = NULL WHERE entry_id = %s", entry))
+                cr.execute(
+                    SQL(
+                        "UPDATE medpulse_call SET closed_by_call_id = NULL WHERE entry_id = %s",
+                        entry,
+                    )
+                )
             for entry in [self.entry, *self.entries]:
                 cr.execute(SQL("DELETE FROM medpulse_call WHERE entry_id = %s", entry))
             cr.execute(SQL("DELETE FROM medpulse_telephony_line WHERE id > %s", last_line))

@@ -127,9 +127,11 @@ CLASSIFICATION = {
         "external_e164": "call",
         "external_number_display": "call",
         "number_search": "call",
+        "caller_search": "call",
         "patient_id": "patient",
         "patient_ids": "patient",
         "patient_search": "patient",
+        "patient_count": "count",
         "disconnect_reason_text": "call",
         "transfers": "call",
         "recording_ids_text": "call",
@@ -153,7 +155,7 @@ CLASSIFICATION = {
         "call_id": "call",
         "display_name": "staff",
     },
-    "medpulse.call.event": {"json": "call", "call_id_ref": "call", "display_name": "staff"},
+    "medpulse.call.event": {"json": "call", "call_id": "call", "display_name": "staff"},
     "medpulse.call.recording": {
         "call_id": "call",
         "patient_id": "patient",
@@ -373,7 +375,9 @@ class TestFieldAccess(TransactionCase):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
         cls.company = cls.env.company
-        cls.company.sudo().write({"mango_api_key": "fld-key", "mango_api_salt": "fld-salt"})
+        cls.company.sudo().write(
+            {"medpulse_pbx_api_key": "fld-key", "medpulse_pbx_api_salt": "fld-salt"}
+        )
         cls.company_b = cls.env["res.company"].create({"name": "Field access branch B"})
         cls.users = {}
         for role, groups in ROLES.items():
@@ -396,7 +400,7 @@ class TestFieldAccess(TransactionCase):
         colleague = new_test_user(
             env, login="fld_colleague", groups="medpulse_clinic.group_clinic_receptionist"
         )
-        colleague.sudo().pbx_extension = "101"
+        colleague.sudo().medpulse_pbx_extension = "101"
         specialty = env["medpulse.specialty"].create({"name": "Fieldspecialty"})
         cls.service = env["medpulse.service"].create(
             {

@@ -16,7 +16,9 @@ class TestHealth(TelephonyFixtures, TransactionCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.setup_telephony()
-        calendar = cls.env["resource.calendar"].create({"name": "Clinic hours", "tz": "Asia/Yekaterinburg"})
+        calendar = cls.env["resource.calendar"].create(
+            {"name": "Clinic hours", "tz": "Asia/Yekaterinburg"}
+        )
         cls.company.resource_calendar_id = calendar  # default attendances: Mon-Fri 08-12, 13-17
 
     def _event(self, received_at, state="processed"):
@@ -52,7 +54,7 @@ class TestHealth(TelephonyFixtures, TransactionCase):
             self.assertEqual(self._health().status, "ok")
 
     def test_failures_are_counted(self):
-        self.company._mango_record_error("The PBX failed with HTTP 500")
+        self.company._medpulse_pbx_record_error("The PBX failed with HTTP 500")
         with freeze_time(MONDAY_AFTERNOON):
             health = self._health()
             self.assertEqual(health.last_error, "The PBX failed with HTTP 500")

@@ -2,10 +2,10 @@ import json
 from datetime import datetime
 from unittest.mock import patch
 
-import mango_vpbx
-
 from odoo.exceptions import UserError
 from odoo.tests import Form, TransactionCase, new_test_user
+
+import mango_vpbx
 
 from .common import LINE, PATIENT_NUMBER, T0, TelephonyFixtures, call_event, summary
 
@@ -20,7 +20,9 @@ def op_to(extension, number, group="300"):
 
 def ivr(entry_id, caller=PATIENT_NUMBER, t0=T0, end=True):
     to = {"number": LINE, "line_number": LINE}
-    events = [call_event(entry_id, f"{entry_id}:ivr", 1, "Appeared", t0, "ivr", {"number": caller}, to)]
+    events = [
+        call_event(entry_id, f"{entry_id}:ivr", 1, "Appeared", t0, "ivr", {"number": caller}, to)
+    ]
     if end:
         events.append(call_event(entry_id, f"{entry_id}:ivr", 2, "Disconnected", t0 + 5, "ivr",
                                  {"number": caller}, to, disconnect_reason=1100))
@@ -43,7 +45,7 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
             cls.env, login="tel_op4", name="Nina Nopatients",
             groups="medpulse_telephony.group_telephony_operator",
         )
-        cls.operator_no_clinic.sudo().pbx_extension = "104"
+        cls.operator_no_clinic.sudo().medpulse_pbx_extension = "104"
 
     def setUp(self):
         super().setUp()
@@ -105,10 +107,14 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
         self.assertTrue(cards[self.operator1][0]["answered_at"])
         self.assertEqual([p["status"] for p in cards[self.operator2]], ["answered_elsewhere"])
         self.assertEqual(cards[self.operator2][0]["answered_by"], "Olga Operator")
-        self.assertNotIn("patients", cards[self.operator2][0], "a closed card carries no patient data")
+        self.assertNotIn(
+            "patients", cards[self.operator2][0], "a closed card carries no patient data"
+        )
 
         # Hang-up: only who talked gets the follow-up form; the other card stays closed.
-        self.receive([leg(entry, "op1", 3, "Disconnected", 72, op_to("101", SIP1), disconnect_reason=1110)])
+        self.receive(
+            [leg(entry, "op1", 3, "Disconnected", 72, op_to("101", SIP1), disconnect_reason=1110)]
+        )
         cards = self.cards()
         self.assertEqual(set(cards), {self.operator1})
         self.assertEqual(cards[self.operator1][0]["status"], "ended")
@@ -117,7 +123,9 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
     def test_unknown_caller(self):
         entry = "E-CARD-UNKNOWN"
         self.receive(ivr(entry, caller="79990001122"))
-        self.receive([leg(entry, "op1", 1, "Appeared", 5, op_to("101", SIP1), caller="79990001122")])
+        self.receive(
+            [leg(entry, "op1", 1, "Appeared", 5, op_to("101", SIP1), caller="79990001122")]
+        )
         payload = self.cards()[self.operator1][0]
         self.assertEqual(payload["patients"], [])
         self.assertFalse(payload["patient_id"])
@@ -140,14 +148,18 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
         update = self.cards()[self.operator1][0]
         self.assertEqual(update["status"], "ringing")
         self.assertEqual(update["patient_id"], chosen["id"])
-        stranger = self.env["medpulse.patient"].sudo().create({"last_name": "Other", "first_name": "One"})
-        with self.assertRaises(Exception):
+        stranger = (
+            self.env["medpulse.patient"].sudo().create({"last_name": "Other", "first_name": "One"})
+        )
+        with self.assertRaises(UserError):
             call.with_user(self.operator1).action_set_patient(stranger.id)
 
     def test_payload_read_with_recipient_rights(self):
         entry = "E-CARD-RESTRICTED"
         self.receive(ivr(entry))
-        self.receive([leg(entry, "op4", 1, "Appeared", 5, op_to("104", "sip:nina@clinic.mangosip.ru"))])
+        self.receive(
+            [leg(entry, "op4", 1, "Appeared", 5, op_to("104", "sip:nina@clinic.mangosip.ru"))]
+        )
         payload = self.cards()[self.operator_no_clinic][0]
         self.assertTrue(payload["restricted"])
         self.assertEqual(payload["patients"], [])
@@ -172,7 +184,9 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
             leg(entry, "op1", 1, "Appeared", 5, op_to("101", SIP1)),
             leg(entry, "op2", 1, "Appeared", 5, op_to("102", SIP2)),
         ])
-        self.assertEqual(self.statuses(), {self.operator1: ["ringing"], self.operator2: ["ringing"]})
+        self.assertEqual(
+            self.statuses(), {self.operator1: ["ringing"], self.operator2: ["ringing"]}
+        )
         # Olga answered and talked; Pavel's leg ended too, but both Disconnected are lost.
         self.receive([leg(entry, "op1", 2, "Connected", 12, op_to("101", SIP1))])
         self.cards()
@@ -195,12 +209,28 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
         ])
         self.assertEqual(self.statuses(), {self.operator1: ["ringing", "talking"]})
         # Blind transfer by 101 to 102: a new leg rings 102 with the caller.
-        self.receive([
-            call_event(entry, f"{entry}:x1", 1, "Appeared", T0 + 30, "abonent",
-                       {"number": PATIENT_NUMBER, "taken_from_call_id": f"{entry}:op1", "was_transferred": True},
-                       {"extension": "102", "number": SIP2}, transfer="blind"),
-            leg(entry, "op1", 3, "Disconnected", 30, op_to("101", SIP1), disconnect_reason=1180),
-        ])
+        self.receive(
+            [
+                call_event(
+                    entry,
+                    f"{entry}:x1",
+                    1,
+                    "Appeared",
+                    T0 + 30,
+                    "abonent",
+                    {
+                        "number": PATIENT_NUMBER,
+                        "taken_from_call_id": f"{entry}:op1",
+                        "was_transferred": True,
+                    },
+                    {"extension": "102", "number": SIP2},
+                    transfer="blind",
+                ),
+                leg(
+                    entry, "op1", 3, "Disconnected", 30, op_to("101", SIP1), disconnect_reason=1180
+                ),
+            ]
+        )
         cards = self.cards()
         self.assertEqual([p["status"] for p in cards[self.operator2]], ["ringing"])
         self.assertEqual(cards[self.operator2][0]["patients"][0]["id"], self.patient.id)
@@ -268,11 +298,28 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
         ])
         self.cards()
         specialty = self.env["medpulse.specialty"].sudo().create({"name": "Therapy (card)"})
-        service = self.env["medpulse.service"].sudo().create(
-            {"name": "Consultation (card)", "code": "C-30", "duration": 30, "specialty_id": specialty.id}
+        service = (
+            self.env["medpulse.service"]
+            .sudo()
+            .create(
+                {
+                    "name": "Consultation (card)",
+                    "code": "C-30",
+                    "duration": 30,
+                    "specialty_id": specialty.id,
+                }
+            )
         )
-        doctor = self.env["medpulse.doctor"].sudo().create(
-            {"name": "Doctor Card", "specialty_id": specialty.id, "service_ids": [(6, 0, service.ids)]}
+        doctor = (
+            self.env["medpulse.doctor"]
+            .sudo()
+            .create(
+                {
+                    "name": "Doctor Card",
+                    "specialty_id": specialty.id,
+                    "service_ids": [(6, 0, service.ids)],
+                }
+            )
         )
         slot = self.env["medpulse.appointment"]._find_next_free_slot(doctor, service)
         appointment = self.env["medpulse.appointment"].with_user(self.operator1).create({
@@ -320,7 +367,9 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
             leg(entry, "op1", 2, "Connected", 8, op_to("101", SIP1)),
             leg(entry, "op1", 3, "Disconnected", 60, op_to("101", SIP1), disconnect_reason=1110),
         ])
-        call.with_user(self.operator1).action_card_followup("needs_callback", "Call back about results")
+        call.with_user(self.operator1).action_card_followup(
+            "needs_callback", "Call back about results"
+        )
         self.assertEqual(call.followup_state, "needs_callback")
         self.assertEqual(call.followup_note, "Call back about results")
         self.assertIn("Call back about results", call.message_ids[0].body)
@@ -341,7 +390,7 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
             self.env, login="tel_op5", name="Anna Nomail", email=False,
             groups="medpulse_clinic.group_clinic_receptionist",
         )
-        anna.sudo().pbx_extension = "105"
+        anna.sudo().medpulse_pbx_extension = "105"
         call = self._ended_call("E-CARD-NOMAIL", "105", "sip:anna@clinic.mangosip.ru")
         note = "Call after <b>6 pm</b>\nThanks"
         call.with_user(anna).action_card_followup("needs_callback", note)
@@ -369,11 +418,22 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
     # ------------------------------------------------------ automatic routing
 
     def test_auto_route_known_patient_to_last_operator(self):
-        previous = self.receive(ivr("E-CARD-PREV") + [
-            leg("E-CARD-PREV", "op2", 1, "Appeared", 5, op_to("102", SIP2)),
-            leg("E-CARD-PREV", "op2", 2, "Connected", 8, op_to("102", SIP2)),
-            leg("E-CARD-PREV", "op2", 3, "Disconnected", 60, op_to("102", SIP2), disconnect_reason=1110),
-        ])
+        previous = self.receive(
+            ivr("E-CARD-PREV")
+            + [
+                leg("E-CARD-PREV", "op2", 1, "Appeared", 5, op_to("102", SIP2)),
+                leg("E-CARD-PREV", "op2", 2, "Connected", 8, op_to("102", SIP2)),
+                leg(
+                    "E-CARD-PREV",
+                    "op2",
+                    3,
+                    "Disconnected",
+                    60,
+                    op_to("102", SIP2),
+                    disconnect_reason=1110,
+                ),
+            ]
+        )
         self.assertEqual(previous.answered_user_id, self.operator2)
         routed = []
 
@@ -384,7 +444,9 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
         with patch.object(mango_vpbx.VpbxClient, "route", route):
             call = self.receive(ivr("E-CARD-AUTO-OFF", end=False))
             self.assertEqual(routed, [], "off by default")
-            self.env["ir.config_parameter"].sudo().set_param("medpulse_telephony.card_auto_route", "True")
+            self.env["ir.config_parameter"].sudo().set_param(
+                "medpulse_telephony.card_auto_route", "True"
+            )
             call = self.receive(ivr("E-CARD-AUTO", end=False))
             self.receive(ivr("E-CARD-AUTO", end=False))
         self.assertEqual(routed, [("E-CARD-AUTO:ivr", "102")])

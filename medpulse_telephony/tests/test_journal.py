@@ -7,7 +7,17 @@ from lxml import etree
 
 from odoo.tests import TransactionCase, new_test_user, tagged
 
-from .common import LINE, OPERATOR_MOBILE, PATIENT_NUMBER, T0, TelephonyFixtures, dumps, incoming_answered, incoming_missed, outgoing
+from .common import (
+    LINE,
+    OPERATOR_MOBILE,
+    PATIENT_NUMBER,
+    T0,
+    TelephonyFixtures,
+    dumps,
+    incoming_answered,
+    incoming_missed,
+    outgoing,
+)
 
 
 @tagged("post_install", "-at_install")
@@ -91,7 +101,9 @@ class TestCallJournal(TelephonyFixtures, TransactionCase):
         self.assertEqual(missed.wait_seconds, 24)
         self.assertEqual(missed.talk_seconds, 0)
         # An unanswered callback attempt closes nothing.
-        attempt = self.receive(outgoing("E-O1", t0=T0 + 300, callee="8 916 123-45-67", answered=False))
+        attempt = self.receive(
+            outgoing("E-O1", t0=T0 + 300, callee="8 916 123-45-67", answered=False)
+        )
         self.assertEqual(attempt.call_type, "unanswered_outgoing")
         self.assertEqual(missed.followup_state, "needs_callback")
         back = self.receive(outgoing("E-O2", t0=T0 + 600))
@@ -143,7 +155,13 @@ class TestCallJournal(TelephonyFixtures, TransactionCase):
     def test_search_by_number_in_any_format(self):
         call = self.receive(incoming_answered("E-NUM"))
         Call = self.env["medpulse.call"].with_user(self.operator1)
-        for typed in ("+7 (916) 123-45-67", "8 916 123 45 67", "79161234567", "1234567", "123-45-67"):
+        for typed in (
+            "+7 (916) 123-45-67",
+            "8 916 123 45 67",
+            "79161234567",
+            "1234567",
+            "123-45-67",
+        ):
             self.assertIn(call, Call.search([("number_search", "ilike", typed)]), typed)
         self.assertNotIn(call, Call.search([("number_search", "ilike", "+7 999 000-00-00")]))
 
@@ -187,11 +205,19 @@ class TestCallJournal(TelephonyFixtures, TransactionCase):
         # 2026-03-02 20:30 UTC is already 03-03 01:30 in Ufa (UTC+5).
         late = self.receive(incoming_missed("E-LATE", t0=T0 + 11 * 3600 + 1800))
         early = self.receive(incoming_missed("E-EARLY", t0=T0))
-        ufa = self.env["medpulse.call"].with_user(self.operator1).with_context(tz="Asia/Yekaterinburg")
+        ufa = (
+            self.env["medpulse.call"]
+            .with_user(self.operator1)
+            .with_context(tz="Asia/Yekaterinburg")
+        )
         utc = self.env["medpulse.call"].with_user(self.operator1).with_context(tz="UTC")
         with freeze_time("2026-03-02 21:00:00"):
-            today_ufa = ufa.search([("created_today", "=", True), ("call_type", "=", "missed_incoming")])
-            today_utc = utc.search([("created_today", "=", True), ("call_type", "=", "missed_incoming")])
+            today_ufa = ufa.search(
+                [("created_today", "=", True), ("call_type", "=", "missed_incoming")]
+            )
+            today_utc = utc.search(
+                [("created_today", "=", True), ("call_type", "=", "missed_incoming")]
+            )
             self.assertIn(late, today_ufa)
             self.assertNotIn(early, today_ufa)
             self.assertIn(late, today_utc)
@@ -207,7 +233,9 @@ class TestCallJournal(TelephonyFixtures, TransactionCase):
     def test_export_raw_events_jsonl(self):
         call = self.receive(incoming_answered("E-EXP"))
         action = call.with_user(self.manager).action_export_raw_events()
-        attachment = self.env["ir.attachment"].browse(int(action["url"].split("/")[3].split("?")[0]))
+        attachment = self.env["ir.attachment"].browse(
+            int(action["url"].split("/")[3].split("?")[0])
+        )
         lines = [json.loads(line) for line in attachment.raw.decode().splitlines()]
         self.assertEqual(len(lines), 8)
         self.assertEqual({line["path"] for line in lines}, {"events/call", "events/summary"})

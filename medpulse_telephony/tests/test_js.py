@@ -50,7 +50,8 @@ class TestIncomingCardJs(HttpCase):
         finally:
             logger.removeHandler(collector)
         passed = [
-            int(match[1]) for match in map(re.compile(r"\[HOOT\] passed (\d+) tests").search, collector.messages)
+            int(match[1])
+            for match in map(re.compile(r"\[HOOT\] passed (\d+) tests").search, collector.messages)
             if match
         ]
-        self.assertEqual(passed, [expected], "Hoot must run every test of %s" % TEST_FILES)
+        self.assertEqual(passed, [expected], f"Hoot must run every test of {TEST_FILES}")

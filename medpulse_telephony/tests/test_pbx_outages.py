@@ -19,11 +19,11 @@ import uuid
 from datetime import timedelta, timezone
 from unittest.mock import patch
 
-import mango_vpbx
-
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
+
+import mango_vpbx
 
 from ..models import res_company
 from ..models.medpulse_call_reconcile import MedpulseCallReconcile
@@ -114,7 +114,7 @@ class TestTransferPbxOutage(ClickToCallCase):
         self.assertFalse(self.Command.sudo().search_count([("state", "=", "pending")]))
 
     def test_transfer_pbx_down(self):
-        self.company.sudo().mango_api_url = closed_port_url()
+        self.company.sudo().medpulse_pbx_api_url = closed_port_url()
         call, before, answer, seconds = self.transfer()
         self.assertIn("Could not reach the PBX", answer["message"])
         self.assertLess(seconds, TIMEOUT + MARGIN)
@@ -122,7 +122,7 @@ class TestTransferPbxOutage(ClickToCallCase):
 
     def test_transfer_pbx_slow(self):
         slow = slow_pbx(self, API_KEY, API_SALT)
-        self.company.sudo().mango_api_url = slow.url
+        self.company.sudo().medpulse_pbx_api_url = slow.url
         call, before, answer, seconds = self.transfer()
         self.assertIn("did not answer in time", answer["message"])
         self.assertGreaterEqual(seconds, TIMEOUT, "it did wait for the PBX")
@@ -158,7 +158,7 @@ class TestRecordingPbxOutage(RecordingCase):
             )
         )
         # The PBX is back: the cron's next attempt downloads the file.
-        self.company.sudo().mango_api_url = self.pbx.url
+        self.company.sudo().medpulse_pbx_api_url = self.pbx.url
         self.let_time_pass(recording)
         self.Recording._cron_download()
         self.assertEqual((recording.state, recording.download_attempts), ("available", 2))
@@ -166,7 +166,7 @@ class TestRecordingPbxOutage(RecordingCase):
 
     def test_recording_download_pbx_down(self):
         recording = self.record_call("rec-outage-down")
-        self.company.sudo().mango_api_url = closed_port_url()
+        self.company.sudo().medpulse_pbx_api_url = closed_port_url()
         seconds = self.download()
         self.assertLess(seconds, TIMEOUT + MARGIN)
         self.assert_retried_later(recording, "could not be reached")
@@ -174,7 +174,7 @@ class TestRecordingPbxOutage(RecordingCase):
     def test_recording_download_pbx_slow(self):
         recording = self.record_call("rec-outage-slow")
         slow = slow_pbx(self, self.api_key, self.api_salt)
-        self.company.sudo().mango_api_url = slow.url
+        self.company.sudo().medpulse_pbx_api_url = slow.url
         seconds = self.download()
         self.assertGreaterEqual(seconds, TIMEOUT)
         self.assertLess(seconds, TIMEOUT + MARGIN)
@@ -204,7 +204,7 @@ class TestStatsPbxOutage(TelephonyFixtures, TransactionCase):
     def forget_grants(self):
         """Free the statistics' rate-limit slot (1 request per 2 s), committed by the store,
         so that a timing measures the PBX, not the wait for the slot of the last request."""
-        account = self.company._mango_client().account
+        account = self.company._medpulse_pbx_client().account
         with self.registry.cursor() as cr:
             cr.execute(
                 "DELETE FROM medpulse_telephony_limit WHERE kind = 'grant' AND key LIKE %s",
@@ -214,7 +214,9 @@ class TestStatsPbxOutage(TelephonyFixtures, TransactionCase):
     def reconcile_fails_then_catches_up(self, url, reason):
         now = fields.Datetime.now().replace(microsecond=0)
         before = now - timedelta(hours=2)
-        self.company.sudo().write({"mango_reconciled_until": before, "mango_api_url": url})
+        self.company.sudo().write(
+            {"medpulse_pbx_reconciled_until": before, "medpulse_pbx_api_url": url}
+        )
         calls = self.Call.search_count([])
         _result, seconds = timed(self.Reconcile._cron_reconcile)
         self.assertLess(seconds, TIMEOUT + MARGIN, "the cron worker is back within the timeout")
@@ -224,7 +226,9 @@ class TestStatsPbxOutage(TelephonyFixtures, TransactionCase):
         health = self.env["medpulse.telephony.health"].with_user(self.manager).create({})
         self.assertEqual(health.last_error, run.error, "shown on the health screen")
         self.assertEqual(self.Call.search_count([]), calls, "no call written")
-        self.assertEqual(self.company.mango_reconciled_until, before, "not marked as reconciled")
+        self.assertEqual(
+            self.company.medpulse_pbx_reconciled_until, before, "not marked as reconciled"
+        )
         # The PBX is back: the next run asks for the same period again and recovers the call.
         epoch = int(now.replace(tzinfo=timezone.utc).timestamp())
         row = {
@@ -234,12 +238,12 @@ class TestStatsPbxOutage(TelephonyFixtures, TransactionCase):
             "create": epoch - 1800,
         }
         with StatsPbx(API_KEY, API_SALT, window_csv([row]), not_ready=0) as pbx:
-            self.company.sudo().mango_api_url = pbx.url
+            self.company.sudo().medpulse_pbx_api_url = pbx.url
             self.Reconcile._cron_reconcile()
         retried_from = (before - timedelta(hours=1)).replace(tzinfo=timezone.utc)
         self.assertEqual(int(pbx.requests[0]["date_from"]), int(retried_from.timestamp()))
         self.assertTrue(self.Call.search([("entry_id", "=", "E-OUTAGE")]).recovered_from_stats)
-        self.assertGreaterEqual(self.company.mango_reconciled_until, now)
+        self.assertGreaterEqual(self.company.medpulse_pbx_reconciled_until, now)
         return seconds
 
     def test_reconciliation_pbx_down(self):
@@ -257,7 +261,7 @@ class TestStatsPbxOutage(TelephonyFixtures, TransactionCase):
                             (slow.url, "did not answer in time")):
             with self.subTest(reason):
                 self.forget_grants()
-                self.company.sudo().mango_api_url = url
+                self.company.sudo().medpulse_pbx_api_url = url
                 wizard = self.env["medpulse.pbx.stats.wizard"].with_user(self.manager).create({})
                 error, seconds = timed(wizard.action_request)
                 self.assertIsInstance(error, UserError)
@@ -286,8 +290,8 @@ class TestOneRequestAtATime(TransactionCase):
         cls.addClassCleanup(cls.stub.stop)
         cls.company = cls.env.company
         cls.company.sudo().write({
-            "mango_api_key": cls.api_key, "mango_api_salt": cls.api_salt,
-            "mango_api_url": cls.stub.url,
+            "medpulse_pbx_api_key": cls.api_key, "medpulse_pbx_api_salt": cls.api_salt,
+            "medpulse_pbx_api_url": cls.stub.url,
         })
 
     def setUp(self):
@@ -296,12 +300,12 @@ class TestOneRequestAtATime(TransactionCase):
         self.addCleanup(self.forget_budget)
 
     def forget_budget(self):
-        account = self.company._mango_client().account
+        account = self.company._medpulse_pbx_client().account
         with self.registry.cursor() as cr:
             cr.execute("DELETE FROM medpulse_telephony_limit WHERE key LIKE %s", [f"{account}:%"])
 
     def workers(self, count):
-        return [self.company._mango_client() for _ in range(count)]
+        return [self.company._medpulse_pbx_client() for _ in range(count)]
 
     def test_first_requests_at_once_only_one_reaches_the_pbx(self):
         """No 3xxx yet; three workers send at the same moment; the PBX answers 3104 in 1 s.
@@ -318,7 +322,7 @@ class TestOneRequestAtATime(TransactionCase):
             sorted(type(o).__name__ for o in outcomes),
             ["VpbxLockedOut", "VpbxLockedOut", "VpbxRequestError"],
         )
-        paused = self.company._mango_error_text(next(
+        paused = self.company._medpulse_pbx_error_text(next(
             o for o in outcomes if isinstance(o, mango_vpbx.VpbxLockedOut)))
         self.assertIn("paused until", paused)
         with self.assertRaises(mango_vpbx.VpbxLockedOut):
@@ -338,5 +342,7 @@ class TestOneRequestAtATime(TransactionCase):
         self.assertIsInstance(first, str, "the first request went through")
         self.assertIsInstance(busy, mango_vpbx.VpbxBusy)
         self.assertLess(seconds, 0.5 + MARGIN)
-        self.assertIn("still answering another request", self.company._mango_error_text(busy))
+        self.assertIn(
+            "still answering another request", self.company._medpulse_pbx_error_text(busy)
+        )
         self.assertEqual(len(self.stub.requests), 1)

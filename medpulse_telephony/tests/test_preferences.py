@@ -9,5 +9,5 @@ class TestPreferences(HttpCase):
         operator = new_test_user(
             self.env, login="tel_prefs", groups="medpulse_clinic.group_clinic_receptionist",
         )
-        operator.pbx_extension = "101"
+        operator.medpulse_pbx_extension = "101"
         self.start_tour("/odoo", "medpulse_preferences_tour", login=operator.login)

@@ -5,17 +5,35 @@ from odoo import fields
 from odoo.tests import TransactionCase, tagged
 
 from ..models.medpulse_call_reconcile import MedpulseCallReconcile
-from .common import API_KEY, API_SALT, LINE, PATIENT_NUMBER, T0, TelephonyFixtures, call_event, incoming_answered
+from .common import (
+    API_KEY,
+    API_SALT,
+    LINE,
+    PATIENT_NUMBER,
+    T0,
+    TelephonyFixtures,
+    call_event,
+    incoming_answered,
+)
 from .stats_pbx import StatsPbx, window_csv
 
 
 def _row(entry_id, start, finish, answer=0, from_ext="", from_number="", to_ext="", to_number="",
          reason=1110, location="abonent", records=""):
     return {
-        "entry_id": entry_id, "records": records, "start": start, "finish": finish, "answer": answer,
-        "from_extension": from_ext, "from_number": from_number, "to_extension": to_ext,
-        "to_number": to_number, "disconnect_reason": reason, "line_number": LINE,
-        "location": location, "create": start,
+        "entry_id": entry_id,
+        "records": records,
+        "start": start,
+        "finish": finish,
+        "answer": answer,
+        "from_extension": from_ext,
+        "from_number": from_number,
+        "to_extension": to_ext,
+        "to_number": to_number,
+        "disconnect_reason": reason,
+        "line_number": LINE,
+        "location": location,
+        "create": start,
     }
 
 
@@ -50,23 +68,54 @@ class TestReconcile(TelephonyFixtures, TransactionCase):
         ])
         self.assertFalse(partial.is_final)
         rows = [
-            _row("E-KNOWN", T0, T0 + 72, T0 + 12, from_number=PATIENT_NUMBER, to_ext="101", records="[r1]"),
+            _row(
+                "E-KNOWN",
+                T0,
+                T0 + 72,
+                T0 + 12,
+                from_number=PATIENT_NUMBER,
+                to_ext="101",
+                records="[r1]",
+            ),
             _row("E-PART", T0 + 600, T0 + 700, T0 + 610, from_number="79035550000", to_ext="102"),
-            _row("E-LOST-IN", T0 + 900, T0 + 930, 0, from_number=PATIENT_NUMBER, to_ext="101",
-                 reason="1110", location="queue"),
-            _row("E-LOST-OUT", T0 + 1200, T0 + 1290, T0 + 1210, from_ext="101", to_number="79161112233",
-                 reason=1120),
+            _row(
+                "E-LOST-IN",
+                T0 + 900,
+                T0 + 930,
+                0,
+                from_number=PATIENT_NUMBER,
+                to_ext="101",
+                reason="1110",
+                location="queue",
+            ),
+            _row(
+                "E-LOST-OUT",
+                T0 + 1200,
+                T0 + 1290,
+                T0 + 1210,
+                from_ext="101",
+                to_number="79161112233",
+                reason=1120,
+            ),
             # The patient called back, answered: only the statistics know this call.
-            _row("E-LOST-BACK", T0 + 1500, T0 + 1560, T0 + 1505, from_number=PATIENT_NUMBER, to_ext="101"),
+            _row(
+                "E-LOST-BACK",
+                T0 + 1500,
+                T0 + 1560,
+                T0 + 1505,
+                from_number=PATIENT_NUMBER,
+                to_ext="101",
+            ),
         ]
         with StatsPbx(API_KEY, API_SALT, window_csv(rows, "\r\n"), not_ready=1) as pbx:
-            self.company.sudo().mango_api_url = pbx.url
+            self.company.sudo().medpulse_pbx_api_url = pbx.url
             runs = self.Reconcile.with_user(self.manager).action_reconcile_period(
                 self.company, _naive(T0 - 60), _naive(T0 + 3600)
             )
             self.assertEqual(runs.state, "done")
             self.assertEqual(
-                (runs.row_count, runs.created_count, runs.completed_count, runs.reconciled_count), (5, 3, 1, 1)
+                (runs.row_count, runs.created_count, runs.completed_count, runs.reconciled_count),
+                (5, 3, 1, 1),
             )
             self.assertIn("entry_id", pbx.requests[0]["fields"])
 
@@ -106,26 +155,37 @@ class TestReconcile(TelephonyFixtures, TransactionCase):
                 self.company, _naive(T0 - 60), _naive(T0 + 3600)
             )
             self.env.flush_all()
-        self.assertEqual((second.created_count, second.completed_count, second.reconciled_count), (0, 0, 0))
+        self.assertEqual(
+            (second.created_count, second.completed_count, second.reconciled_count), (0, 0, 0)
+        )
         self.assertEqual(self._journal(), before, "a second run changes nothing")
 
     def test_cron_catches_up_an_overnight_outage(self):
         now = fields.Datetime.now().replace(microsecond=0)
         # Odoo was down for 30 hours: longer than a chunk, far longer than the cron interval.
-        self.company.sudo().mango_reconciled_until = now - timedelta(hours=30)
+        self.company.sudo().medpulse_pbx_reconciled_until = now - timedelta(hours=30)
         epoch = int(now.replace(tzinfo=timezone.utc).timestamp())
         night, morning, early = epoch - 20 * 3600, epoch - 3 * 3600, epoch - 36 * 3600
         rows = [
             _row("E-NIGHT-1", night, night + 40, 0, from_number=PATIENT_NUMBER, to_ext="101"),
-            _row("E-NIGHT-2", morning, morning + 100, morning + 10, from_number="79035550000", to_ext="102"),
+            _row(
+                "E-NIGHT-2",
+                morning,
+                morning + 100,
+                morning + 10,
+                from_number="79035550000",
+                to_ext="102",
+            ),
             _row("E-BEFORE", early, early + 10, 0, from_number="79035550001", to_ext="102"),
         ]
         with StatsPbx(API_KEY, API_SALT, window_csv(rows), not_ready=1) as pbx:
-            self.company.sudo().mango_api_url = pbx.url
+            self.company.sudo().medpulse_pbx_api_url = pbx.url
             self.Reconcile._cron_reconcile()
         entries = set(self.Call.search([("recovered_from_stats", "=", True)]).mapped("entry_id"))
-        self.assertEqual(entries, {"E-NIGHT-1", "E-NIGHT-2"}, "only the outage window, with its overlap")
-        self.assertGreaterEqual(self.company.mango_reconciled_until, now)
+        self.assertEqual(
+            entries, {"E-NIGHT-1", "E-NIGHT-2"}, "only the outage window, with its overlap"
+        )
+        self.assertGreaterEqual(self.company.medpulse_pbx_reconciled_until, now)
         self.assertEqual(len(pbx.requests), 2, "the outage is fetched in chunks")
         self.assertEqual(
             int(pbx.requests[0]["date_from"]),
@@ -135,19 +195,25 @@ class TestReconcile(TelephonyFixtures, TransactionCase):
 
     def test_cron_survives_pbx_errors(self):
         before = fields.Datetime.now() - timedelta(hours=2)
-        self.company.sudo().mango_reconciled_until = before
+        self.company.sudo().medpulse_pbx_reconciled_until = before
         with StatsPbx(API_KEY, API_SALT, lambda data: "", status=500) as pbx:
-            self.company.sudo().mango_api_url = pbx.url
+            self.company.sudo().medpulse_pbx_api_url = pbx.url
             self.Reconcile._cron_reconcile()
         run = self.Reconcile.search([("company_id", "=", self.company.id)], limit=1)
         self.assertEqual(run.state, "failed")
         self.assertTrue(run.error)
-        self.assertEqual(self.company.mango_last_error, run.error)
-        self.assertEqual(self.company.mango_reconciled_until, before, "the next run starts where this one failed")
+        self.assertEqual(self.company.medpulse_pbx_last_error, run.error)
+        self.assertEqual(
+            self.company.medpulse_pbx_reconciled_until,
+            before,
+            "the next run starts where this one failed",
+        )
 
     def test_cron_interval_setting(self):
-        settings = self.env["res.config.settings"].create({"mango_reconcile_minutes": 5})
+        settings = self.env["res.config.settings"].create({"medpulse_pbx_reconcile_minutes": 5})
         settings.execute()
         cron = self.env.ref("medpulse_telephony.ir_cron_medpulse_call_reconcile")
         self.assertEqual((cron.interval_type, cron.interval_number), ("minutes", 5))
-        self.assertEqual(self.env["res.config.settings"].create({}).mango_reconcile_minutes, 5)
+        self.assertEqual(
+            self.env["res.config.settings"].create({}).medpulse_pbx_reconcile_minutes, 5
+        )

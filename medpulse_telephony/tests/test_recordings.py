@@ -50,7 +50,8 @@ class LoopbackPbx:
     ``script[recording_id]`` is the list of answers to the next ``queries/recording/post``
     requests for that recording: ``"ok"`` (302 to a one-shot file), ``"404"`` (HTTP 404),
     ``"3320"`` (HTTP 420 with code 3320, as the PBX does), ``"429"`` (over the request
-    limits, retry after a second), ``"expired"`` (302 to a link that is already gone). When the list is empty the answer is ``"ok"``.
+    limits, retry after a second), ``"expired"`` (302 to a link that is already gone). When the
+    list is empty the answer is ``"ok"``.
     """
 
     def __init__(self, api_key, api_salt, audio):
@@ -143,10 +144,10 @@ class RecordingCase(HttpCase):
         cls.company = cls.env.company
         cls.company.sudo().write(
             {
-                "mango_api_url": cls.pbx.url,
-                "mango_api_key": cls.api_key,
-                "mango_api_salt": cls.api_salt,
-                "mango_time_base": "utc",
+                "medpulse_pbx_api_url": cls.pbx.url,
+                "medpulse_pbx_api_key": cls.api_key,
+                "medpulse_pbx_api_salt": cls.api_salt,
+                "medpulse_pbx_time_base": "utc",
             }
         )
         cls.operator = new_test_user(
@@ -155,7 +156,7 @@ class RecordingCase(HttpCase):
             groups="medpulse_telephony.group_telephony_operator",
             name="Operator Olga",
         )
-        cls.operator.pbx_extension = "101"
+        cls.operator.medpulse_pbx_extension = "101"
         cls.listener = new_test_user(
             cls.env,
             login="rec_listener",
@@ -166,7 +167,7 @@ class RecordingCase(HttpCase):
             login="rec_manager",
             groups="medpulse_telephony.group_telephony_manager",
         )
-        cls.manager.pbx_extension = "102"
+        cls.manager.medpulse_pbx_extension = "102"
         cls.Recording = cls.env["medpulse.call.recording"]
 
     def setUp(self):
@@ -371,7 +372,7 @@ class TestRecordingDownload(RecordingCase):
         closed = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
         port = closed.server_address[1]
         closed.server_close()
-        self.company.sudo().mango_api_url = f"http://127.0.0.1:{port}/vpbx/"
+        self.company.sudo().medpulse_pbx_api_url = f"http://127.0.0.1:{port}/vpbx/"
         self.Recording._cron_download()
         self.assertEqual((recording.state, recording.download_attempts), ("waiting", 1))
         self.assertIn("could not be reached", recording.last_error)
@@ -636,7 +637,7 @@ class TestRecordingAccess(RecordingCase):
 @tagged("post_install", "-at_install")
 class TestRecordingRetention(RecordingCase):
     def test_retention_deletes_old_audio_except_kept(self):
-        self.company.mango_recording_retention_days = 30
+        self.company.medpulse_pbx_recording_retention_days = 30
         now = fields.Datetime.now()
         old = self.available_recording("rec-old")
         kept = self.available_recording("rec-kept")
@@ -658,7 +659,7 @@ class TestRecordingRetention(RecordingCase):
         self.assertTrue(kept.sudo().attachment_id.exists())
 
     def test_zero_days_keeps_forever(self):
-        self.company.mango_recording_retention_days = 0
+        self.company.medpulse_pbx_recording_retention_days = 0
         old = self.available_recording("rec-forever")
         old.sudo().write({"started_at": fields.Datetime.now() - timedelta(days=4000)})
         self.Recording._cron_apply_retention()

@@ -26,7 +26,9 @@ class TestReports(TelephonyFixtures, TransactionCase):
         cls.receive(cls, incoming_answered("A2", t0=T0 + 9600, caller=OTHER))
         doctor = cls.env["medpulse.doctor"].create({"name": "Dr House"})
         currency = cls.env.company.currency_id
-        service = cls.env["medpulse.service"].create({"name": "Consultation", "currency_id": currency.id})
+        service = cls.env["medpulse.service"].create(
+            {"name": "Consultation", "currency_id": currency.id}
+        )
         cls.env["medpulse.appointment"].create({
             "patient_id": cls.patient.id, "doctor_id": doctor.id, "service_id": service.id,
             "start": datetime(2026, 3, 5, 10, 0), "call_id": cls.a1.id,
@@ -42,7 +44,9 @@ class TestReports(TelephonyFixtures, TransactionCase):
     def test_report_figures(self):
         Report = self.env["medpulse.call.report"].with_user(self.manager)
         [incoming] = Report.read_group(
-            [("direction", "=", "incoming")], ["missed_rate:avg", "missed_count:sum", "wait_seconds:avg"], [],
+            [("direction", "=", "incoming")],
+            ["missed_rate:avg", "missed_count:sum", "wait_seconds:avg"],
+            [],
         )
         self.assertEqual(incoming["__count"], 5)
         self.assertEqual(incoming["missed_count"], 3)
@@ -58,24 +62,43 @@ class TestReports(TelephonyFixtures, TransactionCase):
         self.assertAlmostEqual(conversion["conversion_rate"], 25.0, msg="1 of 4 answered calls")
         by_operator = {
             row["operator_user_id"][0]: row
-            for row in Report.read_group([("operator_user_id", "!=", False)], ["conversion_rate:avg"], ["operator_user_id"])
+            for row in Report.read_group(
+                [("operator_user_id", "!=", False)], ["conversion_rate:avg"], ["operator_user_id"]
+            )
         }
         self.assertAlmostEqual(by_operator[self.operator1.id]["conversion_rate"], 25.0)
         # Ufa time (the company's calendar): 09:00 UTC is 14:00 on a Monday.
         self.company.resource_calendar_id.tz = "Asia/Yekaterinburg"
         self.env.flush_all()
-        hours = Report.read_group([("call_id.entry_id", "=", "M1")], ["missed_count:sum"], ["hour_of_day", "weekday"], lazy=False)
+        hours = Report.read_group(
+            [("call_id.entry_id", "=", "M1")],
+            ["missed_count:sum"],
+            ["hour_of_day", "weekday"],
+            lazy=False,
+        )
         self.assertEqual((hours[0]["hour_of_day"], hours[0]["weekday"]), ("14", "1"))
 
     def test_dashboard_yesterday(self):
-        next_day = datetime.fromtimestamp(T0, tz=timezone.utc).replace(tzinfo=None) + timedelta(days=1)
+        next_day = datetime.fromtimestamp(T0, tz=timezone.utc).replace(tzinfo=None) + timedelta(
+            days=1
+        )
         with freeze_time(next_day):
             action = self.env.ref("medpulse_telephony.medpulse_call_dashboard_action")
             self.assertEqual(action.res_model, "medpulse.call.dashboard")
-            board = self.env["medpulse.call.dashboard"].with_user(self.manager).with_context(tz="UTC").create({})
+            board = (
+                self.env["medpulse.call.dashboard"]
+                .with_user(self.manager)
+                .with_context(tz="UTC")
+                .create({})
+            )
             self.assertEqual(board.period, "yesterday")
             self.assertEqual(
-                (board.incoming_count, board.missed_count, board.returned_count, board.waiting_count),
+                (
+                    board.incoming_count,
+                    board.missed_count,
+                    board.returned_count,
+                    board.waiting_count,
+                ),
                 (5, 3, 2, 1),
             )
             self.assertAlmostEqual(board.missed_rate, 60.0)

@@ -46,10 +46,17 @@ class TestAccessRights(TelephonyFixtures, TransactionCase):
         self.assertEqual(Number.with_user(self.operator3).search([]).user_id, self.operator3)
         self.assertEqual(len(Number.with_user(self.manager).search([])), 1)
         with self.assertRaises(AccessError):
-            Number.with_user(self.operator1).create({"user_id": self.operator1.id, "number": "79990000000"})
+            Number.with_user(self.operator1).create(
+                {"user_id": self.operator1.id, "number": "79990000000"}
+            )
 
     def test_operator_reads_own_extension(self):
-        self.assertEqual(self.operator1.with_user(self.operator1).read(["pbx_extension"])[0]["pbx_extension"], "101")
+        self.assertEqual(
+            self.operator1.with_user(self.operator1).read(["medpulse_pbx_extension"])[0][
+                "medpulse_pbx_extension"
+            ],
+            "101",
+        )
 
     def test_operator_without_clinic_rights_sees_no_patient(self):
         call = self.call.with_user(self.bare_operator)
@@ -83,4 +90,6 @@ class TestAccessRights(TelephonyFixtures, TransactionCase):
 
     def test_other_company_calls_are_invisible(self):
         self.call.sudo().company_id = self.other_company
-        self.assertFalse(self.env["medpulse.call"].with_user(self.manager).search([("entry_id", "=", "S-1")]))
+        self.assertFalse(
+            self.env["medpulse.call"].with_user(self.manager).search([("entry_id", "=", "S-1")])
+        )

@@ -40,7 +40,9 @@ class ReviewCase(TelephonyFixtures, HttpCase):
             groups="medpulse_telephony.group_telephony_manager",
         )
         cls.company_b = cls.env["res.company"].create({"name": "Review branch B"})
-        cls.company_b.sudo().write({"mango_api_key": "rev-key-b", "mango_api_salt": "rev-salt-b"})
+        cls.company_b.sudo().write(
+            {"medpulse_pbx_api_key": "rev-key-b", "medpulse_pbx_api_salt": "rev-salt-b"}
+        )
         cls.patient_b = (
             cls.env["medpulse.patient"]
             .sudo()
@@ -213,7 +215,7 @@ class TestOtherCompanyInWizards(ReviewCase):
             company_ids=[(6, 0, self.company_b.ids)],
             groups="base.group_user",
         )
-        user_b.sudo().pbx_extension = "301"
+        user_b.sudo().medpulse_pbx_extension = "301"
         self.assertEqual(
             self.rpc(
                 self.manager_a, "medpulse.pbx.stats.wizard", "write", [own], {"user_id": user_b.id}
@@ -351,7 +353,7 @@ class TestExtensionImport(ReviewCase):
         line.with_user(self.admin_a).user_id = user_b
         with self.assertRaisesRegex(Exception, "not an internal user of this company"):
             wizard.with_user(self.admin_a).action_apply()
-        self.assertFalse(user_b.sudo().pbx_extension)
+        self.assertFalse(user_b.sudo().medpulse_pbx_extension)
         self.assertEqual(
             self.rpc(
                 self.admin_a,
@@ -387,7 +389,7 @@ class TestTransferTargets(ReviewCase):
             company_ids=[(6, 0, self.company_b.ids)],
             groups="medpulse_telephony.group_telephony_operator",
         )
-        user_b.sudo().pbx_extension = "301"
+        user_b.sudo().medpulse_pbx_extension = "301"
         extensions = [
             t["extension"]
             for t in self.rpc(self.operator2, "medpulse.call", "get_transfer_targets")["operators"]

@@ -3,22 +3,35 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
-import mango_vpbx
-
 from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
+
+import mango_vpbx
 
 from .common import API_KEY, API_SALT, TelephonyFixtures
 
 USERS = {
     "users": [
         {
-            "general": {"name": "Olga Operator", "email": "OLGA@clinic.example", "user_id": 300052407,
-                        "mobile": "79035550001", "sips": [{"number": "sip:olga@clinic.mangosip.ru"}]},
-            "telephony": {"extension": "0511", "numbers": [
-                {"number": "sip:olga-desk@clinic.mangosip.ru", "protocol": "sip", "order": 0, "status": "on"},
-                {"number": "74952223311", "protocol": "tel", "order": 1, "status": "on"},
-            ]},
+            "general": {
+                "name": "Olga Operator",
+                "email": "OLGA@clinic.example",
+                "user_id": 300052407,
+                "mobile": "79035550001",
+                "sips": [{"number": "sip:olga@clinic.mangosip.ru"}],
+            },
+            "telephony": {
+                "extension": "0511",
+                "numbers": [
+                    {
+                        "number": "sip:olga-desk@clinic.mangosip.ru",
+                        "protocol": "sip",
+                        "order": 0,
+                        "status": "on",
+                    },
+                    {"number": "74952223311", "protocol": "tel", "order": 1, "status": "on"},
+                ],
+            },
         },
         {
             "general": {"name": "Pavel Operator", "email": "pavel@elsewhere.example"},
@@ -88,13 +101,13 @@ class TestSettingsAgainstLoopbackPbx(TelephonyFixtures, TransactionCase):
         cls.addClassCleanup(cls.thread.join, 5)
         cls.addClassCleanup(cls.server.server_close)
         cls.addClassCleanup(cls.server.shutdown)
-        cls.company.mango_api_url = f"http://127.0.0.1:{cls.server.server_address[1]}/vpbx/"
+        cls.company.medpulse_pbx_api_url = f"http://127.0.0.1:{cls.server.server_address[1]}/vpbx/"
 
     def settings(self):
         return self.env["res.config.settings"].create({})
 
     def test_test_connection_shows_the_balance(self):
-        action = self.settings().action_mango_test_connection()
+        action = self.settings().action_medpulse_pbx_test_connection()
         self.assertEqual(action["params"]["type"], "success")
         self.assertIn("963592.45", action["params"]["message"])
         path, form = FakePbx.requests[-1]
@@ -102,57 +115,73 @@ class TestSettingsAgainstLoopbackPbx(TelephonyFixtures, TransactionCase):
         self.assertTrue(mango_vpbx.verify(form, API_KEY, API_SALT))
 
     def test_test_connection_with_a_wrong_key_explains(self):
-        self.company.sudo().mango_api_key = "a-key-the-pbx-does-not-know"
-        action = self.settings().action_mango_test_connection()
+        self.company.sudo().medpulse_pbx_api_key = "a-key-the-pbx-does-not-know"
+        action = self.settings().action_medpulse_pbx_test_connection()
         self.assertEqual(action["params"]["type"], "danger")
         self.assertIn("Settings ▸ Telephony", action["params"]["message"])
 
     def test_test_connection_unreachable(self):
-        self.company.mango_api_url = "http://127.0.0.1:9/vpbx/"
-        action = self.settings().action_mango_test_connection()
+        self.company.medpulse_pbx_api_url = "http://127.0.0.1:9/vpbx/"
+        action = self.settings().action_medpulse_pbx_test_connection()
         self.assertEqual(action["params"]["type"], "danger")
         self.assertIn("Could not reach the PBX", action["params"]["message"])
 
     def test_not_configured(self):
-        self.company.sudo().mango_api_salt = False
+        self.company.sudo().medpulse_pbx_api_salt = False
         with self.assertRaises(UserError):
-            self.settings().action_mango_test_connection()
+            self.settings().action_medpulse_pbx_test_connection()
 
     def test_import_users_preview_then_apply(self):
         self.operator1.email = "olga@clinic.example"
-        self.operator2.sudo().pbx_extension = "0511"  # taken over by Olga: the PBX is right
-        action = self.settings().action_mango_import_users()
+        self.operator2.sudo().medpulse_pbx_extension = (
+            "0511"  # taken over by Olga: the PBX is right
+        )
+        action = self.settings().action_medpulse_pbx_import_users()
         wizard = self.env["medpulse.telephony.import.users"].browse(action["res_id"])
         preview = {line.pbx_name: line for line in wizard.line_ids}
         self.assertEqual(set(preview), {"Olga Operator", "Pavel Operator", "Nobody Known"})
-        self.assertEqual((preview["Olga Operator"].user_id, preview["Olga Operator"].match), (self.operator1, "email"))
-        self.assertEqual((preview["Pavel Operator"].user_id, preview["Pavel Operator"].match), (self.operator2, "name"))
+        self.assertEqual(
+            (preview["Olga Operator"].user_id, preview["Olga Operator"].match),
+            (self.operator1, "email"),
+        )
+        self.assertEqual(
+            (preview["Pavel Operator"].user_id, preview["Pavel Operator"].match),
+            (self.operator2, "name"),
+        )
         self.assertEqual(preview["Nobody Known"].match, "none")
         self.assertFalse(preview["Nobody Known"].selected)
         # Nothing is written before the preview is confirmed.
-        self.assertEqual(self.operator1.pbx_extension, "101")
+        self.assertEqual(self.operator1.medpulse_pbx_extension, "101")
         wizard.action_apply()
-        self.assertEqual(self.operator1.pbx_extension, "0511")
-        self.assertEqual(self.operator1.pbx_user_id, "300052407")
-        self.assertEqual(self.operator2.pbx_extension, "512")
-        numbers = {n.number: n.kind for n in self.operator1.pbx_number_ids}
+        self.assertEqual(self.operator1.medpulse_pbx_extension, "0511")
+        self.assertEqual(self.operator1.medpulse_pbx_user_id, "300052407")
+        self.assertEqual(self.operator2.medpulse_pbx_extension, "512")
+        numbers = {n.number: n.kind for n in self.operator1.medpulse_pbx_number_ids}
         self.assertEqual(numbers, {
             "sip:olga-desk@clinic.mangosip.ru": "desk", "74952223311": "other",
             "sip:olga@clinic.mangosip.ru": "softphone", "79035550001": "mobile",
         })
         self.assertEqual(
-            self.env["res.users"]._find_pbx_operator(self.company, None, "+7 903 555-00-01"), self.operator1
+            self.env["res.users"]._medpulse_find_pbx_operator(
+                self.company, None, "+7 903 555-00-01"
+            ),
+            self.operator1,
         )
 
     def test_import_lines_keeps_local_names(self):
         self.env["medpulse.telephony.line"].create({"number": "74951234567", "name": "Main number"})
-        self.settings().action_mango_import_lines()
-        lines = self.env["medpulse.telephony.line"].search([("number", "in", ("74951234567", "73472000000"))])
+        self.settings().action_medpulse_pbx_import_lines()
+        lines = self.env["medpulse.telephony.line"].search(
+            [("number", "in", ("74951234567", "73472000000"))]
+        )
         names = {line.number: line.name for line in lines}
         self.assertEqual(names, {"74951234567": "Main number", "73472000000": "Ufa branch"})
         main = lines.filtered(lambda line: line.number == "74951234567")
-        self.assertEqual((main.pbx_line_id, main.pbx_schema_name, main.number_e164), ("41", "Day", "+74951234567"))
+        self.assertEqual(
+            (main.pbx_line_id, main.pbx_schema_name, main.number_e164),
+            ("41", "Day", "+74951234567"),
+        )
 
     def test_webhook_url(self):
         self.env["ir.config_parameter"].sudo().set_param("web.base.url", "https://clinic.example/")
-        self.assertEqual(self.settings().mango_webhook_url, "https://clinic.example/mango")
+        self.assertEqual(self.settings().medpulse_pbx_webhook_url, "https://clinic.example/mango")

@@ -184,7 +184,7 @@ class TestStalledEvents(TelephonyFixtures, HttpCase):
             )
         ]
         with StatsPbx(API_KEY, API_SALT, window_csv(rows)) as pbx:
-            self.company.sudo().mango_api_url = pbx.url
+            self.company.sudo().medpulse_pbx_api_url = pbx.url
             runs = (
                 self.env["medpulse.call.reconcile"]
                 .with_user(self.manager)

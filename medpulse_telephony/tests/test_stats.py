@@ -1,19 +1,30 @@
 from datetime import datetime, timedelta
 from unittest.mock import patch
 
-import mango_vpbx
-
 from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
+
+import mango_vpbx
 
 from ..models.medpulse_call_reconcile import MedpulseCallReconcile
 from ..models.medpulse_call_stats import STATS_FIELDS
 from ..wizards import medpulse_pbx_stats_wizard
-from .common import API_KEY, API_SALT, LINE, PATIENT_NUMBER, T0, TelephonyFixtures, incoming_answered
+from .common import (
+    API_KEY,
+    API_SALT,
+    LINE,
+    PATIENT_NUMBER,
+    T0,
+    TelephonyFixtures,
+    incoming_answered,
+)
 from .stats_pbx import StatsPbx
 
 # Official examples of the specification (S1 and S2), fields as in its request example.
-OFFICIAL_FIELDS = "records, start, finish, from_extension, from_number, to_extension, to_number, disconnect_reason"
+OFFICIAL_FIELDS = (
+    "records, start, finish, from_extension, from_number, to_extension, to_number, "
+    "disconnect_reason"
+)
 OFFICIAL_S1 = (
     "547658365,547658366,547658367;1072915314;1072915399;456;749404444;937;12345678;Busy\n"
     "677567599;1072915516;1072915645;1072915901;32;74959988654;64;987654321;RemoteHangup\n"
@@ -27,9 +38,12 @@ OFFICIAL_S2 = (
 # Realistic answer for STATS_FIELDS: CRLF rows, bracketed records, empty fields,
 # numeric and textual reasons, an operator (101), our patient, an unknown caller.
 REALISTIC = (
-    f"E-IN-1;[rec-1,rec-2];{T0};{T0 + 72};{T0 + 12};;{PATIENT_NUMBER};101;;1110;{LINE};abonent;{T0}\r\n"
-    f"E-MISS-9;;{T0 + 100};{T0 + 130};0;;79990001122;;;Busy;{LINE};queue;{T0 + 100}\r\n"
-    f"E-OUT-9;[];{T0 + 200};{T0 + 260};{T0 + 210};101;;;{PATIENT_NUMBER};1120;{LINE};abonent;{T0 + 200}\r\n"
+    f"E-IN-1;[rec-1,rec-2];{T0};{T0 + 72};{T0 + 12};;{PATIENT_NUMBER};101;;1110;{LINE};abonent;"
+    f"{T0}\r\n"
+    f"E-MISS-9;;{T0 + 100};{T0 + 130};0;;79990001122;;;Busy;{LINE};queue;"
+    f"{T0 + 100}\r\n"
+    f"E-OUT-9;[];{T0 + 200};{T0 + 260};{T0 + 210};101;;;{PATIENT_NUMBER};1120;{LINE};abonent;"
+    f"{T0 + 200}\r\n"
 )
 
 
@@ -41,7 +55,7 @@ class TestStatsWizard(TelephonyFixtures, TransactionCase):
         cls.setup_telephony()
 
     def _wizard(self, pbx, **vals):
-        self.company.sudo().mango_api_url = pbx.url
+        self.company.sudo().medpulse_pbx_api_url = pbx.url
         return self.env["medpulse.pbx.stats.wizard"].with_user(self.manager).create({
             "date_from": datetime(2026, 3, 2, 0, 0), "date_to": datetime(2026, 3, 3, 0, 0), **vals,
         })

@@ -1,8 +1,18 @@
-import mango_vpbx
-
 from odoo.tests import HttpCase, tagged
 
-from .common import API_KEY, API_SALT, OPERATOR_MOBILE, T0, TelephonyFixtures, dumps, incoming_answered, incoming_missed, outgoing
+import mango_vpbx
+
+from .common import (
+    API_KEY,
+    API_SALT,
+    OPERATOR_MOBILE,
+    T0,
+    TelephonyFixtures,
+    dumps,
+    incoming_answered,
+    incoming_missed,
+    outgoing,
+)
 
 
 @tagged("post_install", "-at_install")
@@ -22,7 +32,9 @@ class TestWebhook(TelephonyFixtures, HttpCase):
         for path, payload in events:
             response = self.post(path, payload)
             self.assertEqual(response.status_code, 200, response.text)
-        return self.env["medpulse.call"].sudo().search([("entry_id", "=", events[0][1]["entry_id"])])
+        return (
+            self.env["medpulse.call"].sudo().search([("entry_id", "=", events[0][1]["entry_id"])])
+        )
 
     def counts(self):
         return (
@@ -72,7 +84,11 @@ class TestWebhook(TelephonyFixtures, HttpCase):
         good = mango_vpbx.encode(json_str, API_KEY, API_SALT)
         before = self.counts()
         cases = {
-            "forged signature": (dict(good, sign=mango_vpbx.sign(API_KEY, json_str, "guessed-salt")), None, 403),
+            "forged signature": (
+                dict(good, sign=mango_vpbx.sign(API_KEY, json_str, "guessed-salt")),
+                None,
+                403,
+            ),
             "wrong key": (mango_vpbx.encode(json_str, "other-key", API_SALT), None, 403),
             "tampered json": (dict(good, json=json_str.replace("W-BAD", "W-EVIL")), None, 403),
             "no signature": ({"vpbx_api_key": API_KEY, "json": json_str}, None, 400),
@@ -92,7 +108,7 @@ class TestWebhook(TelephonyFixtures, HttpCase):
         self.assertEqual(self.counts(), before)
 
     def test_empty_salt_never_verifies(self):
-        self.company.sudo().mango_api_salt = False
+        self.company.sudo().medpulse_pbx_api_salt = False
         path, payload = incoming_answered("W-NOSALT")[0]
         before = self.counts()
         response = self.post(path, payload, salt="")
@@ -110,7 +126,9 @@ class TestWebhook(TelephonyFixtures, HttpCase):
         bad_json = Event.search([("json", "=", "{not json")])
         self.assertEqual(bad_json.state, "not_understood")
         self.assertIn("JSON", bad_json.error)
-        self.assertEqual(self.env["medpulse.call"].sudo().search_count([("entry_id", "=", "W-UNK")]), 0)
+        self.assertEqual(
+            self.env["medpulse.call"].sudo().search_count([("entry_id", "=", "W-UNK")]), 0
+        )
 
     def test_ping_and_results(self):
         before = self.counts()
@@ -121,7 +139,7 @@ class TestWebhook(TelephonyFixtures, HttpCase):
         self.assertEqual(response.status_code, 200)
         result = self.env["medpulse.call.event"].sudo().search([("path", "=", "result/callback")])
         self.assertEqual(result.state, "processed")
-        self.assertFalse(result.call_id_ref)
+        self.assertFalse(result.call_id)
 
     def test_get_is_not_allowed(self):
         response = self.url_open("/mango/events/call")

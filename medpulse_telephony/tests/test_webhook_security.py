@@ -68,7 +68,9 @@ class TestWebhookSecurity(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.company = cls.env.company
-        cls.company.sudo().write({"mango_api_key": API_KEY, "mango_api_salt": API_SALT})
+        cls.company.sudo().write(
+            {"medpulse_pbx_api_key": API_KEY, "medpulse_pbx_api_salt": API_SALT}
+        )
         cls.patient = (
             cls.env["medpulse.patient"]
             .sudo()
@@ -231,12 +233,18 @@ class TestWebhookSecurity(HttpCase):
             # leg timestamps 1 and 2,200,000,000 (0 means "no time" for the PBX)
             "SEC-T-LEGS": [
                 (path, dict(payload, timestamp=1 if payload["seq"] == 1 else far + payload["seq"]))
-                if path == "events/call" else (path, payload)
+                if path == "events/call"
+                else (path, payload)
                 for path, payload in incoming_call_events("SEC-T-LEGS", PATIENT_NUMBER)[:3]
             ],
             # summary create_time / end_time far apart
             "SEC-T-SUM": [
-                (path, dict(payload, create_time=1, end_time=far) if "create_time" in payload else payload)
+                (
+                    path,
+                    dict(payload, create_time=1, end_time=far)
+                    if "create_time" in payload
+                    else payload,
+                )
                 for path, payload in incoming_call_events("SEC-T-SUM", PATIENT_NUMBER)
             ],
         }
@@ -270,7 +278,9 @@ class TestWebhookSecurity(HttpCase):
         summed = self.env["medpulse.call"].sudo().search([("entry_id", "=", "SEC-T-SUM")])
         self.assertEqual(str(summed.created_at), "1970-01-01 00:00:01", "times are kept as sent")
         self.assertTrue(summed.is_final)
-        rec = self.env["medpulse.call.recording"].sudo().search([("recording_id", "=", "SEC-T-REC")])
+        rec = (
+            self.env["medpulse.call.recording"].sudo().search([("recording_id", "=", "SEC-T-REC")])
+        )
         self.assertEqual((rec.duration, rec.call_id), (0, summed))
         # The journal is not stuck: the clean call of the same test is processed as usual.
         clean = self._deliver_clean("SEC-T-OK")
@@ -278,13 +288,20 @@ class TestWebhookSecurity(HttpCase):
 
     def test_statistics_decades_apart_are_flagged_not_overflowed(self):
         """The reconciliation builds its own call state from the PBX's statistics rows."""
-        fields = "entry_id, start, finish, answer, from_number, to_extension, disconnect_reason, create"
-        rows = mango_vpbx.parse_csv(f"SEC-T-STATS;1;2200000060;2200000000;{PATIENT_NUMBER};101;1110;1\n",
-                                    fields)
-        outcome = self.env["medpulse.call"].sudo()._apply_stats_rows(self.company, "SEC-T-STATS", rows)
+        fields = (
+            "entry_id, start, finish, answer, from_number, to_extension, disconnect_reason, create"
+        )
+        rows = mango_vpbx.parse_csv(
+            f"SEC-T-STATS;1;2200000060;2200000000;{PATIENT_NUMBER};101;1110;1\n", fields
+        )
+        outcome = (
+            self.env["medpulse.call"].sudo()._apply_stats_rows(self.company, "SEC-T-STATS", rows)
+        )
         self.assertEqual(outcome, "created")
         call = self.env["medpulse.call"].sudo().search([("entry_id", "=", "SEC-T-STATS")])
-        self.assertEqual((call.wait_seconds, call.talk_seconds, call.times_implausible), (0, 60, True))
+        self.assertEqual(
+            (call.wait_seconds, call.talk_seconds, call.times_implausible), (0, 60, True)
+        )
         line = self.env["medpulse.pbx.stats.line"].sudo()._vals_from_row(self.company, rows[0])
         self.assertEqual((line["wait_seconds"], line["talk_seconds"]), (0, 60))
 
@@ -374,7 +391,7 @@ class TestWebhookSecurity(HttpCase):
     # ------------------------------------------------------------------ logs
     def test_logs_are_bounded_and_carry_no_data_even_at_debug(self):
         """S11: rejected requests are counted, not echoed; no number or name at DEBUG either."""
-        from odoo.addons.medpulse_telephony.controllers import webhook
+        from ..controllers import webhook
 
         webhook._rejections._last = None  # a fresh reporting window
         long_path = "/mango/" + PATIENT_NUMBER + "x" * 60_000

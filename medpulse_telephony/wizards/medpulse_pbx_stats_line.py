@@ -1,7 +1,7 @@
+from odoo import api, fields, models
+
 import mango_vpbx
 from mango_vpbx.codes import describe
-
-from odoo import api, fields, models
 
 from ..models.medpulse_call_stats import row_direction
 
@@ -20,7 +20,9 @@ class MedpulsePbxStatsLine(models.TransientModel):
     _description = "PBX statistics row"
     _order = "start, id"
 
-    wizard_id = fields.Many2one("medpulse.pbx.stats.wizard", required=True, ondelete="cascade", index=True)
+    wizard_id = fields.Many2one(
+        "medpulse.pbx.stats.wizard", required=True, ondelete="cascade", index=True
+    )
     company_id = fields.Many2one("res.company", required=True)
     entry_id = fields.Char(string="PBX entry id")
     direction = fields.Selection(
@@ -40,11 +42,11 @@ class MedpulsePbxStatsLine(models.TransientModel):
     to_e164 = fields.Char()
     from_user_id = fields.Many2one("res.users", string="From operator")
     to_user_id = fields.Many2one("res.users", string="To operator")
-    patient_id = fields.Many2one("medpulse.patient", string="Patient", groups=PATIENT_GROUPS)
+    patient_id = fields.Many2one("medpulse.patient", groups=PATIENT_GROUPS)
     from_label = fields.Char(string="From", compute="_compute_labels")
     to_label = fields.Char(string="To", compute="_compute_labels")
     line_number = fields.Char(string="Line number")
-    line_id = fields.Many2one("medpulse.telephony.line", string="Line")
+    line_id = fields.Many2one("medpulse.telephony.line")
     disconnect_reason = fields.Char(string="PBX reason")
     location = fields.Char(string="Ended in")
     records = fields.Char(string="Recordings")
@@ -64,13 +66,19 @@ class MedpulsePbxStatsLine(models.TransientModel):
             line.call_id = call.id if call else False
             line.in_journal = bool(call)
 
-    @api.depends("from_user_id", "to_user_id", "from_number", "to_number", "from_extension", "to_extension")
+    @api.depends(
+        "from_user_id", "to_user_id", "from_number", "to_number", "from_extension", "to_extension"
+    )
     def _compute_labels(self):
         show_patients = self.env.user.has_groups(PATIENT_GROUPS)
         for line in self:
             patient = line.sudo().patient_id if show_patients else False
-            line.from_label = line._party_label(line.from_user_id, line.from_extension, line.from_number,
-                                                patient if line.direction == "incoming" else False)
+            line.from_label = line._party_label(
+                line.from_user_id,
+                line.from_extension,
+                line.from_number,
+                patient if line.direction == "incoming" else False,
+            )
             line.to_label = line._party_label(line.to_user_id, line.to_extension, line.to_number,
                                               patient if line.direction == "outgoing" else False)
 
@@ -79,7 +87,7 @@ class MedpulsePbxStatsLine(models.TransientModel):
             return user.name
         if patient:
             return patient.display_name
-        region = self.company_id.mango_default_region or "RU"
+        region = self.company_id.medpulse_pbx_default_region or "RU"
         if number:
             return mango_vpbx.format_number(number, region) or number
         return extension or False
@@ -89,12 +97,16 @@ class MedpulsePbxStatsLine(models.TransientModel):
         """Values of a line for a ``mango_vpbx.StatsRow``, people identified."""
         Users = self.env["res.users"]
         direction = row_direction(row)
-        from_e164 = company._mango_normalize(row.from_number) if row.from_number else False
-        to_e164 = company._mango_normalize(row.to_number) if row.to_number else False
+        from_e164 = company._medpulse_pbx_normalize(row.from_number) if row.from_number else False
+        to_e164 = company._medpulse_pbx_normalize(row.to_number) if row.to_number else False
         external = {"incoming": row.from_number, "outgoing": row.to_number}.get(direction)
         patient = self.env["medpulse.patient"]
         if external:
-            patient = patient.sudo()._lookup_by_phone(external).filtered(lambda p: p.company_id == company)[:1]
+            patient = (
+                patient.sudo()
+                ._lookup_by_phone(external)
+                .filtered(lambda p: p.company_id == company)[:1]
+            )
         reason = row.disconnect_reason
         if isinstance(reason, int):
             reason_text = f"{reason} {describe(reason)}"
@@ -113,7 +125,8 @@ class MedpulsePbxStatsLine(models.TransientModel):
             "start": _naive(start),
             "answer": _naive(row.answer),
             "finish": _naive(row.finish),
-            # 0 when unknown, or when the times are decades apart (see medpulse.call.times_implausible).
+            # 0 when unknown, or when the times are decades apart (see
+            # medpulse.call.times_implausible).
             "wait_seconds": mango_vpbx.duration_seconds(start, wait_end) or 0,
             "talk_seconds": mango_vpbx.duration_seconds(row.answer, row.finish) or 0,
             "from_extension": row.from_extension or False,
@@ -122,8 +135,9 @@ class MedpulsePbxStatsLine(models.TransientModel):
             "to_extension": row.to_extension or False,
             "to_number": row.to_number or False,
             "to_e164": to_e164,
-            "from_user_id": Users._find_pbx_operator(company, row.from_extension).id or False,
-            "to_user_id": Users._find_pbx_operator(company, row.to_extension).id or False,
+            "from_user_id": Users._medpulse_find_pbx_operator(company, row.from_extension).id
+            or False,
+            "to_user_id": Users._medpulse_find_pbx_operator(company, row.to_extension).id or False,
             "line_number": row.line_number or False,
             "line_id": line.id or False,
             "disconnect_reason": reason_text,

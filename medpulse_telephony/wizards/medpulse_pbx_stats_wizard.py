@@ -3,11 +3,11 @@ import logging
 import time
 from datetime import timedelta, timezone
 
-import mango_vpbx
-from mango_vpbx.times import TimeBase, to_pbx
-
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+
+import mango_vpbx
+from mango_vpbx.times import TimeBase, to_pbx
 
 from ..models.medpulse_call_stats import STATS_FIELDS
 from .medpulse_pbx_stats_line import PATIENT_GROUPS
@@ -43,7 +43,7 @@ class MedpulsePbxStatsWizard(models.TransientModel):
     )
     date_to = fields.Datetime(string="To", required=True, default=fields.Datetime.now)
     user_id = fields.Many2one(
-        "res.users", string="Operator", domain="[('pbx_extension', '!=', False)]",
+        "res.users", string="Operator", domain="[('medpulse_pbx_extension', '!=', False)]",
         check_company=True, help="Only calls of this operator's extension.",
     )
     number = fields.Char(help="Only calls with this number (any format).")
@@ -55,7 +55,9 @@ class MedpulsePbxStatsWizard(models.TransientModel):
     span_count = fields.Integer(string="Requests", readonly=True)
     last_poll_at = fields.Float(readonly=True, help="time.time() of the last stats/result request.")
     message = fields.Char(readonly=True)
-    line_ids = fields.One2many("medpulse.pbx.stats.line", "wizard_id", string="Calls", readonly=True)
+    line_ids = fields.One2many(
+        "medpulse.pbx.stats.line", "wizard_id", string="Calls", readonly=True
+    )
     line_count = fields.Integer(compute="_compute_line_count")
     missing_count = fields.Integer(
         string="Not in the journal", compute="_compute_line_count",
@@ -86,9 +88,13 @@ class MedpulsePbxStatsWizard(models.TransientModel):
         keys = []
         try:
             for span_from, span_to in mango_vpbx.split_period(start, end):
-                keys.append(client.stats_request(span_from, span_to, STATS_FIELDS, call_party=self._call_party()))
+                keys.append(
+                    client.stats_request(
+                        span_from, span_to, STATS_FIELDS, call_party=self._call_party()
+                    )
+                )
         except mango_vpbx.VpbxError as error:
-            raise UserError(company._mango_error_text(error)) from error
+            raise UserError(company._medpulse_pbx_error_text(error)) from error
         self.line_ids.unlink()
         self.write({
             "state": "waiting", "pending_keys": json.dumps(keys), "span_count": len(keys),
@@ -129,16 +135,16 @@ class MedpulsePbxStatsWizard(models.TransientModel):
 
     def _client(self):
         try:
-            return self.company_id._mango_client()
+            return self.company_id._medpulse_pbx_client()
         except mango_vpbx.VpbxError as error:
-            raise UserError(self.company_id._mango_error_text(error)) from error
+            raise UserError(self.company_id._medpulse_pbx_error_text(error)) from error
 
     def _call_party(self):
         if self.user_id:
-            if not self.user_id.pbx_extension:
+            if not self.user_id.medpulse_pbx_extension:
                 raise UserError(_("%s has no PBX extension.", self.user_id.name))
-            return {"extension": self.user_id.pbx_extension}
-        e164 = self.company_id._mango_normalize(self.number) if self.number else False
+            return {"extension": self.user_id.medpulse_pbx_extension}
+        e164 = self.company_id._medpulse_pbx_normalize(self.number) if self.number else False
         if self.number and not e164:
             raise UserError(_("%s is not a phone number.", self.number))
         return {"number": e164.lstrip("+")} if e164 else None
@@ -171,7 +177,7 @@ class MedpulsePbxStatsWizard(models.TransientModel):
             except mango_vpbx.VpbxError as error:
                 self.write({
                     "state": "draft", "pending_keys": False, "last_poll_at": time.time(),
-                    "message": self.company_id._mango_error_text(error),
+                    "message": self.company_id._medpulse_pbx_error_text(error),
                 })
                 return
             keys.pop(0)
@@ -189,7 +195,7 @@ class MedpulsePbxStatsWizard(models.TransientModel):
         })
 
     def _line_vals(self, rows):
-        number_e164 = self.company_id._mango_normalize(self.number) if self.number else False
+        number_e164 = self.company_id._medpulse_pbx_normalize(self.number) if self.number else False
         show_patients = self.env.user.has_groups(PATIENT_GROUPS)
         vals_list = []
         for row in rows:

@@ -1,10 +1,10 @@
 import json
 import logging
 
-import mango_vpbx
-
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
+
+import mango_vpbx
 
 _logger = logging.getLogger(__name__)
 
@@ -25,7 +25,9 @@ class MedpulseTelephonyImportUsers(models.TransientModel):
     _description = "Import PBX extensions"
 
     company_id = fields.Many2one("res.company", required=True, readonly=True)
-    line_ids = fields.One2many("medpulse.telephony.import.users.line", "wizard_id", string="Employees")
+    line_ids = fields.One2many(
+        "medpulse.telephony.import.users.line", "wizard_id", string="Employees"
+    )
 
     @api.model
     def _check_admin(self):
@@ -39,9 +41,9 @@ class MedpulseTelephonyImportUsers(models.TransientModel):
         if company not in self.env.companies:
             raise AccessError(_("This company is not one of the companies you are working in."))
         try:
-            employees = company._mango_client().users()
+            employees = company._medpulse_pbx_client().users()
         except mango_vpbx.VpbxError as error:
-            raise UserError(company._mango_error_text(error)) from error
+            raise UserError(company._medpulse_pbx_error_text(error)) from error
         wizard = self.create({"company_id": company.id})
         wizard._load_preview(employees)
         return {
@@ -114,17 +116,30 @@ class MedpulseTelephonyImportUsers(models.TransientModel):
         extensions = [line.extension for line in chosen if line.extension]
         # The PBX is the source of truth for extensions: free them from whoever had them.
         Users.search([
-            ("pbx_extension", "in", extensions), ("company_id", "=", company.id),
+            ("medpulse_pbx_extension", "in", extensions), ("company_id", "=", company.id),
             ("id", "not in", chosen.user_id.ids),
-        ]).write({"pbx_extension": False})
+        ]).write({"medpulse_pbx_extension": False})
         for line in chosen:
             user = line.user_id.sudo()
-            user.write({"pbx_extension": line.extension or False, "pbx_user_id": line.pbx_user_id or False})
+            user.write(
+                {
+                    "medpulse_pbx_extension": line.extension or False,
+                    "medpulse_pbx_user_id": line.pbx_user_id or False,
+                }
+            )
             Number.search([("user_id", "=", user.id), ("company_id", "=", company.id)]).unlink()
-            Number.create([
-                {"user_id": user.id, "company_id": company.id, "number": number, "kind": kind, "sequence": index}
-                for index, (number, kind) in enumerate(json.loads(line.numbers_json or "[]"))
-            ])
+            Number.create(
+                [
+                    {
+                        "user_id": user.id,
+                        "company_id": company.id,
+                        "number": number,
+                        "kind": kind,
+                        "sequence": index,
+                    }
+                    for index, (number, kind) in enumerate(json.loads(line.numbers_json or "[]"))
+                ]
+            )
         _logger.info("Imported PBX extensions of %s users for company %s", len(chosen), company.id)
         return {
             "type": "ir.actions.client",
@@ -145,7 +160,9 @@ class MedpulseTelephonyImportUsersLine(models.TransientModel):
     #: What the administrator may change in the preview; the rest comes from the PBX.
     _CHOICE_FIELDS = frozenset({"selected", "user_id"})
 
-    wizard_id = fields.Many2one("medpulse.telephony.import.users", required=True, ondelete="cascade")
+    wizard_id = fields.Many2one(
+        "medpulse.telephony.import.users", required=True, ondelete="cascade"
+    )
     selected = fields.Boolean(string="Import", default=True)
     pbx_name = fields.Char(string="PBX employee", readonly=True)
     pbx_email = fields.Char(string="PBX e-mail", readonly=True)

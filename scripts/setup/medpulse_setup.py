@@ -62,6 +62,11 @@ TEST_DEPENDENCIES = {
     "websocket-client": ("1.8.0", "websocket"),
     "playwright": ("1.47.0", "playwright"),
     "polib": ("1.1.1", "polib"),
+    # The linters of scripts/lint.py (pre-commit pins the same versions).
+    "ruff": ("0.17.6", "ruff"),
+    "pylint": ("4.0.10", "pylint"),
+    "pylint-odoo": ("10.0.12", "pylint_odoo"),
+    "oca-odoo-pre-commit-hooks": ("0.2.27", "oca_pre_commit_hooks"),
 }
 STATE_FILE = "READY"
 PG_OS_USER = "medpulse-postgres"
@@ -98,7 +103,7 @@ def pg_bin_dir() -> Path | None:
 
 
 def server_answers(host: str, port: int, timeout: float = 2.0) -> bool:
-    import socket  # noqa: PLC0415
+    import socket  # noqa: PLC0415 - imported where it is needed
 
     if host.startswith("/"):
         path = os.path.join(host, f".s.PGSQL.{port}")
@@ -203,7 +208,7 @@ def ensure_system_packages(purpose: str, build: bool, python: str, log: Path | N
 
 def ensure_pg_os_user(log: Path | None) -> None:
     """The unprivileged OS user the private PostgreSQL cluster runs as when we are root."""
-    import pwd  # noqa: PLC0415
+    import pwd  # noqa: PLC0415 - imported where it is needed
 
     try:
         pwd.getpwnam(PG_OS_USER)
@@ -329,7 +334,7 @@ def fetch_odoo(spec: str | None, env_dir: Path, log: Path) -> Path:
         with tarfile.open(Path(spec).expanduser()) as tar:
             tar.extractall(partial, filter="data") if hasattr(
                 tarfile, "data_filter"
-            ) else tar.extractall(partial)  # noqa: S202
+            ) else tar.extractall(partial)  # noqa: S202 - the Odoo source archive the user chose
     else:
         deb = download_pinned_deb(log)
         progress(f"unpacking {deb.name}")
@@ -465,7 +470,7 @@ def build_environment(env_dir: Path, base_python: str, spec: str | None) -> Path
 @contextlib.contextmanager
 def locked(path: Path):
     """One setup at a time per environment (two commands started together wait)."""
-    import fcntl  # noqa: PLC0415
+    import fcntl  # noqa: PLC0415 - imported where it is needed
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as fh:

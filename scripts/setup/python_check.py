@@ -16,7 +16,7 @@ def python_refusal(version, executable):
         return None
     # %-formatting: the oldest Pythons must read this file.
     return (
-        "Odoo 18.0 runs on Python 3.10, 3.11 or 3.12; %s is Python %s. "  # noqa: UP031
+        "Odoo 18.0 runs on Python 3.10, 3.11 or 3.12; %s is Python %s. "  # noqa: UP031 - this file must parse under old Pythons to say so
         "Install one (Debian 12: apt-get install python3.11 python3.11-venv python3.11-dev; "
         "Ubuntu 22.04: python3.10 ...; Ubuntu 24.04: python3.12 ...) and run again with "
         "MEDPULSE_SETUP_PYTHON=python3.11 (or that version)"

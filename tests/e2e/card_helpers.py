@@ -24,7 +24,9 @@ class SignedPbx:
     def post(self, payload: dict) -> None:
         form = mango_vpbx.encode(payload, self.api_key, self.api_salt)
         data = urllib.parse.urlencode(form).encode()
-        with urllib.request.urlopen(urllib.request.Request(self.url, data=data), timeout=30) as resp:
+        with urllib.request.urlopen(
+            urllib.request.Request(self.url, data=data), timeout=30
+        ) as resp:
             assert resp.status == 200, resp.status
 
 
@@ -39,9 +41,14 @@ class Call:
     def _event(self, leg: str, state: str, location: str, to: dict, **extra) -> None:
         self.seq[leg] = self.seq.get(leg, 0) + 1
         payload = {
-            "entry_id": self.entry_id, "call_id": f"{self.entry_id}:{leg}", "timestamp": int(time.time()),
-            "seq": self.seq[leg], "call_state": state, "location": location,
-            "from": {"number": self.caller}, "to": to,
+            "entry_id": self.entry_id,
+            "call_id": f"{self.entry_id}:{leg}",
+            "timestamp": int(time.time()),
+            "seq": self.seq[leg],
+            "call_state": state,
+            "location": location,
+            "from": {"number": self.caller},
+            "to": to,
         }
         payload.update(extra)
         self.pbx.post(payload)
@@ -61,7 +68,9 @@ class Call:
         return self
 
     def drop(self, extension: str, reason: int = 1110) -> Call:
-        self._event(extension, "Disconnected", "abonent", _operator(extension), disconnect_reason=reason)
+        self._event(
+            extension, "Disconnected", "abonent", _operator(extension), disconnect_reason=reason
+        )
         return self
 
 

@@ -23,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
-from odoo_instance import OdooInstance, free_port  # noqa: E402
+from odoo_instance import OdooInstance, free_port  # noqa: E402 - after the sys.path set-up above
 
 ODOO_PYTHON = os.environ.get("MEDPULSE_ODOO_PYTHON") or sys.executable
 
@@ -166,7 +166,9 @@ class OdooRPC:
             if until(rows):
                 return rows
             time.sleep(0.3)
-        raise AssertionError(f"{model} {domain}: condition not met in {timeout} s; last rows {rows}")
+        raise AssertionError(
+            f"{model} {domain}: condition not met in {timeout} s; last rows {rows}"
+        )
 
 
 @pytest.fixture(scope="session")

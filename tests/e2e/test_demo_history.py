@@ -191,13 +191,13 @@ def test_reconciliation_recovers_the_calls_left_out_then_nothing(demo):
     # The whole history against the PBX's statistics: nothing to recover or complete.
     [company] = rpc("res.company", "search", [], limit=1)
     since = datetime.fromtimestamp(history.since, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-    rpc("res.company", "write", [company], {"mango_reconciled_until": since})
+    rpc("res.company", "write", [company], {"medpulse_pbx_reconciled_until": since})
     seen = {r["id"] for r in runs}
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     for _ in range(3):  # 14 chunks of a day per run
         trigger_reconciliation(rpc)
-        until = rpc("res.company", "read", [company], ["mango_reconciled_until"])[0]
-        if datetime.fromisoformat(until["mango_reconciled_until"]) >= now:
+        until = rpc("res.company", "read", [company], ["medpulse_pbx_reconciled_until"])[0]
+        if datetime.fromisoformat(until["medpulse_pbx_reconciled_until"]) >= now:
             break
     again = rpc("medpulse.call.reconcile", "search_read", [("id", "not in", list(seen))],
                 fields=["state", "created_count", "completed_count", "row_count", "date_from"])

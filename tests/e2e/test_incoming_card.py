@@ -32,7 +32,10 @@ def known_patient(rpc):
     patients = rpc("medpulse.patient", "search_read", [("last_visit_at", "!=", False)],
                    fields=["name", "phone", "last_visit_at"], order="id")
     for patient in patients:
-        if patient["phone"] and len(rpc("medpulse.patient", "search", [("phone", "=", patient["phone"])])) == 1:
+        if (
+            patient["phone"]
+            and len(rpc("medpulse.patient", "search", [("phone", "=", patient["phone"])])) == 1
+        ):
             # As the PBX sends it: digits only.
             return dict(patient, pbx_number=re.sub(r"\D", "", patient["phone"]))
     pytest.fail("the demo data has no patient with a visit and an unshared number")
@@ -56,10 +59,14 @@ def _call_id(rpc, call):
     return rpc("medpulse.call", "search", [("entry_id", "=", call.entry_id)])[0]
 
 
-def test_card_shows_patient_and_booking_links_the_appointment(admin_page, demo_page, pbx, rpc, known_patient):
+def test_card_shows_patient_and_booking_links_the_appointment(
+    admin_page, demo_page, pbx, rpc, known_patient
+):
     call = Call(pbx, known_patient["pbx_number"]).ivr().ring("101")
     card = admin_page.locator(CARD)
-    expect(card.locator(".o_medpulse_card_patient_name")).to_have_text(known_patient["name"], timeout=10000)
+    expect(card.locator(".o_medpulse_card_patient_name")).to_have_text(
+        known_patient["name"], timeout=10000
+    )
     expect(card.locator(".o_medpulse_card_last_visit")).not_to_contain_text("none")
     # The other operator's browser: only after the card is visible plus 2 s, so that a
     # dead bus cannot pass this assertion.
@@ -73,8 +80,13 @@ def test_card_shows_patient_and_booking_links_the_appointment(admin_page, demo_p
     expect(dialog.locator("div[name=patient_id] input")).to_have_value(
         re.compile(re.escape(known_patient["name"]))
     )
-    doctor = rpc("medpulse.doctor", "search_read", [("service_ids", "!=", False)], fields=["name", "service_ids"],
-                 limit=1)[0]
+    doctor = rpc(
+        "medpulse.doctor",
+        "search_read",
+        [("service_ids", "!=", False)],
+        fields=["name", "service_ids"],
+        limit=1,
+    )[0]
     service = rpc("medpulse.service", "read", doctor["service_ids"][:1], fields=["name"])[0]
     _pick(admin_page, dialog, "doctor_id", doctor["name"])
     _pick(admin_page, dialog, "service_id", service["name"])
@@ -83,7 +95,9 @@ def test_card_shows_patient_and_booking_links_the_appointment(admin_page, demo_p
     expect(admin_page.locator(".modal")).to_have_count(0)
     expect(card.locator(".o_medpulse_card_booked")).to_be_visible()
     call_id = _call_id(rpc, call)
-    booked = rpc("medpulse.appointment", "search_read", [("call_id", "=", call_id)], fields=["patient_id"])
+    booked = rpc(
+        "medpulse.appointment", "search_read", [("call_id", "=", call_id)], fields=["patient_id"]
+    )
     assert [row["patient_id"][0] for row in booked] == [known_patient["id"]]
 
     call.drop("101")
@@ -93,14 +107,19 @@ def test_card_shows_patient_and_booking_links_the_appointment(admin_page, demo_p
     card.locator(".o_medpulse_card_followup_save").click()
     expect(card).to_have_count(0)
     saved = rpc("medpulse.call", "read", [call_id], fields=["followup_state", "followup_note"])[0]
-    assert (saved["followup_state"], saved["followup_note"]) == ("needs_callback", "Bring the test results")
+    assert (saved["followup_state"], saved["followup_note"]) == (
+        "needs_callback",
+        "Bring the test results",
+    )
 
 
 def test_saved_followup_of_a_user_without_email_stays_saved(browser, odoo_server, pbx, rpc):
     """anna has no e-mail address: her "Call ended" card saves the status and the comment.
     A new login within the bus's replay window (its last 50 s) does not bring the saved
     card back, so it cannot be saved again over the first save."""
-    [anna] = rpc("res.users", "search_read", [("login", "=", "anna")], fields=["email", "partner_id"])
+    [anna] = rpc(
+        "res.users", "search_read", [("login", "=", "anna")], fields=["email", "partner_id"]
+    )
     assert not anna["email"]
     page = login(browser, odoo_server, "anna", "anna")
     try:
@@ -109,7 +128,9 @@ def test_saved_followup_of_a_user_without_email_stays_saved(browser, odoo_server
         card = page.locator(f"{CARD}[data-call-id='{call_id}']")
         expect(card.locator(".o_medpulse_card_followup")).to_be_visible()
         card.locator(".o_medpulse_card_followup select").select_option("needs_callback")
-        card.locator(".o_medpulse_card_followup textarea").fill("Call after 6 pm, about the results")
+        card.locator(".o_medpulse_card_followup textarea").fill(
+            "Call after 6 pm, about the results"
+        )
         card.locator(".o_medpulse_card_followup_save").click()
         expect(page.locator(".o_notification", has_text="follow-up is saved")).to_be_visible()
         expect(card).to_have_count(0)
@@ -118,8 +139,16 @@ def test_saved_followup_of_a_user_without_email_stays_saved(browser, odoo_server
     saved = rpc("medpulse.call", "read", [call_id], fields=["followup_state", "followup_note"])[0]
     assert (saved["followup_state"], saved["followup_note"]) == (
         "needs_callback", "Call after 6 pm, about the results")
-    notes = rpc("mail.message", "search_read", [("model", "=", "medpulse.call"), ("res_id", "=", call_id),
-                                                ("author_id", "=", anna["partner_id"][0])], fields=["body"])
+    notes = rpc(
+        "mail.message",
+        "search_read",
+        [
+            ("model", "=", "medpulse.call"),
+            ("res_id", "=", call_id),
+            ("author_id", "=", anna["partner_id"][0]),
+        ],
+        fields=["body"],
+    )
     assert any("Call after 6 pm" in note["body"] for note in notes), notes
 
     again = login(browser, odoo_server, "anna", "anna")
@@ -179,12 +208,17 @@ def test_card_latency(admin_page, pbx):
         call = Call(pbx, number).ivr()
         started = time.perf_counter()
         call.ring("101")
-        admin_page.locator(f"{CARD} .o_medpulse_card_number", has_text=f"{number[-4:-2]}-{number[-2:]}").wait_for(timeout=10000)
+        admin_page.locator(
+            f"{CARD} .o_medpulse_card_number", has_text=f"{number[-4:-2]}-{number[-2:]}"
+        ).wait_for(timeout=10000)
         timings.append((time.perf_counter() - started) * 1000)
         call.drop("101", reason=1111)
         expect(admin_page.locator(CARD)).to_have_count(0)
     p50, p95 = percentile(timings, 0.5), percentile(timings, 0.95)
-    print(f"\ncard latency over {len(timings)} calls: p50 {p50:.0f} ms, p95 {p95:.0f} ms, max {max(timings):.0f} ms")
+    print(
+        f"\ncard latency over {len(timings)} calls: p50 {p50:.0f} ms, p95 {p95:.0f} ms, "
+        f"max {max(timings):.0f} ms"
+    )
     assert p95 < 5000
 
 
@@ -200,7 +234,9 @@ TRANSFER_GROUP = "500"  # the emulator's demo queue: 101, 102, 103
 def manual_pbx(emulator, rpc):
     """The emulator's people do nothing by themselves: the test answers and hangs up."""
     emulator.post("/control/config", {"autopilot": {"enabled": False}})
-    rpc("ir.config_parameter", "set_param", "medpulse_telephony.card_transfer_group", TRANSFER_GROUP)
+    rpc(
+        "ir.config_parameter", "set_param", "medpulse_telephony.card_transfer_group", TRANSFER_GROUP
+    )
     yield emulator
     rpc("ir.config_parameter", "set_param", "medpulse_telephony.card_transfer_group", False)
     emulator.post("/control/config", {"autopilot": {"enabled": True}})
@@ -209,8 +245,13 @@ def manual_pbx(emulator, rpc):
 @pytest.fixture(scope="module")
 def colleague(rpc):
     """The second operator, the transfer's target: the demo user, extension 102."""
-    [user] = rpc("res.users", "search_read", [("login", "=", "demo")], fields=["name", "pbx_extension"])
-    assert user["pbx_extension"] == "102"
+    [user] = rpc(
+        "res.users",
+        "search_read",
+        [("login", "=", "demo")],
+        fields=["name", "medpulse_pbx_extension"],
+    )
+    assert user["medpulse_pbx_extension"] == "102"
     return user
 
 
@@ -260,7 +301,9 @@ def _received(emulator, path, since):
     found = _wait(done)
     assert len(found) == 1, found
     everything = emulator.get(f"/control/requests?since={since}")["requests"]
-    assert all(r["signed"] for r in everything), everything  # nothing refused: key and signature right
+    assert all(r["signed"] for r in everything), (
+        everything
+    )  # nothing refused: key and signature right
     return found[0]
 
 
@@ -270,10 +313,12 @@ def _watch_messages(page):
         if (window.__mpCardMessages) { window.__mpCardMessages.length = 0; return; }
         window.__mpCardMessages = [];
         const seen = () => document.querySelectorAll('.o_medpulse_card_message').forEach((el) => {
-            const text = (el.classList.contains('text-danger') ? 'failed: ' : 'ok: ') + el.textContent.trim();
+            const text = (el.classList.contains('text-danger') ? 'failed: ' : 'ok: ')
+                + el.textContent.trim();
             if (!window.__mpCardMessages.includes(text)) { window.__mpCardMessages.push(text); }
         });
-        new MutationObserver(seen).observe(document.body, {subtree: true, childList: true, characterData: true});
+        new MutationObserver(seen).observe(
+            document.body, {subtree: true, childList: true, characterData: true});
     }""")
 
 
@@ -290,8 +335,12 @@ def _hang_up(emulator, entry_id):
 def _close_card(page, call_id):
     """Wait until this call's card no longer rings or talks, then make sure it is gone."""
     card = page.locator(f"{CARD}[data-call-id='{call_id}']")
-    expect(page.locator(f"{CARD}[data-call-id='{call_id}']:is(.o_medpulse_card_ringing, .o_medpulse_card_talking)")
-           ).to_have_count(0)
+    expect(
+        page.locator(
+            f"{CARD}[data-call-id='{call_id}']"
+            ":is(.o_medpulse_card_ringing, .o_medpulse_card_talking)"
+        )
+    ).to_have_count(0)
     if card.count():
         card.locator(".o_medpulse_card_dismiss").click()
     expect(card).to_have_count(0)
@@ -314,16 +363,18 @@ def test_transfer_while_ringing_routes_the_call_on_the_pbx(admin_page, demo_page
         _watch_messages(admin_page)
         since = _last_request_seq(emulator)
         _open_transfer(card)
-        target = card.locator(".o_medpulse_card_transfer_target", has_text=f"({colleague['pbx_extension']})")
+        target = card.locator(
+            ".o_medpulse_card_transfer_target", has_text=f"({colleague['medpulse_pbx_extension']})"
+        )
         target.locator(".o_medpulse_card_transfer_to").click()
 
         route = _received(emulator, "commands/route", since)
         assert (route["status"], route["code"], route["result"]) == (200, 1000, 1000)
         assert route["data"]["call_id"] == my_leg
-        assert route["data"]["to_number"] == colleague["pbx_extension"]
+        assert route["data"]["to_number"] == colleague["medpulse_pbx_extension"]
         assert f"ok: Forwarding the call to {colleague['name']}…" in _card_messages(admin_page)
         # The PBX did it: the colleague's phone rings, their card pops up, mine goes away.
-        _leg_at(emulator, entry_id, colleague["pbx_extension"], "Appeared")
+        _leg_at(emulator, entry_id, colleague["medpulse_pbx_extension"], "Appeared")
         expect(demo_page.locator(f"{CARD}[data-call-id='{call_id}'].o_medpulse_card_ringing")).to_be_visible()
         expect(card).to_have_count(0)
         [command] = rpc("medpulse.call.command", "search_read", [("call_id", "=", call_id)],
@@ -356,7 +407,9 @@ def test_transfer_while_ringing_to_the_group(admin_page, manual_pbx, rpc):
         assert (route["data"]["call_id"], route["data"]["to_number"]) == (my_leg, TRANSFER_GROUP)
         assert f"ok: Forwarding the call to {TRANSFER_GROUP}…" in _card_messages(admin_page)
         # The queue rings all its members, me included: my card rings on.
-        ringing = {leg["extension"] for leg in _legs(emulator, entry_id) if leg["state"] == "Appeared"}
+        ringing = {
+            leg["extension"] for leg in _legs(emulator, entry_id) if leg["state"] == "Appeared"
+        }
         assert ringing == {"101", "102", "103"}
         expect(card).to_have_class(re.compile(r"\bo_medpulse_card_ringing\b"))
     finally:
@@ -365,8 +418,9 @@ def test_transfer_while_ringing_to_the_group(admin_page, manual_pbx, rpc):
 
 
 @pytest.mark.parametrize("method", ["blind", "hold"])
-def test_transfer_in_call_sends_the_transfer_command(admin_page, demo_page, manual_pbx, rpc, known_patient,
-                                                     colleague, method):
+def test_transfer_in_call_sends_the_transfer_command(
+    admin_page, demo_page, manual_pbx, rpc, known_patient, colleague, method
+):
     """In call: "Transfer" (blind) or "Consult" (hold) sends a signed ``commands/transfer`` of
     my connected leg to the colleague's extension; a consultation is then completed."""
     emulator = manual_pbx
@@ -380,16 +434,20 @@ def test_transfer_in_call_sends_the_transfer_command(admin_page, demo_page, manu
         _watch_messages(admin_page)
         since = _last_request_seq(emulator)
         _open_transfer(card)
-        target = card.locator(".o_medpulse_card_transfer_target", has_text=f"({colleague['pbx_extension']})")
-        target.locator(".o_medpulse_card_consult" if method == "hold" else ".o_medpulse_card_transfer_to").click()
+        target = card.locator(
+            ".o_medpulse_card_transfer_target", has_text=f"({colleague['medpulse_pbx_extension']})"
+        )
+        target.locator(
+            ".o_medpulse_card_consult" if method == "hold" else ".o_medpulse_card_transfer_to"
+        ).click()
 
         transfer = _received(emulator, "commands/transfer", since)
         assert (transfer["status"], transfer["code"], transfer["result"]) == (200, 1000, 1000)
         data = transfer["data"]
         assert (data["call_id"], data["method"], data["to_number"], data["initiator"]) == (
-            my_leg, method, colleague["pbx_extension"], "101")
+            my_leg, method, colleague["medpulse_pbx_extension"], "101")
         assert f"ok: Transferring the call to {colleague['name']}…" in _card_messages(admin_page)
-        consult_leg = _leg_at(emulator, entry_id, colleague["pbx_extension"], "Appeared")
+        consult_leg = _leg_at(emulator, entry_id, colleague["medpulse_pbx_extension"], "Appeared")
         expect(demo_page.locator(f"{CARD}[data-call-id='{call_id}']")).to_be_visible()
         if method == "blind":
             assert all(leg["state"] == "Disconnected" for leg in _legs(emulator, entry_id)
@@ -397,9 +455,12 @@ def test_transfer_in_call_sends_the_transfer_command(admin_page, demo_page, manu
             expect(card).to_have_count(0)
             return
         # Consultation: the patient waits on hold, my card stays and offers to complete it.
-        assert next(leg for leg in _legs(emulator, entry_id) if leg["call_id"] == my_leg)["state"] == "OnHold"
+        assert (
+            next(leg for leg in _legs(emulator, entry_id) if leg["call_id"] == my_leg)["state"]
+            == "OnHold"
+        )
         expect(card.locator(".o_medpulse_card_transfer_complete")).to_be_visible()
-        emulator.post("/control/answer", {"extension": colleague["pbx_extension"]})
+        emulator.post("/control/answer", {"extension": colleague["medpulse_pbx_extension"]})
         expect(demo_page.locator(f"{CARD}[data-call-id='{call_id}'].o_medpulse_card_talking")).to_be_visible()
         since = _last_request_seq(emulator)
         card.locator(".o_medpulse_card_transfer_complete").click()

@@ -14,9 +14,12 @@ FIELDS = ["entry_id", "call_type", "direction", "result", "external_e164", "oper
 
 
 def trigger_reconciliation(rpc):
-    [cron] = rpc("ir.model.data", "search_read",
-                 [("module", "=", "medpulse_telephony"), ("name", "=", "ir_cron_medpulse_call_reconcile")],
-                 fields=["res_id"])
+    [cron] = rpc(
+        "ir.model.data",
+        "search_read",
+        [("module", "=", "medpulse_telephony"), ("name", "=", "ir_cron_medpulse_call_reconcile")],
+        fields=["res_id"],
+    )
     rpc("ir.cron", "method_direct_trigger", [cron["res_id"]])
 
 
@@ -32,7 +35,9 @@ def journal(rpc, entries):
 
 def test_outage_is_recovered_from_the_pbx_statistics(emulator, admin_rpc):
     delivered = run_scenario(emulator, "incoming_answered", **FAST)
-    admin_rpc.wait_for("medpulse.call", [("entry_id", "=", delivered), ("is_final", "=", True)], ["id"])
+    admin_rpc.wait_for(
+        "medpulse.call", [("entry_id", "=", delivered), ("is_final", "=", True)], ["id"]
+    )
 
     emulator.post("/control/faults", {"outage_seconds": 60})
     try:

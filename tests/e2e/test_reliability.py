@@ -248,12 +248,14 @@ def test_odoo_restarted_mid_call_completes_the_call(server, rpc):
 
 def _set_pbx_url(rpc, url):
     company_id = rpc("res.users", "read", [rpc.uid], fields=["company_id"])[0]["company_id"][0]
-    rpc("res.company", "write", [company_id], {"mango_api_url": url})
+    rpc("res.company", "write", [company_id], {"medpulse_pbx_api_url": url})
 
 
 def _test_connection(rpc):
     settings_id = rpc("res.config.settings", "create", {})
-    return rpc("res.config.settings", "action_mango_test_connection", [settings_id])["params"]
+    return rpc("res.config.settings", "action_medpulse_pbx_test_connection", [settings_id])[
+        "params"
+    ]
 
 
 def _click_to_call(rpc):
@@ -369,8 +371,8 @@ def test_slow_pbx_statistics_fail_cleanly_and_the_next_run_recovers(emulator, ad
     """The emulator's slow API (fault ``api_delay``: 12 s, the client waits 10 s) during
     the reconciliation of a call the webhook never got. Uses the suite's emulator and
     its Odoo (threaded), not the prefork server above."""
-    from test_reconciliation import journal, lost_events, trigger_reconciliation  # noqa: PLC0415
-    from test_scenarios import FAST  # noqa: PLC0415
+    from test_reconciliation import journal, lost_events, trigger_reconciliation  # noqa: PLC0415 - imported where it is needed
+    from test_scenarios import FAST  # noqa: PLC0415 - imported where it is needed
 
     emulator.post("/control/faults", {"outage_seconds": 60})
     try:
@@ -383,8 +385,8 @@ def test_slow_pbx_statistics_fail_cleanly_and_the_next_run_recovers(emulator, ad
             time.sleep(0.2)
         assert {e["outcome"] for e in lost_events(emulator, [lost])} == {"outage"}
         emulator.post("/control/faults", {"api_delay": 12})
-        [company] = admin_rpc("res.company", "search_read", [("mango_api_key", "!=", False)],
-                              fields=["mango_reconciled_until"], limit=1)
+        [company] = admin_rpc("res.company", "search_read", [("medpulse_pbx_api_key", "!=", False)],
+                              fields=["medpulse_pbx_reconciled_until"], limit=1)
         started = time.monotonic()
         trigger_reconciliation(admin_rpc)
         seconds = time.monotonic() - started
@@ -393,12 +395,12 @@ def test_slow_pbx_statistics_fail_cleanly_and_the_next_run_recovers(emulator, ad
     [run] = admin_rpc("medpulse.call.reconcile", "search_read", [], limit=1,
                       fields=["state", "error", "row_count"])
     [after] = admin_rpc("res.company", "read", [company["id"]],
-                        fields=["mango_reconciled_until", "mango_last_error"])
+                        fields=["medpulse_pbx_reconciled_until", "medpulse_pbx_last_error"])
     figures("slow pbx statistics", seconds=round(seconds, 1), run=run["state"])
     assert run["state"] == "failed" and "did not answer in time" in run["error"], run
     assert seconds < 10 + 5, "the cron worker gave up after the client's timeout"
-    assert after["mango_last_error"] == run["error"], "shown on the health screen"
-    assert after["mango_reconciled_until"] == company["mango_reconciled_until"]
+    assert after["medpulse_pbx_last_error"] == run["error"], "shown on the health screen"
+    assert after["medpulse_pbx_reconciled_until"] == company["medpulse_pbx_reconciled_until"]
     assert not journal(admin_rpc, [lost]), "nothing written by the failed run"
 
     # The slow PBX still answered the request late (to nobody); its rate limit counts it:

@@ -19,15 +19,36 @@ FIELDS = ["entry_id", "direction", "call_type", "result", "missed_at", "answered
 # scenario -> (parameters, expected journal values; users by login)
 CASES = {
     "incoming_answered": ({}, {"call_type": "incoming", "answered": "admin", "rang": {"admin"}}),
-    "missed_ivr": ({}, {"call_type": "missed_incoming", "missed_at": "ivr", "rang": set(),
-                        "followup_state": "needs_callback"}),
-    "missed_operator": ({}, {"call_type": "missed_incoming", "missed_at": "operator",
-                             "rang": {"admin"}, "followup_state": "needs_callback"}),
-    "queue": ({"answered_by": "103"}, {"call_type": "incoming", "answered": "anna",
-                                       "rang": {"admin", "demo", "anna"}}),
-    "blind_transfer": ({}, {"call_type": "incoming", "rang": {"admin", "demo"}, "transferred": True}),
-    "consultative_transfer": ({}, {"call_type": "incoming", "rang": {"admin", "demo"},
-                                   "transferred": True}),
+    "missed_ivr": (
+        {},
+        {
+            "call_type": "missed_incoming",
+            "missed_at": "ivr",
+            "rang": set(),
+            "followup_state": "needs_callback",
+        },
+    ),
+    "missed_operator": (
+        {},
+        {
+            "call_type": "missed_incoming",
+            "missed_at": "operator",
+            "rang": {"admin"},
+            "followup_state": "needs_callback",
+        },
+    ),
+    "queue": (
+        {"answered_by": "103"},
+        {"call_type": "incoming", "answered": "anna", "rang": {"admin", "demo", "anna"}},
+    ),
+    "blind_transfer": (
+        {},
+        {"call_type": "incoming", "rang": {"admin", "demo"}, "transferred": True},
+    ),
+    "consultative_transfer": (
+        {},
+        {"call_type": "incoming", "rang": {"admin", "demo"}, "transferred": True},
+    ),
     "callback": ({}, {"call_type": "outgoing", "operator": "admin"}),
     "internal": ({}, {"call_type": "internal", "answered": "demo"}),
     "outgoing": ({}, {"call_type": "outgoing", "operator": "admin"}),
@@ -57,9 +78,13 @@ def test_scenario_builds_the_journal_record(emulator, admin_rpc, logins, scenari
     if "missed_at" in expected:
         assert call["missed_at"] == expected["missed_at"]
     if "answered" in expected:
-        assert call["answered_user_id"] and logins[call["answered_user_id"][0]] == expected["answered"]
+        assert (
+            call["answered_user_id"] and logins[call["answered_user_id"][0]] == expected["answered"]
+        )
     if "operator" in expected:
-        assert call["operator_user_id"] and logins[call["operator_user_id"][0]] == expected["operator"]
+        assert (
+            call["operator_user_id"] and logins[call["operator_user_id"][0]] == expected["operator"]
+        )
     if "rang" in expected:
         assert {logins[u] for u in call["rang_user_ids"]} == expected["rang"]
     if "followup_state" in expected:
@@ -110,6 +135,8 @@ def test_exported_log_replays_into_the_same_journal(emulator, admin_rpc, odoo_se
             assert {f: replayed[f] for f in comparable} == {f: original[f] for f in comparable}
             # Same users and line, by name (ids may differ between databases).
             for field in ("answered_user_id", "operator_user_id", "line_id", "patient_id"):
-                assert (replayed[field] or [0, False])[1] == (original[field] or [0, False])[1], field
+                assert (replayed[field] or [0, False])[1] == (original[field] or [0, False])[1], (
+                    field
+                )
     finally:
         fresh.drop()

@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SETUP = ROOT / "scripts" / "setup" / "medpulse_setup.py"
 sys.path.insert(0, str(SETUP.parent))
-import medpulse_setup  # noqa: E402
+import medpulse_setup  # noqa: E402 - after the sys.path set-up above
 
 # The interpreter the set-up environment is built from: the one behind the Python that runs
 # these tests (a virtualenv's base), so the test's environment is keyed like the user's.

@@ -20,7 +20,7 @@ import pytest
 from setup_helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from odoo_instance import free_port  # noqa: E402
+from odoo_instance import free_port  # noqa: E402 - after the sys.path set-up above
 
 DEMO = ROOT / "scripts" / "demo"
 
@@ -182,7 +182,7 @@ def test_private_cluster_in_a_folder_only_its_owner_may_enter():
     user cannot enter it, so the data folder moves to /var/lib/medpulse; it serves
     connections, and a throw-away cluster leaves nothing behind."""
     import psycopg2  # noqa: PLC0415 - Odoo's dependency
-    from odoo_instance import PrivateCluster  # noqa: PLC0415
+    from odoo_instance import PrivateCluster  # noqa: PLC0415 - imported where it is needed
 
     state = Path(tempfile.mkdtemp(prefix="medpulse-test-"))  # as run_tests.py makes it
     cluster = PrivateCluster(state, durable=False)

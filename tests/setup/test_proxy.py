@@ -19,7 +19,7 @@ import pytest
 from setup_helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from odoo_instance import OdooInstance, free_port  # noqa: E402
+from odoo_instance import OdooInstance, free_port  # noqa: E402 - after the sys.path set-up above
 
 TRICKLE_SECONDS = 20  # a slow client gives up after this, whatever happens
 

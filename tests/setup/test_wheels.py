@@ -18,8 +18,8 @@ import pytest
 from setup_helpers import BASE_PYTHON, ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-import wheels  # noqa: E402
-from odoo_instance import PgParams  # noqa: E402
+import wheels  # noqa: E402 - after the sys.path set-up above
+from odoo_instance import PgParams  # noqa: E402 - after the sys.path set-up above
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (?P<level>[A-Z]+) ")
 
@@ -28,7 +28,7 @@ def metadata(wheel: Path) -> tuple[str, str, list[str]]:
     with zipfile.ZipFile(wheel) as zf:
         name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
         text = zf.read(name).decode()
-    get = lambda key: re.findall(rf"^{key}: (.*)$", text, re.M)  # noqa: E731
+    get = lambda key: re.findall(rf"^{key}: (.*)$", text, re.M)  # noqa: E731 - a one-line helper
     return get("Name")[0], get("Version")[0], get("Requires-Dist")
 
 
@@ -41,6 +41,7 @@ def built(tmp_path_factory) -> dict[str, Path]:
         "mango-vpbx",
         "odoo-addon-medpulse_clinic",
         "odoo-addon-medpulse_telephony",
+        "odoo-addon-medpulse_telephony_demo",
     }
     return by_name
 
@@ -105,7 +106,7 @@ def overlay_venv(path: Path) -> Path:
         check=True,
     ).stdout.strip()
     odoo_site = sysconfig.get_paths()["purelib"]
-    import odoo  # noqa: PLC0415
+    import odoo  # noqa: PLC0415 - imported where it is needed
 
     # Odoo's own folder first: an editable Odoo (setuptools' import finder, which comes after
     # the path finder) would lose to the ``odoo`` namespace the wheels create.
@@ -240,6 +241,9 @@ def test_addons_installed_from_wheels_install_in_odoo_with_demo_data(built, tmp_
             assert cr.fetchall() == [
                 ("medpulse_clinic", "installed", True),
                 ("medpulse_telephony", "installed", True),
+                # Production installs the telephony addon only: the demo addon's wheel is
+                # there, its module is not installed.
+                ("medpulse_telephony_demo", "uninstalled", False),
             ]
             cr.execute("SELECT count(*) FROM medpulse_patient")
             assert cr.fetchone()[0] > 0, "the demo patients should be there"

@@ -81,12 +81,17 @@ export const clickToCallService = {
          * (patient, appointment, call...), which links the call to it.
          */
         async function call(number, { resModel = false, resId = false } = {}) {
-            const result = await orm.call("medpulse.call.command", "action_click_to_call", [number], {
-                res_model: resModel || false,
-                res_id: resId || false,
-                // The desk phone bound to this browser (the incoming-card's systray choice).
-                desk_device_id: getBoundDevice(),
-            });
+            const result = await orm.call(
+                "medpulse.call.command",
+                "action_click_to_call",
+                [number],
+                {
+                    res_model: resModel || false,
+                    res_id: resId || false,
+                    // The desk phone bound to this browser (the incoming-card's systray choice).
+                    desk_device_id: getBoundDevice(),
+                }
+            );
             showResult(result);
             return result;
         }

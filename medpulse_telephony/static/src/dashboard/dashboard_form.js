@@ -25,4 +25,6 @@ export class DashboardFormController extends FormController {
     async beforeUnload() {}
 }
 
-registry.category("views").add("medpulse_dashboard_form", { ...formView, Controller: DashboardFormController });
+registry
+    .category("views")
+    .add("medpulse_dashboard_form", { ...formView, Controller: DashboardFormController });

@@ -16,7 +16,7 @@ export class IncomingCard extends Component {
     static props = { card: Object };
 
     setup() {
-        this.store = useService("medpulse_telephony.incoming_card");
+        this.store = useService("medpulse_incoming_card");
         this.orm = useService("orm");
         this.action = useService("action");
         this.dialog = useService("dialog");
@@ -119,7 +119,10 @@ export class IncomingCard extends Component {
     }
 
     async choosePatient(patientId) {
-        await this.orm.call("medpulse.call", "action_set_patient", [[this.card.call_id], patientId]);
+        await this.orm.call("medpulse.call", "action_set_patient", [
+            [this.card.call_id],
+            patientId,
+        ]);
         this.card.patient_id = patientId;
     }
 
@@ -197,7 +200,12 @@ export class IncomingCard extends Component {
     async runCommand(method, kwargs = {}) {
         this.state.busy = true;
         try {
-            const answer = await this.orm.call("medpulse.call", method, [[this.card.call_id]], kwargs);
+            const answer = await this.orm.call(
+                "medpulse.call",
+                method,
+                [[this.card.call_id]],
+                kwargs
+            );
             this.card.message = answer?.message || false;
             this.card.messageFailed = answer?.ok === false;
             return answer;
@@ -230,7 +238,7 @@ export class IncomingCardContainer extends Component {
     static props = {};
 
     setup() {
-        this.store = useState(useService("medpulse_telephony.incoming_card"));
+        this.store = useState(useService("medpulse_incoming_card"));
     }
 
     get labels() {

@@ -123,4 +123,4 @@ export const incomingCardService = {
     },
 };
 
-registry.category("services").add("medpulse_telephony.incoming_card", incomingCardService);
+registry.category("services").add("medpulse_incoming_card", incomingCardService);

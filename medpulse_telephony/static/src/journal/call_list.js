@@ -39,4 +39,6 @@ export class CallListController extends ListController {
     }
 }
 
-registry.category("views").add("medpulse_call_list", { ...listView, Controller: CallListController });
+registry
+    .category("views")
+    .add("medpulse_call_list", { ...listView, Controller: CallListController });

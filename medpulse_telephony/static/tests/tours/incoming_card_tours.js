@@ -179,7 +179,7 @@ registry.category("web_tour.tours").add("medpulse_card_russian_tour", {
             run() {
                 // A colleague picks up the call in another tab: what the card then says.
                 const callId = Number(document.querySelector(CARD).dataset.callId);
-                env().services["medpulse_telephony.incoming_card"].receive({
+                env().services["medpulse_incoming_card"].receive({
                     call_id: callId,
                     status: "answered_elsewhere",
                     answered_by: "Анна Смирнова",

@@ -1,6 +1,6 @@
 import { registry } from "@web/core/registry";
 
-// My Preferences has one Telephony tab: the extension, the devices and "Ring me".
+// My Preferences has one Telephony tab: the extension and the devices.
 registry.category("web_tour.tours").add("medpulse_preferences_tour", {
     url: "/odoo",
     steps: () => [
@@ -28,11 +28,8 @@ registry.category("web_tour.tours").add("medpulse_preferences_tour", {
             },
         },
         {
-            content: "It shows my extension and offers Ring me",
-            trigger: ".modal .o_field_widget[name=pbx_extension]:contains(101)",
-        },
-        {
-            trigger: ".modal button[name=action_medpulse_ring_me]",
+            content: "It shows my extension",
+            trigger: ".modal .o_field_widget[name=medpulse_pbx_extension]:contains(101)",
         },
         {
             content: "Close the preferences",

@@ -19,10 +19,12 @@ export class NextFreeSlot extends Component {
 
     async findSlot() {
         const { record } = this.props;
-        const start = await this.orm.call("medpulse.appointment", "get_next_free_slot", [
-            record.data.doctor_id[0],
-            record.data.service_id[0],
-        ], { exclude_ids: record.resId ? [record.resId] : [] });
+        const start = await this.orm.call(
+            "medpulse.appointment",
+            "get_next_free_slot",
+            [record.data.doctor_id[0], record.data.service_id[0]],
+            { exclude_ids: record.resId ? [record.resId] : [] }
+        );
         await record.update({ start: deserializeDateTime(start) });
     }
 }
