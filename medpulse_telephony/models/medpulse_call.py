@@ -4,6 +4,7 @@ from datetime import datetime, time, timedelta, timezone
 
 import mango_vpbx
 import pytz
+from mango_vpbx.codes import DISCONNECT_CATEGORIES, disconnect_category
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
@@ -27,59 +28,6 @@ FOLLOWUP_STATES = [
     ("resolved", "Resolved"),
     ("no_action", "No action needed"),
 ]
-
-# Disconnect reasons grouped into what a receptionist needs to know; the PBX's own
-# wording stays in disconnect_reason_text. Ranges follow the PBX's code classes, so an
-# unknown code falls into its class as the PBX documentation requires.
-DISCONNECT_CATEGORIES = [
-    ("normal", "Ended normally"),
-    ("caller_hangup", "Caller hung up"),
-    ("callee_hangup", "Called party hung up"),
-    ("no_answer", "No answer"),
-    ("busy", "Busy"),
-    ("rejected", "Rejected"),
-    ("do_not_disturb", "Do not disturb"),
-    ("unreachable", "Number unreachable or restricted"),
-    ("caller_restricted", "Caller restricted (black or white list)"),
-    ("no_operator", "No operator available in the group or queue"),
-    ("scheme", "Ended by the forwarding scheme"),
-    ("command", "Ended by a command or an interception"),
-    ("inactive", "Number inactive or outside its schedule"),
-    ("billing", "Billing restriction"),
-    ("technical", "Technical problem"),
-    ("other", "Other"),
-]
-_EXACT_REASONS = {
-    1100: "normal", 1300: "normal", 1000: "normal",
-    1110: "caller_hangup", 1111: "no_answer", 1120: "callee_hangup",
-    1121: "busy", 1122: "rejected", 1123: "do_not_disturb", 1124: "do_not_disturb",
-}
-_REASON_RANGES = [
-    (1130, 1149, "unreachable"),
-    (1150, 1159, "caller_restricted"),
-    (1160, 1169, "no_operator"),
-    (1170, 1179, "scheme"),
-    (1180, 1189, "command"),
-    (1190, 1199, "inactive"),
-    (1100, 1199, "normal"),
-    (1300, 1399, "normal"),
-    (2000, 2999, "billing"),
-    (3200, 3299, "unreachable"),
-    (4200, 4299, "unreachable"),
-    (4000, 5999, "technical"),
-]
-
-
-def disconnect_category(code):
-    if not code:
-        return False
-    if code in _EXACT_REASONS:
-        return _EXACT_REASONS[code]
-    for low, high, category in _REASON_RANGES:
-        if low <= code <= high:
-            return category
-    return "other"
-
 
 def _naive_utc(moment):
     """An aware datetime from the toolkit as the naive UTC value Odoo stores."""
@@ -238,7 +186,9 @@ class MedpulseCall(models.Model):
             raw = call.external_e164 or (
                 call.callee_number if call.direction == "outgoing" else call.caller_number
             )
-            call.external_number_display = mango_vpbx.format_number(raw, region) if raw else False
+            call.external_number_display = (
+                mango_vpbx.phones.format_number(raw, region) if raw else False
+            )
 
     def _compute_number_search(self):
         for call in self:
@@ -374,7 +324,7 @@ class MedpulseCall(models.Model):
                 self._format_moment(leg.started_at),
                 self._format_moment(leg.answered_at),
                 self._format_moment(leg.ended_at),
-                leg.disconnect_reason and mango_vpbx.describe(leg.disconnect_reason),
+                leg.disconnect_reason and mango_vpbx.codes.describe(leg.disconnect_reason),
             ]
             rows.append("<tr>%s</tr>" % "".join(f"<td>{html_escape(str(cell or ''))}</td>" for cell in cells))
         head = "".join(f"<th>{html_escape(h)}</th>" for h in headers)

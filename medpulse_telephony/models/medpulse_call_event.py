@@ -346,7 +346,7 @@ def _entry_id_of(json_str):
     if (
         isinstance(entry_id, str)
         and "\x00" not in entry_id
-        and len(entry_id) <= mango_vpbx.MAX_STRING_LENGTH
+        and len(entry_id) <= mango_vpbx.assumptions.MAX_STRING_LENGTH
     ):
         return entry_id
     return None

@@ -55,7 +55,7 @@ class MedpulseCall(models.Model):
 
     def _after_event(self, event_record, event, state):
         result = super()._after_event(event_record, event, state)
-        if isinstance(event, mango_vpbx.RecordingEvent | mango_vpbx.RecordAddedEvent):
+        if isinstance(event, mango_vpbx.events.RecordingEvent | mango_vpbx.events.RecordAddedEvent):
             self.env["medpulse.call.recording"].sudo()._sync_from_state(self.sudo(), event, state)
         return result
 

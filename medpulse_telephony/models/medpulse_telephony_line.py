@@ -89,7 +89,8 @@ class MedpulseTelephonyLine(models.Model):
                 RETURNING id
                 """,
                 company.id, number, company._mango_normalize(number) or None,
-                mango_vpbx.format_number(number, company.mango_default_region or "RU") or number,
+                mango_vpbx.phones.format_number(number, company.mango_default_region or "RU")
+                or number,
                 self.env.uid, now, self.env.uid, now,
             ),
             log_exceptions=False,
@@ -124,7 +125,7 @@ class MedpulseTelephonyLine(models.Model):
                 vals.update({
                     "company_id": company.id,
                     "number": number,
-                    "name": pbx_line.name or mango_vpbx.format_number(number) or number,
+                    "name": pbx_line.name or mango_vpbx.phones.format_number(number) or number,
                 })
                 line = self.create(vals)
             result |= line

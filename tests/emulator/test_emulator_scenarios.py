@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from mango_vpbx import dumps, fold, parse_event
+from mango_vpbx import fold, parse_event
 from mango_vpbx.emulator.pbx import Pbx
 from mango_vpbx.emulator.scenarios import SCENARIOS, run_scenario, scenario_params
 from mango_vpbx.emulator.state import demo_directory
+from mango_vpbx.signing import dumps
 
 
 class Sink:

@@ -8,16 +8,11 @@ import vpbx_sequences as seq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mango_vpbx import (
-    MAX_CALL_SECONDS,
-    CallEvent,
-    SummaryEvent,
-    TimeBase,
-    Transfer,
-    duration_seconds,
-    fold,
-    parse_event,
-)
+from mango_vpbx import fold, parse_event
+from mango_vpbx.assumptions import MAX_CALL_SECONDS
+from mango_vpbx.calls import Transfer, duration_seconds
+from mango_vpbx.events import CallEvent, SummaryEvent
+from mango_vpbx.times import TimeBase
 
 
 def utc(ts):

@@ -10,9 +10,6 @@ import pytest
 from vpbx_http import ScriptedPbx, hangup_in_another_process
 
 from mango_vpbx import (
-    MemoryLimitStore,
-    SqliteLimitStore,
-    TimeBase,
     VpbxAuthError,
     VpbxBillingError,
     VpbxBusy,
@@ -26,6 +23,8 @@ from mango_vpbx import (
     VpbxUnavailable,
     verify,
 )
+from mango_vpbx.limits import MemoryLimitStore, SqliteLimitStore
+from mango_vpbx.times import TimeBase
 
 OK = (200, {"result": 1000})
 

@@ -79,7 +79,8 @@ class ScriptedPbx:
 
 def hangup_in_another_process(base_url, store_path, queue):
     """Run one command against the PBX with a store in a file; report the outcome's class."""
-    from mango_vpbx import SqliteLimitStore, VpbxClient, VpbxError
+    from mango_vpbx import VpbxClient, VpbxError
+    from mango_vpbx.limits import SqliteLimitStore
 
     client = VpbxClient(base_url, "key", "salt", timeout=5,
                         limiter=SqliteLimitStore(store_path))
