@@ -1,7 +1,7 @@
 """"Ring me": ask the PBX emulator to ring the current user's phone from a demo patient.
 
 The fastest way to see the incoming-call card without a PBX account. It only works when
-the company's PBX API URL points at ``mango_vpbx.emulator`` (it answers on its unsigned
+the company's PBX API URL points at ``mango_vpbx_emulator`` (it answers on its unsigned
 ``/control`` API, which a real PBX does not have), so it can never place a real call.
 """
 

@@ -1,6 +1,6 @@
 """“Ring me” starts a real incoming call on the PBX emulator for my extension only."""
 
-from mango_vpbx.emulator.server import Emulator
+from mango_vpbx_emulator.server import Emulator
 
 from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, new_test_user, tagged
