@@ -8,7 +8,8 @@
   PBX's API, recording files, the control API and the console over HTTP.
 * :mod:`~mango_vpbx_emulator.pbx`: the PBX engine: calls, legs, commands, recordings.
 * :mod:`~mango_vpbx_emulator.scenarios`: the scripted calls (incoming answered, missed,
-  queue, transfers, callback...), the one source of call sequences.
+  queue, transfers, callback...) and :mod:`~mango_vpbx_emulator.reference`: the protocol
+  reference's own sequences; together the one source of call sequences for tests.
 * :mod:`~mango_vpbx_emulator.state`: the directory (employees, groups, lines) and calls.
 * :mod:`~mango_vpbx_emulator.sender`, :mod:`~mango_vpbx_emulator.faults`: signed delivery
   to the webhook, and the faults injected into it.

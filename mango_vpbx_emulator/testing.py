@@ -38,6 +38,7 @@ from mango_vpbx import parse_event, verify
 from mango_vpbx.codes import describe
 from mango_vpbx.signing import dumps
 
+from . import reference
 from .pbx import Pbx
 from .scenarios import ScenarioRun, run_scenario
 from .server import Emulator, _Handler, parse_form
@@ -360,8 +361,13 @@ def sequence(name: str, **params: Any) -> list[tuple[str, str]]:
 
     Played at once (``speed`` 1000 unless given) on the demo directory; ``params`` are the
     scenario's (:func:`~mango_vpbx_emulator.scenarios.scenario_params`). Paths are
-    ``events/...`` and, for commands, ``result/...``.
+    ``events/...`` and, for commands, ``result/...``. ``reference:<name>`` gives one of the
+    protocol reference's sequences instead (:data:`~mango_vpbx_emulator.reference.SEQUENCES`,
+    with their documented ids and times; no ``params``).
     """
+    if name.startswith("reference:"):
+        documented = reference.SEQUENCES[name.removeprefix("reference:")]
+        return [(path.lstrip("/"), dumps(payload)) for path, payload in documented]
     capture = _Capture()
     pbx = Pbx(demo_directory(), capture, record_delay=1)
     run = run_scenario(pbx, name, {"speed": 1000, **params})
@@ -369,4 +375,3 @@ def sequence(name: str, **params: Any) -> list[tuple[str, str]]:
     if run.error is not None:
         raise RuntimeError(f"scenario {name} failed: {run.error}")
     return capture.sent
-

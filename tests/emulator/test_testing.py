@@ -17,6 +17,7 @@ from mango_vpbx import (
     parse_event,
 )
 from mango_vpbx.limits import MemoryLimitStore
+from mango_vpbx_emulator import reference
 from mango_vpbx_emulator.scenarios import SCENARIOS
 from mango_vpbx_emulator.testing import PbxDouble, Request, Response, Webhook, sequence
 
@@ -139,6 +140,16 @@ def test_every_scenario_has_its_canonical_sequence(name):
     assert fold(events).is_final
 
 
+@pytest.mark.parametrize("name", sorted(reference.SEQUENCES))
+def test_the_reference_sequences_come_with_their_documented_values(name):
+    sent = sequence(f"reference:{name}")
+    events = [parse_event(path, payload) for path, payload in sent]
+    assert events == reference.events(reference.SEQUENCES[name])
+    assert fold(events).entry_id == reference.SEQUENCES[name][-1][1]["entry_id"]
+
+
 def test_a_failing_scenario_says_so():
     with pytest.raises(RuntimeError, match="scenario outgoing failed: .*999"):
         sequence("outgoing", extension="999")
+    with pytest.raises(KeyError):
+        sequence("reference:nothing")
