@@ -153,3 +153,35 @@ def test_a_failing_scenario_says_so():
         sequence("outgoing", extension="999")
     with pytest.raises(KeyError):
         sequence("reference:nothing")
+
+
+def test_the_statistics_double_of_the_addon_tests_maps_onto_it(pbx):
+    """``stats_pbx.StatsPbx``: a report per request, 204 while not ready, then its CSV."""
+    reports: list[dict] = []
+
+    def report(request: Request) -> tuple:
+        reports.append(request.data)
+        return 200, {"key": f"key-{len(reports)}"}
+
+    pbx.script("stats/request", report)
+    pbx.script("stats/result", (204, ""), (200, "E-1;1;1700000000;1700000060;101\n"))
+    rows = client(pbx, sleep=lambda _s: None).stats(
+        1700000000, 1700003600, fields="entry_id,records,start,finish,to_extension"
+    )
+    assert [(r.entry_id, r.to_extension) for r in rows] == [("E-1", "101")]
+    assert reports[0]["date_from"] == "1700000000"
+    polls = [r for r in pbx.requests if r.path == "stats/result"]
+    assert [p.data for p in polls] == [{"key": "key-1"}] * 2 and polls[0].at <= polls[1].at
+
+
+def test_the_command_double_of_the_addon_tests_maps_onto_it(pbx, webhook):
+    """``pbx_stub.PbxStub``: replies per path, something done before replying, signed."""
+    pbx.script("commands/route", lambda request: (
+        webhook.received.append(("before-reply", request.data["command_id"])) or (200, {})
+    ))
+    command = client(pbx).route("call-1", "102")
+    assert webhook.received == [("before-reply", command)]
+    assert pbx.calls("commands/route") == [
+        {"command_id": command, "call_id": "call-1", "to_number": "102"}
+    ]
+    assert [r.signed for r in pbx.requests] == [True]
