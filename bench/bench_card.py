@@ -75,9 +75,9 @@ def _numbers(instance, count: int) -> list[str]:
 
 
 def _pbx(instance):
-    from mango_vpbx.emulator.pbx import Pbx  # noqa: PLC0415 - the checkout under test
-    from mango_vpbx.emulator.sender import EventSender  # noqa: PLC0415 - imported where it is needed
-    from mango_vpbx.emulator.state import directory_from_config  # noqa: PLC0415 - imported where it is needed
+    from mango_vpbx_emulator.pbx import Pbx  # noqa: PLC0415 - the checkout under test
+    from mango_vpbx_emulator.sender import EventSender  # noqa: PLC0415 - imported where it is needed
+    from mango_vpbx_emulator.state import directory_from_config  # noqa: PLC0415 - imported where it is needed
 
     directory = directory_from_config(
         {"employees": [{"extension": EXTENSION, "name": "Bench receptionist"}]})

@@ -321,9 +321,9 @@ class CollectingSink:
 
 def profile(env, calls: int = 20, seed: int = 5) -> dict:
     """Feed full call sequences to ``medpulse.call.event._receive`` under cProfile."""
-    from mango_vpbx.emulator.pbx import Pbx  # noqa: PLC0415 - the checkout under test
-    from mango_vpbx.emulator.scenarios import run_scenario  # noqa: PLC0415 - imported where it is needed
-    from mango_vpbx.emulator.state import directory_from_config  # noqa: PLC0415 - imported where it is needed
+    from mango_vpbx_emulator.pbx import Pbx  # noqa: PLC0415 - the checkout under test
+    from mango_vpbx_emulator.scenarios import run_scenario  # noqa: PLC0415 - imported where it is needed
+    from mango_vpbx_emulator.state import directory_from_config  # noqa: PLC0415 - imported where it is needed
 
     rnd = random.Random(seed)
     env.cr.execute("SELECT number_e164 FROM medpulse_patient_phone WHERE label = 'own' LIMIT 5000")

@@ -4,7 +4,7 @@ Realistic load for the benchmarks: N patients with one to three Russian numbers
 each, typed the way people type them ("+7 (916) 123-45-67", "8 916 123 45 67",
 "79161234567" ...), loaded with COPY in seconds rather than through the ORM in
 hours. ``number_e164`` is filled with the same normaliser as the addon
-(``mango_vpbx.normalize_number``), so the data is what the ORM would have stored.
+(``mango_vpbx.phones.normalize_number``), so the data is what the ORM would have stored.
 With ``--partners`` the same people are also written as ``res.partner`` rows
 (phone, mobile, and ``phone_sanitized`` when the ``sms`` module added it), to
 compare our lookup with Odoo's own phone search on identical numbers.
@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import BENCH_LOGIN  # noqa: E402 - after the sys.path set-up above
 
-from mango_vpbx import normalize_number  # noqa: E402 - after the sys.path set-up above
+from mango_vpbx.phones import normalize_number  # noqa: E402 - after the sys.path set-up above
 
 MOBILE_CODES = [
     "900", "901", "902", "903", "904", "905", "906", "908", "909", "912", "913", "914",

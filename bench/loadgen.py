@@ -1,6 +1,6 @@
 """The emulator's load mode as the benchmarks drive it: ``mango-emulator load`` plus callers.
 
-Same arguments and JSON summary as ``python -m mango_vpbx.emulator load`` (of the checkout
+Same arguments and JSON summary as ``python -m mango_vpbx_emulator load`` (of the checkout
 under test, first on ``PYTHONPATH``), and ``--callers FILE`` (one external number a line,
 taken in turn, one per call): a clinic is called by many people, not by the scenarios'
 one default number again and again (which would make every call of the run contend for
@@ -16,11 +16,11 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mango_vpbx.emulator.faults import FaultInjector  # noqa: PLC0415 - tree under test
-    from mango_vpbx.emulator.load import DEFAULT_MIX, run_load  # noqa: PLC0415 - imported where it is needed
-    from mango_vpbx.emulator.pbx import Pbx  # noqa: PLC0415 - imported where it is needed
-    from mango_vpbx.emulator.sender import EventSender  # noqa: PLC0415 - imported where it is needed
-    from mango_vpbx.emulator.state import directory_from_config, parse_employees_flag  # noqa: PLC0415 - imported where it is needed
+    from mango_vpbx_emulator.faults import FaultInjector  # noqa: PLC0415 - tree under test
+    from mango_vpbx_emulator.load import DEFAULT_MIX, run_load  # noqa: PLC0415 - imported where it is needed
+    from mango_vpbx_emulator.pbx import Pbx  # noqa: PLC0415 - imported where it is needed
+    from mango_vpbx_emulator.sender import EventSender  # noqa: PLC0415 - imported where it is needed
+    from mango_vpbx_emulator.state import directory_from_config, parse_employees_flag  # noqa: PLC0415 - imported where it is needed
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--webhook", required=True)

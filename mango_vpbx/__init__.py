@@ -1,17 +1,23 @@
 """Mango Office virtual PBX (VPBX) protocol toolkit.
 
 Pure Python (``requests`` and ``phonenumbers``), no Odoo import anywhere in this
-package. What is where:
+package. The top level holds what an integrator needs: the client
+(:class:`VpbxClient`, :data:`DEFAULT_BASE_URL`), signing (:func:`sign`, :func:`verify`,
+:func:`encode`), event parsing (:func:`parse_event`, :class:`Event`), the call of one
+``entry_id`` (:func:`fold`, :class:`CallState`) and the exceptions (root
+:class:`MangoVpbxError`). The rest is in the submodules, all imported with the package
+(``mango_vpbx.codes.describe(code)`` works after ``import mango_vpbx``):
 
-* :mod:`~mango_vpbx.signing`: signatures of requests in both directions.
-* :mod:`~mango_vpbx.events`: :func:`parse_event`, typed immutable events, :class:`EventError`.
-* :mod:`~mango_vpbx.calls`: :func:`fold`, the call of one ``entry_id`` from its events.
-* :mod:`~mango_vpbx.client`: :class:`VpbxClient`, commands and queries to the PBX.
+* :mod:`~mango_vpbx.signing`: signatures of requests in both directions, canonical JSON.
+* :mod:`~mango_vpbx.events`: :func:`parse_event` and the typed immutable events.
+* :mod:`~mango_vpbx.calls`: :func:`fold`, :class:`CallState` and its parts, duration bounds.
+* :mod:`~mango_vpbx.client`: :class:`VpbxClient`, commands and queries, their answers.
 * :mod:`~mango_vpbx.limits`: rate limits and the invalid-request lockout, shared via a store.
-* :mod:`~mango_vpbx.stats`: the ``stats/result`` CSV.
-* :mod:`~mango_vpbx.codes`: result codes, their meanings, the exceptions.
+* :mod:`~mango_vpbx.stats`: the ``stats/result`` CSV, and a call from its rows.
+* :mod:`~mango_vpbx.codes`: result codes, their meanings and classes, disconnect categories.
+* :mod:`~mango_vpbx.errors`: every exception of the toolkit, under :class:`MangoVpbxError`.
 * :mod:`~mango_vpbx.phones`: numbers to E.164 and back for people.
-* :mod:`~mango_vpbx.times`: the PBX's time base, :func:`to_utc`.
+* :mod:`~mango_vpbx.times`: the PBX's time base, :func:`~mango_vpbx.times.to_utc`.
 * :mod:`~mango_vpbx.assumptions`: where the documentation is ambiguous, what we accept.
 
 Glossary (the PBX's words, used as they are throughout the package):
@@ -58,19 +64,26 @@ result code
     (1xxx ok, 2xxx billing, 3xxx bad request, 4xxx cannot do, 5xxx server).
 """
 
-from .assumptions import LOCKOUT_SECONDS, MAX_CALL_SECONDS, MAX_STRING_LENGTH
-from .calls import CallState, Leg, Recording, Transfer, duration_seconds, fold, implausible_span
-from .client import (
-    DEFAULT_BASE_URL,
-    Balance,
-    PbxLine,
-    PbxNumber,
-    PbxUser,
-    RecordingFile,
-    VpbxClient,
-    new_command_id,
+from . import (
+    assumptions,
+    calls,
+    client,
+    codes,
+    errors,
+    events,
+    limits,
+    phones,
+    signing,
+    stats,
+    times,
 )
-from .codes import (
+from .calls import CallState, fold
+from .client import DEFAULT_BASE_URL, VpbxClient
+from .errors import (
+    ArgumentError,
+    EventError,
+    MangoVpbxError,
+    StatsError,
     VpbxAuthError,
     VpbxBillingError,
     VpbxBusy,
@@ -81,104 +94,48 @@ from .codes import (
     VpbxRateLimited,
     VpbxRequestError,
     VpbxUnavailable,
-    describe,
-    describe_ru,
-    error_for_code,
-    is_success,
-    known_code,
 )
-from .events import (
-    CallEvent,
-    CommandResult,
-    Dct,
-    DtmfEvent,
-    Event,
-    EventError,
-    Party,
-    PingEvent,
-    RecordAddedEvent,
-    RecordingEvent,
-    RecordTaggedEvent,
-    SmsEvent,
-    StatsReadyEvent,
-    SummaryEvent,
-    normalize_path,
-    parse_event,
-)
-from .limits import LimitStore, MemoryLimitStore, SqliteLimitStore
-from .phones import format_number, is_sip_uri, normalize_number, sip_user
-from .signing import dumps, encode, sign, sign_recording_link, verify
-from .stats import StatsError, StatsRow, parse_csv, split_period
-from .times import DEFAULT_TIME_BASE, TimeBase, to_pbx, to_utc
+from .events import Event, parse_event
+from .signing import encode, sign, verify
 
 __all__ = [
-    "LOCKOUT_SECONDS",
-    "MAX_CALL_SECONDS",
-    "MAX_STRING_LENGTH",
-    "CallState",
-    "Leg",
-    "Recording",
-    "Transfer",
-    "fold",
-    "duration_seconds",
-    "implausible_span",
+    # submodules
+    "assumptions",
+    "calls",
+    "client",
+    "codes",
+    "errors",
+    "events",
+    "limits",
+    "phones",
+    "signing",
+    "stats",
+    "times",
+    # the client
     "DEFAULT_BASE_URL",
-    "Balance",
-    "PbxLine",
-    "PbxNumber",
-    "PbxUser",
-    "RecordingFile",
     "VpbxClient",
-    "new_command_id",
-    "LimitStore",
-    "MemoryLimitStore",
-    "SqliteLimitStore",
-    "StatsError",
-    "StatsRow",
-    "parse_csv",
-    "split_period",
-    "VpbxAuthError",
-    "VpbxBillingError",
-    "VpbxCommandFailed",
-    "VpbxError",
-    "VpbxLockedOut",
-    "VpbxNotFound",
-    "VpbxRateLimited",
-    "VpbxBusy",
-    "VpbxRequestError",
-    "VpbxUnavailable",
-    "describe",
-    "describe_ru",
-    "error_for_code",
-    "is_success",
-    "known_code",
-    "CallEvent",
-    "CommandResult",
-    "Dct",
-    "DtmfEvent",
-    "Event",
-    "EventError",
-    "Party",
-    "PingEvent",
-    "RecordAddedEvent",
-    "RecordingEvent",
-    "RecordTaggedEvent",
-    "SmsEvent",
-    "StatsReadyEvent",
-    "SummaryEvent",
-    "normalize_path",
-    "parse_event",
-    "format_number",
-    "is_sip_uri",
-    "normalize_number",
-    "sip_user",
-    "dumps",
+    # signing
     "encode",
     "sign",
-    "sign_recording_link",
     "verify",
-    "DEFAULT_TIME_BASE",
-    "TimeBase",
-    "to_pbx",
-    "to_utc",
+    # events and calls
+    "Event",
+    "parse_event",
+    "CallState",
+    "fold",
+    # errors
+    "MangoVpbxError",
+    "VpbxError",
+    "VpbxRequestError",
+    "VpbxAuthError",
+    "VpbxNotFound",
+    "VpbxBillingError",
+    "VpbxCommandFailed",
+    "VpbxUnavailable",
+    "VpbxRateLimited",
+    "VpbxBusy",
+    "VpbxLockedOut",
+    "EventError",
+    "StatsError",
+    "ArgumentError",
 ]

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from .assumptions import MAX_CALL_SECONDS
 from .codes import describe
+from .errors import ArgumentError
 from .events import (
     CALL_STATES,
     CallEvent,
@@ -389,15 +390,15 @@ def fold(events: Iterable[Event], time_base: TimeBase = DEFAULT_TIME_BASE) -> Ca
 
     ``events`` are parsed events of one ``entry_id``: call, summary, recording,
     record/added (and tagged) and DTMF events; other events (command results,
-    SMS, pings) are ignored. Raises :class:`ValueError` when the events belong
+    SMS, pings) are ignored. Raises :class:`~mango_vpbx.errors.ArgumentError` when the events belong
     to different ``entry_id`` values or none of them tells the ``entry_id``.
     """
     unique = _dedupe(e for e in events if isinstance(e, _FOLDED))
     entry_ids = {e.entry_id for e in unique if getattr(e, "entry_id", None)}
     if len(entry_ids) != 1:
         if not entry_ids:
-            raise ValueError("fold() needs at least one event with an entry_id")
-        raise ValueError(f"fold() got events of several calls: {sorted(entry_ids)}")
+            raise ArgumentError("fold() needs at least one event with an entry_id")
+        raise ArgumentError(f"fold() got events of several calls: {sorted(entry_ids)}")
     entry_id = entry_ids.pop()
 
     summary = _first(e for e in unique if isinstance(e, SummaryEvent))

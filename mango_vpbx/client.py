@@ -2,13 +2,13 @@
 
 :class:`VpbxClient` works like a :class:`requests.Session`: one object per PBX
 account, explicit timeouts on every request, and exceptions that carry the PBX's
-result code and its meaning (:mod:`mango_vpbx.codes`). It respects the PBX's
+result code and its meaning (:mod:`mango_vpbx.errors`). It respects the PBX's
 rate limits and never provokes the two-minute lockout of the account: after a
 request answered with a 3xxx code it refuses requests locally for two minutes
-(:class:`~mango_vpbx.codes.VpbxLockedOut`), through a :class:`~mango_vpbx.limits.LimitStore`
+(:class:`~mango_vpbx.errors.VpbxLockedOut`), through a :class:`~mango_vpbx.limits.LimitStore`
 that several processes can share. So that no second request is already on its way
 when a 3xxx comes back, the clients of one account send one request at a time
-(:class:`~mango_vpbx.codes.VpbxBusy` when the turn does not come in time).
+(:class:`~mango_vpbx.errors.VpbxBusy` when the turn does not come in time).
 
 A command's synchronous answer only says whether the PBX accepted it; its
 outcome arrives later as a ``result/<command>`` notification with the
@@ -30,7 +30,9 @@ from typing import Any, Literal
 import requests
 
 from .assumptions import LOCKOUT_SECONDS, STATS_POLL_SECONDS
-from .codes import (
+from .codes import is_success
+from .errors import (
+    ArgumentError,
     VpbxBusy,
     VpbxError,
     VpbxLockedOut,
@@ -39,7 +41,6 @@ from .codes import (
     VpbxRequestError,
     VpbxUnavailable,
     error_for_code,
-    is_success,
 )
 from .limits import LimitStore, MemoryLimitStore, buckets_for
 from .signing import encode
@@ -181,12 +182,12 @@ class VpbxClient:
     layer's, when several processes use one account). ``time_base`` is how the
     PBX reads times (see :class:`~mango_vpbx.times.TimeBase`). When a rate
     limit needs a wait of at most ``max_rate_wait`` seconds the client waits
-    (with ``sleep``), else it raises :class:`~mango_vpbx.codes.VpbxRateLimited`.
+    (with ``sleep``), else it raises :class:`~mango_vpbx.errors.VpbxRateLimited`.
     Requests of one account go one at a time through the store; a request that
     waits more than ``max_busy_wait`` seconds for its turn raises
-    :class:`~mango_vpbx.codes.VpbxBusy` without being sent.
+    :class:`~mango_vpbx.errors.VpbxBusy` without being sent.
 
-    Every method raises a subclass of :class:`~mango_vpbx.codes.VpbxError`.
+    Every method raises a subclass of :class:`~mango_vpbx.errors.VpbxError`.
     """
 
     def __init__(
@@ -204,7 +205,7 @@ class VpbxClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not api_key or not api_salt:
-            raise ValueError("the PBX API key and salt are required")
+            raise ArgumentError("the PBX API key and salt are required")
         self.base_url = base_url.rstrip("/") + "/"
         self.api_key = api_key
         self.api_salt = api_salt
@@ -344,7 +345,7 @@ class VpbxClient:
         SIP line its name in the PBX account, not its URI). Returns the ``command_id``.
         """
         if not extension:
-            raise ValueError("callback needs the employee's extension")
+            raise ArgumentError("callback needs the employee's extension")
         sender: dict[str, str] = {"extension": str(extension)}
         if from_number:
             sender["number"] = from_number
@@ -370,7 +371,7 @@ class VpbxClient:
         ``initiator`` is the transferring employee's extension or number.
         """
         if method not in ("blind", "hold"):
-            raise ValueError("transfer method must be 'blind' or 'hold'")
+            raise ArgumentError("transfer method must be 'blind' or 'hold'")
         return self._command(
             "commands/transfer",
             {"call_id": call_id, "method": method, "to_number": str(to_number),
@@ -436,7 +437,7 @@ class VpbxClient:
         Use it at once and never store it; :meth:`download_recording` does both.
         """
         if action not in ("download", "play"):
-            raise ValueError("action must be 'download' or 'play'")
+            raise ArgumentError("action must be 'download' or 'play'")
         response = self._post("queries/recording/post",
                                {"recording_id": recording_id, "action": action},
                                passthrough=(404,))
@@ -500,8 +501,8 @@ class VpbxClient:
                      max_wait: float = 300.0) -> list[StatsRow]:
         """Fetch a report by ``key``, polling every ``poll_interval`` s while it is not ready.
 
-        Raises :class:`~mango_vpbx.codes.VpbxNotFound` when the key is unknown or
-        expired (HTTP 404) and :class:`~mango_vpbx.codes.VpbxUnavailable` when the
+        Raises :class:`~mango_vpbx.errors.VpbxNotFound` when the key is unknown or
+        expired (HTTP 404) and :class:`~mango_vpbx.errors.VpbxUnavailable` when the
         report is still not ready after ``max_wait`` seconds.
         """
         attempts = 1 + (int(max_wait // poll_interval) if poll_interval > 0 else 0)

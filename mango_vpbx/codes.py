@@ -1,4 +1,4 @@
-"""Result codes of the PBX and the exceptions the client raises for them.
+"""Result codes of the PBX: meanings, classes, and what a call's end means to a receptionist.
 
 The PBX answers commands, reports command outcomes (``/result/*``) and ends
 call legs (``disconnect_reason``) with four-digit result codes. The first digit
@@ -8,30 +8,22 @@ specification asks to read an unknown code as the nearest known class
 (2219 -> 2210, 1090 -> 1000): :func:`known_code` and :func:`describe` do that.
 
 Meanings are kept in Russian as in the specification and in English; the
-English ones are what exceptions carry (the Odoo layer translates them).
+English ones are what exceptions carry (the Odoo layer translates them). The
+exceptions for codes are in :mod:`mango_vpbx.errors` (:func:`~mango_vpbx.errors.error_for_code`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
 __all__ = [
     "CODES",
+    "CODE_CLASSES",
+    "DISCONNECT_CATEGORIES",
+    "code_class",
+    "disconnect_category",
     "known_code",
     "describe",
     "describe_ru",
     "is_success",
-    "VpbxError",
-    "VpbxAuthError",
-    "VpbxRequestError",
-    "VpbxNotFound",
-    "VpbxBillingError",
-    "VpbxRateLimited",
-    "VpbxBusy",
-    "VpbxLockedOut",
-    "VpbxUnavailable",
-    "VpbxCommandFailed",
-    "error_for_code",
 ]
 
 #: code -> (Russian meaning from the specification, English meaning).
@@ -210,114 +202,74 @@ def is_success(code: int) -> bool:
     return 1000 <= code <= 1099
 
 
-class VpbxError(Exception):
-    """Any failure talking to the PBX.
-
-    ``code`` is the PBX's result code when it gave one, ``meaning`` its English
-    meaning, ``http_status`` the HTTP status of the answer when there was one.
-    """
-
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        code: int | None = None,
-        http_status: int | None = None,
-    ) -> None:
-        self.code = code
-        self.meaning = describe(code)
-        self.http_status = http_status
-        if message is None:
-            message = f"{self.meaning} (PBX code {code})" if code is not None else "PBX error"
-        super().__init__(message)
+#: The first digit of a code -> its class.
+CODE_CLASSES: dict[int, str] = {
+    1: "success",  # and normal ends of calls
+    2: "billing",
+    3: "request",  # the request is invalid
+    4: "cannot_do",  # understood, but cannot be done now
+    5: "server",
+    6: "fax",
+}
 
 
-class VpbxRequestError(VpbxError):
-    """The PBX refused the request as invalid (3xxx)."""
+def code_class(code: int | None) -> str | None:
+    """The class of a four-digit result code (:data:`CODE_CLASSES`), ``None`` for other values."""
+    if code is None or not 1000 <= code <= 9999:
+        return None
+    return CODE_CLASSES.get(code // 1000)
 
 
-class VpbxAuthError(VpbxRequestError):
-    """Wrong API key or signature (3105, 3102): check the key and salt in the settings."""
+#: Why a call ended, grouped into what a receptionist needs to know: (key, English label).
+#: The PBX's own wording is :func:`describe`.
+DISCONNECT_CATEGORIES: list[tuple[str, str]] = [
+    ("normal", "Ended normally"),
+    ("caller_hangup", "Caller hung up"),
+    ("callee_hangup", "Called party hung up"),
+    ("no_answer", "No answer"),
+    ("busy", "Busy"),
+    ("rejected", "Rejected"),
+    ("do_not_disturb", "Do not disturb"),
+    ("unreachable", "Number unreachable or restricted"),
+    ("caller_restricted", "Caller restricted (black or white list)"),
+    ("no_operator", "No operator available in the group or queue"),
+    ("scheme", "Ended by the forwarding scheme"),
+    ("command", "Ended by a command or an interception"),
+    ("inactive", "Number inactive or outside its schedule"),
+    ("billing", "Billing restriction"),
+    ("technical", "Technical problem"),
+    ("other", "Other"),
+]
+_EXACT_REASONS = {
+    1100: "normal", 1300: "normal", 1000: "normal",
+    1110: "caller_hangup", 1111: "no_answer", 1120: "callee_hangup",
+    1121: "busy", 1122: "rejected", 1123: "do_not_disturb", 1124: "do_not_disturb",
+}
+# Ranges follow the PBX's code classes, so that an unknown code falls into its class as
+# the specification requires; the first range that holds a code wins.
+_REASON_RANGES = [
+    (1130, 1149, "unreachable"),
+    (1150, 1159, "caller_restricted"),
+    (1160, 1169, "no_operator"),
+    (1170, 1179, "scheme"),
+    (1180, 1189, "command"),
+    (1190, 1199, "inactive"),
+    (1100, 1199, "normal"),
+    (1300, 1399, "normal"),
+    (2000, 2999, "billing"),
+    (3200, 3299, "unreachable"),
+    (4200, 4299, "unreachable"),
+    (4000, 5999, "technical"),
+]
 
 
-class VpbxNotFound(VpbxError):
-    """The object does not exist: call, recording, number (33xx, 4101), or an expired stats key."""
-
-
-class VpbxBillingError(VpbxError):
-    """A billing restriction of the PBX account (2xxx)."""
-
-
-class VpbxCommandFailed(VpbxError):
-    """The PBX understood the command but cannot do it now (4xxx)."""
-
-
-class VpbxUnavailable(VpbxError):
-    """The PBX could not be reached or failed (network error, timeout, 5xxx, HTTP 5xx)."""
-
-
-class VpbxRateLimited(VpbxError):
-    """Too many requests (HTTP 429 / 4290, or refused locally); ``retry_after`` is in seconds."""
-
-    def __init__(self, message: str | None = None, *, retry_after: float = 1.0,
-                 code: int | None = 4290, http_status: int | None = None) -> None:
-        self.retry_after = retry_after
-        if message is None:
-            message = f"Too many requests to the PBX: retry in {retry_after:.0f} s"
-        super().__init__(message, code=code, http_status=http_status)
-
-
-class VpbxBusy(VpbxRateLimited):
-    """Refused locally: another request of the account is still waiting for its answer.
-
-    The client sends one request per account at a time (see
-    :meth:`~mango_vpbx.limits.LimitStore.exclusive`); this one waited ``retry_after``
-    seconds for its turn. Nothing was sent: retrying is safe.
-    """
-
-    def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
-        if message is None:
-            message = ("Another request to the PBX is still waiting for its answer: "
-                       f"retry in {retry_after:.0f} s")
-        super().__init__(message, retry_after=retry_after, code=None)
-
-
-class VpbxLockedOut(VpbxError):
-    """Requests are refused until ``until`` (aware UTC datetime) to avoid or wait out a lockout.
-
-    The PBX locks the whole account for two minutes after a second invalid (3xxx)
-    request within two minutes; the client therefore refuses requests locally after
-    the first one, and records the PBX's HTTP 401 lockout.
-    """
-
-    def __init__(self, until: datetime, message: str | None = None, *,
-                 code: int | None = None, http_status: int | None = None) -> None:
-        self.until = until
-        if message is None:
-            message = (
-                "Requests to the PBX are paused after an invalid request, to avoid a "
-                f"lockout of the account, until {until:%Y-%m-%d %H:%M:%S} UTC"
-            )
-        super().__init__(message, code=code, http_status=http_status)
-
-
-def error_for_code(code: int, http_status: int | None = None,
-                   message: str | None = None) -> VpbxError:
-    """The exception for a PBX result code that is not a success."""
-    if code in (3102, 3105):
-        cls: type[VpbxError] = VpbxAuthError
-    elif 3300 <= code <= 3399 or code == 4101:
-        cls = VpbxNotFound
-    elif code == 4290:
-        return VpbxRateLimited(message, http_status=http_status)
-    elif 2000 <= code <= 2999:
-        cls = VpbxBillingError
-    elif 3000 <= code <= 3999:
-        cls = VpbxRequestError
-    elif 4000 <= code <= 4999:
-        cls = VpbxCommandFailed
-    elif 5000 <= code <= 5999:
-        cls = VpbxUnavailable
-    else:
-        cls = VpbxError
-    return cls(message, code=code, http_status=http_status)
+def disconnect_category(code: int | None) -> str | None:
+    """The :data:`DISCONNECT_CATEGORIES` key of a ``disconnect_reason``; ``None`` without one."""
+    if not code:
+        return None
+    if code in _EXACT_REASONS:
+        return _EXACT_REASONS[code]
+    for low, high, category in _REASON_RANGES:
+        if low <= code <= high:
+            return category
+    return "other"

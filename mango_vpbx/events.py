@@ -53,11 +53,11 @@ from .assumptions import (
     WAS_TRANSFERRED_KEYS,
     latinize,
 )
+from .errors import EventError
 from .phones import normalize_number
 from .times import DEFAULT_TIME_BASE, TimeBase, parse_pbx_int, to_utc
 
 __all__ = [
-    "EventError",
     "Event",
     "Party",
     "Dct",
@@ -95,10 +95,6 @@ _CALLBACK_INITIATORS = (
     "CC", "API", "WEB", "ObDial", "CallbackWidget", "MissGroupCallCallback",
     "MissInIvrCallCallback",
 )
-
-
-class EventError(ValueError):
-    """The request is not a valid PBX event; the message says what is wrong."""
 
 
 def _frozen(value: Any) -> Any:

@@ -59,7 +59,9 @@ def encode(payload: Any, api_key: str, api_salt: str) -> dict[str, str]:
     return {"vpbx_api_key": api_key, "sign": sign(api_key, json_str, api_salt), "json": json_str}
 
 
-def sign_recording_link(api_key: str, timestamp: int | str, recording_id: str, api_salt: str) -> str:
+def sign_recording_link(
+    api_key: str, timestamp: int | str, recording_id: str, api_salt: str
+) -> str:
     """Signature of a ``queries/recording/link`` GET link.
 
     ``sha256(key + timestamp + recording_id + salt)``; ``timestamp`` is the link's expiry.

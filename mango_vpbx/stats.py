@@ -6,19 +6,32 @@ requested, no quoting. ``records`` is a comma-separated list of recording ids,
 with or without brackets; times are PBX time values (``0`` or empty: none);
 ``disconnect_reason`` is a code, or a word in the specification's examples
 ("Busy"). :func:`parse_csv` reads it into :class:`StatsRow`; :func:`split_period`
-cuts a long period into spans the PBX accepts.
+cuts a long period into spans the PBX accepts; :func:`call_state` makes the rows of
+one ``entry_id`` a :class:`~mango_vpbx.calls.CallState`, like :func:`~mango_vpbx.fold`
+does with its events.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from .assumptions import STATS_MAX_SPAN_SECONDS
+from .calls import CallState, Recording, duration_seconds, implausible_span
+from .codes import describe
+from .errors import StatsError
 from .times import DEFAULT_TIME_BASE, TimeBase, parse_pbx_int, to_utc
 
-__all__ = ["DEFAULT_FIELDS", "ALL_FIELDS", "StatsRow", "StatsError", "parse_csv", "split_period"]
+__all__ = [
+    "DEFAULT_FIELDS",
+    "ALL_FIELDS",
+    "StatsRow",
+    "parse_csv",
+    "split_period",
+    "row_direction",
+    "call_state",
+]
 
 #: Fields the PBX returns when ``fields`` is not given, in its order.
 DEFAULT_FIELDS: tuple[str, ...] = (
@@ -28,10 +41,6 @@ DEFAULT_FIELDS: tuple[str, ...] = (
 #: Every field ``stats/request`` knows.
 ALL_FIELDS: tuple[str, ...] = ("entry_id", *DEFAULT_FIELDS, "create")
 _TIME_FIELDS = ("start", "finish", "answer", "create")
-
-
-class StatsError(ValueError):
-    """A statistics request or answer that cannot be understood (e.g. an unknown field)."""
 
 
 @dataclass(frozen=True)
@@ -145,3 +154,107 @@ def split_period(date_from: int, date_to: int,
         if end >= date_to:
             return spans
         start = end + 1
+
+
+#: Where a missed call ended, by the PBX's ``location`` of its last leg.
+_MISSED_AT = {"abonent": "operator", "queue": "queue", "ivr": "ivr"}
+_FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)
+
+
+def row_direction(row: StatsRow) -> str:
+    """Direction of a statistics row: employees have extensions, outsiders have none."""
+    if row.from_extension and row.to_extension:
+        return "internal"
+    if row.from_extension:
+        return "outgoing"
+    return "incoming"
+
+
+def _unique(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+def call_state(entry_id: str, rows: Iterable[StatsRow]) -> CallState:
+    """The :class:`~mango_vpbx.calls.CallState` of one ``entry_id`` from its statistics rows.
+
+    The PBX may report one row per call or one per leg; either way the call starts
+    with its first row, ends with its last, and was answered by the first row that
+    has an answer time. One type for events and statistics lets an integrator map a
+    call to its records in one place. What one CSV row cannot tell (legs, ringing
+    phones, transfers, DTMF) stays empty; ``is_final`` is False (no summary came).
+    """
+    rows = sorted(rows, key=lambda r: r.create or r.start or _FAR_FUTURE)
+    if not rows:
+        raise StatsError(f"no statistics row for the call {entry_id}")
+    first, last = rows[0], rows[-1]
+    direction = row_direction(first)
+    answered = min((r for r in rows if r.answer), key=lambda r: r.answer, default=None)
+    starts = [r.create or r.start for r in rows if r.create or r.start]
+    finishes = [r.finish for r in rows if r.finish]
+    created_at = min(starts) if starts else None
+    ended_at = max(finishes) if finishes else None
+    answered_at = answered.answer if answered else None
+    caller_number = first.from_number or None
+    called_number = first.to_number or None
+    if direction == "incoming":
+        called_number = first.line_number or first.to_number or None
+    external = {"incoming": caller_number, "outgoing": called_number}.get(direction)
+    inward = direction != "outgoing"
+    rang_extensions = _unique(r.to_extension for r in rows if r.to_extension and inward)
+    answered_extension = answered.to_extension if answered and inward else None
+    answered_number = (
+        answered.to_number if answered and inward and not answered.to_extension else None
+    )
+    if direction == "incoming":
+        operator_extension = answered_extension
+    else:
+        operator_extension = first.from_extension
+    reason = last.disconnect_reason
+    reason_code = reason if isinstance(reason, int) else None
+    reason_text = reason if isinstance(reason, str) else describe(reason_code)
+    records = _unique(rec for r in rows for rec in r.records)
+    # The statistics list a recording once the PBX stored it: it can be downloaded.
+    recordings = tuple(Recording(recording_id=record, added=True) for record in records)
+    end_of_wait = answered_at or ended_at
+    missed_at = None
+    if not answered and inward:
+        missed_at = _MISSED_AT.get((last.location or "").strip().lower())
+    return CallState(
+        entry_id=entry_id,
+        direction=direction,
+        result="answered" if answered else "missed",
+        missed_at=missed_at,
+        caller_number=caller_number,
+        caller_extension=first.from_extension,
+        called_number=called_number,
+        called_extension=first.to_extension,
+        external_number=external,
+        line_number=next((r.line_number for r in rows if r.line_number), None),
+        rang_extensions=rang_extensions,
+        ringing_extensions=(),
+        connected_extensions=(),
+        answered_extension=answered_extension,
+        answered_number=answered_number,
+        operator_extension=operator_extension,
+        rang_numbers=(),
+        created_at=created_at,
+        answered_at=answered_at,
+        ended_at=ended_at,
+        # Bounded as the fold bounds them: times decades apart give no duration and the flag.
+        wait_seconds=duration_seconds(created_at, end_of_wait),
+        talk_seconds=duration_seconds(answered_at, ended_at) or 0,
+        disconnect_reason=reason_code,
+        disconnect_reason_text=reason_text or "",
+        transfers=(),
+        recording_ids=records,
+        recordings=recordings,
+        command_id=None,
+        callback_initiator=None,
+        is_callback=False,
+        is_final=False,
+        legs=(),
+        dtmf=(),
+        implausible_times=any(
+            implausible_span(a, b) for a, b in ((created_at, end_of_wait), (answered_at, ended_at))
+        ),
+    )

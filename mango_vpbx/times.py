@@ -16,6 +16,8 @@ import enum
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from .errors import ArgumentError
+
 __all__ = ["TimeBase", "DEFAULT_TIME_BASE", "to_utc", "to_pbx", "parse_pbx_int"]
 
 
@@ -44,19 +46,20 @@ DEFAULT_TIME_BASE = TimeBase.UTC
 def parse_pbx_int(value: Any) -> int | None:
     """Read a PBX integer that may come as an int, a float or a string.
 
-    ``None`` and ``""`` give ``None``; anything else that is not an integer
-    raises :class:`ValueError`. Booleans are refused (``True`` is not a time).
+    ``None`` and ``""`` give ``None``; anything else that is not an integer raises
+    :class:`~mango_vpbx.errors.ArgumentError` (a ``ValueError``). Booleans are refused
+    (``True`` is not a time).
     """
     if value is None:
         return None
     if isinstance(value, bool):
-        raise ValueError(f"expected an integer, got {value!r}")
+        raise ArgumentError(f"expected an integer, got {value!r}")
     if isinstance(value, int):
         return value
     if isinstance(value, float):
         if value.is_integer():
             return int(value)
-        raise ValueError(f"expected an integer, got {value!r}")
+        raise ArgumentError(f"expected an integer, got {value!r}")
     if isinstance(value, str):
         text = value.strip()
         if not text:
@@ -67,11 +70,11 @@ def parse_pbx_int(value: Any) -> int | None:
             try:
                 number = float(text)
             except ValueError:
-                raise ValueError(f"expected an integer, got {value!r}") from None
+                raise ArgumentError(f"expected an integer, got {value!r}") from None
             if number.is_integer():
                 return int(number)
-        raise ValueError(f"expected an integer, got {value!r}")
-    raise ValueError(f"expected an integer, got {value!r}")
+        raise ArgumentError(f"expected an integer, got {value!r}")
+    raise ArgumentError(f"expected an integer, got {value!r}")
 
 
 def to_utc(ts: Any, time_base: TimeBase = DEFAULT_TIME_BASE) -> datetime | None:
@@ -99,5 +102,5 @@ def to_pbx(moment: datetime | int, time_base: TimeBase = DEFAULT_TIME_BASE) -> i
     if not isinstance(moment, datetime):
         raise TypeError("expected a datetime or a POSIX timestamp")
     if moment.tzinfo is None:
-        raise ValueError("naive datetime: give an aware datetime (e.g. in UTC)")
+        raise ArgumentError("naive datetime: give an aware datetime (e.g. in UTC)")
     return int((moment + time_base.offset).timestamp())

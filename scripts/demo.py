@@ -126,7 +126,7 @@ def main() -> int:
         emulator_log = work_dir / "emulator.log"
         with emulator_log.open("a") as out:
             emulator = subprocess.Popen(
-                [odoo.python, "-m", "mango_vpbx.emulator", "serve", "--port", str(opts.pbx_port),
+                [odoo.python, "-m", "mango_vpbx_emulator", "serve", "--port", str(opts.pbx_port),
                  "--webhook", f"{odoo.url}/mango", "--api-key", api_key, "--api-salt", api_salt,
                  "--directory", str(pbx_files / "directory.json"),
                  *(["--history", str(pbx_files / "history.json")] if opts.history else [])],

@@ -1,6 +1,6 @@
 """The demo's history of calls, Odoo's side: ``scripts/demo_init.py --history [DAYS]``.
 
-The history itself is made by the emulator's generator (``mango_vpbx.emulator.history``)
+The history itself is made by the emulator's generator (``mango_vpbx_emulator.history``)
 from the demo's operators and patients, and saved where the emulator reads it. Here the
 older calls go through the code live events go through: each event is stored as a raw
 event of the webhook (``medpulse.call.event._store``, with the moment the PBX would have
@@ -17,8 +17,8 @@ import json
 import random
 from datetime import datetime, timedelta, timezone
 
-from mango_vpbx.emulator.history import BULK, DEFAULT_SEED, Caller, generate
-from mango_vpbx.emulator.state import demo_directory, directory_from_config
+from mango_vpbx_emulator.history import BULK, DEFAULT_SEED, Caller, generate
+from mango_vpbx_emulator.state import demo_directory, directory_from_config
 
 #: Where the parameters of the history of a database are kept (JSON): they let the file
 #: be made again, identical, when it is lost.

@@ -7,7 +7,8 @@ Runs under the Python that imports Odoo 18.0 (``scripts/test`` picks it). Steps:
 2. preflight: Odoo 18.0, PostgreSQL (the server PGHOST/PGPORT/PGUSER point to, else a private
    cluster in the run's folder), Chromium, websocket-client (``--check`` stops here);
 3. pytest: the ``mango_vpbx`` toolkit, the emulator, repository checks and the
-   end-to-end suite (which starts its own Odoo servers), with coverage of ``mango_vpbx``;
+   end-to-end suite (which starts its own Odoo servers), with coverage of ``mango_vpbx`` and
+   ``mango_vpbx_emulator``;
 4. Odoo: a fresh database with a unique name, the addons installed with demo data,
    their Python tests, HttpCase tests, tours and JS unit tests; then a second
    install without demo data; both logs must be free of WARNING/ERROR lines
@@ -156,7 +157,8 @@ def run_pytest(env_info: dict, work: Path, suites: list[str]) -> tuple[int, int,
     paths = [s for s in suites if (ROOT / s).is_dir()]
     cmd = [
         sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider",
-        f"--junitxml={junit}", "--cov=mango_vpbx", "--cov-report=term:skip-covered",
+        f"--junitxml={junit}", "--cov=mango_vpbx", "--cov=mango_vpbx_emulator",
+        "--cov-report=term:skip-covered",
         "-o", "junit_family=xunit2",
     ]
     say("$ " + " ".join(cmd))

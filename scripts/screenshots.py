@@ -289,7 +289,7 @@ def main() -> int:
         odoo.start(timeout=300)
         with open(work / "emulator.log", "w") as log:
             emulator_proc = subprocess.Popen(
-                [odoo.python, "-m", "mango_vpbx.emulator", "serve", "--port", str(pbx_port),
+                [odoo.python, "-m", "mango_vpbx_emulator", "serve", "--port", str(pbx_port),
                  "--webhook", f"{odoo.url}/mango", "--api-key", api_key, "--api-salt", api_salt],
                 cwd=ROOT, env=odoo.env(), stdout=log, stderr=subprocess.STDOUT,
             )

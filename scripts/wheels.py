@@ -6,7 +6,9 @@
     python scripts/wheels.py install DIR -- --no-index        # more pip options after --
 
 The distributions are the folders with a ``pyproject.toml``, listed in ``DISTRIBUTIONS``:
-the toolkit (``mango-vpbx``, setuptools) and one ``odoo-addon-<name>`` per addon (OCA's
+the toolkit (``mango-vpbx``, setuptools, at the root), the PBX emulator
+(``mango-vpbx-emulator``, setuptools, its package folder) and one ``odoo-addon-<name>`` per
+addon (OCA's
 ``whool``: name, version and requirements come from the manifest). whool adds to the
 manifest's version the number of commits since it changed, read from git; where there is no
 git (a Docker build context), the manifest's version is used as it is.
@@ -30,7 +32,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Folders (relative to the checkout) holding a distribution's pyproject.toml.
-DISTRIBUTIONS = (".", "medpulse_clinic", "medpulse_telephony", "medpulse_telephony_demo")
+DISTRIBUTIONS = (
+    ".",
+    "mango_vpbx_emulator",
+    "medpulse_clinic",
+    "medpulse_telephony",
+    "medpulse_telephony_demo",
+)
 PROVIDED_BY_ODOO = re.compile(r"^(odoo|odoo\d*-addon-.*)$", re.I)
 
 

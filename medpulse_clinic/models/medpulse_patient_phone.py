@@ -48,7 +48,9 @@ class MedpulsePatientPhone(models.Model):
         if not raw:
             return None
         company = company or self.env.company
-        return mango_vpbx.normalize_number(raw, default_region=company._medpulse_phone_region())
+        return mango_vpbx.phones.normalize_number(
+            raw, default_region=company._medpulse_phone_region()
+        )
 
     @api.depends("number", "patient_id.company_id")
     def _compute_number_e164(self):

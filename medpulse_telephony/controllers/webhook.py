@@ -139,7 +139,7 @@ class MangoWebhook(http.Controller):
 def _path_label(path):
     """The event path a request path stands for, never the path itself (the sender's text)."""
     try:
-        return mango_vpbx.normalize_path(path or "")
+        return mango_vpbx.events.normalize_path(path or "")
     except mango_vpbx.EventError:
         return "<unknown path>"
 

@@ -11,9 +11,10 @@ from odoo.osv import expression
 from odoo.tools import SQL, format_datetime, plaintext2html
 
 import mango_vpbx
+from mango_vpbx.codes import DISCONNECT_CATEGORIES, disconnect_category
 
 from .medpulse_call_command import MANAGER_GROUP, OPERATOR_GROUP, _answer
-from .medpulse_call_stats import _KEPT_FROM_EVENTS, stats_call_state
+from .medpulse_call_stats import _KEPT_FROM_EVENTS
 
 _logger = logging.getLogger(__name__)
 
@@ -33,48 +34,6 @@ FOLLOWUP_STATES = [
     ("no_action", "No action needed"),
 ]
 
-# Disconnect reasons grouped into what a receptionist needs to know; the PBX's own
-# wording stays in disconnect_reason_text. Ranges follow the PBX's code classes, so an
-# unknown code falls into its class as the PBX documentation requires.
-DISCONNECT_CATEGORIES = [
-    ("normal", "Ended normally"),
-    ("caller_hangup", "Caller hung up"),
-    ("callee_hangup", "Called party hung up"),
-    ("no_answer", "No answer"),
-    ("busy", "Busy"),
-    ("rejected", "Rejected"),
-    ("do_not_disturb", "Do not disturb"),
-    ("unreachable", "Number unreachable or restricted"),
-    ("caller_restricted", "Caller restricted (black or white list)"),
-    ("no_operator", "No operator available in the group or queue"),
-    ("scheme", "Ended by the forwarding scheme"),
-    ("command", "Ended by a command or an interception"),
-    ("inactive", "Number inactive or outside its schedule"),
-    ("billing", "Billing restriction"),
-    ("technical", "Technical problem"),
-    ("other", "Other"),
-]
-_EXACT_REASONS = {
-    1100: "normal", 1300: "normal", 1000: "normal",
-    1110: "caller_hangup", 1111: "no_answer", 1120: "callee_hangup",
-    1121: "busy", 1122: "rejected", 1123: "do_not_disturb", 1124: "do_not_disturb",
-}
-_REASON_RANGES = [
-    (1130, 1149, "unreachable"),
-    (1150, 1159, "caller_restricted"),
-    (1160, 1169, "no_operator"),
-    (1170, 1179, "scheme"),
-    (1180, 1189, "command"),
-    (1190, 1199, "inactive"),
-    (1100, 1199, "normal"),
-    (1300, 1399, "normal"),
-    (2000, 2999, "billing"),
-    (3200, 3299, "unreachable"),
-    (4200, 4299, "unreachable"),
-    (4000, 5999, "technical"),
-]
-
-
 CARD_NOTIFICATION = "medpulse_telephony.card"
 LIVE_STATUSES = ("ringing", "talking")
 # A call whose summary never arrived must not pop up again forever after a reload.
@@ -86,17 +45,6 @@ TRANSFER_GROUP_PARAM = "medpulse_telephony.card_transfer_group"
 LIVE_STATES = ("Appeared", "Connected", "OnHold")
 JOURNAL_NOTIFICATION = "medpulse_telephony.journal"
 JOURNAL_SUBCHANNEL = "medpulse_telephony.journal"
-
-
-def disconnect_category(code):
-    if not code:
-        return False
-    if code in _EXACT_REASONS:
-        return _EXACT_REASONS[code]
-    for low, high, category in _REASON_RANGES:
-        if low <= code <= high:
-            return category
-    return "other"
 
 
 def _naive_utc(moment):
@@ -271,7 +219,9 @@ class MedpulseCall(models.Model):
             raw = call.external_e164 or (
                 call.callee_number if call.direction == "outgoing" else call.caller_number
             )
-            call.external_number_display = mango_vpbx.format_number(raw, region) if raw else False
+            call.external_number_display = (
+                mango_vpbx.phones.format_number(raw, region) if raw else False
+            )
 
     def _compute_number_search(self):
         for call in self:
@@ -422,7 +372,7 @@ class MedpulseCall(models.Model):
                 self._format_moment(leg.started_at),
                 self._format_moment(leg.answered_at),
                 self._format_moment(leg.ended_at),
-                leg.disconnect_reason and mango_vpbx.describe(leg.disconnect_reason),
+                leg.disconnect_reason and mango_vpbx.codes.describe(leg.disconnect_reason),
             ]
             rows.append([str(cell or "") for cell in cells])
         return self.env["ir.qweb"]._render(
@@ -486,7 +436,7 @@ class MedpulseCall(models.Model):
         self.ensure_one()
         self._card_dispatch(state)
         self._auto_route(state)
-        if isinstance(event, mango_vpbx.RecordingEvent | mango_vpbx.RecordAddedEvent):
+        if isinstance(event, mango_vpbx.events.RecordingEvent | mango_vpbx.events.RecordAddedEvent):
             self.env["medpulse.call.recording"].sudo()._sync_from_state(self.sudo(), event, state)
         self._notify_journal()
 
@@ -1645,7 +1595,7 @@ class MedpulseCall(models.Model):
         set) or ``False`` when nothing changed, which makes reconciliation idempotent:
         values are written only when they differ from the stored ones.
         """
-        state = stats_call_state(entry_id, rows)
+        state = mango_vpbx.stats.call_state(entry_id, rows)
         call = self.search([("company_id", "=", company.id), ("entry_id", "=", entry_id)], limit=1)
         if not call:
             call = self._insert_new(company, entry_id)

@@ -334,7 +334,7 @@ class MedpulseCallCommand(models.Model):
             if command.state in ("pending", "sent"):
                 vals["state"] = "accepted"
         else:
-            error = mango_vpbx.error_for_code(event.result)
+            error = mango_vpbx.errors.error_for_code(event.result)
             vals.update(
                 state="failed",
                 error_code=event.result,

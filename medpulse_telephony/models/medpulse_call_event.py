@@ -185,7 +185,7 @@ class MedpulseCallEvent(models.Model):
         notification (no call) goes to the command it answers."""
         if self.entry_id:
             self.env["medpulse.call"]._process_event(self, event)
-        elif isinstance(event, mango_vpbx.CommandResult):
+        elif isinstance(event, mango_vpbx.events.CommandResult):
             self.env["medpulse.call.command"].sudo()._on_result(self.company_id, event)
 
     def _process_in_turn(self, event):
@@ -366,7 +366,7 @@ def _entry_id_of(json_str):
     if (
         isinstance(entry_id, str)
         and "\x00" not in entry_id
-        and len(entry_id) <= mango_vpbx.MAX_STRING_LENGTH
+        and len(entry_id) <= mango_vpbx.assumptions.MAX_STRING_LENGTH
     ):
         return entry_id
     return None

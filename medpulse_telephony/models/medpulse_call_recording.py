@@ -143,7 +143,7 @@ class MedpulseCallRecording(models.Model):
         for recording in self:
             # Unknown (0) when a timestamp is missing, or wrong: decades would overflow the column.
             recording.duration = (
-                mango_vpbx.duration_seconds(recording.started_at, recording.completed_at) or 0
+                mango_vpbx.calls.duration_seconds(recording.started_at, recording.completed_at) or 0
             )
 
     @api.depends("duration")
@@ -346,7 +346,7 @@ class MedpulseCallRecording(models.Model):
             recording.write(
                 recording._next_state(
                     folded,
-                    announced=own_event and isinstance(event, mango_vpbx.RecordAddedEvent),
+                    announced=own_event and isinstance(event, mango_vpbx.events.RecordAddedEvent),
                 )
             )
             if recording.state == "waiting" and recording.next_attempt_at:
@@ -359,7 +359,7 @@ class MedpulseCallRecording(models.Model):
         vals = {}
         moment = to_utc(event.timestamp, time_base) if event.timestamp else None
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None) if moment else None
-        if isinstance(event, mango_vpbx.RecordingEvent):
+        if isinstance(event, mango_vpbx.events.RecordingEvent):
             if moment and event.recording_state in ("Started", "Continued"):
                 if not self.started_at or moment < self.started_at:
                     vals["started_at"] = moment
@@ -370,7 +370,7 @@ class MedpulseCallRecording(models.Model):
                     vals["recipient"] = event.recipient
             if event.command_id:
                 vals["command_id"] = event.command_id
-        elif isinstance(event, mango_vpbx.RecordAddedEvent):
+        elif isinstance(event, mango_vpbx.events.RecordAddedEvent):
             if event.user_id and event.user_id > 0:
                 vals["pbx_user_id"] = str(event.user_id)
         return vals
@@ -396,14 +396,14 @@ class MedpulseCallRecording(models.Model):
         if folded.state != "Completed":
             return {}
         code = folded.completion_code
-        if code and not mango_vpbx.is_success(code):
+        if code and not mango_vpbx.codes.is_success(code):
             if code == 4002:
                 reason = _("The recording was too short: the PBX did not save it (code 4002).")
             else:
                 reason = _(
                     "The PBX did not save the recording (code %(code)s: %(meaning)s).",
                     code=code,
-                    meaning=mango_vpbx.describe(code),
+                    meaning=mango_vpbx.codes.describe(code),
                 )
             return {"state": "failed", "last_error": reason}
         if self.recipient == "Mail":

@@ -93,7 +93,7 @@ class MedpulseTelephonyLine(models.Model):
                 company.id,
                 number,
                 company._medpulse_pbx_normalize(number) or None,
-                mango_vpbx.format_number(number, company.medpulse_pbx_default_region or "RU")
+                mango_vpbx.phones.format_number(number, company.medpulse_pbx_default_region or "RU")
                 or number,
                 self.env.uid,
                 now,
@@ -132,7 +132,7 @@ class MedpulseTelephonyLine(models.Model):
                 vals.update({
                     "company_id": company.id,
                     "number": number,
-                    "name": pbx_line.name or mango_vpbx.format_number(number) or number,
+                    "name": pbx_line.name or mango_vpbx.phones.format_number(number) or number,
                 })
                 line = self.create(vals)
             result |= line

@@ -11,7 +11,6 @@ from mango_vpbx.times import TimeBase
 
 _logger = logging.getLogger(__name__)
 
-DEFAULT_API_URL = "https://app.mango-office.ru/vpbx/"
 #: Seconds a request waits for the PBX (connect, then answer) before giving up.
 PBX_TIMEOUT_SECONDS = 10
 
@@ -23,7 +22,7 @@ class ResCompany(models.Model):
 
     medpulse_pbx_api_url = fields.Char(
         string="PBX API URL",
-        default=DEFAULT_API_URL,
+        default=mango_vpbx.DEFAULT_BASE_URL,
         help="Base URL of the Mango Office virtual PBX API.",
     )
     # The key identifies the account (the PBX sends it in clear in every request); the
@@ -112,7 +111,7 @@ class ResCompany(models.Model):
         self.ensure_one()
         if not raw_number:
             return False
-        return mango_vpbx.normalize_number(
+        return mango_vpbx.phones.normalize_number(
             raw_number, default_region=self.medpulse_pbx_default_region or "RU"
         ) or False
 
@@ -132,7 +131,7 @@ class ResCompany(models.Model):
                 )
             )
         return mango_vpbx.VpbxClient(
-            company.medpulse_pbx_api_url or DEFAULT_API_URL,
+            company.medpulse_pbx_api_url or mango_vpbx.DEFAULT_BASE_URL,
             company.medpulse_pbx_api_key,
             company.medpulse_pbx_api_salt,
             timeout=PBX_TIMEOUT_SECONDS,
@@ -175,7 +174,7 @@ class ResCompany(models.Model):
         # meaning.
         meaning = error.meaning or str(error)
         if error.code is not None and (self.env.lang or "").startswith("ru"):
-            meaning = mango_vpbx.describe_ru(error.code)
+            meaning = mango_vpbx.codes.describe_ru(error.code)
         if isinstance(error, mango_vpbx.VpbxBillingError):
             return _(
                 "The PBX account is restricted by billing (code %(code)s: %(meaning)s).",

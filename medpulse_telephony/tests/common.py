@@ -232,7 +232,7 @@ def outgoing(entry_id="E-OUT-1", t0=T0, callee=PATIENT_NUMBER, answered=True, ex
 
 
 def dumps(payload):
-    return mango_vpbx.dumps(payload)
+    return mango_vpbx.signing.dumps(payload)
 
 
 class TelephonyFixtures:

@@ -1,7 +1,7 @@
 """The screen crawl's database: one user per role, and something on every screen.
 
 Two clinics (companies), each with its own PBX account served by its own PBX emulator
-(``mango_vpbx.emulator``, in this process). Everything the PBX produces comes from the
+(``mango_vpbx_emulator``, in this process). Everything the PBX produces comes from the
 emulator's scenarios and commands and reaches Odoo through the real webhook route,
 signed: calls of every kind and their raw events, lines, a click-to-call command and
 its result, recordings (downloaded from the emulator into attachments, then played),
@@ -23,9 +23,9 @@ from odoo import Command, fields
 from odoo.tests import new_test_user
 
 import mango_vpbx
-from mango_vpbx.emulator import scenarios
-from mango_vpbx.emulator.pbx import Autopilot
-from mango_vpbx.emulator.server import Emulator
+from mango_vpbx_emulator import scenarios
+from mango_vpbx_emulator.pbx import Autopilot
+from mango_vpbx_emulator.server import Emulator
 
 #: Emulated seconds per real second: a call of a minute takes 60 ms.
 SPEED = 1000.0

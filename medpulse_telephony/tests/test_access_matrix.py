@@ -92,7 +92,7 @@ def deliver(env, company, events):
     """Store events as the webhook does after the signature check."""
     Event = env["medpulse.call.event"].sudo().with_company(company)
     for path, payload in events:
-        Event._receive(company, path, mango_vpbx.dumps(payload))
+        Event._receive(company, path, mango_vpbx.signing.dumps(payload))
     return (
         env["medpulse.call"]
         .sudo()

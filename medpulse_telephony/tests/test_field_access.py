@@ -513,7 +513,7 @@ class TestFieldAccess(TransactionCase):
                     ("events/summary", dict(events[-1][1], talk_time=0, entry_result=0)),
                 ]
             for path, payload in events:
-                Event._receive(cls.company, path, mango_vpbx.dumps(payload))
+                Event._receive(cls.company, path, mango_vpbx.signing.dumps(payload))
         Call = env["medpulse.call"].sudo()
         cls.call = Call.search([("entry_id", "=", "FLD-CALL")])
         missed = Call.search([("entry_id", "=", "FLD-MISSED")])

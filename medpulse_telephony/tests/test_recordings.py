@@ -180,7 +180,7 @@ class RecordingCase(HttpCase):
 
     def receive(self, path, payload):
         return self.env["medpulse.call.event"]._receive(
-            self.company, path, mango_vpbx.dumps(payload)
+            self.company, path, mango_vpbx.signing.dumps(payload)
         )
 
     def record_call(
@@ -235,7 +235,7 @@ class RecordingCase(HttpCase):
         recording.sudo().write({"next_attempt_at": fields.Datetime.now() - timedelta(seconds=1)})
         self.env.cr.execute(
             "UPDATE medpulse_telephony_limit SET at = at - %s WHERE kind = 'block'",
-            [mango_vpbx.LOCKOUT_SECONDS + 1],
+            [mango_vpbx.assumptions.LOCKOUT_SECONDS + 1],
         )
 
     def available_recording(self, recording_id):

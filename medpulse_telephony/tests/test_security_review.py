@@ -59,7 +59,7 @@ class ReviewCase(TelephonyFixtures, HttpCase):
         )
         Event = cls.env["medpulse.call.event"].sudo().with_company(cls.company_b)
         for path, payload in incoming_answered("E-B-1", caller="79165550202"):
-            Event._receive(cls.company_b, path, mango_vpbx.dumps(payload))
+            Event._receive(cls.company_b, path, mango_vpbx.signing.dumps(payload))
         cls.call_b = cls.env["medpulse.call"].sudo().search([("entry_id", "=", "E-B-1")])
         cls.admin_a = new_test_user(
             cls.env,
@@ -123,7 +123,7 @@ class TestPatientThroughCommands(ReviewCase):
     def _a_call(cls):
         Event = cls.env["medpulse.call.event"].sudo()
         for path, payload in incoming_answered("E-REV-1"):
-            Event._receive(cls.company, path, mango_vpbx.dumps(payload))
+            Event._receive(cls.company, path, mango_vpbx.signing.dumps(payload))
         return cls.env["medpulse.call"].sudo().search([("entry_id", "=", "E-REV-1")])
 
     def test_telephony_manager_reads_no_patient_on_any_path(self):
@@ -409,7 +409,7 @@ class TestIntegrationHealthScreen(ReviewCase):
         super().setUp()
         Event = self.env["medpulse.call.event"].sudo()
         for path, payload in incoming_answered("E-HEALTH"):
-            Event._receive(self.company, path, mango_vpbx.dumps(payload))
+            Event._receive(self.company, path, mango_vpbx.signing.dumps(payload))
         Event._insert(self.company, "events/call", '{"stuck": 1}', identity="test:stuck")
         Event._insert(self.company, "events/call", "{}", identity="test:error", state="error")
 

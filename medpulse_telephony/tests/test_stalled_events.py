@@ -91,7 +91,7 @@ class TestStalledEvents(TelephonyFixtures, HttpCase):
         with self.registry.cursor() as cr:  # committed as the webhook commits it
             Event = self.Event.with_env(self.env(cr=cr))
             for path, payload in events:
-                record, _event = Event._store(self.company, path, mango_vpbx.dumps(payload))
+                record, _event = Event._store(self.company, path, mango_vpbx.signing.dumps(payload))
                 ids.append(record.id)
         return self.Event.browse(ids)
 

@@ -62,14 +62,16 @@ class TestStatsWizard(TelephonyFixtures, TransactionCase):
 
     def test_official_examples_parse(self):
         first, second = OFFICIAL_S1.splitlines()
-        [row] = mango_vpbx.parse_csv(first, OFFICIAL_FIELDS)
+        [row] = mango_vpbx.stats.parse_csv(first, OFFICIAL_FIELDS)
         self.assertEqual(row.records, ("547658365", "547658366", "547658367"))
         self.assertEqual(row.disconnect_reason, "Busy")
         # The second example row carries an answer time as well.
-        [row] = mango_vpbx.parse_csv(second, OFFICIAL_FIELDS.replace("finish,", "finish, answer,"))
+        [row] = mango_vpbx.stats.parse_csv(
+            second, OFFICIAL_FIELDS.replace("finish,", "finish, answer,")
+        )
         self.assertEqual(row.disconnect_reason, "RemoteHangup")
         self.assertTrue(row.answered)
-        rows = mango_vpbx.parse_csv(OFFICIAL_S2, OFFICIAL_FIELDS)
+        rows = mango_vpbx.stats.parse_csv(OFFICIAL_S2, OFFICIAL_FIELDS)
         self.assertEqual(len(rows), 3)
         self.assertIsNone(rows[0].disconnect_reason)
         self.assertIsNone(rows[1].from_extension)

@@ -123,7 +123,9 @@ class TestWebhookSecurity(HttpCase):
                 .new(API_SALT.encode(), (API_KEY + good["json"] + API_SALT).encode(), "sha256")
                 .hexdigest(),
             ),
-            "old request replayed with a changed body": dict(good, json=mango_vpbx.dumps(tampered)),
+            "old request replayed with a changed body": dict(
+                good, json=mango_vpbx.signing.dumps(tampered)
+            ),
             "body with trailing space": dict(good, json=good["json"] + " "),
             "key with a NUL": dict(good, vpbx_api_key=API_KEY + "\x00"),
             "unsigned deep nesting": {
@@ -273,7 +275,9 @@ class TestWebhookSecurity(HttpCase):
             self.assertEqual(len(call), 1, entry_id)
             self.assertTrue(call.times_implausible, entry_id)
             for name in ("wait_seconds", "talk_seconds"):
-                self.assertTrue(0 <= call[name] <= mango_vpbx.MAX_CALL_SECONDS, (entry_id, name))
+                self.assertTrue(
+                    0 <= call[name] <= mango_vpbx.assumptions.MAX_CALL_SECONDS, (entry_id, name)
+                )
             self.assertEqual(call.call_type, "incoming", entry_id)
         summed = self.env["medpulse.call"].sudo().search([("entry_id", "=", "SEC-T-SUM")])
         self.assertEqual(str(summed.created_at), "1970-01-01 00:00:01", "times are kept as sent")
@@ -291,7 +295,7 @@ class TestWebhookSecurity(HttpCase):
         fields = (
             "entry_id, start, finish, answer, from_number, to_extension, disconnect_reason, create"
         )
-        rows = mango_vpbx.parse_csv(
+        rows = mango_vpbx.stats.parse_csv(
             f"SEC-T-STATS;1;2200000060;2200000000;{PATIENT_NUMBER};101;1110;1\n", fields
         )
         outcome = (
@@ -324,7 +328,7 @@ class TestWebhookSecurity(HttpCase):
         self.assertEqual(event.state, "not_understood")
         self.assertIn("longer than", event.error)
         self.assertFalse(event.entry_id, "an id too long to be one is not kept as the entry id")
-        self.assertEqual(len(event.json), len(mango_vpbx.dumps(payload)), "kept as sent")
+        self.assertEqual(len(event.json), len(mango_vpbx.signing.dumps(payload)), "kept as sent")
         # The same in a field the identity is made of, and in a path: 200, kept.
         for path, body in (
             ("/mango/events/call", dict(payload, entry_id="SEC-LONG", call_id="c" * 8000)),
@@ -337,7 +341,7 @@ class TestWebhookSecurity(HttpCase):
 
     def test_identities_of_long_but_valid_strings_are_stored(self):
         """Strings at the toolkit's maximum, of 4-byte characters: an identity of ~3,000 bytes."""
-        longest = "😀" * mango_vpbx.MAX_STRING_LENGTH
+        longest = "😀" * mango_vpbx.assumptions.MAX_STRING_LENGTH
         body = {"entry_id": longest, "call_id": longest, "dtmf": longest, "seq": 1}
         for _attempt in range(2):
             response = self.post(self.signed(body), path="/mango/events/dtmf")

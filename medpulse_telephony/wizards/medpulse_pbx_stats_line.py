@@ -2,8 +2,7 @@ from odoo import api, fields, models
 
 import mango_vpbx
 from mango_vpbx.codes import describe
-
-from ..models.medpulse_call_stats import row_direction
+from mango_vpbx.stats import row_direction
 
 PATIENT_GROUPS = "medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor"
 
@@ -89,12 +88,12 @@ class MedpulsePbxStatsLine(models.TransientModel):
             return patient.display_name
         region = self.company_id.medpulse_pbx_default_region or "RU"
         if number:
-            return mango_vpbx.format_number(number, region) or number
+            return mango_vpbx.phones.format_number(number, region) or number
         return extension or False
 
     @api.model
     def _vals_from_row(self, company, row):
-        """Values of a line for a ``mango_vpbx.StatsRow``, people identified."""
+        """Values of a line for a ``mango_vpbx.stats.StatsRow``, people identified."""
         Users = self.env["res.users"]
         direction = row_direction(row)
         from_e164 = company._medpulse_pbx_normalize(row.from_number) if row.from_number else False
@@ -127,8 +126,8 @@ class MedpulsePbxStatsLine(models.TransientModel):
             "finish": _naive(row.finish),
             # 0 when unknown, or when the times are decades apart (see
             # medpulse.call.times_implausible).
-            "wait_seconds": mango_vpbx.duration_seconds(start, wait_end) or 0,
-            "talk_seconds": mango_vpbx.duration_seconds(row.answer, row.finish) or 0,
+            "wait_seconds": mango_vpbx.calls.duration_seconds(start, wait_end) or 0,
+            "talk_seconds": mango_vpbx.calls.duration_seconds(row.answer, row.finish) or 0,
             "from_extension": row.from_extension or False,
             "from_number": row.from_number or False,
             "from_e164": from_e164,

@@ -87,7 +87,7 @@ class MedpulsePbxStatsWizard(models.TransientModel):
         end = to_pbx(self.date_to.replace(tzinfo=timezone.utc), TimeBase.UTC)
         keys = []
         try:
-            for span_from, span_to in mango_vpbx.split_period(start, end):
+            for span_from, span_to in mango_vpbx.stats.split_period(start, end):
                 keys.append(
                     client.stats_request(
                         span_from, span_to, STATS_FIELDS, call_party=self._call_party()

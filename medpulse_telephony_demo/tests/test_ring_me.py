@@ -3,7 +3,7 @@
 from odoo.exceptions import UserError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
-from mango_vpbx.emulator.server import Emulator
+from mango_vpbx_emulator.server import Emulator
 
 
 @tagged("post_install", "-at_install")

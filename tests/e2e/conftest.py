@@ -72,7 +72,7 @@ def emulator(odoo_server, pbx_credentials, pbx_port, work_dir):
     api_key, api_salt = pbx_credentials
     log = open(work_dir / "emulator.log", "w")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(
-        [ODOO_PYTHON, "-m", "mango_vpbx.emulator", "serve", "--port", str(pbx_port),
+        [ODOO_PYTHON, "-m", "mango_vpbx_emulator", "serve", "--port", str(pbx_port),
          "--webhook", f"{odoo_server.url}/mango", "--api-key", api_key, "--api-salt", api_salt],
         cwd=ROOT, env=odoo_server.env(), stdout=log, stderr=subprocess.STDOUT,
     )

@@ -17,10 +17,11 @@ from typing import Any
 
 import requests
 
-from mango_vpbx import dumps, encode
-from mango_vpbx.emulator.pbx import Pbx
-from mango_vpbx.emulator.scenarios import run_scenario
-from mango_vpbx.emulator.state import demo_directory
+from mango_vpbx import encode
+from mango_vpbx.signing import dumps
+from mango_vpbx_emulator.pbx import Pbx
+from mango_vpbx_emulator.scenarios import run_scenario
+from mango_vpbx_emulator.state import demo_directory
 
 ID_KEYS = ("entry_id", "call_id", "taken_from_call_id", "recording_id")
 

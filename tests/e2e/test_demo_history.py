@@ -24,7 +24,7 @@ from conftest import ODOO_PYTHON, ROOT, EmulatorControl, OdooRPC
 from odoo_instance import OdooInstance, free_port
 from test_reconciliation import trigger_reconciliation
 
-from mango_vpbx.emulator.history import BULK, LEFT_OUT, WEBHOOK, History
+from mango_vpbx_emulator.history import BULK, LEFT_OUT, WEBHOOK, History
 
 DAYS = 7
 CLINIC_TZ = "Asia/Yekaterinburg"
@@ -54,7 +54,7 @@ def demo(work_dir, pbx_credentials):
         print(f"FIGURES demo_init --history {DAYS}: {time.monotonic() - started:.1f} s;",
               next(line for line in init.stdout.splitlines() if line.startswith("history:")))
         emulator = subprocess.Popen(
-            [ODOO_PYTHON, "-m", "mango_vpbx.emulator", "serve", "--port", str(pbx_port),
+            [ODOO_PYTHON, "-m", "mango_vpbx_emulator", "serve", "--port", str(pbx_port),
              "--webhook", f"{instance.url}/mango", "--api-key", api_key, "--api-salt", api_salt,
              "--directory", str(files / "directory.json"),
              "--history", str(files / "history.json")],

@@ -447,7 +447,7 @@ def _route_fuzz_requests(rnd, key, salt, count):
         }
         if rnd.random() < 0.2:
             payload = "[" * rnd.randrange(1, 20000) + "]"
-        body = payload if isinstance(payload, str) else mango_vpbx.dumps(payload)
+        body = payload if isinstance(payload, str) else mango_vpbx.signing.dumps(payload)
         path = rnd.choice(
             [
                 "events/call",

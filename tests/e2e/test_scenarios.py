@@ -123,7 +123,7 @@ def test_exported_log_replays_into_the_same_journal(emulator, admin_rpc, odoo_se
         )
         fresh.start()
         subprocess.run(
-            [ODOO_PYTHON, "-m", "mango_vpbx.emulator", "replay", str(log),
+            [ODOO_PYTHON, "-m", "mango_vpbx_emulator", "replay", str(log),
              "--webhook", f"{fresh.url}/mango", "--api-key", api_key, "--api-salt", api_salt],
             check=True, env=fresh.env(), cwd=ROOT, stdout=subprocess.DEVNULL,
         )

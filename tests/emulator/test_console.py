@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from mango_vpbx.emulator.scenarios import SCENARIOS
-from mango_vpbx.emulator.server import Emulator
+from mango_vpbx_emulator.scenarios import SCENARIOS
+from mango_vpbx_emulator.server import Emulator
 
 DIRECTORY = {
     "employees": [

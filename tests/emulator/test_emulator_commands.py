@@ -8,12 +8,11 @@ import time
 import pytest
 import requests
 
-from mango_vpbx import encode, fold, parse_event
+from mango_vpbx import VpbxNotFound, encode, fold, parse_event
 from mango_vpbx.client import VpbxClient
-from mango_vpbx.codes import VpbxNotFound
-from mango_vpbx.emulator.scenarios import run_scenario
-from mango_vpbx.emulator.state import sine_wav
 from mango_vpbx.limits import MemoryLimitStore
+from mango_vpbx_emulator.scenarios import run_scenario
+from mango_vpbx_emulator.state import sine_wav
 
 
 @pytest.fixture
@@ -393,8 +392,8 @@ def test_control_api_reports_the_requests_received(emulator, webhook, client) ->
 
 def test_a_slow_api_answers_after_the_client_gave_up(emulator, client) -> None:
     """``api_delay``: the PBX thinks longer than the client waits, then answers anyway."""
-    from mango_vpbx.codes import VpbxUnavailable
-    from mango_vpbx.emulator.faults import FaultConfig
+    from mango_vpbx import VpbxUnavailable
+    from mango_vpbx_emulator.faults import FaultConfig
 
     emulator.faults.configure(FaultConfig.from_json({"api_delay": 1.0}))
     client.timeout = 0.3

@@ -7,15 +7,15 @@ from collections import Counter
 
 import pytest
 
-from mango_vpbx import dumps
-from mango_vpbx.emulator.__main__ import main
-from mango_vpbx.emulator.faults import FaultConfig, FaultInjector
-from mango_vpbx.emulator.load import run_load
-from mango_vpbx.emulator.pbx import Pbx
-from mango_vpbx.emulator.replay import ReplayError, parse_time, read_log, replay
-from mango_vpbx.emulator.scenarios import run_scenario
-from mango_vpbx.emulator.sender import EventSender, summarize
-from mango_vpbx.emulator.state import demo_directory
+from mango_vpbx.signing import dumps
+from mango_vpbx_emulator.__main__ import main
+from mango_vpbx_emulator.faults import FaultConfig, FaultInjector
+from mango_vpbx_emulator.load import run_load
+from mango_vpbx_emulator.pbx import Pbx
+from mango_vpbx_emulator.replay import ReplayError, parse_time, read_log, replay
+from mango_vpbx_emulator.scenarios import run_scenario
+from mango_vpbx_emulator.sender import EventSender, summarize
+from mango_vpbx_emulator.state import demo_directory
 
 KEY, SALT = "delivery-key", "delivery-salt"
 

@@ -7,31 +7,16 @@ from typing import Any
 
 import pytest
 
-from mango_vpbx import dumps, fold, parse_event
-from mango_vpbx.emulator.pbx import Pbx
-from mango_vpbx.emulator.scenarios import SCENARIOS, run_scenario, scenario_params
-from mango_vpbx.emulator.state import demo_directory
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-
-    def send(self, path: str, payload: Any) -> None:
-        self.sent.append((path, payload if isinstance(payload, str) else dumps(payload)))
-
-    def flush(self) -> None:
-        pass
+from mango_vpbx import fold, parse_event
+from mango_vpbx.signing import dumps
+from mango_vpbx_emulator.scenarios import SCENARIOS, run_scenario, scenario_params
+from mango_vpbx_emulator.testing import sequence
 
 
 def play(name: str, **params: Any) -> tuple[Any, list[tuple[str, str]]]:
-    sink = Sink()
-    pbx = Pbx(demo_directory(), sink, record_delay=1)
-    run = run_scenario(pbx, name, {"speed": 500, **params})
-    pbx.join()
-    assert run.error is None
-    events = [parse_event(p, j) for p, j in sink.sent if not p.startswith("result/")]
-    return fold(events), sink.sent
+    sent = sequence(name, **params)
+    events = [parse_event(p, j) for p, j in sent if not p.startswith("result/")]
+    return fold(events), sent
 
 
 # name, params, expected CallState fields

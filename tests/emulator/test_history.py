@@ -14,11 +14,11 @@ import requests
 
 from mango_vpbx import fold, parse_event
 from mango_vpbx.client import VpbxClient
-from mango_vpbx.emulator import history as hist
-from mango_vpbx.emulator.demo_files import DemoFiles
-from mango_vpbx.emulator.server import Emulator
-from mango_vpbx.emulator.state import demo_directory
 from mango_vpbx.limits import MemoryLimitStore
+from mango_vpbx_emulator import history as hist
+from mango_vpbx_emulator.demo_files import DemoFiles
+from mango_vpbx_emulator.server import Emulator
+from mango_vpbx_emulator.state import demo_directory
 
 UFA = ZoneInfo("Asia/Yekaterinburg")
 #: A Wednesday, 14:30 in Ufa.

@@ -4,20 +4,15 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-import vpbx_sequences as seq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mango_vpbx import (
-    MAX_CALL_SECONDS,
-    CallEvent,
-    SummaryEvent,
-    TimeBase,
-    Transfer,
-    duration_seconds,
-    fold,
-    parse_event,
-)
+from mango_vpbx import fold, parse_event
+from mango_vpbx.assumptions import MAX_CALL_SECONDS
+from mango_vpbx.calls import Transfer, duration_seconds
+from mango_vpbx.events import CallEvent, SummaryEvent
+from mango_vpbx.times import TimeBase
+from mango_vpbx_emulator import reference as seq
 
 
 def utc(ts):
@@ -311,13 +306,13 @@ def test_conflicting_duplicates_are_resolved_the_same_way():
 
 # --- properties ---------------------------------------------------------------------
 
-SCENARIOS = sorted(seq.ALL)
+SCENARIOS = sorted(seq.SEQUENCES)
 
 
 @st.composite
 def shuffled_with_duplicates(draw):
     name = draw(st.sampled_from(SCENARIOS))
-    events = seq.events(seq.ALL[name])
+    events = seq.events(seq.SEQUENCES[name])
     order = draw(st.permutations(events))
     extra = draw(st.lists(st.sampled_from(events), max_size=len(events)))
     mixed = draw(st.permutations(list(order) + extra))
@@ -334,7 +329,7 @@ def test_any_order_and_duplication_gives_the_same_call(case):
 @st.composite
 def subsets_without_summary(draw):
     name = draw(st.sampled_from(SCENARIOS))
-    events = [e for e in seq.events(seq.ALL[name]) if not isinstance(e, SummaryEvent)
+    events = [e for e in seq.events(seq.SEQUENCES[name]) if not isinstance(e, SummaryEvent)
               and getattr(e, "entry_id", None)]
     subset = draw(st.lists(st.sampled_from(events), min_size=1, max_size=len(events) + 2))
     return subset, draw(st.permutations(subset))

@@ -1,4 +1,4 @@
-"""VpbxClient against a scripted PBX on 127.0.0.1."""
+"""VpbxClient against the emulator's PBX double on 127.0.0.1, answers scripted per test."""
 
 import json
 import multiprocessing
@@ -7,12 +7,9 @@ import time
 from decimal import Decimal
 
 import pytest
-from vpbx_http import ScriptedPbx, hangup_in_another_process
+from vpbx_worker import hangup_in_another_process
 
 from mango_vpbx import (
-    MemoryLimitStore,
-    SqliteLimitStore,
-    TimeBase,
     VpbxAuthError,
     VpbxBillingError,
     VpbxBusy,
@@ -26,6 +23,9 @@ from mango_vpbx import (
     VpbxUnavailable,
     verify,
 )
+from mango_vpbx.limits import MemoryLimitStore, SqliteLimitStore
+from mango_vpbx.times import TimeBase
+from mango_vpbx_emulator.testing import PbxDouble
 
 OK = (200, {"result": 1000})
 
@@ -45,9 +45,8 @@ class FakeClock:
 
 @pytest.fixture
 def pbx():
-    server = ScriptedPbx()
-    yield server
-    server.close()
+    with PbxDouble("key", "salt") as double:
+        yield double
 
 
 @pytest.fixture
@@ -65,10 +64,10 @@ def test_callback_sends_a_signed_request(pbx, client):
     pbx.script("commands/callback", OK)
     command_id = client.callback("0511", "79161234567", line_number="74952129298",
                                  from_number="sip:reception@clinic.mangosip.ru")
-    [(method, path, form)] = pbx.requests
-    assert (method, path) == ("POST", "commands/callback")
-    assert verify(form, "key", "salt")
-    assert json.loads(form["json"]) == {
+    [request] = pbx.requests
+    assert (request.method, request.path, request.signed) == ("POST", "commands/callback", True)
+    assert verify(request.form, "key", "salt")
+    assert json.loads(request.form["json"]) == {
         "command_id": command_id, "from": {"extension": "0511",
                                            "number": "sip:reception@clinic.mangosip.ru"},
         "to_number": "79161234567", "line_number": "74952129298"}
@@ -212,20 +211,20 @@ def test_unreachable(clock):
 
 
 def test_recording_link_and_download(pbx, client):
-    pbx.script("queries/recording/post", (302, "", {"Location": "{base}files/one-shot"}))
+    pbx.script("queries/recording/post", (302, "", {"Location": "{url}files/one-shot"}))
     pbx.script("files/one-shot", (200, b"ID3mp3bytes", {"Content-Type": "audio/mpeg"}))
     link = client.recording_link("rec:1", "play")
     assert link == pbx.url + "files/one-shot"
     assert pbx.calls("queries/recording/post") == [{"recording_id": "rec:1", "action": "play"}]
     recording = client.download_recording("rec:1")
     assert recording.content == b"ID3mp3bytes" and recording.content_type == "audio/mpeg"
-    assert [m for m, p, _f in pbx.requests if p == "files/one-shot"] == ["GET"]
+    assert [r.method for r in pbx.requests if r.path == "files/one-shot"] == ["GET"]
     with pytest.raises(ValueError):
         client.recording_link("rec:1", "stream")
 
 
 def test_recording_errors(pbx, client):
-    pbx.script("queries/recording/post", (302, "", {"Location": "{base}files/gone"}))
+    pbx.script("queries/recording/post", (302, "", {"Location": "{url}files/gone"}))
     pbx.script("files/gone", (410, ""))
     with pytest.raises(VpbxNotFound, match="expired"):
         client.download_recording("rec:1")
@@ -241,7 +240,7 @@ def test_recording_errors(pbx, client):
 
 
 def test_download_timeout(pbx, clock):
-    pbx.script("queries/recording/post", (302, "", {"Location": "{base}files/slow"}))
+    pbx.script("queries/recording/post", (302, "", {"Location": "{url}files/slow"}))
     pbx.script("files/slow", (200, b"x", {}, 1.0))
     client = VpbxClient(pbx.url, "key", "salt", timeout=0.2, limiter=MemoryLimitStore(clock))
     with pytest.raises(VpbxUnavailable, match="recording server"):
@@ -372,7 +371,7 @@ def test_lockout_is_shared_by_two_processes(pbx, tmp_path):
     here = VpbxClient(pbx.url, "key", "salt", limiter=SqliteLimitStore(store_path))
     with pytest.raises(VpbxLockedOut):
         here.hangup("call-2")
-    assert [p for _m, p, _f in pbx.requests] == ["commands/call/hangup"]
+    assert [r.path for r in pbx.requests] == ["commands/call/hangup"]
     other_account = VpbxClient(pbx.url, "other-key", "salt", limiter=SqliteLimitStore(store_path))
     other_account.hangup("call-3")
 

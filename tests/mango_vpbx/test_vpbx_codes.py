@@ -1,4 +1,4 @@
-"""Result codes: meanings, classes of unknown codes, exceptions."""
+"""Result codes: meanings, classes of unknown codes, disconnect categories, exceptions."""
 
 from datetime import datetime, timezone
 
@@ -14,13 +14,18 @@ from mango_vpbx import (
     VpbxRateLimited,
     VpbxRequestError,
     VpbxUnavailable,
+)
+from mango_vpbx.codes import (
+    CODES,
+    DISCONNECT_CATEGORIES,
+    code_class,
     describe,
     describe_ru,
-    error_for_code,
+    disconnect_category,
     is_success,
     known_code,
 )
-from mango_vpbx.codes import CODES
+from mango_vpbx.errors import error_for_code
 
 
 def test_table_has_both_languages():
@@ -75,3 +80,32 @@ def test_lockout_and_rate_messages():
     assert error.until == until and "10:00:00" in str(error)
     assert VpbxRateLimited(retry_after=3).retry_after == 3
     assert str(VpbxError()) == "PBX error"
+
+
+@pytest.mark.parametrize(("code", "klass"), [
+    (1000, "success"), (1110, "success"), (2219, "billing"), (3102, "request"),
+    (4101, "cannot_do"), (5999, "server"), (6001, "fax"), (7000, None), (999, None),
+    (None, None),
+])
+def test_code_class(code, klass):
+    assert code_class(code) == klass
+
+
+@pytest.mark.parametrize(("code", "category"), [
+    (None, None), (0, None), (1000, "normal"), (1100, "normal"), (1110, "caller_hangup"),
+    (1111, "no_answer"), (1120, "callee_hangup"), (1121, "busy"), (1122, "rejected"),
+    (1124, "do_not_disturb"), (1131, "unreachable"), (1151, "caller_restricted"),
+    (1160, "no_operator"), (1175, "scheme"), (1183, "command"), (1191, "inactive"),
+    (1199, "inactive"), (1101, "normal"), (1350, "normal"), (2210, "billing"),
+    (3200, "unreachable"), (4201, "unreachable"), (4002, "technical"), (5999, "technical"),
+    (3100, "other"), (6000, "other"),
+])
+def test_disconnect_category(code, category):
+    assert disconnect_category(code) == category
+
+
+def test_disconnect_categories_have_labels():
+    keys = [key for key, _label in DISCONNECT_CATEGORIES]
+    assert len(keys) == len(set(keys)) and all(label for _key, label in DISCONNECT_CATEGORIES)
+    for code in range(1000, 6000):
+        assert disconnect_category(code) in keys

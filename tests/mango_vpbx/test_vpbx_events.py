@@ -5,12 +5,12 @@ import json
 
 import pytest
 
-from mango_vpbx import (
-    MAX_STRING_LENGTH,
+from mango_vpbx import EventError, parse_event
+from mango_vpbx.assumptions import MAX_STRING_LENGTH
+from mango_vpbx.events import (
     CallEvent,
     CommandResult,
     DtmfEvent,
-    EventError,
     PingEvent,
     RecordAddedEvent,
     RecordingEvent,
@@ -18,10 +18,9 @@ from mango_vpbx import (
     SmsEvent,
     StatsReadyEvent,
     SummaryEvent,
-    TimeBase,
     normalize_path,
-    parse_event,
 )
+from mango_vpbx.times import TimeBase
 
 
 def parse(path, payload):

@@ -24,7 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mango_vpbx import Event, EventError, dumps, fold, parse_event
+from mango_vpbx import Event, EventError, fold, parse_event
+from mango_vpbx.signing import dumps
 
 #: Hypothesis examples of the structured tests; the batch test sends BATCH requests per example.
 EXAMPLES = 300

@@ -5,9 +5,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from mango_vpbx import LimitStore, MemoryLimitStore, SqliteLimitStore, TimeBase, to_pbx, to_utc
-from mango_vpbx.limits import RATE_LIMITS, buckets_for
-from mango_vpbx.times import parse_pbx_int
+from mango_vpbx.limits import (
+    RATE_LIMITS,
+    LimitStore,
+    MemoryLimitStore,
+    SqliteLimitStore,
+    buckets_for,
+)
+from mango_vpbx.times import TimeBase, parse_pbx_int, to_pbx, to_utc
 
 
 class Clock:

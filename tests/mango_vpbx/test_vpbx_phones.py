@@ -2,7 +2,7 @@
 
 import pytest
 
-from mango_vpbx import format_number, is_sip_uri, normalize_number, sip_user
+from mango_vpbx.phones import format_number, is_sip_uri, normalize_number, sip_user
 
 
 @pytest.mark.parametrize(("raw", "expected"), [

@@ -4,7 +4,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from mango_vpbx import dumps, encode, sign, sign_recording_link, verify
+from mango_vpbx import encode, sign, verify
+from mango_vpbx.signing import dumps, sign_recording_link
 
 KEY, SALT = "<YOUR_API_KEY>", "<YOUR_API_SALT>"
 

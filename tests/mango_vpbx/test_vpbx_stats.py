@@ -4,8 +4,17 @@ from datetime import datetime, timezone
 
 import pytest
 
-from mango_vpbx import StatsError, TimeBase, parse_csv, split_period
-from mango_vpbx.stats import DEFAULT_FIELDS, normalize_fields
+from mango_vpbx import StatsError
+from mango_vpbx.stats import (
+    DEFAULT_FIELDS,
+    StatsRow,
+    call_state,
+    normalize_fields,
+    parse_csv,
+    row_direction,
+    split_period,
+)
+from mango_vpbx.times import TimeBase
 
 DOC_FIELDS = "records, start, finish, from_extension, from_number, to_extension, to_number, " \
              "disconnect_reason"
@@ -101,3 +110,67 @@ def test_split_period():
     assert all(nxt[0] == prev[1] + 1 for prev, nxt in zip(spans, spans[1:], strict=False))
     with pytest.raises(StatsError):
         split_period(10, 5)
+
+
+def row(**values):
+    for name in ("start", "finish", "answer", "create"):
+        if values.get(name) is not None:
+            values[name] = utc(values[name])
+    return StatsRow(**values)
+
+
+def test_call_state_of_an_incoming_call_answered_on_its_second_leg():
+    rows = [
+        # Given out of order: the state sorts them by creation.
+        row(start=1000, answer=1030, finish=1090, from_number="79161234567", to_extension="102",
+            to_number="74951000000", line_number="74951000000", disconnect_reason=1110,
+            records=("rec-1", "rec-2")),
+        row(start=995, finish=1010, from_number="79161234567", to_extension="101",
+            line_number="74951000000", disconnect_reason=1111, records=("rec-1",)),
+    ]
+    state = call_state("E-1", rows)
+    assert (state.entry_id, state.direction, state.result) == ("E-1", "incoming", "answered")
+    assert state.caller_number == state.external_number == "79161234567"
+    assert state.called_number == state.line_number == "74951000000"
+    assert state.rang_extensions == ("101", "102")
+    assert state.answered_extension == state.operator_extension == "102"
+    assert state.answered_number is None and state.missed_at is None
+    assert (state.created_at, state.answered_at, state.ended_at) == (utc(995), utc(1030), utc(1090))
+    assert (state.wait_seconds, state.talk_seconds) == (35, 60)
+    assert state.disconnect_reason == 1110
+    assert state.disconnect_reason_text == "Call ended by the caller"
+    assert state.recording_ids == ("rec-1", "rec-2")
+    assert all(r.added for r in state.recordings)
+    assert not state.is_final and not state.implausible_times and state.legs == ()
+
+
+def test_call_state_of_a_missed_call_and_of_an_outgoing_one():
+    missed = call_state("E-2", [row(create=10, start=12, finish=40, from_number="79160000000",
+                                    to_number="74950000000", location="Queue",
+                                    disconnect_reason="Busy")])
+    assert (missed.result, missed.missed_at, missed.talk_seconds) == ("missed", "queue", 0)
+    assert missed.called_number == "74950000000" and missed.wait_seconds == 30
+    assert missed.disconnect_reason is None and missed.disconnect_reason_text == "Busy"
+    outgoing = call_state("E-3", [row(start=1, answer=5, finish=9, from_extension="101",
+                                      to_number="79161234567", to_extension=None,
+                                      location="abonent")])
+    assert (outgoing.direction, outgoing.result, outgoing.missed_at) == ("outgoing", "answered",
+                                                                         None)
+    assert outgoing.external_number == "79161234567" and outgoing.operator_extension == "101"
+    assert outgoing.rang_extensions == () and outgoing.answered_extension is None
+    unanswered = call_state("E-4", [row(start=1, finish=9, from_extension="101",
+                                        to_number="79161234567", location="abonent")])
+    assert unanswered.missed_at is None
+    internal = call_state("E-5", [row(start=1, finish=9, from_extension="101",
+                                      to_extension="102")])
+    assert row_direction(StatsRow(from_extension="1", to_extension="2")) == "internal"
+    assert internal.direction == "internal" and internal.external_number is None
+
+
+def test_call_state_bounds_implausible_times_like_fold():
+    state = call_state("E-6", [row(start=1000, answer=1000 + 10**9, finish=1000 + 10**9 + 5)])
+    assert state.implausible_times and state.wait_seconds is None and state.talk_seconds == 5
+    undated = call_state("E-7", [row(from_number="1"), row(from_number="2")])
+    assert undated.created_at is None and undated.wait_seconds is None
+    with pytest.raises(StatsError):
+        call_state("E-8", [])

@@ -39,6 +39,7 @@ def built(tmp_path_factory) -> dict[str, Path]:
     by_name = {metadata(p)[0]: p for p in paths}
     assert set(by_name) == {
         "mango-vpbx",
+        "mango-vpbx-emulator",
         "odoo-addon-medpulse_clinic",
         "odoo-addon-medpulse_telephony",
         "odoo-addon-medpulse_telephony_demo",
@@ -58,6 +59,18 @@ def test_wheels_name_their_requirements(built):
         names = zf.namelist()
     assert "odoo/addons/medpulse_telephony/__manifest__.py" in names
     assert not any(n.endswith("pyproject.toml") for n in names)
+    # The emulator is its own distribution, on top of the toolkit.
+    _name, _version, requires = metadata(built["mango-vpbx-emulator"])
+    assert requires == ["mango-vpbx"]
+    with zipfile.ZipFile(built["mango-vpbx-emulator"]) as zf:
+        names = zf.namelist()
+    assert "mango_vpbx_emulator/testing.py" in names and "mango_vpbx_emulator/__main__.py" in names
+    assert not any(n.endswith(("pyproject.toml", "README.md")) for n in names)
+    assert any(n.endswith("entry_points.txt") for n in names)
+    with zipfile.ZipFile(built["mango-vpbx"]) as zf:
+        names = zf.namelist()
+    assert "mango_vpbx/errors.py" in names
+    assert not any(n.startswith("mango_vpbx_emulator/") for n in names)
     assert wheels.outside_requirements(list(built.values())) == sorted(
         {"phonenumbers", "phonenumbers>=8.12", "requests", "requests>=2.25"}
     )
@@ -198,6 +211,16 @@ def test_addons_installed_from_wheels_install_in_odoo_with_demo_data(built, tmp_
         assert path.startswith(str(tmp_path / "venv")) and str(ROOT) not in path, path
     check = subprocess.run([str(python), "-m", "pip", "check"], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
+    # The emulator's wheel: its module and its command, from the venv, not the checkout.
+    emulator = subprocess.run(
+        [str(python), "-c", "import mango_vpbx_emulator.testing as t; print(t.__file__)"],
+        capture_output=True, text=True, env=clean_env(), cwd=tmp_path,
+    )
+    assert emulator.returncode == 0 and str(ROOT) not in emulator.stdout, emulator.stderr
+    assert emulator.stdout.startswith(str(tmp_path / "venv")), emulator.stdout
+    usage = subprocess.run([str(tmp_path / "venv" / "bin" / "mango-emulator"), "--help"],
+                           capture_output=True, text=True, env=clean_env(), cwd=tmp_path)
+    assert usage.returncode == 0 and "serve" in usage.stdout, usage.stderr
 
     pg = PgParams()
     db = f"medpulse_wheels_{os.getpid()}"

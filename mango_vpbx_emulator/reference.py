@@ -1,9 +1,13 @@
-"""Official call sequences of the PBX specification (§6.2 of the protocol reference) as events.
+"""The call sequences of the PBX's protocol reference (§6.2), as events.
 
-Built from the field tables and the documented examples, with the doc's typos
-fixed (``locaton``, missing commas, inconsistent ids) and the steps the doc
-only describes in words (e.g. "Connected seq 2") written out. Each sequence is
-a list of ``(path, payload)``; :func:`events` parses them.
+Built from the field tables and the documented examples, with the reference's typos
+fixed (``locaton``, missing commas, inconsistent ids) and the steps it only describes in
+words (e.g. "Connected seq 2") written out, plus a few variants of them (a callback to
+an outside number, an internal call). Each sequence is a list of ``(path, payload)``;
+:data:`SEQUENCES` names them, :func:`events` parses one. They sit next to the scenarios
+(which the emulator plays with its own ids and times) so that tests have one source of
+call sequences: :func:`mango_vpbx_emulator.testing.sequence` gives both
+(``sequence("reference:outgoing")``); the ones here keep the reference's exact values.
 """
 
 from __future__ import annotations
@@ -305,7 +309,7 @@ INTERNAL = [
          to={"extension": "102", "number": "sip:b@x.mangosip.ru"}),
 ]
 
-ALL = {
+SEQUENCES = {
     "outgoing": OUTGOING,
     "callback": CALLBACK,
     "callback_external": CALLBACK_EXTERNAL,

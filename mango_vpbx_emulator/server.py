@@ -16,7 +16,7 @@ Routes (one :class:`http.server.ThreadingHTTPServer`):
 - ``GET /files/<token>``: a recording's audio, once (a second GET is 404).
 - ``/control/...``: unsigned JSON API for the console and tests, loopback only
   unless ``control_from`` allows more (see :meth:`Emulator._control`).
-- ``GET /``: the console (:mod:`mango_vpbx.emulator.console`).
+- ``GET /``: the console (:mod:`mango_vpbx_emulator.console`).
 
 Every request to the PBX API is logged as received (:class:`Received`, read with
 ``GET /control/requests``): path, whether its key and signature were right, the
@@ -42,9 +42,10 @@ from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .. import codes
-from ..limits import MemoryLimitStore, buckets_for
-from ..signing import sign, sign_recording_link
+from mango_vpbx import codes
+from mango_vpbx.limits import MemoryLimitStore, buckets_for
+from mango_vpbx.signing import sign, sign_recording_link
+
 from . import scenarios
 from .console import CONSOLE_HTML
 from .faults import FaultConfig, FaultInjector

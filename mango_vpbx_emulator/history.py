@@ -3,7 +3,7 @@
 :func:`generate` plans about 15-25 calls per working day (answered, missed in the
 voice menu and at the operator, a queue, blind and consultative transfers, outgoing
 and internal calls, missed calls returned soon or late) and plays each of them on the
-emulator's own :class:`~mango_vpbx.emulator.pbx.Pbx` with a virtual clock: the events
+emulator's own :class:`~mango_vpbx_emulator.pbx.Pbx` with a virtual clock: the events
 are exactly what the emulator sends live, with the timestamps of their day, and the
 finished calls are what its statistics report. Everything is drawn from one seed, so
 a demo looks the same every time (only the dates follow the day it was made).
@@ -39,7 +39,8 @@ from typing import Any
 
 import requests
 
-from ..signing import dumps
+from mango_vpbx.signing import dumps
+
 from . import state as st
 from .pbx import Pbx
 from .state import Call, Clock, Directory, IdFactory, Recording

@@ -3,7 +3,7 @@
 The real PBX posts events in parallel, without waiting for answers, and never
 retries (as far as anyone knows): the webhook sees duplicates, events out of
 order, late events and gaps. :class:`FaultInjector` wraps an
-:class:`~mango_vpbx.emulator.sender.EventSender` and does the same on purpose.
+:class:`~mango_vpbx_emulator.sender.EventSender` and does the same on purpose.
 
 ``api_delay`` slows the other direction: every request to the PBX API is answered
 that many seconds late (the server reads it from :attr:`FaultInjector.config`).

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import requests
 
-from ..signing import dumps, encode
+from mango_vpbx.signing import dumps, encode
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ Glossary (the PBX's own words):
   keeps its zero).
 - *line*: one of the clinic's PBX numbers that callers dial.
 
-Only data lives here; :mod:`mango_vpbx.emulator.pbx` changes it and emits events.
+Only data lives here; :mod:`mango_vpbx_emulator.pbx` changes it and emits events.
 """
 
 from __future__ import annotations
