@@ -62,6 +62,9 @@ TEST_DEPENDENCIES = {
     "websocket-client": ("1.8.0", "websocket"),
     "playwright": ("1.47.0", "playwright"),
     "polib": ("1.1.1", "polib"),
+    # The addons' edit-test loop (README, "Develop"); tests/conftest.py keeps it out of the
+    # suites that start their own Odoo.
+    "pytest-odoo": ("2.3.0", "pytest_odoo"),
 }
 STATE_FILE = "READY"
 PG_OS_USER = "medpulse-postgres"
