@@ -65,6 +65,9 @@ TEST_DEPENDENCIES = {
     # The addons' edit-test loop (README, "Develop"); tests/conftest.py keeps it out of the
     # suites that start their own Odoo.
     "pytest-odoo": ("2.3.0", "pytest_odoo"),
+    # scripts/release notes: the changelogs from news fragments, as OCA builds them.
+    "towncrier": ("24.8.0", "towncrier"),
+    "click": ("8.1.7", "click"),
 }
 STATE_FILE = "READY"
 PG_OS_USER = "medpulse-postgres"
