@@ -11,8 +11,8 @@ log live in ``.medpulse/devdb/`` (PostgreSQL: the server PGHOST/PGPORT/PGUSER po
 else a private cluster there that is left running for the tests). The last line printed is
 the command that runs one test of the addons on it with pytest-odoo, in seconds:
 
-    python -m pytest --odoo-config=.medpulse/devdb/medpulse_dev.conf \\
-        --odoo-database=medpulse_dev --odoo-http medpulse_telephony/tests/test_journal.py -k name
+    python -m pytest --odoo-config=.medpulse/devdb/medpulse_dev.conf --odoo-database=medpulse_dev \\
+        --odoo-http --odoo-log-level=info medpulse_telephony/tests/test_journal.py -k name
 
 ``odoo-bin --test-enable`` (``scripts/test``) stays the authority: a test passing here on a
 database that has lived through edits proves less than the fresh install there.
@@ -35,6 +35,9 @@ from odoo_instance import (  # noqa: E402
 )
 
 STATE_DIR = ROOT / ".medpulse" / "devdb"
+# --odoo-http: HttpCase tests and tours need a server; --odoo-log-level=info: tests that read
+# the log (what the webhook logs) need Odoo's usual level, pytest-odoo's default is critical.
+PYTEST_ODOO_OPTIONS = ("--odoo-http", "--odoo-log-level=info")
 # Installed with the addons when the checkout has it: the demo's data and wiring.
 DEMO_ADDON = "medpulse_telephony_demo"
 
@@ -60,7 +63,7 @@ def database_exists(instance: OdooInstance) -> bool:
 def pytest_command(instance: OdooInstance) -> str:
     config = instance.config_path.relative_to(ROOT)
     return (f"{sys.executable} -m pytest --odoo-config={config} --odoo-database={instance.dbname}"
-            " --odoo-http medpulse_telephony/tests/test_journal.py -k NAME")
+            f" {' '.join(PYTEST_ODOO_OPTIONS)} medpulse_telephony/tests/test_journal.py -k NAME")
 
 
 def main() -> int:

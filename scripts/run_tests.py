@@ -38,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "setup"))
+from devdb import PYTEST_ODOO_OPTIONS  # noqa: E402
 from medpulse_setup import TEST_DEPENDENCIES, pg_bin_dir, server_answers  # noqa: E402
 from odoo_instance import (  # noqa: E402
     ADDONS,
@@ -248,7 +249,7 @@ def collect_under_pytest_odoo(instance: OdooInstance, work: Path,
     log = work / "pytest-odoo-collect.log"
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q",
            f"--odoo-config={instance.config_path}", f"--odoo-database={instance.dbname}",
-           *(f"{addon}/tests" for addon in ADDONS)]
+           *PYTEST_ODOO_OPTIONS, *(f"{addon}/tests" for addon in ADDONS)]
     with log.open("w") as out:
         rc = subprocess.run(cmd, cwd=ROOT, env=instance.env(), stdout=out,
                             stderr=subprocess.STDOUT).returncode
