@@ -3,7 +3,8 @@
     scripts/release check           # versions and changelogs agree (fails with the reasons)
     scripts/release notes           # news fragments into the changelogs, at the current versions
     scripts/release record [COMMIT] # name the release's commit (default HEAD) in the changelogs
-    scripts/release build DIR       # check, then one wheel per distribution into DIR
+    scripts/release build DIR       # check, then one wheel per distribution into DIR, at the
+                                    # versions of the changelogs
 
 The distributions are those ``scripts/wheels.py`` builds: the toolkit (the checkout's
 ``pyproject.toml``, a semantic version ``X.Y.Z``) and one per addon (its manifest's
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -222,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         return record(opts.commit)
     if check():
         return 1
+    # The released versions as they are: whool would append the commits since the manifest's
+    # version changed (18.0.1.0.0.75), which is for builds between releases.
+    os.environ["WHOOL_POST_VERSION_STRATEGY_OVERRIDE"] = "none"
     for wheel in build(opts.dest):
         print(wheel)
     return 0
