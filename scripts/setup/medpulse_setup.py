@@ -67,7 +67,7 @@ TEST_DEPENDENCIES = {
     "pytest-odoo": ("2.3.0", "pytest_odoo"),
     # scripts/release notes: the changelogs from news fragments, as OCA builds them.
     "towncrier": ("24.8.0", "towncrier"),
-    "click": ("8.1.7", "click"),
+    "click": ("8.1.8", "click"),
 }
 STATE_FILE = "READY"
 PG_OS_USER = "medpulse-postgres"
