@@ -24,3 +24,17 @@ def browser():
         )
         yield chromium
         chromium.close()
+
+
+# pytest-odoo (a test dependency: the addons' edit-test loop, README "Develop") is a plugin of
+# every pytest run under Odoo's Python, and its session fixture loads the registry of the Odoo
+# database given with --odoo-database, failing without one. The suites here start their own
+# Odoo servers and never use one in-process: these empty fixtures take the plugin's place.
+@pytest.fixture(scope="session")
+def load_registry():
+    yield
+
+
+@pytest.fixture(scope="module")
+def enable_odoo_test_flag():
+    yield

@@ -67,6 +67,12 @@ TEST_DEPENDENCIES = {
     "pylint": ("4.0.10", "pylint"),
     "pylint-odoo": ("10.0.12", "pylint_odoo"),
     "oca-odoo-pre-commit-hooks": ("0.2.27", "oca_pre_commit_hooks"),
+    # The addons' edit-test loop (README, "Develop"); tests/conftest.py keeps it out of the
+    # suites that start their own Odoo.
+    "pytest-odoo": ("2.3.0", "pytest_odoo"),
+    # scripts/release notes: the changelogs from news fragments, as OCA builds them.
+    "towncrier": ("24.8.0", "towncrier"),
+    "click": ("8.1.8", "click"),
 }
 STATE_FILE = "READY"
 PG_OS_USER = "medpulse-postgres"
