@@ -1038,7 +1038,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, {}, b"")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
         url = urllib.parse.urlsplit(self.path)
         path = url.path
         body = self._body()

@@ -259,7 +259,7 @@ class _DoubleHandler(_Handler):
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         self._handle("GET", super().do_GET)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
         self._handle("POST", super().do_POST)
 
 

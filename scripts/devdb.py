@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from odoo_instance import (  # noqa: E402
+from odoo_instance import (  # noqa: E402 - after the sys.path set-up above
     ADDONS,
     ROOT,
     OdooInstance,

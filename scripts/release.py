@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from wheels import DISTRIBUTIONS, ROOT, build  # noqa: E402
+from wheels import DISTRIBUTIONS, ROOT, build  # noqa: E402 - after the sys.path set-up above
 
 TOWNCRIER_CONFIG = Path(__file__).resolve().parent / "release_towncrier.toml"
 TEMPLATE = TOWNCRIER_CONFIG.with_name("release_history.md.j2")

@@ -9,7 +9,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 from odoo.addons.bus.tests.common import WebsocketCase
 
-from ..models.medpulse_call_journal_live import JOURNAL_NOTIFICATION, JOURNAL_SUBCHANNEL
+from ..models.medpulse_call import JOURNAL_NOTIFICATION, JOURNAL_SUBCHANNEL
 from .common import TelephonyFixtures, incoming_answered, incoming_missed
 
 

@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
-from wheels import DISTRIBUTIONS  # noqa: E402
+from wheels import DISTRIBUTIONS  # noqa: E402 - after the sys.path set-up above
 
 SCRIPTS = ("release.py", "wheels.py", "release_towncrier.toml", "release_history.md.j2")
 ADDON = "medpulse_telephony"

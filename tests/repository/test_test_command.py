@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
-from run_tests import relative_suite, run_pytest, suite_holds  # noqa: E402
+from run_tests import relative_suite, run_pytest, suite_holds  # noqa: E402 - after the sys.path set-up above
 
 
 @pytest.mark.parametrize(("suite", "classname", "holds"), [
