@@ -62,7 +62,10 @@ class Distribution:
 
     @property
     def version_file(self) -> str:
-        return f"{self.folder}/__manifest__.py" if self.is_addon else "pyproject.toml"
+        """The addon's manifest, else the distribution's ``pyproject.toml``."""
+        if self.is_addon:
+            return f"{self.folder}/__manifest__.py"
+        return "pyproject.toml" if self.folder == "." else f"{self.folder}/pyproject.toml"
 
     @property
     def history(self) -> Path:

@@ -61,7 +61,7 @@ TEST_DEPENDENCIES = {
     "phonenumbers": ("8.13.48", "phonenumbers"),
     "websocket-client": ("1.8.0", "websocket"),
     "playwright": ("1.47.0", "playwright"),
-    "polib": ("1.1.1", "polib"),
+    "polib": ("1.2.0", "polib"),
     # The linters of scripts/lint.py (pre-commit pins the same versions).
     "ruff": ("0.17.6", "ruff"),
     "pylint": ("4.0.10", "pylint"),

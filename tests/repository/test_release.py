@@ -39,8 +39,8 @@ def commit(root: Path, message: str) -> str:
 
 
 def set_version(root: Path, folder: str, version: str) -> None:
-    if folder == ".":
-        path = root / "pyproject.toml"
+    if not (root / folder / "__manifest__.py").is_file():
+        path = root / folder / "pyproject.toml"
         path.write_text(re.sub(r'^version = "[^"]+"', f'version = "{version}"',
                                path.read_text(), count=1, flags=re.M))
     else:
@@ -60,7 +60,12 @@ def copy(tmp_path):
     for folder in DISTRIBUTIONS:
         if folder != ".":
             (root / folder).mkdir()
-            shutil.copy(ROOT / folder / "__manifest__.py", root / folder / "__manifest__.py")
+            # An addon's version is in its manifest, another distribution's in its pyproject.
+            version_file = next(
+                name for name in ("__manifest__.py", "pyproject.toml")
+                if (ROOT / folder / name).is_file()
+            )
+            shutil.copy(ROOT / folder / version_file, root / folder / version_file)
         shutil.copytree(ROOT / folder / "readme", root / folder / "readme", dirs_exist_ok=True)
     git(root, "init", "-q")
     commit(root, "release")
@@ -91,7 +96,8 @@ def test_record_names_the_commit(copy):
 @pytest.mark.parametrize("folder", DISTRIBUTIONS)
 def test_a_version_without_its_changelog_entry_fails(copy, folder):
     current = release(copy, "check").stdout
-    bumped = "18.0.1.0.99" if folder != "." else "99.0.0"
+    is_addon = (copy / folder / "__manifest__.py").is_file()
+    bumped = "18.0.1.0.99" if is_addon else "99.0.0"
     set_version(copy, folder, bumped)
     done = release(copy, "check")
     assert done.returncode == 1
