@@ -67,7 +67,14 @@ def copy(tmp_path):
             )
             shutil.copy(ROOT / folder / version_file, root / folder / version_file)
         shutil.copytree(ROOT / folder / "readme", root / folder / "readme", dirs_exist_ok=True)
+        # The copy releases its newest entries itself (below); older entries keep the commits
+        # they name, which the fetch of this repository's history brings.
+        history = root / folder / "readme" / "HISTORY.md"
+        history.write_text(re.sub(r"Released at commit: [0-9a-f]{40}",
+                                  "Released at commit: not recorded yet", history.read_text(),
+                                  count=1))
     git(root, "init", "-q")
+    git(root, "fetch", "-q", str(ROOT), "HEAD")
     commit(root, "release")
     recorded = release(root, "record")
     assert recorded.returncode == 0, recorded.stdout + recorded.stderr
