@@ -123,19 +123,6 @@ __all__ = [
     "parse_event",
     "CallState",
     "fold",
-    # errors
-    "MangoVpbxError",
-    "VpbxError",
-    "VpbxRequestError",
-    "VpbxAuthError",
-    "VpbxNotFound",
-    "VpbxBillingError",
-    "VpbxCommandFailed",
-    "VpbxUnavailable",
-    "VpbxRateLimited",
-    "VpbxBusy",
-    "VpbxLockedOut",
-    "EventError",
-    "StatsError",
-    "ArgumentError",
+    # errors: every exception of mango_vpbx.errors (not its helper error_for_code)
+    *(name for name in errors.__all__ if isinstance(getattr(errors, name), type)),
 ]

@@ -18,7 +18,10 @@ body) and the rest behaves like the PBX::
 
 A scripted answer may be a function of the request (:class:`Request`), which can also act
 while the PBX "thinks" (post events to the webhook first, or sleep past the client's
-timeout). :class:`Webhook` is the other end: a receiver that verifies and parses every
+timeout). The path ``"*"`` scripts every API request without a script of its own: a PBX
+that accepts everything (:data:`ACCEPTED`) for calls only the test knows, one that answers
+after the client's timeout, one that refuses everything. :func:`closed_port_url` is a PBX
+that is down. :class:`Webhook` is the other end: a receiver that verifies and parses every
 request as an integrator's controller does. :func:`sequence` gives the events the emulator
 sends for one of its scenarios: the one source of canonical call sequences for tests.
 """
@@ -26,6 +29,7 @@ sends for one of its scenarios: the one source of canonical call sequences for t
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import urllib.parse
@@ -44,9 +48,19 @@ from .scenarios import ScenarioRun, run_scenario
 from .server import Emulator, _Handler, parse_form
 from .state import demo_directory
 
-__all__ = ["PbxDouble", "Request", "Response", "Webhook", "sequence"]
+__all__ = [
+    "ACCEPTED",
+    "PbxDouble",
+    "Request",
+    "Response",
+    "Webhook",
+    "closed_port_url",
+    "sequence",
+]
 
 API_PREFIX = "/vpbx/"
+#: The path of :meth:`PbxDouble.script` that answers every API request without its own script.
+ANY = "*"
 
 
 @dataclass(frozen=True)
@@ -83,6 +97,10 @@ class Response:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
 
+
+#: The PBX's "accepted" (``{"result": 1000}``), without acting: the answer of a command about a
+#: call the test made up (the emulator would refuse a call it does not know).
+ACCEPTED = Response(200, {"result": 1000})
 
 #: What :meth:`PbxDouble.script` takes: a :class:`Response`, a tuple
 #: ``(status, body[, headers[, delay]])``, or a function of the :class:`Request` giving one.
@@ -168,7 +186,8 @@ class PbxDouble:
         """Answer ``path`` with ``answers`` in order, the last one repeating.
 
         ``path`` as :attr:`Request.path` names it: ``commands/callback`` under the API,
-        ``/files/x`` elsewhere.
+        ``/files/x`` elsewhere; ``"*"``: every request to the API (any method) that has no
+        script of its own.
         """
         if not answers:
             raise ValueError("script() needs at least one answer")
@@ -215,6 +234,8 @@ class PbxDouble:
             return None
         with self._lock:
             answers = self._scripts.get(request.path)
+            if answers is None and not request.path.startswith("/"):
+                answers = self._scripts.get(ANY)
             if not answers:
                 return None
             answer = answers.pop(0) if len(answers) > 1 else answers[0]
@@ -341,6 +362,14 @@ class Webhook:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def closed_port_url() -> str:
+    """A PBX API URL on a loopback port where nothing listens: the PBX is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}{API_PREFIX}"
 
 
 class _Capture:

@@ -1,4 +1,8 @@
-"""Click-to-call fixtures: the PBX replaced by a loopback stub, events through the real webhook."""
+"""Click-to-call fixtures: the PBX replaced by the PBX double, events through the real webhook.
+
+The double accepts every command (``ACCEPTED``) unless a test scripts otherwise: the
+calls exist only in the events the tests deliver, not in the emulator behind the double.
+"""
 
 import json
 
@@ -8,9 +12,9 @@ from odoo import Command
 from odoo.tests import HttpCase
 
 import mango_vpbx
+from mango_vpbx_emulator.testing import ACCEPTED, PbxDouble
 
 from .common import API_KEY, API_SALT, LINE, PATIENT_NUMBER, TelephonyFixtures, call_event
-from .pbx_stub import PbxStub
 
 DESK_PHONE = "sip:desk101@clinic.mangosip.ru"
 OP1 = {"extension": "101", "number": "sip:reception1@clinic.mangosip.ru"}
@@ -116,7 +120,7 @@ class ClickToCallCase(HttpCase, TelephonyFixtures):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
         cls.setup_telephony()
-        cls.stub = PbxStub(API_KEY, API_SALT).start()
+        cls.stub = PbxDouble(API_KEY, API_SALT, require_signature=True).start()
         cls.addClassCleanup(cls.stub.stop)
         cls.line = (
             cls.env["medpulse.telephony.line"]
@@ -140,6 +144,7 @@ class ClickToCallCase(HttpCase, TelephonyFixtures):
     def setUp(self):
         super().setUp()
         self.stub.reset()
+        self.stub.script("*", ACCEPTED)
 
     def click(self, user, number, record=None, desk_number=False, desk_device_id=False):
         return self.Command.with_user(user).action_click_to_call(

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from odoo.tests import new_test_user
 
 import mango_vpbx
+from mango_vpbx_emulator.testing import PbxDouble
 
 API_KEY = "test-vpbx-key-0001"
 API_SALT = "test-vpbx-salt-0001"
@@ -229,6 +230,62 @@ def outgoing(entry_id="E-OUT-1", t0=T0, callee=PATIENT_NUMBER, answered=True, ex
             summary(entry_id, 2, from_, {"number": callee}, t0, t0, 0, t0 + 30, 0, 1111),
         ]
     return events
+
+
+def receptionist_with_extension(env, login, extension="101"):
+    """A receptionist with a PBX extension: who opens My Preferences in the tours (also
+    the demo addon's)."""
+    user = new_test_user(env, login=login, groups="medpulse_clinic.group_clinic_receptionist")
+    user.medpulse_pbx_extension = extension
+    return user
+
+
+def stats_pbx(csv_for, not_ready=1, status=None, api_key=API_KEY, api_salt=API_SALT):
+    """A PBX double (not started: use it in ``with``) serving the statistics.
+
+    Every ``stats/request`` opens a report whose CSV is ``csv_for(request json)``;
+    ``stats/result`` answers 204 for its first ``not_ready`` polls, then the CSV (404 for
+    an unknown key). ``status``: every request is answered with it instead (failures).
+    Unsigned requests get the PBX's refusal.
+    """
+    pbx = PbxDouble(api_key, api_salt, require_signature=True)
+    if status:
+        pbx.script("*", (status, ""))
+        return pbx
+    reports = {}
+
+    def request(req):
+        key = f"key-{len(reports) + 1}"
+        reports[key] = {"csv": csv_for(req.data), "polls": 0}
+        return 200, {"key": key}
+
+    def result(req):
+        report = reports.get(req.data.get("key"))
+        if report is None:
+            return 404, ""
+        report["polls"] += 1
+        return (204, "") if report["polls"] <= not_ready else (200, report["csv"])
+
+    pbx.script("stats/request", request)
+    pbx.script("stats/result", result)
+    return pbx
+
+
+def csv_rows(rows, fields):
+    """Rows (dicts) as the PBX's CSV for the requested ``fields`` string."""
+    names = [name.strip() for name in fields.split(",")]
+    return "".join(";".join(str(row.get(name, "")) for name in names) + "\n" for row in rows)
+
+
+def window_csv(rows, line_end="\n"):
+    """A ``csv_for`` serving the rows whose ``start`` is inside the requested window."""
+
+    def csv_for(data):
+        low, high = int(data["date_from"]), int(data["date_to"])
+        chosen = [row for row in rows if low <= int(row["start"]) <= high]
+        return csv_rows(chosen, data["fields"]).replace("\n", line_end)
+
+    return csv_for
 
 
 def dumps(payload):

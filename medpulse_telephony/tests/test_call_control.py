@@ -62,7 +62,7 @@ class TestCallControl(ClickToCallCase):
         answer = self.control(self.operator1, call).action_hangup()
         self.assertTrue(answer["ok"], answer)
         self.assertEqual(
-            self.stub.commands("commands/call/hangup"),
+            self.stub.calls("commands/call/hangup"),
             [{"command_id": answer["command_id"], "call_id": OP1_LEG}],
         )
         command = self.command(answer)
@@ -78,7 +78,7 @@ class TestCallControl(ClickToCallCase):
         )
         self.assertTrue(answer["ok"], answer)
         self.assertEqual(
-            self.stub.commands("commands/transfer"),
+            self.stub.calls("commands/transfer"),
             [
                 {
                     "command_id": answer["command_id"],
@@ -97,7 +97,7 @@ class TestCallControl(ClickToCallCase):
             to_number="+7 903 555-44-33", method="hold"
         )
         self.assertTrue(answer["ok"], answer)
-        [payload] = self.stub.commands("commands/transfer")
+        [payload] = self.stub.calls("commands/transfer")
         self.assertEqual((payload["to_number"], payload["method"]), ("79035554433", "hold"))
 
     def test_consultative_transfer_complete_and_cancel(self):
@@ -146,7 +146,7 @@ class TestCallControl(ClickToCallCase):
         complete = self.control(self.operator1, call).action_transfer_complete()
         self.assertTrue(complete["ok"], complete)
         self.assertEqual(
-            self.stub.commands("commands/calls_connect"),
+            self.stub.calls("commands/calls_connect"),
             [
                 {
                     "command_id": complete["command_id"],
@@ -159,7 +159,7 @@ class TestCallControl(ClickToCallCase):
         cancel = self.control(self.operator1, call).action_transfer_cancel()
         self.assertTrue(cancel["ok"], cancel)
         self.assertEqual(
-            self.stub.commands("commands/transfer_cancel"),
+            self.stub.calls("commands/transfer_cancel"),
             [{"command_id": cancel["command_id"], "call_id": consult}],
         )
 
@@ -175,7 +175,7 @@ class TestCallControl(ClickToCallCase):
         answer = self.control(self.operator1, call).action_route(target_user_id=self.operator2.id)
         self.assertTrue(answer["ok"], answer)
         self.assertEqual(
-            self.stub.commands("commands/route"),
+            self.stub.calls("commands/route"),
             [{"command_id": answer["command_id"], "call_id": OP1_LEG, "to_number": "102"}],
         )
 
@@ -196,7 +196,7 @@ class TestCallControl(ClickToCallCase):
         self.manager.sudo().medpulse_pbx_extension = "109"
         answer = self.control(self.manager, call).action_hangup()
         self.assertTrue(answer["ok"], answer)
-        self.assertEqual(self.stub.commands("commands/call/hangup")[0]["call_id"], OP1_LEG)
+        self.assertEqual(self.stub.calls("commands/call/hangup")[0]["call_id"], OP1_LEG)
         plain = self.env["res.users"].sudo().create({"name": "Plain", "login": "c2c_plain"})
         answer = call.with_user(plain).action_hangup()
         self.assertFalse(answer["ok"])
@@ -204,7 +204,7 @@ class TestCallControl(ClickToCallCase):
 
     def test_refused_command_is_failed(self):
         call = self.receive(connected())
-        self.stub.replies["commands/call/hangup"] = (200, {"result": 4101})
+        self.stub.script("commands/call/hangup", (200, {"result": 4101}))
         answer = self.control(self.operator1, call).action_hangup()
         self.assertFalse(answer["ok"])
         self.assertIn("4101", answer["message"])

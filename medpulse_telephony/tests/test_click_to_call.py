@@ -4,6 +4,8 @@ from lxml import etree
 
 from odoo.tests import tagged
 
+from mango_vpbx_emulator.testing import ACCEPTED
+
 from .click_to_call_common import DESK_PHONE, ClickToCallCase, callback_events
 from .common import LINE, PATIENT_NUMBER, T0, incoming_missed
 
@@ -17,10 +19,10 @@ class TestClickToCall(ClickToCallCase):
         self.assertTrue(answer["ok"], answer)
         self.assertEqual(answer["message"], "Calling… pick up your phone")
         [request] = self.stub.requests
-        self.assertTrue(request["signed"])
-        self.assertEqual(request["path"], "commands/callback")
+        self.assertTrue(request.signed)
+        self.assertEqual(request.path, "commands/callback")
         self.assertEqual(
-            request["json"],
+            request.data,
             {
                 "command_id": answer["command_id"],
                 "from": {"extension": "101"},
@@ -51,7 +53,7 @@ class TestClickToCall(ClickToCallCase):
             self.operator1, appointment.patient_phone, appointment, desk_number=DESK_PHONE
         )
         self.assertTrue(answer["ok"], answer)
-        [payload] = self.stub.commands("commands/callback")
+        [payload] = self.stub.calls("commands/callback")
         self.assertEqual(payload["from"], {"extension": "101", "number": DESK_PHONE})
         self.assertEqual(payload["line_number"], "74957654321")
         self.assertEqual(payload["to_number"], PATIENT_NUMBER)
@@ -64,7 +66,7 @@ class TestClickToCall(ClickToCallCase):
         missed = self.receive(incoming_missed())
         answer = self.click(self.operator1, missed.external_number_display, missed)
         self.assertTrue(answer["ok"], answer)
-        [payload] = self.stub.commands("commands/callback")
+        [payload] = self.stub.calls("commands/callback")
         self.assertEqual(payload["to_number"], PATIENT_NUMBER)
         self.assertNotIn("number", payload["from"])
         command = self.command(answer)
@@ -80,11 +82,11 @@ class TestClickToCall(ClickToCallCase):
         answer = self.click(self.operator1, PATIENT_NUMBER, self.patient, desk_device_id=desk.id)
         self.assertTrue(answer["ok"], answer)
         self.assertEqual(
-            self.stub.requests[-1]["json"]["from"], {"extension": "101", "number": DESK_PHONE}
+            self.stub.requests[-1].data["from"], {"extension": "101", "number": DESK_PHONE}
         )
         # A colleague's desk phone is not ours to ring.
         answer = self.click(self.operator1, PATIENT_NUMBER, self.patient, desk_device_id=other.id)
-        self.assertEqual(self.stub.requests[-1]["json"]["from"], {"extension": "101"})
+        self.assertEqual(self.stub.requests[-1].data["from"], {"extension": "101"})
 
     def test_a_desk_number_that_is_not_one_of_mine_is_refused(self):
         """S4: the PBX rings whatever ``from.number`` it is given: only the caller's devices."""
@@ -108,7 +110,7 @@ class TestClickToCall(ClickToCallCase):
         )
         self.assertTrue(answer["ok"], answer)
         self.assertEqual(
-            self.stub.requests[-1]["json"]["from"], {"extension": "101", "number": DESK_PHONE}
+            self.stub.requests[-1].data["from"], {"extension": "101", "number": DESK_PHONE}
         )
 
     def test_numbers_use_the_phone_widget(self):
@@ -153,7 +155,7 @@ class TestClickToCall(ClickToCallCase):
         partner = self.env["res.partner"].create({"name": "Supplier", "phone": "+7 495 000-11-22"})
         answer = self.click(self.operator1, partner.phone, partner)
         self.assertTrue(answer["ok"], answer)
-        self.assertEqual(self.stub.commands("commands/callback")[0]["to_number"], "74950001122")
+        self.assertEqual(self.stub.calls("commands/callback")[0]["to_number"], "74950001122")
         self.assertFalse(self.command(answer).patient_id)
 
     # ------------------------------------------------------------ errors
@@ -183,7 +185,7 @@ class TestClickToCall(ClickToCallCase):
         self.assertFailed(answer, "is not a phone number")
 
     def test_error_refused_then_lockout_rule(self):
-        self.stub.replies["commands/callback"] = (400, {"code": 3104})
+        self.stub.script("commands/callback", (400, {"code": 3104}))
         answer = self.click(self.operator1, PATIENT_NUMBER, self.patient)
         self.assertFailed(answer, "3104", sent=1)
         command = self.command(answer)
@@ -203,9 +205,8 @@ class TestClickToCall(ClickToCallCase):
         self.assertEqual(self.command(answer).state, "failed")
 
     def test_error_rate_limited(self):
-        self.stub.replies["commands/callback"] = (
-            429,
-            {"status": 429, "message": "Rate limit exceeded."},
+        self.stub.script(
+            "commands/callback", (429, {"status": 429, "message": "Rate limit exceeded."})
         )
         answer = self.click(self.operator1, PATIENT_NUMBER, self.patient)
         self.assertFailed(answer, "request limit", sent=1)
@@ -251,12 +252,13 @@ class TestClickToCall(ClickToCallCase):
         appointment = self.make_appointment(self.patient)
         events = {}
 
-        def before_reply(path, payload):
-            events["all"] = callback_events("E-C2C-1", payload["command_id"], T0)
+        def before_reply(request):
+            events["all"] = callback_events("E-C2C-1", request.data["command_id"], T0)
             for event_path, event in events["all"][:2]:
                 self.post_webhook(event_path, event)
+            return ACCEPTED
 
-        self.stub.before_reply = before_reply
+        self.stub.script("commands/callback", before_reply)
         answer = self.click(self.operator1, appointment.patient_phone, appointment)
         self.assertTrue(answer["ok"], answer)
         self.env.invalidate_all()
@@ -348,7 +350,7 @@ class TestClickToCallTour(ClickToCallCase):
             "medpulse_click_to_call_tour",
             login="tel_op1",
         )
-        [payload] = self.stub.commands("commands/callback")
+        [payload] = self.stub.calls("commands/callback")
         self.assertEqual(payload["from"], {"extension": "101"})
         self.assertEqual(payload["to_number"], PATIENT_NUMBER)
         command = self.Command.sudo().search([("command_id", "=", payload["command_id"])])

@@ -8,11 +8,10 @@ download cron's back-off, the statistics by the next reconciliation, which start
 where the failed one started); a command never is: when its answer is lost the PBX
 may have carried it out, and a second transfer would move the call again.
 
-The slow PBX is the click-to-call stub (``pbx_stub.py``) told to think longer than
-the client waits; the client's timeout is cut from 10 s to 1 s for these tests.
+The slow PBX is the PBX double (``mango_vpbx_emulator.testing``) told to think longer
+than the client waits; the client's timeout is cut from 10 s to 1 s for these tests.
 """
 
-import socket
 import threading
 import time
 import uuid
@@ -24,14 +23,21 @@ from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
 
 import mango_vpbx
+from mango_vpbx_emulator.testing import ACCEPTED, PbxDouble, Response, closed_port_url
 
 from ..models import res_company
 from ..models.medpulse_call_reconcile import MedpulseCallReconcile
 from ..models.medpulse_call_recording import BACKOFF_MINUTES
 from .click_to_call_common import ClickToCallCase
-from .common import API_KEY, API_SALT, LINE, PATIENT_NUMBER, TelephonyFixtures
-from .pbx_stub import PbxStub
-from .stats_pbx import StatsPbx, window_csv
+from .common import (
+    API_KEY,
+    API_SALT,
+    LINE,
+    PATIENT_NUMBER,
+    TelephonyFixtures,
+    stats_pbx,
+    window_csv,
+)
 from .test_call_control import connected
 from .test_recordings import RecordingCase
 
@@ -40,20 +46,12 @@ SLOW = TIMEOUT + 2  # how long the slow PBX thinks before answering
 MARGIN = 2.0  # what a loaded 2-core machine may add to a timeout
 
 
-def closed_port_url():
-    """A PBX URL where nothing listens: the PBX is down."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/vpbx/"
-
-
 def slow_pbx(test, api_key, api_salt):
-    """A started PBX stub that answers only after the client's timeout."""
-    stub = PbxStub(api_key, api_salt).start()
-    test.addCleanup(stub.stop)
-    stub.before_reply = lambda _path, _payload: time.sleep(SLOW)
-    return stub
+    """A started PBX double that answers only after the client's timeout."""
+    pbx = PbxDouble(api_key, api_salt, require_signature=True).start()
+    test.addCleanup(pbx.stop)
+    pbx.script("*", Response(200, {"result": 1000}, delay=SLOW))
+    return pbx
 
 
 def timed(function, *args, **kwargs):
@@ -128,7 +126,7 @@ class TestTransferPbxOutage(ClickToCallCase):
         self.assertGreaterEqual(seconds, TIMEOUT, "it did wait for the PBX")
         self.assertLess(seconds, TIMEOUT + MARGIN, "and no longer than its timeout")
         self.assertEqual(
-            [r["path"] for r in slow.requests], ["commands/transfer"],
+            [r.path for r in slow.requests], ["commands/transfer"],
             "sent once, never retried: the PBX may have transferred the call anyway",
         )
         self.assert_failed_cleanly(call, before, answer)
@@ -178,7 +176,7 @@ class TestRecordingPbxOutage(RecordingCase):
         seconds = self.download()
         self.assertGreaterEqual(seconds, TIMEOUT)
         self.assertLess(seconds, TIMEOUT + MARGIN)
-        self.assertEqual([r["path"] for r in slow.requests], ["queries/recording/post"])
+        self.assertEqual([r.path for r in slow.requests], ["queries/recording/post"])
         self.assertIn("did not answer in time", recording.last_error)
         self.assert_retried_later(recording, "could not be reached")
 
@@ -237,11 +235,13 @@ class TestStatsPbxOutage(TelephonyFixtures, TransactionCase):
             "to_number": "", "disconnect_reason": 1110, "line_number": LINE, "location": "queue",
             "create": epoch - 1800,
         }
-        with StatsPbx(API_KEY, API_SALT, window_csv([row]), not_ready=0) as pbx:
+        with stats_pbx(window_csv([row]), not_ready=0) as pbx:
             self.company.sudo().medpulse_pbx_api_url = pbx.url
             self.Reconcile._cron_reconcile()
         retried_from = (before - timedelta(hours=1)).replace(tzinfo=timezone.utc)
-        self.assertEqual(int(pbx.requests[0]["date_from"]), int(retried_from.timestamp()))
+        self.assertEqual(
+            int(pbx.calls("stats/request")[0]["date_from"]), int(retried_from.timestamp())
+        )
         self.assertTrue(self.Call.search([("entry_id", "=", "E-OUTAGE")]).recovered_from_stats)
         self.assertGreaterEqual(self.company.medpulse_pbx_reconciled_until, now)
         return seconds
@@ -253,7 +253,7 @@ class TestStatsPbxOutage(TelephonyFixtures, TransactionCase):
         slow = slow_pbx(self, API_KEY, API_SALT)
         seconds = self.reconcile_fails_then_catches_up(slow.url, "did not answer in time")
         self.assertGreaterEqual(seconds, TIMEOUT)
-        self.assertEqual([r["path"] for r in slow.requests], ["stats/request"])
+        self.assertEqual([r.path for r in slow.requests], ["stats/request"])
 
     def test_statistics_wizard_pbx_down_and_slow(self):
         slow = slow_pbx(self, API_KEY, API_SALT)
@@ -286,7 +286,7 @@ class TestOneRequestAtATime(TransactionCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.api_key, cls.api_salt = f"race-{uuid.uuid4().hex}", "race-salt"
-        cls.stub = PbxStub(cls.api_key, cls.api_salt).start()
+        cls.stub = PbxDouble(cls.api_key, cls.api_salt, require_signature=True).start()
         cls.addClassCleanup(cls.stub.stop)
         cls.company = cls.env.company
         cls.company.sudo().write({
@@ -297,6 +297,7 @@ class TestOneRequestAtATime(TransactionCase):
     def setUp(self):
         super().setUp()
         self.stub.reset()
+        self.stub.script("*", ACCEPTED)
         self.addCleanup(self.forget_budget)
 
     def forget_budget(self):
@@ -313,8 +314,7 @@ class TestOneRequestAtATime(TransactionCase):
         Without one request at a time all three would be on their way before the first
         answer came back, and the second 3xxx within two minutes locks the account.
         """
-        self.stub.replies["commands/call/hangup"] = (420, {"code": 3104})
-        self.stub.before_reply = lambda _path, _payload: time.sleep(1)
+        self.stub.fail("commands/call/hangup", 3104, delay=1)
         workers = self.workers(3)
         outcomes = at_once(*(lambda w=w, i=i: w.hangup(f"leg-{i}") for i, w in enumerate(workers)))
         self.assertEqual(len(self.stub.requests), 1, "a second request could get a second 3xxx")
@@ -330,7 +330,7 @@ class TestOneRequestAtATime(TransactionCase):
         self.assertEqual(len(self.stub.requests), 1)
 
     def test_a_worker_that_waits_too_long_for_its_turn_sends_nothing(self):
-        self.stub.before_reply = lambda _path, _payload: time.sleep(2)
+        self.stub.script("*", Response(200, {"result": 1000}, delay=2))
         slow, hasty = self.workers(2)
         hasty.max_busy_wait = 0.5
 

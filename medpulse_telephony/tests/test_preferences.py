@@ -1,13 +1,12 @@
 """My Preferences, as an operator sees it in the browser."""
 
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import HttpCase, tagged
+
+from .common import receptionist_with_extension
 
 
 @tagged("post_install", "-at_install")
 class TestPreferences(HttpCase):
     def test_one_telephony_tab(self):
-        operator = new_test_user(
-            self.env, login="tel_prefs", groups="medpulse_clinic.group_clinic_receptionist",
-        )
-        operator.medpulse_pbx_extension = "101"
+        operator = receptionist_with_extension(self.env, "tel_prefs")
         self.start_tour("/odoo", "medpulse_preferences_tour", login=operator.login)

@@ -6,16 +6,15 @@ from odoo.tests import TransactionCase, tagged
 
 from ..models.medpulse_call_reconcile import MedpulseCallReconcile
 from .common import (
-    API_KEY,
-    API_SALT,
     LINE,
     PATIENT_NUMBER,
     T0,
     TelephonyFixtures,
     call_event,
     incoming_answered,
+    stats_pbx,
+    window_csv,
 )
-from .stats_pbx import StatsPbx, window_csv
 
 
 def _row(entry_id, start, finish, answer=0, from_ext="", from_number="", to_ext="", to_number="",
@@ -107,7 +106,7 @@ class TestReconcile(TelephonyFixtures, TransactionCase):
                 to_ext="101",
             ),
         ]
-        with StatsPbx(API_KEY, API_SALT, window_csv(rows, "\r\n"), not_ready=1) as pbx:
+        with stats_pbx(window_csv(rows, "\r\n"), not_ready=1) as pbx:
             self.company.sudo().medpulse_pbx_api_url = pbx.url
             runs = self.Reconcile.with_user(self.manager).action_reconcile_period(
                 self.company, _naive(T0 - 60), _naive(T0 + 3600)
@@ -117,7 +116,7 @@ class TestReconcile(TelephonyFixtures, TransactionCase):
                 (runs.row_count, runs.created_count, runs.completed_count, runs.reconciled_count),
                 (5, 3, 1, 1),
             )
-            self.assertIn("entry_id", pbx.requests[0]["fields"])
+            self.assertIn("entry_id", pbx.calls("stats/request")[0]["fields"])
 
             lost_in = self.Call.search([("entry_id", "=", "E-LOST-IN")])
             self.assertTrue(lost_in.recovered_from_stats and lost_in.reconciled)
@@ -178,7 +177,7 @@ class TestReconcile(TelephonyFixtures, TransactionCase):
             ),
             _row("E-BEFORE", early, early + 10, 0, from_number="79035550001", to_ext="102"),
         ]
-        with StatsPbx(API_KEY, API_SALT, window_csv(rows), not_ready=1) as pbx:
+        with stats_pbx(window_csv(rows), not_ready=1) as pbx:
             self.company.sudo().medpulse_pbx_api_url = pbx.url
             self.Reconcile._cron_reconcile()
         entries = set(self.Call.search([("recovered_from_stats", "=", True)]).mapped("entry_id"))
@@ -186,9 +185,9 @@ class TestReconcile(TelephonyFixtures, TransactionCase):
             entries, {"E-NIGHT-1", "E-NIGHT-2"}, "only the outage window, with its overlap"
         )
         self.assertGreaterEqual(self.company.medpulse_pbx_reconciled_until, now)
-        self.assertEqual(len(pbx.requests), 2, "the outage is fetched in chunks")
+        self.assertEqual(len(pbx.calls("stats/request")), 2, "the outage is fetched in chunks")
         self.assertEqual(
-            int(pbx.requests[0]["date_from"]),
+            int(pbx.calls("stats/request")[0]["date_from"]),
             int((now - timedelta(hours=31)).replace(tzinfo=timezone.utc).timestamp()),
             "starts an overlap before the last reconciled moment",
         )
@@ -196,7 +195,7 @@ class TestReconcile(TelephonyFixtures, TransactionCase):
     def test_cron_survives_pbx_errors(self):
         before = fields.Datetime.now() - timedelta(hours=2)
         self.company.sudo().medpulse_pbx_reconciled_until = before
-        with StatsPbx(API_KEY, API_SALT, lambda data: "", status=500) as pbx:
+        with stats_pbx(lambda data: "", status=500) as pbx:
             self.company.sudo().medpulse_pbx_api_url = pbx.url
             self.Reconcile._cron_reconcile()
         run = self.Reconcile.search([("company_id", "=", self.company.id)], limit=1)

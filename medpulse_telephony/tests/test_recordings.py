@@ -1,22 +1,18 @@
 """Call recordings: from the PBX's events to a protected, logged, expiring audio file.
 
-The PBX is a loopback HTTP server in a thread: it checks the signature of every request
-with ``mango_vpbx.verify``, answers ``queries/recording/post`` with a 302 to a one-shot
-URL of its own (or with the failures the real PBX gives), and serves real WAV bytes.
+The PBX is the PBX double (``mango_vpbx_emulator.testing``): it refuses unsigned requests,
+answers ``queries/recording/post`` with a 302 to a one-shot URL of its own (or with the
+failures the real PBX gives, as each test scripts them), and serves real WAV bytes.
 These are HttpCase tests so that the PBX request budget (kept in the database by
 separate cursors) stays inside the test transaction.
 """
 
 import io
-import json
 import math
 import struct
-import threading
 import uuid
 import wave
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
 
 from markupsafe import Markup
 
@@ -27,6 +23,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.addons.medpulse_telephony.models.medpulse_call_recording import BACKOFF_MINUTES
 
 import mango_vpbx
+from mango_vpbx_emulator.testing import ACCEPTED, PbxDouble, closed_port_url
 
 
 def make_wav(seconds=0.5, rate=8000):
@@ -44,92 +41,6 @@ def make_wav(seconds=0.5, rate=8000):
     return buffer.getvalue()
 
 
-class LoopbackPbx:
-    """Just enough of the PBX for recordings.
-
-    ``script[recording_id]`` is the list of answers to the next ``queries/recording/post``
-    requests for that recording: ``"ok"`` (302 to a one-shot file), ``"404"`` (HTTP 404),
-    ``"3320"`` (HTTP 420 with code 3320, as the PBX does), ``"429"`` (over the request
-    limits, retry after a second), ``"expired"`` (302 to a link that is already gone). When the
-    list is empty the answer is ``"ok"``.
-    """
-
-    def __init__(self, api_key, api_salt, audio):
-        self.api_key = api_key
-        self.api_salt = api_salt
-        self.audio = audio
-        self.script = {}
-        self.requests = []
-        self.tokens = {}
-        pbx = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _send(self, status, body=b"", headers=()):
-                self.send_response(status)
-                for name, value in headers:
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-                path = urlparse(self.path).path.removeprefix("/vpbx/")
-                if not mango_vpbx.verify(form, pbx.api_key, pbx.api_salt):
-                    pbx.requests.append((path, None))
-                    return self._send(420, json.dumps({"code": 3102}).encode())
-                payload = json.loads(form["json"])
-                pbx.requests.append((path, payload))
-                if path == "commands/recording/start":
-                    return self._send(
-                        200, b'{"result":1000}', [("Content-Type", "application/json")]
-                    )
-                if path != "queries/recording/post":
-                    return self._send(404)
-                answers = pbx.script.get(payload["recording_id"]) or []
-                answer = answers.pop(0) if answers else "ok"
-                if answer == "404":
-                    return self._send(404)
-                if answer == "3320":
-                    return self._send(420, b'{"code":3320}', [("Content-Type", "application/json")])
-                if answer == "429":
-                    return self._send(429, b'{"status":429}', [("Retry-After", "1")])
-                token = uuid.uuid4().hex
-                if answer == "ok":
-                    pbx.tokens[token] = pbx.audio
-                host = f"127.0.0.1:{pbx.server.server_address[1]}"
-                return self._send(302, headers=[("Location", f"http://{host}/files/{token}")])
-
-            def do_GET(self):
-                token = urlparse(self.path).path.removeprefix("/files/")
-                pbx.requests.append(("GET files", token))
-                audio = pbx.tokens.pop(token, None)  # one-shot
-                if audio is None:
-                    return self._send(410)
-                return self._send(200, audio, [("Content-Type", "audio/wav")])
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.server.server_address[1]}/vpbx/"
-
-    def start(self):
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def queries(self):
-        return [payload for path, payload in self.requests if path == "queries/recording/post"]
-
-
 class RecordingCase(HttpCase):
     @classmethod
     def setUpClass(cls):
@@ -138,8 +49,7 @@ class RecordingCase(HttpCase):
         # A key of its own: the PBX request budget is per account.
         cls.api_key = f"rec-test-{uuid.uuid4().hex}"
         cls.api_salt = "rec-test-salt"
-        cls.pbx = LoopbackPbx(cls.api_key, cls.api_salt, cls.audio)
-        cls.pbx.start()
+        cls.pbx = PbxDouble(cls.api_key, cls.api_salt, require_signature=True).start()
         cls.addClassCleanup(cls.pbx.stop)
         cls.company = cls.env.company
         cls.company.sudo().write(
@@ -172,9 +82,32 @@ class RecordingCase(HttpCase):
 
     def setUp(self):
         super().setUp()
-        self.pbx.requests.clear()
-        self.pbx.script.clear()
-        self.pbx.tokens.clear()
+        #: recording id -> the answers to its next ``queries/recording/post`` requests:
+        #: ``"ok"`` (302 to a one-shot file), ``"404"`` (HTTP 404), ``"3320"`` (HTTP 420 with
+        #: code 3320, as the PBX does), ``"429"`` (over the request limits, retry after a
+        #: second), ``"expired"`` (302 to a link that is already gone); ``"ok"`` when empty.
+        self.recording_answers = {}
+        self.pbx.reset()
+        self.pbx.script("queries/recording/post", self.answer_recording_query)
+        self.pbx.script("commands/recording/start", ACCEPTED)
+
+    def answer_recording_query(self, request):
+        answers = self.recording_answers.get(request.data["recording_id"]) or []
+        answer = answers.pop(0) if answers else "ok"
+        if answer == "404":
+            return 404, ""
+        if answer == "3320":
+            return 420, {"code": 3320}
+        if answer == "429":
+            return 429, {"status": 429}, {"Retry-After": "1"}
+        token = uuid.uuid4().hex
+        if answer == "ok":  # one-shot: a second GET finds it gone (410)
+            self.pbx.script(f"/files/{token}", (200, self.audio, {"Content-Type": "audio/wav"}),
+                            (410, ""))
+        return 302, "", {"Location": f"{self.pbx.base}/files/{token}"}
+
+    def queries(self):
+        return self.pbx.calls("queries/recording/post")
 
     # ------------------------------------------------------------ helpers
 
@@ -265,7 +198,7 @@ class TestRecordingDownload(RecordingCase):
         self.Recording._cron_download()
 
         self.assertEqual(recording.state, "available")
-        self.assertEqual(self.pbx.queries(), [{"recording_id": "rec-ok", "action": "download"}])
+        self.assertEqual(self.queries(), [{"recording_id": "rec-ok", "action": "download"}])
         attachment = recording.sudo().attachment_id
         self.assertEqual(attachment.raw, self.audio)
         self.assertEqual(attachment.file_size, len(self.audio))
@@ -289,7 +222,7 @@ class TestRecordingDownload(RecordingCase):
         self.assertEqual(recording.state, "available")
 
     def test_delayed_availability_retries_with_backoff(self):
-        self.pbx.script["rec-slow"] = ["404", "3320", "ok"]
+        self.recording_answers["rec-slow"] = ["404", "3320", "ok"]
         recording = self.record_call("rec-slow")
 
         self.Recording._cron_download()
@@ -300,7 +233,7 @@ class TestRecordingDownload(RecordingCase):
         )
         self.assertIn("3320", recording.last_error)
         self.Recording._cron_download()
-        self.assertEqual(len(self.pbx.queries()), 1, "no new attempt before its time")
+        self.assertEqual(len(self.queries()), 1, "no new attempt before its time")
 
         self.let_time_pass(recording)
         self.Recording._cron_download()
@@ -314,7 +247,7 @@ class TestRecordingDownload(RecordingCase):
         # out after a second invalid request): an attempt due meanwhile waits, uncounted.
         recording.sudo().write({"next_attempt_at": fields.Datetime.now() - timedelta(seconds=1)})
         self.Recording._cron_download()
-        self.assertEqual(len(self.pbx.queries()), 2, "no request during the pause")
+        self.assertEqual(len(self.queries()), 2, "no request during the pause")
         self.assertEqual(recording.download_attempts, 2)
         self.assertGreater(recording.next_attempt_at, fields.Datetime.now() + timedelta(seconds=60))
 
@@ -329,16 +262,16 @@ class TestRecordingDownload(RecordingCase):
         """Over the PBX's request limits (429) the account pauses for a moment: the cron
         waits it out and its next batch goes on, instead of postponing every recording of
         the batch to its next wake (a minute later)."""
-        self.pbx.script["rec-busy-1"] = ["429"]
+        self.recording_answers["rec-busy-1"] = ["429"]
         recordings = [self.record_call(f"rec-busy-{n}") for n in range(1, 4)]
         self.Recording._cron_download()
         self.assertEqual(recordings[0].download_attempts, 0, "a pause spends no attempt")
         self.Recording._cron_download()  # the cron's next batch, at once
         self.assertEqual([r.state for r in recordings], ["available"] * 3)
-        self.assertEqual(len(self.pbx.queries()), 4)
+        self.assertEqual(len(self.queries()), 4)
 
     def test_recording_never_found_fails_with_reason(self):
-        self.pbx.script["rec-gone"] = ["3320"] * (len(BACKOFF_MINUTES) + 1)
+        self.recording_answers["rec-gone"] = ["3320"] * (len(BACKOFF_MINUTES) + 1)
         recording = self.record_call("rec-gone")
         waits = []
         for _attempt in range(len(BACKOFF_MINUTES) + 1):
@@ -354,11 +287,11 @@ class TestRecordingDownload(RecordingCase):
         self.assertFalse(recording.attachment_id)
         self.Recording._cron_download()
         self.assertEqual(
-            len(self.pbx.queries()), len(BACKOFF_MINUTES) + 1, "a failed recording is left alone"
+            len(self.queries()), len(BACKOFF_MINUTES) + 1, "a failed recording is left alone"
         )
 
     def test_expired_link_is_a_reason_and_retried(self):
-        self.pbx.script["rec-expired"] = ["expired"]
+        self.recording_answers["rec-expired"] = ["expired"]
         recording = self.record_call("rec-expired")
         self.Recording._cron_download()
         self.assertEqual(recording.state, "waiting")
@@ -369,10 +302,7 @@ class TestRecordingDownload(RecordingCase):
 
     def test_pbx_down_is_a_reason(self):
         recording = self.record_call("rec-down")
-        closed = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-        port = closed.server_address[1]
-        closed.server_close()
-        self.company.sudo().medpulse_pbx_api_url = f"http://127.0.0.1:{port}/vpbx/"
+        self.company.sudo().medpulse_pbx_api_url = closed_port_url()
         self.Recording._cron_download()
         self.assertEqual((recording.state, recording.download_attempts), ("waiting", 1))
         self.assertIn("could not be reached", recording.last_error)
@@ -385,7 +315,7 @@ class TestRecordingDownload(RecordingCase):
         self.assertFalse(self.pbx.requests)
 
     def test_duplicate_and_late_events_do_not_restart_the_schedule(self):
-        self.pbx.script["rec-dup"] = ["404"]
+        self.recording_answers["rec-dup"] = ["404"]
         recording = self.record_call("rec-dup")
         self.Recording._cron_download()
         planned = recording.next_attempt_at
@@ -436,9 +366,11 @@ class TestRecordingDownload(RecordingCase):
         with self.assertRaises(UserError):
             call.with_user(self.listener).action_start_recording()  # no extension
         call.with_user(self.manager).action_start_recording()
-        [(path, payload)] = self.pbx.requests
-        self.assertEqual(path, "commands/recording/start")
-        self.assertEqual((payload["call_id"], payload["call_party_number"]), ("leg-live", "102"))
+        [request] = self.pbx.requests
+        self.assertEqual(request.path, "commands/recording/start")
+        self.assertEqual(
+            (request.data["call_id"], request.data["call_party_number"]), ("leg-live", "102")
+        )
 
 
 @tagged("post_install", "-at_install")

@@ -1,12 +1,8 @@
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
-
 from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
 
 import mango_vpbx
+from mango_vpbx_emulator.testing import PbxDouble
 
 from .common import API_KEY, API_SALT, TelephonyFixtures
 
@@ -53,40 +49,8 @@ LINES = {
 }
 
 
-class FakePbx(BaseHTTPRequestHandler):
-    """Answers like the PBX's API, and refuses requests that are not signed with our key."""
-
-    answers = {
-        "account/balance": {"result": 1000, "balance": 963592.45, "currency": "RUB",
-                            "response_at": "2026-03-02 12:00:00"},
-        "config/users/request": USERS,
-        "incominglines": LINES,
-    }
-    requests = []
-
-    def do_POST(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-        path = self.path.split("/vpbx/", 1)[-1].strip("/")
-        type(self).requests.append((path, form))
-        if form.get("vpbx_api_key") != API_KEY:
-            return self._reply(401, {"result": 3105})
-        if not mango_vpbx.verify(form, API_KEY, API_SALT):
-            return self._reply(401, {"result": 3102})
-        if path not in self.answers:
-            return self._reply(404, {"result": 3300})
-        return self._reply(200, self.answers[path])
-
-    def _reply(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+BALANCE = {"result": 1000, "balance": 963592.45, "currency": "RUB",
+           "response_at": "2026-03-02 12:00:00"}
 
 
 @tagged("post_install", "-at_install")
@@ -95,13 +59,13 @@ class TestSettingsAgainstLoopbackPbx(TelephonyFixtures, TransactionCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.setup_telephony()
-        cls.server = ThreadingHTTPServer(("127.0.0.1", 0), FakePbx)
-        cls.thread = threading.Thread(target=cls.server.serve_forever, daemon=True)
-        cls.thread.start()
-        cls.addClassCleanup(cls.thread.join, 5)
-        cls.addClassCleanup(cls.server.server_close)
-        cls.addClassCleanup(cls.server.shutdown)
-        cls.company.medpulse_pbx_api_url = f"http://127.0.0.1:{cls.server.server_address[1]}/vpbx/"
+        # The PBX's answers for this account; a wrong key gets the emulator's refusal.
+        cls.pbx = PbxDouble(API_KEY, API_SALT, require_signature=True).start()
+        cls.addClassCleanup(cls.pbx.stop)
+        cls.pbx.script("account/balance", (200, BALANCE))
+        cls.pbx.script("config/users/request", (200, USERS))
+        cls.pbx.script("incominglines", (200, LINES))
+        cls.company.medpulse_pbx_api_url = cls.pbx.url
 
     def settings(self):
         return self.env["res.config.settings"].create({})
@@ -110,9 +74,9 @@ class TestSettingsAgainstLoopbackPbx(TelephonyFixtures, TransactionCase):
         action = self.settings().action_medpulse_pbx_test_connection()
         self.assertEqual(action["params"]["type"], "success")
         self.assertIn("963592.45", action["params"]["message"])
-        path, form = FakePbx.requests[-1]
-        self.assertEqual(path, "account/balance")
-        self.assertTrue(mango_vpbx.verify(form, API_KEY, API_SALT))
+        request = self.pbx.requests[-1]
+        self.assertEqual(request.path, "account/balance")
+        self.assertTrue(mango_vpbx.verify(request.form, API_KEY, API_SALT))
 
     def test_test_connection_with_a_wrong_key_explains(self):
         self.company.sudo().medpulse_pbx_api_key = "a-key-the-pbx-does-not-know"

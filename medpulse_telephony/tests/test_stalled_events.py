@@ -28,8 +28,9 @@ from .common import (
     TelephonyFixtures,
     call_event,
     incoming_answered,
+    stats_pbx,
+    window_csv,
 )
-from .stats_pbx import StatsPbx, window_csv
 from .test_reconcile import _naive, _row
 
 ENTRY = "E-STALL"
@@ -183,7 +184,7 @@ class TestStalledEvents(TelephonyFixtures, HttpCase):
                 records="[E-LOST-END-REC]",
             )
         ]
-        with StatsPbx(API_KEY, API_SALT, window_csv(rows)) as pbx:
+        with stats_pbx(window_csv(rows)) as pbx:
             self.company.sudo().medpulse_pbx_api_url = pbx.url
             runs = (
                 self.env["medpulse.call.reconcile"]

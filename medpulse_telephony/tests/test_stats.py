@@ -10,15 +10,13 @@ from ..models.medpulse_call_reconcile import MedpulseCallReconcile
 from ..models.medpulse_call_stats import STATS_FIELDS
 from ..wizards import medpulse_pbx_stats_wizard
 from .common import (
-    API_KEY,
-    API_SALT,
     LINE,
     PATIENT_NUMBER,
     T0,
     TelephonyFixtures,
     incoming_answered,
+    stats_pbx,
 )
-from .stats_pbx import StatsPbx
 
 # Official examples of the specification (S1 and S2), fields as in its request example.
 OFFICIAL_FIELDS = (
@@ -82,13 +80,14 @@ class TestStatsWizard(TelephonyFixtures, TransactionCase):
 
     def test_wizard_identifies_people_and_polls_politely(self):
         self.receive(incoming_answered("E-IN-1"))
-        with StatsPbx(API_KEY, API_SALT, lambda data: REALISTIC, not_ready=1) as pbx:
+        with stats_pbx(lambda data: REALISTIC, not_ready=1) as pbx:
             wizard = self._wizard(pbx)
             wizard.action_request()
-        self.assertEqual(pbx.rejected, 0, "every request is signed")
-        self.assertEqual(pbx.requests[0]["fields"], ", ".join(STATS_FIELDS))
-        self.assertEqual(len(pbx.polls), 2, "204 first, then 200")
-        self.assertGreaterEqual(pbx.polls[1][1] - pbx.polls[0][1], 4.9, "at most one poll per 5 s")
+        self.assertTrue(all(r.signed for r in pbx.requests), "every request is signed")
+        self.assertEqual(pbx.calls("stats/request")[0]["fields"], ", ".join(STATS_FIELDS))
+        polls = [r.at for r in pbx.requests if r.path == "stats/result"]
+        self.assertEqual(len(polls), 2, "204 first, then 200")
+        self.assertGreaterEqual(polls[1] - polls[0], 4.9, "at most one poll per 5 s")
         self.assertEqual(wizard.state, "done")
         lines = wizard.line_ids.sorted("start")
         self.assertEqual(len(lines), 3)
@@ -110,13 +109,13 @@ class TestStatsWizard(TelephonyFixtures, TransactionCase):
 
     @patch.object(MedpulseCallReconcile, "_stats_poll_interval", lambda self: 0.2)
     def test_wizard_waits_then_refreshes(self):
-        with StatsPbx(API_KEY, API_SALT, lambda data: REALISTIC, not_ready=3) as pbx, \
+        with stats_pbx(lambda data: REALISTIC, not_ready=3) as pbx, \
                 patch.object(medpulse_pbx_stats_wizard, "UI_MAX_WAIT_SECONDS", 0.3):
             wizard = self._wizard(pbx, user_id=self.operator1.id)
             wizard.action_request()
             self.assertEqual(wizard.state, "waiting")
             self.assertIn("0 of 1", wizard.message)
-            self.assertEqual(pbx.requests[0]["call_party"], {"extension": "101"})
+            self.assertEqual(pbx.calls("stats/request")[0]["call_party"], {"extension": "101"})
             wizard.action_refresh()
             self.assertEqual(wizard.state, "done")
             self.assertEqual(len(wizard.line_ids), 3)
@@ -124,19 +123,19 @@ class TestStatsWizard(TelephonyFixtures, TransactionCase):
 
     @patch.object(MedpulseCallReconcile, "_stats_poll_interval", lambda self: 0.2)
     def test_long_period_is_split(self):
-        with StatsPbx(API_KEY, API_SALT, lambda data: "", not_ready=0) as pbx:
+        with stats_pbx(lambda data: "", not_ready=0) as pbx:
             wizard = self._wizard(pbx, number="+7 916 123-45-67")
             wizard.date_to = wizard.date_from + timedelta(days=45)
             wizard.action_request()
-        self.assertEqual(len(pbx.requests), 2)
-        spans = [(int(r["date_from"]), int(r["date_to"])) for r in pbx.requests]
+        self.assertEqual(len(pbx.calls("stats/request")), 2)
+        spans = [(int(r["date_from"]), int(r["date_to"])) for r in pbx.calls("stats/request")]
         self.assertEqual(spans[1][0], spans[0][1] + 1)
         self.assertLessEqual(spans[0][1] - spans[0][0], 30 * 24 * 3600)
-        self.assertEqual(pbx.requests[0]["call_party"], {"number": PATIENT_NUMBER})
+        self.assertEqual(pbx.calls("stats/request")[0]["call_party"], {"number": PATIENT_NUMBER})
         self.assertEqual(wizard.state, "done")
 
     def test_pbx_error_is_shown_not_raised(self):
-        with StatsPbx(API_KEY, API_SALT, lambda data: "", status=503) as pbx:
+        with stats_pbx(lambda data: "", status=503) as pbx:
             wizard = self._wizard(pbx)
             with self.assertRaises(UserError) as caught:
                 wizard.action_request()

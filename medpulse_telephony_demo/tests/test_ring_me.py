@@ -3,6 +3,8 @@
 from odoo.exceptions import UserError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
+from odoo.addons.medpulse_telephony.tests.common import receptionist_with_extension
+
 from mango_vpbx_emulator.server import Emulator
 
 
@@ -65,8 +67,5 @@ class TestRingMe(TransactionCase):
 @tagged("post_install", "-at_install")
 class TestRingMeButton(HttpCase):
     def test_preferences_offer_ring_me(self):
-        operator = new_test_user(
-            self.env, login="ring_me_prefs", groups="medpulse_clinic.group_clinic_receptionist",
-        )
-        operator.medpulse_pbx_extension = "101"
+        operator = receptionist_with_extension(self.env, "ring_me_prefs")
         self.start_tour("/odoo", "medpulse_telephony_demo_ring_me_tour", login=operator.login)

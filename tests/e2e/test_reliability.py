@@ -25,9 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from conftest import ODOO_PYTHON, ROOT, OdooInstance, OdooRPC, run_scenario
-from reliability_helpers import Deliverer, FakePbx, closed_port_url, renamed, scenario_events
+from reliability_helpers import Deliverer, renamed, scenario_events
 
 import mango_vpbx
+from mango_vpbx_emulator.testing import PbxDouble, Response, closed_port_url
 
 sys.path.insert(0, str(ROOT / "bench"))
 from server import make_instance  # noqa: E402 - bench's production-shaped OdooInstance
@@ -276,7 +277,8 @@ def test_pbx_down_or_slow_gives_clear_errors_and_no_hung_worker(server, rpc):
     assert down["type"] == "danger" and "Could not reach the PBX" in down["message"], down
     assert click["ok"] is False and "Could not reach the PBX" in click["message"], click
 
-    with FakePbx(delay=15) as slow:  # the client's timeout is 10 s
+    with PbxDouble() as slow:
+        slow.script("*", Response(200, {"result": 1000}, delay=15))  # the client waits 10 s
         _set_pbx_url(rpc, slow.url)
         with ThreadPoolExecutor(1) as pool:
             pending = pool.submit(_click_to_call, rpc)
@@ -321,7 +323,8 @@ def test_first_requests_at_once_reach_the_pbx_once(server, rpc):
     _forget_pbx_pauses(server)
     demo = OdooRPC(server.url, server.dbname, "demo", "demo")
     anna = OdooRPC(server.url, server.dbname, "anna", "anna")
-    with FakePbx(status=420, body={"code": 3102}, delay=1) as pbx:
+    with PbxDouble() as pbx:
+        pbx.fail("*", 3102, delay=1)
         _set_pbx_url(rpc, pbx.url)
         jobs = [(_click_to_call, user) for user in (rpc, demo, anna) for _ in range(2)]
         jobs += [(_test_connection, rpc)] * 2
@@ -347,7 +350,8 @@ def test_after_a_3xxx_answer_no_worker_sends_another_request(server, rpc):
     _forget_pbx_pauses(server)
     demo = OdooRPC(server.url, server.dbname, "demo", "demo")
     anna = OdooRPC(server.url, server.dbname, "anna", "anna")
-    with FakePbx(status=420, body={"code": 3102}) as pbx:
+    with PbxDouble() as pbx:
+        pbx.fail("*", 3102)
         _set_pbx_url(rpc, pbx.url)
         first = _test_connection(rpc)
         assert first["type"] == "danger" and len(pbx.requests) == 1

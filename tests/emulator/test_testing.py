@@ -12,6 +12,7 @@ from mango_vpbx import (
     VpbxAuthError,
     VpbxClient,
     VpbxCommandFailed,
+    VpbxUnavailable,
     encode,
     fold,
     parse_event,
@@ -19,7 +20,15 @@ from mango_vpbx import (
 from mango_vpbx.limits import MemoryLimitStore
 from mango_vpbx_emulator import reference
 from mango_vpbx_emulator.scenarios import SCENARIOS
-from mango_vpbx_emulator.testing import PbxDouble, Request, Response, Webhook, sequence
+from mango_vpbx_emulator.testing import (
+    ACCEPTED,
+    PbxDouble,
+    Request,
+    Response,
+    Webhook,
+    closed_port_url,
+    sequence,
+)
 
 KEY, SALT = "double-key", "double-salt"
 
@@ -103,6 +112,29 @@ def test_what_is_not_scripted_is_the_emulator(pbx, webhook):
     assert command in result and "4101" in result
 
 
+def test_any_path_answers_what_has_no_script_of_its_own(pbx):
+    """``"*"``: a PBX accepting commands about calls only the test knows, a slow one."""
+    pbx.script("*", ACCEPTED)
+    pbx.fail("commands/call/hangup", 4001)
+    assert client(pbx).route("made-up-call", "102")  # the emulator would refuse it: no such leg
+    assert client(pbx).transfer("made-up-call", "102", "101")
+    with pytest.raises(VpbxCommandFailed):
+        client(pbx).hangup("made-up-call")
+    # Not the paths outside the API (the recording files): the emulator's answer, 404.
+    assert requests.get(pbx.base + "/files/nothing").status_code == 404
+    pbx.script("*", Response(200, {"result": 1000}, delay=0.6))
+    started = time.monotonic()
+    with pytest.raises(VpbxUnavailable, match="did not answer in time"):
+        VpbxClient(pbx.url, KEY, SALT, timeout=0.2, limiter=MemoryLimitStore()).route("c", "1")
+    assert time.monotonic() - started < 0.6
+    assert [r.path for r in pbx.requests][-1] == "commands/route"
+
+
+def test_closed_port_url_is_a_pbx_that_is_down():
+    with pytest.raises(VpbxUnavailable, match="cannot be reached"):
+        VpbxClient(closed_port_url(), KEY, SALT, timeout=2, limiter=MemoryLimitStore()).balance()
+
+
 def test_require_signature_refuses_unsigned_requests_even_when_scripted(webhook):
     with PbxDouble(KEY, SALT, webhook.url, require_signature=True) as pbx:
         pbx.script("account/balance", (200, {"result": 1000, "balance": 5}))
@@ -156,7 +188,8 @@ def test_a_failing_scenario_says_so():
 
 
 def test_the_statistics_double_of_the_addon_tests_maps_onto_it(pbx):
-    """``stats_pbx.StatsPbx``: a report per request, 204 while not ready, then its CSV."""
+    """The addon tests' ``common.stats_pbx``: a report per request, 204 while not ready,
+    then its CSV."""
     reports: list[dict] = []
 
     def report(request: Request) -> tuple:
@@ -175,7 +208,8 @@ def test_the_statistics_double_of_the_addon_tests_maps_onto_it(pbx):
 
 
 def test_the_command_double_of_the_addon_tests_maps_onto_it(pbx, webhook):
-    """``pbx_stub.PbxStub``: replies per path, something done before replying, signed."""
+    """The addon's click-to-call tests: replies per path, something done before replying
+    (events posted to the webhook), signed."""
     pbx.script("commands/route", lambda request: (
         webhook.received.append(("before-reply", request.data["command_id"])) or (200, {})
     ))

@@ -65,3 +65,16 @@ def test_small_top_level():
         assert name in names
     # Everything else is one attribute away after ``import mango_vpbx``.
     assert mango_vpbx.codes.describe(1110) and mango_vpbx.phones.normalize_number("89161234567")
+
+
+def test_the_top_level_names_every_exception_once_and_binds_what_it_names():
+    """``__all__`` takes the exceptions from ``errors.__all__``: each one is bound at the
+    top level (the explicit import), once, and the helper ``error_for_code`` stays there."""
+    exceptions = [n for n in mango_vpbx.errors.__all__ if n != "error_for_code"]
+    assert [n for n in mango_vpbx.__all__ if n in mango_vpbx.errors.__all__] == exceptions
+    assert len(set(mango_vpbx.__all__)) == len(mango_vpbx.__all__) == 34
+    for name in mango_vpbx.__all__:
+        assert getattr(mango_vpbx, name) is not None, name
+    for name in exceptions:
+        assert getattr(mango_vpbx, name) is getattr(mango_vpbx.errors, name)
+    assert "error_for_code" not in mango_vpbx.__all__

@@ -1,9 +1,12 @@
 import { registry } from "@web/core/registry";
 
-// My Preferences has one Telephony tab: the extension and the devices.
-registry.category("web_tour.tours").add("medpulse_preferences_tour", {
-    url: "/odoo",
-    steps: () => [
+/**
+ * The steps of a tour of My Preferences: open them from the user menu, check that there is
+ * one Telephony tab and open it, run `checks` there, close the preferences. Other addons'
+ * tours import it (`@medpulse_telephony/../tests/tours/preferences_tour`).
+ */
+export function telephonyPreferencesSteps(checks) {
+    return [
         {
             content: "Open the user menu",
             trigger: ".o_user_menu button",
@@ -27,14 +30,23 @@ registry.category("web_tour.tours").add("medpulse_preferences_tour", {
                 this.anchor.click();
             },
         },
-        {
-            content: "It shows my extension",
-            trigger: ".modal .o_field_widget[name=medpulse_pbx_extension]:contains(101)",
-        },
+        ...checks,
         {
             content: "Close the preferences",
             trigger: ".modal .o_form_button_cancel, .modal .btn-close",
             run: "click",
         },
-    ],
+    ];
+}
+
+// My Preferences has one Telephony tab: the extension and the devices.
+registry.category("web_tour.tours").add("medpulse_preferences_tour", {
+    url: "/odoo",
+    steps: () =>
+        telephonyPreferencesSteps([
+            {
+                content: "It shows my extension",
+                trigger: ".modal .o_field_widget[name=medpulse_pbx_extension]:contains(101)",
+            },
+        ]),
 });
