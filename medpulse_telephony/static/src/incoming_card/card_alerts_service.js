@@ -154,7 +154,7 @@ export class CardAlerts {
             return;
         }
         notification.addEventListener("click", () => {
-            browser.focus();
+            this.focusTab();
             notification.close();
         });
         this.notifications.set(card.call_id, notification);
@@ -189,22 +189,29 @@ export class CardAlerts {
         browser.addEventListener("focus", onFocus);
         browser.addEventListener("blur", onBlur);
         browser.addEventListener("pagehide", onBlur);
+        document.addEventListener("visibilitychange", () =>
+            this.isPageInFront() ? onFocus() : onBlur()
+        );
         // A blocked ringtone starts with the user's first click (the gesture it waited for).
         browser.addEventListener("pointerdown", () => this.playing || this.update(), true);
-        browser.document?.addEventListener("visibilitychange", () =>
-            browser.document.visibilityState === "hidden" ? onBlur() : onFocus()
-        );
-        if (browser.document?.hasFocus?.() && browser.document.visibilityState !== "hidden") {
+        if (this.isPageInFront()) {
             this.multiTab.setSharedValue(FOCUSED_TAB_KEY, tabId);
         }
     }
 
+    /** This tab is visible in a window that has the focus. */
+    isPageInFront() {
+        return document.visibilityState === "visible" && document.hasFocus();
+    }
+
     anyTabFocused() {
         const tabId = this.multiTab.getSharedValue(FOCUSED_TAB_KEY, false);
-        if (tabId === this.multiTab.currentTabId) {
-            return browser.document.visibilityState !== "hidden" && browser.document.hasFocus();
-        }
-        return Boolean(tabId);
+        return this.isPageInFront() || Boolean(tabId && tabId !== this.multiTab.currentTabId);
+    }
+
+    /** A click on the desktop notification brings this tab back. */
+    focusTab() {
+        window.focus();
     }
 
     /** The card said the ringtone is blocked: it does not say it again in this browser. */

@@ -39,7 +39,7 @@ export class IncomingCard extends Component {
                     const current = this.card.followup_state;
                     this.state.followupState = current && current !== "new" ? current : "resolved";
                     this.state.followupNote = this.card.followup_note || "";
-                    this.state.outcomeId = String(this.card.outcome_id || this.proposedOutcome || "");
+                    this.state.outcomeId = this.card.outcome_id || this.proposedOutcome || "";
                 }
             },
             () => [this.card.status]
@@ -253,10 +253,11 @@ export class IncomingCard extends Component {
 
     /** Saved: the server closes this card in every tab; refused: the card says why. */
     async saveFollowup() {
+        const outcomeId = parseInt(this.state.outcomeId);
         const saved = await this.runCommand("action_card_followup", {
             followup_state: this.state.followupState,
             note: this.state.followupNote,
-            outcome_id: parseInt(this.state.outcomeId) || false,
+            ...(outcomeId ? { outcome_id: outcomeId } : {}),
         });
         if (saved) {
             this.notification.add(_t("The call's follow-up is saved."), { type: "success" });
