@@ -1678,7 +1678,7 @@ class MedpulseCall(models.Model):
     # that produced something leave one note on the patient.
 
     outcome_id = fields.Many2one(
-        "medpulse.call.outcome", string="Outcome", tracking=True, index="btree_not_null",
+        "medpulse.call.outcome", tracking=True, index="btree_not_null",
         domain="['|', ('company_id', '=', False), ('company_id', '=', company_id)]",
         help="How the call ended for the clinic: booked, information given, complaint...",
     )

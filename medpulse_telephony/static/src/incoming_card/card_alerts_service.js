@@ -115,7 +115,10 @@ export class CardAlerts {
                 }
             })
             .catch((error) => {
-                if (error?.name === "NotAllowedError" && !browser.localStorage.getItem(AUTOPLAY_TOLD_KEY)) {
+                if (
+                    error?.name === "NotAllowedError" &&
+                    !browser.localStorage.getItem(AUTOPLAY_TOLD_KEY)
+                ) {
                     this.state.autoplayBlocked = true;
                     this.multiTab.setSharedValue(AUTOPLAY_BLOCKED_KEY, true);
                 }

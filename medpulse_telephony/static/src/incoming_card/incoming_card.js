@@ -103,9 +103,7 @@ export class IncomingCard extends Component {
 
     /** An answered call that must have an outcome (company setting) and has none yet. */
     get outcomeMissing() {
-        return (
-            this.card.status === "ended" && this.card.outcome_required && !this.state.outcomeId
-        );
+        return this.card.status === "ended" && this.card.outcome_required && !this.state.outcomeId;
     }
 
     get isLive() {
