@@ -61,7 +61,9 @@ class ResUsers(models.Model):
 
     @property
     def SELF_WRITEABLE_FIELDS(self):
-        return super().SELF_WRITEABLE_FIELDS + list(_SELF_WRITEABLE)
+        # Internal users only: portal and public users get no incoming-call card.
+        own = [] if self.env.user.share else list(_SELF_WRITEABLE)
+        return super().SELF_WRITEABLE_FIELDS + own
 
     @api.constrains("medpulse_pbx_extension")
     def _check_medpulse_medpulse_pbx_extension(self):

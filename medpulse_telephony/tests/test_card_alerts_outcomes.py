@@ -6,7 +6,7 @@ import json
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
-from .common import TelephonyFixtures
+from .common import TelephonyFixtures, dumps
 from .test_access_matrix import ROLES
 from .test_incoming_card import CARD, SIP1, ivr, leg, op_to
 
@@ -163,3 +163,91 @@ class TestCardAlertsAndOutcomes(TelephonyFixtures, TransactionCase):
         # Working in company B only, the user does not see company A's calls.
         patient = self.patient.with_user(other).with_context(allowed_company_ids=company_b.ids)
         self.assertFalse(patient.recent_call_ids)
+
+
+#: README, "Access matrix", the issue-20 table: role -> what it may do (else refused).
+ALERTS_MATRIX = {
+    "operator": {"read_outcomes", "set_call_outcome", "own_card_preferences"},
+    "receptionist": {
+        "read_outcomes", "set_call_outcome", "patient_recent_calls", "own_card_preferences",
+    },
+    "doctor": {"own_card_preferences"},
+    "telephony_manager": {
+        "read_outcomes", "manage_outcomes", "set_call_outcome", "own_card_preferences",
+    },
+    "clinic_manager": {
+        "read_outcomes", "set_call_outcome", "patient_recent_calls", "own_card_preferences",
+    },
+    "administrator": {
+        "read_outcomes", "manage_outcomes", "set_call_outcome", "patient_recent_calls",
+        "own_card_preferences", "company_alert_settings",
+    },
+    "portal": set(),
+    "public": set(),
+}
+ALERTS_ACTIONS = (
+    "read_outcomes", "manage_outcomes", "set_call_outcome", "patient_recent_calls",
+    "own_card_preferences", "company_alert_settings",
+)
+
+
+@tagged("post_install", "-at_install")
+class TestCardAlertsAccessMatrix(TelephonyFixtures, TransactionCase):
+    """One check per cell of the README's issue-20 access table."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_telephony()
+        cls.users = {
+            role: cls.env.ref("base.public_user") if groups is None
+            else new_test_user(cls.env, login=f"alerts_{role}", groups=groups)
+            for role, groups in ROLES.items()
+        }
+        cls.receive_class_call()
+
+    @classmethod
+    def receive_class_call(cls):
+        Event = cls.env["medpulse.call.event"].sudo()
+        entry = "E-ALERT-MATRIX"
+        for path, payload in [*ivr(entry), leg(entry, "op1", 1, "Appeared", 5, op_to("101", SIP1)),
+                              leg(entry, "op1", 2, "Connected", 8, op_to("101", SIP1))]:
+            Event._receive(cls.company, path, dumps(payload))
+        cls.call = cls.env["medpulse.call"].sudo().search([("entry_id", "=", entry)])
+        cls.outcome = cls.env.ref("medpulse_telephony.medpulse_call_outcome_information")
+
+    def attempt(self, role, action):
+        user = self.users[role]
+        env = self.env(user=user)
+        if action == "read_outcomes":
+            return bool(env["medpulse.call.outcome"].search([]))
+        if action == "manage_outcomes":
+            env["medpulse.call.outcome"].create({"name": f"By {role}"})
+            return True
+        if action == "set_call_outcome":
+            self.call.with_env(env).write({"outcome_id": self.outcome.id})
+            return True
+        if action == "patient_recent_calls":
+            return self.call in self.patient.with_env(env).recent_call_ids
+        if action == "own_card_preferences":
+            user.with_env(env).write({"medpulse_pbx_sound": False})
+            return not user.sudo().medpulse_pbx_sound
+        if action == "company_alert_settings":
+            self.company.with_env(env).write({"medpulse_pbx_notify_patient_name": True})
+            return True
+        raise AssertionError(action)
+
+    def test_matrix(self):
+        wrong = []
+        for role in ROLES:
+            for action in ALERTS_ACTIONS:
+                with self.env.cr.savepoint() as savepoint:
+                    try:
+                        allowed = self.attempt(role, action)
+                    except (AccessError, UserError):
+                        allowed = False
+                    savepoint.rollback()
+                self.env.invalidate_all()
+                if allowed != (action in ALERTS_MATRIX[role]):
+                    wrong.append(f"{role} {action}: {'allowed' if allowed else 'refused'}")
+        self.assertEqual(wrong, [])
