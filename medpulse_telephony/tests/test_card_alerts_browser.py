@@ -38,3 +38,9 @@ class TestCardAlertsInBrowser(TelephonyFixtures, HttpCase):
         self.company.sudo().medpulse_pbx_notify_patient_name = True
         self._ringing("E-ALERT-NAMED")
         self.start_tour("/odoo", "medpulse_card_named_tour", login=self.operator1.login)
+
+    def test_preferences_set_by_the_user(self):
+        """My Preferences ▸ Telephony: the user turns the ringtone off and saves."""
+        self.start_tour("/odoo", "medpulse_card_preferences_tour", login=self.operator1.login)
+        self.assertFalse(self.operator1.medpulse_pbx_sound)
+        self.assertTrue(self.operator1.medpulse_pbx_desktop_notify)

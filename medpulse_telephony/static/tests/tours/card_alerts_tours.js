@@ -144,3 +144,43 @@ registry.category("web_tour.tours").add("medpulse_card_named_tour", {
         },
     ],
 });
+
+registry.category("web_tour.tours").add("medpulse_card_preferences_tour", {
+    url: "/odoo",
+    steps: () => [
+        {
+            content: "Open the user menu",
+            trigger: ".o_user_menu button",
+            run: "click",
+        },
+        {
+            content: "Open my preferences",
+            trigger: ".dropdown-item[data-menu=settings]",
+            run: "click",
+        },
+        {
+            content: "The Telephony tab",
+            trigger: ".modal .o_notebook .nav-link:contains(Telephony)",
+            run: "click",
+        },
+        {
+            content: "Desktop notifications: on, and this browser's permission next to it",
+            trigger:
+                ".modal .o_field_widget[name=medpulse_pbx_desktop_notify] .o_medpulse_notify_permission",
+        },
+        {
+            content: "Turn the ringtone off",
+            trigger: ".modal .o_field_widget[name=medpulse_pbx_sound] input:checked",
+            run: "click",
+        },
+        {
+            content: "Save",
+            trigger: ".modal button[name=preference_save]",
+            run: "click",
+        },
+        {
+            content: "The preferences are closed",
+            trigger: "body:not(:has(.modal))",
+        },
+    ],
+});
