@@ -10,6 +10,7 @@ from . import medpulse_patient
 from . import medpulse_telephony_limit
 from . import medpulse_telephony_line
 from . import medpulse_telephony_user_number
+from . import medpulse_call_outcome
 from . import medpulse_call
 from . import medpulse_call_event
 from . import medpulse_call_command

@@ -106,6 +106,8 @@ PATIENT_FIELDS = {  # fields of the patient models that are not plain patient da
     ("medpulse.patient", "doctor_visit_count"): "own",
     ("medpulse.patient", "doctor_next_appointment_id"): "own",
     ("medpulse.patient", "call_count"): "count",
+    # The journal's calls of the patient: those who read both patients and calls.
+    ("medpulse.patient", "recent_call_ids"): "reception",
     ("medpulse.patient", "company_id"): "staff",
     ("medpulse.patient", "active"): "staff",
     ("medpulse.patient.phone", "company_id"): "staff",
@@ -179,6 +181,7 @@ CLASSIFICATION = {
         "display_name": "staff",
     },
     "medpulse.pbx.stats.wizard": {"number": "call", "display_name": "staff"},
+    "medpulse.call.outcome": {"name": "staff", "display_name": "staff"},
     "medpulse.doctor": {"name": "staff", "appointment_ids": "patient", "display_name": "staff"},
     "medpulse.service": {"name": "staff", "display_name": "staff"},
     "medpulse.specialty": {"name": "staff", "display_name": "staff"},
