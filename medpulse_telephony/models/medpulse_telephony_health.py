@@ -76,7 +76,9 @@ class MedpulseTelephonyHealth(models.TransientModel):
     )
     refold_state = fields.Selection(related="refold_id.state", string="Refold")
     refold_done_count = fields.Integer(string="Calls refolded", compute="_compute_refold")
-    refold_remaining_count = fields.Integer(string="Calls left to refold", compute="_compute_refold")
+    refold_remaining_count = fields.Integer(
+        string="Calls left to refold", compute="_compute_refold"
+    )
     refold_changed_count = fields.Integer(
         string="Calls changed by the refold", compute="_compute_refold"
     )

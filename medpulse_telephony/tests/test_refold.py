@@ -79,8 +79,8 @@ class TestRefold(TelephonyFixtures, HttpCase):
         # The calls of the database's demo data are not this test's: already at version 2.
         self.env.flush_all()
         self.env.cr.execute(
-            "UPDATE medpulse_call SET fold_version = 2, stats_version = 0 WHERE entry_id NOT LIKE %s",
-            [f"{PREFIX}%"],
+            "UPDATE medpulse_call SET fold_version = 2, stats_version = 0"
+            " WHERE entry_id NOT LIKE %s", [f"{PREFIX}%"],
         )
         self.env.invalidate_all()
 
