@@ -197,7 +197,7 @@ class MedpulseCall(models.Model):
     # Derived data: the versions of the toolkit's fold and statistics mapping this call was
     # computed with; a call of an older one is folded again (medpulse.call.refold).
     fold_version = fields.Integer(
-        readonly=True, index=True, aggregator=None,
+        string="Fold version", readonly=True, index=True, aggregator=None,
         help="mango_vpbx.calls.FOLD_VERSION of the fold that computed this call from its "
         "events (0: never folded from events).",
     )

@@ -276,10 +276,12 @@ class MedpulseCallRefold(models.Model):
         cron = self.env.ref("medpulse_telephony.ir_cron_medpulse_call_refold",
                             raise_if_not_found=False)
         if cron:
-            self.env.cr.execute(
-                SQL("SELECT 1 FROM medpulse_call WHERE COALESCE(fold_version, 0) < %s LIMIT 1",
-                    mango_vpbx.calls.FOLD_VERSION)
-            )
+            self.env.cr.execute(SQL(
+                """SELECT 1 FROM medpulse_call call WHERE COALESCE(call.fold_version, 0) < %s
+                   AND EXISTS (SELECT 1 FROM medpulse_call_event e WHERE e.call_id = call.id)
+                   LIMIT 1""",
+                mango_vpbx.calls.FOLD_VERSION,
+            ))
             if self.env.cr.fetchone():
                 cron._trigger()
         return res
