@@ -17,6 +17,7 @@ from . import medpulse_call_command
 from . import medpulse_call_recording
 from . import medpulse_call_recording_access
 from . import medpulse_call_reconcile
+from . import medpulse_call_refold
 from . import medpulse_call_report
 from . import medpulse_call_dashboard
 from . import medpulse_telephony_health

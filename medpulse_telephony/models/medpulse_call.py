@@ -194,6 +194,18 @@ class MedpulseCall(models.Model):
         compute="_compute_event_count", groups="medpulse_telephony.group_telephony_manager"
     )
     legs_html = fields.Html(string="Legs", compute="_compute_legs_html", sanitize=False)
+    # Derived data: the versions of the toolkit's fold and statistics mapping this call was
+    # computed with; a call of an older one is folded again (medpulse.call.refold).
+    fold_version = fields.Integer(
+        string="Fold version", readonly=True, index=True, aggregator=None,
+        help="mango_vpbx.calls.FOLD_VERSION of the fold that computed this call from its "
+        "events (0: never folded from events).",
+    )
+    stats_version = fields.Integer(
+        string="Statistics version", readonly=True, aggregator=None,
+        help="mango_vpbx.stats.STATS_VERSION of the mapping that took this call's values from "
+        "the PBX statistics (0: none were).",
+    )
 
     _sql_constraints = [
         (
@@ -514,6 +526,7 @@ class MedpulseCall(models.Model):
         # worker) only add what they see better than a CSV row.
         if self.completed_from_stats and not state.is_final:
             vals = {name: value for name, value in vals.items() if name in _KEPT_FROM_EVENTS}
+        vals["fold_version"] = mango_vpbx.calls.FOLD_VERSION
         return vals
 
     @api.model
@@ -1618,7 +1631,8 @@ class MedpulseCall(models.Model):
         if not call:
             call = self._insert_new(company, entry_id)
             vals = call._vals_from_state(company, state)
-            vals.update(recovered_from_stats=True, reconciled=True)
+            vals.update(recovered_from_stats=True, reconciled=True,
+                        stats_version=mango_vpbx.stats.STATS_VERSION)
             call.write(vals)
             call._apply_followup()
             call.message_post(
@@ -1639,10 +1653,14 @@ class MedpulseCall(models.Model):
             changes = call._vals_differing(vals)
             if changes:
                 changes["completed_from_stats"] = True
+                changes["stats_version"] = mango_vpbx.stats.STATS_VERSION
                 call.write(changes)
                 call._apply_followup()
                 call._after_stats(state)
                 outcome = "completed"
+            elif call.stats_version and call.stats_version != mango_vpbx.stats.STATS_VERSION:
+                # Taken again from the statistics (a refold): the mapping's values stand.
+                call.stats_version = mango_vpbx.stats.STATS_VERSION
         if not call.reconciled:
             call.reconciled = True
             outcome = outcome or "reconciled"

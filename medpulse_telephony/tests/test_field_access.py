@@ -220,9 +220,18 @@ CLASSIFICATION = {
             "last_reconcile_state",
             "failed_command_count",
             "failed_download_count",
+            "refold_id",
+            "refold_done_count",
+            "refold_remaining_count",
+            "refold_changed_count",
+            "refold_changes_html",
             "display_name",
         ),
         "count",
+    ),
+    # A refold of the journal: counts of calls, and the names of the fields it changed.
+    "medpulse.call.refold": dict.fromkeys(
+        ("remaining_count", "stats_remaining_count", "changes_html", "display_name"), "count"
     ),
     "medpulse.telephony.import.users.line": dict.fromkeys(
         ("pbx_name", "pbx_email", "numbers_display", "numbers_json", "display_name"), "staff"
