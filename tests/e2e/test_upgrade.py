@@ -61,6 +61,14 @@ def _stats_version(before: dict, after: dict, events: set[int]) -> bool:
     return after["stats_version"] == (1 if stats else 0)
 
 
+def _empty(name: str):
+    return lambda before, after, events: after[name] in (False, None, [], 0, "")
+
+
+def _equals(name: str, value):
+    return lambda before, after, events: after[name] == value
+
+
 #: What an upgrade from the previous release changes on purpose, with the migration that
 #: does it: (model, field) -> (why, check(before row, after row, ids of calls with events)).
 #: A field that appears here is checked on every record; any other difference fails.
@@ -73,9 +81,28 @@ MIGRATED = {
         "18.0.1.1.0: a call whose values came from the PBX statistics used mapping version 1",
         _stats_version,
     ),
+    ("medpulse.call", "outcome_id"): ("18.0.1.1.0: a new field, empty on the calls before it",
+                                      _empty("outcome_id")),
+    ("res.company", "medpulse_pbx_notify_patient_name"): (
+        "18.0.1.1.0: names stay out of desktop notifications",
+        _equals("medpulse_pbx_notify_patient_name", False),
+    ),
+    ("res.company", "medpulse_pbx_outcome_required"): (
+        "18.0.1.1.0: an outcome is optional", _equals("medpulse_pbx_outcome_required", False),
+    ),
+    ("res.users", "medpulse_pbx_sound"): (
+        "18.0.1.1.0: the card rings", _equals("medpulse_pbx_sound", True),
+    ),
+    ("res.users", "medpulse_pbx_desktop_notify"): (
+        "18.0.1.1.0: desktop notifications on", _equals("medpulse_pbx_desktop_notify", True),
+    ),
 }
-#: Models an upgrade adds; they start empty (what fills them comes after the upgrade).
-NEW_MODELS = {"medpulse.call.refold": "18.0.1.1.0: refolds of the journal"}
+#: Models an upgrade adds -> (why, records their data files ship); beyond those they start
+#: empty (what fills them comes after the upgrade).
+NEW_MODELS = {
+    "medpulse.call.refold": ("18.0.1.1.0: refolds of the journal", 0),
+    "medpulse.call.outcome": ("18.0.1.1.0: call outcomes, 7 shipped", 7),
+}
 
 
 # --------------------------------------------------------------------------- comparison
@@ -89,8 +116,9 @@ def compare(before: dict[str, list[dict]], after: dict[str, list[dict]],
     for model in sorted(after.keys() - before.keys()):
         if model not in new_models:
             problems.append(f"{model}: a new model, not in NEW_MODELS")
-        elif after[model]:
-            problems.append(f"{model}: a new model with {len(after[model])} records after -u")
+        elif len(after[model]) != new_models[model][1]:
+            problems.append(f"{model}: a new model with {len(after[model])} records after -u, "
+                            f"{new_models[model][1]} expected")
     for model in sorted(before.keys() & after.keys()):
         old_rows = {row["id"]: row for row in before[model]}
         new_rows = {row["id"]: row for row in after[model]}
