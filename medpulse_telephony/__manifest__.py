@@ -2,7 +2,7 @@
     "name": "MedPulse Telephony",
     "summary": "Mango Office virtual PBX in the clinic: call journal, incoming-call card, "
     "click-to-call",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Services/Clinic",
     "license": "LGPL-3",
     "author": "MedPulse",
