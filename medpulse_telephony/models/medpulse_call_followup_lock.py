@@ -1,5 +1,8 @@
 """One row per (company, external number) that the follow-up of missed calls touches.
 
+The row names the number by its SHA-256 digest: a lock has no need of the patient's
+number itself.
+
 A missed call and the answered call that closes it may be processed at the same time by
 two workers, each in its own transaction under PostgreSQL's repeatable read (Odoo's
 isolation). Neither sees the other's uncommitted call, so the missed call would wait for
@@ -14,6 +17,8 @@ transaction a serialization failure, i.e. a retry with a snapshot that sees the 
 The rows carry nothing else and may be deleted at any time.
 """
 
+import hashlib
+
 from odoo import api, fields, models
 from odoo.tools import SQL
 
@@ -24,13 +29,13 @@ class MedpulseCallFollowupLock(models.Model):
     _log_access = False
 
     company_id = fields.Many2one("res.company", required=True, ondelete="cascade")
-    e164 = fields.Char(string="Number (E.164)", required=True)
+    digest = fields.Char(required=True, help="SHA-256 of the number in E.164.")
     touched_at = fields.Datetime(required=True)
 
     _sql_constraints = [
         (
-            "number_company_uniq",
-            "UNIQUE(company_id, e164)",
+            "digest_company_uniq",
+            "UNIQUE(company_id, digest)",
             "One follow-up lock per number and company.",
         ),
     ]
@@ -43,10 +48,10 @@ class MedpulseCallFollowupLock(models.Model):
         # serialization failure it raises is the point.
         self.env.cr.execute(
             SQL(
-                "INSERT INTO medpulse_call_followup_lock (company_id, e164, touched_at)"
+                "INSERT INTO medpulse_call_followup_lock (company_id, digest, touched_at)"
                 " VALUES (%s, %s, NOW() AT TIME ZONE 'UTC')"
-                " ON CONFLICT (company_id, e164) DO UPDATE SET touched_at = EXCLUDED.touched_at",
-                company.id, e164,
+                " ON CONFLICT (company_id, digest) DO UPDATE SET touched_at = EXCLUDED.touched_at",
+                company.id, hashlib.sha256(e164.encode()).hexdigest(),
             ),
             log_exceptions=False,
         )

@@ -2,6 +2,7 @@
 
 from odoo.exceptions import UserError
 from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tools import mute_logger
 
 from mango_vpbx_emulator.testing import PbxDouble
 
@@ -33,6 +34,10 @@ class TestRingMe(HttpCase):
             groups="base.group_user,medpulse_telephony.group_telephony_operator",
         )
         cls.operator.medpulse_pbx_extension = "102"
+
+    def setUp(self):
+        super().setUp()
+        self.double.reset()
 
     def _ringing_extensions(self):
         with self.emulator.pbx.cond:
@@ -69,7 +74,9 @@ class TestRingMe(HttpCase):
 
     def test_a_failed_ring_is_a_failed_command(self):
         self.double.script("/control/scenario", (500, "no"))
-        with self.assertRaisesRegex(UserError, "Could not reach the PBX"):
+        with self.assertRaisesRegex(UserError, "Could not reach the PBX"), mute_logger(
+            "odoo.addons.medpulse_telephony_demo.models.res_users"
+        ):
             self.operator.with_user(self.operator).action_medpulse_ring_me()
         command = self.env["medpulse.call.command"].sudo().search([("kind", "=", "ring_me")])
         self.assertEqual(command.state, "failed")
