@@ -1,7 +1,7 @@
 {
     "name": "MedPulse Telephony Demo",
     "summary": "Try MedPulse telephony with the PBX emulator: \"Ring me\" rings your own phone",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Services/Clinic",
     "license": "LGPL-3",
     "author": "MedPulse",

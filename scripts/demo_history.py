@@ -115,7 +115,8 @@ def load(env, company, history):
         if not stored:
             continue  # already folded by an earlier run
         with Users._medpulse_pbx_operator_memo():
-            call, state = Call._recompute(company, item.entry_id)
+            call, state, events = Call._recompute(company, item.entry_id)
+            events._link_folded(call)
             for record, event in stored:
                 if event is not None:
                     call._after_event(record, event, state)

@@ -14,6 +14,22 @@ A correctly signed request is always answered 200, even when it cannot be
 understood: the PBX does not retry, so a 4xx would lose a real call. It is stored
 flagged ``not_understood`` instead.
 
+Transactions: this module owns them, models never commit. The path of one event:
+
+1. ``medpulse.call.event._store`` inserts the raw event in the request's transaction,
+   which is committed at once: the event is safe whatever happens next;
+2. :func:`fold_in_turn`: the request's transaction takes the call's lock
+   (``_lock_call``), then the event is folded (``medpulse.call.event._process``: the
+   journal, then ``medpulse.call._after_event``'s steps) in a new transaction whose
+   snapshot starts once the lock is granted, so it sees the previous event's work; a
+   serialization failure is retried at once with a fresh snapshot;
+3. the request's transaction is committed, which releases the lock, and only then are
+   the PBX commands the fold queued sent (``medpulse.call.command._send_queued``): no
+   request to the PBX ever leaves while a webhook transaction or a call's lock is held.
+
+The cron that folds events a stopped worker left (``_cron_fold_received``) runs the
+same :func:`fold_in_turn`.
+
 Logs: never a body, a number or a name, at any level. Rejected requests are counted
 and reported at most once per ``REJECT_LOG_SECONDS``; a request's path appears, here
 and in the HTTP access log, only as the event path it stands for (a hostile request
@@ -31,6 +47,8 @@ from odoo.http import request
 import mango_vpbx
 from mango_vpbx.assumptions import PING_SEGMENT
 
+from ..models.medpulse_call_event import is_concurrency_error
+
 _logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
@@ -39,6 +57,8 @@ FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 REJECT_LOG_SECONDS = 60
 #: Longest line of the HTTP access log; the rest of a longer request line is cut.
 ACCESS_LOG_MAX_CHARS = 512
+#: Attempts at folding one event under its call's lock before it is flagged ``error``.
+FOLD_ATTEMPTS = 5
 
 
 class _RejectionLog:
@@ -131,9 +151,57 @@ class MangoWebhook(http.Controller):
             "PBX request to %s for company %s: %s", _path_label(path), company.id,
             f"stored as event {record.id}" if record else "a duplicate",
         )
+        # The stored event must outlive whatever follows: the PBX never sends it again.
+        request.env.cr.commit()  # pylint: disable=invalid-commit  # the webhook owns its transactions
         if record and event is not None:
-            record._process_in_turn(event)
+            fold_in_turn(record, event)
         return _reply(200, "OK")
+
+
+def fold_in_turn(record, event):
+    """Fold the stored, committed event ``record`` (``event`` is its parsed form), the
+    events of one call one after another, then send the PBX commands the fold queued.
+
+    ``record``'s transaction holds the call's lock while the fold runs in new ones and
+    is committed at the end (it must have nothing else to commit). Why in turn: the PBX
+    posts the events of a call at the same moment (a queue rings three operators: three
+    ``Appeared``). Folded side by side under repeatable read, all but one would fail on
+    the call's row and Odoo would retry them after a random sleep of up to 2 s, then
+    4 s: the other operators' cards would come seconds late. A remaining conflict (the
+    follow-up of the same number from another call) is retried at once; if it persists,
+    or the fold fails where ``_process`` cannot catch it (its commit), the event is
+    flagged ``error`` and the call's next event or the reconciliation folds it in
+    (every event of a call is folded again each time). Never raises: the PBX must get
+    its 200.
+    """
+    record._lock_call()
+    for attempt in range(1, FOLD_ATTEMPTS + 1):
+        try:
+            with record.env.registry.cursor() as cr:
+                record.with_env(record.env(cr=cr))._process(event)
+            break
+        except Exception as error:  # noqa: BLE001 - the PBX must get its 200 (it never retries)
+            if is_concurrency_error(error) and attempt < FOLD_ATTEMPTS:
+                time.sleep(0.01 * attempt)
+                continue
+            _logger.warning(
+                "PBX event %s: journal not updated (attempt %s, %s; the message is on "
+                "the event)",
+                record.id, attempt, type(error).__name__,
+            )
+            record._fold_failed(error)
+            break
+    # Releases the call's lock (and keeps a failure flagged above).
+    record.env.cr.commit()  # pylint: disable=invalid-commit  # the webhook owns its transactions
+    record.invalidate_recordset(["call_id"])
+    try:
+        record.env["medpulse.call.command"]._send_queued(record.call_id)
+    except Exception as error:  # noqa: BLE001 - the event is folded: the PBX must get its 200
+        record.env.cr.rollback()  # nothing of ours is left in it since the commit above
+        _logger.warning(
+            "PBX event %s: the commands it queued were not all sent (%s; their records say "
+            "which)", record.id, type(error).__name__,
+        )
 
 
 def _path_label(path):

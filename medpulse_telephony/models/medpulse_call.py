@@ -59,7 +59,8 @@ class MedpulseCall(models.Model):
 
     Never edited from the PBX's events one by one: every new event triggers
     :meth:`_recompute`, which folds *all* stored events of the entry with
-    ``mango_vpbx.fold``, so duplicates and out-of-order deliveries cannot corrupt it.
+    ``mango_vpbx.fold`` (:meth:`_fold_call_events`), so duplicates and out-of-order
+    deliveries cannot corrupt it; then :meth:`_after_event` runs its ordered steps.
     """
 
     _name = "medpulse.call"
@@ -356,11 +357,7 @@ class MedpulseCall(models.Model):
         self.ensure_one()
         if not self.id:
             return False
-        events = self.env["medpulse.call.event"].sudo().search(
-            [("call_id", "=", self.id), ("state", "!=", "not_understood")]
-        )
-        state = self._fold(self.company_id, events)
-        legs = state.legs
+        legs = self._folded().legs
         if not legs:
             return False
         headers = [
@@ -427,60 +424,57 @@ class MedpulseCall(models.Model):
 
     # ------------------------------------------------------------ processing
 
+    # One event's path, top to bottom: ``controllers/webhook.py`` stores it and owns every
+    # transaction boundary; ``medpulse.call.event._process`` folds it: :meth:`_recompute`
+    # (the journal's values), then :meth:`_after_event` (everything that reacts to it).
+
     @api.model
-    def _process_event(self, event_record, event):
-        """Fold one newly stored PBX event into the journal; the webhook's entry point.
+    def _fold_call_events(self, company, entry_id):
+        """``(events, state)``: the stored events of ``entry_id`` and their fold.
 
-        ``event_record`` is the ``medpulse.call.event`` just stored, ``event`` its parsed
-        ``mango_vpbx`` event. Returns the call (an empty recordset for events that
-        belong to no call, e.g. command results). Modules that react to live events
-        (the incoming-call card) override :meth:`_after_event`, not this.
+        The one place that searches a call's events and folds them
+        (``mango_vpbx.fold``, in the company's time base): the journal
+        (:meth:`_recompute`), the legs table, call control and recording start all read
+        the call through it, and so may a refold of existing calls. Events that could
+        not be understood are left out. Read as superuser (the raw events are for
+        telephony managers only); one query for what the fold and the links need.
         """
-        if not event_record.entry_id:
-            return self.browse()
-        # The journal, the card and the recordings resolve the same operators.
-        with self.env["res.users"]._medpulse_pbx_operator_memo():
-            call, state = self._recompute(event_record.company_id, event_record.entry_id)
-            call._after_event(event_record, event, state)
-        return call
+        events = self.env["medpulse.call.event"].sudo().search_fetch(
+            [
+                ("company_id", "=", company.id),
+                ("entry_id", "=", entry_id),
+                ("state", "!=", "not_understood"),
+            ],
+            ["path", "json", "state", "call_id"],
+        )
+        state = mango_vpbx.fold(events._parsed(), time_base=company._medpulse_pbx_time_base())
+        return events, state
 
-    def _after_event(self, event_record, event, state):
-        """What follows each new event, once the call was recomputed.
-
-        ``state`` is the ``mango_vpbx.CallState`` of the whole call: the incoming-call
-        cards and the automatic routing, the recordings the event announces, then the
-        journal lists open in the browsers.
-        """
+    def _folded(self):
+        """The ``mango_vpbx.CallState`` of this call (:meth:`_fold_call_events`)."""
         self.ensure_one()
-        self._card_dispatch(state)
-        self._auto_route(state)
-        if isinstance(event, mango_vpbx.events.RecordingEvent | mango_vpbx.events.RecordAddedEvent):
-            self.env["medpulse.call.recording"].sudo()._sync_from_state(self.sudo(), event, state)
-        self._notify_journal()
-
-    @api.model
-    def _fold(self, company, events):
-        return mango_vpbx.fold(events._parsed(), time_base=company._medpulse_pbx_time_base())
+        return self._fold_call_events(self.company_id, self.entry_id)[1]
 
     @api.model
     def _recompute(self, company, entry_id):
-        """Rebuild the call of ``entry_id`` from all of its stored events.
+        """Rebuild the call of ``entry_id`` from all of its stored events:
+        ``(call, state, events)``; the events are for their own model to link
+        (``medpulse.call.event._link_folded``).
 
         Concurrency: two workers may process events of the same call at once. Under
         PostgreSQL's repeatable read (Odoo's isolation) each sees only its own event, so
         whoever comes second must start again with a fresh snapshot. Both the row lock
         taken on an existing call and the ``ON CONFLICT DO NOTHING`` insert of a new one
         raise a serialization failure in that case; the caller starts again (the
-        webhook's ``medpulse.call.event._process_in_turn``, which also takes a lock per
-        call first so that this is rare, or Odoo's request dispatcher for other paths):
-        the retry sees both events and folds them together.
+        webhook, which also takes a lock per call first so that this is rare, or Odoo's
+        request dispatcher for other paths): the retry sees both events and folds them
+        together.
 
         The lock is an UPDATE of ``write_date``, not a ``SELECT ... FOR NO KEY UPDATE``:
         only the fields that changed are written below, so without it an event that
         changes nothing would leave the row unmodified and a concurrent worker would
         fold without this event instead of failing and retrying.
         """
-        Event = self.env["medpulse.call.event"]
         call = self.search([("company_id", "=", company.id), ("entry_id", "=", entry_id)], limit=1)
         if call:
             self.env.cr.execute(
@@ -494,33 +488,83 @@ class MedpulseCall(models.Model):
             call.invalidate_recordset(["write_date", "write_uid"])
         else:
             call = self._insert_new(company, entry_id)
-        # One query for the ids and what the fold and the links below read, instead of
-        # a search and then a read of every column (the JSON of each event included once).
-        events = Event.search_fetch(
-            [
-                ("company_id", "=", company.id),
-                ("entry_id", "=", entry_id),
-                ("state", "!=", "not_understood"),
-            ],
-            ["path", "json", "state", "call_id"],
-        )
-        state = self._fold(company, events)
+        events, state = self._fold_call_events(company, entry_id)
+        # The command that produced the call, searched once per event: it gives the
+        # call's patient here and is linked to the call here; its operator is told in
+        # _after_event_command.
+        command = self._command_of_state(company, state)
         # Most events change a few fields only: an unchanged value is not rewritten,
         # so no UPDATE of it, no tracking and no relation rewrite of the many2many.
-        vals = call._vals_differing(call._vals_from_fold(company, state))
+        vals = call._vals_differing(call._vals_from_fold(company, state, command))
         if vals:
             call.write(vals)
-        events.filtered(lambda e: e.call_id != call).write({"call_id": call.id})
-        events.filtered(lambda e: e.state == "error").write({"state": "processed", "error": False})
+        if command and command.call_id != call:
+            command.call_id = call
         call._apply_followup()
-        command = self._command_of_state(company, state)
-        if command:
-            command._link_call(call, state)
-        return call, state
+        return call, state, events
 
-    def _vals_from_fold(self, company, state):
+    def _after_event_steps(self):
+        """The names of :meth:`_after_event`'s steps, in the order they run.
+
+        Each is a method ``step(event_record, event, state)`` of the call. A module adds
+        its own by extending this list where it belongs, e.g.
+        ``steps = super()._after_event_steps(); steps.insert(steps.index(
+        "_after_event_card") + 1, "_after_event_mine"); return steps``.
+        """
+        return [
+            "_after_event_command",
+            "_after_event_card",
+            "_after_event_auto_route",
+            "_after_event_recordings",
+            "_after_event_journal",
+        ]
+
+    def _after_event(self, event_record, event, state):
+        """What follows each new event, once the call was recomputed: the one extension
+        point of the webhook's path.
+
+        ``event_record`` is the stored ``medpulse.call.event``, ``event`` its parsed
+        ``mango_vpbx`` event, ``state`` the ``mango_vpbx.CallState`` of the whole call.
+        Runs in the webhook's transaction, under the call's lock: a step writes, queues
+        (``medpulse.call.command._queue``) or notifies the bus, and never calls the PBX.
+        The steps, in order (:meth:`_after_event_steps`):
+
+        1. ``_after_event_command``: the click-to-call that produced this call learns its
+           progress and tells its operator;
+        2. ``_after_event_card``: the incoming-call cards of the operators involved;
+        3. ``_after_event_auto_route``: a known patient's call queued to their last
+           operator (sent by the webhook after its commit);
+        4. ``_after_event_recordings``: the recordings the event announces;
+        5. ``_after_event_journal``: the journal lists open in the browsers.
+        """
+        self.ensure_one()
+        for step in self._after_event_steps():
+            getattr(self, step)(event_record, event, state)
+
+    def _after_event_command(self, event_record, event, state):
+        if state.command_id:
+            command = self.sudo().command_ids.filtered(
+                lambda command: command.command_id == state.command_id
+            )
+            if command:
+                command._link_call(self.sudo(), state)
+
+    def _after_event_card(self, event_record, event, state):
+        self._card_dispatch(state)
+
+    def _after_event_auto_route(self, event_record, event, state):
+        self._auto_route(state)
+
+    def _after_event_recordings(self, event_record, event, state):
+        if isinstance(event, mango_vpbx.events.RecordingEvent | mango_vpbx.events.RecordAddedEvent):
+            self.env["medpulse.call.recording"].sudo()._sync_from_state(self.sudo(), event, state)
+
+    def _after_event_journal(self, event_record, event, state):
+        self._notify_journal()
+
+    def _vals_from_fold(self, company, state, command):
         """Journal values of the fold of this call's stored events (:meth:`_recompute`)."""
-        vals = self._vals_from_state(company, state)
+        vals = self._vals_from_state(company, state, command)
         # The statistics settled the outcome of a call whose final events were lost: its
         # events folded again without their summary (e.g. one left unfolded by a stopped
         # worker) only add what they see better than a CSV row.
@@ -556,15 +600,18 @@ class MedpulseCall(models.Model):
             return self.browse(row[0])
         return self.search([("company_id", "=", company.id), ("entry_id", "=", entry_id)], limit=1)
 
-    def _vals_from_state(self, company, state):
+    def _vals_from_state(self, company, state, command=None):
         """Journal values of a ``mango_vpbx.CallState``.
 
         A callback's patient is the one the operator called, even on a shared number.
+        ``command`` is the ``medpulse.call.command`` that produced the call when the
+        caller already found it (searched here otherwise).
         """
         self.ensure_one()
         with self.env["res.users"]._medpulse_pbx_operator_memo():
             vals = self._vals_from_state_memo(company, state)
-        command = self._command_of_state(company, state)
+        if command is None:
+            command = self._command_of_state(company, state)
         patient = command.patient_id
         if patient and patient.company_id == company:
             vals["patient_id"] = patient.id
@@ -778,38 +825,11 @@ class MedpulseCall(models.Model):
             [("completed_from_stats", "=", True)],
         ])
 
-    def init(self):
-        res = super().init()
-        # One row per (company, number) that follow-up touches: see _lock_followup_number.
-        self.env.cr.execute("""
-            CREATE TABLE IF NOT EXISTS medpulse_call_followup_lock (
-                company_id integer NOT NULL,
-                e164 varchar NOT NULL,
-                touched_at timestamp NOT NULL,
-                PRIMARY KEY (company_id, e164)
-            )
-        """)
-        return res
-
     def _lock_followup_number(self):
-        """Serialise follow-up per number across workers.
-
-        A missed call and the answered call that closes it may be processed at the same
-        time by two workers; under repeatable read neither sees the other's uncommitted
-        call, and the missed call would wait for a callback forever. Both touch the same
-        row here: the second one gets a serialization failure and is retried with a
-        snapshot that sees the first (``medpulse.call.event._process_in_turn``).
-        """
+        """Serialise follow-up per number across workers
+        (``medpulse.call.followup.lock``: why a row, not an advisory lock, is there)."""
         self.ensure_one()
-        self.env.cr.execute(
-            SQL(
-                "INSERT INTO medpulse_call_followup_lock (company_id, e164, touched_at)"
-                " VALUES (%s, %s, NOW() AT TIME ZONE 'UTC')"
-                " ON CONFLICT (company_id, e164) DO UPDATE SET touched_at = EXCLUDED.touched_at",
-                self.company_id.id, self.external_e164,
-            ),
-            log_exceptions=False,
-        )
+        self.env["medpulse.call.followup.lock"]._touch(self.company_id, self.external_e164)
 
     def _close_by(self, closer):
         if not self:
@@ -1194,7 +1214,10 @@ class MedpulseCall(models.Model):
         """Send a known patient waiting in the voice menu or queue to their last operator.
 
         Only when the setting is on, once per call, and only if that operator is free;
-        otherwise the PBX's own rules go on.
+        otherwise the PBX's own rules go on. Runs in the webhook's transaction under the
+        call's lock: the route command is only queued here (``routed_user_id`` marks the
+        call as taken care of, so a later event does not queue it again) and the webhook
+        sends it after its commit; :meth:`_auto_route_sent` records what came of it.
         """
         self.ensure_one()
         call = self.sudo()
@@ -1224,17 +1247,32 @@ class MedpulseCall(models.Model):
             call.company_id
         ):
             return
-        try:
-            call.company_id._medpulse_pbx_client().route(
-                waiting[-1].call_id, operator.medpulse_pbx_extension
-            )
-        except (mango_vpbx.VpbxError, UserError) as error:
-            _logger.info(
-                "Automatic routing of call %s to %s failed: %s", call.id, operator.id, error
-            )
-            return
         call.routed_user_id = operator
-        call.message_post(
+        self.env["medpulse.call.command"]._queue(
+            call.company_id,
+            "route",
+            {
+                "call_id": call.id,
+                "pbx_call_id": waiting[-1].call_id,
+                "target_user_id": operator.id,
+                "number": operator.medpulse_pbx_extension,
+            },
+        )
+
+    def _auto_route_sent(self, command, ok):
+        """The PBX answered the automatic route ``command``: note it on the call, or, when
+        it was refused, let a later event of the call try again."""
+        self.ensure_one()
+        operator = command.target_user_id
+        if not ok:
+            _logger.info(
+                "Automatic routing of call %s to %s failed: %s",
+                self.id, operator.id, command.error_text,
+            )
+            if self.routed_user_id == operator:
+                self.routed_user_id = False
+            return
+        self.message_post(
             body=_("Routed automatically to %(operator)s, who last talked to this patient.",
                    operator=operator.name),
             subtype_xmlid="mail.mt_note",
@@ -1411,14 +1449,9 @@ class MedpulseCall(models.Model):
                 False, _("Your user has no PBX extension: set it in Settings ▸ Users ▸ Telephony")
             )
         self.check_access("read")
-        events = (
-            self.env["medpulse.call.event"]
-            .sudo()
-            .search([("call_id", "=", self.id), ("state", "!=", "not_understood")])
-        )
+        events, state = self._fold_call_events(self.company_id, self.entry_id)
         if not events:
             return None, _answer(False, _("The PBX has not reported anything about this call yet."))
-        state = self._fold(self.company_id, events)
         ext = user.medpulse_pbx_extension
         in_call = any(
             ext in (leg.to.extension, leg.from_.extension) for leg in state.legs
@@ -1558,18 +1591,22 @@ class MedpulseCall(models.Model):
             raise UserError(
                 _("You are not talking in this call right now: there is nothing to record.")
             )
-        company = self.company_id
-        try:
-            company._medpulse_pbx_client().recording_start(leg.call_id, extension)
-        except mango_vpbx.VpbxError as error:
-            _logger.info("Recording start in call %s failed: %s", self.id, error)
-            raise UserError(company._medpulse_pbx_error_text(error)) from error
+        answer = self._send_command(
+            "recording_start",
+            {"pbx_call_id": leg.call_id},
+            lambda client, command_id: client.recording_start(
+                leg.call_id, extension, command_id=command_id
+            ),
+            _("The PBX will start recording your conversation."),
+        )
+        if not answer["ok"]:
+            raise UserError(answer["message"])
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
                 "title": _("Recording requested"),
-                "message": _("The PBX will start recording your conversation."),
+                "message": answer["message"],
                 "type": "success",
                 "sticky": False,
             },
@@ -1577,13 +1614,7 @@ class MedpulseCall(models.Model):
 
     def _my_active_leg(self, extension):
         """The leg of this call in which ``extension`` is talking or on hold now."""
-        events = (
-            self.env["medpulse.call.event"]
-            .sudo()
-            .search([("call_id", "=", self.id), ("state", "!=", "not_understood")])
-        )
-        state = self._fold(self.company_id, events)
-        for leg in reversed(getattr(state, "legs", ()) or ()):
+        for leg in reversed(getattr(self._folded(), "legs", ()) or ()):
             parties = {
                 leg.to.extension if leg.to else None,
                 leg.from_.extension if leg.from_ else None,

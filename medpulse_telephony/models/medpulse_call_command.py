@@ -1,16 +1,30 @@
-"""Commands Odoo sends to the PBX: click-to-call (``commands/callback``) and call control.
+"""Every command Odoo sends to the PBX: click-to-call (``commands/callback``), call
+control (hang up, route, transfer), recording start, the automatic routing of the
+incoming-call card, and the demo's "Ring me".
 
 Why a record per command: the PBX answers a command twice, synchronously (accepted or
 refused) and later with ``result/<command>``, and the call a callback produces arrives
 as events carrying our ``command_id``, possibly *before* the synchronous answer. The
 record is therefore committed (on a separate cursor) before the request leaves, so
 the webhook's transaction sees it whatever the order, and links the call to the
-patient and to the record the operator started from.
+patient and to the record the operator started from. It is also the trace of what was
+asked of the PBX, by whom, and what came of it.
 
-Lifecycle (``state``): ``pending`` (committed, request in flight) → ``sent`` (the PBX
-accepted the request) → ``accepted`` (its result or its call arrived) | ``failed``
-(refused, unreachable, or a failed result). A refused command produces no call: the
-journal is only ever filled from the PBX's events.
+Two ways in, one way out (:meth:`MedpulseCallCommand._send_one`):
+
+- a user's action calls :meth:`MedpulseCallCommand._send`: the record is created
+  ``pending`` on its own cursor and committed, then the request leaves;
+- the webhook's fold (inside the webhook's transaction, under the call's lock) only
+  *queues* a command (:meth:`MedpulseCallCommand._queue`, state ``queued``); the webhook
+  sends the queued commands of the call once that transaction committed and the lock
+  is released (:meth:`MedpulseCallCommand._send_queued`), so no PBX request ever waits
+  inside a webhook transaction or holds up the call's next events.
+
+Lifecycle (``state``): [``queued`` (recorded by the fold, not sent yet) →] ``pending``
+(committed, request in flight) → ``sent`` (the PBX accepted the request) → ``accepted``
+(its result or its call arrived) | ``failed`` (refused, unreachable, or a failed
+result). A refused command produces no call: the journal is only ever filled from the
+PBX's events.
 """
 
 import logging
@@ -20,6 +34,7 @@ from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
 
 import mango_vpbx
 from mango_vpbx.client import new_command_id
@@ -33,9 +48,11 @@ COMMAND_KINDS = [
     ("transfer", "Transfer"),
     ("calls_connect", "Complete transfer"),
     ("transfer_cancel", "Cancel transfer"),
+    ("recording_start", "Start recording"),
 ]
 
 COMMAND_STATES = [
+    ("queued", "Queued"),
     ("pending", "Pending"),
     ("sent", "Sent"),
     ("accepted", "Accepted"),
@@ -269,11 +286,16 @@ class MedpulseCallCommand(models.Model):
     def _send(self, company, kind, vals, request, success_message):
         """Record a command, commit it, send it with ``request(client, command_id)``.
 
-        The pending record is committed on its own cursor before the request leaves:
-        the webhook must find it even when the command's events beat the PBX's reply.
-        Its final state is written on a fresh cursor too, never in the caller's
-        transaction, so a concurrent webhook update of the same row cannot make the
-        caller's request fail and be retried (which would send the command twice).
+        For a user's action, outside any webhook transaction. The pending record is
+        committed on its own cursor before the request leaves: the webhook must find it
+        even when the command's events beat the PBX's reply. Its final state is written
+        on a fresh cursor too, never in the caller's transaction, so a concurrent webhook
+        update of the same row cannot make the caller's request fail and be retried
+        (which would send the command twice).
+
+        ``request`` may raise ``mango_vpbx.VpbxError`` (the PBX refused or could not be
+        reached): the command is then ``failed``. Returns ``{"ok", "message",
+        "command_id"}`` (``message`` is ``success_message`` or what went wrong).
         """
         try:
             client = company._medpulse_pbx_client()
@@ -290,6 +312,12 @@ class MedpulseCallCommand(models.Model):
                 extension=self.env.user.medpulse_pbx_extension or False,
             )
         )
+        return self._send_one(company, client, record_id, kind, command_id, request,
+                              success_message)
+
+    @api.model
+    def _send_one(self, company, client, record_id, kind, command_id, request, success_message):
+        """Send one committed ``pending`` command and record what the PBX said."""
         try:
             request(client, command_id)
         except mango_vpbx.VpbxError as error:
@@ -299,6 +327,90 @@ class MedpulseCallCommand(models.Model):
             return _answer(False, message, command_id)
         self._finish(record_id, "sent")
         return _answer(True, success_message, command_id)
+
+    @api.model
+    def _queue(self, company, kind, vals):
+        """Record a command to send once the caller's transaction committed (``queued``).
+
+        For the webhook's fold, which runs in the webhook's transaction under the call's
+        lock: nothing may be sent from there. The webhook sends it afterwards
+        (:meth:`_send_queued`). Only kinds :meth:`_request_of` can rebuild may be queued.
+        """
+        return self.sudo().create(
+            dict(
+                vals,
+                kind=kind,
+                state="queued",
+                command_id=new_command_id(),
+                company_id=company.id,
+                user_id=self.env.uid,
+            )
+        )
+
+    @api.model
+    def _send_queued(self, call):
+        """Send the commands the fold queued for ``call``; the webhook's last step.
+
+        Called with no transaction of the caller holding anything (the fold committed,
+        the call's lock released). Each command is first moved from ``queued`` to
+        ``pending`` and committed (a claim: another worker finishing a later event of the
+        same call cannot send it too), then sent as a user's command is.
+        """
+        if not call:
+            return
+        queued = self.sudo().search([("call_id", "=", call.id), ("state", "=", "queued")])
+        # Read from this transaction: the claim changed nothing but the state.
+        for command in queued.browse(self._claim(queued.ids)):
+            company = command.company_id
+            try:
+                client = company._medpulse_pbx_client()
+            except UserError as error:
+                self._finish(command.id, "failed", error_text=str(error.args[0]))
+                ok = False
+            else:
+                ok = self._send_one(
+                    company, client, command.id, command.kind, command.command_id,
+                    command._request_of(), "",
+                )["ok"]
+            command._after_sent(ok)
+
+    @api.model
+    def _claim(self, ids):
+        """The ids among ``ids`` this worker moved from ``queued`` to ``pending`` (committed)."""
+        if not ids:
+            return []
+        with self.env.registry.cursor() as cr:
+            cr.execute(
+                SQL(
+                    "UPDATE medpulse_call_command SET state = 'pending', write_date = %s"
+                    " WHERE id IN %s AND state = 'queued' RETURNING id",
+                    fields.Datetime.now(), tuple(ids),
+                )
+            )
+            return sorted(row[0] for row in cr.fetchall())
+
+    def _request_of(self):
+        """``request(client, command_id)`` of a queued command, from its stored fields."""
+        self.ensure_one()
+        if self.kind == "route":
+            leg, destination = self.pbx_call_id, self.number
+            return lambda client, command_id: client.route(leg, destination, command_id=command_id)
+        raise ValueError(f"a {self.kind} command cannot be queued")
+
+    def _after_sent(self, ok):
+        """What follows the PBX's synchronous answer to a queued command, on a fresh cursor:
+        the automatic routing tells its call (``medpulse.call._auto_route_sent``)."""
+        self.ensure_one()
+        for attempt in range(3):
+            try:
+                with self.env.registry.cursor() as cr:
+                    command = self.with_env(self.env(cr=cr, su=True))
+                    if command.kind == "route" and command.call_id:
+                        command.call_id._auto_route_sent(command, ok)
+                return
+            except pg_errors.SerializationFailure:
+                if attempt == 2:
+                    raise
 
     @api.model
     def _create_pending(self, vals):

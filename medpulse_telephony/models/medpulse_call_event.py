@@ -2,7 +2,6 @@ import functools
 import hashlib
 import json
 import logging
-import time
 import traceback
 from datetime import timedelta
 
@@ -20,7 +19,6 @@ _logger = logging.getLogger(__name__)
 # First key of the two-key advisory lock that serialises the events of one call
 # (the PBX request budget uses 0x4D56): "MC".
 _CALL_LOCK_NAMESPACE = 0x4D43
-_PROCESS_ATTEMPTS = 5
 #: An event still ``received`` this long after it was stored lost its worker (killed or
 #: restarted between storing and folding it): the cron folds it.
 STALE_MINUTES = 1
@@ -119,9 +117,10 @@ class MedpulseCallEvent(models.Model):
 
         Returns the stored event, or an empty recordset for a duplicate delivery.
         Never raises on content: a request we cannot read is stored ``not_understood``
-        and a failure while updating the journal leaves the event stored as ``error``
-        (the PBX does not retry, so the raw event is the one thing not to lose).
-        The webhook uses :meth:`_store` then :meth:`_process_in_turn` instead.
+        and a failure while updating the journal leaves the event stored as ``error``.
+        For tests, tools and benchmarks: the webhook instead commits the stored event
+        first and folds it under its call's lock (``controllers/webhook.py``), then sends
+        the commands the fold queued; here they stay ``queued``.
         """
         record, event = self._store(company, path, json_str)
         if record and event is not None:
@@ -157,11 +156,12 @@ class MedpulseCallEvent(models.Model):
     def _process(self, event):
         """Fold this stored event (``event`` is its parsed form) into the journal.
 
-        It becomes ``processed`` in the same transaction, so an event whose folding never
-        committed stays ``received``. An event already folded (by the cron, or by its
-        call's next event) is left alone. A failure is recorded on the event
-        (``error``), never raised, except a concurrency error, which the caller retries
-        with a fresh snapshot.
+        Runs in the caller's transaction and never commits it: the webhook and the cron
+        choose the transaction (a new one, under the call's lock). The event becomes
+        ``processed`` in it, so an event whose folding never committed stays
+        ``received``. An event already folded (by the cron, or by its call's next event)
+        is left alone. A failure is recorded on the event (``error``), never raised,
+        except a concurrency error, which the caller retries with a fresh snapshot.
         """
         self.ensure_one()
         if self.state != "received":
@@ -171,44 +171,55 @@ class MedpulseCallEvent(models.Model):
                 self._apply(event)
                 self.write({"state": "processed"})
         except Exception as error:  # noqa: BLE001 - the raw event must survive any bug
-            if _is_concurrency_error(error):
+            if is_concurrency_error(error):
                 raise
             _logger.error(
                 "Could not update the call journal from PBX event %s (%s, its message is on "
                 "the event: it may quote the call's data):\n%s",
                 self.id, type(error).__name__, "".join(traceback.format_tb(error.__traceback__)),
             )
-            self.write({"state": "error", "error": str(error)})
+            self._fold_failed(error)
 
     def _apply(self, event):
-        """What this event changes: the journal of its call; a ``result/<command>``
-        notification (no call) goes to the command it answers."""
+        """What this event changes.
+
+        An event of a call: the call is recomputed from all its stored events
+        (``medpulse.call._recompute``), those events are linked to it, then the call's
+        :meth:`~odoo.addons.medpulse_telephony.models.medpulse_call.MedpulseCall._after_event`
+        steps run. A ``result/<command>`` notification (no call) goes to the command it
+        answers.
+        """
         if self.entry_id:
-            self.env["medpulse.call"]._process_event(self, event)
+            # The journal, the card and the recordings resolve the same operators.
+            with self.env["res.users"]._medpulse_pbx_operator_memo():
+                call, state, events = self.env["medpulse.call"]._recompute(
+                    self.company_id, self.entry_id
+                )
+                events._link_folded(call)
+                call._after_event(self, event, state)
         elif isinstance(event, mango_vpbx.events.CommandResult):
             self.env["medpulse.call.command"].sudo()._on_result(self.company_id, event)
 
-    def _process_in_turn(self, event):
-        """:meth:`_process` for the webhook: the events of one call one after another.
+    def _link_folded(self, call):
+        """These events were just folded into ``call``: linked to it, and those a failed
+        fold had flagged ``error`` are ``processed`` now (the event being folded becomes
+        ``processed`` in :meth:`_process`; others still ``received`` are their own
+        worker's)."""
+        self.filtered(lambda e: e.call_id != call).write({"call_id": call.id})
+        self.filtered(lambda e: e.state == "error").write({"state": "processed", "error": False})
 
-        The PBX posts the events of a call at the same moment (a queue rings three
-        operators: three ``Appeared``). Processed side by side under repeatable read,
-        all but one would fail on the call's row and Odoo would retry them after a
-        random sleep of up to 2 s, then 4 s: the other operators' cards would come
-        seconds late. Instead, the stored event is committed first (it is safe
-        whatever happens next), this transaction takes a lock on the call (an advisory
-        lock on company and entry id), and the journal is updated in a new transaction
-        whose snapshot starts once the lock is granted, so it sees the previous
-        event's work (:meth:`_process_locked`).
-        """
-        self.ensure_one()
-        # The stored event must outlive this transaction (see above): the webhook's one commit.
-        self.env.cr.commit()  # pylint: disable=invalid-commit  # the stored event must stay
-        self._lock_call()
-        self._process_locked(event)
+    def _fold_failed(self, error):
+        """Flag this event: its fold failed with ``error`` (its message is kept)."""
+        self.write({"state": "error", "error": str(error)})
 
     def _lock_call(self):
-        """Wait for the lock of this event's call, held until this transaction ends."""
+        """Wait for the lock of this event's call (company and entry id), held until the
+        current transaction ends.
+
+        The webhook and the cron take it in a transaction of their own, then fold in
+        another one whose snapshot starts once the lock is granted, so that it sees the
+        previous event's work (``controllers/webhook.py``, :func:`fold_in_turn`).
+        """
         self.ensure_one()
         if self.entry_id:
             self.env.cr.execute(
@@ -218,34 +229,6 @@ class MedpulseCallEvent(models.Model):
                 )
             )
 
-    def _process_locked(self, event):
-        """:meth:`_process` in a new transaction, the call's lock being held by this one.
-
-        A remaining conflict (the follow-up of the same number from another call) is
-        retried at once with a fresh snapshot; if it persists, the event is flagged
-        ``error`` and the call's next event or the reconciliation folds it in (every
-        event of a call is folded again each time).
-        """
-        for attempt in range(1, _PROCESS_ATTEMPTS + 1):
-            try:
-                with self.env.registry.cursor() as cr:
-                    self.with_env(self.env(cr=cr))._process(event)
-                return
-            except Exception as error:  # noqa: BLE001 - the PBX must get its 200 (it never retries)
-                if _is_concurrency_error(error) and attempt < _PROCESS_ATTEMPTS:
-                    time.sleep(0.01 * attempt)
-                    continue
-                # Still conflicting, or failing where _process cannot catch it (the
-                # commit): the stored event says so, the next event of the call or
-                # the reconciliation folds it in.
-                _logger.warning(
-                    "PBX event %s: journal not updated (attempt %s, %s; the message is on "
-                    "the event)",
-                    self.id, attempt, type(error).__name__,
-                )
-                self.write({"state": "error", "error": str(error)})
-                return
-
     @api.model
     def _cron_fold_received(self):
         """Fold the events still ``received`` STALE_MINUTES after they were stored.
@@ -253,22 +236,26 @@ class MedpulseCallEvent(models.Model):
         Their worker stopped (killed, restarted, out of memory) after committing the raw
         event and before its fold committed: without this the call would never be
         final, its card would keep ringing, the operator would look busy and its
-        recording would never be downloaded. Each is folded as the webhook does, under
-        its call's lock, in a transaction of its own.
+        recording would never be downloaded. Each is folded as the webhook does
+        (``controllers/webhook.py``, :func:`fold_in_turn`), under its call's lock, and
+        the commands its fold queues are sent after.
         """
         stale = fields.Datetime.now() - timedelta(minutes=STALE_MINUTES)
         domain = [("state", "=", "received"), ("received_at", "<", stale)]
         events = self.sudo().search(domain, order="id", limit=STALE_BATCH)
         for event_id in events.ids:
+            # A transaction per event, as the webhook's: committed by the with block.
             with self.env.registry.cursor() as cr:
                 event = self.sudo().with_env(self.env(cr=cr, su=True)).browse(event_id)
-                event._lock_call()
                 try:
                     parsed = _parse_stored(event.path, event.json)
                 except mango_vpbx.EventError as error:
                     event.write({"state": "not_understood", "error": str(error)})
                     continue
-                event.with_company(event.company_id)._process_locked(parsed)
+                # Imported here: the controller imports this module.
+                from ..controllers.webhook import fold_in_turn
+
+                fold_in_turn(event.with_company(event.company_id), parsed)
         if len(events) == STALE_BATCH:
             self.env.ref("medpulse_telephony.ir_cron_medpulse_call_event_fold")._trigger()
         return events
@@ -372,7 +359,8 @@ def _entry_id_of(json_str):
     return None
 
 
-def _is_concurrency_error(error):
+def is_concurrency_error(error):
+    """Whether ``error`` means "start again with a fresh snapshot"."""
     return isinstance(
         error,
         (pg_errors.SerializationFailure, pg_errors.DeadlockDetected, pg_errors.LockNotAvailable),

@@ -255,7 +255,8 @@ class MedpulseCallRefold(models.Model):
             names = _counted_fields(call)
             before = {name: call[name] for name in names}
             company = call.company_id
-            call.with_company(company)._recompute(company, call.entry_id)
+            _call, _state, events = call.with_company(company)._recompute(company, call.entry_id)
+            events._link_folded(call)
             changed = [name for name in names if call[name] != before[name]]
             counts = dict(run.field_counts or {})
             for name in changed:

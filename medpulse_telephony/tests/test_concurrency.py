@@ -10,6 +10,7 @@ from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL, mute_logger
 
+from ..controllers.webhook import fold_in_turn
 from .common import T0, dumps, incoming_answered, incoming_missed
 
 
@@ -119,11 +120,11 @@ class TestConcurrentDelivery(TransactionCase):
     def test_webhook_processes_the_events_of_a_call_in_turn(self):
         """The webhook's path: the second event waits for the first, then sees its work.
 
-        Worker A stores and processes the call's first event and has not finished its
-        request yet (its transaction, holding the call's lock, is still open). Worker
-        B receives the next event of the same call: it stores it, then waits; once A
-        ends, B updates the call A created, with no serialization failure (which
-        Odoo would retry only after a random sleep of up to two seconds).
+        Worker A stored the call's first event and holds the call's lock (it is folding
+        it). Worker B receives the next event of the same call: it stores it, then
+        waits; once A's fold committed and A let the lock go, B updates the call A
+        created, with no serialization failure (which Odoo would retry only after a
+        random sleep of up to two seconds).
         """
         # The test runner's main thread holds the registry lock while tests run; the
         # other worker's thread must be able to open an environment (Odoo's own test
@@ -132,7 +133,8 @@ class TestConcurrentDelivery(TransactionCase):
         a = self._worker()
         company = a.ref("base.main_company")
         record, event = a["medpulse.call.event"]._store(company, *self.events[0])
-        record._process_in_turn(event)
+        a.cr.commit()  # as the webhook does
+        record._lock_call()
         outcome = {}
 
         def worker_b():
@@ -142,7 +144,8 @@ class TestConcurrentDelivery(TransactionCase):
                     stored, parsed = env["medpulse.call.event"]._store(
                         env.ref("base.main_company"), *self.events[2]
                     )
-                    stored._process_in_turn(parsed)
+                    cr.commit()  # pylint: disable=invalid-commit  # as the webhook does
+                    fold_in_turn(stored, parsed)
                     outcome["done"] = True
             except Exception as error:  # noqa: BLE001 - reported to the test's thread
                 outcome["error"] = error
@@ -150,8 +153,8 @@ class TestConcurrentDelivery(TransactionCase):
         thread = threading.Thread(target=worker_b)
         thread.start()
         thread.join(0.5)
-        self.assertTrue(thread.is_alive(), "B waits for A's request to end")
-        a.cr.commit()
+        self.assertTrue(thread.is_alive(), "B waits for A's lock")
+        fold_in_turn(record, event)
         thread.join(30)
         self.assertFalse(thread.is_alive())
         self.assertNotIn("error", outcome)
@@ -172,6 +175,7 @@ class TestConcurrentDelivery(TransactionCase):
         company = worker.ref("base.main_company")
         Event = worker["medpulse.call.event"]
         record, event = Event._store(company, *self.events[0])
+        worker.cr.commit()
         attempts = []
 
         def conflict(records, parsed):
@@ -179,11 +183,10 @@ class TestConcurrentDelivery(TransactionCase):
             raise pg_errors.SerializationFailure("could not serialize access")
 
         with patch.object(type(Event), "_process", conflict), mute_logger(
-            "odoo.addons.medpulse_telephony.models.medpulse_call_event"
+            "odoo.addons.medpulse_telephony.controllers.webhook"
         ):
-            record._process_in_turn(event)
+            fold_in_turn(record, event)
         self.assertEqual(len(attempts), 5, "retried with a fresh transaction each time")
-        worker.cr.commit()
         with self.registry.cursor() as cr:
             env = api.Environment(cr, api.SUPERUSER_ID, {})
             stored = env["medpulse.call.event"].browse(record.id)
@@ -196,15 +199,15 @@ class TestConcurrentDelivery(TransactionCase):
         worker = self._worker()
         Event = worker["medpulse.call.event"]
         record, event = Event._store(worker.ref("base.main_company"), *self.events[0])
+        worker.cr.commit()
 
         def broken(records, parsed):
             raise pg_errors.CheckViolation("new row violates check constraint")
 
         with patch.object(type(Event), "_process", broken), mute_logger(
-            "odoo.addons.medpulse_telephony.models.medpulse_call_event"
+            "odoo.addons.medpulse_telephony.controllers.webhook"
         ):
-            record._process_in_turn(event)
-        worker.cr.commit()
+            fold_in_turn(record, event)
         with self.registry.cursor() as cr:
             stored = api.Environment(cr, api.SUPERUSER_ID, {})["medpulse.call.event"].browse(
                 record.id

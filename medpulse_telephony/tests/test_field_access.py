@@ -250,6 +250,7 @@ CLASSIFICATION = {
             "medpulse.call.recording.delete",
             "medpulse.telephony.import.users",
             "medpulse.telephony.limit",
+            "medpulse.call.followup.lock",
         )
     },
 }

@@ -1,11 +1,8 @@
 import json
 from datetime import datetime
-from unittest.mock import patch
 
 from odoo.exceptions import UserError
 from odoo.tests import Form, TransactionCase, new_test_user
-
-import mango_vpbx
 
 from .common import LINE, PATIENT_NUMBER, T0, TelephonyFixtures, call_event, summary
 
@@ -435,20 +432,19 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
             ]
         )
         self.assertEqual(previous.answered_user_id, self.operator2)
-        routed = []
-
-        def route(client, call_id, to_number, display_name=None, command_id=None):
-            routed.append((call_id, to_number))
-            return "cmd-1"
-
-        with patch.object(mango_vpbx.VpbxClient, "route", route):
-            call = self.receive(ivr("E-CARD-AUTO-OFF", end=False))
-            self.assertEqual(routed, [], "off by default")
-            self.env["ir.config_parameter"].sudo().set_param(
-                "medpulse_telephony.card_auto_route", "True"
-            )
-            call = self.receive(ivr("E-CARD-AUTO", end=False))
-            self.receive(ivr("E-CARD-AUTO", end=False))
-        self.assertEqual(routed, [("E-CARD-AUTO:ivr", "102")])
+        Command = self.env["medpulse.call.command"].sudo()
+        call = self.receive(ivr("E-CARD-AUTO-OFF", end=False))
+        self.assertFalse(Command.search([("call_id", "=", call.id)]), "off by default")
+        self.env["ir.config_parameter"].sudo().set_param(
+            "medpulse_telephony.card_auto_route", "True"
+        )
+        call = self.receive(ivr("E-CARD-AUTO", end=False))
+        self.receive(ivr("E-CARD-AUTO", end=False))
+        # Queued in the event's transaction, once; the webhook sends it after its commit
+        # (test_pipeline.TestAutoRouteAfterCommit).
+        route = Command.search([("call_id", "=", call.id)])
+        self.assertEqual(
+            [(c.kind, c.state, c.pbx_call_id, c.number, c.target_user_id) for c in route],
+            [("route", "queued", "E-CARD-AUTO:ivr", "102", self.operator2)],
+        )
         self.assertEqual(call.routed_user_id, self.operator2)
-        self.assertIn("Routed automatically", call.message_ids[0].body)

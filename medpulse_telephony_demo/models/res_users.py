@@ -3,6 +3,8 @@
 The fastest way to see the incoming-call card without a PBX account. It only works when
 the company's PBX API URL points at the PBX emulator (it answers on its unsigned
 ``/control`` API, which a real PBX does not have), so it can never place a real call.
+Like every command to the PBX, it goes through ``medpulse.call.command._send``: a
+``ring_me`` record, committed before the request leaves, then its outcome.
 """
 
 import logging
@@ -12,6 +14,8 @@ import requests
 
 from odoo import _, models
 from odoo.exceptions import UserError
+
+import mango_vpbx
 
 _logger = logging.getLogger(__name__)
 
@@ -78,22 +82,35 @@ class ResUsers(models.Model):
                 "talk_seconds": TALK_SECONDS,
             },
         }
-        try:
-            reply = requests.post(f"{origin}/control/scenario", json=scenario, timeout=10)
-            reply.raise_for_status()
-        except requests.RequestException as exc:
-            _logger.warning("The PBX emulator refused a ring-me call: %s", exc)
-            raise UserError(_("The PBX emulator did not start the call: %s", exc)) from None
+        answer = self.env["medpulse.call.command"]._send(
+            company,
+            "ring_me",
+            {"number": scenario["params"]["caller"]},
+            lambda _client, _command_id: _start_scenario(origin, scenario),
+            _(
+                "Your phone (extension %(extension)s) rings now; it keeps ringing for "
+                "%(seconds)s seconds.",
+                extension=self.medpulse_pbx_extension, seconds=RING_SECONDS,
+            ),
+        )
+        if not answer["ok"]:
+            raise UserError(answer["message"])
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
                 "type": "info",
                 "title": _("Ringing"),
-                "message": _(
-                    "Your phone (extension %(extension)s) rings now; it keeps ringing for "
-                    "%(seconds)s seconds.",
-                    extension=self.medpulse_pbx_extension, seconds=RING_SECONDS,
-                ),
+                "message": answer["message"],
             },
         }
+
+
+def _start_scenario(origin, scenario):
+    """Ask the emulator at ``origin`` to play ``scenario`` (its ``/control`` API)."""
+    try:
+        reply = requests.post(f"{origin}/control/scenario", json=scenario, timeout=10)
+        reply.raise_for_status()
+    except requests.RequestException as exc:
+        _logger.warning("The PBX emulator refused a ring-me call: %s", exc)
+        raise mango_vpbx.VpbxUnavailable(str(exc)) from None

@@ -102,6 +102,10 @@ MIGRATED = {
 NEW_MODELS = {
     "medpulse.call.refold": ("18.0.1.1.0: refolds of the journal", 0),
     "medpulse.call.outcome": ("18.0.1.1.0: call outcomes, 7 shipped", 7),
+    "medpulse.call.followup.lock": (
+        "18.0.1.1.0 (migrations/18.0.1.1.0/pre-migrate.py drops the hand-made lock table): "
+        "follow-up locks, taken again when a follow-up is next saved", 0,
+    ),
 }
 
 

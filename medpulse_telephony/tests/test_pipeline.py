@@ -1,0 +1,290 @@
+"""The webhook's path of one event and the PBX commands it may send.
+
+``TestAutoRouteAfterCommit`` runs on real, concurrent transactions (a TransactionCase's
+``registry.cursor()``, as in production): the automatic routing's request leaves only
+once the event's fold committed and its call's lock is free, so the PBX holding that
+request holds up nothing. Its rows are committed, so the test removes them.
+
+``TestEveryCommandIsRecorded`` (an HttpCase: the commands' own cursors are the test's)
+checks that every kind of command leaves a record, ``pending`` when the request reaches
+the PBX, then its outcome.
+"""
+
+import hashlib
+import threading
+import uuid
+
+from odoo import api, fields
+from odoo.modules.registry import DummyRLock, Registry
+from odoo.tests import TransactionCase, tagged
+from odoo.tools import SQL
+
+from mango_vpbx_emulator.testing import PbxDouble, Response
+
+from ..controllers.webhook import fold_in_turn
+from ..models.medpulse_call_event import _CALL_LOCK_NAMESPACE
+from ..models.medpulse_telephony_limit import _lock_key
+from . import test_call_control as live_call
+from .click_to_call_common import ClickToCallCase
+from .common import LINE, call_event, dumps, incoming_answered
+
+EXTENSION = "7102"
+
+
+@tagged("post_install", "-at_install")
+class TestAutoRouteAfterCommit(TransactionCase):
+    """A known patient calls; the setting sends them to the operator who last talked to
+    them. The PBX holds the route request while the call's next event arrives."""
+
+    def setUp(self):
+        super().setUp()
+        # The other workers' threads must open environments while the test runs
+        # (Odoo's own test mode swaps in the same dummy lock for its HTTP threads).
+        self.patch(Registry, "_lock", DummyRLock())
+        tag = uuid.uuid4().hex[:8]
+        self.entry, self.previous = f"E-PIPE-{tag}", f"E-PIPE-PREV-{tag}"
+        self.caller = f"7916{uuid.uuid4().int % 10**7:07d}"
+        key, salt = f"pipe-{tag}", "pipe-salt"
+        self.pbx = PbxDouble(key, salt).start()
+        self.addCleanup(self.pbx.stop)
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            company, admin = env.ref("base.main_company"), env.ref("base.user_admin")
+            names = ["medpulse_pbx_api_url", "medpulse_pbx_api_key", "medpulse_pbx_api_salt",
+                     "medpulse_pbx_time_base"]
+            saved = {name: company[name] for name in names}
+            Param = env["ir.config_parameter"]
+            saved_param = Param.get_param("medpulse_telephony.card_auto_route")
+            saved_extension = admin.medpulse_pbx_extension
+            cr.execute("SELECT COALESCE(MAX(id), 0) FROM medpulse_telephony_line")
+            last_line = cr.fetchone()[0]
+            company.write({
+                "medpulse_pbx_api_url": self.pbx.url, "medpulse_pbx_api_key": key,
+                "medpulse_pbx_api_salt": salt, "medpulse_pbx_time_base": "utc",
+            })
+            Param.set_param("medpulse_telephony.card_auto_route", "True")
+            admin.medpulse_pbx_extension = EXTENSION
+            patient = env["medpulse.patient"].create({
+                "last_name": "Pipeline", "first_name": "Petra",
+                "phone_ids": [(0, 0, {"number": f"+{self.caller}"})],
+            })
+            self.admin_id, self.patient_id = admin.id, patient.id
+            account = company._medpulse_pbx_client().account
+        self.addCleanup(
+            self._cleanup, saved, saved_param, saved_extension, last_line, account
+        )
+        # The patient's last call, answered by the administrator, folded and committed.
+        t0 = int(fields.Datetime.now().timestamp()) - 3600
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            company = env.ref("base.main_company")
+            for path, payload in incoming_answered(
+                self.previous, t0=t0, caller=self.caller,
+                to_operator={"extension": EXTENSION, "number": "sip:pipe@clinic.mangosip.ru"},
+            ):
+                env["medpulse.call.event"]._receive(company, path, dumps(payload))
+
+    def ivr_event(self, seq, state):
+        return (
+            "events/call",
+            dumps(call_event(
+                self.entry, f"{self.entry}:ivr", seq, state,
+                int(fields.Datetime.now().timestamp()), "ivr",
+                {"number": self.caller}, {"number": LINE, "line_number": LINE},
+            )[1]),
+        )
+
+    def deliver(self, event):
+        """What the webhook does with a signed event: store, commit, fold in turn, send."""
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            company = env.ref("base.main_company")
+            record, parsed = env["medpulse.call.event"].with_company(company)._store(
+                company, *event
+            )
+            cr.commit()  # pylint: disable=invalid-commit  # as the webhook commits the stored event
+            fold_in_turn(record, parsed)
+            return record.id
+
+    def test_the_route_request_leaves_after_the_commit_and_without_the_lock(self):
+        seen = {}
+
+        def while_the_pbx_thinks(request):
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, api.SUPERUSER_ID, {})
+                call = env["medpulse.call"].search([("entry_id", "=", self.entry)])
+                seen["committed"] = (
+                    call.routed_user_id.id, call.command_ids.mapped("state")
+                )
+                cr.execute(SQL(
+                    "SELECT pg_try_advisory_xact_lock(%s, %s)", _CALL_LOCK_NAMESPACE,
+                    _lock_key(f"{call.company_id.id}:{self.entry}"),
+                ))
+                seen["lock_free"] = cr.fetchone()[0]
+            # The call's next event, delivered meanwhile, is folded without waiting.
+            second = threading.Thread(
+                target=lambda: seen.update(second=self.deliver(self.ivr_event(2, "Connected")))
+            )
+            second.start()
+            second.join(20)
+            seen["second_waited"] = second.is_alive()
+            return Response(200, {"result": 1000})
+
+        self.pbx.script("commands/route", while_the_pbx_thinks)
+        self.deliver(self.ivr_event(1, "Appeared"))
+
+        self.assertEqual(
+            self.pbx.calls("commands/route"),
+            [{"command_id": self.pbx.calls("commands/route")[0]["command_id"],
+              "call_id": f"{self.entry}:ivr", "to_number": EXTENSION}],
+        )
+        self.assertEqual(
+            seen["committed"], (self.admin_id, ["pending"]),
+            "the fold and the pending command were committed before the request left",
+        )
+        self.assertTrue(seen["lock_free"], "the call's lock was released before the request")
+        self.assertFalse(seen["second_waited"], "the next event did not wait for the PBX")
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            call = env["medpulse.call"].search([("entry_id", "=", self.entry)])
+            self.assertEqual(env["medpulse.call.event"].browse(seen["second"]).state, "processed")
+            self.assertEqual(len(call.event_ids), 2)
+            [command] = call.command_ids
+            self.assertEqual(
+                (command.kind, command.state, command.target_user_id.id),
+                ("route", "sent", self.admin_id),
+            )
+            self.assertEqual(call.routed_user_id.id, self.admin_id)
+            self.assertIn("Routed automatically", call.message_ids[0].body)
+
+    def test_a_refused_route_is_recorded_and_tried_again_by_the_next_event(self):
+        # Not a 3xxx: after one, the client pauses the account's requests for two minutes.
+        self.pbx.fail("commands/route", 5005, status=500)
+        self.deliver(self.ivr_event(1, "Appeared"))
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            call = env["medpulse.call"].search([("entry_id", "=", self.entry)])
+            self.assertEqual(call.command_ids.mapped("state"), ["failed"])
+            self.assertFalse(call.routed_user_id)
+            self.assertFalse(call.message_ids.filtered(lambda m: "Routed" in (m.body or "")))
+        self.pbx.reset()
+        self.pbx.script("commands/route", (200, {"result": 1000}))
+        self.deliver(self.ivr_event(2, "Connected"))
+        self.assertEqual(len(self.pbx.calls("commands/route")), 1)
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            call = env["medpulse.call"].search([("entry_id", "=", self.entry)])
+            self.assertEqual(sorted(call.command_ids.mapped("state")), ["failed", "sent"])
+            self.assertEqual(call.routed_user_id.id, self.admin_id)
+
+    def _cleanup(self, saved, saved_param, saved_extension, last_line, account):
+        entries = (self.entry, self.previous)
+        with self.registry.cursor() as cr:
+            cr.execute(SQL("SELECT id FROM medpulse_call WHERE entry_id IN %s", entries))
+            call_ids = tuple(row[0] for row in cr.fetchall()) or (0,)
+            cr.execute(SQL("DELETE FROM medpulse_call_command WHERE call_id IN %s", call_ids))
+            for table in ("mail_message", "mail_followers"):
+                cr.execute(SQL(
+                    "DELETE FROM %s WHERE %s = 'medpulse.call' AND res_id IN %s",
+                    SQL.identifier(table),
+                    SQL.identifier("model" if table == "mail_message" else "res_model"),
+                    call_ids,
+                ))
+            cr.execute(SQL("DELETE FROM medpulse_call_event WHERE entry_id IN %s", entries))
+            cr.execute(SQL("DELETE FROM medpulse_call WHERE id IN %s", call_ids))
+            cr.execute(SQL("DELETE FROM medpulse_telephony_line WHERE id > %s", last_line))
+            cr.execute(SQL(
+                "DELETE FROM medpulse_call_followup_lock WHERE digest = %s",
+                hashlib.sha256(f"+{self.caller}".encode()).hexdigest(),
+            ))
+            cr.execute(SQL("DELETE FROM medpulse_telephony_limit WHERE key LIKE %s",
+                           f"{account}:%"))
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            env["medpulse.patient"].browse(self.patient_id).unlink()
+            env.ref("base.main_company").write(saved)
+            env["ir.config_parameter"].set_param(
+                "medpulse_telephony.card_auto_route", saved_param or False
+            )
+            env.ref("base.user_admin").medpulse_pbx_extension = saved_extension
+
+
+@tagged("post_install", "-at_install")
+class TestEveryCommandIsRecorded(ClickToCallCase):
+    """Each command the PBX receives was recorded ``pending`` before it left, then got
+    its outcome. The PBX here is the double; the commands' own cursors are the test's."""
+
+    def setUp(self):
+        super().setUp()
+        self.double = PbxDouble(self.company.medpulse_pbx_api_key,
+                                self.company.medpulse_pbx_api_salt).start()
+        self.addCleanup(self.double.stop)
+        self.company.sudo().medpulse_pbx_api_url = self.double.url
+        self.states_seen = []
+
+    def watch(self, path, answer=(200, {"result": 1000})):
+        """Answer ``path`` with ``answer`` after noting the state of its command record."""
+
+        def note(request):
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, api.SUPERUSER_ID, {})
+                command = env["medpulse.call.command"].search(
+                    [("command_id", "=", request.data.get("command_id"))]
+                ) if request.data else env["medpulse.call.command"].search(
+                    [], order="id desc", limit=1
+                )
+                self.states_seen.append((path, command.kind, command.state))
+            return answer
+
+        self.double.script(path, note)
+
+    def assert_recorded(self, path, kind, send, outcome="sent"):
+        """``send()`` makes exactly one request to ``path``: its ``kind`` record was
+        ``pending`` when the PBX got it, then ``outcome``."""
+        before = self.Command.sudo().search([("kind", "=", kind)])
+        answer = send()
+        self.assertEqual(self.states_seen, [(path, kind, "pending")])
+        self.env.invalidate_all()
+        command = self.Command.sudo().search([("kind", "=", kind)]) - before
+        self.assertEqual(command.mapped("state"), [outcome])
+        return answer, command
+
+    def test_click_to_call(self):
+        self.watch("commands/callback")
+        self.assert_recorded(
+            "commands/callback", "callback", lambda: self.click(self.operator1, "+7 903 555-44-33")
+        )
+
+    def test_hangup_transfer_and_recording_start(self):
+        self.operator1.sudo().groups_id = [
+            (4, self.env.ref("medpulse_telephony.group_telephony_recordings").id)
+        ]
+        call = self.receive(live_call.connected()).with_user(self.operator1)
+        for path, kind, send in (
+            ("commands/transfer", "transfer",
+             lambda: call.action_transfer(target_user_id=self.operator2.id)),
+            ("commands/recording/start", "recording_start", call.action_start_recording),
+            ("commands/call/hangup", "hangup", call.action_hangup),
+        ):
+            self.states_seen.clear()
+            self.watch(path)
+            _answer, command = self.assert_recorded(path, kind, send)
+            self.assertEqual(
+                (command.call_id, command.user_id, command.pbx_call_id),
+                (call, self.operator1, live_call.OP1_LEG),
+            )
+
+    def test_route_from_the_card(self):
+        call = self.receive(live_call.ringing()).with_user(self.operator1)
+        self.watch("commands/route")
+        self.assert_recorded(
+            "commands/route", "route", lambda: call.action_route(target_user_id=self.operator2.id)
+        )
+
+    def test_a_refused_command_is_failed(self):
+        call = self.receive(live_call.connected()).with_user(self.operator1)
+        self.watch("commands/call/hangup", (420, {"code": 3104}))
+        answer, command = self.assert_recorded(
+            "commands/call/hangup", "hangup", call.action_hangup, outcome="failed"
+        )
+        self.assertFalse(answer["ok"])
+        self.assertEqual(command.error_code, 3104)
