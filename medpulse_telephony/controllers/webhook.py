@@ -47,7 +47,7 @@ from odoo.http import request
 import mango_vpbx
 from mango_vpbx.assumptions import PING_SEGMENT
 
-from ..models.medpulse_call_event import is_concurrency_error
+from ..models.medpulse_call_event import FOLD_ATTEMPTS, is_concurrency_error
 
 _logger = logging.getLogger(__name__)
 
@@ -57,8 +57,6 @@ FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 REJECT_LOG_SECONDS = 60
 #: Longest line of the HTTP access log; the rest of a longer request line is cut.
 ACCESS_LOG_MAX_CHARS = 512
-#: Attempts at folding one event under its call's lock before it is flagged ``error``.
-FOLD_ATTEMPTS = 5
 
 
 class _RejectionLog:

@@ -19,6 +19,10 @@ _logger = logging.getLogger(__name__)
 # First key of the two-key advisory lock that serialises the events of one call
 # (the PBX request budget uses 0x4D56): "MC".
 _CALL_LOCK_NAMESPACE = 0x4D43
+#: Attempts at folding one call under its lock (a conflict with another call's follow-up
+#: is retried at once) before giving up: the webhook flags the event ``error``, the
+#: refold counts the call failed.
+FOLD_ATTEMPTS = 5
 #: An event still ``received`` this long after it was stored lost its worker (killed or
 #: restarted between storing and folding it): the cron folds it.
 STALE_MINUTES = 1

@@ -6,7 +6,7 @@ from odoo.tools import SQL
 
 import mango_vpbx
 
-from .medpulse_call_event import _CALL_LOCK_NAMESPACE, _PROCESS_ATTEMPTS, _is_concurrency_error
+from .medpulse_call_event import _CALL_LOCK_NAMESPACE, FOLD_ATTEMPTS, is_concurrency_error
 from .medpulse_telephony_limit import _lock_key
 
 _logger = logging.getLogger(__name__)
@@ -230,13 +230,13 @@ class MedpulseCallRefold(models.Model):
         with self.env.registry.cursor() as lock_cr:
             lock_cr.execute(SQL("SELECT pg_advisory_xact_lock(%s, %s)", _CALL_LOCK_NAMESPACE,
                                 _lock_key(f"{company_id}:{entry_id}")))
-            for attempt in range(1, _PROCESS_ATTEMPTS + 1):
+            for attempt in range(1, FOLD_ATTEMPTS + 1):
                 try:
                     with self.env.registry.cursor() as cr:
                         self.with_env(self.env(cr=cr, su=True))._refold_locked(run_id, call_id)
                     return
                 except Exception as error:  # noqa: BLE001 - one call must not stop the refold
-                    if _is_concurrency_error(error) and attempt < _PROCESS_ATTEMPTS:
+                    if is_concurrency_error(error) and attempt < FOLD_ATTEMPTS:
                         time.sleep(0.01 * attempt)
                         continue
                     # No call data in the log: its id and the kind of failure only.
