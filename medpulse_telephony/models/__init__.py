@@ -12,6 +12,7 @@ from . import medpulse_telephony_line
 from . import medpulse_telephony_user_number
 from . import medpulse_call
 from . import medpulse_call_event
+from . import medpulse_call_callback
 from . import medpulse_call_command
 from . import medpulse_call_recording
 from . import medpulse_call_recording_access

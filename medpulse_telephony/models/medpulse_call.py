@@ -431,13 +431,16 @@ class MedpulseCall(models.Model):
 
         ``state`` is the ``mango_vpbx.CallState`` of the whole call: the incoming-call
         cards and the automatic routing, the recordings the event announces, then the
-        journal lists open in the browsers.
+        call-backs (:meth:`medpulse.call.callback._on_call_settled`), then the journal
+        lists open in the browsers.
         """
         self.ensure_one()
         self._card_dispatch(state)
         self._auto_route(state)
         if isinstance(event, mango_vpbx.events.RecordingEvent | mango_vpbx.events.RecordAddedEvent):
             self.env["medpulse.call.recording"].sudo()._sync_from_state(self.sudo(), event, state)
+        # Call-backs: a settled missed call opens or joins one, an answered call closes it.
+        self.env["medpulse.call.callback"]._on_call_settled(self)
         self._notify_journal()
 
     @api.model

@@ -29,6 +29,10 @@ class ResUsers(models.Model):
         help="The clinic number patients see when this user calls them from Odoo; "
         "overrides the company's line for click-to-call.",
     )
+    medpulse_pbx_away = fields.Boolean(
+        string="Away (no call-backs)",
+        help="While away, the round-robin gives this operator no new call-backs.",
+    )
 
     _sql_constraints = [
         (
@@ -42,8 +46,12 @@ class ResUsers(models.Model):
     def SELF_READABLE_FIELDS(self):
         return super().SELF_READABLE_FIELDS + [
             "medpulse_pbx_extension", "medpulse_pbx_user_id", "medpulse_pbx_number_ids",
-            "medpulse_pbx_callback_line_id",
+            "medpulse_pbx_callback_line_id", "medpulse_pbx_away",
         ]
+
+    @property
+    def SELF_WRITEABLE_FIELDS(self):
+        return super().SELF_WRITEABLE_FIELDS + ["medpulse_pbx_away"]
 
     @api.constrains("medpulse_pbx_extension")
     def _check_medpulse_medpulse_pbx_extension(self):
