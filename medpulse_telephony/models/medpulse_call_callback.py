@@ -364,8 +364,28 @@ class MedpulseCallCallback(models.Model):
                 )
 
     def action_take(self):
-        """An operator takes a colleague's call-back over (they are away, or it is late)."""
+        """Take a call-back over: anyone's for a telephony manager; for an operator, one
+        with no owner, an owner who is away or gone, or one already overdue (a colleague's
+        call-back is otherwise theirs to hand over)."""
         self._check_open()
+        if not self.env.user.has_group(OPERATOR_GROUP):
+            raise AccessError(_("Only telephony operators take call-backs."))
+        if not self.env.user.has_group(MANAGER_GROUP):
+            for callback in self:
+                owner = callback.user_id
+                if (
+                    owner
+                    and owner != self.env.user
+                    and owner.active
+                    and not (owner.medpulse_pbx_away or callback.state == "overdue")
+                ):
+                    raise UserError(
+                        _(
+                            "%s owns this call-back and is on duty: ask them, or a telephony "
+                            "manager, to hand it over.",
+                            owner.name,
+                        )
+                    )
         self.sudo().write({"user_id": self.env.user.id})
 
     def action_call_back(self):
@@ -418,12 +438,13 @@ class MedpulseCallCallback(models.Model):
     @api.model
     def _cron_mark_overdue(self):
         """Call-backs still open past their due time: overdue, and the owner and the
-        telephony managers are told once."""
+        company's telephony managers are told, once per breach.
+
+        One notification per person and run, naming the numbers (never a patient): after
+        a long stop (or a fresh demo history) a manager gets one message, not hundreds.
+        """
         breached = self.sudo().search(
-            [
-                ("state", "=", "open"),
-                ("due_at", "<", fields.Datetime.now()),
-            ]
+            [("state", "=", "open"), ("due_at", "<", fields.Datetime.now())]
         )
         if not breached:
             return
@@ -434,29 +455,34 @@ class MedpulseCallCallback(models.Model):
             .sudo()
             .users.filtered(lambda user: user.active and not user.share and user != root)
         )
+        to_tell = {}
         for callback in breached.filtered(lambda cb: not cb.breach_notified):
             recipients = callback.user_id | managers.filtered(
                 lambda user, cb=callback: cb.company_id in user.company_ids
             )
-            message = _(
-                "The call-back of %(number)s was due at %(due)s and nobody reached the caller.",
-                number=callback.e164,
-                due=format_datetime(
-                    self.env,
-                    callback.due_at,
-                    tz=callback.company_id.resource_calendar_id.tz or "UTC",
-                    dt_format="short",
-                ),
-            )
             for partner in recipients.partner_id:
-                self.env["bus.bus"]._sendone(
-                    partner,
-                    "simple_notification",
-                    {
-                        "title": _("Call-back overdue"),
-                        "message": message,
-                        "type": "warning",
-                        "sticky": True,
-                    },
-                )
+                to_tell.setdefault(partner, self.browse())
+                to_tell[partner] |= callback
+        for partner, callbacks in to_tell.items():
+            self.env["bus.bus"]._sendone(
+                partner,
+                "simple_notification",
+                {
+                    "title": _("Call-back overdue"),
+                    "message": callbacks._breach_message(),
+                    "type": "warning",
+                    "sticky": True,
+                },
+            )
         breached.write({"breach_notified": True})
+
+    def _breach_message(self):
+        if len(self) == 1:
+            tz = self.company_id.resource_calendar_id.tz or "UTC"
+            return _(
+                "The call-back of %(number)s was due at %(due)s and nobody reached the caller.",
+                number=self.e164,
+                due=format_datetime(self.env, self.due_at, tz=tz, dt_format="short"),
+            )
+        numbers = ", ".join(self[:5].mapped("e164")) + (", …" if len(self) > 5 else "")
+        return _("%(count)s call-backs are overdue: %(numbers)s.", count=len(self), numbers=numbers)

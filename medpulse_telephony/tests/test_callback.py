@@ -5,7 +5,7 @@ import json
 from datetime import datetime, timezone
 
 from odoo import Command, fields
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
 from .common import (
@@ -205,8 +205,12 @@ class TestCallback(TelephonyFixtures, TransactionCase):
         self.assertEqual(callback.user_id, self.operator1)
         with self.assertRaises(AccessError):
             callback.with_user(self.operator2).write({"user_id": self.operator2.id})
+        with self.assertRaisesRegex(UserError, "on duty"):
+            callback.with_user(self.operator2).action_take()
         callback.with_user(self.operator1).write({"user_id": self.operator2.id})
         self.assertEqual(callback.activity_ids.user_id, self.operator2, "the activity follows")
+        # Operator 2 goes away: operator 1 may take it back.
+        self.operator2.with_user(self.operator2).medpulse_pbx_away = True
         callback.with_user(self.operator1).action_take()
         self.assertEqual(callback.activity_ids.user_id, self.operator1)
 
@@ -290,6 +294,7 @@ class TestCallback(TelephonyFixtures, TransactionCase):
     def test_breach_notifies_owner_and_managers_once(self):
         now = fields.Datetime.now()
         self.receive(incoming_missed("E-CB-LATE", T0))
+        self.receive(incoming_missed("E-CB-LATE2", T0 + 60, caller=THIRD_NUMBER))
         self.receive(incoming_missed("E-CB-NOW", ts(now), caller=OTHER_NUMBER))
         self.env.cr.precommit.run()
         since = self.env["bus.bus"].sudo().search([], order="id desc", limit=1).id
@@ -297,14 +302,20 @@ class TestCallback(TelephonyFixtures, TransactionCase):
         late, fresh = self.callbacks(), self.callbacks(OTHER_NUMBER)
         self.assertEqual(late.state, "overdue")
         self.assertTrue(late.is_overdue)
+        self.assertEqual(self.callbacks(THIRD_NUMBER).state, "overdue")
         self.assertEqual(fresh.state, "open", "not due yet")
+        self.assertEqual(late.activity_ids.activity_state, "overdue")
         sent = self.notifications(since)
-        partners = {partner for partner, _payload in sent}
-        self.assertIn(self.operator1.partner_id.id, partners)
-        self.assertIn(self.manager.partner_id.id, partners)
+        partners = [partner for partner, _payload in sent]
+        self.assertIn(self.operator1.partner_id.id, partners, "the owner")
+        self.assertIn(self.manager.partner_id.id, partners, "a telephony manager")
         self.assertNotIn(self.operator2.partner_id.id, partners)
-        self.assertTrue(all("+" + PATIENT_NUMBER in payload["message"] for _p, payload in sent))
-        self.assertFalse(any("Ivanova" in payload["message"] for _p, payload in sent))
+        self.assertEqual(len(partners), len(set(partners)), "one message per person and run")
+        for _partner, payload in sent:
+            self.assertIn("+" + PATIENT_NUMBER, payload["message"])
+            self.assertIn("+" + THIRD_NUMBER, payload["message"])
+            self.assertNotIn("+" + OTHER_NUMBER, payload["message"])
+            self.assertNotIn("Ivanova", payload["message"])
         since = self.env["bus.bus"].sudo().search([], order="id desc", limit=1).id
         self.Callback._cron_mark_overdue()
         self.assertFalse(self.notifications(since), "once per breach")
