@@ -304,7 +304,7 @@ class TestCallback(TelephonyFixtures, TransactionCase):
         self.assertTrue(late.is_overdue)
         self.assertEqual(self.callbacks(THIRD_NUMBER).state, "overdue")
         self.assertEqual(fresh.state, "open", "not due yet")
-        self.assertEqual(late.activity_ids.activity_state, "overdue")
+        self.assertEqual(late.activity_state, "overdue")
         sent = self.notifications(since)
         partners = [partner for partner, _payload in sent]
         self.assertIn(self.operator1.partner_id.id, partners, "the owner")
