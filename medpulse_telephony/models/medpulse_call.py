@@ -1589,6 +1589,8 @@ class MedpulseCall(models.Model):
         self.ensure_one()
         self._card_dispatch(state)
         self.env["medpulse.call.recording"].sudo()._sync_from_state(self.sudo(), None, state)
+        # A missed call the webhook never saw still opens its call-back.
+        self.env["medpulse.call.callback"]._on_call_settled(self)
 
     @api.model
     def _apply_stats_rows(self, company, entry_id, rows):

@@ -8,6 +8,8 @@ from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
+import mango_vpbx
+
 from .common import (
     PATIENT_NUMBER,
     T0,
@@ -127,6 +129,22 @@ class TestCallback(TelephonyFixtures, TransactionCase):
         # The same events again (a redelivery) change nothing.
         self.receive(incoming_missed("E-CB-M0", T0))
         self.assertEqual(self.callbacks().miss_count, 3)
+
+    def test_missed_call_recovered_from_statistics_opens_one(self):
+        """A call whose events never reached the webhook, recovered by reconciliation."""
+        fields_ = (
+            "entry_id, start, finish, answer, from_number, to_extension, disconnect_reason, create"
+        )
+        rows = mango_vpbx.stats.parse_csv(
+            f"E-CB-STATS;{T0};{T0 + 20};0;{PATIENT_NUMBER};101;1110;{T0}\n", fields_
+        )
+        outcome = (
+            self.env["medpulse.call"].sudo()._apply_stats_rows(self.company, "E-CB-STATS", rows)
+        )
+        self.assertEqual(outcome, "created")
+        callback = self.callbacks()
+        self.assertEqual(callback.call_ids.entry_id, "E-CB-STATS")
+        self.assertEqual(callback.user_id, self.operator1)
 
     def test_hidden_numbers_and_short_abandons_open_none(self):
         short = self.receive(ivr_abandon("E-CB-SHORT", T0, seconds=2))
