@@ -52,6 +52,7 @@
             "medpulse_telephony/static/tests/tours/health_screen_tour.js",
             "medpulse_telephony/static/tests/tours/incoming_card_tours.js",
             "medpulse_telephony/static/tests/tours/preferences_tour.js",
+            "medpulse_telephony/static/tests/tours/callback_tours.js",
             "medpulse_telephony/static/tests/tours/journal_reports_tours.js",
             "medpulse_telephony/static/tests/crawl/screen_crawler.js",
         ],

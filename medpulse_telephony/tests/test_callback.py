@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
 import mango_vpbx
 
@@ -18,6 +18,7 @@ from .common import (
     incoming_answered,
     incoming_missed,
     outgoing,
+    receptionist_with_extension,
     summary,
 )
 
@@ -389,3 +390,17 @@ class TestCallback(TelephonyFixtures, TransactionCase):
         self.assertNotIn(self.operator2, self.Callback._on_duty_operators(self.company))
         with self.assertRaises(AccessError):
             self.operator1.with_user(self.operator2).write({"medpulse_pbx_away": True})
+
+
+@tagged("post_install", "-at_install")
+class TestCallbackAway(HttpCase):
+    def test_operator_marks_themselves_away_in_preferences(self):
+        operator = receptionist_with_extension(self.env, "cb_away")
+        self.assertIn(
+            operator, self.env["medpulse.call.callback"]._on_duty_operators(self.env.company)
+        )
+        self.start_tour("/odoo", "medpulse_callback_away_tour", login=operator.login)
+        self.assertTrue(operator.medpulse_pbx_away)
+        self.assertNotIn(
+            operator, self.env["medpulse.call.callback"]._on_duty_operators(self.env.company)
+        )
