@@ -38,8 +38,15 @@ from .events import (
 )
 from .times import DEFAULT_TIME_BASE, TimeBase, to_utc
 
-__all__ = ["fold", "CallState", "Leg", "Transfer", "Recording", "duration_seconds",
-           "implausible_span"]
+__all__ = ["fold", "FOLD_VERSION", "CallState", "Leg", "Transfer", "Recording",
+           "duration_seconds", "implausible_span"]
+
+#: The version of what :func:`fold` returns for the same events. Raised by one whenever a
+#: release changes any field of the :class:`CallState` it computes from the same input
+#: (a fix of the fold, a field computed differently), never for a refactoring: an
+#: integrator stores it with each call and folds again the calls of an older version.
+#: Version 1 is the fold of the first release (``mango-vpbx`` 1.0.0).
+FOLD_VERSION = 1
 
 Direction = Literal["incoming", "outgoing", "internal"]
 Result = Literal["answered", "missed", "in_progress"]

@@ -31,7 +31,13 @@ __all__ = [
     "split_period",
     "row_direction",
     "call_state",
+    "STATS_VERSION",
 ]
+
+#: The version of the statistics mapping: what :func:`call_state` returns for the same rows.
+#: Raised by one whenever a release changes it (see :data:`mango_vpbx.calls.FOLD_VERSION`).
+#: Version 1 is the mapping of the first release (``mango-vpbx`` 1.0.0).
+STATS_VERSION = 1
 
 #: Fields the PBX returns when ``fields`` is not given, in its order.
 DEFAULT_FIELDS: tuple[str, ...] = (

@@ -10,6 +10,7 @@ from . import medpulse_patient
 from . import medpulse_telephony_limit
 from . import medpulse_telephony_line
 from . import medpulse_telephony_user_number
+from . import medpulse_call_outcome
 from . import medpulse_call
 from . import medpulse_call_event
 from . import medpulse_call_callback
@@ -17,6 +18,7 @@ from . import medpulse_call_command
 from . import medpulse_call_recording
 from . import medpulse_call_recording_access
 from . import medpulse_call_reconcile
+from . import medpulse_call_refold
 from . import medpulse_call_report
 from . import medpulse_call_dashboard
 from . import medpulse_telephony_health

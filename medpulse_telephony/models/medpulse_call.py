@@ -194,6 +194,18 @@ class MedpulseCall(models.Model):
         compute="_compute_event_count", groups="medpulse_telephony.group_telephony_manager"
     )
     legs_html = fields.Html(string="Legs", compute="_compute_legs_html", sanitize=False)
+    # Derived data: the versions of the toolkit's fold and statistics mapping this call was
+    # computed with; a call of an older one is folded again (medpulse.call.refold).
+    fold_version = fields.Integer(
+        string="Fold version", readonly=True, index=True, aggregator=None,
+        help="mango_vpbx.calls.FOLD_VERSION of the fold that computed this call from its "
+        "events (0: never folded from events).",
+    )
+    stats_version = fields.Integer(
+        string="Statistics version", readonly=True, aggregator=None,
+        help="mango_vpbx.stats.STATS_VERSION of the mapping that took this call's values from "
+        "the PBX statistics (0: none were).",
+    )
 
     _sql_constraints = [
         (
@@ -397,6 +409,12 @@ class MedpulseCall(models.Model):
             raise AccessError(
                 _("Only telephony managers can change what the PBX recorded about a call.")
             )
+        if vals.get("outcome_id"):
+            # Only a change makes a note: saving the same outcome again adds none.
+            changed = self.filtered(lambda call: call.outcome_id.id != vals["outcome_id"])
+            result = super().write(vals)
+            changed._log_outcome_on_patient()
+            return result
         return super().write(vals)
 
     @api.model
@@ -511,6 +529,7 @@ class MedpulseCall(models.Model):
         # worker) only add what they see better than a CSV row.
         if self.completed_from_stats and not state.is_final:
             vals = {name: value for name, value in vals.items() if name in _KEPT_FROM_EVENTS}
+        vals["fold_version"] = mango_vpbx.calls.FOLD_VERSION
         return vals
 
     @api.model
@@ -999,9 +1018,11 @@ class MedpulseCall(models.Model):
                 for value, label in call._fields["followup_state"]._description_selection(call.env)
             ],
         }
+        payload.update(self._card_alert_data(user))
         if status not in LIVE_STATUSES and status != "ended":
             return payload
         payload.update(self._card_patient_data(user))
+        payload.update(self._card_outcome_data(user))
         return payload
 
     def _card_device(self, user, leg):
@@ -1094,8 +1115,8 @@ class MedpulseCall(models.Model):
         self._notify_card_update(self.env.user)
         return True
 
-    def action_card_followup(self, followup_state, note=False):
-        """The one-step form of an ended card: follow-up status and a comment.
+    def action_card_followup(self, followup_state, note=False, outcome_id=False):
+        """The one-step form of an ended card: follow-up status, outcome and a comment.
 
         The comment is logged as the user's internal note, never sent, so it does not
         depend on the user having an e-mail address. It is saved once: every tab of the
@@ -1109,7 +1130,17 @@ class MedpulseCall(models.Model):
         audience = dict(self.sudo().card_audience or {})
         if audience.get(str(self.env.uid)) != "ended":
             raise UserError(_("The follow-up of this call was already saved: nothing was changed."))
-        self.write({"followup_state": followup_state, "followup_note": note or False})
+        vals = {"followup_state": followup_state, "followup_note": note or False}
+        if outcome_id:
+            outcome = self.env["medpulse.call.outcome"].browse(outcome_id).exists()
+            if outcome.company_id and outcome.company_id != self.company_id:
+                outcome = outcome.browse()
+            if not outcome:
+                raise UserError(_("Unknown call outcome."))
+            vals["outcome_id"] = outcome.id
+        elif self._card_outcome_data(self.env.user)["outcome_required"] and not self.outcome_id:
+            raise UserError(_("Choose the call's outcome before closing the card."))
+        self.write(vals)
         if note:
             self._message_log(body=plaintext2html(note), message_type="comment")
         audience[str(self.env.uid)] = "closed"
@@ -1605,7 +1636,8 @@ class MedpulseCall(models.Model):
         if not call:
             call = self._insert_new(company, entry_id)
             vals = call._vals_from_state(company, state)
-            vals.update(recovered_from_stats=True, reconciled=True)
+            vals.update(recovered_from_stats=True, reconciled=True,
+                        stats_version=mango_vpbx.stats.STATS_VERSION)
             call.write(vals)
             call._apply_followup()
             call.message_post(
@@ -1626,10 +1658,14 @@ class MedpulseCall(models.Model):
             changes = call._vals_differing(vals)
             if changes:
                 changes["completed_from_stats"] = True
+                changes["stats_version"] = mango_vpbx.stats.STATS_VERSION
                 call.write(changes)
                 call._apply_followup()
                 call._after_stats(state)
                 outcome = "completed"
+            elif call.stats_version and call.stats_version != mango_vpbx.stats.STATS_VERSION:
+                # Taken again from the statistics (a refold): the mapping's values stand.
+                call.stats_version = mango_vpbx.stats.STATS_VERSION
         if not call.reconciled:
             call.reconciled = True
             outcome = outcome or "reconciled"
@@ -1653,6 +1689,75 @@ class MedpulseCall(models.Model):
             calls = self.filtered(lambda call, company=company: call.company_id == company)
             Bus._sendone(
                 (company, JOURNAL_SUBCHANNEL), JOURNAL_NOTIFICATION, {"call_ids": calls.ids}
+            )
+
+    # ------------------------------------------------ card alerts, outcomes
+
+    # Issue 20. The card rings (one tab of the user plays Odoo's own incoming-call sound)
+    # and, while Odoo is not in front, shows a desktop notification: the user's
+    # preferences say whether, the company whether a patient's name may appear in it
+    # (the operating system keeps notifications in its history). An answered call gets
+    # an outcome (``medpulse.call.outcome``) from the card or the journal form; outcomes
+    # that produced something leave one note on the patient.
+
+    outcome_id = fields.Many2one(
+        "medpulse.call.outcome", tracking=True, index="btree_not_null",
+        domain="['|', ('company_id', '=', False), ('company_id', '=', company_id)]",
+        help="How the call ended for the clinic: booked, information given, complaint...",
+    )
+
+    def _card_alert_data(self, user):
+        """What the card's ringtone and desktop notification need for ``user``."""
+        company = self.sudo().company_id
+        return {
+            "sound": bool(user.medpulse_pbx_sound),
+            "desktop_notify": bool(user.medpulse_pbx_desktop_notify),
+            "notify_name": bool(company.medpulse_pbx_notify_patient_name),
+        }
+
+    def _card_outcome_data(self, user):
+        """The outcomes the ended card offers, in ``user``'s language."""
+        call = self.sudo()
+        outcomes = (
+            self.env["medpulse.call.outcome"]
+            .sudo()
+            .with_context(lang=user.lang or self.env.lang)
+            .search(["|", ("company_id", "=", False), ("company_id", "=", call.company_id.id)])
+        )
+        return {
+            "outcome_id": call.outcome_id.id or False,
+            "outcomes": [[o.id, o.name, o.code or False] for o in outcomes],
+            "outcome_required": bool(
+                call.company_id.medpulse_pbx_outcome_required
+                and call.direction == "incoming"
+                and call.answered_at
+            ),
+        }
+
+    def _log_outcome_on_patient(self):
+        """One note on the patient for a call whose outcome produced something."""
+        for call in self.sudo():
+            outcome = call.outcome_id
+            if not (outcome.log_on_patient and call.patient_id):
+                continue
+            body = _(
+                "Call of %(moment)s (%(type)s, %(operator)s): %(outcome)s.",
+                moment=format_datetime(
+                    call.env, call.created_at, tz=call._user_tz().zone, dt_format="short"
+                ) if call.created_at else "",
+                type=dict(call._fields["call_type"]._description_selection(call.env)).get(
+                    call.call_type, ""
+                ),
+                operator=call.operator_user_id.name or call.answered_user_id.name or "-",
+                outcome=outcome.name,
+            )
+            if call.followup_note:
+                body = f"{body} {call.followup_note}"
+            call.patient_id.message_post(
+                body=plaintext2html(body),
+                message_type="comment",
+                subtype_xmlid="mail.mt_note",
+                author_id=self.env.user.partner_id.id,
             )
 
 #: Above this many matching patients, the Patient filter is left to a subquery.

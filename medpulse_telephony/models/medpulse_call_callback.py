@@ -34,7 +34,12 @@ class MedpulseCallCallback(models.Model):
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
     e164 = fields.Char(string="Number", required=True, readonly=True, index=True)
     state = fields.Selection(
-        [("open", "Open"), ("overdue", "Overdue"), ("done", "Reached"), ("cancelled", "Cancelled")],
+        [
+            ("open", "Open"),
+            ("overdue", "Overdue"),
+            ("done", "Reached"),
+            ("cancelled", "No call-back needed"),
+        ],
         default="open",
         required=True,
         readonly=True,

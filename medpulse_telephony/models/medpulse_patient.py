@@ -1,5 +1,8 @@
 from odoo import api, fields, models
 
+#: How many calls the patient's form shows (the "Calls" button opens them all).
+RECENT_CALLS = 20
+
 
 class MedpulsePatient(models.Model):
     _inherit = "medpulse.patient"
@@ -25,3 +28,19 @@ class MedpulsePatient(models.Model):
         action["domain"] = [("patient_ids", "in", self.ids)]
         action["context"] = {}
         return action
+
+    # Issue 20: the patient's recent calls, read with the user's own rights on the journal
+    # (its record rules keep them to the user's companies); doctors read no calls.
+    recent_call_ids = fields.Many2many(
+        "medpulse.call", string="Recent calls", compute="_compute_recent_call_ids",
+        groups="medpulse_telephony.group_telephony_operator",
+        help="The last calls from or to this patient's numbers; the Calls button opens all.",
+    )
+
+    @api.depends_context("uid", "allowed_company_ids")
+    def _compute_recent_call_ids(self):
+        Call = self.env["medpulse.call"]
+        for patient in self:
+            patient.recent_call_ids = Call.search(
+                [("patient_ids", "in", patient.ids)], limit=RECENT_CALLS
+            ) if patient.id else Call

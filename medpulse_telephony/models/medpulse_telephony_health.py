@@ -69,6 +69,22 @@ class MedpulseTelephonyHealth(models.TransientModel):
     failed_download_count = fields.Integer(
         string="Failed recording downloads", compute="_compute_health"
     )
+    refold_id = fields.Many2one(
+        "medpulse.call.refold", string="Latest refold", compute="_compute_refold",
+        help="The latest refold of the journal: its calls computed again after an upgrade "
+        "changed how calls are computed from the PBX's events.",
+    )
+    refold_state = fields.Selection(related="refold_id.state", string="Refold")
+    refold_done_count = fields.Integer(string="Calls refolded", compute="_compute_refold")
+    refold_remaining_count = fields.Integer(
+        string="Calls left to refold", compute="_compute_refold"
+    )
+    refold_changed_count = fields.Integer(
+        string="Calls changed by the refold", compute="_compute_refold"
+    )
+    refold_changes_html = fields.Html(
+        string="What the refold changed", compute="_compute_refold", sanitize=False
+    )
     last_error = fields.Text(related="company_id.medpulse_pbx_last_error", string="Last PBX error")
     last_error_at = fields.Datetime(
         related="company_id.medpulse_pbx_last_error_at", string="Last PBX error at"
@@ -114,6 +130,18 @@ class MedpulseTelephonyHealth(models.TransientModel):
             health.failed_command_count = health._count_failed("medpulse.call.command")
             health.failed_download_count = health._count_failed("medpulse.call.recording")
             health.status, health.status_message = health._status(now, last.received_at)
+
+    @api.depends("company_id")
+    def _compute_refold(self):
+        self._check_allowed_company()
+        Refold = self.env["medpulse.call.refold"].sudo()
+        for health in self:
+            run = Refold._latest(health.company_id)
+            health.refold_id = run
+            health.refold_done_count = run.done_count
+            health.refold_remaining_count = run.remaining_count
+            health.refold_changed_count = run.changed_count
+            health.refold_changes_html = run.changes_html
 
     def _count_failed(self, model_name):
         """Failed records of an optional part of the integration (0 when it is absent)."""
@@ -225,6 +253,14 @@ class MedpulseTelephonyHealth(models.TransientModel):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "medpulse_telephony.medpulse_call_reconcile_action"
+        )
+        action["domain"] = [("company_id", "=", self.company_id.id)]
+        return action
+
+    def action_open_refolds(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "medpulse_telephony.medpulse_call_refold_action"
         )
         action["domain"] = [("company_id", "=", self.company_id.id)]
         return action

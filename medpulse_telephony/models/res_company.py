@@ -107,6 +107,17 @@ class ResCompany(models.Model):
         help="The journal was compared with the PBX's statistics up to this moment; the next "
         "reconciliation starts here, however long ago it was.",
     )
+    # Issue 20: the card's desktop notification and the call's outcome.
+    medpulse_pbx_notify_patient_name = fields.Boolean(
+        string="Patient's name in desktop notifications",
+        help="Off: a desktop notification of a ringing call shows the number and the line "
+        "only, because the operating system keeps notifications in its history, where "
+        "anyone at the desk can read them.",
+    )
+    medpulse_pbx_outcome_required = fields.Boolean(
+        string="Outcome required",
+        help="An answered incoming call's card does not close before its outcome is set.",
+    )
     medpulse_pbx_last_error = fields.Text(string="Last PBX error", readonly=True, copy=False)
     medpulse_pbx_last_error_at = fields.Datetime(
         string="Last PBX error at", readonly=True, copy=False

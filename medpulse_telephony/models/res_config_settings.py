@@ -64,6 +64,13 @@ class ResConfigSettings(models.TransientModel):
         "sends calls to: the PBX picks a free operator.",
     )
 
+    medpulse_pbx_notify_patient_name = fields.Boolean(
+        related="company_id.medpulse_pbx_notify_patient_name", readonly=False
+    )
+    medpulse_pbx_outcome_required = fields.Boolean(
+        related="company_id.medpulse_pbx_outcome_required", readonly=False
+    )
+
     @api.depends("company_id")
     def _compute_medpulse_pbx_webhook_url(self):
         base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")

@@ -5,6 +5,8 @@ from odoo.exceptions import ValidationError
 
 # Key of the per-event operator memo in the cursor's cache (see _medpulse_pbx_operator_memo).
 _OPERATOR_MEMO = "medpulse_telephony.pbx_operators"
+#: The user's own preferences: the card (sound, desktop notifications), call-backs (away).
+_SELF_WRITEABLE = ("medpulse_pbx_sound", "medpulse_pbx_desktop_notify", "medpulse_pbx_away")
 
 
 class ResUsers(models.Model):
@@ -33,6 +35,18 @@ class ResUsers(models.Model):
         string="Away (no call-backs)",
         help="While away, the round-robin gives this operator no new call-backs.",
     )
+    # Issue 20: how the incoming-call card reaches the user (My Preferences ▸ Telephony).
+    medpulse_pbx_sound = fields.Boolean(
+        string="Ring in the browser",
+        default=True,
+        help="While a call rings, one tab of this browser plays a ringtone.",
+    )
+    medpulse_pbx_desktop_notify = fields.Boolean(
+        string="Desktop notifications",
+        default=True,
+        help="While a call rings and Odoo is not in front, the computer shows a notification "
+        "with the number and the line; clicking it brings Odoo's tab back.",
+    )
 
     _sql_constraints = [
         (
@@ -46,12 +60,14 @@ class ResUsers(models.Model):
     def SELF_READABLE_FIELDS(self):
         return super().SELF_READABLE_FIELDS + [
             "medpulse_pbx_extension", "medpulse_pbx_user_id", "medpulse_pbx_number_ids",
-            "medpulse_pbx_callback_line_id", "medpulse_pbx_away",
+            "medpulse_pbx_callback_line_id", *_SELF_WRITEABLE,
         ]
 
     @property
     def SELF_WRITEABLE_FIELDS(self):
-        return super().SELF_WRITEABLE_FIELDS + ["medpulse_pbx_away"]
+        # Internal users only: portal and public users get no incoming-call card.
+        own = [] if self.env.user.share else list(_SELF_WRITEABLE)
+        return super().SELF_WRITEABLE_FIELDS + own
 
     @api.constrains("medpulse_pbx_extension")
     def _check_medpulse_medpulse_pbx_extension(self):

@@ -107,6 +107,8 @@ PATIENT_FIELDS = {  # fields of the patient models that are not plain patient da
     ("medpulse.patient", "doctor_visit_count"): "own",
     ("medpulse.patient", "doctor_next_appointment_id"): "own",
     ("medpulse.patient", "call_count"): "count",
+    # The journal's calls of the patient: those who read both patients and calls.
+    ("medpulse.patient", "recent_call_ids"): "reception",
     ("medpulse.patient", "company_id"): "staff",
     ("medpulse.patient", "active"): "staff",
     ("medpulse.patient.phone", "company_id"): "staff",
@@ -188,6 +190,7 @@ CLASSIFICATION = {
         "display_name": "staff",
     },
     "medpulse.pbx.stats.wizard": {"number": "call", "display_name": "staff"},
+    "medpulse.call.outcome": {"name": "staff", "display_name": "staff"},
     "medpulse.doctor": {"name": "staff", "appointment_ids": "patient", "display_name": "staff"},
     "medpulse.service": {"name": "staff", "display_name": "staff"},
     "medpulse.specialty": {"name": "staff", "display_name": "staff"},
@@ -226,9 +229,18 @@ CLASSIFICATION = {
             "last_reconcile_state",
             "failed_command_count",
             "failed_download_count",
+            "refold_id",
+            "refold_done_count",
+            "refold_remaining_count",
+            "refold_changed_count",
+            "refold_changes_html",
             "display_name",
         ),
         "count",
+    ),
+    # A refold of the journal: counts of calls, and the names of the fields it changed.
+    "medpulse.call.refold": dict.fromkeys(
+        ("remaining_count", "stats_remaining_count", "changes_html", "display_name"), "count"
     ),
     "medpulse.telephony.import.users.line": dict.fromkeys(
         ("pbx_name", "pbx_email", "numbers_display", "numbers_json", "display_name"), "staff"

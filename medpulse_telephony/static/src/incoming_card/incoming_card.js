@@ -21,11 +21,14 @@ export class IncomingCard extends Component {
         this.action = useService("action");
         this.dialog = useService("dialog");
         this.notification = useService("notification");
+        this.alertService = useService("medpulse_card_alerts");
+        this.alerts = useState(this.alertService.state);
         this.state = useState({
             now: Date.now(),
             targets: null,
             followupState: "resolved",
             followupNote: "",
+            outcomeId: "",
             busy: false,
         });
         // The follow-up form starts from what the call has when it ends (a colleague
@@ -36,6 +39,7 @@ export class IncomingCard extends Component {
                     const current = this.card.followup_state;
                     this.state.followupState = current && current !== "new" ? current : "resolved";
                     this.state.followupNote = this.card.followup_note || "";
+                    this.state.outcomeId = this.card.outcome_id || this.proposedOutcome || "";
                 }
             },
             () => [this.card.status]
@@ -89,6 +93,19 @@ export class IncomingCard extends Component {
         return _t("Automatically (group %s)", this.state.targets.group);
     }
 
+    /** The outcome the card's end state suggests: a booking made from it → "booked". */
+    get proposedOutcome() {
+        if (this.card.appointments?.length) {
+            return this.card.outcomes?.find((outcome) => outcome[2] === "booked")?.[0] || false;
+        }
+        return false;
+    }
+
+    /** An answered call that must have an outcome (company setting) and has none yet. */
+    get outcomeMissing() {
+        return this.card.status === "ended" && this.card.outcome_required && !this.state.outcomeId;
+    }
+
     get isLive() {
         return ["ringing", "talking"].includes(this.card.status);
     }
@@ -105,7 +122,21 @@ export class IncomingCard extends Component {
     }
 
     dismiss() {
+        if (this.outcomeMissing) {
+            this.card.message = _t("Choose the call's outcome before closing the card.");
+            this.card.messageFailed = true;
+            return;
+        }
         this.store.dismiss(this.card.call_id);
+    }
+
+    /** Once told that the browser blocks the ringtone, the card says no more. */
+    autoplayTold() {
+        this.alertService.autoplayTold();
+    }
+
+    askNotify(allow) {
+        return this.alertService.askNotify(allow);
     }
 
     openPatient() {
@@ -220,9 +251,11 @@ export class IncomingCard extends Component {
 
     /** Saved: the server closes this card in every tab; refused: the card says why. */
     async saveFollowup() {
+        const outcomeId = parseInt(this.state.outcomeId);
         const saved = await this.runCommand("action_card_followup", {
             followup_state: this.state.followupState,
             note: this.state.followupNote,
+            ...(outcomeId ? { outcome_id: outcomeId } : {}),
         });
         if (saved) {
             this.notification.add(_t("The call's follow-up is saved."), { type: "success" });

@@ -1,0 +1,46 @@
+from odoo import fields, models
+
+#: What a call produced, as the card proposes it (see ``static/src/incoming_card/``).
+OUTCOME_CODES = [
+    ("booked", "Booked"),
+    ("rescheduled", "Rescheduled"),
+    ("cancelled", "Cancelled"),
+    ("information", "Information given"),
+    ("wrong_number", "Wrong number"),
+    ("complaint", "Complaint"),
+    ("other", "Other"),
+]
+
+
+class MedpulseCallOutcome(models.Model):
+    """How a call ended for the clinic: the list operators pick from on the card or the
+    journal form.
+
+    The shipped outcomes belong to no company (every company sees them); a company adds
+    its own or archives the shipped ones. ``code`` says what an outcome means to the
+    program: the card proposes the ``booked`` one after a booking, and outcomes marked
+    "Note on the patient" leave one line in the patient's chatter.
+    """
+
+    _name = "medpulse.call.outcome"
+    _description = "Call outcome"
+    _order = "sequence, id"
+
+    name = fields.Char(required=True, translate=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    code = fields.Selection(
+        OUTCOME_CODES,
+        string="Meaning",
+        help="What the outcome means to the program: the card proposes \"Booked\" once an "
+        "appointment was booked from it.",
+    )
+    company_id = fields.Many2one(
+        "res.company", index=True,
+        help="Empty: the outcome is offered in every company.",
+    )
+    log_on_patient = fields.Boolean(
+        string="Note on the patient",
+        help="A call with this outcome leaves a note in the patient's chatter (a booking, a "
+        "cancellation, a complaint); the other calls are only in the patient's call list.",
+    )

@@ -1,0 +1,432 @@
+"""The upgrade test: a clinic's database of the previous release, upgraded, loses nothing.
+
+The previous release is the newest commit the addons' changelog names ("Released at commit:"
+in ``medpulse_telephony/readme/HISTORY.md``), checked out in a ``git worktree``. A database
+is built there the way a clinic's is: ``scripts/demo_init.py`` of that release (demo data,
+the settings and the PBX keys), that release's Odoo code and its PBX emulator posting every
+scenario through the signed webhook, the recordings downloaded by their cron, one played
+(an audit row) and one deleted on request, follow-ups closed with a note, a patient
+deleted. Then ``odoo-bin -u`` of our addons with this checkout, and:
+
+* every record of every model of ours (``medpulse.*``, and our ``medpulse_*`` fields on
+  ``res.company`` and ``res.users``) is still there with the same values, or the migrated
+  ones that ``MIGRATED`` documents; a field or model that disappears fails (a rename
+  needs a migration that carries its values over);
+* the recordings' bytes and the access log are unchanged;
+* the upgrade log has no WARNING or ERROR line (``.ci/log-allowlist.txt`` aside);
+* the PBX keys still work: this checkout's emulator plays a call through the signed
+  webhook and it lands in the journal, folded by this checkout's fold;
+* the screen crawl (``medpulse_telephony/tests/test_crawl.py``, every menu of our apps as
+  every role, in Chromium) passes on the upgraded database.
+
+``test_a_field_renamed_without_migration_is_reported`` shows the comparison failing on a
+field renamed without a migration (README, "Upgrades").
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from conftest import ODOO_PYTHON, ROOT, EmulatorControl, OdooRPC, run_scenario
+from odoo_instance import ADDONS, OdooInstance, free_port, odoo_addons_dirs
+from test_backup_restore import snapshot
+from test_scenarios import CASES, FAST
+
+import mango_vpbx
+
+HISTORY = ROOT / "medpulse_telephony" / "readme" / "HISTORY.md"
+RELEASED = re.compile(r"^Released at commit: ([0-9a-f]{7,40})\s*$", re.M)
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (?P<level>[A-Z]+) ")
+TEST_TOTAL = re.compile(r"(?P<failed>\d+) failed, (?P<errors>\d+) error\(s\) of (?P<run>\d+) tests")
+
+#: Written again by ``-u`` for every record of a data file, whatever its values: not compared.
+REWRITTEN = {"write_date", "write_uid"}
+
+
+def _fold_version(before: dict, after: dict, events: set[int]) -> bool:
+    return after["fold_version"] == (1 if after["id"] in events else 0)
+
+
+def _stats_version(before: dict, after: dict, events: set[int]) -> bool:
+    stats = before["recovered_from_stats"] or before["completed_from_stats"]
+    return after["stats_version"] == (1 if stats else 0)
+
+
+def _empty(name: str):
+    return lambda before, after, events: after[name] in (False, None, [], 0, "")
+
+
+def _equals(name: str, value):
+    return lambda before, after, events: after[name] == value
+
+
+#: What an upgrade from the previous release changes on purpose, with the migration that
+#: does it: (model, field) -> (why, check(before row, after row, ids of calls with events)).
+#: A field that appears here is checked on every record; any other difference fails.
+MIGRATED = {
+    ("medpulse.call", "fold_version"): (
+        "18.0.1.1.0 (migrations/18.0.1.1.0/post-fold-versions.py): a call folded from its "
+        "events was computed by fold version 1; a call without events by none", _fold_version,
+    ),
+    ("medpulse.call", "stats_version"): (
+        "18.0.1.1.0: a call whose values came from the PBX statistics used mapping version 1",
+        _stats_version,
+    ),
+    ("medpulse.call", "outcome_id"): ("18.0.1.1.0: a new field, empty on the calls before it",
+                                      _empty("outcome_id")),
+    ("res.company", "medpulse_pbx_notify_patient_name"): (
+        "18.0.1.1.0: names stay out of desktop notifications",
+        _equals("medpulse_pbx_notify_patient_name", False),
+    ),
+    ("res.company", "medpulse_pbx_outcome_required"): (
+        "18.0.1.1.0: an outcome is optional", _equals("medpulse_pbx_outcome_required", False),
+    ),
+    ("res.users", "medpulse_pbx_sound"): (
+        "18.0.1.1.0: the card rings", _equals("medpulse_pbx_sound", True),
+    ),
+    ("res.users", "medpulse_pbx_desktop_notify"): (
+        "18.0.1.1.0: desktop notifications on", _equals("medpulse_pbx_desktop_notify", True),
+    ),
+    ("res.users", "medpulse_pbx_away"): (
+        "18.0.1.1.0: nobody is away from call-backs", _empty("medpulse_pbx_away"),
+    ),
+    ("res.company", "medpulse_callback_min_wait_seconds"): (
+        "18.0.1.1.0: call-backs from a 3 s wait", _equals("medpulse_callback_min_wait_seconds", 3),
+    ),
+    ("res.company", "medpulse_callback_service_minutes"): (
+        "18.0.1.1.0: call back within 30 working minutes",
+        _equals("medpulse_callback_service_minutes", 30),
+    ),
+    ("res.company", "medpulse_callback_owner_rule"): (
+        "18.0.1.1.0: the operator whose phone rang owns the call-back",
+        _equals("medpulse_callback_owner_rule", "rang"),
+    ),
+    ("res.company", "medpulse_callback_user_id"): (
+        "18.0.1.1.0: no fixed owner of call-backs", _empty("medpulse_callback_user_id"),
+    ),
+}
+#: Models an upgrade adds -> (why, records their data files ship); beyond those they start
+#: empty (what fills them comes after the upgrade).
+NEW_MODELS = {
+    "medpulse.call.refold": ("18.0.1.1.0: refolds of the journal", 0),
+    "medpulse.call.outcome": ("18.0.1.1.0: call outcomes, 7 shipped", 7),
+    # Missed calls of before the upgrade keep their follow-up in the journal.
+    "medpulse.call.callback": ("18.0.1.1.0: call-backs of the missed calls after it", 0),
+}
+
+
+# --------------------------------------------------------------------------- comparison
+def compare(before: dict[str, list[dict]], after: dict[str, list[dict]],
+            migrated: dict = MIGRATED, new_models: dict = NEW_MODELS,
+            events: set[int] = frozenset()) -> list[str]:
+    """What the upgrade lost or changed without a documented migration (empty: nothing)."""
+    problems = []
+    for model in sorted(before.keys() - after.keys()):
+        problems.append(f"{model}: the model is gone ({len(before[model])} records lost)")
+    for model in sorted(after.keys() - before.keys()):
+        if model not in new_models:
+            problems.append(f"{model}: a new model, not in NEW_MODELS")
+        elif len(after[model]) != new_models[model][1]:
+            problems.append(f"{model}: a new model with {len(after[model])} records after -u, "
+                            f"{new_models[model][1]} expected")
+    for model in sorted(before.keys() & after.keys()):
+        old_rows = {row["id"]: row for row in before[model]}
+        new_rows = {row["id"]: row for row in after[model]}
+        lost = sorted(old_rows.keys() - new_rows.keys())
+        if lost:
+            problems.append(f"{model}: {len(lost)} records lost, ids {lost[:10]}")
+        appeared = sorted(new_rows.keys() - old_rows.keys())
+        if appeared:
+            problems.append(f"{model}: records appeared, ids {appeared[:10]}")
+        old_fields = set().union(*(row.keys() for row in old_rows.values())) - REWRITTEN
+        new_fields = set().union(*(row.keys() for row in new_rows.values())) - REWRITTEN
+        for name in sorted(old_fields - new_fields):
+            values = sum(1 for row in old_rows.values()
+                         if row.get(name) not in (False, None, [], 0, ""))
+            problems.append(f"{model}.{name}: the field is gone, {values} records held a value")
+        for name in sorted(new_fields - old_fields):
+            if (model, name) not in migrated:
+                problems.append(f"{model}.{name}: a new stored field, not in MIGRATED")
+        for record_id in sorted(old_rows.keys() & new_rows.keys()):
+            old, new = old_rows[record_id], new_rows[record_id]
+            for name in sorted((old.keys() & new.keys()) - REWRITTEN):
+                if (model, name) in migrated:
+                    continue
+                if old[name] != new[name]:
+                    problems.append(f"{model}({record_id}).{name}: {old[name]!r} -> {new[name]!r}")
+            for name in sorted(new.keys()):
+                if (model, name) in migrated and not migrated[model, name][1](old, new, events):
+                    problems.append(f"{model}({record_id}).{name}: {new[name]!r} is not the "
+                                    f"documented migration ({migrated[model, name][0]})")
+    return problems
+
+
+def test_a_field_renamed_without_migration_is_reported():
+    """The check catches what a missing migration loses: a stored field renamed in the code
+    (``followup_note`` -> ``followup_comment``) with no script to carry its values over
+    comes back empty under its new name."""
+    before = {"medpulse.call": [
+        {"id": 1, "followup_note": "called back, booked", "write_date": "a"},
+        {"id": 2, "followup_note": False, "write_date": "a"},
+    ]}
+    after = {"medpulse.call": [
+        {"id": 1, "followup_comment": False, "write_date": "b"},
+        {"id": 2, "followup_comment": False, "write_date": "b"},
+    ]}
+    problems = compare(before, after, migrated={}, new_models={})
+    assert problems == [
+        "medpulse.call.followup_note: the field is gone, 1 records held a value",
+        "medpulse.call.followup_comment: a new stored field, not in MIGRATED",
+    ]
+    # With the migration (values carried over) and the rename documented, nothing is lost.
+    carried = {"medpulse.call": [
+        {"id": 1, "followup_note": "called back, booked"}, {"id": 2, "followup_note": False},
+    ]}
+    assert compare(before, carried) == []
+
+
+# --------------------------------------------------------------------------- the release
+def previous_release() -> str:
+    """The newest commit the addons' changelog names as a release."""
+    found = RELEASED.search(HISTORY.read_text())
+    assert found, f"{HISTORY} names no released commit"
+    return found[1]
+
+
+def release_worktree(commit: str, work_dir: Path) -> Path:
+    path = work_dir / f"release-{commit[:12]}"
+    out = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), commit],
+                         capture_output=True, text=True)
+    if out.returncode:
+        pytest.fail(f"cannot check out the previous release {commit} (a shallow clone? "
+                    f"git fetch --unshallow): {out.stderr.strip()}")
+    return path
+
+
+@dataclass
+class ReleaseInstance(OdooInstance):
+    """An Odoo of the previous release: its addons and its toolkit, from its worktree."""
+
+    root: Path = field(default=ROOT)
+
+    def addons_path(self) -> str:
+        return ",".join(map(str, [*odoo_addons_dirs(self.python), self.root]))
+
+    def env(self) -> dict[str, str]:
+        env = super().env()
+        paths = [str(self.root), str(self.toolkit_metadata_dir()), os.environ.get("PYTHONPATH", "")]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
+        # Not measured by the coverage of this checkout (pytest-cov's subprocess hook).
+        return {k: v for k, v in env.items() if not k.startswith("COV_CORE_")}
+
+
+class Emulator:
+    """The PBX emulator of a checkout, posting to an Odoo's webhook."""
+
+    def __init__(self, root: Path, odoo: OdooInstance, port: int, key: str, salt: str,
+                 log: Path):
+        self.log = log.open("w")
+        self.proc = subprocess.Popen(
+            [ODOO_PYTHON, "-m", "mango_vpbx_emulator", "serve", "--port", str(port),
+             "--webhook", f"{odoo.url}/mango", "--api-key", key, "--api-salt", salt],
+            cwd=root, env=odoo.env(), stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self.control = EmulatorControl(f"http://127.0.0.1:{port}")
+        self.control.wait_ready(self.proc)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.log.close()
+
+
+# --------------------------------------------------------------------------- filling
+def fill(rpc: OdooRPC, emulator: EmulatorControl) -> dict:
+    """A clinic's life at the release, through its real paths."""
+    patient = rpc("medpulse.patient", "create", {
+        "last_name": "Upgradova", "first_name": "Vera",
+        "phone_ids": [(0, 0, {"number": "+7 917 765-43-21"})],
+    })
+    entries = {}
+    for name, (params, _expected) in CASES.items():
+        entries[name] = run_scenario(emulator, name, **FAST, **params)
+    calls = rpc.wait_for("medpulse.call", [("entry_id", "in", list(entries.values())),
+                                            ("is_final", "=", True)],
+                         ["id", "entry_id", "call_type"],
+                         until=lambda rows: len(rows) == len(entries))
+    # The patient asked to be deleted: the journal keeps the calls, not the link.
+    rpc("medpulse.patient", "unlink", [patient])
+    # Follow-ups: one missed call called back and noted, one left waiting.
+    missed = [c for c in calls if c["call_type"] == "missed_incoming"]
+    assert len(missed) >= 2, calls
+    # (What the list's "Resolved" button writes: action_set_resolved answers nothing over RPC.)
+    rpc("medpulse.call", "write", [missed[0]["id"]],
+        {"followup_note": "Called back, booked", "followup_state": "resolved"})
+    # The recordings, downloaded by their cron; one played (access log), one deleted on request.
+    rpc.wait_for("medpulse.call.recording", [], ["id"], timeout=60)
+    recordings = download_recordings(rpc)
+    rpc("medpulse.call.recording", "action_play", [recordings[0]["id"]])
+    if len(recordings) > 1:
+        wizard = rpc("medpulse.call.recording.delete", "create", {
+            "recording_ids": [(6, 0, [recordings[-1]["id"]])], "reason": "The patient's request",
+        })
+        rpc("medpulse.call.recording.delete", "action_delete", [wizard])
+    return entries
+
+
+def download_recordings(rpc: OdooRPC) -> list[dict]:
+    """Run the download cron until every recording is in Odoo; the recordings."""
+    [cron] = rpc("ir.model.data", "search_read",
+                 [("module", "=", "medpulse_telephony"),
+                  ("name", "=", "ir_cron_medpulse_call_recording_download")], fields=["res_id"])
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        rpc("ir.cron", "method_direct_trigger", [cron["res_id"]])
+        recordings = rpc("medpulse.call.recording", "search_read",
+                         [("state", "!=", "deleted")], fields=["id", "state"])
+        if all(r["state"] == "available" for r in recordings):
+            break
+        time.sleep(1)
+    assert recordings and all(r["state"] == "available" for r in recordings), recordings
+    return recordings
+
+
+def our_fields_on_odoo_models(rpc: OdooRPC) -> dict[str, list[dict]]:
+    """Our ``medpulse_*`` stored fields on res.company and res.users, every record."""
+    rows = {}
+    for model in ("res.company", "res.users"):
+        fields_ = rpc(model, "fields_get", attributes=["store", "type"])
+        names = sorted(n for n, f in fields_.items()
+                       if n.startswith("medpulse_") and f.get("store"))
+        rows[model] = rpc(model, "search_read", [], fields=names, order="id",
+                          context={"active_test": False})
+    return rows
+
+
+def recordings_audio(rpc: OdooRPC) -> dict[int, str]:
+    """sha256 of each available recording's bytes, as Odoo serves them (the filestore)."""
+    found = {}
+    for rec in rpc("medpulse.call.recording", "search_read", [("state", "=", "available")],
+                   fields=["id", "audio_file"]):
+        found[rec["id"]] = hashlib.sha256(base64.b64decode(rec["audio_file"] or b"")).hexdigest()
+    return found
+
+
+def bad_log_lines(log: Path) -> list[str]:
+    allow = [re.compile(line.strip()) for line in
+             (ROOT / ".ci" / "log-allowlist.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    return [line[:300] for line in log.read_text(errors="replace").splitlines()
+            if (m := LOG_LINE.match(line)) and m["level"] in ("WARNING", "ERROR", "CRITICAL")
+            and not any(p.search(line) for p in allow)]
+
+
+def log_excerpt(log: Path, limit: int = 4000) -> str:
+    """The ERROR lines of a log with what follows each (its traceback): the log itself is
+    removed with the test's folder."""
+    lines = log.read_text(errors="replace").splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if (m := LOG_LINE.match(line)) and m["level"] in ("ERROR", "CRITICAL"):
+            out += lines[i:i + 25]
+    return "\n".join(out)[:limit]
+
+
+# --------------------------------------------------------------------------- the test
+def test_upgrade_from_the_previous_release_loses_nothing(work_dir, pbx_credentials):
+    timings = {}
+    started = time.monotonic()
+    commit = previous_release()
+    release = release_worktree(commit, work_dir)
+    key, salt = pbx_credentials
+    port = free_port()
+    dbname = f"medpulse_upgrade_{os.getpid()}"
+    old = ReleaseInstance(dbname, work_dir, python=ODOO_PYTHON, root=release)
+    new = OdooInstance(dbname, work_dir, python=ODOO_PYTHON)
+    emulator = None
+    try:
+        old.write_config()
+        subprocess.run(
+            [ODOO_PYTHON, str(release / "scripts" / "demo_init.py"), "-c", str(old.config_path),
+             "-d", dbname, "--pbx-url", f"http://127.0.0.1:{port}/vpbx/", "--api-key", key,
+             "--api-salt", salt, "--odoo-url", old.url],
+            check=True, env=old.env(), cwd=release, stdout=subprocess.DEVNULL,
+        )
+        old.start()
+        emulator = Emulator(release, old, port, key, salt, work_dir / "emulator-release.log")
+        rpc = OdooRPC(old.url, dbname, "admin", "admin")
+        fill(rpc, emulator.control)
+        before = {**snapshot(rpc), **our_fields_on_odoo_models(rpc)}
+        audio = recordings_audio(rpc)
+        assert audio and before["medpulse.call.recording.access"]
+        emulator.stop()
+        emulator = None
+        old.stop()
+        timings["release database"] = time.monotonic() - started
+
+        # The upgrade, as an administrator runs it, with this checkout's code.
+        new.write_config()
+        log = work_dir / "upgrade.log"
+        step = time.monotonic()
+        rc = new.odoo("-u", ",".join(ADDONS), "--stop-after-init", logfile=log, check=False)
+        timings["odoo -u"] = time.monotonic() - step
+        assert rc == 0, f"odoo -u exited with {rc}:\n{log_excerpt(log)}"
+        assert bad_log_lines(log) == [], f"WARNING/ERROR in the upgrade log {log}"
+
+        new.start()
+        rpc = OdooRPC(new.url, dbname, "admin", "admin")
+        after = {**snapshot(rpc), **our_fields_on_odoo_models(rpc)}
+        events = {e["call_id"][0] for e in rpc("medpulse.call.event", "search_read",
+                                                [("call_id", "!=", False)], fields=["call_id"])}
+        problems = compare(before, after, events=events)
+        assert not problems, "the upgrade lost or changed data:\n" + "\n".join(problems[:50])
+        assert recordings_audio(rpc) == audio, "the recordings' bytes are unchanged"
+
+        # The PBX keys still work: a call through the signed webhook lands in the journal.
+        emulator = Emulator(ROOT, new, port, key, salt, work_dir / "emulator-checkout.log")
+        entry = run_scenario(emulator.control, "incoming_answered", **FAST)
+        [call] = rpc.wait_for("medpulse.call", [("entry_id", "=", entry), ("is_final", "=", True)],
+                              ["fold_version", "call_type", "answered_user_id"])
+        assert (call["fold_version"], call["call_type"]) == (
+            mango_vpbx.calls.FOLD_VERSION, "incoming")
+        assert call["answered_user_id"]
+        # ... and its recording is downloaded from the PBX with the same keys.
+        rpc.wait_for("medpulse.call.recording", [("call_id.entry_id", "=", entry)], ["id"])
+        download_recordings(rpc)
+        # The crawl gives its own operators the extensions 101-103, which demo_init gave
+        # the demo users (unique per company): after every check above, they are freed.
+        operators = rpc("res.users", "search", [("medpulse_pbx_extension", "!=", False)])
+        rpc("res.users", "write", operators, {"medpulse_pbx_extension": False})
+        emulator.stop()
+        emulator = None
+        new.stop()
+
+        # The screen crawl, as every role, on the upgraded database.
+        crawl_log = work_dir / "upgrade-crawl.log"
+        step = time.monotonic()
+        new.odoo("--test-tags", "/medpulse_telephony:TestScreenCrawl", "--stop-after-init",
+                 logfile=crawl_log, check=False)
+        timings["crawl"] = time.monotonic() - step
+        totals = [m.groupdict() for m in TEST_TOTAL.finditer(crawl_log.read_text())]
+        assert totals and totals[-1] == {"failed": "0", "errors": "0", "run": "1"}, \
+            f"the screen crawl on the upgraded database:\n{log_excerpt(crawl_log)}"
+    finally:
+        if emulator:
+            emulator.stop()
+        old.stop()
+        new.drop()
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(release)],
+                       capture_output=True)
+        shutil.rmtree(release, ignore_errors=True)
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], capture_output=True)
+        print(f"upgrade from {commit[:12]}: " + ", ".join(
+            f"{what} {seconds:.0f} s" for what, seconds in timings.items()))
