@@ -14,6 +14,7 @@ from . import medpulse_call_outcome
 from . import medpulse_call
 from . import medpulse_call_followup_lock
 from . import medpulse_call_event
+from . import medpulse_call_callback
 from . import medpulse_call_command
 from . import medpulse_call_recording
 from . import medpulse_call_recording_access

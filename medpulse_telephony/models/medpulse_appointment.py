@@ -22,11 +22,13 @@ class MedpulseAppointment(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         """An appointment booked during a call was booked by phone, whatever the form sent;
-        one booked from the card turns the card of that call to "booked"."""
+        one booked from the card turns the card of that call to "booked". A booking reaches
+        the patient: their open call-backs are done."""
         for vals in vals_list:
             if vals.get("call_id"):
                 vals["origin"] = "phone"
         appointments = super().create(vals_list)
         for call in appointments.call_id:
             call._notify_card_update()
+        self.env["medpulse.call.callback"]._on_appointments_booked(appointments)
         return appointments

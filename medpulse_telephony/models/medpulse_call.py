@@ -516,6 +516,7 @@ class MedpulseCall(models.Model):
             "_after_event_card",
             "_after_event_auto_route",
             "_after_event_recordings",
+            "_after_event_callbacks",
             "_after_event_journal",
         ]
 
@@ -535,7 +536,10 @@ class MedpulseCall(models.Model):
         3. ``_after_event_auto_route``: a known patient's call queued to their last
            operator (sent by the webhook after its commit);
         4. ``_after_event_recordings``: the recordings the event announces;
-        5. ``_after_event_journal``: the journal lists open in the browsers.
+        5. ``_after_event_callbacks``: a settled missed call opens or joins its number's
+           call-back, an answered call with the number closes it
+           (``medpulse.call.callback._on_call_settled``);
+        6. ``_after_event_journal``: the journal lists open in the browsers.
         """
         self.ensure_one()
         for step in self._after_event_steps():
@@ -558,6 +562,9 @@ class MedpulseCall(models.Model):
     def _after_event_recordings(self, event_record, event, state):
         if isinstance(event, mango_vpbx.events.RecordingEvent | mango_vpbx.events.RecordAddedEvent):
             self.env["medpulse.call.recording"].sudo()._sync_from_state(self.sudo(), event, state)
+
+    def _after_event_callbacks(self, event_record, event, state):
+        self.env["medpulse.call.callback"]._on_call_settled(self)
 
     def _after_event_journal(self, event_record, event, state):
         self._notify_journal()
@@ -1648,6 +1655,8 @@ class MedpulseCall(models.Model):
         self.ensure_one()
         self._card_dispatch(state)
         self.env["medpulse.call.recording"].sudo()._sync_from_state(self.sudo(), None, state)
+        # A missed call the webhook never saw still opens its call-back.
+        self.env["medpulse.call.callback"]._on_call_settled(self)
 
     @api.model
     def _apply_stats_rows(self, company, entry_id, rows):

@@ -3,7 +3,7 @@ import logging
 import pytz
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools.misc import format_time
 
 import mango_vpbx
@@ -68,6 +68,39 @@ class ResCompany(models.Model):
         help="The audio of older recordings is deleted, their access log is kept. "
         "Recordings marked 'Keep' are exempt. 0 keeps recordings forever.",
     )
+    # Call-backs of missed calls (medpulse.call.callback).
+    medpulse_callback_min_wait_seconds = fields.Integer(
+        string="Call-back after waiting at least (s)",
+        default=3,
+        help="A missed call shorter than this (the caller hung up in the voice menu at once) "
+        "opens no call-back. Hidden numbers never do.",
+    )
+    medpulse_callback_service_minutes = fields.Integer(
+        string="Call back within (working minutes)",
+        default=30,
+        help="The service level: a call-back is due this many minutes after the first miss, "
+        "counted on the company's working hours and holidays (a miss at night is due after "
+        "the next opening).",
+    )
+    medpulse_callback_owner_rule = fields.Selection(
+        [
+            ("rang", "The operator whose phone rang"),
+            ("round_robin", "Round-robin among operators on duty"),
+            ("fixed", "A fixed user"),
+        ],
+        string="Call-back owner",
+        default="rang",
+        required=True,
+        help="Who owns a new call-back. Operators on duty have an extension and are not "
+        "away; when nobody's phone rang, or the fixed user is not set, the round-robin "
+        "chooses.",
+    )
+    medpulse_callback_user_id = fields.Many2one(
+        "res.users",
+        string="Call-back owner (fixed)",
+        domain=[("share", "=", False)],
+        help="Owns every new call-back when the rule is \"A fixed user\": a telephony operator.",
+    )
     # Where the reconciliation with the PBX's statistics stands, per PBX account.
     medpulse_pbx_reconciled_until = fields.Datetime(
         string="Reconciled with the PBX until", readonly=True, copy=False,
@@ -110,6 +143,19 @@ class ResCompany(models.Model):
             if len(region) != 2 or not region.isalpha() or not region.isupper():
                 raise UserError(
                     _("The default country for numbers must be a two-letter code such as RU.")
+                )
+
+    @api.constrains("medpulse_callback_user_id")
+    def _check_medpulse_callback_user_id(self):
+        for company in self:
+            user = company.medpulse_callback_user_id
+            if user and not user.has_group("medpulse_telephony.group_telephony_operator"):
+                raise ValidationError(
+                    _(
+                        "%s cannot own the call-backs: give them the Telephony ▸ Operator "
+                        "right first.",
+                        user.name,
+                    )
                 )
 
     def _medpulse_pbx_time_base(self):

@@ -39,6 +39,18 @@ class ResConfigSettings(models.TransientModel):
         string="Reconcile every (minutes)", default=15,
         help="How often the journal is compared with the PBX's call statistics.",
     )
+    medpulse_callback_min_wait_seconds = fields.Integer(
+        related="company_id.medpulse_callback_min_wait_seconds", readonly=False
+    )
+    medpulse_callback_service_minutes = fields.Integer(
+        related="company_id.medpulse_callback_service_minutes", readonly=False
+    )
+    medpulse_callback_owner_rule = fields.Selection(
+        related="company_id.medpulse_callback_owner_rule", readonly=False
+    )
+    medpulse_callback_user_id = fields.Many2one(
+        related="company_id.medpulse_callback_user_id", readonly=False
+    )
     medpulse_card_auto_route = fields.Boolean(
         string="Route known patients to their last operator",
         config_parameter="medpulse_telephony.card_auto_route",

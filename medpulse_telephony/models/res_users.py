@@ -5,8 +5,8 @@ from odoo.exceptions import ValidationError
 
 # Key of the per-event operator memo in the cursor's cache (see _medpulse_pbx_operator_memo).
 _OPERATOR_MEMO = "medpulse_telephony.pbx_operators"
-#: The user's own preferences of the card (sound, desktop notifications).
-_SELF_WRITEABLE = ("medpulse_pbx_sound", "medpulse_pbx_desktop_notify")
+#: The user's own preferences: the card (sound, desktop notifications), call-backs (away).
+_SELF_WRITEABLE = ("medpulse_pbx_sound", "medpulse_pbx_desktop_notify", "medpulse_pbx_away")
 
 
 class ResUsers(models.Model):
@@ -30,6 +30,10 @@ class ResUsers(models.Model):
         string="Line for my calls",
         help="The clinic number patients see when this user calls them from Odoo; "
         "overrides the company's line for click-to-call.",
+    )
+    medpulse_pbx_away = fields.Boolean(
+        string="Away (no call-backs)",
+        help="While away, the round-robin gives this operator no new call-backs.",
     )
     # Issue 20: how the incoming-call card reaches the user (My Preferences ▸ Telephony).
     medpulse_pbx_sound = fields.Boolean(

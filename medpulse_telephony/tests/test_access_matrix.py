@@ -7,6 +7,7 @@ access rights (an ``AccessError``, or an empty result where the records exist).
 A last class checks that a user of one company reads nothing of another.
 """
 
+from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
@@ -37,16 +38,25 @@ ACTIONS = (
     "read_api_key_salt",
     "change_someone_extension",
     "export_calls",
+    "read_callbacks",
+    "hand_over_someone_callback",
 )
 #: The specification: role -> the actions it may do (every other cell is refused).
 #: Exporting needs Odoo's "Access to export feature" group on top of reading the calls:
 #: the telephony manager implies it (managers' reports), no other clinic role does.
 MATRIX = {
-    "operator": {"read_calls"},
-    "receptionist": {"read_patients", "read_calls"},
+    "operator": {"read_calls", "read_callbacks"},
+    "receptionist": {"read_patients", "read_calls", "read_callbacks"},
     "doctor": {"read_patients"},
-    "telephony_manager": {"read_calls", "read_raw_events", "listen_recordings", "export_calls"},
-    "clinic_manager": {"read_patients", "read_calls"},
+    "telephony_manager": {
+        "read_calls",
+        "read_raw_events",
+        "listen_recordings",
+        "export_calls",
+        "read_callbacks",
+        "hand_over_someone_callback",
+    },
+    "clinic_manager": {"read_patients", "read_calls", "read_callbacks"},
     "administrator": set(ACTIONS),
     "portal": set(),
     "public": set(),
@@ -130,6 +140,24 @@ class MatrixCase(HttpCase):
             )
         )
         cls.call = deliver(cls.env, cls.company, incoming_call_events("MATRIX-1"))
+        # A call-back owned by the colleague (an operator).
+        now = fields.Datetime.now()
+        cls.callback = (
+            cls.env["medpulse.call.callback"]
+            .sudo()
+            .create(
+                {
+                    "company_id": cls.company.id,
+                    "e164": "+79165550101",
+                    "user_id": cls.colleague.id,
+                    "first_missed_at": now,
+                    "last_missed_at": now,
+                    "miss_count": 1,
+                    "due_at": now,
+                }
+            )
+        )
+        cls.callback._schedule_activity()
         cls.events = cls.env["medpulse.call.event"].sudo().search([("entry_id", "=", "MATRIX-1")])
         cls.recording = (
             cls.env["medpulse.call.recording"]
@@ -209,6 +237,19 @@ class MatrixCase(HttpCase):
         except UserError:  # "You don't have the rights to export data"
             return False
         return rows == [["MATRIX-1", "Incoming", CALLER]]
+
+    def do_read_callbacks(self, user):
+        Callback = self.env["medpulse.call.callback"].with_user(user)
+        found = Callback.search([("id", "=", self.callback.id)])
+        return bool(found) and found.read(["e164"])[0]["e164"] == "+79165550101"
+
+    def do_hand_over_someone_callback(self, user):
+        """Someone else's call-back, given to oneself: the owner's, or a manager's, to do."""
+        self.callback.with_user(user).write({"user_id": user.id})
+        return (
+            self.callback.sudo().user_id == user
+            and self.callback.sudo().activity_ids.user_id == user
+        )
 
 
 def _cell_test(role, action, allowed):

@@ -74,6 +74,7 @@ READERS = {
     "medpulse.doctor": CLINIC,
     "medpulse.call": CALLS,
     "medpulse.call.command": CALLS,  # an operator their own commands (each role has one)
+    "medpulse.call.callback": CALLS,
     "medpulse.call.event": MANAGERS,
     "medpulse.call.recording": MANAGERS,
     "medpulse.call.recording.access": MANAGERS,
@@ -146,6 +147,14 @@ CLASSIFICATION = {
         "legs_html": "call",
         "display_name": "call",
         "recording_player_html": "recording",
+    },
+    "medpulse.call.callback": {
+        "e164": "call",
+        "display_name": "call",
+        "patient_id": "patient",
+        "call_ids": "call",
+        "attempt_call_ids": "call",
+        "reached_call_id": "call",
     },
     "medpulse.call.command": {
         "error_text": "call",
@@ -540,6 +549,10 @@ class TestFieldAccess(TransactionCase):
             }
         )
         upcoming.call_id = cls.call
+        # The missed call opened a call-back that the answered call closed; an attempt too.
+        callback = env["medpulse.call.callback"].sudo().search([("call_ids", "in", missed.ids)])
+        assert callback.reached_call_id == cls.call, "the answered call closed the call-back"
+        callback.attempt_call_ids = cls.call
         Command_ = env["medpulse.call.command"].sudo()
         cls.commands = Command_.create(
             [
@@ -589,6 +602,7 @@ class TestFieldAccess(TransactionCase):
             "medpulse.doctor": cls.doctor,
             "medpulse.call": cls.call | missed,
             "medpulse.call.command": cls.commands,
+            "medpulse.call.callback": callback,
             "medpulse.call.event": Event.search([("entry_id", "=", "FLD-CALL")]),
             "medpulse.call.recording": cls.recording,
             "medpulse.call.recording.access": cls.recording.sudo().access_ids,

@@ -96,6 +96,23 @@ MIGRATED = {
     ("res.users", "medpulse_pbx_desktop_notify"): (
         "18.0.1.1.0: desktop notifications on", _equals("medpulse_pbx_desktop_notify", True),
     ),
+    ("res.users", "medpulse_pbx_away"): (
+        "18.0.1.1.0: nobody is away from call-backs", _empty("medpulse_pbx_away"),
+    ),
+    ("res.company", "medpulse_callback_min_wait_seconds"): (
+        "18.0.1.1.0: call-backs from a 3 s wait", _equals("medpulse_callback_min_wait_seconds", 3),
+    ),
+    ("res.company", "medpulse_callback_service_minutes"): (
+        "18.0.1.1.0: call back within 30 working minutes",
+        _equals("medpulse_callback_service_minutes", 30),
+    ),
+    ("res.company", "medpulse_callback_owner_rule"): (
+        "18.0.1.1.0: the operator whose phone rang owns the call-back",
+        _equals("medpulse_callback_owner_rule", "rang"),
+    ),
+    ("res.company", "medpulse_callback_user_id"): (
+        "18.0.1.1.0: no fixed owner of call-backs", _empty("medpulse_callback_user_id"),
+    ),
 }
 #: Models an upgrade adds -> (why, records their data files ship); beyond those they start
 #: empty (what fills them comes after the upgrade).
@@ -106,6 +123,8 @@ NEW_MODELS = {
         "18.0.1.1.0 (migrations/18.0.1.1.0/pre-migrate.py drops the hand-made lock table): "
         "follow-up locks, taken again when a follow-up is next saved", 0,
     ),
+    # Missed calls of before the upgrade keep their follow-up in the journal.
+    "medpulse.call.callback": ("18.0.1.1.0: call-backs of the missed calls after it", 0),
 }
 
 

@@ -1,0 +1,493 @@
+from datetime import timedelta
+
+from odoo import Command, _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.tools import format_datetime
+
+from .medpulse_call_command import MANAGER_GROUP, OPERATOR_GROUP
+
+OPEN_STATES = ("open", "overdue")
+ACTIVITY_TYPE_XMLID = "medpulse_telephony.mail_activity_type_call_back"
+
+
+class MedpulseCallCallback(models.Model):
+    """A caller to call back: one open call-back per company and caller number.
+
+    Opened by the first missed incoming call of a number that needs a call-back (the
+    journal's follow-up says so), later misses of the same number attach to it. It has
+    an owner and an exact deadline (``due_at``, counted on the company's working
+    calendar) and shows as a "Call back" activity of its owner, so it is in their "My
+    activities". Every outgoing call to the number is an attempt; an answered call with
+    the number (either direction) or a booking for the caller closes it, and its activity.
+
+    The webhook reaches this model through one entry point, :meth:`_on_call_settled`,
+    called once the call's outcome is final: it costs one indexed search.
+    """
+
+    _name = "medpulse.call.callback"
+    _description = "Call-back"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "due_at asc, id asc"
+    _rec_name = "e164"
+    _mail_post_access = "read"
+
+    company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
+    e164 = fields.Char(string="Number", required=True, readonly=True, index=True)
+    state = fields.Selection(
+        [
+            ("open", "Open"),
+            ("overdue", "Overdue"),
+            ("done", "Reached"),
+            ("cancelled", "No call-back needed"),
+        ],
+        default="open",
+        required=True,
+        readonly=True,
+        index=True,
+        tracking=True,
+    )
+    is_overdue = fields.Boolean(
+        string="Overdue",
+        compute="_compute_is_overdue",
+        help="Still open past its due time.",
+    )
+    user_id = fields.Many2one(
+        "res.users",
+        string="Owner",
+        index=True,
+        tracking=True,
+        domain=[("share", "=", False)],
+        help="Who calls this number back. Handing it over moves the activity too.",
+    )
+    due_at = fields.Datetime(
+        string="Due",
+        readonly=True,
+        index=True,
+        help="The first miss plus the service level, counted on the company's working hours.",
+    )
+    first_missed_at = fields.Datetime(string="First miss", readonly=True)
+    last_missed_at = fields.Datetime(string="Last miss", readonly=True)
+    miss_count = fields.Integer(string="Misses", readonly=True, default=0)
+    call_ids = fields.Many2many(
+        "medpulse.call",
+        "medpulse_call_callback_missed_rel",
+        "callback_id",
+        "call_id",
+        string="Missed calls",
+        readonly=True,
+    )
+    attempt_call_ids = fields.Many2many(
+        "medpulse.call",
+        "medpulse_call_callback_attempt_rel",
+        "callback_id",
+        "call_id",
+        string="Attempts",
+        readonly=True,
+        help="Outgoing calls to this number since it was missed: time, operator, answered or not.",
+    )
+    attempt_count = fields.Integer(string="Attempts made", readonly=True, default=0)
+    reached_call_id = fields.Many2one(
+        "medpulse.call",
+        string="Reached in call",
+        readonly=True,
+        index="btree_not_null",
+    )
+    reached_at = fields.Datetime(string="Reached", readonly=True)
+    patient_id = fields.Many2one(
+        "medpulse.patient",
+        readonly=True,
+        index="btree_not_null",
+        groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
+        help="The best match for the number when it was missed.",
+    )
+    breach_notified = fields.Boolean(readonly=True, copy=False)
+
+    def init(self):
+        res = super().init()
+        # One open call-back per caller, whichever worker opens it.
+        self.env.cr.execute(
+            """
+            CREATE UNIQUE INDEX IF NOT EXISTS medpulse_call_callback_open_uniq
+                ON medpulse_call_callback (company_id, e164)
+             WHERE state IN ('open', 'overdue')
+            """
+        )
+        return res
+
+    @api.depends("state")
+    def _compute_is_overdue(self):
+        for callback in self:
+            callback.is_overdue = callback.state == "overdue"
+
+    # ------------------------------------------------------------ the webhook
+
+    @api.model
+    def _on_call_settled(self, call):
+        """React to a call of the journal whose outcome may have become final.
+
+        Called after every event of a call (``medpulse.call._after_event``); returns at
+        once until the call is settled. Then one indexed search finds the number's open
+        call-back (or the one this call already belongs to), and:
+
+        * a missed incoming call that still needs a call-back opens one or attaches to it;
+        * an outgoing call to the number is an attempt;
+        * an answered call with the number, either direction, closes it.
+        """
+        call = call.sudo()
+        number = call.external_e164
+        if not number or call.direction not in ("incoming", "outgoing") or not call.created_at:
+            return self.browse()
+        if not call._followup_settled():
+            return self.browse()
+        Callback = self.sudo()
+        found = Callback.search(
+            [
+                ("company_id", "=", call.company_id.id),
+                ("e164", "=", number),
+                "|",
+                ("state", "in", OPEN_STATES),
+                "|",
+                ("call_ids", "in", call.ids),
+                ("attempt_call_ids", "in", call.ids),
+            ],
+            order="id desc",
+        )
+        if any(
+            call in callback.call_ids or call in callback.attempt_call_ids for callback in found
+        ):
+            return found
+        callback = found.filtered(lambda cb: cb.state in OPEN_STATES)[:1]
+        if call.call_type == "missed_incoming":
+            if call.followup_state != "needs_callback" or not self._worth_a_callback(call):
+                return callback
+            if callback:
+                callback._attach_miss(call)
+            else:
+                callback = Callback._open(call)
+            return callback
+        if not callback or call.created_at < callback.first_missed_at:
+            return callback
+        if call.direction == "outgoing":
+            callback._record_attempt(call)
+        if call.result == "answered":
+            callback._mark_reached(call=call)
+        return callback
+
+    @api.model
+    def _worth_a_callback(self, call):
+        """Not an abandon shorter than the company's threshold (a caller who hung up in
+        the voice menu at once)."""
+        return (call.wait_seconds or 0) >= call.company_id.medpulse_callback_min_wait_seconds
+
+    @api.model
+    def _open(self, call):
+        company = call.company_id
+        due = self._due_from(company, call.created_at)
+        callback = self.create(
+            {
+                "company_id": company.id,
+                "e164": call.external_e164,
+                "first_missed_at": call.created_at,
+                "last_missed_at": call.created_at,
+                "miss_count": 1,
+                "call_ids": [Command.link(call.id)],
+                "patient_id": call.patient_id.id,
+                "due_at": due,
+                "user_id": self._owner_for(call).id,
+            }
+        )
+        callback._schedule_activity()
+        return callback
+
+    def _attach_miss(self, call):
+        self.ensure_one()
+        self.write(
+            {
+                "call_ids": [Command.link(call.id)],
+                "miss_count": self.miss_count + 1,
+                "first_missed_at": min(self.first_missed_at, call.created_at),
+                "last_missed_at": max(self.last_missed_at, call.created_at),
+                "patient_id": self.patient_id.id or call.patient_id.id,
+            }
+        )
+
+    def _record_attempt(self, call):
+        self.ensure_one()
+        self.write(
+            {
+                "attempt_call_ids": [Command.link(call.id)],
+                "attempt_count": self.attempt_count + 1,
+            }
+        )
+
+    def _mark_reached(self, call=None, appointment=None):
+        """Close the call-backs and mark their activities done."""
+        for callback in self:
+            if call:
+                feedback = _("Reached in call %s.", call.display_name)
+            else:
+                feedback = _("The caller booked an appointment.")
+            callback.write(
+                {
+                    "state": "done",
+                    "reached_call_id": call.id if call else False,
+                    "reached_at": call.created_at if call else fields.Datetime.now(),
+                }
+            )
+            callback._callback_activities().action_feedback(feedback=feedback)
+
+    # ------------------------------------------------------------ the deadline
+
+    @api.model
+    def _due_from(self, company, missed_at):
+        """``missed_at`` plus the service level, counted on the company's working hours.
+
+        The company's calendar and its time zone, its leaves (holidays) included: a miss
+        on Friday at 21:00 is due on Monday at opening time plus the service level.
+        Without a calendar, plain clock time.
+        """
+        minutes = max(company.medpulse_callback_service_minutes, 0)
+        calendar = company.resource_calendar_id
+        if calendar:
+            due = calendar.sudo().plan_hours(minutes / 60.0, missed_at, compute_leaves=True)
+            if due:
+                return due
+        return missed_at + timedelta(minutes=minutes)
+
+    # ------------------------------------------------------------- the owner
+
+    @api.model
+    def _owner_for(self, call):
+        """The owner by the company's rule; the rang operator and the fixed user fall
+        back to the round-robin when there is none."""
+        company = call.company_id
+        rule = company.medpulse_callback_owner_rule
+        if rule == "fixed" and company.medpulse_callback_user_id:
+            return company.medpulse_callback_user_id
+        if rule == "rang":
+            rang = call.rang_user_ids.filtered(lambda user: user.active and not user.share)
+            if rang:
+                return rang.sorted("id")[:1]
+        return self._round_robin_owner(company)
+
+    @api.model
+    def _on_duty_operators(self, company):
+        """Operators who can take a call-back now: an extension, the operator right, not away."""
+        return (
+            self.env["res.users"]
+            .sudo()
+            .search(
+                [
+                    ("company_ids", "in", company.ids),
+                    ("medpulse_pbx_extension", "!=", False),
+                    ("medpulse_pbx_away", "=", False),
+                    ("groups_id", "in", self.env.ref(OPERATOR_GROUP).ids),
+                    ("share", "=", False),
+                ],
+                order="id",
+            )
+        )
+
+    @api.model
+    def _round_robin_owner(self, company):
+        """The on-duty operator who got a call-back the longest ago (or never)."""
+        operators = self._on_duty_operators(company)
+        if len(operators) <= 1:
+            return operators
+        last = dict(
+            self.sudo()._read_group(
+                [("company_id", "=", company.id), ("user_id", "in", operators.ids)],
+                ["user_id"],
+                ["id:max"],
+            )
+        )
+        return min(operators, key=lambda user: (last.get(user, 0), user.id))
+
+    # ---------------------------------------------------------- the activity
+
+    @api.model
+    def _activity_type(self):
+        return self.env.ref(ACTIVITY_TYPE_XMLID)
+
+    def _callback_activities(self):
+        """The "Call back" activities of these call-backs (not others scheduled by hand)."""
+        kind = self._activity_type()
+        return self.sudo().activity_ids.filtered(lambda activity: activity.activity_type_id == kind)
+
+    def _schedule_activity(self):
+        """The "Call back" activity of the owner, due on the due time's local date."""
+        for callback in self.sudo():
+            if not callback.user_id:
+                continue
+            callback.with_context(mail_activity_quick_update=True).activity_schedule(
+                ACTIVITY_TYPE_XMLID,
+                date_deadline=callback._due_local_date(),
+                summary=_("Call back %s", callback.e164),
+                user_id=callback.user_id.id,
+            )
+
+    def _due_local_date(self):
+        self.ensure_one()
+        tz = self.company_id.resource_calendar_id.tz or "UTC"
+        return fields.Datetime.context_timestamp(self.with_context(tz=tz), self.due_at).date()
+
+    # --------------------------------------------------------------- writes
+
+    def write(self, vals):
+        if "user_id" in vals and not self.env.su:
+            self._check_can_hand_over()
+        res = super().write(vals)
+        if "user_id" in vals:
+            for callback in self.sudo():
+                activities = callback._callback_activities()
+                if activities:
+                    activities.with_context(mail_activity_quick_update=True).write(
+                        {"user_id": callback.user_id.id}
+                    )
+                elif callback.state in OPEN_STATES:
+                    callback._schedule_activity()
+        return res
+
+    def _check_can_hand_over(self):
+        """The owner (or a telephony manager) hands a call-back over, to an operator."""
+        if self.env.user.has_group(MANAGER_GROUP):
+            return
+        if any(callback.user_id and callback.user_id != self.env.user for callback in self):
+            raise AccessError(
+                _("Only the owner of a call-back or a telephony manager can hand it over.")
+            )
+
+    @api.constrains("user_id")
+    def _check_owner_is_operator(self):
+        for callback in self:
+            if callback.user_id and not callback.user_id.has_group(OPERATOR_GROUP):
+                raise UserError(
+                    _(
+                        "%s cannot own call-backs: give them the Telephony ▸ Operator right first.",
+                        callback.user_id.name,
+                    )
+                )
+
+    def action_take(self):
+        """Take a call-back over: anyone's for a telephony manager; for an operator, one
+        with no owner, an owner who is away or gone, or one already overdue (a colleague's
+        call-back is otherwise theirs to hand over)."""
+        self._check_open()
+        if not self.env.user.has_group(OPERATOR_GROUP):
+            raise AccessError(_("Only telephony operators take call-backs."))
+        if not self.env.user.has_group(MANAGER_GROUP):
+            for callback in self:
+                owner = callback.user_id
+                if (
+                    owner
+                    and owner != self.env.user
+                    and owner.active
+                    and not (owner.medpulse_pbx_away or callback.state == "overdue")
+                ):
+                    raise UserError(
+                        _(
+                            "%s owns this call-back and is on duty: ask them, or a telephony "
+                            "manager, to hand it over.",
+                            owner.name,
+                        )
+                    )
+        self.sudo().write({"user_id": self.env.user.id})
+
+    def action_call_back(self):
+        """Call the number from the list or the form: the browser places the call (the
+        desk phone bound to it), and the outgoing call is recorded as an attempt."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.client",
+            "tag": "medpulse_telephony.click_to_call",
+            "params": {"number": self.e164, "res_model": self._name, "res_id": self.id},
+        }
+
+    def _check_open(self):
+        if any(callback.state not in OPEN_STATES for callback in self):
+            raise UserError(_("This call-back is closed already."))
+
+    def action_cancel(self):
+        """Nothing to do for this caller (a wrong number, a duplicate)."""
+        self._check_open()
+        for callback in self:
+            callback.write({"state": "cancelled"})
+            callback._callback_activities().action_feedback(
+                feedback=_("Cancelled: no call-back needed.")
+            )
+
+    # ----------------------------------------------------------------- bookings
+
+    @api.model
+    def _on_appointments_booked(self, appointments):
+        """A booking for a caller reaches them: their open call-backs are done."""
+        appointments = appointments.sudo()
+        for company in appointments.company_id:
+            patients = appointments.filtered(lambda a, c=company: a.company_id == c).patient_id
+            numbers = [number for number in patients.phone_ids.mapped("number_e164") if number]
+            if not numbers and not patients:
+                continue
+            callbacks = self.sudo().search(
+                [
+                    ("company_id", "=", company.id),
+                    ("state", "in", OPEN_STATES),
+                    "|",
+                    ("e164", "in", numbers),
+                    ("patient_id", "in", patients.ids),
+                ]
+            )
+            callbacks._mark_reached(appointment=appointments)
+
+    # ------------------------------------------------------------------- cron
+
+    @api.model
+    def _cron_mark_overdue(self):
+        """Call-backs still open past their due time: overdue, and the owner and the
+        company's telephony managers are told, once per breach.
+
+        One notification per person and run, naming the numbers (never a patient): after
+        a long stop (or a fresh demo history) a manager gets one message, not hundreds.
+        """
+        breached = self.sudo().search(
+            [("state", "=", "open"), ("due_at", "<", fields.Datetime.now())]
+        )
+        if not breached:
+            return
+        breached.write({"state": "overdue"})
+        root = self.env.ref("base.user_root")
+        managers = (
+            self.env.ref(MANAGER_GROUP)
+            .sudo()
+            .users.filtered(lambda user: user.active and not user.share and user != root)
+        )
+        to_tell = {}
+        for callback in breached.filtered(lambda cb: not cb.breach_notified):
+            recipients = callback.user_id | managers.filtered(
+                lambda user, cb=callback: cb.company_id in user.company_ids
+            )
+            for partner in recipients.partner_id:
+                to_tell.setdefault(partner, self.browse())
+                to_tell[partner] |= callback
+        for partner, callbacks in to_tell.items():
+            self.env["bus.bus"]._sendone(
+                partner,
+                "simple_notification",
+                {
+                    "title": _("Call-back overdue"),
+                    "message": callbacks._breach_message(),
+                    "type": "warning",
+                    "sticky": True,
+                },
+            )
+        breached.write({"breach_notified": True})
+
+    def _breach_message(self):
+        if len(self) == 1:
+            tz = self.company_id.resource_calendar_id.tz or "UTC"
+            return _(
+                "The call-back of %(number)s was due at %(due)s and nobody reached the caller.",
+                number=self.e164,
+                due=format_datetime(self.env, self.due_at, tz=tz, dt_format="short"),
+            )
+        numbers = ", ".join(self[:5].mapped("e164")) + (", …" if len(self) > 5 else "")
+        return _("%(count)s call-backs are overdue: %(numbers)s.", count=len(self), numbers=numbers)
