@@ -49,6 +49,20 @@ def set_version(root: Path, folder: str, version: str) -> None:
                                path.read_text(), count=1))
 
 
+def version_of(root: Path, folder: str) -> str:
+    manifest = root / folder / "__manifest__.py"
+    if manifest.is_file():
+        return re.search(r'"version": "([^"]+)"', manifest.read_text())[1]
+    return re.search(r'^version = "([^"]+)"', (root / folder / "pyproject.toml").read_text(),
+                     flags=re.M)[1]
+
+
+def next_patch(version: str, step: int = 1) -> str:
+    """``version`` with its last number raised by ``step``: a version nobody released."""
+    *head, last = version.split(".")
+    return ".".join([*head, str(int(last) + step)])
+
+
 @pytest.fixture
 def copy(tmp_path):
     """The release files of this checkout in a new git repository, its one commit recorded."""
@@ -67,10 +81,11 @@ def copy(tmp_path):
             )
             shutil.copy(ROOT / folder / version_file, root / folder / version_file)
         shutil.copytree(ROOT / folder / "readme", root / folder / "readme", dirs_exist_ok=True)
-        # The copy releases its newest entries itself (below); older entries keep the commits
-        # they name, which the fetch of this repository's history brings.
+        # The copy releases its newest entries itself (below), recorded or not here; older
+        # entries keep the commits they name, which the fetch of this repository's history
+        # brings.
         history = root / folder / "readme" / "HISTORY.md"
-        history.write_text(re.sub(r"Released at commit: [0-9a-f]{40}",
+        history.write_text(re.sub(r"Released at commit: (?:not recorded yet|[0-9a-f]{40})",
                                   "Released at commit: not recorded yet", history.read_text(),
                                   count=1))
     git(root, "init", "-q")
@@ -103,8 +118,7 @@ def test_record_names_the_commit(copy):
 @pytest.mark.parametrize("folder", DISTRIBUTIONS)
 def test_a_version_without_its_changelog_entry_fails(copy, folder):
     current = release(copy, "check").stdout
-    is_addon = (copy / folder / "__manifest__.py").is_file()
-    bumped = "18.0.1.0.99" if is_addon else "99.0.0"
+    bumped = next_patch(version_of(copy, folder), 99)
     set_version(copy, folder, bumped)
     done = release(copy, "check")
     assert done.returncode == 1
@@ -126,12 +140,13 @@ def test_a_recorded_commit_must_hold_the_version(copy):
     history = copy / ADDON / "readme" / "HISTORY.md"
     text = history.read_text()
     recorded = re.search(r"Released at commit: ([0-9a-f]{40})", text)[1]
-    set_version(copy, ADDON, "18.0.1.0.1")
+    other = next_patch(version_of(copy, ADDON))
+    set_version(copy, ADDON, other)
     wrong = commit(copy, "a version nobody released")
     history.write_text(text.replace(recorded, wrong))
     done = release(copy, "check")
     assert done.returncode == 1
-    assert f"names commit {wrong[:12]}, where the version is 18.0.1.0.1" in done.stdout
+    assert f"names commit {wrong[:12]}, where the version is {other}" in done.stdout
     history.write_text(text.replace(recorded, "0" * 40))
     assert "which this repository does not have" in release(copy, "check").stdout
 
@@ -139,16 +154,18 @@ def test_a_recorded_commit_must_hold_the_version(copy):
 def test_the_next_release_from_news_fragments(copy):
     """Bump, fragment, notes: a new entry on top, pending until recorded; the older entry
     without its commit then fails."""
-    set_version(copy, ADDON, "18.0.1.0.1")
+    released = version_of(copy, ADDON)
+    bumped = next_patch(released)
+    set_version(copy, ADDON, bumped)
     (copy / ADDON / "readme" / "newsfragments" / "42.bugfix").write_text(
         "A fix an administrator should know about.\n")
     done = release(copy, "notes")
     assert done.returncode == 0, done.stdout + done.stderr
     history = (copy / ADDON / "readme" / "HISTORY.md").read_text()
-    assert history.startswith("## 18.0.1.0.1 (")
+    assert history.startswith(f"## {bumped} (")
     assert "### Bugfixes\n\n- A fix an administrator should know about. (issue 42)" in history
     assert not (copy / ADDON / "readme" / "newsfragments" / "42.bugfix").exists()
-    assert f"{ADDON} 18.0.1.0.1 (" in done.stdout and "commit not recorded yet" in done.stdout
+    assert f"{ADDON} {bumped} (" in done.stdout and "commit not recorded yet" in done.stdout
 
     # A fragment while the version is in the changelog already: the version must move first.
     (copy / ADDON / "readme" / "newsfragments" / "43.bugfix").write_text("Another.\n")
@@ -158,4 +175,4 @@ def test_the_next_release_from_news_fragments(copy):
         history.replace(f"Released at commit: {git(copy, 'rev-parse', 'HEAD~1')}",
                         "Released at commit: not recorded yet"))
     done = release(copy, "check")
-    assert done.returncode == 1 and "18.0.1.0.0 names no commit" in done.stdout
+    assert done.returncode == 1 and f"{released} names no commit" in done.stdout
