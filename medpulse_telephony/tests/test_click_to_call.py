@@ -123,12 +123,8 @@ class TestClickToCall(ClickToCallCase):
             ("medpulse.appointment", "form", False, "patient_phone"),
             ("medpulse.call", "list", False, "external_number_display"),
             ("medpulse.call", "form", False, "caller_number"),
-            (
-                "medpulse.call",
-                "list",
-                "medpulse_telephony.medpulse_call_view_list_callback",
-                "external_number_display",
-            ),
+            ("medpulse.call.callback", "list", False, "e164"),
+            ("medpulse.call.callback", "form", False, "e164"),
         ]
         for model, view_type, xmlid, field in cases:
             view_id = self.env.ref(xmlid).id if xmlid else False
@@ -136,8 +132,8 @@ class TestClickToCall(ClickToCallCase):
             nodes = etree.fromstring(arch).xpath(f"//field[@name='{field}']")
             self.assertTrue(nodes, (model, view_type, field))
             self.assertEqual(nodes[0].get("widget"), "phone", (model, view_type, field))
-        arch = self.env["medpulse.call"].get_view(
-            self.env.ref("medpulse_telephony.medpulse_call_view_list_callback").id, "list"
+        arch = self.env["medpulse.call.callback"].get_view(
+            self.env.ref("medpulse_telephony.medpulse_call_callback_view_list").id, "list"
         )["arch"]
         self.assertTrue(etree.fromstring(arch).xpath("//button[@name='action_call_back']"))
 

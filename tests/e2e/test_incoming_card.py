@@ -11,6 +11,9 @@ from card_helpers import Call, SignedPbx, login, percentile
 from conftest import OdooRPC
 from playwright.sync_api import expect
 
+#: The card's follow-up state (the ended card also has the outcome's select).
+FOLLOWUP_SELECT = ".o_medpulse_card_followup select[id^='o_medpulse_followup_']"
+
 CARD = ".o_medpulse_incoming_card"
 # A shared CI machine can be slow; latencies are measured, not asserted, below.
 expect.set_options(timeout=15000)
@@ -102,7 +105,7 @@ def test_card_shows_patient_and_booking_links_the_appointment(
 
     call.drop("101")
     expect(card.locator(".o_medpulse_card_followup")).to_be_visible()
-    card.locator(".o_medpulse_card_followup select").select_option("needs_callback")
+    card.locator(FOLLOWUP_SELECT).select_option("needs_callback")
     card.locator(".o_medpulse_card_followup textarea").fill("Bring the test results")
     card.locator(".o_medpulse_card_followup_save").click()
     expect(card).to_have_count(0)
@@ -127,7 +130,7 @@ def test_saved_followup_of_a_user_without_email_stays_saved(browser, odoo_server
         call_id = _call_id(rpc, call)
         card = page.locator(f"{CARD}[data-call-id='{call_id}']")
         expect(card.locator(".o_medpulse_card_followup")).to_be_visible()
-        card.locator(".o_medpulse_card_followup select").select_option("needs_callback")
+        card.locator(FOLLOWUP_SELECT).select_option("needs_callback")
         card.locator(".o_medpulse_card_followup textarea").fill(
             "Call after 6 pm, about the results"
         )
