@@ -161,6 +161,7 @@ test("when the ringing tab closes, another tab takes over the ringtone", async (
     listen(tab1, "tab1");
     listen(tab2, "tab2");
     send(ringing());
+    await contains(".o_medpulse_card_ringing", { target: tab1 });
     await contains(".o_medpulse_card_ringing", { target: tab2 });
     expect.verifySteps([`tab1 play ${RINGTONE} loop=true`]);
     // Closing the main tab frees "main" in localStorage: the next tab is elected at once.
