@@ -64,6 +64,7 @@
             "medpulse_telephony/static/tests/crawl/screen_crawler.js",
         ],
         "web.assets_unit_tests": [
+            "medpulse_telephony/static/tests/card_test_helpers.js",
             "medpulse_telephony/static/tests/*.test.js",
         ],
     },

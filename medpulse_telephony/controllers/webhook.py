@@ -47,7 +47,7 @@ from odoo.http import request
 import mango_vpbx
 from mango_vpbx.assumptions import PING_SEGMENT
 
-from ..models.medpulse_call_event import FOLD_ATTEMPTS, is_concurrency_error
+from ..models.medpulse_call_event import in_new_transaction
 
 _logger = logging.getLogger(__name__)
 
@@ -173,22 +173,15 @@ def fold_in_turn(record, event):
     its 200.
     """
     record._lock_call()
-    for attempt in range(1, FOLD_ATTEMPTS + 1):
-        try:
-            with record.env.registry.cursor() as cr:
-                record.with_env(record.env(cr=cr))._process(event)
-            break
-        except Exception as error:  # noqa: BLE001 - the PBX must get its 200 (it never retries)
-            if is_concurrency_error(error) and attempt < FOLD_ATTEMPTS:
-                time.sleep(0.01 * attempt)
-                continue
-            _logger.warning(
-                "PBX event %s: journal not updated (attempt %s, %s; the message is on "
-                "the event)",
-                record.id, attempt, type(error).__name__,
-            )
-            record._fold_failed(error)
-            break
+
+    def failed(error, attempt):
+        _logger.warning(
+            "PBX event %s: journal not updated (attempt %s, %s; the message is on the event)",
+            record.id, attempt, type(error).__name__,
+        )
+        record._fold_failed(error)
+
+    in_new_transaction(record.env, lambda env: record.with_env(env)._process(event), failed)
     # Releases the call's lock (and keeps a failure flagged above).
     record.env.cr.commit()  # pylint: disable=invalid-commit  # the webhook owns its transactions
     record.invalidate_recordset(["call_id"])

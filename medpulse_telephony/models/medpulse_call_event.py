@@ -2,6 +2,7 @@ import functools
 import hashlib
 import json
 import logging
+import time
 import traceback
 from datetime import timedelta
 
@@ -369,3 +370,25 @@ def is_concurrency_error(error):
         error,
         (pg_errors.SerializationFailure, pg_errors.DeadlockDetected, pg_errors.LockNotAvailable),
     )
+
+
+def in_new_transaction(env, work, on_failure):
+    """Run ``work(env)`` with ``env`` on a new cursor, committed at the end; the callers
+    hold the call's lock meanwhile (the webhook's ``fold_in_turn`` and the refold).
+
+    A concurrency error starts the work again at once with a fresh snapshot, up to
+    ``FOLD_ATTEMPTS`` times; any other error, or a conflict on the last attempt, is given
+    to ``on_failure(error, attempt)``. Never raises; returns whether the work committed.
+    """
+    for attempt in range(1, FOLD_ATTEMPTS + 1):
+        try:
+            with env.registry.cursor() as cr:
+                work(env(cr=cr))
+            return True
+        except Exception as error:  # noqa: BLE001 - the callers must go on (the PBX gets its 200)
+            if is_concurrency_error(error) and attempt < FOLD_ATTEMPTS:
+                time.sleep(0.01 * attempt)
+                continue
+            on_failure(error, attempt)
+            return False
+    return False

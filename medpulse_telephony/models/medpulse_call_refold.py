@@ -1,12 +1,12 @@
+import functools
 import logging
-import time
 
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
 import mango_vpbx
 
-from .medpulse_call_event import _CALL_LOCK_NAMESPACE, FOLD_ATTEMPTS, is_concurrency_error
+from .medpulse_call_event import _CALL_LOCK_NAMESPACE, in_new_transaction
 from .medpulse_telephony_limit import _lock_key
 
 _logger = logging.getLogger(__name__)
@@ -230,23 +230,20 @@ class MedpulseCallRefold(models.Model):
         with self.env.registry.cursor() as lock_cr:
             lock_cr.execute(SQL("SELECT pg_advisory_xact_lock(%s, %s)", _CALL_LOCK_NAMESPACE,
                                 _lock_key(f"{company_id}:{entry_id}")))
-            for attempt in range(1, FOLD_ATTEMPTS + 1):
-                try:
-                    with self.env.registry.cursor() as cr:
-                        self.with_env(self.env(cr=cr, su=True))._refold_locked(run_id, call_id)
-                    return
-                except Exception as error:  # noqa: BLE001 - one call must not stop the refold
-                    if is_concurrency_error(error) and attempt < FOLD_ATTEMPTS:
-                        time.sleep(0.01 * attempt)
-                        continue
-                    # No call data in the log: its id and the kind of failure only.
-                    _logger.warning("Refold of call %s failed (attempt %s, %s)", call_id,
-                                    attempt, type(error).__name__)
-                    with self.env.registry.cursor() as cr:
-                        run = self.with_env(self.env(cr=cr, su=True)).browse(run_id)
-                        run.write({"failed_count": run.failed_count + 1,
-                                   "last_call_id": max(run.last_call_id, call_id)})
-                    return
+            in_new_transaction(
+                self.env(su=True),
+                lambda env: self.with_env(env)._refold_locked(run_id, call_id),
+                functools.partial(self._refold_failed, run_id, call_id),
+            )
+
+    def _refold_failed(self, run_id, call_id, error, attempt):
+        # No call data in the log: its id and the kind of failure only.
+        _logger.warning("Refold of call %s failed (attempt %s, %s)", call_id, attempt,
+                        type(error).__name__)
+        with self.env.registry.cursor() as cr:
+            run = self.with_env(self.env(cr=cr, su=True)).browse(run_id)
+            run.write({"failed_count": run.failed_count + 1,
+                       "last_call_id": max(run.last_call_id, call_id)})
 
     def _refold_locked(self, run_id, call_id):
         run = self.browse(run_id)

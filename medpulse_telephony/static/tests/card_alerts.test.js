@@ -5,9 +5,8 @@ import {
     contains,
     defineMailModels,
     start,
-    startServer,
 } from "@mail/../tests/mail_test_helpers";
-import { onRpc, patchWithCleanup, serverState } from "@web/../tests/web_test_helpers";
+import { onRpc, patchWithCleanup } from "@web/../tests/web_test_helpers";
 import { browser } from "@web/core/browser/browser";
 import {
     AUTOPLAY_TOLD_KEY,
@@ -16,35 +15,18 @@ import {
     NOTIFY_ASKED_KEY,
     RINGTONE,
 } from "@medpulse_telephony/incoming_card/card_alerts_service";
+import { ringing as cardPayload, startCardClient } from "@medpulse_telephony/../tests/card_test_helpers";
 
 describe.current.tags("desktop");
 defineMailModels();
 
-const CARD = "medpulse_telephony.card";
-
+/** A ringing call's card with the card's alert preferences and outcomes, as the server sends them. */
 function ringing(overrides = {}) {
-    return {
-        call_id: 42,
-        entry_id: "E-42",
-        status: "ringing",
-        number: "+7 916 123-45-67",
-        number_e164: "+79161234567",
-        line: "Main line",
-        created_at: "2026-03-02 09:00:00",
-        answered_at: false,
-        answered_by: "",
-        device_id: false,
-        routed: false,
-        followup_state: "new",
-        followup_note: "",
+    return cardPayload({
         followup_states: [
             ["new", "New"],
             ["resolved", "Resolved"],
         ],
-        restricted: false,
-        patient_id: 7,
-        patients: [{ id: 7, name: "Ivanova Anna Petrovna", consent_call: true }],
-        appointments: [],
         recent_calls: 0,
         sound: true,
         desktop_notify: true,
@@ -56,7 +38,7 @@ function ringing(overrides = {}) {
         ],
         outcome_required: false,
         ...overrides,
-    };
+    });
 }
 
 /** The browser's Notification API, recorded: what the operating system would show. */
@@ -97,16 +79,9 @@ function listen(env, tab = "tab") {
     });
 }
 
-async function startTab(asTab = false) {
-    const env = await start(asTab ? { asTab: true } : undefined);
-    return env;
-}
-
 async function setup() {
-    const pyEnv = await startServer();
-    const env = await startTab();
+    const { env, send } = await startCardClient();
     listen(env);
-    const send = (payload) => pyEnv["bus.bus"]._sendone(serverState.partnerId, CARD, payload);
     return { env, send };
 }
 
@@ -162,14 +137,13 @@ test("sound preference off: no ringtone, no desktop notification", async () => {
 });
 
 test("only the main tab rings; hidden in the other tab, it stops", async () => {
-    const pyEnv = await startServer();
-    const tab1 = await startTab(true);
-    const tab2 = await startTab(true);
+    const { env: tab1, send } = await startCardClient({ asTab: true });
+    const tab2 = await start({ asTab: true });
     listen(tab1, "tab1");
     listen(tab2, "tab2");
     expect(tab1.services.multi_tab.isOnMainTab()).toBe(true);
     expect(tab2.services.multi_tab.isOnMainTab()).toBe(false);
-    pyEnv["bus.bus"]._sendone(serverState.partnerId, CARD, ringing());
+    send(ringing());
     await contains(".o_medpulse_card_ringing", { target: tab1 });
     await contains(".o_medpulse_card_ringing", { target: tab2 });
     expect.verifySteps([`tab1 play ${RINGTONE} loop=true`]);
@@ -182,12 +156,12 @@ test("only the main tab rings; hidden in the other tab, it stops", async () => {
 });
 
 test("when the ringing tab closes, another tab takes over the ringtone", async () => {
-    const pyEnv = await startServer();
-    const tab1 = await startTab(true);
-    const tab2 = await startTab(true);
+    const { env: tab1, send } = await startCardClient({ asTab: true });
+    const tab2 = await start({ asTab: true });
     listen(tab1, "tab1");
     listen(tab2, "tab2");
-    pyEnv["bus.bus"]._sendone(serverState.partnerId, CARD, ringing());
+    send(ringing());
+    await contains(".o_medpulse_card_ringing", { target: tab1 });
     await contains(".o_medpulse_card_ringing", { target: tab2 });
     expect.verifySteps([`tab1 play ${RINGTONE} loop=true`]);
     // Closing the main tab frees "main" in localStorage: the next tab is elected at once.

@@ -5,56 +5,14 @@ import {
     contains,
     defineMailModels,
     insertText,
-    start,
-    startServer,
 } from "@mail/../tests/mail_test_helpers";
-import { makeServerError, onRpc, patchWithCleanup, serverState } from "@web/../tests/web_test_helpers";
+import { makeServerError, onRpc, patchWithCleanup } from "@web/../tests/web_test_helpers";
 import { browser } from "@web/core/browser/browser";
 import { BOUND_DEVICE_KEY } from "@medpulse_telephony/incoming_card/incoming_card_service";
+import { ringing, startCardClient } from "@medpulse_telephony/../tests/card_test_helpers";
 
 describe.current.tags("desktop");
 defineMailModels();
-
-const CARD = "medpulse_telephony.card";
-
-function ringing(overrides = {}) {
-    return {
-        call_id: 42,
-        entry_id: "E-42",
-        status: "ringing",
-        number: "+7 916 123-45-67",
-        number_e164: "+79161234567",
-        line: "Main line",
-        created_at: "2026-03-02 09:00:00",
-        answered_at: false,
-        answered_by: "",
-        device_id: false,
-        routed: false,
-        followup_state: "new",
-        followup_note: "",
-        followup_states: [
-            ["new", "New"],
-            ["needs_callback", "Needs callback"],
-            ["resolved", "Resolved"],
-        ],
-        restricted: false,
-        patient_id: 7,
-        patients: [
-            {
-                id: 7,
-                name: "Ivanova Anna Petrovna",
-                card_number: "P-0007",
-                last_visit_at: "2026-02-20 06:30:00",
-                last_service: "Therapist consultation",
-                next_appointment: false,
-                consent_call: true,
-            },
-        ],
-        appointments: [],
-        recent_calls: 2,
-        ...overrides,
-    };
-}
 
 let activeCards;
 beforeEach(() => {
@@ -62,12 +20,7 @@ beforeEach(() => {
     onRpc("medpulse.call", "get_active_cards", () => activeCards);
 });
 
-async function startWithBus() {
-    const pyEnv = await startServer();
-    const env = await start();
-    const send = (payload) => pyEnv["bus.bus"]._sendone(serverState.partnerId, CARD, payload);
-    return { env, send };
-}
+const startWithBus = () => startCardClient();
 
 test("a ringing call shows the patient's name and last visit, once", async () => {
     const { send } = await startWithBus();

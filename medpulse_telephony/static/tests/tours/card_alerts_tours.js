@@ -1,5 +1,6 @@
 import { browser } from "@web/core/browser/browser";
 import { registry } from "@web/core/registry";
+import { telephonyPreferencesSteps } from "@medpulse_telephony/../tests/tours/preferences_tour";
 
 /**
  * Tours of tests/test_card_alerts_browser.py: a call rings the user (its card comes back
@@ -147,40 +148,20 @@ registry.category("web_tour.tours").add("medpulse_card_named_tour", {
 
 registry.category("web_tour.tours").add("medpulse_card_preferences_tour", {
     url: "/odoo",
-    steps: () => [
-        {
-            content: "Open the user menu",
-            trigger: ".o_user_menu button",
-            run: "click",
-        },
-        {
-            content: "Open my preferences",
-            trigger: ".dropdown-item[data-menu=settings]",
-            run: "click",
-        },
-        {
-            content: "The Telephony tab",
-            trigger: ".modal .o_notebook .nav-link:contains(Telephony)",
-            run: "click",
-        },
-        {
-            content: "Desktop notifications: on, and this browser's permission next to it",
-            trigger:
-                ".modal .o_field_widget[name=medpulse_pbx_desktop_notify] .o_medpulse_notify_permission",
-        },
-        {
-            content: "Turn the ringtone off",
-            trigger: ".modal .o_field_widget[name=medpulse_pbx_sound] input:checked",
-            run: "click",
-        },
-        {
-            content: "Save",
-            trigger: ".modal button[name=preference_save]",
-            run: "click",
-        },
-        {
-            content: "The preferences are closed",
-            trigger: "body:not(:has(.modal))",
-        },
-    ],
+    steps: () =>
+        telephonyPreferencesSteps(
+            [
+                {
+                    content: "Desktop notifications: on, and this browser's permission next to it",
+                    trigger:
+                        ".modal .o_field_widget[name=medpulse_pbx_desktop_notify] .o_medpulse_notify_permission",
+                },
+                {
+                    content: "Turn the ringtone off",
+                    trigger: ".modal .o_field_widget[name=medpulse_pbx_sound] input:checked",
+                    run: "click",
+                },
+            ],
+            { save: true }
+        ),
 });
