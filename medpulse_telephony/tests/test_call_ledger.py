@@ -383,11 +383,13 @@ class TestCallLedgerTour(LedgerWeek, HttpCase):
             self.env, login="ldg_tour_tel", groups="medpulse_telephony.group_telephony_manager",
             tz=UFA,
         )
-        self.start_tour("/odoo", "medpulse_call_ledger_tour", login=user.login)
+        self.start_tour("/odoo/action-medpulse_telephony.medpulse_call_action",
+                        "medpulse_call_ledger_tour", login=user.login)
 
     def test_clinic_manager_opens_the_ledger(self):
         user = new_test_user(
             self.env, login="ldg_tour_clinic", groups="medpulse_clinic.group_clinic_manager",
             tz=UFA,
         )
-        self.start_tour("/odoo", "medpulse_call_ledger_tour", login=user.login)
+        self.start_tour("/odoo/action-medpulse_telephony.medpulse_call_action",
+                        "medpulse_call_ledger_tour", login=user.login)

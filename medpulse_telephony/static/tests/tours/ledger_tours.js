@@ -1,18 +1,13 @@
 import { registry } from "@web/core/registry";
 
 /**
- * Tour of tests/test_call_ledger.py: a manager opens Telephony ▸ Reporting ▸ Lost-patient
- * ledger from the menu, reads the callers of a day (one never reached, one reached in
+ * Tour of tests/test_call_ledger.py: a manager in Telephony (the journal) opens Reporting ▸
+ * Lost-patient ledger from the menu, reads the callers of a day (one never reached, one reached in
  * time), the day not reconciled yet, and switches to the pivot.
  */
 registry.category("web_tour.tours").add("medpulse_call_ledger_tour", {
-    url: "/odoo",
+    url: "/odoo/action-medpulse_telephony.medpulse_call_action",
     steps: () => [
-        {
-            content: "Open Telephony",
-            trigger: ".o_app[data-menu-xmlid='medpulse_telephony.medpulse_telephony_menu_root']",
-            run: "click",
-        },
         {
             content: "Open Reporting",
             trigger: "button[data-menu-xmlid='medpulse_telephony.medpulse_telephony_menu_reporting']",
