@@ -50,8 +50,9 @@ class MedpulseCallLedger(models.Model):
       or a booking), or the miss was closed by an answered call before a call-back was
       opened; in time when that happened by the call-back's due time (without a
       call-back: the first miss plus the service level, on the clock);
-    * "no call-back needed": the call-back was cancelled, or the operators marked every
-      miss "No action needed"; "not due yet": not reached and its due time is ahead.
+    * "no call-back needed": the call-back was cancelled, or an operator marked the miss
+      "No action needed" and nobody reached the caller; "not due yet": not reached and its
+      due time is ahead.
       Neither is in the shares, which are over the callers the clinic owed a call-back;
     * a caller with several misses in the period is judged by the worst of them.
     """
