@@ -41,6 +41,8 @@
         "wizards/medpulse_call_recording_delete_views.xml",
         "wizards/medpulse_pbx_stats_wizard_views.xml",
         "wizards/medpulse_telephony_import_users_views.xml",
+        "data/medpulse_call_ledger_data.xml",
+        "views/medpulse_call_ledger_views.xml",
         "views/menus.xml",
     ],
     "assets": {
@@ -62,6 +64,7 @@
             "medpulse_telephony/static/tests/tours/card_alerts_tours.js",
             "medpulse_telephony/static/tests/tours/journal_reports_tours.js",
             "medpulse_telephony/static/tests/crawl/screen_crawler.js",
+            "medpulse_telephony/static/tests/tours/ledger_tours.js",
         ],
         "web.assets_unit_tests": [
             "medpulse_telephony/static/tests/card_test_helpers.js",

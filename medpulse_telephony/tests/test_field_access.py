@@ -81,6 +81,8 @@ READERS = {
     "medpulse.call.report": MANAGERS,
     "medpulse.pbx.stats.wizard": MANAGERS,
     "medpulse.pbx.stats.line": MANAGERS,
+    # The lost-patient ledger: telephony and clinic managers.
+    "medpulse.call.ledger": {"telephony_manager", "clinic_manager", "administrator"},
 }
 #: What a field holds -> who may see it (among the readers of its record). "label" is
 #: read by all readers, with the patient's name only for the clinic roles; "own" is
@@ -176,6 +178,7 @@ CLASSIFICATION = {
     },
     "medpulse.call.recording.access": {"call_id": "call", "note": "call", "display_name": "staff"},
     "medpulse.call.report": {"call_id": "call", "display_name": "call"},
+    "medpulse.call.ledger": {"e164": "call", "display_name": "call", "patient_id": "patient"},
     "medpulse.pbx.stats.line": {
         "from_number": "call",
         "from_e164": "call",
@@ -609,6 +612,7 @@ class TestFieldAccess(TransactionCase):
             "medpulse.call.report": env["medpulse.call.report"]
             .sudo()
             .search([("call_id", "in", (cls.call | missed).ids)]),
+            "medpulse.call.ledger": cls._ledger_rows(),
         }
         cls.patient_markers = (
             "Fieldova",
@@ -624,6 +628,15 @@ class TestFieldAccess(TransactionCase):
         )
         cls.other_doctor_markers = ("Otherservice", "Otherdoctor")
         cls._transients = {}
+
+    @classmethod
+    def _ledger_rows(cls):
+        """The caller's rows of the lost-patient ledger (today reconciled, so that it counts)."""
+        cls.company.sudo().medpulse_pbx_reconciled_until = fields.Datetime.now() + timedelta(days=2)
+        cls.env.flush_all()
+        rows = cls.env["medpulse.call.ledger"].sudo().search([("e164", "=", "+" + CALLER)])
+        assert rows and rows.patient_id == cls.patient, "the caller is in the ledger"
+        return rows
 
     # ----------------------------------------------------------- classification
 

@@ -169,6 +169,39 @@ def test_the_history_is_in_the_journal_and_every_call_is_over(demo):
                               [("call_id", "!=", False), ("origin", "!=", "phone")]) == 0
 
 
+def test_call_backs_and_the_ledger_show_something(demo):
+    """Missed calls returned in time, returned late and never returned: "Missed calls to
+    return" has open call-backs with their activities, the lost-patient ledger has callers
+    of each kind on the reconciled days, and the managers' morning summary is made."""
+    server = demo[0]
+    rpc = OdooRPC(server.url, server.dbname, "admin", "admin")
+    callbacks = rpc("medpulse.call.callback", "search_read", [], fields=["state", "activity_ids"])
+    states = {c["state"] for c in callbacks}
+    assert "done" in states and states & {"open", "overdue"}, states
+    assert all(c["activity_ids"] for c in callbacks if c["state"] in ("open", "overdue"))
+    assert not [c for c in callbacks if c["state"] in ("done", "cancelled") and c["activity_ids"]]
+    rows = rpc("medpulse.call.ledger", "search_read",
+               [("period", "=", "day"), ("reconciled", "=", True)],
+               fields=["outcome", "attempt_count", "date"])
+    outcomes = {r["outcome"] for r in rows}
+    assert {"in_time", "late", "never"} <= outcomes, outcomes
+    assert any(r["attempt_count"] for r in rows)
+    assert len({r["date"] for r in rows}) >= 3, "callers on several days"
+    week = rpc("medpulse.call.ledger", "search_count", [("period", "=", "week")])
+    assert 0 < week <= rpc("medpulse.call.ledger", "search_count", [("period", "=", "day")])
+    [cron] = rpc("ir.model.data", "search_read",
+                 [("module", "=", "medpulse_telephony"),
+                  ("name", "=", "ir_cron_medpulse_call_ledger_summary")], fields=["res_id"])
+    rpc("ir.cron", "method_direct_trigger", [cron["res_id"]])
+    [kind] = rpc("ir.model.data", "search_read",
+                 [("module", "=", "medpulse_telephony"),
+                  ("name", "=", "mail_activity_type_ledger_summary")], fields=["res_id"])
+    summaries = rpc("mail.activity", "search_read",
+                    [("activity_type_id", "=", kind["res_id"]), ("user_id.login", "=", "admin")],
+                    fields=["note"])
+    assert len(summaries) == 1 and "/odoo/action-" in summaries[0]["note"]
+
+
 def test_reconciliation_recovers_the_calls_left_out_then_nothing(demo):
     server, _emulator, history = demo
     rpc = OdooRPC(server.url, server.dbname, "admin", "admin")
