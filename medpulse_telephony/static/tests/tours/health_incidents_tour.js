@@ -24,6 +24,10 @@ registry.category("web_tour.tours").add("medpulse_health_incidents_tour", {
             run: "click",
         },
         {
+            content: "The incidents' list replaced the health screen",
+            trigger: ".o_breadcrumb .active:contains(Integration incidents)",
+        },
+        {
             content: "Open the incident",
             trigger: ".o_list_view .o_data_row:contains(Events in error) .o_data_cell",
             run: "click",
