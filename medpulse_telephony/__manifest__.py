@@ -17,6 +17,7 @@
         "data/medpulse_call_recording_data.xml",
         "data/medpulse_call_callback_data.xml",
         "data/medpulse_call_outcome_data.xml",
+        "data/medpulse_telephony_incident_data.xml",
         "views/medpulse_call_templates.xml",
         "views/medpulse_call_recording_templates.xml",
         "views/medpulse_telephony_health_templates.xml",
@@ -31,6 +32,7 @@
         "views/medpulse_call_refold_views.xml",
         "views/medpulse_call_report_views.xml",
         "views/medpulse_call_dashboard_views.xml",
+        "views/medpulse_telephony_incident_views.xml",
         "views/medpulse_telephony_health_views.xml",
         "views/medpulse_telephony_line_views.xml",
         "views/medpulse_call_outcome_views.xml",
@@ -65,6 +67,7 @@
             "medpulse_telephony/static/tests/tours/journal_reports_tours.js",
             "medpulse_telephony/static/tests/crawl/screen_crawler.js",
             "medpulse_telephony/static/tests/tours/ledger_tours.js",
+            "medpulse_telephony/static/tests/tours/health_incidents_tour.js",
         ],
         "web.assets_unit_tests": [
             "medpulse_telephony/static/tests/card_test_helpers.js",

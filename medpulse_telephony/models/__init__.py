@@ -24,3 +24,4 @@ from . import medpulse_call_report
 from . import medpulse_call_dashboard
 from . import medpulse_telephony_health
 from . import medpulse_call_ledger
+from . import medpulse_telephony_incident

@@ -1,20 +1,25 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytz
 
 from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import format_datetime
 
-#: Working time without a single PBX event after which the integration is red.
-SILENCE_MINUTES = 60
+#: Incidents listed on the screen, the open one first.
+RECENT_INCIDENTS = 5
 
 
 class MedpulseTelephonyHealth(models.TransientModel):
     """Is the PBX integration working? One screen for managers and administrators.
 
-    Red when a whole hour of the clinic's working time (its working-time calendar, in
-    the calendar's time zone) passed without a single event from the PBX: calls are
-    surely happening, so the webhook is not reached.
+    Red (:meth:`_red`) when the company's "no event" threshold of the clinic's working
+    time (its working-time calendar, in the calendar's time zone, 60 minutes by default)
+    passed without a single event from the PBX (calls are surely happening, so the webhook
+    is not reached), when the last reconciliation with the PBX failed, when events
+    received within that many minutes could not be folded, or when requests to the PBX
+    are locked out. The same check opens and closes the incidents that alert the
+    administrators (``medpulse.telephony.incident``).
 
     Opened by :meth:`action_open` as a saved record of the user's current company, so
     that its figures are computed when the form reads them (a new, unsaved record would
@@ -33,7 +38,7 @@ class MedpulseTelephonyHealth(models.TransientModel):
     status = fields.Selection(
         [
             ("ok", "Working"),
-            ("silent", "No events during working hours"),
+            ("red", "Not working"),
             ("not_configured", "Not configured"),
         ],
         compute="_compute_health",
@@ -89,6 +94,14 @@ class MedpulseTelephonyHealth(models.TransientModel):
     last_error_at = fields.Datetime(
         related="company_id.medpulse_pbx_last_error_at", string="Last PBX error at"
     )
+    incident_id = fields.Many2one(
+        "medpulse.telephony.incident", string="Open incident", compute="_compute_incidents",
+        help="The administrators were alerted when the integration turned red during working "
+        "hours; it closes once the integration has stayed green for a while.",
+    )
+    incident_ids = fields.Many2many(
+        "medpulse.telephony.incident", string="Last incidents", compute="_compute_incidents"
+    )
 
     @api.depends("company_id")
     def _compute_health(self):
@@ -129,7 +142,7 @@ class MedpulseTelephonyHealth(models.TransientModel):
                 health.last_reconcile_state = _("Never")
             health.failed_command_count = health._count_failed("medpulse.call.command")
             health.failed_download_count = health._count_failed("medpulse.call.recording")
-            health.status, health.status_message = health._status(now, last.received_at)
+            health.status, health.status_message = health._status(now)
 
     @api.depends("company_id")
     def _compute_refold(self):
@@ -142,6 +155,17 @@ class MedpulseTelephonyHealth(models.TransientModel):
             health.refold_remaining_count = run.remaining_count
             health.refold_changed_count = run.changed_count
             health.refold_changes_html = run.changes_html
+
+    @api.depends("company_id")
+    def _compute_incidents(self):
+        self._check_allowed_company()
+        Incident = self.env["medpulse.telephony.incident"]
+        for health in self:
+            recent = Incident.search(
+                [("company_id", "=", health.company_id.id)], limit=RECENT_INCIDENTS
+            )
+            health.incident_ids = recent
+            health.incident_id = recent.filtered(lambda incident: incident.state == "open")[:1]
 
     def _count_failed(self, model_name):
         """Failed records of an optional part of the integration (0 when it is absent)."""
@@ -158,7 +182,8 @@ class MedpulseTelephonyHealth(models.TransientModel):
         return Model.search_count(domain)
 
     def _silence_threshold(self, now):
-        """The moment since which SILENCE_MINUTES of working time passed, or None.
+        """The moment since which the company's "no event" threshold of working time passed,
+        or None.
 
         None when the last 24 hours held less working time than that (night, weekend):
         silence then is normal.
@@ -168,7 +193,7 @@ class MedpulseTelephonyHealth(models.TransientModel):
             return None
         end = pytz.utc.localize(now)
         intervals = calendar._work_intervals_batch(end - timedelta(hours=24), end)[False]
-        needed = timedelta(minutes=SILENCE_MINUTES)
+        needed = timedelta(minutes=self.company_id.medpulse_health_silence_minutes)
         for start, stop, _meta in reversed(list(intervals)):
             span = stop - start
             if span >= needed:
@@ -176,17 +201,87 @@ class MedpulseTelephonyHealth(models.TransientModel):
             needed -= span
         return None
 
-    def _status(self, now, last_event_at):
+    def _status(self, now):
         if not self.company_id.sudo().medpulse_pbx_api_key:
             return "not_configured", _("The PBX account is not configured (Settings ▸ Telephony).")
+        red = self._red(now)
+        if red:
+            return "red", " ".join(red.values())
+        return "ok", _("Events from the PBX arrive.")
+
+    def _red(self, now):
+        """What is red at ``now`` (naive UTC): {kind: what to tell an administrator}.
+
+        Kinds, in this order: ``silent`` (no event for the threshold of working time),
+        ``reconcile`` (the last reconciliation failed), ``errors`` (events received within
+        the threshold, in clock minutes, could not be folded), ``lockout`` (requests to the
+        PBX are paused after the PBX refused one). Empty: green. Counted as superuser,
+        for this one company.
+        """
+        self.ensure_one()
+        company = self.company_id.sudo()
+        minutes = company.medpulse_health_silence_minutes
+        Event = self.env["medpulse.call.event"].sudo()
+        red = {}
         threshold = self._silence_threshold(now)
-        if threshold and (not last_event_at or last_event_at < threshold):
-            return "silent", _(
+        if threshold and not Event.search_count(
+            [("company_id", "=", company.id), ("received_at", ">=", threshold)], limit=1
+        ):
+            red["silent"] = _(
                 "No event from the PBX during the last %(minutes)s minutes of working time: check "
                 "that the PBX can reach the webhook (Settings ▸ Telephony ▸ Webhook URL).",
-                minutes=SILENCE_MINUTES,
+                minutes=minutes,
             )
-        return "ok", _("Events from the PBX arrive.")
+        run = self.env["medpulse.call.reconcile"].sudo().search(
+            [("company_id", "=", company.id)], limit=1
+        )
+        if run.state == "failed":
+            red["reconcile"] = _(
+                "The last reconciliation with the PBX failed: %(error)s", error=run.error or ""
+            )
+        errors = Event.search_count([
+            ("company_id", "=", company.id), ("state", "=", "error"),
+            ("received_at", ">=", now - timedelta(minutes=minutes)),
+        ])
+        if errors:
+            red["errors"] = _(
+                "%(count)s events received in the last %(minutes)s minutes could not be put in "
+                "the journal (Telephony ▸ Configuration ▸ PBX events).",
+                count=errors, minutes=minutes,
+            )
+        until = self._locked_out_until(now)
+        if until:
+            tz = company.resource_calendar_id.tz or self.env.user.tz or "UTC"
+            red["lockout"] = _(
+                "Requests to the PBX are locked out until %(until)s: the PBX refused a request. "
+                "Check the API key and the signing key in Settings ▸ Telephony.",
+                until=format_datetime(self.env, until, tz=tz, dt_format="short"),
+            )
+        return red
+
+    def _locked_out_until(self, now):
+        """Until when requests to the company's PBX account are paused (naive UTC), or None.
+
+        The PBX client's shared store (``medpulse.telephony.limit``) blocks the account
+        after a 401 (the PBX locked it) or a 3xxx answer (paused before the PBX would).
+        """
+        try:
+            account = self.company_id._medpulse_pbx_client().account
+        except UserError:  # no PBX account: nothing to lock out
+            return None
+        epoch = now.replace(tzinfo=pytz.utc).timestamp()
+        block = self.env["medpulse.telephony.limit"].sudo().search(
+            [
+                ("kind", "=", "block"),
+                ("key", "in", [f"{account}:locked", f"{account}:invalid"]),
+                ("at", ">", epoch),
+            ],
+            order="at desc",
+            limit=1,
+        )
+        if not block:
+            return None
+        return datetime.fromtimestamp(block.at, tz=pytz.utc).replace(tzinfo=None)
 
     def _events_by_hour(self, events, now):
         tz = pytz.timezone(self.env.context.get("tz") or self.env.user.tz or "UTC")
@@ -261,6 +356,14 @@ class MedpulseTelephonyHealth(models.TransientModel):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "medpulse_telephony.medpulse_call_refold_action"
+        )
+        action["domain"] = [("company_id", "=", self.company_id.id)]
+        return action
+
+    def action_open_incidents(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "medpulse_telephony.medpulse_telephony_incident_action"
         )
         action["domain"] = [("company_id", "=", self.company_id.id)]
         return action

@@ -250,3 +250,36 @@ class ResCompany(models.Model):
                 "medpulse_pbx_last_error_at": fields.Datetime.now(),
             }
         )
+
+    # Issue 20: integration health alerts (medpulse.telephony.incident).
+    medpulse_health_silence_minutes = fields.Integer(
+        string="Red after no event for (working minutes)",
+        default=60,
+        help="The integration is red when this much of the company's working time passed "
+        "without a single event from the PBX; events in error count within as many minutes.",
+    )
+    medpulse_health_close_minutes = fields.Integer(
+        string="Close an incident after green for (minutes)",
+        default=15,
+        help="An incident closes once the integration has stayed green this long, so a "
+        "flapping link makes one incident, not one per flap.",
+    )
+    medpulse_health_alert_email = fields.Boolean(
+        string="Alert by e-mail",
+        help="Besides the activity and the notification in Odoo, the administrators get an "
+        "e-mail when an incident opens.",
+    )
+
+    @api.constrains("medpulse_health_silence_minutes", "medpulse_health_close_minutes")
+    def _check_medpulse_health_minutes(self):
+        for company in self:
+            if (
+                company.medpulse_health_silence_minutes < 1
+                or company.medpulse_health_close_minutes < 0
+            ):
+                raise ValidationError(
+                    _(
+                        "The integration is red after at least one minute without events, and "
+                        "an incident cannot close after a negative time."
+                    )
+                )

@@ -139,3 +139,14 @@ class ResConfigSettings(models.TransientModel):
                 "sticky": kind != "success",
             },
         }
+
+    # Issue 20: integration health alerts.
+    medpulse_health_silence_minutes = fields.Integer(
+        related="company_id.medpulse_health_silence_minutes", readonly=False
+    )
+    medpulse_health_close_minutes = fields.Integer(
+        related="company_id.medpulse_health_close_minutes", readonly=False
+    )
+    medpulse_health_alert_email = fields.Boolean(
+        related="company_id.medpulse_health_alert_email", readonly=False
+    )

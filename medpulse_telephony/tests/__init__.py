@@ -11,3 +11,4 @@ from . import test_crawl, test_view_expressions, test_journal_screens
 from . import test_callback
 from . import test_refold
 from . import test_call_ledger
+from . import test_health_alerts

@@ -171,6 +171,12 @@ class CrawlDatabase:
         self.env["medpulse.call.reconcile"].with_user(manager).with_company(company).action_reconcile_period(
             company, now - timedelta(hours=1), now + timedelta(hours=1),
         )
+        # An integration incident of yesterday, opened and closed as the health check does.
+        Incident = self.env["medpulse.telephony.incident"].sudo()
+        incident = Incident._open(
+            company, {"errors": "Crawl: events in error"}, now - timedelta(days=1)
+        )
+        incident._close(now - timedelta(days=1) + timedelta(minutes=20))
 
     def _download_recordings(self):
         Recording = self.env["medpulse.call.recording"].sudo()

@@ -241,6 +241,8 @@ CLASSIFICATION = {
         ),
         "count",
     ),
+    # An integration incident: what was red (kinds and the health check's words), no call.
+    "medpulse.telephony.incident": {"kinds_label": "count", "display_name": "staff"},
     # A refold of the journal: counts of calls, and the names of the fields it changed.
     "medpulse.call.refold": dict.fromkeys(
         ("remaining_count", "stats_remaining_count", "changes_html", "display_name"), "count"

@@ -34,7 +34,8 @@ class TestHealth(TelephonyFixtures, TransactionCase):
         self._event(datetime(2026, 3, 2, 6, 30))  # 11:30 in Ufa, 2.5 h ago
         with freeze_time(MONDAY_AFTERNOON):
             health = self._health()
-            self.assertEqual(health.status, "silent")
+            self.assertEqual(health.status, "red")
+            self.assertIn("60 minutes of working time", health.status_message)
             self.assertEqual(health.last_event_at, datetime(2026, 3, 2, 6, 30))
 
     def test_green_when_events_arrive(self):

@@ -444,7 +444,7 @@ class TestIntegrationHealthScreen(ReviewCase):
         self.assertEqual(health.events_24h, len(events))
         self.assertEqual(health.last_event_at, max(events.mapped("received_at")))
         self.assertEqual((health.waiting_event_count, health.error_event_count), (1, 1))
-        self.assertEqual(health.status, "ok")
+        self.assertEqual(health.status, "red", "an event received within the hour is in error")
 
     def test_the_screen_in_the_browser(self):
         for user in (self.tel_manager, self.env.ref("base.user_admin")):

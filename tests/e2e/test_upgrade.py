@@ -113,6 +113,18 @@ MIGRATED = {
     ("res.company", "medpulse_callback_user_id"): (
         "18.0.1.1.0: no fixed owner of call-backs", _empty("medpulse_callback_user_id"),
     ),
+    ("res.company", "medpulse_health_silence_minutes"): (
+        "18.0.1.1.0: red after 60 minutes of working time without events, as before",
+        _equals("medpulse_health_silence_minutes", 60),
+    ),
+    ("res.company", "medpulse_health_close_minutes"): (
+        "18.0.1.1.0: an incident closes after 15 green minutes",
+        _equals("medpulse_health_close_minutes", 15),
+    ),
+    ("res.company", "medpulse_health_alert_email"): (
+        "18.0.1.1.0: incidents alert in Odoo, no e-mail",
+        _equals("medpulse_health_alert_email", False),
+    ),
 }
 #: Models an upgrade adds -> (why, records their data files ship); beyond those they start
 #: empty (what fills them comes after the upgrade).
@@ -128,6 +140,8 @@ NEW_MODELS = {
     # A database view: its rows come from the journal. The release's missed calls are of one
     # day, not reconciled yet: that day's row, once per day and per week.
     "medpulse.call.ledger": ("18.0.1.1.0: the lost-patient ledger (a view of the journal)", 2),
+    # The first check runs after the upgrade, by the cron.
+    "medpulse.telephony.incident": ("18.0.1.1.0: integration incidents", 0),
 }
 
 

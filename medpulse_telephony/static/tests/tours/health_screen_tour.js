@@ -1,12 +1,12 @@
 import { registry } from "@web/core/registry";
 
 /**
- * The integration health screen, reached as a person does (Telephony ▸ Configuration ▸
- * Integration health), shows the company's real figures: the banner, the last event,
- * the events of the last day, the events waiting and in error.
+ * The steps that open the integration health screen as a person does (Telephony ▸
+ * Configuration ▸ Integration health). Other tours import them
+ * (`@medpulse_telephony/../tests/tours/health_screen_tour`).
  */
-registry.category("web_tour.tours").add("medpulse_health_screen_tour", {
-    steps: () => [
+export function openHealthScreenSteps() {
+    return [
         {
             content: "Open the apps menu",
             trigger: ".o_navbar_apps_menu button",
@@ -27,9 +27,20 @@ registry.category("web_tour.tours").add("medpulse_health_screen_tour", {
             trigger: ".dropdown-item[data-menu-xmlid='medpulse_telephony.medpulse_telephony_health_menu']",
             run: "click",
         },
+    ];
+}
+
+/**
+ * The integration health screen shows the company's real figures: the banner (red: an
+ * event in error), the last event, the events of the last day, the events waiting and
+ * in error.
+ */
+registry.category("web_tour.tours").add("medpulse_health_screen_tour", {
+    steps: () => [
+        ...openHealthScreenSteps(),
         {
-            content: "The banner says events arrive, and the figures are the company's",
-            trigger: ".o_form_view .o_medpulse_health_ok:not(.d-none)",
+            content: "The banner says an event is in error, and the figures are the company's",
+            trigger: ".o_form_view .o_medpulse_health_red:not(.d-none):contains(could not be put in the journal)",
             run() {
                 const text = (name) =>
                     document.querySelector(`.o_form_view .o_inner_group .o_field_widget[name=${name}]`)?.innerText.trim();

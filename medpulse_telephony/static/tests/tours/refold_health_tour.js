@@ -1,4 +1,5 @@
 import { registry } from "@web/core/registry";
+import { openHealthScreenSteps } from "@medpulse_telephony/../tests/tours/health_screen_tour";
 
 /**
  * After a refold of the journal, the integration health screen (Telephony ▸ Configuration ▸
@@ -7,26 +8,7 @@ import { registry } from "@web/core/registry";
  */
 registry.category("web_tour.tours").add("medpulse_refold_health_tour", {
     steps: () => [
-        {
-            content: "Open the apps menu",
-            trigger: ".o_navbar_apps_menu button",
-            run: "click",
-        },
-        {
-            content: "Open the Telephony app",
-            trigger: ".o_app[data-menu-xmlid='medpulse_telephony.medpulse_telephony_menu_root']",
-            run: "click",
-        },
-        {
-            content: "Open Configuration",
-            trigger: ".o_main_navbar [data-menu-xmlid='medpulse_telephony.medpulse_telephony_menu_configuration']",
-            run: "click",
-        },
-        {
-            content: "Open Integration health",
-            trigger: ".dropdown-item[data-menu-xmlid='medpulse_telephony.medpulse_telephony_health_menu']",
-            run: "click",
-        },
+        ...openHealthScreenSteps(),
         {
             content: "The refold's progress and its changes per field",
             trigger: ".o_form_view .o_medpulse_refold_changes",
