@@ -119,6 +119,8 @@ PATIENT_FIELDS = {  # fields of the patient models that are not plain patient da
     ("medpulse.appointment", "color"): "staff",
     ("medpulse.appointment", "allowed_service_ids"): "staff",
     ("medpulse.appointment", "outside_working_hours"): "staff",
+    # The patient's open call-backs (Calls tab): those who read both patients and call-backs.
+    ("medpulse.patient", "open_callback_ids"): "reception",
 }
 #: Every other field in scope, by model.
 CLASSIFICATION = {

@@ -2,10 +2,11 @@ import { registry } from "@web/core/registry";
 
 /**
  * The steps of a tour of My Preferences: open them from the user menu, check that there is
- * one Telephony tab and open it, run `checks` there, close the preferences. Other addons'
- * tours import it (`@medpulse_telephony/../tests/tours/preferences_tour`).
+ * one Telephony tab and open it, run `checks` there, close the preferences (`save`: save
+ * them instead). Other addons' tours import it
+ * (`@medpulse_telephony/../tests/tours/preferences_tour`).
  */
-export function telephonyPreferencesSteps(checks) {
+export function telephonyPreferencesSteps(checks, { save = false } = {}) {
     return [
         {
             content: "Open the user menu",
@@ -31,11 +32,25 @@ export function telephonyPreferencesSteps(checks) {
             },
         },
         ...checks,
-        {
-            content: "Close the preferences",
-            trigger: ".modal .o_form_button_cancel, .modal .btn-close",
-            run: "click",
-        },
+        ...(save
+            ? [
+                  {
+                      content: "Save the preferences",
+                      trigger: ".modal button[name=preference_save]",
+                      run: "click",
+                  },
+                  {
+                      content: "The preferences are closed",
+                      trigger: "body:not(:has(.modal))",
+                  },
+              ]
+            : [
+                  {
+                      content: "Close the preferences",
+                      trigger: ".modal .o_form_button_cancel, .modal .btn-close",
+                      run: "click",
+                  },
+              ]),
     ];
 }
 
