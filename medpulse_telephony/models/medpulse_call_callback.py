@@ -437,14 +437,24 @@ class MedpulseCallCallback(models.Model):
 
     def action_call_back(self):
         """Call the number from the list or the form: the browser places the call (the
-        desk phone bound to it), and the outgoing call is recorded as an attempt. Refused
-        while a colleague is calling the number (the click-to-call claims it again, in
-        its own transaction, so two clicks at once still make one call)."""
+        desk phone bound to it), and the outgoing call is recorded as an attempt. While a
+        colleague is calling the number, a warning says who, and nothing is dialled (the
+        click-to-call claims it again in its own transaction, so two clicks at once still
+        make one call)."""
         self.ensure_one()
         self._check_open()
         holder = self.sudo()._live_claim()
         if holder and holder != self.env.user:
-            raise UserError(self._being_called_message(holder))
+            return {
+                "type": "ir.actions.client",
+                "tag": "display_notification",
+                "params": {
+                    "title": _("Being called"),
+                    "message": self._being_called_message(holder),
+                    "type": "warning",
+                    "sticky": False,
+                },
+            }
         return {
             "type": "ir.actions.client",
             "tag": "medpulse_telephony.click_to_call",
@@ -500,7 +510,12 @@ class MedpulseCallCallback(models.Model):
         for attempt in range(3):
             try:
                 with self.env.registry.cursor() as cr:
-                    return self.with_env(self.env(cr=cr))._claim_in_transaction(company, e164)
+                    env = self.env(cr=cr)
+                    answer = self.with_env(env)._claim_in_transaction(company, e164)
+                    # Written before the commit: a cursor flushes only through the live
+                    # environments of its transaction.
+                    env.flush_all()
+                    return answer
             except (pg_errors.SerializationFailure, pg_errors.LockNotAvailable):
                 if attempt == 2:
                     raise

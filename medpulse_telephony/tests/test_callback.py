@@ -549,8 +549,14 @@ class TestCallbackClaims(ClickToCallCase):
         self.assertEqual(self.being_called_by(self.operator2), self.operator1)
         self.assertEqual(self.callback.claim_command_id, self.command(answer))
         # The colleague: refused from the call-back, and from the patient (or the journal).
-        with self.assertRaisesRegex(UserError, "Olga Operator is calling"):
-            self.callback.with_user(self.operator2).action_call_back()
+        warning = self.callback.with_user(self.operator2).action_call_back()
+        self.assertEqual(warning["tag"], "display_notification", "no click-to-call")
+        self.assertIn("Olga Operator is calling", warning["params"]["message"])
+        self.assertEqual(
+            self.callback.with_user(self.operator1).action_call_back()["tag"],
+            "medpulse_telephony.click_to_call",
+            "the caller herself may call again",
+        )
         refused = self.click(self.operator2, PATIENT_NUMBER, self.patient)
         self.assertFalse(refused["ok"])
         self.assertIn("Olga Operator is calling", refused["message"])

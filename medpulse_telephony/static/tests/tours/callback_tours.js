@@ -79,17 +79,8 @@ registry.category("web_tour.tours").add("medpulse_callback_being_called_tour", {
             run: "click",
         },
         {
-            content: "Refused, with who is calling",
-            trigger: ".modal .modal-body:contains(Olga Operator is calling)",
-        },
-        {
-            content: "Close the message",
-            trigger: ".modal .modal-footer .btn-primary",
-            run: "click",
-        },
-        {
-            content: "Closed",
-            trigger: "body:not(:has(.modal))",
+            content: "Refused, with who is calling (nothing dialled: the test checks the PBX)",
+            trigger: ".o_notification:contains(Olga Operator is calling)",
         },
     ],
 });
