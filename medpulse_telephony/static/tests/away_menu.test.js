@@ -42,6 +42,7 @@ test("an away operator sees Away after a reload", async () => {
     me({ away: true });
     await start();
     await contains(`${TOGGLE}.o_medpulse_away`, { text: "Away" });
+    expect.verifySteps(["read"]);
 });
 
 test("no switch for an operator without an extension", async () => {
