@@ -1193,7 +1193,8 @@ class MedpulseCall(models.Model):
         return {
             "operators": [
                 {"id": user.id, "name": user.name, "extension": user.medpulse_pbx_extension,
-                 "busy": user.id in busy, "im_status": user.im_status, "me": user == self.env.user}
+                 "busy": user.id in busy, "im_status": user.im_status, "me": user == self.env.user,
+                 "away": user.medpulse_pbx_away}
                 for user in users
             ],
             "group": group,

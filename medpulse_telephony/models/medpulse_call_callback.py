@@ -1,13 +1,20 @@
 from datetime import timedelta
 
+from psycopg2 import errors as pg_errors
+
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import format_datetime
+from odoo.tools import SQL, format_datetime
 
 from .medpulse_call_command import MANAGER_GROUP, OPERATOR_GROUP
 
 OPEN_STATES = ("open", "overdue")
 ACTIVITY_TYPE_XMLID = "medpulse_telephony.mail_activity_type_call_back"
+#: A click-to-call claims the number's call-back this long for its call to start...
+CLAIM_START_MINUTES = 2
+#: ...then for as long as that call lasts, but never longer than this (a call whose end
+#: never reached us must not hold the call-back for ever).
+CLAIM_CALL_HOURS = 1
 
 
 class MedpulseCallCallback(models.Model):
@@ -101,6 +108,30 @@ class MedpulseCallCallback(models.Model):
         help="The best match for the number when it was missed.",
     )
     breach_notified = fields.Boolean(readonly=True, copy=False)
+    escalated_at = fields.Datetime(
+        string="Escalated",
+        readonly=True,
+        copy=False,
+        help="When the company's escalation step told its supervisors (once per call-back).",
+    )
+    # "Being called by": an operator's click-to-call claims the call-back of the number it
+    # dials, so that a colleague does not call the same caller at the same moment.
+    claimed_by_id = fields.Many2one("res.users", string="Claimed by", readonly=True, copy=False)
+    claim_expires_at = fields.Datetime(string="Claimed until", readonly=True, copy=False)
+    claim_command_id = fields.Many2one(
+        "medpulse.call.command",
+        string="Claiming command",
+        readonly=True,
+        copy=False,
+        ondelete="set null",
+        groups="base.group_system",
+    )
+    being_called_by_id = fields.Many2one(
+        "res.users",
+        string="Being called by",
+        compute="_compute_being_called_by_id",
+        help="The operator calling this number right now (a click-to-call that has not ended).",
+    )
 
     def init(self):
         res = super().init()
@@ -118,6 +149,12 @@ class MedpulseCallCallback(models.Model):
     def _compute_is_overdue(self):
         for callback in self:
             callback.is_overdue = callback.state == "overdue"
+
+    @api.depends("claimed_by_id", "claim_expires_at", "state")
+    def _compute_being_called_by_id(self):
+        now = fields.Datetime.now()
+        for callback in self:
+            callback.being_called_by_id = callback.sudo()._live_claim(now)
 
     # ------------------------------------------------------------ the webhook
 
@@ -169,6 +206,10 @@ class MedpulseCallCallback(models.Model):
             return callback
         if call.direction == "outgoing":
             callback._record_attempt(call)
+            if callback.claim_command_id.call_id == call or (
+                callback.claimed_by_id and callback.claimed_by_id == call.operator_user_id
+            ):
+                callback._release_claim()
         if call.result == "answered":
             callback._mark_reached(call=call)
         return callback
@@ -234,6 +275,7 @@ class MedpulseCallCallback(models.Model):
                     "reached_at": call.created_at if call else fields.Datetime.now(),
                 }
             )
+            callback._release_claim()
             callback._callback_activities().action_feedback(feedback=feedback)
 
     # ------------------------------------------------------------ the deadline
@@ -395,13 +437,151 @@ class MedpulseCallCallback(models.Model):
 
     def action_call_back(self):
         """Call the number from the list or the form: the browser places the call (the
-        desk phone bound to it), and the outgoing call is recorded as an attempt."""
+        desk phone bound to it), and the outgoing call is recorded as an attempt. While a
+        colleague is calling the number, a warning says who, and nothing is dialled (the
+        click-to-call claims it again in its own transaction, so two clicks at once still
+        make one call)."""
         self.ensure_one()
+        self._check_open()
+        holder = self.sudo()._live_claim()
+        if holder and holder != self.env.user:
+            return {
+                "type": "ir.actions.client",
+                "tag": "display_notification",
+                "params": {
+                    "title": _("Being called"),
+                    "message": self._being_called_message(holder),
+                    "type": "warning",
+                    "sticky": False,
+                },
+            }
         return {
             "type": "ir.actions.client",
             "tag": "medpulse_telephony.click_to_call",
             "params": {"number": self.e164, "res_model": self._name, "res_id": self.id},
         }
+
+    # --------------------------------------------------------------- claims
+
+    def _live_claim(self, now=None):
+        """The operator whose click-to-call holds this call-back now, or no user.
+
+        A claim lives until its call starts (``CLAIM_START_MINUTES``), then while that call
+        lasts (``CLAIM_CALL_HOURS`` at most); a command the PBX refused holds nothing.
+        Read as superuser: the claiming command is not every operator's to read.
+        """
+        self.ensure_one()
+        nobody = self.env["res.users"]
+        user = self.claimed_by_id
+        if not user or self.state not in OPEN_STATES:
+            return nobody
+        now = now or fields.Datetime.now()
+        command = self.claim_command_id
+        if command.state == "failed":
+            return nobody
+        call = command.call_id
+        if call:
+            if call.is_final or call.ended_at:
+                return nobody
+            started = call.created_at or now
+            return user if started > now - timedelta(hours=CLAIM_CALL_HOURS) else nobody
+        return user if self.claim_expires_at and self.claim_expires_at > now else nobody
+
+    def _being_called_message(self, holder):
+        return _(
+            "%(name)s is calling %(number)s back right now: wait until that call ends.",
+            name=holder.name,
+            number=self.e164,
+        )
+
+    @api.model
+    def _claim_for_click_to_call(self, company, e164):
+        """Claim the open call-back of ``e164`` for the current user, before the PBX dials.
+
+        Called by ``medpulse.call.command.action_click_to_call`` (from the call-back, the
+        journal, the patient: every click-to-call). Returns ``(callback id or False,
+        refusal or False)``: a refusal when a colleague's claim is live. The claim is
+        committed on its own cursor before the request leaves, so a colleague's click a
+        moment later sees it; two clicks at the very same moment are serialised by the
+        row lock (the second gets a serialization failure, retries, and sees the first).
+        """
+        if not e164:
+            return False, False
+        for attempt in range(3):
+            try:
+                with self.env.registry.cursor() as cr:
+                    env = self.env(cr=cr)
+                    answer = self.with_env(env)._claim_in_transaction(company, e164)
+                    # Written before the commit: a cursor flushes only through the live
+                    # environments of its transaction.
+                    env.flush_all()
+                    return answer
+            except (pg_errors.SerializationFailure, pg_errors.LockNotAvailable):
+                if attempt == 2:
+                    raise
+        return False, False
+
+    @api.model
+    def _claim_in_transaction(self, company, e164):
+        """:meth:`_claim_for_click_to_call` in the current transaction (the caller commits)."""
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM medpulse_call_callback"
+                " WHERE company_id = %s AND e164 = %s AND state IN %s FOR UPDATE",
+                company.id,
+                e164,
+                OPEN_STATES,
+            )
+        )
+        row = self.env.cr.fetchone()
+        if not row:
+            return False, False
+        callback = self.sudo().browse(row[0])
+        holder = callback._live_claim()
+        if holder and holder.id != self.env.uid:
+            return False, callback._being_called_message(holder)
+        callback.write(
+            {
+                "claimed_by_id": self.env.uid,
+                "claim_expires_at": fields.Datetime.now() + timedelta(minutes=CLAIM_START_MINUTES),
+                "claim_command_id": False,
+            }
+        )
+        return callback.id, False
+
+    @api.model
+    def _claim_sent(self, callback_id, answer):
+        """After the PBX's answer to the claiming click-to-call, on a fresh cursor (never in
+        the caller's transaction, like the command's own state): a sent command holds the
+        claim until its call ends; a refused one releases it at once (no call, no attempt).
+        """
+        if not callback_id:
+            return
+        for attempt in range(3):
+            try:
+                with self.env.registry.cursor() as cr:
+                    env = self.env(cr=cr, su=True)
+                    callback = env[self._name].browse(callback_id).exists()
+                    if not callback or callback.claimed_by_id.id != self.env.uid:
+                        return
+                    command = env["medpulse.call.command"].search(
+                        [("command_id", "=", answer.get("command_id") or "")], limit=1
+                    )
+                    if answer.get("ok") and command:
+                        callback.claim_command_id = command
+                    else:
+                        callback._release_claim()
+                return
+            except pg_errors.SerializationFailure:
+                if attempt == 2:
+                    raise
+
+    def _release_claim(self):
+        claimed = self.filtered("claimed_by_id")
+        if claimed:
+            claimed.write(
+                {"claimed_by_id": False, "claim_expires_at": False, "claim_command_id": False}
+            )
 
     def _check_open(self):
         if any(callback.state not in OPEN_STATES for callback in self):
@@ -412,6 +592,7 @@ class MedpulseCallCallback(models.Model):
         self._check_open()
         for callback in self:
             callback.write({"state": "cancelled"})
+            callback.sudo()._release_claim()
             callback._callback_activities().action_feedback(
                 feedback=_("Cancelled: no call-back needed.")
             )
@@ -441,16 +622,23 @@ class MedpulseCallCallback(models.Model):
     # ------------------------------------------------------------------- cron
 
     @api.model
-    def _cron_mark_overdue(self):
+    def _cron_mark_overdue(self, now=None):
         """Call-backs still open past their due time: overdue, and the owner and the
-        company's telephony managers are told, once per breach.
+        company's telephony managers are told, once per breach (step 1). Then the
+        company's escalation step: overdue longer than its minutes, its group and user
+        are told, once per call-back (step 2).
 
         One notification per person and run, naming the numbers (never a patient): after
         a long stop (or a fresh demo history) a manager gets one message, not hundreds.
+        ``now``: the clock (tests construct it).
         """
-        breached = self.sudo().search(
-            [("state", "=", "open"), ("due_at", "<", fields.Datetime.now())]
-        )
+        now = now or fields.Datetime.now()
+        self._mark_breaches(now)
+        self._escalate(now)
+
+    @api.model
+    def _mark_breaches(self, now):
+        breached = self.sudo().search([("state", "=", "open"), ("due_at", "<", now)])
         if not breached:
             return
         breached.write({"state": "overdue"})
@@ -468,18 +656,74 @@ class MedpulseCallCallback(models.Model):
             for partner in recipients.partner_id:
                 to_tell.setdefault(partner, self.browse())
                 to_tell[partner] |= callback
+        self._notify(to_tell, _("Call-back overdue"), lambda callbacks: callbacks._breach_message())
+        breached.write({"breach_notified": True})
+
+    @api.model
+    def _escalate(self, now):
+        """Step 2: overdue call-backs past the company's escalation delay, told once."""
+        companies = (
+            self.env["res.company"]
+            .sudo()
+            .search([("medpulse_callback_escalation_minutes", ">", 0)])
+            .filtered(
+                lambda company: (
+                    company.medpulse_callback_escalation_group_id
+                    or company.medpulse_callback_escalation_user_id
+                )
+            )
+        )
+        root = self.env.ref("base.user_root")
+        to_tell = {}
+        escalated = self.sudo().browse()
+        for company in companies:
+            delay = timedelta(minutes=company.medpulse_callback_escalation_minutes)
+            callbacks = self.sudo().search(
+                [
+                    ("company_id", "=", company.id),
+                    ("state", "=", "overdue"),
+                    ("escalated_at", "=", False),
+                    ("due_at", "<", now - delay),
+                ]
+            )
+            if not callbacks:
+                continue
+            recipients = (
+                company.medpulse_callback_escalation_group_id.users
+                | company.medpulse_callback_escalation_user_id
+            ).filtered(
+                lambda user, c=company: (
+                    user.active and not user.share and user != root and c in user.company_ids
+                )
+            )
+            for partner in recipients.partner_id:
+                to_tell.setdefault(partner, self.browse())
+                to_tell[partner] |= callbacks
+            escalated |= callbacks
+        self._notify(
+            to_tell, _("Call-back escalated"), lambda callbacks: callbacks._escalation_message()
+        )
+        escalated.write({"escalated_at": now})
+
+    @api.model
+    def _notify(self, to_tell, title, message):
+        """One sticky warning per partner, ``message(callbacks)`` naming their numbers."""
         for partner, callbacks in to_tell.items():
             self.env["bus.bus"]._sendone(
                 partner,
                 "simple_notification",
-                {
-                    "title": _("Call-back overdue"),
-                    "message": callbacks._breach_message(),
-                    "type": "warning",
-                    "sticky": True,
-                },
+                {"title": title, "message": message(callbacks), "type": "warning", "sticky": True},
             )
-        breached.write({"breach_notified": True})
+
+    def _escalation_message(self):
+        numbers = ", ".join(self[:5].mapped("e164")) + (", …" if len(self) > 5 else "")
+        minutes = self.company_id[:1].medpulse_callback_escalation_minutes
+        return _(
+            "Nobody has reached these callers %(minutes)s minutes after the call-back was due:"
+            " %(numbers)s.",
+            minutes=minutes,
+            numbers=numbers,
+        )
 
     def _breach_message(self):
         if len(self) == 1:

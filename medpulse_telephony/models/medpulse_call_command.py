@@ -193,16 +193,22 @@ class MedpulseCallCommand(models.Model):
                     "only your own devices can ring for your calls.",
                     desk_number.strip(),
                 ))
+        e164 = company._medpulse_pbx_normalize(number)
+        # A colleague calling this caller back right now: "being called by …" (issue 20).
+        Callback = self.env["medpulse.call.callback"]
+        claimed, refusal = Callback._claim_for_click_to_call(company, e164)
+        if refusal:
+            return _answer(False, refusal)
         vals = {
             "number": number,
-            "number_e164": company._medpulse_pbx_normalize(number),
+            "number_e164": e164,
             "desk_number": desk,
             "line_number": line.number or False,
             "patient_id": patient.id or False,
             "res_model": origin._name if origin else False,
             "res_id": origin.id if origin else False,
         }
-        return self._send(
+        answer = self._send(
             company,
             "callback",
             vals,
@@ -215,6 +221,8 @@ class MedpulseCallCommand(models.Model):
             ),
             _("Calling… pick up your phone"),
         )
+        Callback._claim_sent(claimed, answer)
+        return answer
 
     @api.model
     def _desk_number(self, device_id):

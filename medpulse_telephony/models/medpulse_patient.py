@@ -44,3 +44,23 @@ class MedpulsePatient(models.Model):
             patient.recent_call_ids = Call.search(
                 [("patient_ids", "in", patient.ids)], limit=RECENT_CALLS
             ) if patient.id else Call
+
+    # Issue 20: the caller's open call-back, above the calls (same readers as the calls).
+    open_callback_ids = fields.Many2many(
+        "medpulse.call.callback", string="Open call-backs",
+        compute="_compute_open_callback_ids",
+        groups="medpulse_telephony.group_telephony_operator",
+        help="Call-backs still to make to this patient's numbers.",
+    )
+
+    @api.depends_context("uid", "allowed_company_ids")
+    def _compute_open_callback_ids(self):
+        Callback = self.env["medpulse.call.callback"]
+        for patient in self:
+            numbers = [n for n in patient.phone_ids.mapped("number_e164") if n]
+            patient.open_callback_ids = Callback.search(
+                [
+                    ("state", "in", ("open", "overdue")),
+                    "|", ("patient_id", "=", patient.id), ("e164", "in", numbers),
+                ]
+            ) if patient.id else Callback

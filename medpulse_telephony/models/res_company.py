@@ -101,6 +101,24 @@ class ResCompany(models.Model):
         domain=[("share", "=", False)],
         help="Owns every new call-back when the rule is \"A fixed user\": a telephony operator.",
     )
+    # Escalation of overdue call-backs: step 1 (the owner and the telephony managers at the
+    # breach) is always on; step 2 is this one.
+    medpulse_callback_escalation_minutes = fields.Integer(
+        string="Escalate after (minutes overdue)",
+        default=0,
+        help="A call-back still not reached this many minutes after its due time is escalated "
+        "once to the group and the user below. 0: no escalation.",
+    )
+    medpulse_callback_escalation_group_id = fields.Many2one(
+        "res.groups",
+        string="Escalate to group",
+        help="Its users of this company are told, e.g. Clinic ▸ Manager.",
+    )
+    medpulse_callback_escalation_user_id = fields.Many2one(
+        "res.users",
+        string="Escalate to user",
+        domain=[("share", "=", False)],
+    )
     # Where the reconciliation with the PBX's statistics stands, per PBX account.
     medpulse_pbx_reconciled_until = fields.Datetime(
         string="Reconciled with the PBX until", readonly=True, copy=False,

@@ -51,6 +51,15 @@ class ResConfigSettings(models.TransientModel):
     medpulse_callback_user_id = fields.Many2one(
         related="company_id.medpulse_callback_user_id", readonly=False
     )
+    medpulse_callback_escalation_minutes = fields.Integer(
+        related="company_id.medpulse_callback_escalation_minutes", readonly=False
+    )
+    medpulse_callback_escalation_group_id = fields.Many2one(
+        related="company_id.medpulse_callback_escalation_group_id", readonly=False
+    )
+    medpulse_callback_escalation_user_id = fields.Many2one(
+        related="company_id.medpulse_callback_escalation_user_id", readonly=False
+    )
     medpulse_card_auto_route = fields.Boolean(
         string="Route known patients to their last operator",
         config_parameter="medpulse_telephony.card_auto_route",

@@ -40,13 +40,15 @@ ACTIONS = (
     "export_calls",
     "read_callbacks",
     "hand_over_someone_callback",
+    "read_patient_callbacks",
+    "change_callback_escalation",
 )
 #: The specification: role -> the actions it may do (every other cell is refused).
 #: Exporting needs Odoo's "Access to export feature" group on top of reading the calls:
 #: the telephony manager implies it (managers' reports), no other clinic role does.
 MATRIX = {
     "operator": {"read_calls", "read_callbacks"},
-    "receptionist": {"read_patients", "read_calls", "read_callbacks"},
+    "receptionist": {"read_patients", "read_calls", "read_callbacks", "read_patient_callbacks"},
     "doctor": {"read_patients"},
     "telephony_manager": {
         "read_calls",
@@ -56,7 +58,12 @@ MATRIX = {
         "read_callbacks",
         "hand_over_someone_callback",
     },
-    "clinic_manager": {"read_patients", "read_calls", "read_callbacks"},
+    "clinic_manager": {
+        "read_patients",
+        "read_calls",
+        "read_callbacks",
+        "read_patient_callbacks",
+    },
     "administrator": set(ACTIONS),
     "portal": set(),
     "public": set(),
@@ -250,6 +257,22 @@ class MatrixCase(HttpCase):
             self.callback.sudo().user_id == user
             and self.callback.sudo().activity_ids.user_id == user
         )
+
+    def do_read_patient_callbacks(self, user):
+        """The patient's open call-back, on the patient's form (Calls tab)."""
+        patients = (
+            self.env["medpulse.patient"].with_user(user).search([("id", "=", self.patient.id)])
+        )
+        return bool(patients) and patients.open_callback_ids == self.callback
+
+    def do_change_callback_escalation(self, user):
+        settings = (
+            self.env["res.config.settings"]
+            .with_user(user)
+            .create({"medpulse_callback_escalation_minutes": 45})
+        )
+        settings.execute()
+        return self.company.sudo().medpulse_callback_escalation_minutes == 45
 
 
 def _cell_test(role, action, allowed):

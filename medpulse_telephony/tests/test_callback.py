@@ -2,14 +2,20 @@
 breaches, and who sees them. Calls come through the webhook's processing (``receive``)."""
 
 import json
-from datetime import datetime, timezone
+import uuid
+from datetime import datetime, timedelta, timezone
 
-from odoo import Command, fields
+from psycopg2 import errors as pg_errors
+
+from odoo import Command, api, fields
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
+from odoo.tools import mute_logger
 
 import mango_vpbx
 
+from ..models.medpulse_call_callback import CLAIM_START_MINUTES
+from .click_to_call_common import OP1, ClickToCallCase, callback_events
 from .common import (
     PATIENT_NUMBER,
     T0,
@@ -21,6 +27,7 @@ from .common import (
     receptionist_with_extension,
     summary,
 )
+from .test_card_browser import _talking
 
 OTHER_NUMBER = "79167770011"
 THIRD_NUMBER = "79167770022"
@@ -342,6 +349,92 @@ class TestCallback(TelephonyFixtures, TransactionCase):
         self.receive(outgoing("E-CB-LATE-OUT", ts(now) + 60, answered=True))
         self.assertEqual(late.state, "done")
 
+    def test_escalation_steps_once_each_on_a_constructed_clock(self):
+        """Step 1 at the breach (owner, telephony managers); step 2 once, N minutes later
+        (the chosen group of this company, the chosen user). The clock is an argument."""
+        boss = new_test_user(
+            self.env,
+            login="cb_boss",
+            name="Bella Boss",
+            groups="medpulse_clinic.group_clinic_manager",
+        )
+        company_b = self.env["res.company"].create({"name": "Escalation branch B"})
+        boss_b = new_test_user(
+            self.env,
+            login="cb_boss_b",
+            company_id=company_b.id,
+            company_ids=[Command.set(company_b.ids)],
+            groups="medpulse_clinic.group_clinic_manager",
+        )
+        chosen = receptionist_with_extension(self.env, "cb_chosen", extension="109")
+        self.company.write(
+            {
+                "medpulse_callback_escalation_minutes": 60,
+                "medpulse_callback_escalation_group_id": self.env.ref(
+                    "medpulse_clinic.group_clinic_manager"
+                ).id,
+                "medpulse_callback_escalation_user_id": chosen.id,
+            }
+        )
+        self.receive(incoming_missed("E-CB-ESC", T0))
+        callback = self.callbacks()
+        due = callback.due_at
+
+        def run(minutes):
+            self.env.cr.precommit.run()
+            since = self.env["bus.bus"].sudo().search([], order="id desc", limit=1).id
+            self.Callback._cron_mark_overdue(now=due + timedelta(minutes=minutes))
+            return {
+                partner: payload
+                for partner, payload in self.notifications(since)
+                if "+" + PATIENT_NUMBER in payload["message"]
+            }
+
+        self.assertFalse(run(-1), "not due yet")
+        self.assertEqual(callback.state, "open")
+        step1 = run(1)
+        self.assertEqual(callback.state, "overdue")
+        self.assertIn(self.operator1.partner_id.id, step1, "the owner")
+        self.assertIn(self.manager.partner_id.id, step1, "a telephony manager")
+        self.assertNotIn(boss.partner_id.id, step1, "the clinic managers come at step 2")
+        self.assertNotIn(chosen.partner_id.id, step1)
+        self.assertFalse(run(59), "step 1 once; step 2 not yet")
+        self.assertFalse(callback.escalated_at)
+        step2 = run(61)
+        self.assertEqual(callback.escalated_at, due + timedelta(minutes=61))
+        self.assertIn(boss.partner_id.id, step2, "the chosen group")
+        self.assertIn(chosen.partner_id.id, step2, "the chosen user")
+        self.assertNotIn(boss_b.partner_id.id, step2, "not another company's managers")
+        self.assertNotIn(self.operator1.partner_id.id, step2, "the owner was told at step 1")
+        self.assertEqual(step2[boss.partner_id.id]["title"], "Call-back escalated")
+        self.assertIn("60 minutes", step2[boss.partner_id.id]["message"])
+        self.assertNotIn("Ivanova", step2[boss.partner_id.id]["message"])
+        self.assertFalse(run(180), "step 2 once")
+        # No step 2 when it is off (0 minutes).
+        self.company.medpulse_callback_escalation_minutes = 0
+        self.receive(incoming_missed("E-CB-ESC2", T0, caller=OTHER_NUMBER))
+        self.Callback._cron_mark_overdue(now=due + timedelta(days=1))
+        self.assertFalse(self.callbacks(OTHER_NUMBER).escalated_at)
+
+    # ---------------------------------------------------------------- the patient
+
+    def test_patient_form_shows_the_open_callback(self):
+        self.receive(incoming_missed("E-CB-PAT", T0))
+        callback = self.callbacks()
+        self.assertEqual(self.patient.with_user(self.operator2).open_callback_ids, callback)
+        doctor = new_test_user(
+            self.env, login="cb_pat_doctor", groups="medpulse_clinic.group_clinic_doctor"
+        )
+        self.assertNotIn(
+            "open_callback_ids", self.env["medpulse.patient"].with_user(doctor).fields_get()
+        )
+        with self.assertRaises(AccessError):
+            self.patient.with_user(doctor).read(["open_callback_ids"])
+        # Reached: the call-back leaves the patient's form.
+        self.receive(incoming_answered("E-CB-PAT2", T0 + 600))
+        self.patient.invalidate_recordset()
+        self.assertFalse(self.patient.with_user(self.operator2).open_callback_ids)
+
     # -------------------------------------------------------------------- access
 
     def test_access_per_role_and_company(self):
@@ -404,3 +497,183 @@ class TestCallbackAway(HttpCase):
         self.assertNotIn(
             operator, self.env["medpulse.call.callback"]._on_duty_operators(self.env.company)
         )
+
+    def test_operator_switches_away_in_the_systray(self):
+        operator = receptionist_with_extension(self.env, "cb_away_systray", extension="108")
+        self.start_tour("/odoo", "medpulse_callback_away_systray_tour", login=operator.login)
+        self.assertTrue(operator.medpulse_pbx_away)
+        self.assertNotIn(
+            operator, self.env["medpulse.call.callback"]._on_duty_operators(self.env.company)
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestCallbackTransferPanel(TelephonyFixtures, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_telephony()
+
+    def test_transfer_panel_shows_who_is_away(self):
+        self.operator3.sudo().medpulse_pbx_extension = "109"
+        self.operator2.with_user(self.operator2).medpulse_pbx_away = True
+        call = self.receive(_talking("E-CB-TRANSFER", "101"))
+        now = fields.Datetime.now()
+        call.sudo().write({"created_at": now, "answered_at": now})
+        targets = self.env["medpulse.call"].with_user(self.operator1).get_transfer_targets()
+        away = {target["name"]: target["away"] for target in targets["operators"]}
+        self.assertEqual((away["Pavel Operator"], away["Mira Mobile"]), (True, False))
+        self.start_tour("/odoo", "medpulse_callback_transfer_away_tour", login=self.operator1.login)
+
+
+@tagged("post_install", "-at_install")
+class TestCallbackClaims(ClickToCallCase):
+    """ "Being called by …": an operator's click-to-call claims the number's call-back; a
+    colleague is refused until that call ends (or never starts). The PBX is the double."""
+
+    def setUp(self):
+        super().setUp()
+        self.receive(incoming_missed("E-CL-MISS", T0))
+        self.callback = (
+            self.env["medpulse.call.callback"].sudo().search([("e164", "=", "+" + PATIENT_NUMBER)])
+        )
+        self.assertEqual(len(self.callback), 1)
+
+    def being_called_by(self, user):
+        self.env.invalidate_all()
+        return self.callback.with_user(user).being_called_by_id
+
+    def test_a_colleague_sees_being_called_by_until_the_call_ends(self):
+        answer = self.click(self.operator1, "+" + PATIENT_NUMBER, self.callback)
+        self.assertTrue(answer["ok"], answer)
+        self.assertEqual(self.being_called_by(self.operator2), self.operator1)
+        self.assertEqual(self.callback.claim_command_id, self.command(answer))
+        # The colleague: refused from the call-back, and from the patient (or the journal).
+        warning = self.callback.with_user(self.operator2).action_call_back()
+        self.assertEqual(warning["tag"], "display_notification", "no click-to-call")
+        self.assertIn("Olga Operator is calling", warning["params"]["message"])
+        self.assertEqual(
+            self.callback.with_user(self.operator1).action_call_back()["tag"],
+            "medpulse_telephony.click_to_call",
+            "the caller herself may call again",
+        )
+        refused = self.click(self.operator2, PATIENT_NUMBER, self.patient)
+        self.assertFalse(refused["ok"])
+        self.assertIn("Olga Operator is calling", refused["message"])
+        self.assertEqual(len(self.stub.calls("commands/callback")), 1, "one call to the PBX")
+        # The call starts: it holds the claim past the start timeout, while it lasts.
+        now = ts(fields.Datetime.now())
+        events = callback_events("E-CL-OUT", answer["command_id"], now, answered=False)
+        self.deliver(events[:3])
+        self.callback.claim_expires_at = fields.Datetime.now() - timedelta(minutes=1)
+        self.assertEqual(self.being_called_by(self.operator2), self.operator1, "the call is on")
+        # It ends unanswered: an attempt, the claim is gone, the colleague may call.
+        self.deliver(
+            events[3:]
+            + [
+                summary(
+                    "E-CL-OUT", 2, OP1, {"number": PATIENT_NUMBER}, now, now, 0, now + 33, 0, 1111
+                )
+            ]
+        )
+        self.assertEqual(self.callback.attempt_count, 1)
+        self.assertEqual(self.callback.state, "open")
+        self.assertFalse(self.callback.claimed_by_id)
+        self.assertFalse(self.being_called_by(self.operator2))
+        self.assertTrue(self.click(self.operator2, PATIENT_NUMBER, self.patient)["ok"])
+        self.assertEqual(self.being_called_by(self.operator1), self.operator2)
+
+    def test_a_claim_without_a_call_expires_and_a_refused_command_holds_none(self):
+        self.assertTrue(self.click(self.operator1, PATIENT_NUMBER, self.patient)["ok"])
+        self.assertEqual(self.being_called_by(self.operator2), self.operator1)
+        later = fields.Datetime.now() + timedelta(minutes=CLAIM_START_MINUTES, seconds=1)
+        self.assertFalse(self.callback._live_claim(later), "no call started in time")
+        self.callback.claim_expires_at = fields.Datetime.now() - timedelta(seconds=1)
+        self.env.flush_all()
+        self.assertTrue(self.click(self.operator2, PATIENT_NUMBER, self.patient)["ok"])
+        self.assertEqual(self.being_called_by(self.operator1), self.operator2)
+        # The PBX cannot be reached: no claim, no attempt.
+        self.callback._release_claim()
+        self.company.sudo().medpulse_pbx_api_url = "http://127.0.0.1:9/vpbx/"
+        self.env.flush_all()
+        failed = self.click(self.operator1, PATIENT_NUMBER, self.patient)
+        self.assertFalse(failed["ok"])
+        self.assertIn("Could not reach the PBX", failed["message"])
+        self.assertFalse(self.callback.claimed_by_id)
+        self.assertFalse(self.being_called_by(self.operator2))
+        self.assertEqual(self.callback.attempt_count, 0)
+
+    def test_being_called_by_in_the_list_and_the_form(self):
+        self.callback.write(
+            {
+                "claimed_by_id": self.operator1.id,
+                "claim_expires_at": fields.Datetime.now() + timedelta(minutes=10),
+            }
+        )
+        self.env.flush_all()
+        self.start_tour(
+            "/odoo/action-medpulse_telephony.medpulse_call_callback_action",
+            "medpulse_callback_being_called_tour",
+            login=self.operator2.login,
+        )
+        self.assertFalse(self.stub.requests, "nothing was dialled")
+
+
+@tagged("post_install", "-at_install")
+class TestCallbackClaimRace(TransactionCase):
+    """Two operators click "Call back" on one number at the same moment: two real
+    transactions on their own cursors, both with their snapshot taken before either
+    claims. The rows are committed, so the test removes them."""
+
+    def setUp(self):
+        super().setUp()
+        self.number = f"+7916{uuid.uuid4().int % 10**7:07d}"
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {"tracking_disable": True})
+            env["medpulse.call.callback"].create(
+                {
+                    "company_id": env.ref("base.main_company").id,
+                    "e164": self.number,
+                    "due_at": fields.Datetime.now(),
+                }
+            )
+        self.addCleanup(self._cleanup)
+
+    def _cleanup(self):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            env["medpulse.call.callback"].search([("e164", "=", self.number)]).unlink()
+
+    def _operator(self, xmlid):
+        cr = self.registry.cursor()
+        self.addCleanup(cr.close)
+        uid = api.Environment(cr, api.SUPERUSER_ID, {}).ref(xmlid).id
+        cr.execute("SELECT 1")  # the transaction's snapshot is taken here
+        return api.Environment(cr, uid, {})
+
+    def test_two_operators_at_once_one_call(self):
+        first, second = self._operator("base.user_admin"), self._operator("base.user_root")
+        company = first.ref("base.main_company")
+        claimed, refusal = first["medpulse.call.callback"]._claim_in_transaction(
+            company, self.number
+        )
+        self.assertTrue(claimed)
+        self.assertFalse(refusal)
+        first.cr.commit()
+        Second = second["medpulse.call.callback"]
+        with mute_logger("odoo.sql_db"), self.assertRaises(pg_errors.SerializationFailure):
+            Second._claim_in_transaction(company.with_env(second), self.number)
+        second.cr.rollback()
+        claimed, refusal = Second._claim_in_transaction(company.with_env(second), self.number)
+        self.assertFalse(claimed, "the second sees the first's claim")
+        self.assertIn(first.user.name, refusal)
+        self.assertIn(self.number, refusal)
+        second.cr.rollback()
+        # Through the entry point, which commits on its own cursor: still the first's.
+        claimed, refusal = Second._claim_for_click_to_call(company.with_env(second), self.number)
+        self.assertFalse(claimed)
+        self.assertIn(first.user.name, refusal)
+        claimed, refusal = first["medpulse.call.callback"]._claim_for_click_to_call(
+            company, self.number
+        )
+        self.assertTrue(claimed, "the claimer may call again")

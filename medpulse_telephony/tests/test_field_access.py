@@ -121,6 +121,8 @@ PATIENT_FIELDS = {  # fields of the patient models that are not plain patient da
     ("medpulse.appointment", "color"): "staff",
     ("medpulse.appointment", "allowed_service_ids"): "staff",
     ("medpulse.appointment", "outside_working_hours"): "staff",
+    # The patient's open call-backs (Calls tab): those who read both patients and call-backs.
+    ("medpulse.patient", "open_callback_ids"): "reception",
 }
 #: Every other field in scope, by model.
 CLASSIFICATION = {
@@ -558,6 +560,15 @@ class TestFieldAccess(TransactionCase):
         callback = env["medpulse.call.callback"].sudo().search([("call_ids", "in", missed.ids)])
         assert callback.reached_call_id == cls.call, "the answered call closed the call-back"
         callback.attempt_call_ids = cls.call
+        # A later miss waits for its call-back: the patient's form shows it (open_callback_ids).
+        env["medpulse.call.callback"].sudo().create(
+            {
+                "company_id": cls.company.id,
+                "e164": "+" + CALLER,
+                "patient_id": cls.patient.id,
+                "due_at": fields.Datetime.now(),
+            }
+        )
         Command_ = env["medpulse.call.command"].sudo()
         cls.commands = Command_.create(
             [

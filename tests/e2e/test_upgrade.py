@@ -125,6 +125,16 @@ MIGRATED = {
         "18.0.1.1.0: incidents alert in Odoo, no e-mail",
         _equals("medpulse_health_alert_email", False),
     ),
+    ("res.company", "medpulse_callback_escalation_minutes"): (
+        "18.0.1.1.0: no escalation step after the breach",
+        _empty("medpulse_callback_escalation_minutes"),
+    ),
+    ("res.company", "medpulse_callback_escalation_group_id"): (
+        "18.0.1.1.0: no group to escalate to", _empty("medpulse_callback_escalation_group_id"),
+    ),
+    ("res.company", "medpulse_callback_escalation_user_id"): (
+        "18.0.1.1.0: no user to escalate to", _empty("medpulse_callback_escalation_user_id"),
+    ),
 }
 #: Models an upgrade adds -> (why, records their data files ship); beyond those they start
 #: empty (what fills them comes after the upgrade).
