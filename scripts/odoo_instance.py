@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -21,13 +22,20 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDONS = ("medpulse_clinic", "medpulse_telephony", "medpulse_telephony_demo")
 sys.path.insert(0, str(ROOT / "scripts" / "setup"))
-from medpulse_setup import PG_OS_USER, ensure_pg_os_user, pg_bin_dir, server_answers  # noqa: E402 - after the sys.path set-up above
+from medpulse_setup import (  # noqa: E402 - after the sys.path set-up above
+    PG_OS_USER,
+    cache_root,
+    ensure_pg_os_user,
+    pg_bin_dir,
+    server_answers,
+)
 
 
 def free_port() -> int:
@@ -46,6 +54,31 @@ def odoo_addons_dirs(python: str) -> list[Path]:
     )
     out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout
     return [Path(line) for line in out.split()]
+
+
+def odoo_identity(python: str) -> str:
+    """What a database made by ``python``'s Odoo depends on, in one line: Odoo's folder and
+    version, its distribution's version, the commit of a git checkout, and the set-up
+    environment it lives in (``odoo18-<key>-py3.x``: the pinned source, the requirements and
+    the Python, README "Getting Odoo 18.0")."""
+    code = (
+        "import importlib.metadata as m, os, sys, odoo\n"
+        "print(os.path.realpath(os.path.dirname(odoo.__file__)))\n"
+        "print(odoo.release.version, sys.version.split()[0])\n"
+        "try:\n    print(m.version('odoo'))\nexcept m.PackageNotFoundError:\n    print('-')\n"
+    )
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
+    path, versions, dist = out.stdout.split("\n")[:3]
+    parts = [path, versions, dist]
+    head = subprocess.run(["git", "-C", path, "rev-parse", "HEAD"], capture_output=True,
+                          text=True)
+    if head.returncode == 0:
+        parts.append(head.stdout.strip())
+    parts += [p.name for p in Path(path).parents if re.fullmatch(r"odoo18-\w+-py[\d.]+", p.name)]
+    release = Path(path) / "release.py"
+    if release.is_file():
+        parts.append(hashlib.sha256(release.read_bytes()).hexdigest()[:16])
+    return " ".join(parts)
 
 
 @dataclass
@@ -313,14 +346,15 @@ class OdooInstance:
                 return [self.python, str(script)]
         return [self.python, "-m", "odoo"]
 
-    def odoo(self, *args: str, logfile: Path | None = None, check: bool = True) -> int:
+    def odoo(self, *args: str, logfile: Path | None = None, check: bool = True,
+             extra_env: dict[str, str] | None = None) -> int:
         """Run ``odoo`` once with this instance's config (``--stop-after-init`` is yours to add)."""
         if not self.config_path.exists():
             self.write_config()
         cmd = [*self.odoo_command(), "-c", str(self.config_path), "-d", self.dbname, *args]
         if logfile:
             cmd.append(f"--logfile={logfile}")
-        rc = subprocess.run(cmd, cwd=ROOT, env=self.env()).returncode
+        rc = subprocess.run(cmd, cwd=ROOT, env={**self.env(), **(extra_env or {})}).returncode
         if check and rc:
             raise RuntimeError(f"odoo {' '.join(args)} exited with {rc}; see {logfile or 'output'}")
         return rc
@@ -364,15 +398,140 @@ class OdooInstance:
                 self.process.wait()
         self.process = None
 
+    @property
+    def filestore(self) -> Path:
+        return self.data_dir / "filestore" / self.dbname
+
+    def connect(self, dbname: str = "postgres"):
+        """A psycopg2 connection to ``dbname`` (the server's ``postgres`` by default)."""
+        import psycopg2  # noqa: PLC0415 - Odoo's dependency, present under Odoo's Python
+
+        return psycopg2.connect(dbname=dbname, host=self.pg.host, port=self.pg.port,
+                                user=self.pg.user, password=self.pg.password or None)
+
+    def copy_of(self, template: OdooInstance) -> None:
+        """Make this database a copy of ``template``'s, stopped, as Odoo's database manager
+        duplicates one: ``CREATE DATABASE ... TEMPLATE`` (a file copy: seconds, where an
+        install takes a minute), its filestore copied, a new ``database.uuid`` and
+        ``database.secret``."""
+        conn = self.connect()
+        conn.autocommit = True
+        with conn.cursor() as cr:
+            cr.execute(f'CREATE DATABASE "{self.dbname}" ENCODING \'unicode\' '
+                       f'TEMPLATE "{template.dbname}"')
+        conn.close()
+        if template.filestore.is_dir():
+            shutil.copytree(template.filestore, self.filestore)
+        conn = self.connect(self.dbname)
+        with conn, conn.cursor() as cr:
+            for key, value in (("database.uuid", str(uuid.uuid1())),
+                               ("database.secret", str(uuid.uuid4()))):
+                cr.execute("UPDATE ir_config_parameter SET value = %s WHERE key = %s",
+                           (value, key))
+            cr.execute("UPDATE ir_config_parameter SET value = to_char(now() AT TIME ZONE 'UTC', "
+                       "'YYYY-MM-DD HH24:MI:SS') WHERE key = 'database.create_date'")
+        conn.close()
+
     def drop(self) -> None:
         """Stop the server, drop the database and its filestore."""
         self.stop()
-        import psycopg2  # noqa: PLC0415 - Odoo's dependency, present under Odoo's Python
-
-        conn = psycopg2.connect(dbname="postgres", host=self.pg.host, port=self.pg.port,
-                                user=self.pg.user, password=self.pg.password or None)
+        conn = self.connect()
         conn.autocommit = True
         with conn.cursor() as cr:
             cr.execute(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
         conn.close()
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+class DatabaseCache:
+    """Databases the tests keep between runs, each under the key of what made it.
+
+    ``<cache>/<name>/<key>/`` holds ``dump`` (``pg_dump``'s custom format), ``filestore/``,
+    ``meta.json`` (what its maker wants back with it) and ``READY``, written last: an entry
+    without it is ignored. The key must name everything the database depends on: another key
+    makes another entry; the ``KEEP`` entries used last are kept. A cache must never fail a
+    run: an entry that cannot be written is skipped (said on stderr), one that cannot be
+    restored is dropped and its maker builds the database again.
+    """
+
+    KEEP = 3
+
+    def __init__(self, name: str, root: Path | None = None):
+        self.dir = (root or cache_root()) / name
+
+    def _tool(self, name: str) -> str:
+        bin_dir = pg_bin_dir()
+        return str(bin_dir / name) if bin_dir else (shutil.which(name) or name)
+
+    def _pg_env(self, instance: OdooInstance) -> dict[str, str]:
+        pg = instance.pg
+        return dict(os.environ, PGHOST=pg.host, PGPORT=str(pg.port), PGUSER=pg.user,
+                    PGPASSWORD=pg.password or "")
+
+    def restore(self, key: str, instance: OdooInstance) -> dict | None:
+        """``instance``'s database and filestore from the entry of ``key``, and its meta;
+        ``None`` (and no database) when there is no usable entry."""
+        entry = self.dir / key
+        if not (entry / "READY").is_file():
+            return None
+        try:
+            meta = json.loads((entry / "meta.json").read_text())
+            conn = instance.connect()
+            conn.autocommit = True
+            with conn.cursor() as cr:  # as Odoo creates a database
+                cr.execute(f'CREATE DATABASE "{instance.dbname}" ENCODING \'unicode\' '
+                           "LC_COLLATE 'C' TEMPLATE template0")
+            conn.close()
+            out = subprocess.run(
+                [self._tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
+                 "-d", instance.dbname, str(entry / "dump")],
+                capture_output=True, text=True, env=self._pg_env(instance),
+            )
+            if out.returncode:
+                raise RuntimeError(f"pg_restore: {out.stderr.strip()[-500:]}")
+            shutil.rmtree(instance.filestore, ignore_errors=True)
+            if (entry / "filestore").is_dir():
+                shutil.copytree(entry / "filestore", instance.filestore)
+            (entry / "READY").touch()  # last used: what pruning keeps
+            return meta
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the maker builds it again
+            print(f"cache {entry}: cannot restore ({exc}); building the database again",
+                  file=sys.stderr)
+            instance.drop()
+            return None
+
+    def save(self, key: str, instance: OdooInstance, meta: dict) -> bool:
+        """Keep ``instance``'s database (its server stopped) and filestore under ``key``."""
+        entry = self.dir / key
+        tmp = self.dir / f".{key}.{os.getpid()}"
+        try:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            out = subprocess.run(
+                [self._tool("pg_dump"), "-Fc", "--no-owner", "--no-privileges", "-f",
+                 str(tmp / "dump"), instance.dbname],
+                capture_output=True, text=True, env=self._pg_env(instance),
+            )
+            if out.returncode:
+                raise RuntimeError(f"pg_dump: {out.stderr.strip()[-500:]}")
+            if instance.filestore.is_dir():
+                shutil.copytree(instance.filestore, tmp / "filestore")
+            (tmp / "meta.json").write_text(json.dumps(meta))
+            (tmp / "READY").write_text(key + "\n")
+            shutil.rmtree(entry, ignore_errors=True)
+            tmp.rename(entry)
+        except Exception as exc:  # noqa: BLE001 - a cache that cannot be written is skipped
+            print(f"cache {entry}: not saved ({exc})", file=sys.stderr)
+            shutil.rmtree(tmp, ignore_errors=True)
+            return False
+        self.prune()
+        return True
+
+    def prune(self) -> None:
+        """Keep the ``KEEP`` entries used last (several checkouts may share the cache), and
+        drop what a run stopped while saving left (a day old)."""
+        entries = sorted((e for e in self.dir.iterdir() if (e / "READY").is_file()),
+                         key=lambda e: (e / "READY").stat().st_mtime, reverse=True)
+        stale = [e for e in self.dir.glob(".*") if e.stat().st_mtime < time.time() - 86400]
+        for old in entries[self.KEEP:] + stale:
+            shutil.rmtree(old, ignore_errors=True)

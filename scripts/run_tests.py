@@ -14,7 +14,8 @@ Runs under the Python that imports Odoo 18.0 (``scripts/test`` picks it). Steps:
    install without demo data; both logs must be free of WARNING/ERROR lines
    except those listed, with a reason, in ``.ci/log-allowlist.txt``; on the first
    database, every addon test module is collected by pytest-odoo (README, "Develop");
-5. drops the databases and the filestore, prints ``N passed, M failed``.
+5. drops the databases and the filestore, prints where the time went (per phase, the
+   slowest pytest files and Odoo test classes) and ``N passed, M failed``.
 
 Steps 3 and 4 run at the same time (their own databases and ports): most of each is
 waiting on a server or a browser, and the machine has cores to spare meanwhile.
@@ -32,9 +33,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -65,6 +70,9 @@ TEST_START = re.compile(
     r" odoo\.addons\.(?P<addon>\w+)\.tests\.(?P<module>\w+): Starting (?P<test>\S+) \.\.\.")
 TEST_SKIP = re.compile(r" odoo\.addons\.(?P<addon>\w+)\.tests\.\S+: skipped (?P<what>.*)")
 TEST_TOTAL = re.compile(r"(?P<failed>\d+) failed, (?P<errors>\d+) error\(s\) of (?P<run>\d+) tests")
+#: Odoo log lines that end a test's time: module loading and the server's own steps.
+TEST_END = re.compile(r" odoo\.(modules\.loading|service\.server|tests\.result|tests\.stats):")
+SLOWEST = 8  # slowest pytest files and Odoo test classes shown in the timing summary
 
 
 class Failure(Exception):
@@ -73,6 +81,39 @@ class Failure(Exception):
 
 def say(msg: str) -> None:
     print(msg, flush=True)
+
+
+class Timings:
+    """Where the run's time went: phases (wall clock) and, under each, its slowest parts.
+
+    Printed at the end of every run (``summary``), to see which phase to make faster."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.phases: list[tuple[str, float, list[tuple[str, float]]]] = []
+
+    def add(self, phase: str, seconds: float, parts: list[tuple[str, float]] = ()) -> None:
+        with self._lock:
+            self.phases.append((phase, seconds, sorted(parts, key=lambda p: -p[1])[:SLOWEST]))
+
+    @contextmanager
+    def timed(self, phase: str):
+        """``with TIMINGS.timed("phase"):`` adds the phase's wall-clock time."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.add(phase, time.monotonic() - started)
+
+    def summary(self) -> list[str]:
+        lines = ["time per phase (wall clock; the pytest and Odoo halves run at the same time):"]
+        for phase, seconds, parts in self.phases:
+            lines.append(f"  {phase:<58} {seconds:6.0f} s")
+            lines += [f"      {name:<54} {part:6.0f} s" for name, part in parts]
+        return lines
+
+
+TIMINGS = Timings()
 
 
 # --------------------------------------------------------------------------- preflight
@@ -184,15 +225,20 @@ def run_pytest(env_info: dict, work: Path, suites: list[str]) -> tuple[int, int,
         "-o", "junit_family=xunit2",
     ]
     say("$ " + " ".join(cmd))
+    started = time.monotonic()
     subprocess.run(cmd, cwd=ROOT, env=env)
+    elapsed = time.monotonic() - started
     problems = []
     if not junit.exists():
+        TIMINGS.add("pytest", elapsed)
         return 0, 1, ["pytest wrote no report"]
     root = ET.parse(junit).getroot()
     passed = failed = 0
     per_suite = dict.fromkeys(paths, 0)
+    per_file: dict[str, float] = defaultdict(float)
     for case in root.iter("testcase"):
         classname = case.get("classname", "")
+        per_file[pytest_file(classname)] += float(case.get("time") or 0)
         for suite in paths:
             if suite_holds(suite, classname):
                 per_suite[suite] += 1
@@ -207,7 +253,18 @@ def run_pytest(env_info: dict, work: Path, suites: list[str]) -> tuple[int, int,
         if count == 0:
             failed += 1
             problems.append(f"no test collected in {suite}")
+    TIMINGS.add(f"pytest: {', '.join(paths)}" if len(paths) < 3 else "pytest", elapsed,
+                list(per_file.items()))
     return passed, failed, problems
+
+
+def pytest_file(classname: str) -> str:
+    """The test file of a JUnit ``classname`` (``tests.e2e.test_x.TestY`` -> its .py)."""
+    parts = classname.split(".")
+    for end in range(len(parts), 0, -1):
+        if (ROOT.joinpath(*parts[:end]).with_suffix(".py")).is_file():
+            return "/".join(parts[:end]) + ".py"
+    return classname
 
 
 # --------------------------------------------------------------------------- odoo
@@ -249,6 +306,37 @@ def scan_log(log: Path, allow: list[re.Pattern]) -> tuple[dict, list[str]]:
     return {"started": started, "ran": ran, "skipped": skipped, "totals": totals}, bad
 
 
+def log_time(raw: str) -> float | None:
+    try:
+        return datetime.strptime(raw[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    except ValueError:
+        return None
+
+
+def odoo_test_times(log: Path) -> tuple[float, list[tuple[str, float]]]:
+    """From an Odoo log: (its span in seconds, seconds per test class, set-up included).
+
+    A test runs from its ``Starting ...`` line to the next test's, or to the next line of
+    the module loader or the server (an at-install test is followed by the next module)."""
+    per_class: dict[str, float] = defaultdict(float)
+    first = last = None
+    current = None  # (test class, start)
+    for raw in log.read_text(errors="replace").splitlines():
+        if not LOG_LINE.match(raw) or (stamp := log_time(raw)) is None:
+            continue
+        first = first if first is not None else stamp
+        last = stamp
+        start = TEST_START.search(raw)
+        if current and (start or TEST_END.search(raw)):
+            per_class[current[0]] += stamp - current[1]
+            current = None
+        if start:
+            current = (f"{start['addon']}.{start['module']}.{start['test'].split('.')[0]}", stamp)
+    if current and last is not None:
+        per_class[current[0]] += last - current[1]
+    return ((last - first) if first is not None else 0.0), list(per_class.items())
+
+
 def collect_under_pytest_odoo(instance: OdooInstance, work: Path,
                               ran: set[str]) -> tuple[int, int, list[str]]:
     """The edit-test loop's path (README, "Develop"): pytest-odoo collects, on the database
@@ -288,8 +376,15 @@ def run_odoo(env_info: dict, work: Path, with_nodemo: bool,
     try:
         log = work / "odoo-tests.log"
         tags = test_tags or ",".join(f"/{a}" for a in ADDONS)
+        started = time.monotonic()
         rc = main.odoo("-i", ",".join(ADDONS), f"--test-tags={tags}", "--stop-after-init",
                        logfile=log, check=False)
+        elapsed = time.monotonic() - started
+        _span, per_class = odoo_test_times(log)
+        in_tests = sum(seconds for _name, seconds in per_class)
+        TIMINGS.add(f"odoo: install with demo data and the tests "
+                    f"(tests {in_tests:.0f} s, the rest {elapsed - in_tests:.0f} s)",
+                    elapsed, per_class)
         info, bad = scan_log(log, allow)
         say(f"odoo log: {log}")
         totals = info["totals"]
@@ -318,12 +413,14 @@ def run_odoo(env_info: dict, work: Path, with_nodemo: bool,
                 f"{len(bad)} unaccepted WARNING/ERROR line(s) in the Odoo log, first: {bad[0]}"
             )
         if not test_tags:
-            p, f, probs = collect_under_pytest_odoo(main, work, info["ran"])
+            with TIMINGS.timed("odoo: pytest-odoo collection"):
+                p, f, probs = collect_under_pytest_odoo(main, work, info["ran"])
             passed, failed, problems = passed + p, failed + f, problems + probs
         if with_nodemo:
             log2 = work / "odoo-nodemo.log"
-            rc2 = nodemo.odoo("-i", ",".join(ADDONS), "--without-demo=all", "--stop-after-init",
-                              logfile=log2, check=False)
+            with TIMINGS.timed("odoo: install without demo data"):
+                rc2 = nodemo.odoo("-i", ",".join(ADDONS), "--without-demo=all",
+                                  "--stop-after-init", logfile=log2, check=False)
             _info, bad2 = scan_log(log2, allow)
             if rc2 or bad2:
                 failed += 1
@@ -399,7 +496,8 @@ def main() -> int:
         if cluster:
             say(f"postgres: {env_info['pg_desc']}")
         if opts.only in (None, "lint"):
-            p, f, probs = lint.run(say=say)
+            with TIMINGS.timed("lint"):
+                p, f, probs = lint.run(say=say)
             passed, failed, problems = passed + p, failed + f, problems + probs
         halves = []
         if opts.only in (None, "pytest"):
@@ -419,6 +517,8 @@ def main() -> int:
             cluster.discard()
         if not opts.keep and not failed:
             shutil.rmtree(work, ignore_errors=True)
+    for line in TIMINGS.summary():
+        say(line)
     for problem in problems:
         say(f"FAIL: {problem}")
     say(f"time: {time.time() - start:.0f} s")

@@ -1,8 +1,12 @@
 """End-to-end harness: a real Odoo server (outside test mode: websocket on, bus live),
 the PBX emulator wired to it, and headless Chromium driven by Playwright.
 
-The Odoo database is prepared by ``scripts/demo_init.py``, the same initialisation the
-demo launcher and the Docker image run. Everything listens on 127.0.0.1 only.
+The Odoo databases are prepared by ``scripts/demo_init.py``, the same initialisation the
+demo launcher and the Docker image run. It installs the addons with demo data once, in a
+template database (``demo_template``); each database of the suite is a copy of it, which
+``demo_init`` then configures (it installs nothing in a database that has the addons): the
+state of a fresh install, for one install instead of one per database. Everything listens
+on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -46,20 +50,53 @@ def pbx_port():
     return free_port()
 
 
+def demo_init(instance: OdooInstance, *args: str, **run) -> subprocess.CompletedProcess:
+    """``scripts/demo_init.py`` on ``instance``'s database (``args``: its options)."""
+    instance.write_config()
+    if not run.get("capture_output"):
+        run.setdefault("stdout", subprocess.DEVNULL)
+    return subprocess.run(
+        [ODOO_PYTHON, str(ROOT / "scripts" / "demo_init.py"), "-c", str(instance.config_path),
+         "-d", instance.dbname, *args],
+        check=True, env=instance.env(), cwd=ROOT, **run,
+    )
+
+
 @pytest.fixture(scope="session")
-def odoo_server(work_dir, pbx_credentials, pbx_port):
+def demo_template(work_dir):
+    """A database that ``scripts/demo_init.py`` made (the addons and their demo data), never
+    served: ``new_demo`` copies it for each database of the suite."""
+    instance = OdooInstance(f"medpulse_e2e_template_{os.getpid()}", work_dir / "template",
+                            python=ODOO_PYTHON)
+    try:
+        demo_init(instance, "--pbx-url", "http://127.0.0.1:9/vpbx/",
+                  "--api-key", secrets.token_hex(12), "--api-salt", secrets.token_hex(16))
+        yield instance
+    finally:
+        instance.drop()
+
+
+@pytest.fixture(scope="session")
+def new_demo(demo_template):
+    """``new_demo(instance, *demo_init options)``: ``instance``'s database, a copy of the
+    demo template configured by ``scripts/demo_init.py`` with those options; what
+    ``demo_init`` returned."""
+
+    def make(instance: OdooInstance, *args: str, **run) -> subprocess.CompletedProcess:
+        instance.copy_of(demo_template)
+        return demo_init(instance, *args, **run)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def odoo_server(work_dir, pbx_credentials, pbx_port, new_demo):
     """A demo database initialised by scripts/demo_init.py and its running server."""
     api_key, api_salt = pbx_credentials
     instance = OdooInstance(f"medpulse_e2e_{os.getpid()}", work_dir, python=ODOO_PYTHON)
-    instance.write_config()
     try:
-        subprocess.run(
-            [ODOO_PYTHON, str(ROOT / "scripts" / "demo_init.py"), "-c", str(instance.config_path),
-             "-d", instance.dbname, "--pbx-url", f"http://127.0.0.1:{pbx_port}/vpbx/",
-             "--api-key", api_key, "--api-salt", api_salt, "--odoo-url", instance.url],
-            check=True, env=instance.env(), cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-        )
+        new_demo(instance, "--pbx-url", f"http://127.0.0.1:{pbx_port}/vpbx/",
+                 "--api-key", api_key, "--api-salt", api_salt, "--odoo-url", instance.url)
         instance.start()
         yield instance
     finally:

@@ -32,24 +32,21 @@ BROWSER_TZ = "America/New_York"
 
 
 @pytest.fixture(scope="module")
-def demo(work_dir, pbx_credentials):
+def demo(work_dir, pbx_credentials, new_demo):
     """Odoo and the emulator of a demo with history; the history as the emulator read it."""
     api_key, api_salt = pbx_credentials
     pbx_port = free_port()
     instance = OdooInstance(f"medpulse_e2e_history_{os.getpid()}", work_dir / "history",
                             python=ODOO_PYTHON)
-    instance.write_config()
     files = work_dir / "history" / "emulator"
     log = open(work_dir / "history-emulator.log", "w")  # noqa: SIM115 - closed at teardown
     emulator = None
     try:
         started = time.monotonic()
-        init = subprocess.run(
-            [ODOO_PYTHON, str(ROOT / "scripts" / "demo_init.py"), "-c", str(instance.config_path),
-             "-d", instance.dbname, "--pbx-url", f"http://127.0.0.1:{pbx_port}/vpbx/",
-             "--api-key", api_key, "--api-salt", api_salt, "--odoo-url", instance.url,
-             "--emulator-dir", str(files), "--history", str(DAYS)],
-            check=True, env=instance.env(), cwd=ROOT, capture_output=True, text=True,
+        init = new_demo(
+            instance, "--pbx-url", f"http://127.0.0.1:{pbx_port}/vpbx/",
+            "--api-key", api_key, "--api-salt", api_salt, "--odoo-url", instance.url,
+            "--emulator-dir", str(files), "--history", str(DAYS), capture_output=True, text=True,
         )
         print(f"FIGURES demo_init --history {DAYS}: {time.monotonic() - started:.1f} s;",
               next(line for line in init.stdout.splitlines() if line.startswith("history:")))

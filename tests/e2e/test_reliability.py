@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import random
 import secrets
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -81,7 +80,7 @@ def figures(label, **values):
 
 
 @pytest.fixture(scope="module")
-def server(work_dir):
+def server(work_dir, new_demo):
     """Odoo in prefork mode (2 HTTP workers), its own demo database and credentials."""
     api_key, api_salt = secrets.token_hex(12), secrets.token_hex(16)
     # Started with odoo-bin, as in production, so that prefork can spawn its gevent process.
@@ -93,30 +92,9 @@ def server(work_dir):
         workers=2,
         extra_options={"max_cron_threads": "0", "limit_time_real": "60"},
     )
-    instance.write_config()
     try:
-        subprocess.run(
-            [
-                ODOO_PYTHON,
-                str(ROOT / "scripts" / "demo_init.py"),
-                "-c",
-                str(instance.config_path),
-                "-d",
-                instance.dbname,
-                "--pbx-url",
-                closed_port_url(),
-                "--api-key",
-                api_key,
-                "--api-salt",
-                api_salt,
-                "--odoo-url",
-                instance.url,
-            ],
-            check=True,
-            env=instance.env(),
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-        )
+        new_demo(instance, "--pbx-url", closed_port_url(), "--api-key", api_key,
+                 "--api-salt", api_salt, "--odoo-url", instance.url)
         instance.start()
         instance.api_key, instance.api_salt = api_key, api_salt
         yield instance

@@ -98,7 +98,7 @@ def test_scenario_builds_the_journal_record(emulator, admin_rpc, logins, scenari
 
 
 def test_exported_log_replays_into_the_same_journal(emulator, admin_rpc, odoo_server, work_dir,
-                                                    pbx_credentials):
+                                                    pbx_credentials, new_demo):
     entries = [run_scenario(emulator, name, **FAST, **CASES[name][0])
                for name in ("incoming_answered", "missed_operator", "queue", "outgoing")]
     originals = {e: final_call(admin_rpc, e) for e in entries}
@@ -113,14 +113,9 @@ def test_exported_log_replays_into_the_same_journal(emulator, admin_rpc, odoo_se
 
     api_key, api_salt = pbx_credentials
     fresh = OdooInstance(f"{odoo_server.dbname}_replay", work_dir, python=ODOO_PYTHON)
-    fresh.write_config()
     try:
-        subprocess.run(
-            [ODOO_PYTHON, str(ROOT / "scripts" / "demo_init.py"), "-c", str(fresh.config_path),
-             "-d", fresh.dbname, "--pbx-url", "http://127.0.0.1:9/vpbx/",
-             "--api-key", api_key, "--api-salt", api_salt, "--odoo-url", fresh.url],
-            check=True, env=fresh.env(), cwd=ROOT, stdout=subprocess.DEVNULL,
-        )
+        new_demo(fresh, "--pbx-url", "http://127.0.0.1:9/vpbx/",
+                 "--api-key", api_key, "--api-salt", api_salt, "--odoo-url", fresh.url)
         fresh.start()
         subprocess.run(
             [ODOO_PYTHON, "-m", "mango_vpbx_emulator", "replay", str(log),
