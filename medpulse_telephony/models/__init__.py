@@ -23,3 +23,5 @@ from . import medpulse_call_refold
 from . import medpulse_call_report
 from . import medpulse_call_dashboard
 from . import medpulse_telephony_health
+from . import medpulse_sms_template
+from . import medpulse_sms

@@ -44,3 +44,9 @@ class MedpulsePatient(models.Model):
             patient.recent_call_ids = Call.search(
                 [("patient_ids", "in", patient.ids)], limit=RECENT_CALLS
             ) if patient.id else Call
+
+    # Issue 21: the patient's SMS (text, who, when, state), for the clinic roles.
+    medpulse_sms_ids = fields.One2many(
+        "medpulse.sms", "patient_id", string="SMS", readonly=True,
+        groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
+    )

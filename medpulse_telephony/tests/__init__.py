@@ -10,3 +10,4 @@ from . import test_stalled_events, test_security_review, test_field_access
 from . import test_crawl, test_view_expressions, test_journal_screens
 from . import test_callback
 from . import test_refold
+from . import test_sms
