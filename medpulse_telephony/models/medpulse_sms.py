@@ -51,7 +51,7 @@ class MedpulseSms(models.Model):
         "medpulse.sms.template", readonly=True, ondelete="set null", groups=CLINIC_ROLES,
     )
     text = fields.Text(readonly=True, groups=CLINIC_ROLES)
-    length = fields.Integer(readonly=True, aggregator=None,
+    char_count = fields.Integer(string="Length", readonly=True, aggregator=None,
                             help="Characters, as the SMS counts them.")
     segments = fields.Integer(readonly=True, help="Parts the SMS is sent in (at most 4).")
     user_id = fields.Many2one("res.users", string="Sent by", required=True, readonly=True,
@@ -200,7 +200,7 @@ class MedpulseSms(models.Model):
                 "appointment_id": appointment.id if appointment else False,
                 "template_id": template.id if template else False,
                 "text": text,
-                "length": size.length,
+                "char_count": size.length,
                 "segments": size.segments,
                 "user_id": user.id,
                 "extension": extension,

@@ -49,10 +49,10 @@ class TestSms(SmsCase):
 
     def test_length_segments_and_the_limit(self):
         wizard = self.wizard(self.operator1, text="a" * 161)
-        self.assertEqual((wizard.length, wizard.segments, wizard.limit, wizard.fits),
+        self.assertEqual((wizard.char_count, wizard.segments, wizard.limit, wizard.fits),
                          (161, 2, 612, True))
         wizard.text = "я" * 268
-        self.assertEqual((wizard.length, wizard.segments, wizard.limit, wizard.fits),
+        self.assertEqual((wizard.char_count, wizard.segments, wizard.limit, wizard.fits),
                          (268, 4, 268, True))
         self.assertEqual(wizard.size_info, "268 of 268 characters, 4 SMS part(s)")
         wizard.text = "я" * 269
@@ -103,7 +103,7 @@ class TestSms(SmsCase):
         self.assertEqual(sms.pbx_command_id.result_code, 1000, "the result found the command")
         self.assertEqual((sms.patient_id, sms.user_id, sms.extension, sms.number),
                          (self.patient, self.operator1, "101", "+" + PATIENT_NUMBER))
-        self.assertEqual((sms.length, sms.segments), (12, 1))
+        self.assertEqual((sms.char_count, sms.segments), (12, 1))
         self.assertEqual(self.patient.with_user(self.operator1).medpulse_sms_ids, sms)
 
     def test_pending_while_the_request_is_in_flight(self):

@@ -22,9 +22,9 @@ class MedpulseSmsSend(models.TransientModel):
         compute="_compute_phone_id", store=True, readonly=False,
     )
     consent_sms = fields.Boolean(related="patient_id.consent_sms")
-    template_id = fields.Many2one("medpulse.sms.template", string="Template")
+    template_id = fields.Many2one("medpulse.sms.template")
     text = fields.Text(compute="_compute_text", store=True, readonly=False)
-    length = fields.Integer(compute="_compute_size")
+    char_count = fields.Integer(string="Length", compute="_compute_size")
     segments = fields.Integer(compute="_compute_size")
     limit = fields.Integer(compute="_compute_size")
     fits = fields.Boolean(compute="_compute_size")
@@ -65,7 +65,8 @@ class MedpulseSmsSend(models.TransientModel):
     def _compute_size(self):
         for wizard in self:
             size = mango_vpbx.sms.measure(wizard.text or "")
-            wizard.length, wizard.segments, wizard.limit = size.length, size.segments, size.limit
+            wizard.char_count, wizard.segments = size.length, size.segments
+            wizard.limit = size.limit
             wizard.fits = size.fits
             if size.fits:
                 wizard.size_info = _(
