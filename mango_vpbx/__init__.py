@@ -17,6 +17,7 @@ package. The top level holds what an integrator needs: the client
 * :mod:`~mango_vpbx.codes`: result codes, their meanings and classes, disconnect categories.
 * :mod:`~mango_vpbx.errors`: every exception of the toolkit, under :class:`MangoVpbxError`.
 * :mod:`~mango_vpbx.phones`: numbers to E.164 and back for people.
+* :mod:`~mango_vpbx.sms`: SMS text limits: length, segments, the PBX's four-segment cap.
 * :mod:`~mango_vpbx.times`: the PBX's time base, :func:`~mango_vpbx.times.to_utc`.
 * :mod:`~mango_vpbx.assumptions`: where the documentation is ambiguous, what we accept.
 
@@ -74,6 +75,7 @@ from . import (
     limits,
     phones,
     signing,
+    sms,
     stats,
     times,
 )
@@ -109,6 +111,7 @@ __all__ = [
     "limits",
     "phones",
     "signing",
+    "sms",
     "stats",
     "times",
     # the client

@@ -44,6 +44,7 @@ from .errors import (
 )
 from .limits import LimitStore, MemoryLimitStore, buckets_for
 from .signing import encode
+from .sms import check_text
 from .stats import StatsRow, normalize_fields, parse_csv, split_period
 from .times import DEFAULT_TIME_BASE, TimeBase, parse_pbx_int, to_pbx
 
@@ -421,7 +422,14 @@ class VpbxClient:
 
     def sms(self, from_extension: str, to_number: str, text: str,
             sms_sender: str | None = None, command_id: str | None = None) -> str:
-        """Send an SMS as the employee ``from_extension`` (billed to them)."""
+        """Send an SMS as the employee ``from_extension`` (billed to them).
+
+        A text the PBX would refuse (empty, over four segments: :func:`mango_vpbx.sms.check_text`)
+        raises :class:`~mango_vpbx.errors.ArgumentError` and is not sent: a 3xxx refusal
+        counts towards the account's lockout. Its outcome arrives as ``result/sms``, its
+        delivery as ``events/sms``, both with the returned ``command_id``.
+        """
+        check_text(text)
         payload: dict[str, Any] = {"text": text, "from_extension": str(from_extension),
                                    "to_number": str(to_number)}
         if sms_sender:

@@ -361,6 +361,11 @@ class SmsEvent(Event):
     def identity(self) -> str:
         return f"{self.path}:{self.command_id}:{self.reason}:{self.timestamp}"
 
+    @property
+    def delivered(self) -> bool:
+        """Whether the SMS reached the phone (``reason`` of the 1000 class)."""
+        return self.reason is not None and 1000 <= self.reason <= 1099
+
 
 @dataclass(frozen=True, kw_only=True)
 class CommandResult(Event):

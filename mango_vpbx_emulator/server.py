@@ -45,6 +45,7 @@ from typing import Any
 from mango_vpbx import codes
 from mango_vpbx.limits import MemoryLimitStore, buckets_for
 from mango_vpbx.signing import sign, sign_recording_link
+from mango_vpbx.sms import measure as sms_measure
 
 from . import scenarios
 from .console import CONSOLE_HTML
@@ -52,6 +53,7 @@ from .faults import FaultConfig, FaultInjector
 from .history import History
 from .pbx import Autopilot, Pbx, PbxError
 from .sender import EventSender
+from .sms import SmsBehaviour, SmsCentre
 from .state import (
     NO_ANSWER,
     Call,
@@ -209,6 +211,7 @@ class Emulator:
             autopilot=autopilot,
             record_delay=record_delay,
         )
+        self.sms = SmsCentre(self.pbx)
         self.limiter = RateLimiter()
         self.limiter.enabled = rate_limits
         self.lockout = Lockout(lockout_seconds)
@@ -384,6 +387,7 @@ class Emulator:
             "commands/transfer_cancel": self._transfer_cancel,
             "commands/route": self._route,
             "commands/recording/start": self._recording_start,
+            "commands/sms": self._sms,
             "stats/request": self._stats_request,
             "stats/result": self._stats_result,
             "queries/recording/post": self._recording_post,
@@ -517,6 +521,19 @@ class Emulator:
             self.pbx.start_recording(call, leg, emp.extension, command_id)
 
         return self._command("result/recording/start", command_id, act)
+
+    def _sms(self, data: dict[str, Any], host: str) -> tuple[int, dict, bytes]:
+        """``commands/sms``: see :mod:`mango_vpbx_emulator.sms`."""
+        command_id = _required(data, "command_id")
+        extension = _required(data, "from_extension")
+        to_number = _required(data, "to_number")
+        text = _required(data, "text")
+        if not sms_measure(text).fits:
+            raise ApiError(3100)
+        sender = data.get("sms_sender")
+        sms = self.sms.accept(command_id, extension, to_number, text,
+                              str(sender) if sender else None)
+        return self._command("result/sms", command_id, lambda: self.sms.submit(sms))
 
     def _autopilot_script(self) -> scenarios.Script:
         ap = self.pbx.autopilot
@@ -784,6 +801,8 @@ class Emulator:
                 if method == "POST":
                     self.faults.configure(FaultConfig.from_json(body))
                 return 200, self.faults.config.as_json()
+            if (method, path) == ("GET", "sms"):
+                return 200, {"sms": self.sms.log()}
             if (method, path) == ("GET", "requests"):
                 return 200, {"requests": self.received_log(query)}
             if (method, path) == ("GET", "events"):
@@ -831,7 +850,7 @@ class Emulator:
         )
 
     def configure(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Change settings at run time: webhook, speed, autopilot, rate limits, lockout."""
+        """Change settings at run time: webhook, speed, autopilot, rate limits, lockout, SMS."""
         if "webhook" in body:
             self.sender.webhook_base = (body["webhook"] or "").rstrip("/") or None
         if "speed" in body:
@@ -846,6 +865,8 @@ class Emulator:
             self.lockout.seconds = float(body["lockout_seconds"])
         if "record_delay" in body:
             self.pbx.record_delay = float(body["record_delay"])
+        if "sms" in body:
+            self.sms.behaviour = SmsBehaviour.from_json(dict(body["sms"] or {}))
         return self.status()
 
     def status(self) -> dict[str, Any]:
@@ -876,6 +897,7 @@ class Emulator:
             "callers": list(self.callers),
             "history_calls": len(self.history_entries),
             "faults": self.faults.config.as_json(),
+            "sms": asdict(self.sms.behaviour),
         }
 
 

@@ -106,6 +106,9 @@ class MedpulseClinicDemo(models.AbstractModel):
                 "city": rng.choice(CITIES),
                 "street": f"{rng.choice(STREETS)}, д. {rng.randrange(1, 120)}",
                 "consent_recording": rng.random() < 0.8,
+                # Every fifth patient never agreed to SMS (no random draw: the rest of
+                # the demo stays the same).
+                "consent_sms": index % 5 != 4,
                 "phone_ids": [fields.Command.create(phone) for phone in phones],
             }
             if index % 7 == 6:

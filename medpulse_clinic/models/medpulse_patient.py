@@ -48,6 +48,14 @@ class MedpulsePatient(models.Model):
     consent_recording = fields.Boolean(
         string="Agrees to Call Recording", tracking=True,
     )
+    # Issue 21: no SMS without it. Tracked: the chatter says who changed it and when. No
+    # field default: a new patient gets the company's choice (default_get), and patients
+    # that existed before the field have no consent until someone records it.
+    consent_sms = fields.Boolean(
+        string="Agrees to SMS", tracking=True,
+        help="The patient agreed to receive SMS from the clinic (reminders, confirmations). "
+        "New patients get the company's default (Settings ▸ Companies).",
+    )
     active = fields.Boolean(default=True)
     company_id = fields.Many2one(
         "res.company", required=True, index=True,
@@ -101,6 +109,14 @@ class MedpulsePatient(models.Model):
         ("card_number_company_uniq", "unique(card_number, company_id)",
          "The card number must be unique."),
     ]
+
+    @api.model
+    def default_get(self, fields_list):
+        values = super().default_get(fields_list)
+        if "consent_sms" in fields_list and "consent_sms" not in values:
+            company = self.env["res.company"].browse(values.get("company_id")) or self.env.company
+            values["consent_sms"] = company.medpulse_consent_sms_default
+        return values
 
     @api.depends("last_name", "first_name", "patronymic")
     def _compute_name(self):

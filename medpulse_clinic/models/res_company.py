@@ -13,6 +13,14 @@ class ResCompany(models.Model):
         "this country.",
     )
 
+    # Issue 21: what "Agrees to SMS" of a new patient is. Off unless the clinic
+    # collects the consent at registration.
+    medpulse_consent_sms_default = fields.Boolean(
+        string="New Patients Agree to SMS",
+        help="Whether a new patient's \"Agrees to SMS\" is ticked when the patient is "
+        "created. Tick it only when the registration form collects this consent.",
+    )
+
     def _medpulse_phone_region(self):
         self.ensure_one()
         return self.medpulse_phone_country_id.code or "RU"

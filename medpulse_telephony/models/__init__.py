@@ -25,3 +25,5 @@ from . import medpulse_call_dashboard
 from . import medpulse_telephony_health
 from . import medpulse_call_ledger
 from . import medpulse_telephony_incident
+from . import medpulse_sms_template
+from . import medpulse_sms

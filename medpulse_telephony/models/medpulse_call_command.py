@@ -1,6 +1,7 @@
 """Every command Odoo sends to the PBX: click-to-call (``commands/callback``), call
 control (hang up, route, transfer), recording start, the automatic routing of the
-incoming-call card, and the demo's "Ring me".
+incoming-call card, the demo's "Ring me", and SMS (``commands/sms``, sent and logged by
+``medpulse.sms``).
 
 Why a record per command: the PBX answers a command twice, synchronously (accepted or
 refused) and later with ``result/<command>``, and the call a callback produces arrives
@@ -49,6 +50,7 @@ COMMAND_KINDS = [
     ("calls_connect", "Complete transfer"),
     ("transfer_cancel", "Cancel transfer"),
     ("recording_start", "Start recording"),
+    ("sms", "SMS"),
 ]
 
 COMMAND_STATES = [

@@ -192,7 +192,7 @@ class MedpulseCallEvent(models.Model):
         (``medpulse.call._recompute``), those events are linked to it, then the call's
         :meth:`~odoo.addons.medpulse_telephony.models.medpulse_call.MedpulseCall._after_event`
         steps run. A ``result/<command>`` notification (no call) goes to the command it
-        answers.
+        answers, an ``events/sms`` delivery report to its SMS (``medpulse.sms``).
         """
         if self.entry_id:
             # The journal, the card and the recordings resolve the same operators.
@@ -204,6 +204,9 @@ class MedpulseCallEvent(models.Model):
                 call._after_event(self, event, state)
         elif isinstance(event, mango_vpbx.events.CommandResult):
             self.env["medpulse.call.command"].sudo()._on_result(self.company_id, event)
+        elif isinstance(event, mango_vpbx.events.SmsEvent):
+            # A delivery report: the SMS it is about, never a call.
+            self.env["medpulse.sms"].sudo()._on_delivery(self.company_id, event)
 
     def _link_folded(self, call):
         """These events were just folded into ``call``: linked to it, and those a failed

@@ -64,3 +64,9 @@ class MedpulsePatient(models.Model):
                     "|", ("patient_id", "=", patient.id), ("e164", "in", numbers),
                 ]
             ) if patient.id else Callback
+
+    # Issue 21: the patient's SMS (text, who, when, state), for the clinic roles.
+    medpulse_sms_ids = fields.One2many(
+        "medpulse.sms", "patient_id", string="SMS", readonly=True,
+        groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
+    )

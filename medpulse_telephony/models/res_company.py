@@ -137,6 +137,17 @@ class ResCompany(models.Model):
         help="An answered incoming call's card does not close before its outcome is set.",
     )
     medpulse_pbx_last_error = fields.Text(string="Last PBX error", readonly=True, copy=False)
+    # Issue 21: SMS through the PBX (medpulse.sms).
+    medpulse_sms_extension = fields.Char(
+        string="SMS extension",
+        help="The PBX extension automatic SMS are sent as (and billed to). An SMS a "
+        "person sends goes from that person's own extension.",
+    )
+    medpulse_sms_sender = fields.Char(
+        string="SMS sender name",
+        help="The sender name the patient sees, as allowed in the PBX account (leave empty "
+        "for the account's default).",
+    )
     medpulse_pbx_last_error_at = fields.Datetime(
         string="Last PBX error at", readonly=True, copy=False
     )

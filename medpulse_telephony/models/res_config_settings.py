@@ -80,6 +80,15 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.medpulse_pbx_outcome_required", readonly=False
     )
 
+    # Issue 21: SMS.
+    medpulse_sms_extension = fields.Char(
+        related="company_id.medpulse_sms_extension", readonly=False
+    )
+    medpulse_sms_sender = fields.Char(related="company_id.medpulse_sms_sender", readonly=False)
+    medpulse_consent_sms_default = fields.Boolean(
+        related="company_id.medpulse_consent_sms_default", readonly=False
+    )
+
     @api.depends("company_id")
     def _compute_medpulse_pbx_webhook_url(self):
         base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")

@@ -12,3 +12,4 @@ from . import test_callback
 from . import test_refold
 from . import test_call_ledger
 from . import test_health_alerts
+from . import test_sms

@@ -155,6 +155,14 @@ class CrawlDatabase:
         )
         if not answer["ok"]:
             raise AssertionError(f"click-to-call on the emulator failed: {answer['message']}")
+        # Issue 21: an SMS to the patient, its result and delivery report from the emulator.
+        patients[0].with_user(receptionist).consent_sms = True
+        sms = (
+            self.env["medpulse.sms"].with_user(receptionist).with_company(company)
+            ._send(patients[0], f"Crawl SMS ({key})", known)
+        )
+        if not sms["ok"]:
+            raise AssertionError(f"SMS on the emulator failed: {sms['message']}")
         # The autopilot's thread ends the call and starts the one that later sends its
         # record/added: the second join waits for that one.
         emulator.pbx.join(30)

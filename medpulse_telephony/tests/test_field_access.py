@@ -83,6 +83,9 @@ READERS = {
     "medpulse.pbx.stats.line": MANAGERS,
     # The lost-patient ledger: telephony and clinic managers.
     "medpulse.call.ledger": {"telephony_manager", "clinic_manager", "administrator"},
+    # Issue 21: the SMS log (text and patient by field groups), the send dialog (own).
+    "medpulse.sms": CALLS | CLINIC,
+    "medpulse.sms.send": RECEPTION,
 }
 #: What a field holds -> who may see it (among the readers of its record). "label" is
 #: read by all readers, with the patient's name only for the clinic roles; "own" is
@@ -259,6 +262,25 @@ CLASSIFICATION = {
         ("number", "number_e164", "number_key", "display_name"), "staff"
     ),
     "res.config.settings": {"medpulse_card_transfer_group": "staff"},
+    # Issue 21: SMS. The number is the call's kind of data; text and patient, the patient's.
+    "medpulse.sms": {
+        "number": "call",
+        "patient_id": "patient",
+        "appointment_id": "patient",
+        "text": "patient",
+        "sender_name": "staff",
+        "display_name": "call",
+    },
+    "medpulse.sms.send": {
+        "patient_id": "patient",
+        "appointment_id": "patient",
+        "phone_id": "patient",
+        "consent_sms": "patient",
+        "text": "patient",
+        "call_id": "call",
+        "display_name": "staff",
+    },
+    "medpulse.sms.template": {"name": "staff", "display_name": "staff"},
     **{
         model: {"display_name": "staff"}
         for model in (
@@ -611,7 +633,27 @@ class TestFieldAccess(TransactionCase):
                 "note": f"The patient {CALLER} asked",
             }
         )
+        # Issue 21: an SMS to the patient about the upcoming appointment.
+        cls.patient.consent_sms = True
+        sms_command = Command_.create({
+            "command_id": "fld-sms", "kind": "sms", "state": "sent",
+            "user_id": colleague.id, "company_id": cls.company.id,
+            "number": CALLER, "number_e164": "+" + CALLER, "patient_id": cls.patient.id,
+        })
+        cls.sms = env["medpulse.sms"].sudo().create({
+            "number": "+" + CALLER,
+            "patient_id": cls.patient.id,
+            "appointment_id": upcoming.id,
+            "text": "Qzvera, Fieldservice tomorrow",
+            "sender_name": "CLINIC",
+            "user_id": colleague.id,
+            "extension": "101",
+            "company_id": cls.company.id,
+            "pbx_command_id": sms_command.id,
+        })
+        cls.sms_appointment = upcoming
         cls.subjects = {
+            "medpulse.sms": cls.sms,
             "medpulse.patient": cls.patient,
             "medpulse.patient.phone": cls.patient.phone_ids,
             "medpulse.appointment": visit | upcoming,
@@ -736,6 +778,18 @@ class TestFieldAccess(TransactionCase):
                         "patient_id": self.patient.id,
                     }
                 )
+            )
+        if model == "medpulse.sms.send":
+            return (
+                self.env["medpulse.sms.send"]
+                .with_user(user)
+                .sudo()
+                .create({
+                    "patient_id": self.patient.id,
+                    "appointment_id": self.sms_appointment.id,
+                    "call_id": self.call.id,
+                    "text": "Qzvera, Fieldservice tomorrow",
+                })
             )
         raise AssertionError(f"no subject records for {model}")
 

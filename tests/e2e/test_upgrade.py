@@ -151,6 +151,21 @@ MIGRATED = {
     ("res.company", "medpulse_callback_escalation_user_id"): (
         "18.0.1.1.0: no user to escalate to", _empty("medpulse_callback_escalation_user_id"),
     ),
+    # Issue 21 (SMS): no SMS to a patient whose consent was never recorded.
+    ("medpulse.patient", "consent_sms"): (
+        "issue 21: patients of before have no SMS consent until it is recorded",
+        _empty("consent_sms"),
+    ),
+    ("res.company", "medpulse_consent_sms_default"): (
+        "issue 21: new patients do not agree to SMS unless the clinic says so",
+        _equals("medpulse_consent_sms_default", False),
+    ),
+    ("res.company", "medpulse_sms_extension"): (
+        "issue 21: no SMS extension for automatic SMS", _empty("medpulse_sms_extension"),
+    ),
+    ("res.company", "medpulse_sms_sender"): (
+        "issue 21: the PBX account's default sender name", _empty("medpulse_sms_sender"),
+    ),
 }
 #: Models an upgrade adds -> (why, records their data files ship); beyond those they start
 #: empty (what fills them comes after the upgrade).
@@ -168,6 +183,9 @@ NEW_MODELS = {
     "medpulse.call.ledger": ("18.0.1.1.0: the lost-patient ledger (a view of the journal)", 2),
     # The first check runs after the upgrade, by the cron.
     "medpulse.telephony.incident": ("18.0.1.1.0: integration incidents", 0),
+    # Issue 21: SMS through the PBX.
+    "medpulse.sms": ("issue 21: the SMS log, of the SMS after it", 0),
+    "medpulse.sms.template": ("issue 21: SMS templates, 3 shipped", 3),
 }
 
 
