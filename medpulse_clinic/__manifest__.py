@@ -1,7 +1,7 @@
 {
     "name": "MedPulse Clinic",
     "summary": "Patients, doctors, services, appointments and visits of a clinic",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Services/Clinic",
     "license": "LGPL-3",
     "author": "MedPulse",

@@ -1,1 +1,0 @@
-The lost-patient ledger (Telephony ▸ Reporting): per day and per week, every caller who did not get through, reached in time, late or never, with totals and shares over reconciled days only; a morning summary of yesterday's ledger to telephony and clinic managers as an activity.
