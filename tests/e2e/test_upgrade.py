@@ -156,6 +156,10 @@ MIGRATED = {
         "issue 21: patients of before have no SMS consent until it is recorded",
         _empty("consent_sms"),
     ),
+    ("medpulse.patient", "medpulse_sms_ids"): (
+        "issue 21: the patient's SMS (a one2many of medpulse.sms), none before",
+        _empty("medpulse_sms_ids"),
+    ),
     ("res.company", "medpulse_consent_sms_default"): (
         "issue 21: new patients do not agree to SMS unless the clinic says so",
         _equals("medpulse_consent_sms_default", False),
