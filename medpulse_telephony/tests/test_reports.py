@@ -1,6 +1,6 @@
 from datetime import datetime, timedelta, timezone
 
-from odoo.tests import TransactionCase, freeze_time, tagged
+from odoo.tests import TransactionCase, freeze_time, new_test_user, tagged
 
 from .common import T0, TelephonyFixtures, incoming_answered, incoming_missed, outgoing
 
@@ -109,3 +109,20 @@ class TestReports(TelephonyFixtures, TransactionCase):
             self.assertEqual(sorted(missed.mapped("entry_id")), ["M1", "M2", "M3"])
             board.period = "today"
             self.assertEqual(board.incoming_count, 0)
+
+    def test_dashboard_as_telephony_manager_without_clinic_role(self):
+        """The figures are no patient data: a telephony manager who may not read the
+        appointments still sees how many calls booked one."""
+        manager = new_test_user(
+            self.env, login="phone_boss", groups="medpulse_telephony.group_telephony_manager"
+        )
+        self.assertFalse(self.env["medpulse.appointment"].with_user(manager).has_access("read"))
+        next_day = datetime.fromtimestamp(T0, tz=timezone.utc).replace(tzinfo=None) + timedelta(
+            days=1
+        )
+        with freeze_time(next_day):
+            board = (
+                self.env["medpulse.call.dashboard"].with_user(manager).with_context(tz="UTC")
+                .create({})
+            )
+            self.assertEqual((board.appointment_count, board.conversion_rate), (1, 25.0))

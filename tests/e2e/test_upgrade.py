@@ -280,13 +280,14 @@ def bad_log_lines(log: Path) -> list[str]:
             and not any(p.search(line) for p in allow)]
 
 
-def log_excerpt(log: Path, limit: int = 4000) -> str:
-    """The ERROR lines of a log with what follows each (its traceback): the log itself is
+def log_excerpt(log: Path, limit: int = 8000) -> str:
+    """The WARNING and ERROR lines of a log with what follows each (its traceback; a user
+    error in a request is a WARNING): the log itself is
     removed with the test's folder."""
     lines = log.read_text(errors="replace").splitlines()
     out = []
     for i, line in enumerate(lines):
-        if (m := LOG_LINE.match(line)) and m["level"] in ("ERROR", "CRITICAL"):
+        if (m := LOG_LINE.match(line)) and m["level"] in ("WARNING", "ERROR", "CRITICAL"):
             out += lines[i:i + 25]
     return "\n".join(out)[:limit]
 
