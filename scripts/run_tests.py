@@ -17,8 +17,9 @@ Runs under the Python that imports Odoo 18.0 (``scripts/test`` picks it). Steps:
 5. drops the databases and the filestore, prints where the time went (per phase, the
    slowest pytest files and Odoo test classes) and ``N passed, M failed``.
 
-Steps 3 and 4 run at the same time (their own databases and ports): most of each is
-waiting on a server or a browser, and the machine has cores to spare meanwhile.
+The linters, step 3 (as two pytest processes: the end-to-end suite, and the rest) and step 4
+(its two installs side by side) run at the same time, on their own databases and ports: most
+of each is waiting on a server, a browser or pip, and the machine has cores to spare meanwhile.
 
 A skipped test, a module with no test, a log warning or an error all fail the run.
 """
@@ -60,6 +61,12 @@ from odoo_instance import (  # noqa: E402 - after the sys.path set-up above
 PYTEST_SUITES = (
     "tests/mango_vpbx", "tests/emulator", "tests/repository", "tests/setup", "tests/e2e",
 )
+# Without --suite, the pytest suites run as two pytest processes at once, beside the Odoo half
+# and the linters: the end-to-end suite (its servers share one session database) and the rest
+# (the set-up tests build their own environments). Each is mostly waiting on a server, a
+# browser or pip; one after the other they took longer than the Odoo half and the rest together.
+PYTEST_GROUPS = (("tests/e2e",), ("tests/mango_vpbx", "tests/emulator", "tests/repository",
+                                  "tests/setup"))
 # The addon tests that pytest-odoo collects but that cannot pass under it, with the reason
 # (node id prefixes); ``odoo-bin --test-enable`` (step 4) runs them. None today: the whole
 # addon suite passed under pytest-odoo with scripts/devdb's options (README, "Develop").
@@ -106,7 +113,8 @@ class Timings:
             self.add(phase, time.monotonic() - started)
 
     def summary(self) -> list[str]:
-        lines = ["time per phase (wall clock; the pytest and Odoo halves run at the same time):"]
+        lines = ["time per phase (wall clock; the linters, the Odoo half and the pytest groups "
+                 "run at the same time):"]
         for phase, seconds, parts in self.phases:
             lines.append(f"  {phase:<58} {seconds:6.0f} s")
             lines += [f"      {name:<54} {part:6.0f} s" for name, part in parts]
@@ -200,15 +208,20 @@ def suite_holds(suite: str, classname: str) -> bool:
     return classname == prefix or classname.startswith(prefix + ".")
 
 
-def run_pytest(env_info: dict, work: Path, suites: list[str]) -> tuple[int, int, list[str]]:
+def run_pytest(env_info: dict, work: Path, suites: list[str],
+               name: str = "pytest") -> tuple[int, int, list[str]]:
+    """One pytest process over ``suites``; ``name`` keeps its report and coverage data apart
+    from another one running at the same time."""
     missing = [s for s in suites if not (ROOT / s.split("::")[0]).exists()]
     if missing:
         return 0, 1, [f"no such test path: {', '.join(missing)}"]
-    junit = work / "pytest.xml"
+    junit = work / f"{name}.xml"
     env = dict(
         os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     )
     env.update(
+        # pytest-cov's subprocesses (Odoo, the emulator) write next to this file.
+        COVERAGE_FILE=str(work / f".coverage-{name}"),
         MEDPULSE_ODOO_PYTHON=sys.executable,
         MEDPULSE_ADDONS_PATH=",".join(map(str, [*env_info["odoo_addons"], ROOT])),
         MEDPULSE_PG_HOST=env_info["pg"].host,
@@ -230,7 +243,7 @@ def run_pytest(env_info: dict, work: Path, suites: list[str]) -> tuple[int, int,
     elapsed = time.monotonic() - started
     problems = []
     if not junit.exists():
-        TIMINGS.add("pytest", elapsed)
+        TIMINGS.add(name, elapsed)
         return 0, 1, ["pytest wrote no report"]
     root = ET.parse(junit).getroot()
     passed = failed = 0
@@ -253,8 +266,7 @@ def run_pytest(env_info: dict, work: Path, suites: list[str]) -> tuple[int, int,
         if count == 0:
             failed += 1
             problems.append(f"no test collected in {suite}")
-    TIMINGS.add(f"pytest: {', '.join(paths)}" if len(paths) < 3 else "pytest", elapsed,
-                list(per_file.items()))
+    TIMINGS.add(f"pytest: {', '.join(paths)}", elapsed, list(per_file.items()))
     return passed, failed, problems
 
 
@@ -373,7 +385,11 @@ def run_odoo(env_info: dict, work: Path, with_nodemo: bool,
     allow = load_allowlist()
     problems: list[str] = []
     passed = failed = 0
+    nodemo_install = None
     try:
+        if with_nodemo:
+            nodemo_install = ThreadPoolExecutor(max_workers=1)
+            nodemo_result = nodemo_install.submit(install_without_demo, nodemo, work, allow)
         log = work / "odoo-tests.log"
         tags = test_tags or ",".join(f"/{a}" for a in ADDONS)
         started = time.monotonic()
@@ -417,28 +433,39 @@ def run_odoo(env_info: dict, work: Path, with_nodemo: bool,
                 p, f, probs = collect_under_pytest_odoo(main, work, info["ran"])
             passed, failed, problems = passed + p, failed + f, problems + probs
         if with_nodemo:
-            log2 = work / "odoo-nodemo.log"
-            with TIMINGS.timed("odoo: install without demo data"):
-                rc2 = nodemo.odoo("-i", ",".join(ADDONS), "--without-demo=all",
-                                  "--stop-after-init", logfile=log2, check=False)
-            _info, bad2 = scan_log(log2, allow)
-            if rc2 or bad2:
-                failed += 1
-                problems.append(
-                    f"install without demo data: exit {rc2}, "
-                    f"{len(bad2)} WARNING/ERROR line(s) {bad2[:1]}; see {log2}"
-                )
-            else:
-                passed += 1
-                say("  install without demo data: clean")
+            p, f, probs = nodemo_result.result()
+            passed, failed, problems = passed + p, failed + f, problems + probs
     finally:
+        if nodemo_install:
+            nodemo_install.shutdown()
         main.drop()
         nodemo.drop()
         say(f"dropped {main.dbname}, {nodemo.dbname} and their filestores")
     return passed, failed, problems
 
 
+def install_without_demo(nodemo: OdooInstance, work: Path,
+                         allow: list[re.Pattern]) -> tuple[int, int, list[str]]:
+    """The addons installed on a database without demo data, at the same time as the tests
+    on the other one: its log must be clean too."""
+    log = work / "odoo-nodemo.log"
+    with TIMINGS.timed("odoo: install without demo data (beside the tests)"):
+        rc = nodemo.odoo("-i", ",".join(ADDONS), "--without-demo=all", "--stop-after-init",
+                         logfile=log, check=False)
+    _info, bad = scan_log(log, allow)
+    if rc or bad:
+        return 0, 1, [f"install without demo data: exit {rc}, "
+                      f"{len(bad)} WARNING/ERROR line(s) {bad[:1]}; see {log}"]
+    say("  install without demo data: clean")
+    return 1, 0, []
+
+
 # --------------------------------------------------------------------------- main
+def timed_lint() -> tuple[int, int, list[str]]:
+    with TIMINGS.timed("lint"):
+        return lint.run(say=say)
+
+
 def relative_suite(suite: str) -> str:
     """A ``--suite`` as a path from the checkout (how pytest names what it collects)."""
     path, sep, node = suite.partition("::")
@@ -459,7 +486,8 @@ def main() -> int:
     )
     parser.add_argument(
         "--serial", action="store_true",
-        help="run the pytest half, then the Odoo half (default: both at once)",
+        help="run the Odoo half, then pytest (one process), then the linters (default: all at "
+        "once, pytest as two processes)",
     )
     parser.add_argument(
         "--no-nodemo", action="store_true", help="skip the install without demo data"
@@ -495,19 +523,24 @@ def main() -> int:
         cluster = env_info["cluster"]
         if cluster:
             say(f"postgres: {env_info['pg_desc']}")
-        if opts.only in (None, "lint"):
-            with TIMINGS.timed("lint"):
-                p, f, probs = lint.run(say=say)
-            passed, failed, problems = passed + p, failed + f, problems + probs
-        halves = []
-        if opts.only in (None, "pytest"):
-            suites = [relative_suite(s) for s in opts.suite] if opts.suite else list(PYTEST_SUITES)
-            halves.append(lambda: run_pytest(env_info, work, suites))
+        parts = []
         if opts.only in (None, "odoo"):
-            halves.append(lambda: run_odoo(env_info, work, with_nodemo=not opts.no_nodemo,
-                                           test_tags=opts.test_tags))
-        with ThreadPoolExecutor(max_workers=1 if opts.serial else max(1, len(halves))) as pool:
-            for p, f, probs in pool.map(lambda half: half(), halves):
+            parts.append(lambda: run_odoo(env_info, work, with_nodemo=not opts.no_nodemo,
+                                          test_tags=opts.test_tags))
+        if opts.only in (None, "pytest"):
+            if opts.suite:
+                groups = [[relative_suite(s) for s in opts.suite]]
+            else:
+                groups = [list(g) for g in PYTEST_GROUPS] if not opts.serial else [
+                    list(PYTEST_SUITES)]
+            for number, group in enumerate(groups, 1):
+                name = "pytest" if len(groups) == 1 else f"pytest{number}"
+                parts.append(lambda group=group, name=name: run_pytest(env_info, work, group,
+                                                                       name))
+        if opts.only in (None, "lint"):
+            parts.append(lambda: timed_lint())
+        with ThreadPoolExecutor(max_workers=1 if opts.serial else max(1, len(parts))) as pool:
+            for p, f, probs in pool.map(lambda part: part(), parts):
                 passed, failed, problems = passed + p, failed + f, problems + probs
     except Failure as exc:
         failed += 1
