@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models, tools
 
 
 class ResCompany(models.Model):
@@ -22,5 +22,22 @@ class ResCompany(models.Model):
     )
 
     def _medpulse_phone_region(self):
+        """Country code of the numbers written without one (``medpulse_phone_country_id``).
+
+        Kept per worker: every PBX event normalises numbers with it, and reading it
+        would otherwise fetch the whole company row (and its country) in each of the
+        webhook's transactions. A change of the setting clears it (:meth:`write`).
+        """
         self.ensure_one()
-        return self.medpulse_phone_country_id.code or "RU"
+        return self._medpulse_phone_region_of(self.id)
+
+    @api.model
+    @tools.ormcache("company_id")
+    def _medpulse_phone_region_of(self, company_id):
+        return self.sudo().browse(company_id).medpulse_phone_country_id.code or "RU"
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "medpulse_phone_country_id" in vals:
+            self.env.registry.clear_cache()
+        return result

@@ -24,8 +24,9 @@ Transactions: this module owns them, models never commit. The path of one event:
    snapshot starts once the lock is granted, so it sees the previous event's work; a
    serialization failure is retried at once with a fresh snapshot;
 3. the request's transaction is committed, which releases the lock, and only then are
-   the PBX commands the fold queued sent (``medpulse.call.command._send_queued``): no
-   request to the PBX ever leaves while a webhook transaction or a call's lock is held.
+   the PBX commands the fold queued sent (``medpulse.call.command._send_queued``, the
+   ids the fold's transaction recorded: no search when it queued none): no request to
+   the PBX ever leaves while a webhook transaction or a call's lock is held.
 
 The cron that folds events a stopped worker left (``_cron_fold_received``) runs the
 same :func:`fold_in_turn`.
@@ -131,8 +132,10 @@ class MangoWebhook(http.Controller):
         if any("\x00" in value for value in (path, *form.values())):
             # PostgreSQL text cannot hold NUL and no valid PBX request contains one.
             return _reply(400, "NUL character in the request")
-        company = request.env["res.company"].sudo().search(
-            [("medpulse_pbx_api_key", "=", form["vpbx_api_key"])], limit=1
+        # The key and the salt in the search's own query, not the whole company row.
+        company = request.env["res.company"].sudo().search_fetch(
+            [("medpulse_pbx_api_key", "=", form["vpbx_api_key"])],
+            ["medpulse_pbx_api_key", "medpulse_pbx_api_salt"], limit=1,
         )
         if not company or not mango_vpbx.verify(
             form, company.medpulse_pbx_api_key, company.medpulse_pbx_api_salt
@@ -181,12 +184,21 @@ def fold_in_turn(record, event):
         )
         record._fold_failed(error)
 
-    in_new_transaction(record.env, lambda env: record.with_env(env)._process(event), failed)
+    queued = []
+
+    def fold(env):
+        record.with_env(env)._process(event)
+        # What this fold queued, read before its commit forgets it (a retry starts afresh).
+        queued[:] = env["medpulse.call.command"]._queued_in_transaction()
+
+    if not in_new_transaction(record.env, fold, failed):
+        queued.clear()
     # Releases the call's lock (and keeps a failure flagged above).
     record.env.cr.commit()  # pylint: disable=invalid-commit  # the webhook owns its transactions
-    record.invalidate_recordset(["call_id"])
+    if not queued:
+        return
     try:
-        record.env["medpulse.call.command"]._send_queued(record.call_id)
+        record.env["medpulse.call.command"]._send_queued(queued)
     except Exception as error:  # noqa: BLE001 - the event is folded: the PBX must get its 200
         record.env.cr.rollback()  # nothing of ours is left in it since the commit above
         _logger.warning(

@@ -228,7 +228,7 @@ class MedpulseCall(models.Model):
     @api.depends("external_e164", "direction", "caller_number", "callee_number")
     def _compute_external_number_display(self):
         for call in self:
-            region = call.company_id.medpulse_pbx_default_region or "RU"
+            region = call.company_id._medpulse_pbx_region()
             raw = call.external_e164 or (
                 call.callee_number if call.direction == "outgoing" else call.caller_number
             )
@@ -1046,7 +1046,10 @@ class MedpulseCall(models.Model):
         if status not in LIVE_STATUSES and status != "ended":
             return payload
         payload.update(self._card_patient_data(user))
-        payload.update(self._card_outcome_data(user))
+        if status == "ended":
+            # Only the ended card offers the outcomes (the browser keeps them from this
+            # message): a ringing card does not search them.
+            payload.update(self._card_outcome_data(user))
         return payload
 
     def _card_device(self, user, leg):
@@ -1744,11 +1747,11 @@ class MedpulseCall(models.Model):
 
     def _card_alert_data(self, user):
         """What the card's ringtone and desktop notification need for ``user``."""
-        company = self.sudo().company_id
+        settings = self.sudo().company_id._medpulse_pbx_event_settings()
         return {
             "sound": bool(user.medpulse_pbx_sound),
             "desktop_notify": bool(user.medpulse_pbx_desktop_notify),
-            "notify_name": bool(company.medpulse_pbx_notify_patient_name),
+            "notify_name": bool(settings["medpulse_pbx_notify_patient_name"]),
         }
 
     def _card_outcome_data(self, user):

@@ -224,7 +224,10 @@ class MedpulseCallCallback(models.Model):
     def _open(self, call):
         company = call.company_id
         due = self._due_from(company, call.created_at)
-        callback = self.create(
+        # The owner learns of it from the "Call back" activity, which tells nobody by
+        # e-mail either (_schedule_activity): no "You have been assigned" message, whose
+        # e-mail Odoo would send from the webhook while the call's lock is held.
+        callback = self.with_context(mail_auto_subscribe_no_notify=True).create(
             {
                 "company_id": company.id,
                 "e164": call.external_e164,
@@ -236,7 +239,7 @@ class MedpulseCallCallback(models.Model):
                 "due_at": due,
                 "user_id": self._owner_for(call).id,
             }
-        )
+        ).with_env(self.env)
         callback._schedule_activity()
         return callback
 

@@ -78,6 +78,9 @@ PHASE_ENDED = "ended"
 BUS_TYPE = "medpulse_telephony.command"
 OPERATOR_GROUP = "medpulse_telephony.group_telephony_operator"
 MANAGER_GROUP = "medpulse_telephony.group_telephony_manager"
+#: Where a transaction keeps the ids of the commands it queued: ``cr.postcommit.data``
+#: (what is for after the commit; ``precommit.data`` is emptied by every flush).
+_QUEUED_KEY = "medpulse.call.command.queued"
 
 
 class MedpulseCallCommand(models.Model):
@@ -345,8 +348,10 @@ class MedpulseCallCommand(models.Model):
         For the webhook's fold, which runs in the webhook's transaction under the call's
         lock: nothing may be sent from there. The webhook sends it afterwards
         (:meth:`_send_queued`). Only kinds :meth:`_request_of` can rebuild may be queued.
+        The transaction remembers what it queued (:meth:`_queued_in_transaction`), so the
+        webhook knows what to send without searching for it after every event.
         """
-        return self.sudo().create(
+        command = self.sudo().create(
             dict(
                 vals,
                 kind=kind,
@@ -356,21 +361,31 @@ class MedpulseCallCommand(models.Model):
                 user_id=self.env.uid,
             )
         )
+        self.env.cr.postcommit.data.setdefault(_QUEUED_KEY, []).append(command.id)
+        return command
 
     @api.model
-    def _send_queued(self, call):
-        """Send the commands the fold queued for ``call``; the webhook's last step.
+    def _queued_in_transaction(self):
+        """Ids of the commands :meth:`_queue` recorded in the current transaction, not
+        committed yet (read them before the commit, which forgets them). A command whose
+        savepoint was rolled back may be among them: :meth:`_send_queued` sends only
+        rows still ``queued``."""
+        return list(self.env.cr.postcommit.data.get(_QUEUED_KEY, ()))
+
+    @api.model
+    def _send_queued(self, command_ids):
+        """Send the queued commands ``command_ids`` (the fold's
+        :meth:`_queued_in_transaction`); the webhook's last step.
 
         Called with no transaction of the caller holding anything (the fold committed,
         the call's lock released). Each command is first moved from ``queued`` to
-        ``pending`` and committed (a claim: another worker finishing a later event of the
-        same call cannot send it too), then sent as a user's command is.
+        ``pending`` and committed (a claim: a command is sent once, whoever else holds
+        its id), then sent as a user's command is.
         """
-        if not call:
+        if not command_ids:
             return
-        queued = self.sudo().search([("call_id", "=", call.id), ("state", "=", "queued")])
         # Read from this transaction: the claim changed nothing but the state.
-        for command in queued.browse(self._claim(queued.ids)):
+        for command in self.sudo().browse(self._claim(command_ids)):
             company = command.company_id
             try:
                 client = company._medpulse_pbx_client()

@@ -2,8 +2,9 @@ import logging
 
 import pytz
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import frozendict
 from odoo.tools.misc import format_time
 
 import mango_vpbx
@@ -13,6 +14,12 @@ _logger = logging.getLogger(__name__)
 
 #: Seconds a request waits for the PBX (connect, then answer) before giving up.
 PBX_TIMEOUT_SECONDS = 10
+#: The settings every PBX event reads, kept per worker (``_medpulse_pbx_event_settings``).
+EVENT_SETTINGS = (
+    "medpulse_pbx_time_base",
+    "medpulse_pbx_default_region",
+    "medpulse_pbx_notify_patient_name",
+)
 
 
 class ResCompany(models.Model):
@@ -187,10 +194,38 @@ class ResCompany(models.Model):
                     )
                 )
 
+    def _medpulse_pbx_event_settings(self):
+        """The company's settings every PBX event reads (``EVENT_SETTINGS``, by name).
+
+        Kept per worker: the webhook folds each event in a transaction of its own, where
+        reading one of them would fetch the whole company row again. A change of one of
+        them clears it (:meth:`write`).
+        """
+        self.ensure_one()
+        return self._medpulse_pbx_event_settings_of(self.id)
+
+    @api.model
+    @tools.ormcache("company_id")
+    def _medpulse_pbx_event_settings_of(self, company_id):
+        company = self.sudo().browse(company_id)
+        return frozendict({name: company[name] for name in EVENT_SETTINGS})
+
+    def write(self, vals):
+        result = super().write(vals)
+        if set(vals) & set(EVENT_SETTINGS):
+            self.env.registry.clear_cache()
+        return result
+
     def _medpulse_pbx_time_base(self):
         """The value passed to ``mango_vpbx.fold(time_base=...)``."""
         self.ensure_one()
-        return TimeBase.MSK if self.medpulse_pbx_time_base == "msk" else TimeBase.UTC
+        time_base = self._medpulse_pbx_event_settings()["medpulse_pbx_time_base"]
+        return TimeBase.MSK if time_base == "msk" else TimeBase.UTC
+
+    def _medpulse_pbx_region(self):
+        """Country code of the numbers the PBX sends without one."""
+        self.ensure_one()
+        return self._medpulse_pbx_event_settings()["medpulse_pbx_default_region"] or "RU"
 
     def _medpulse_pbx_normalize(self, raw_number):
         """E.164 of a number as the PBX or a user wrote it, or False."""
@@ -198,7 +233,7 @@ class ResCompany(models.Model):
         if not raw_number:
             return False
         return mango_vpbx.phones.normalize_number(
-            raw_number, default_region=self.medpulse_pbx_default_region or "RU"
+            raw_number, default_region=self._medpulse_pbx_region()
         ) or False
 
     def _medpulse_pbx_client(self):

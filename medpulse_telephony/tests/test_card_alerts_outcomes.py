@@ -118,6 +118,13 @@ class TestCardAlertsAndOutcomes(TelephonyFixtures, TransactionCase):
         call.with_user(self.operator1).write({"outcome_id": self.booked.id})
         self.assertEqual(len(self.patient.message_ids), notes_before + 1)
 
+    def test_only_the_ended_card_carries_the_outcomes(self):
+        """A ringing or talking card does not search the outcomes: only the ended card
+        offers them (the browser keeps them from its message)."""
+        self.ended("E-OUT-LIVE")
+        statuses = [(card["status"], "outcomes" in card) for card in self.payloads(self.operator1)]
+        self.assertEqual(statuses, [("ringing", False), ("talking", False), ("ended", True)])
+
     def test_outcome_without_result_leaves_no_patient_note(self):
         call = self.ended("E-OUT-2")
         notes_before = len(self.patient.message_ids)

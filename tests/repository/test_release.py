@@ -81,6 +81,10 @@ def copy(tmp_path):
             )
             shutil.copy(ROOT / folder / version_file, root / folder / version_file)
         shutil.copytree(ROOT / folder / "readme", root / folder / "readme", dirs_exist_ok=True)
+        # Fragments still pending here are not the copy's: its tests write their own.
+        for fragment in (root / folder / "readme" / "newsfragments").glob("*"):
+            if not fragment.name.startswith("."):
+                fragment.unlink()
         # The copy releases its newest entries itself (below), recorded or not here; older
         # entries keep the commits they name, which the fetch of this repository's history
         # brings.
