@@ -9,9 +9,9 @@ the hooks of live events run (``_after_event``: recordings scheduled for downloa
 follow-up of missed calls, their call-backs: returned in time, late or never, so that
 "Missed calls to return", the activities and the lost-patient ledger have something to
 show). Then the operators' part: the follow-up status and comment of the card's closing
-form (a wrong number's call-back closed as not needed), and appointments booked from the
-call. Today's calls are not folded here: the emulator posts them to the running Odoo's
-webhook.
+form (a wrong number marked "No action needed", which cancels its call-back), and
+appointments booked from the call. Today's calls are not folded here: the emulator posts
+them to the running Odoo's webhook.
 """
 
 from __future__ import annotations
@@ -197,13 +197,6 @@ def _operator_part(env, call, followup, user, doctors, rng):
         call.with_user(user).write(
             {"followup_state": state, "followup_note": followup.get("comment") or False}
         )
-    if state == "no_action":
-        # A wrong number: the operator closes its call-back too ("No call-back needed"), so
-        # that it leaves "Missed calls to return" and the ledger does not count it as lost.
-        callbacks = env["medpulse.call.callback"].sudo().search(
-            [("call_ids", "in", call.ids), ("state", "in", ("open", "overdue"))]
-        )
-        callbacks.with_user(user).sudo().action_cancel()
     if followup.get("comment"):
         # As the card's form posts it (action_card_followup), authored by the operator.
         call.sudo().message_post(
