@@ -9,9 +9,10 @@ the hooks of live events run (``_after_event``: recordings scheduled for downloa
 follow-up of missed calls, their call-backs: returned in time, late or never, so that
 "Missed calls to return", the activities and the lost-patient ledger have something to
 show). Then the operators' part: the follow-up status and comment of the card's closing
-form (a wrong number's call-back closed as not needed), and appointments booked from the
-call. Today's calls are not folded here: the emulator posts them to the running Odoo's
-webhook.
+form (a wrong number marked "No action needed", which cancels its call-back), the call's
+outcome, and appointments booked from the call. Last, a past integration incident (a
+lockout by the PBX), through the health check's own steps. Today's calls are not folded
+here: the emulator posts them to the running Odoo's webhook.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ import json
 import random
 from datetime import datetime, timedelta, timezone
 
+import pytz
+
+from mango_vpbx.assumptions import LOCKOUT_SECONDS
 from mango_vpbx_emulator.history import BULK, DEFAULT_SEED, Caller, generate
 from mango_vpbx_emulator.state import demo_directory, directory_from_config
 
@@ -28,6 +32,16 @@ from mango_vpbx_emulator.state import demo_directory, directory_from_config
 MARKER = "medpulse_demo.history"
 #: Calls folded per transaction.
 BATCH = 50
+#: The outcome an operator gives a call the card's form closed with this comment (else
+#: "Booked" after a booking, "Information given" for the other answered calls).
+OUTCOME_OF_COMMENT = {
+    "Перенесли запись на следующую неделю.": "medpulse_telephony.medpulse_call_outcome_rescheduled",
+}
+#: The demo's past integration incident: this many days before the history was made (or
+#: its second day, for a shorter history), at this local time, the PBX locked the API
+#: access of the account for LOCKOUT_SECONDS (an administrator had pasted a wrong key).
+INCIDENT_DAYS_AGO = 9
+INCIDENT_AT = (11, 20)
 
 
 def callers(env):
@@ -143,8 +157,51 @@ def load(env, company, history):
         (c.started for c in history.calls if c.delivery != BULK), default=history.generated_at
     )
     company.sudo().medpulse_pbx_reconciled_until = _naive(since)
+    _past_incident(env, company, history)
     env.cr.commit()
     return counts
+
+
+def _past_incident(env, company, history):
+    """The integration incident of a past lockout, through the health check's own steps.
+
+    The PBX's 401 is recorded as the PBX client records it (a "locked" block of the
+    account in the shared limit store, ``LOCKOUT_SECONDS`` long), then the incident cron's
+    check runs at the moments it would have run (``_evaluate(company, now)``, the clock
+    it takes as an argument): red during working hours, one incident and its alerts to
+    the administrators; green again once the lock ends; closed after the company's
+    closing delay, the administrators' activities marked done. Its bus notifications are
+    not news today: they are dropped, not shown at the next login.
+    """
+    zone = pytz.timezone(company.resource_calendar_id.tz or "UTC")
+    generated = datetime.fromtimestamp(history.generated_at, zone).date()
+    day = max(generated - timedelta(days=INCIDENT_DAYS_AGO),
+              datetime.fromtimestamp(history.since, zone).date() + timedelta(days=1))
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    start = zone.localize(datetime(day.year, day.month, day.day, *INCIDENT_AT))
+    start = start.astimezone(timezone.utc).replace(tzinfo=None)
+    Incident = env["medpulse.telephony.incident"].sudo()
+    if Incident.search_count([("company_id", "=", company.id)]):
+        return  # made already (a second run of the initialisation)
+    account = company.sudo()._medpulse_pbx_client().account
+    until = start.replace(tzinfo=timezone.utc).timestamp() + LOCKOUT_SECONDS
+    env["medpulse.telephony.limit"]._limit_store().block(f"{account}:locked", until)
+    # The store commits on a cursor of its own: a new transaction sees the block.
+    env.cr.commit()
+    env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM bus_bus")
+    last_bus = env.cr.fetchone()[0]
+    last_message = _last_message_id(env)
+    close_after = timedelta(minutes=company.medpulse_health_close_minutes)
+    lock = timedelta(seconds=LOCKOUT_SECONDS)
+    for moment in (start, start + timedelta(minutes=1), start + lock + timedelta(minutes=1),
+                   start + lock + close_after + timedelta(minutes=2)):
+        Incident._evaluate(company, moment)
+        env.flush_all()
+        env.cr.precommit.run()  # the tracking and the bus, dated or dropped below
+        _date_messages(env, last_message, moment, models=(Incident._name,))
+        last_message = _last_message_id(env)
+    env["bus.bus"].sudo().search([("id", ">", last_bus)]).unlink()
 
 
 def _name_lines(env, company, directory_lines):
@@ -177,12 +234,16 @@ def _last_message_id(env):
     return env.cr.fetchone()[0]
 
 
-def _date_messages(env, after_id, moment):
-    """Comments, tracking and follow-up notes of a call happened around its end, not today."""
+def _date_messages(env, after_id, moment,
+                   models=("medpulse.call", "medpulse.appointment", "medpulse.patient")):
+    """Comments, tracking and follow-up notes of a call (and the note its outcome left on
+    the patient) happened around its end, not today. ``moment``: epoch seconds or a naive
+    UTC datetime."""
+    if not isinstance(moment, datetime):
+        moment = _naive(moment)
     env.cr.execute(
-        "UPDATE mail_message SET date = %s"
-        " WHERE id > %s AND model IN ('medpulse.call', 'medpulse.appointment')",
-        (_naive(moment), after_id),
+        "UPDATE mail_message SET date = %s WHERE id > %s AND model IN %s",
+        (moment, after_id, tuple(models)),
     )
     env["mail.message"].invalidate_model(["date"])
 
@@ -194,16 +255,15 @@ def _operator_part(env, call, followup, user, doctors, rng):
         booked = _book(env, call, user, doctors, rng)
     state = followup.get("state")
     if state:
-        call.with_user(user).write(
-            {"followup_state": state, "followup_note": followup.get("comment") or False}
-        )
-    if state == "no_action":
-        # A wrong number: the operator closes its call-back too ("No call-back needed"), so
-        # that it leaves "Missed calls to return" and the ledger does not count it as lost.
-        callbacks = env["medpulse.call.callback"].sudo().search(
-            [("call_ids", "in", call.ids), ("state", "in", ("open", "overdue"))]
-        )
-        callbacks.with_user(user).sudo().action_cancel()
+        vals = {"followup_state": state, "followup_note": followup.get("comment") or False}
+        if call.result == "answered":
+            # The outcome of the card's form (a booking, a note on the patient, is logged).
+            outcome = OUTCOME_OF_COMMENT.get(followup.get("comment")) or (
+                "medpulse_telephony.medpulse_call_outcome_booked" if booked
+                else "medpulse_telephony.medpulse_call_outcome_information"
+            )
+            vals["outcome_id"] = env.ref(outcome).id
+        call.with_user(user).write(vals)
     if followup.get("comment"):
         # As the card's form posts it (action_card_followup), authored by the operator.
         call.sudo().message_post(

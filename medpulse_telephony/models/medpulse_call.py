@@ -406,13 +406,16 @@ class MedpulseCall(models.Model):
             raise AccessError(
                 _("Only telephony managers can change what the PBX recorded about a call.")
             )
+        changed = self.browse()
         if vals.get("outcome_id"):
             # Only a change makes a note: saving the same outcome again adds none.
             changed = self.filtered(lambda call: call.outcome_id.id != vals["outcome_id"])
-            result = super().write(vals)
-            changed._log_outcome_on_patient()
-            return result
-        return super().write(vals)
+        result = super().write(vals)
+        changed._log_outcome_on_patient()
+        if vals.get("followup_state") == "no_action":
+            # The operator's word on the caller: their call-back is not needed either.
+            self.env["medpulse.call.callback"]._on_no_action(self)
+        return result
 
     @api.model
     def _pbx_field_names(self):

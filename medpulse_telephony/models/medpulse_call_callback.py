@@ -211,7 +211,7 @@ class MedpulseCallCallback(models.Model):
             ):
                 callback._release_claim()
         if call.result == "answered":
-            callback._mark_reached(call=call)
+            callback._reached_by(call)
         return callback
 
     @api.model
@@ -263,6 +263,40 @@ class MedpulseCallCallback(models.Model):
                 "attempt_count": self.attempt_count + 1,
             }
         )
+
+    def _reached_by(self, call):
+        """Reached in ``call``. Misses later than ``call`` (learnt late: a delayed
+        delivery, or the reconciliation recovering ``call`` from the statistics) were not
+        reached by it: they leave this call-back, with the attempts made since the first
+        of them, for a new call-back of the number, opened as that miss would have opened
+        it. So a closed call-back never hides a caller who called again and still waits.
+        """
+        self.ensure_one()
+        later = self.call_ids.filtered(lambda miss: miss.created_at > call.created_at)
+        if not later:
+            self._mark_reached(call=call)
+            return
+        later = later.sorted(lambda miss: (miss.created_at, miss.id))
+        after_reach = self.attempt_call_ids.filtered(
+            lambda attempt: attempt.created_at > call.created_at
+        )
+        moved = after_reach.filtered(lambda attempt: attempt.created_at >= later[0].created_at)
+        kept = self.call_ids - later
+        self.write(
+            {
+                "call_ids": [Command.unlink(miss.id) for miss in later],
+                "attempt_call_ids": [Command.unlink(attempt.id) for attempt in after_reach],
+                "miss_count": len(kept),
+                "last_missed_at": max(kept.mapped("created_at")),
+                "attempt_count": len(self.attempt_call_ids - after_reach),
+            }
+        )
+        self._mark_reached(call=call)
+        reopened = self.browse()._open(later[0])
+        for miss in later[1:]:
+            reopened._attach_miss(miss)
+        for attempt in moved.sorted(lambda attempt: (attempt.created_at, attempt.id)):
+            reopened._record_attempt(attempt)
 
     def _mark_reached(self, call=None, appointment=None):
         """Close the call-backs and mark their activities done."""
@@ -593,12 +627,44 @@ class MedpulseCallCallback(models.Model):
     def action_cancel(self):
         """Nothing to do for this caller (a wrong number, a duplicate)."""
         self._check_open()
+        self._cancel(_("Cancelled: no call-back needed."))
+
+    def _cancel(self, note):
+        """Closed as not needed: the claim is released and the "Call back" activity is
+        cancelled (deleted, as Odoo's own *Cancel* of an activity does), not marked done:
+        nobody called back. ``note`` goes to the call-back's chatter."""
         for callback in self:
             callback.write({"state": "cancelled"})
             callback.sudo()._release_claim()
-            callback._callback_activities().action_feedback(
-                feedback=_("Cancelled: no call-back needed.")
+            callback._callback_activities().action_cancel()
+            callback.message_post(body=note, subtype_xmlid="mail.mt_note")
+
+    @api.model
+    def _on_no_action(self, calls):
+        """Missed ``calls`` an operator marked "No action needed" (the journal's form or
+        list, or the card's closing form): the caller needs no call-back, so the open
+        call-back they belong to is cancelled, whoever owns it (the journal's follow-up
+        is the operator's word on the caller; the call-back follows it, as it follows an
+        answered call). The lost-patient ledger then counts the caller as "no call-back
+        needed", never as lost. A later miss of the number opens a new call-back.
+        Returns the call-backs cancelled."""
+        missed = calls.sudo().filtered(lambda call: call.call_type == "missed_incoming")
+        if not missed:
+            return self.browse()
+        callbacks = self.sudo().search(
+            [("call_ids", "in", missed.ids), ("state", "in", OPEN_STATES)]
+        )
+        for callback in callbacks:
+            call = (missed & callback.call_ids)[:1]
+            callback._cancel(
+                _(
+                    'No call-back needed: %(user)s marked the call "%(call)s" as "No action '
+                    'needed".',
+                    user=self.env.user.name,
+                    call=call.display_name,
+                )
             )
+        return callbacks
 
     # ----------------------------------------------------------------- bookings
 

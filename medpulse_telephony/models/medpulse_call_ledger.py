@@ -51,8 +51,11 @@ class MedpulseCallLedger(models.Model):
       opened; in time when that happened by the call-back's due time (without a
       call-back: the first miss plus the service level, on the clock);
     * "no call-back needed": the call-back was cancelled, or an operator marked the miss
-      "No action needed" and nobody reached the caller; "not due yet": not reached and its
-      due time is ahead.
+      "No action needed" and nobody reached the caller. Marking a miss "No action needed"
+      cancels its open call-back (``medpulse.call.callback._on_no_action``), so every miss
+      of that call-back, the ones not marked included, is settled with it: the caller is
+      not lost. A miss after the cancellation opens a new call-back and is judged on its
+      own; "not due yet": not reached and its due time is ahead.
       Neither is in the shares, which are over the callers the clinic owed a call-back;
     * a caller with several misses in the period is judged by the worst of them.
     """

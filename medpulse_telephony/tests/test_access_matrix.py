@@ -4,14 +4,20 @@
 method ``test_<role>__<action>`` that runs the action as a user of that role and
 checks the outcome: ``True`` = allowed and it works, ``False`` = refused by the
 access rights (an ``AccessError``, or an empty result where the records exist).
-A last class checks that a user of one company reads nothing of another.
+``TestReadmeMatrices`` checks that the README's tables are these specifications (this
+one and the other access matrices' of the module's tests), and a last class that a user
+of one company reads nothing of another.
 """
 
-from odoo import fields
+from pathlib import Path
+
+from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
 import mango_vpbx
+
+from .common import outgoing
 
 API_KEY = "matrix-vpbx-key"
 API_SALT = "matrix-vpbx-salt"
@@ -42,13 +48,22 @@ ACTIONS = (
     "hand_over_someone_callback",
     "read_patient_callbacks",
     "change_callback_escalation",
+    "read_callback_attempts",
+    "callback_patient_names",
 )
 #: The specification: role -> the actions it may do (every other cell is refused).
 #: Exporting needs Odoo's "Access to export feature" group on top of reading the calls:
 #: the telephony manager implies it (managers' reports), no other clinic role does.
 MATRIX = {
-    "operator": {"read_calls", "read_callbacks"},
-    "receptionist": {"read_patients", "read_calls", "read_callbacks", "read_patient_callbacks"},
+    "operator": {"read_calls", "read_callbacks", "read_callback_attempts"},
+    "receptionist": {
+        "read_patients",
+        "read_calls",
+        "read_callbacks",
+        "read_patient_callbacks",
+        "read_callback_attempts",
+        "callback_patient_names",
+    },
     "doctor": {"read_patients"},
     "telephony_manager": {
         "read_calls",
@@ -57,12 +72,15 @@ MATRIX = {
         "export_calls",
         "read_callbacks",
         "hand_over_someone_callback",
+        "read_callback_attempts",
     },
     "clinic_manager": {
         "read_patients",
         "read_calls",
         "read_callbacks",
         "read_patient_callbacks",
+        "read_callback_attempts",
+        "callback_patient_names",
     },
     "administrator": set(ACTIONS),
     "portal": set(),
@@ -147,6 +165,9 @@ class MatrixCase(HttpCase):
             )
         )
         cls.call = deliver(cls.env, cls.company, incoming_call_events("MATRIX-1"))
+        # The colleague's unanswered call back to the number: an attempt of the call-back.
+        cls.attempt = deliver(cls.env, cls.company, outgoing("MATRIX-OUT", callee=CALLER,
+                                                             answered=False))
         # A call-back owned by the colleague (an operator).
         now = fields.Datetime.now()
         cls.callback = (
@@ -161,6 +182,9 @@ class MatrixCase(HttpCase):
                     "last_missed_at": now,
                     "miss_count": 1,
                     "due_at": now,
+                    "patient_id": cls.patient.id,
+                    "attempt_call_ids": [Command.set(cls.attempt.ids)],
+                    "attempt_count": 1,
                 }
             )
         )
@@ -265,6 +289,34 @@ class MatrixCase(HttpCase):
         )
         return bool(patients) and patients.open_callback_ids == self.callback
 
+    def do_read_callback_attempts(self, user):
+        """The call-back form's *Attempts*: when, who, answered or not (the form's read)."""
+        found = self.env["medpulse.call.callback"].with_user(user).search(
+            [("id", "=", self.callback.id)]
+        )
+        if not found:
+            return False
+        spec = {"created_at": {}, "operator_user_id": {"fields": {"display_name": {}}},
+                "result": {}, "talk_seconds": {}}
+        [values] = found.web_read({"attempt_count": {}, "attempt_call_ids": {"fields": spec}})
+        attempts = values["attempt_call_ids"]
+        return (
+            values["attempt_count"] == 1
+            and [attempt["result"] for attempt in attempts] == ["missed"]
+            and attempts[0]["operator_user_id"]["id"] == self.colleague.id
+        )
+
+    def do_callback_patient_names(self, user):
+        """The patient's name on the call-back (list and form): clinic roles only; others
+        read the number."""
+        found = self.env["medpulse.call.callback"].with_user(user).search(
+            [("id", "=", self.callback.id)]
+        )
+        if not found:
+            return False
+        [values] = found.web_read({"patient_id": {"fields": {"display_name": {}}}})
+        return (values["patient_id"] or {}).get("display_name") == self.patient.name
+
     def do_change_callback_escalation(self, user):
         settings = (
             self.env["res.config.settings"]
@@ -311,6 +363,79 @@ def matrix_markdown():
         cells = ["✓" if action in MATRIX[role] else "✗" for action in ACTIONS]
         lines.append(f"| {role.replace('_', ' ')} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+#: README headers that are not the action's name with spaces (compared case-insensitively).
+README_LABELS = {
+    "read_outcomes": "read call outcomes",
+    "manage_outcomes": "manage call outcomes",
+    "set_call_outcome": "set a call's outcome",
+    "patient_recent_calls": "patient's recent calls",
+    "read_ledger": "read lost-patient ledger",
+    "other_company": "another company",
+}
+
+
+def readme_tables(text):
+    """Every Markdown table of ``text``: a list of rows (lists of cells), separator left out."""
+    tables, rows = [], []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            if not all(set(cell) <= set("-: ") for cell in cells):
+                rows.append(cells)
+        elif rows:
+            tables.append(rows)
+            rows = []
+    return tables
+
+
+def matrix_rows(actions, matrix):
+    """A matrix (role -> allowed actions) as the README prints it."""
+
+    def label(name):
+        return README_LABELS.get(name, name.replace("_", " ")).lower()
+
+    return [
+        ["role", *map(label, actions)],
+        *(
+            [label(role), *("✓" if action in allowed else "✗" for action in actions)]
+            for role, allowed in matrix.items()
+        ),
+    ]
+
+
+@tagged("post_install", "-at_install")
+class TestReadmeMatrices(TransactionCase):
+    """The README's access tables are these tests' specifications, cell for cell: the main
+    matrix (calls, call-backs and their attempts), the issue-20 tables (outcomes and the
+    patient's calls, the lost-patient ledger, integration incidents) and SMS. Each cell has
+    its own test in the class named beside its table."""
+
+    def test_every_matrix_is_the_readme_table(self):
+        from .test_call_ledger import LEDGER_ACTIONS, LEDGER_MATRIX  # noqa: PLC0415 - a cycle
+        from .test_card_alerts_outcomes import ALERTS_ACTIONS, ALERTS_MATRIX  # noqa: PLC0415
+        from .test_health_alerts import INCIDENT_ACTIONS, INCIDENT_MATRIX  # noqa: PLC0415
+        from .test_sms import SMS_ACTIONS, SMS_MATRIX  # noqa: PLC0415
+
+        readme = Path(__file__).resolve().parents[2] / "README.md"
+        tables = [
+            [[cell.lower() if row_index == 0 or col == 0 else cell
+              for col, cell in enumerate(row)] for row_index, row in enumerate(table)]
+            for table in readme_tables(readme.read_text(encoding="utf-8"))
+        ]
+        for name, actions, matrix in (
+            ("main", ACTIONS, MATRIX),
+            ("outcomes and the patient's calls", ALERTS_ACTIONS, ALERTS_MATRIX),
+            ("lost-patient ledger", LEDGER_ACTIONS, LEDGER_MATRIX),
+            ("integration incidents", INCIDENT_ACTIONS, INCIDENT_MATRIX),
+            ("SMS", SMS_ACTIONS, SMS_MATRIX),
+        ):
+            with self.subTest(table=name):
+                expected = matrix_rows(actions, matrix)
+                found = [table for table in tables if table[0] == expected[0]]
+                self.assertTrue(found, f"README.md has no table with the header {expected[0]}")
+                self.assertEqual(found[0], expected, f"README.md's {name} table")
 
 
 @tagged("post_install", "-at_install")

@@ -17,7 +17,7 @@ F         Wed 10:00            Wednesday is not reconciled yet: not counted, rep
 ========  ===================  =======================================================
 """
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from freezegun import freeze_time
 
@@ -235,6 +235,45 @@ class TestCallLedger(LedgerWeek, TransactionCase):
         rows = self.rows(date="2026-03-02")
         self.assertEqual(rows.filtered(lambda row: row.e164 == "+" + C).outcome, "late")
         self.assertEqual(rows.filtered(lambda row: row.e164 == "+" + C).attempt_count, 1)
+
+    def test_no_action_needed_settles_the_caller(self):
+        """An operator marks C's first miss "No action needed" (a wrong number): C's
+        call-back is cancelled, with its activity (not done), and C is no longer lost: "no
+        call-back needed" on Monday, on Tuesday (the other miss of the same call-back) and
+        in the week, out of the shares, which are then over A, B and D."""
+        Callback = self.env["medpulse.call.callback"].sudo()
+        callback = Callback.search([("e164", "=", "+" + C)])
+        self.assertEqual((callback.state, callback.miss_count), ("open", 2))
+        missed = self.env["medpulse.call"].sudo().search([("entry_id", "=", "L-C-MISS1")])
+        missed.with_user(self.operator1).action_set_no_action()
+        self.assertEqual(callback.state, "cancelled")
+        self.assertFalse(callback.activity_ids)
+        kind = self.env.ref("medpulse_telephony.mail_activity_type_call_back")
+        self.assertFalse(
+            callback.message_ids.filtered(lambda message: message.mail_activity_type_id == kind),
+            "the activity is cancelled, not marked done",
+        )
+        for period, day in (("day", "2026-03-02"), ("day", "2026-03-03"), ("week", "2026-03-02")):
+            row = self.rows(period=period, date=day).filtered(lambda row: row.e164 == "+" + C)
+            self.assertEqual(row.outcome, "not_needed", f"{period} {day}")
+            self.assertFalse(row.never_count)
+            self.assertFalse(row.in_time_rate or row.late_rate or row.never_rate)
+        [totals] = self.env["medpulse.call.ledger"].read_group(
+            [("company_id", "=", self.company.id), ("period", "=", "day"),
+             ("date", "=", "2026-03-02")],
+            ["caller_count", "in_time_count", "late_count", "never_count", "in_time_rate"],
+            [],
+        )
+        self.assertEqual(
+            (totals["caller_count"], totals["in_time_count"], totals["late_count"],
+             totals["never_count"]),
+            (4, 2, 1, 0),
+        )
+        self.assertAlmostEqual(totals["in_time_rate"], 200 / 3)
+        totals = self.env["medpulse.call.ledger"]._totals(self.company, date(2026, 3, 2))
+        self.assertEqual(
+            (totals["not_needed"], totals["never"], totals["in_time_share"]), (1, 0, 67)
+        )
 
     # ------------------------------------------------------------- the summary
 

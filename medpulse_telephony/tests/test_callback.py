@@ -305,6 +305,178 @@ class TestCallback(TelephonyFixtures, TransactionCase):
         self.assertEqual(callback.state, "done")
         self.assertFalse(callback.activity_ids)
 
+    # ------------------------------------------- consistency with the journal
+
+    def stats_call(self, entry_id, row):
+        """``entry_id`` as the reconciliation takes it from the PBX's statistics (one row)."""
+        names = ("entry_id", "start", "finish", "answer", "from_extension", "from_number",
+                 "to_extension", "to_number", "disconnect_reason", "create")
+        text = ";".join(str(row.get(name, "")) for name in names) + "\n"
+        rows = mango_vpbx.stats.parse_csv(text.replace("{entry_id}", entry_id), ",".join(names))
+        outcome = self.env["medpulse.call"].sudo()._apply_stats_rows(self.company, entry_id, rows)
+        call = self.env["medpulse.call"].sudo().search(
+            [("entry_id", "=", entry_id), ("company_id", "=", self.company.id)]
+        )
+        return outcome, call
+
+    def activities_of(self, callbacks):
+        """Every activity of the call-backs, archived ones included."""
+        return self.env["mail.activity"].sudo().with_context(active_test=False).search(
+            [("res_model", "=", "medpulse.call.callback"), ("res_id", "in", callbacks.ids)]
+        )
+
+    def done_messages(self, callback):
+        """The chatter's "Call back done" messages (what marking an activity done posts)."""
+        kind = self.env.ref("medpulse_telephony.mail_activity_type_call_back")
+        return callback.message_ids.filtered(lambda message: message.mail_activity_type_id == kind)
+
+    def test_missed_call_delivered_after_the_caller_got_through_opens_none(self):
+        """The answered call is in the journal before the missed call's events arrive:
+        the miss is closed by the journal's follow-up before its call-back step runs."""
+        answered = self.receive(incoming_answered("E-CB-LATE-ANS", T0 + 600))
+        missed = self.receive(incoming_missed("E-CB-LATE-MISS", T0))
+        self.assertEqual(missed.followup_state, "resolved")
+        self.assertEqual(missed.closed_by_call_id, answered)
+        self.assertFalse(self.callbacks(), "the caller was reached already")
+        # Redelivered, or a late event of the missed call: still none.
+        self.receive(incoming_missed("E-CB-LATE-MISS", T0))
+        self.assertFalse(self.callbacks())
+
+    def test_missed_call_recovered_by_reconciliation_after_a_call_back_opens_none(self):
+        """The webhook never got the missed call: the reconciliation recovers it after the
+        operator's answered call back to the number is in the journal."""
+        back = self.receive(outgoing("E-CB-REC-BACK", T0 + 600, answered=True))
+        outcome, missed = self.stats_call("E-CB-REC-MISS", {
+            "entry_id": "{entry_id}", "start": T0, "finish": T0 + 20, "answer": 0,
+            "from_number": PATIENT_NUMBER, "to_extension": "101", "disconnect_reason": 1110,
+            "create": T0,
+        })
+        self.assertEqual(outcome, "created")
+        self.assertEqual(missed.call_type, "missed_incoming")
+        self.assertEqual(missed.followup_state, "called_back")
+        self.assertEqual(missed.closed_by_call_id, back)
+        self.assertFalse(self.callbacks())
+
+    def test_missed_call_completed_by_reconciliation_after_the_caller_got_through(self):
+        """The missed call's summary never came (not settled: no call-back yet); the caller
+        got through meanwhile; the reconciliation completes the miss: still none."""
+        missed_events = incoming_missed("E-CB-PART-MISS", T0)
+        missed = self.receive(missed_events[:-1])
+        self.assertFalse(missed.is_final)
+        self.assertFalse(self.callbacks(), "not settled: no call-back yet")
+        answered = self.receive(incoming_answered("E-CB-PART-ANS", T0 + 600))
+        self.assertFalse(self.callbacks())
+        outcome, missed = self.stats_call("E-CB-PART-MISS", {
+            "entry_id": "{entry_id}", "start": T0, "finish": T0 + 24, "answer": 0,
+            "from_number": PATIENT_NUMBER, "to_extension": "101", "disconnect_reason": 1110,
+            "create": T0,
+        })
+        self.assertEqual(outcome, "completed")
+        self.assertEqual(missed.followup_state, "resolved")
+        self.assertEqual(missed.closed_by_call_id, answered)
+        self.assertFalse(self.callbacks())
+
+    def test_call_back_recovered_by_reconciliation_closes_the_open_callback(self):
+        """The miss opened a call-back; the answered call back reached the PBX but not the
+        webhook: the reconciliation's call is an attempt and closes it, as reached."""
+        self.receive(incoming_missed("E-CB-REC2-MISS", T0))
+        callback = self.callbacks()
+        self.assertEqual(callback.state, "open")
+        outcome, back = self.stats_call("E-CB-REC2-BACK", {
+            "entry_id": "{entry_id}", "start": T0 + 600, "finish": T0 + 660,
+            "answer": T0 + 608, "from_extension": "101", "to_number": PATIENT_NUMBER,
+            "disconnect_reason": 1110, "create": T0 + 600,
+        })
+        self.assertEqual(outcome, "created")
+        self.assertEqual((back.direction, back.result), ("outgoing", "answered"))
+        self.assertEqual(callback.state, "done")
+        self.assertEqual(callback.reached_call_id, back)
+        self.assertEqual(callback.attempt_call_ids, back)
+        self.assertFalse(self.activities_of(callback))
+        self.assertEqual(len(self.done_messages(callback)), 1, "its activity marked done")
+
+    def test_caller_reached_between_two_misses_keeps_the_later_miss_open(self):
+        """Misses at 09:00 and 10:00 joined one call-back; the caller's answered call of
+        09:30 is learnt late (from the statistics): it reached the first miss, not the
+        second, which still waits for a call-back of its own."""
+        self.receive(incoming_missed("E-CB-SPLIT1", T0))
+        self.receive(outgoing("E-CB-SPLIT-TRY", T0 + 600, answered=False))
+        self.receive(incoming_missed("E-CB-SPLIT2", T0 + 3600))
+        self.receive(outgoing("E-CB-SPLIT-TRY2", T0 + 3900, answered=False))
+        first = self.callbacks()
+        self.assertEqual((first.miss_count, first.attempt_count), (2, 2))
+        _outcome, answered = self.stats_call("E-CB-SPLIT-ANS", {
+            "entry_id": "{entry_id}", "start": T0 + 1800, "finish": T0 + 1860,
+            "answer": T0 + 1805, "from_number": PATIENT_NUMBER, "to_extension": "101",
+            "disconnect_reason": 1110, "create": T0 + 1800,
+        })
+        self.assertEqual(first.state, "done")
+        self.assertEqual(first.reached_call_id, answered)
+        self.assertEqual(first.call_ids.mapped("entry_id"), ["E-CB-SPLIT1"])
+        self.assertEqual(first.miss_count, 1)
+        self.assertEqual(first.attempt_call_ids.mapped("entry_id"), ["E-CB-SPLIT-TRY"])
+        later = self.callbacks().filtered(lambda cb: cb.state == "open")
+        self.assertEqual(later.call_ids.mapped("entry_id"), ["E-CB-SPLIT2"])
+        self.assertEqual(later.first_missed_at, utc(2026, 3, 2, 10, 0))
+        self.assertEqual(later.attempt_call_ids.mapped("entry_id"), ["E-CB-SPLIT-TRY2"])
+        self.assertEqual(later.attempt_count, 1)
+        self.assertEqual(later.activity_ids.user_id, self.operator1)
+        self.assertEqual(later.due_at, self.Callback._due_from(self.company, later.first_missed_at))
+
+    # ------------------------------------------------------ "No action needed"
+
+    def test_no_action_needed_cancels_the_callback_and_its_activity(self):
+        """An operator marks the miss "No action needed" in the journal: the call-back is
+        cancelled (not reached) and its activity cancelled (deleted, not done), whoever
+        owns it; the next miss of the number opens a new one."""
+        missed = self.receive(incoming_missed("E-CB-NOACT", T0))
+        callback = self.callbacks()
+        self.assertEqual(callback.user_id, self.operator1)
+        self.assertTrue(callback.activity_ids)
+        # Operator 2 (not the owner) decides from the journal's form.
+        missed.with_user(self.operator2).action_set_no_action()
+        self.assertEqual(missed.followup_state, "no_action")
+        self.assertEqual(callback.state, "cancelled")
+        self.assertFalse(callback.reached_at)
+        self.assertFalse(self.activities_of(callback), "its activity is gone")
+        self.assertFalse(self.done_messages(callback), "cancelled, not marked done")
+        self.assertIn("No action needed", callback.message_ids[:1].body)
+        self.assertIn("Pavel Operator", callback.message_ids[:1].body)
+        self.assertFalse(self.patient.with_user(self.operator2).open_callback_ids)
+        # Marking it again changes nothing; a later miss opens a new call-back.
+        missed.with_user(self.operator2).write({"followup_state": "no_action"})
+        self.receive(incoming_missed("E-CB-NOACT2", T0 + 3600))
+        self.assertEqual(sorted(self.callbacks().mapped("state")), ["cancelled", "open"])
+
+    def test_no_action_needed_on_the_cards_form_and_before_settling(self):
+        """The card's closing form says the same; chosen before the summary arrived, no
+        call-back is opened at all."""
+        missed = self.receive(incoming_missed("E-CB-NOACT-CARD", T0))
+        callback = self.callbacks()
+        missed.sudo().card_audience = {str(self.operator1.id): "ended"}
+        missed.with_user(self.operator1).action_card_followup("no_action", note="Wrong number")
+        self.assertEqual(callback.state, "cancelled")
+        self.assertFalse(self.activities_of(callback))
+        self.assertFalse(self.done_messages(callback))
+        events = incoming_missed("E-CB-NOACT-EARLY", T0 + 3600, caller=OTHER_NUMBER)
+        early = self.receive(events[:-1])
+        early.with_user(self.operator1).action_set_no_action()
+        self.receive(events[-1:])
+        self.assertTrue(early.is_final)
+        self.assertFalse(self.callbacks(OTHER_NUMBER))
+
+    def test_no_callback_needed_button_cancels_the_activity(self):
+        """The call-back's own "No call-back needed" (its owner) cancels the activity too."""
+        self.receive(incoming_missed("E-CB-CANCEL", T0))
+        callback = self.callbacks()
+        with self.assertRaises(AccessError):
+            callback.with_user(self.operator2).action_cancel()
+        callback.with_user(self.operator1).action_cancel()
+        self.assertEqual(callback.state, "cancelled")
+        self.assertFalse(self.activities_of(callback))
+        self.assertFalse(self.done_messages(callback))
+        self.assertIn("no call-back needed", callback.message_ids[:1].body)
+
     # ------------------------------------------------------------------ breaches
 
     def notifications(self, since):

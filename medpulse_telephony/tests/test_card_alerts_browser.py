@@ -4,9 +4,10 @@ not in front, with the number and the line, the patient's name only by company s
 the user's preferences turn both off."""
 
 from odoo import fields
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 
-from .common import TelephonyFixtures
+from .common import T0, TelephonyFixtures, incoming_answered, incoming_missed
+from .test_access_matrix import ROLES
 from .test_incoming_card import SIP1, ivr, leg, op_to
 
 
@@ -44,3 +45,34 @@ class TestCardAlertsInBrowser(TelephonyFixtures, HttpCase):
         self.start_tour("/odoo", "medpulse_card_preferences_tour", login=self.operator1.login)
         self.assertFalse(self.operator1.medpulse_pbx_sound)
         self.assertTrue(self.operator1.medpulse_pbx_desktop_notify)
+
+
+@tagged("post_install", "-at_install")
+class TestPatientCallsInBrowser(TelephonyFixtures, HttpCase):
+    """The patient's *Calls* tab in the browser, as every role that reads it (README, access
+    matrix: "patient's recent calls" and "read patient callbacks")."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_telephony()
+        answered = cls.receive(cls, incoming_answered("E-PAT-TAB-IN", T0 - 86400))
+        answered.write({
+            "outcome_id": cls.env.ref("medpulse_telephony.medpulse_call_outcome_information").id,
+            "followup_note": "Asked for the price list",
+        })
+        cls.receive(cls, incoming_missed("E-PAT-TAB-MISS", T0))
+
+    def _tour(self, role):
+        user = new_test_user(self.env, login=f"pat_tab_{role}", groups=ROLES[role])
+        self.start_tour(f"/odoo/action-medpulse_clinic.medpulse_patient_action/{self.patient.id}",
+                        "medpulse_patient_calls_tour", login=user.login)
+
+    def test_receptionist(self):
+        self._tour("receptionist")
+
+    def test_clinic_manager(self):
+        self._tour("clinic_manager")
+
+    def test_administrator(self):
+        self._tour("administrator")

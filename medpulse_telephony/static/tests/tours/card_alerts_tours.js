@@ -165,3 +165,31 @@ registry.category("web_tour.tours").add("medpulse_card_preferences_tour", {
             { save: true }
         ),
 });
+
+/**
+ * Tour of tests/test_card_alerts_browser.py (TestPatientCallsInBrowser): the patient's form,
+ * Calls tab, as each role that reads it: the open call-back (owner), then the recent calls
+ * (a missed one, an answered one with its outcome and comment).
+ */
+registry.category("web_tour.tours").add("medpulse_patient_calls_tour", {
+    steps: () => [
+        {
+            content: "Open the patient's Calls tab",
+            trigger: ".o_form_view .o_notebook a[name=medpulse_calls]",
+            run: "click",
+        },
+        {
+            content: "The patient's open call-back, with its owner",
+            trigger: ".o_medpulse_patient_callbacks .o_data_row:contains(+79161234567):contains(Olga Operator)",
+        },
+        {
+            content: "The missed call",
+            trigger: ".o_medpulse_patient_calls .o_data_row:contains(Missed incoming)",
+        },
+        {
+            content: "The answered call, its outcome and comment",
+            trigger:
+                ".o_medpulse_patient_calls .o_data_row:contains(Information given):contains(Asked for the price list)",
+        },
+    ],
+});
