@@ -3,6 +3,7 @@ through the signed webhook, failures, templates, and who may do what (issue 21).
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
+from odoo.tools import mute_logger
 
 from mango_vpbx_emulator.testing import ACCEPTED, closed_port_url
 
@@ -327,6 +328,83 @@ class TestSmsAccessMatrix(SmsCase):
                 if allowed != (action in SMS_MATRIX[role]):
                     wrong.append(f"{role} {action}: {'allowed' if allowed else 'refused'}")
         self.assertEqual(wrong, [])
+
+
+#: Paths of an SMS's export that reach patient data, and paths that do not.
+SMS_PATIENT_PATHS = (
+    "text", "patient_id", "patient_id/name", "patient_id/card_number",
+    "appointment_id/patient_id/name", "appointment_id/start", "template_id/body",
+    "pbx_command_id/patient_id", "pbx_command_id/patient_id/name",
+)
+SMS_OPEN_PATHS = ("number", "state", "segments", "user_id/name", "create_date")
+
+
+@tagged("post_install", "-at_install")
+class TestSmsExport(SmsCase):
+    """Exporting the SMS log is checked like reading it, path by path (``medpulse_clinic``'s
+    ``base.export_data``): who does not read an SMS's text or patient cannot export them,
+    directly or through what the SMS links to; the number and the state they can."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        export = "base.group_allow_export"
+        cls.exporters = {
+            # Telephony managers have Odoo's "Access to export feature"; an operator is
+            # given it here. Neither has a clinic role.
+            "telephony_manager": new_test_user(
+                cls.env, login="sms_exp_tm", groups="medpulse_telephony.group_telephony_manager"),
+            "operator": new_test_user(
+                cls.env, login="sms_exp_op",
+                groups=f"medpulse_telephony.group_telephony_operator,{export}"),
+            "receptionist": new_test_user(
+                cls.env, login="sms_exp_rec",
+                groups=f"medpulse_clinic.group_clinic_receptionist,{export}"),
+        }
+
+    def setUp(self):
+        super().setUp()
+        appointment = self.make_appointment(self.patient)
+        template = self.env.ref("medpulse_telephony.medpulse_sms_template_reminder")
+        answer = self.env["medpulse.sms"].with_user(self.operator1)._send(
+            self.patient, "Anna, see you", PATIENT_NUMBER, appointment=appointment,
+            template=template,
+        )
+        self.sms = self.env["medpulse.sms"].browse(answer["sms_id"])
+
+    def export(self, role, path, cached=False):
+        self.env.invalidate_all()
+        if cached:
+            # The superuser's values in the cache, as a record rule's check leaves them.
+            self.sms.sudo().read()
+            self.sms.sudo().pbx_command_id.read()
+            self.sms.sudo().patient_id.read()
+        with mute_logger("odoo.models", "odoo.addons.base.models.ir_model",
+                         "odoo.addons.base.models.ir_rule"):
+            return self.sms.with_user(self.exporters[role]).export_data([path])["datas"][0][0]
+
+    def test_no_clinic_role_exports_no_text_or_patient(self):
+        for role in ("telephony_manager", "operator"):
+            for path in SMS_PATIENT_PATHS:
+                for cached in (False, True):
+                    with self.subTest(role=role, path=path, cached=cached), \
+                            self.assertRaises(AccessError):
+                        self.export(role, path, cached)
+            for path in SMS_OPEN_PATHS:
+                with self.subTest(role=role, path=path):
+                    self.assertTrue(self.export(role, path, cached=True))
+        self.assertEqual(self.export("telephony_manager", "pbx_command_id/command_id"),
+                         self.sms.command_id)
+        # An operator reads their own PBX commands only (record rule), and exports no other.
+        with self.assertRaises(AccessError):
+            self.export("operator", "pbx_command_id/command_id")
+
+    def test_the_reception_exports_them(self):
+        self.assertEqual(self.export("receptionist", "text"), "Anna, see you")
+        self.assertEqual(self.export("receptionist", "patient_id/name"), "Ivanova Anna")
+        self.assertEqual(self.export("receptionist", "appointment_id/patient_id/name"),
+                         "Ivanova Anna")
+        self.assertTrue(self.export("receptionist", "template_id/body"))
 
 
 @tagged("post_install", "-at_install")
