@@ -115,6 +115,11 @@ class MedpulseSms(models.Model):
     # ------------------------------------------------------------ sending
 
     @api.model
+    def _may_send(self, user):
+        """Whether ``user`` may send SMS to patients (the card offers it to them only)."""
+        return user.has_group(RECEPTION)
+
+    @api.model
     def _send(self, patient, text, number, appointment=None, template=None, automatic=False):
         """Send ``text`` to ``number`` (one of ``patient``'s) through the PBX.
 
@@ -126,7 +131,7 @@ class MedpulseSms(models.Model):
         ``automatic``: sent as the company's SMS extension rather than the user's own.
         """
         user = self.env.user
-        if not user.has_group(RECEPTION):
+        if not self._may_send(user):
             raise AccessError(_("Only the reception can send SMS to patients."))
         patient.check_access("read")
         company = patient.company_id

@@ -1,6 +1,7 @@
 """SMS through the PBX: consent, the limit, the command's lifecycle, the PBX's answers
 through the signed webhook, failures, templates, and who may do what (issue 21)."""
 
+from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
@@ -10,6 +11,7 @@ from mango_vpbx_emulator.testing import ACCEPTED, closed_port_url
 from .click_to_call_common import ClickToCallCase
 from .common import PATIENT_NUMBER
 from .test_access_matrix import ROLES
+from .test_card_browser import _talking
 
 
 class SmsCase(ClickToCallCase):
@@ -199,6 +201,39 @@ class TestSms(SmsCase):
         self.assertEqual(from_appointment.phone_id, self.patient.phone_ids)
         from_patient = Wizard.with_context(default_patient_id=self.patient.id).create({})
         self.assertEqual(from_patient.appointment_id, appointment, "the next appointment")
+
+    def test_the_card_offers_sms_to_the_reception_with_the_consent(self):
+        call = self.receive(_talking("E-SMS-PAYLOAD", "101"))
+        reception = call._card_payload(self.operator1, "talking")
+        self.assertTrue(reception["can_sms"])
+        self.assertEqual([p["consent_sms"] for p in reception["patients"]], [True])
+        self.patient.sudo().consent_sms = False
+        self.assertEqual([p["consent_sms"] for p in call._card_payload(
+            self.operator1, "talking")["patients"]], [False])
+        # Who gets cards but does not send SMS: an operator without a clinic role, and a
+        # doctor who answers the phone.
+        operator = "medpulse_telephony.group_telephony_operator"
+        doctor = f"{operator},medpulse_clinic.group_clinic_doctor"
+        for index, groups in enumerate((operator, doctor)):
+            user = new_test_user(self.env, login=f"sms_card_{index}", groups=groups)
+            self.assertFalse(call._card_payload(user, "talking")["can_sms"], groups)
+
+    def test_from_a_call_the_callers_number_and_the_appointment_booked_in_it(self):
+        self.patient.sudo().phone_ids = [(0, 0, {"number": "+7 903 555-66-77"})]
+        call = self.receive(_talking("E-SMS-PREFILL", "101", caller="79035556677"))
+        self.assertEqual(call.sudo().patient_id, self.patient)
+        next_one = self.make_appointment(self.patient)
+        booked = next_one.copy({"start": "2030-02-04 10:00:00", "stop": "2030-02-04 10:30:00",
+                                "call_id": call.id})
+        wizard = self.env["medpulse.sms.send"].with_user(self.operator1).with_context(
+            default_call_id=call.id).create({})
+        self.assertEqual((wizard.patient_id, wizard.phone_id.number_e164, wizard.appointment_id),
+                         (self.patient, "+79035556677", booked))
+        # From the card, which names the patient (one of several with the number).
+        wizard = self.env["medpulse.sms.send"].with_user(self.operator1).with_context(
+            default_call_id=call.id, default_patient_id=self.patient.id).create({})
+        self.assertEqual((wizard.phone_id.number_e164, wizard.appointment_id),
+                         ("+79035556677", booked))
 
     def test_template_in_the_company_time_zone(self):
         self.company.sudo().resource_calendar_id.tz = "Asia/Yekaterinburg"  # Ufa, UTC+5
@@ -422,3 +457,35 @@ class TestSmsTour(SmsCase):
         sms = self.sms_of(payload["command_id"])
         self.assertEqual((sms.state, sms.user_id, sms.template_id.name),
                          ("accepted", self.operator1, "Appointment reminder"))
+
+    def _call_booked(self, entry_id, extension):
+        """A call of the patient in progress at ``extension``, an appointment booked in it."""
+        call = self.receive(_talking(entry_id, extension))
+        now = fields.Datetime.now()
+        call.sudo().write({"created_at": now, "answered_at": now})
+        appointment = self.make_appointment(self.patient)
+        appointment.sudo().call_id = call
+        return call, appointment
+
+    def assert_sent_about(self, user, call, appointment):
+        [payload] = self.sent()
+        self.assertEqual((payload["from_extension"], payload["to_number"]),
+                         (user.medpulse_pbx_extension, PATIENT_NUMBER))
+        self.assertTrue(payload["text"].startswith("Anna, you are booked: Consultation (c2c)"))
+        sms = self.sms_of(payload["command_id"])
+        self.assertEqual((sms.state, sms.user_id, sms.patient_id, sms.appointment_id),
+                         ("accepted", user, self.patient, appointment))
+
+    def test_tour_send_from_the_card_as_receptionist(self):
+        call, appointment = self._call_booked("E-SMS-CARD", "101")
+        self.start_tour("/odoo", "medpulse_sms_card_tour", login="tel_op1")
+        self.assert_sent_about(self.operator1, call, appointment)
+
+    def test_tour_send_from_the_journal_as_clinic_manager(self):
+        manager = new_test_user(self.env, login="sms_clinic_manager",
+                                groups="medpulse_clinic.group_clinic_manager")
+        manager.medpulse_pbx_extension = "104"
+        call, appointment = self._call_booked("E-SMS-JOURNAL", "104")
+        self.start_tour("/odoo/action-medpulse_telephony.medpulse_call_action",
+                        "medpulse_sms_journal_tour", login=manager.login)
+        self.assert_sent_about(manager, call, appointment)
