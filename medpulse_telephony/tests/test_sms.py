@@ -280,19 +280,20 @@ class TestSms(SmsCase):
 #: README, "Access matrix", the SMS table: role -> what it may do (else refused).
 SMS_MATRIX = {
     "operator": {"read_sms_log"},
-    "receptionist": {"read_sms_log", "read_sms_text", "send_sms", "read_templates"},
+    "receptionist": {"read_sms_log", "read_sms_text", "send_sms", "sms_from_card",
+                     "read_templates"},
     "doctor": {"read_sms_log", "read_sms_text", "read_templates"},
     "telephony_manager": {"read_sms_log"},
-    "clinic_manager": {"read_sms_log", "read_sms_text", "send_sms", "read_templates",
-                       "manage_templates"},
-    "administrator": {"read_sms_log", "read_sms_text", "send_sms", "read_templates",
-                      "manage_templates", "sms_settings"},
+    "clinic_manager": {"read_sms_log", "read_sms_text", "send_sms", "sms_from_card",
+                       "read_templates", "manage_templates"},
+    "administrator": {"read_sms_log", "read_sms_text", "export_sms_text", "send_sms",
+                      "sms_from_card", "read_templates", "manage_templates", "sms_settings"},
     "portal": set(),
     "public": set(),
     "other_company": set(),
 }
-SMS_ACTIONS = ("read_sms_log", "read_sms_text", "send_sms", "read_templates",
-               "manage_templates", "sms_settings")
+SMS_ACTIONS = ("read_sms_log", "read_sms_text", "export_sms_text", "send_sms", "sms_from_card",
+               "read_templates", "manage_templates", "sms_settings")
 
 
 @tagged("post_install", "-at_install")
@@ -324,6 +325,7 @@ class TestSmsAccessMatrix(SmsCase):
 
     def setUp(self):
         super().setUp()
+        self.call = self.receive(_talking("E-SMS-MATRIX", "101"))
         self.sms = self.env["medpulse.sms"].browse(
             self.env["medpulse.sms"].with_user(self.operator1)._send(
                 self.patient, "Anna, see you", PATIENT_NUMBER)["sms_id"])
@@ -336,9 +338,15 @@ class TestSmsAccessMatrix(SmsCase):
             return bool(found.read(["number", "state"]))
         if action == "read_sms_text":
             return bool(self.sms.with_env(env).read(["text", "patient_id"])[0]["text"])
+        if action == "export_sms_text":
+            return bool(self.sms.with_env(env).export_data(["text"])["datas"][0][0])
         if action == "send_sms":
             return env["medpulse.sms"]._send(self.patient.with_env(env), "Hi",
                                              PATIENT_NUMBER)["ok"]
+        if action == "sms_from_card":
+            # The card of a call of the patient shows "Send SMS" (the client's condition).
+            card = self.call._card_payload(user, "talking")
+            return bool(card["can_sms"] and card["patient_id"] and not card["restricted"])
         if action == "read_templates":
             return self.template in env["medpulse.sms.template"].search([])
         if action == "manage_templates":
