@@ -489,11 +489,16 @@ class TestSmsTour(SmsCase):
         self.start_tour("/odoo", "medpulse_sms_card_tour", login="tel_op1")
         self.assert_sent_about(self.operator1, call, appointment)
 
-    def test_tour_send_from_the_journal_as_clinic_manager(self):
-        manager = new_test_user(self.env, login="sms_clinic_manager",
-                                groups="medpulse_clinic.group_clinic_manager")
-        manager.medpulse_pbx_extension = "104"
-        call, appointment = self._call_booked("E-SMS-JOURNAL", "104")
+    def _journal_tour(self, user, extension):
+        user.medpulse_pbx_extension = extension
+        call, appointment = self._call_booked(f"E-SMS-JOURNAL-{extension}", extension)
         self.start_tour("/odoo/action-medpulse_telephony.medpulse_call_action",
-                        "medpulse_sms_journal_tour", login=manager.login)
-        self.assert_sent_about(manager, call, appointment)
+                        "medpulse_sms_journal_tour", login=user.login)
+        self.assert_sent_about(user, call, appointment)
+
+    def test_tour_send_from_the_journal_as_clinic_manager(self):
+        self._journal_tour(new_test_user(self.env, login="sms_clinic_manager",
+                                         groups="medpulse_clinic.group_clinic_manager"), "104")
+
+    def test_tour_send_from_the_journal_as_administrator(self):
+        self._journal_tour(self.env.ref("base.user_admin"), "105")
