@@ -842,11 +842,13 @@ class TestFieldAccess(TransactionCase):
                     user, pm, pn, records, name, sub
                 )
             )
-            paths[f"nested export {parent_model}.{parent_name}"] = (
-                lambda pm=parent_model, pn=parent_name: self._nested_export(
-                    user, pm, pn, records, name
+            if role in EXPORTERS or role == "other_company":
+                # The others are refused any export (the "export" path shows it).
+                paths[f"nested export {parent_model}.{parent_name}"] = (
+                    lambda pm=parent_model, pn=parent_name: self._nested_export(
+                        user, pm, pn, records, name
+                    )
                 )
-            )
         return paths
 
     def parents(self, model):
