@@ -1,5 +1,9 @@
 from odoo import api, fields, models
+from odoo.models import fix_import_export_id_paths
 from odoo.osv import expression
+
+#: Records checked at a time along an exported path (Odoo's export reads 1000 at a time).
+EXPORT_BATCH = 1000
 
 
 class Base(models.AbstractModel):
@@ -7,9 +11,10 @@ class Base(models.AbstractModel):
 
     Patient data is spread over fields that only some roles may read (``groups``) and
     over related and computed fields that read as superuser. ``read``, ``web_read``,
-    ``read_group`` and ordering check both; these do not, and are checked here for the
-    ``medpulse.*`` models: ``onchange``, ``export_data`` and searching on a field with
-    ``groups`` that has no column (one2many, many2many).
+    ``read_group`` and ordering check both; these do not, and are checked here:
+    ``onchange`` and searching on a field with ``groups`` that has no column (one2many,
+    many2many) for the ``medpulse.*`` models, ``export_data`` for every model, along each
+    exported path.
     """
 
     _inherit = "base"
@@ -28,11 +33,60 @@ class Base(models.AbstractModel):
         return super().onchange(values, field_names, fields_spec)
 
     def export_data(self, fields_to_export):
-        """Exported records are checked like read ones (Odoo exports any ids it is given,
-        and a related field is computed as superuser)."""
-        if self._name.startswith("medpulse.") and not self.env.su:
-            self.check_access("read")
+        """What is exported is checked like what is read, along every exported path.
+
+        Odoo exports any ids it is given and checks a field's ``groups`` only when it
+        fetches the field from the database: not a value already in the cache (checking
+        a record rule reads the record as superuser, which fills it: the text of an SMS
+        went to a telephony manager), nor a related or computed field, computed as
+        superuser. Here each step of each path (``text``, ``patient_id/name``,
+        ``pbx_command_id/patient_id/name``) is checked as a read would be, before
+        anything is exported: the field's groups, and the right to read the records of
+        our models it links to. Our models' exported records are checked like a read too.
+        """
+        # Who may not export at all gets Odoo's own refusal, with its message.
+        may_export = self.env.is_admin() or self.env.user.has_group("base.group_allow_export")
+        if not self.env.su and may_export:
+            if self._name.startswith("medpulse."):
+                self.check_access("read")
+            tree = {}
+            for path in fields_to_export:
+                node = tree
+                for part in fix_import_export_id_paths(path):
+                    node = node.setdefault(part, {})
+            self._medpulse_check_export(tree)
         return super().export_data(fields_to_export)
+
+    def _medpulse_check_export(self, tree):
+        """Raise unless the user may read every step of the exported paths ``tree``
+        (``{field: {subfield: ...}}``) from the records ``self``."""
+        for part, subtree in tree.items():
+            field = self._fields.get(part.split(".")[0])  # "field.property" of properties
+            if field is None:
+                continue  # "id", ".id", or a name Odoo's export refuses itself
+            self.check_field_access_rights("read", [field.name])
+            if not field.relational:
+                continue
+            Comodel = self.env[field.comodel_name]
+            if not _reaches_ours(Comodel, subtree):
+                # No record of ours down there: the fields' groups are all to check.
+                Comodel._medpulse_check_export(subtree)
+                continue
+            linked = Comodel.browse(self._medpulse_linked_ids(field.name))
+            if Comodel._name.startswith("medpulse."):
+                for start in range(0, len(linked), EXPORT_BATCH):
+                    linked[start:start + EXPORT_BATCH].check_access("read")
+            linked._medpulse_check_export(subtree)
+
+    def _medpulse_linked_ids(self, name):
+        """Ids of the records ``self`` link to through field ``name``, read as superuser in
+        batches as Odoo's export reads them (a whole journal is not held in memory)."""
+        ids = {}
+        for start in range(0, len(self), EXPORT_BATCH):
+            batch = self[start:start + EXPORT_BATCH].sudo()
+            ids.update(dict.fromkeys(batch.mapped(name).ids))
+            batch.invalidate_recordset()
+        return list(ids)
 
     @api.model
     def _search(self, domain, offset=0, limit=None, order=None):
@@ -83,3 +137,16 @@ def _linked_ids(field, value):
         ):
             nested.append(command[2])
     return ids, nested
+
+
+def _reaches_ours(Model, tree):
+    """Whether the exported paths ``tree`` from ``Model`` reach a record of our models."""
+    if Model._name.startswith("medpulse."):
+        return True
+    for part, subtree in tree.items():
+        field = Model._fields.get(part.split(".")[0])
+        if field is not None and field.relational and _reaches_ours(
+            Model.env[field.comodel_name], subtree
+        ):
+            return True
+    return False

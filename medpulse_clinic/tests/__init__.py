@@ -1,1 +1,1 @@
-from . import test_access, test_appointment, test_phone_lookup, test_tour
+from . import test_access, test_appointment, test_export, test_phone_lookup, test_tour

@@ -1072,10 +1072,12 @@ class MedpulseCall(models.Model):
             "patient_id": False,
             "appointments": [],
             "recent_calls": 0,
+            "can_sms": False,
         }
         if not Patient.has_access("read"):
             data["restricted"] = True
             return data
+        data["can_sms"] = self.env["medpulse.sms"]._may_send(user)
         try:
             patients = Patient.search([("id", "in", call.patient_ids.ids)])
             # The card shows every doctor's history, whatever the recipient's clinic role.
@@ -1855,4 +1857,5 @@ def _patient_card(patient):
         }
         or False,
         "consent_call": bool(patient.consent_call),
+        "consent_sms": bool(patient.consent_sms),
     }

@@ -112,17 +112,12 @@ class MedpulseSms(models.Model):
             else:
                 sms.reason = False
 
-    def export_data(self, fields_to_export):
-        """The exported fields are checked like read ones: the text of an SMS is for the
-        clinic roles, and an exporter without one (a telephony manager) got it from Odoo's
-        export, which checks the records (``medpulse_clinic``'s ``base``) but not the
-        ``groups`` of a plain field (found by ``test_field_access.py``)."""
-        if not self.env.su:
-            names = {path.replace(":", "/").split("/")[0] for path in fields_to_export}
-            self.check_field_access_rights("read", [n for n in names if n in self._fields])
-        return super().export_data(fields_to_export)
-
     # ------------------------------------------------------------ sending
+
+    @api.model
+    def _may_send(self, user):
+        """Whether ``user`` may send SMS to patients (the card offers it to them only)."""
+        return user.has_group(RECEPTION)
 
     @api.model
     def _send(self, patient, text, number, appointment=None, template=None, automatic=False):
@@ -136,7 +131,7 @@ class MedpulseSms(models.Model):
         ``automatic``: sent as the company's SMS extension rather than the user's own.
         """
         user = self.env.user
-        if not user.has_group(RECEPTION):
+        if not self._may_send(user):
             raise AccessError(_("Only the reception can send SMS to patients."))
         patient.check_access("read")
         company = patient.company_id

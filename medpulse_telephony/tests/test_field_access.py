@@ -11,7 +11,8 @@ that it does not classify (or a classified one disappears).
 Then every classified field is read by a user of each role and by a user of another
 company, through every path a client has: ``read``, ``search_read``, ``web_read``,
 ``web_read`` nested through another record (e.g. a call's commands), ``read_group``,
-``search`` on the field (and through the name of what it links to), ``export_data``,
+``search`` on the field (and through the name of what it links to), ``export_data`` (of
+the field, and through another record: ``command_ids/patient_id``),
 ``onchange`` (for related and computed fields) and the transient models (wizards,
 screens) created by that user. Expected, from the access matrix of the README:
 
@@ -841,6 +842,13 @@ class TestFieldAccess(TransactionCase):
                     user, pm, pn, records, name, sub
                 )
             )
+            if role in EXPORTERS or role == "other_company":
+                # The others are refused any export (the "export" path shows it).
+                paths[f"nested export {parent_model}.{parent_name}"] = (
+                    lambda pm=parent_model, pn=parent_name: self._nested_export(
+                        user, pm, pn, records, name
+                    )
+                )
         return paths
 
     def parents(self, model):
@@ -950,6 +958,15 @@ class TestFieldAccess(TransactionCase):
                     found[item["id"]] = _norm(item[name])
         return found, rows
 
+    def _nested_export(self, user, parent_model, parent_name, records, name):
+        """The field exported through a record linking to it (``parent/field``): the
+        markers judge what comes out."""
+        parents = self.env[parent_model].sudo().search([(parent_name, "in", records.ids)])
+        if not parents:
+            return {}, []
+        rows = parents.with_user(user).export_data([f"{parent_name}/{name}"])["datas"]
+        return {}, rows
+
     # ----------------------------------------------------------- the test
 
     def test_each_role_reads_what_the_matrix_allows_on_every_path(self):
@@ -997,9 +1014,10 @@ class TestFieldAccess(TransactionCase):
             "onchange",
         ):
             self.assertTrue(coverage.get(path), f"no field was read through {path}")
-        self.assertTrue(
-            any(p.startswith("nested web_read medpulse.call.command_ids") for p in coverage)
-        )
+        for kind in ("web_read", "export"):
+            self.assertTrue(
+                any(p.startswith(f"nested {kind} medpulse.call.command_ids") for p in coverage)
+            )
 
     def judge(self, role, model, name, category, path, visible, expected, observed, raw, outcome):
         label = f"{role} × {model}.{name} × {path}"

@@ -1,14 +1,17 @@
 """SMS through the PBX: consent, the limit, the command's lifecycle, the PBX's answers
 through the signed webhook, failures, templates, and who may do what (issue 21)."""
 
+from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
+from odoo.tools import mute_logger
 
 from mango_vpbx_emulator.testing import ACCEPTED, closed_port_url
 
 from .click_to_call_common import ClickToCallCase
 from .common import PATIENT_NUMBER
 from .test_access_matrix import ROLES
+from .test_card_browser import _talking
 
 
 class SmsCase(ClickToCallCase):
@@ -199,6 +202,39 @@ class TestSms(SmsCase):
         from_patient = Wizard.with_context(default_patient_id=self.patient.id).create({})
         self.assertEqual(from_patient.appointment_id, appointment, "the next appointment")
 
+    def test_the_card_offers_sms_to_the_reception_with_the_consent(self):
+        call = self.receive(_talking("E-SMS-PAYLOAD", "101"))
+        reception = call._card_payload(self.operator1, "talking")
+        self.assertTrue(reception["can_sms"])
+        self.assertEqual([p["consent_sms"] for p in reception["patients"]], [True])
+        self.patient.sudo().consent_sms = False
+        self.assertEqual([p["consent_sms"] for p in call._card_payload(
+            self.operator1, "talking")["patients"]], [False])
+        # Who gets cards but does not send SMS: an operator without a clinic role, and a
+        # doctor who answers the phone.
+        operator = "medpulse_telephony.group_telephony_operator"
+        doctor = f"{operator},medpulse_clinic.group_clinic_doctor"
+        for index, groups in enumerate((operator, doctor)):
+            user = new_test_user(self.env, login=f"sms_card_{index}", groups=groups)
+            self.assertFalse(call._card_payload(user, "talking")["can_sms"], groups)
+
+    def test_from_a_call_the_callers_number_and_the_appointment_booked_in_it(self):
+        self.patient.sudo().phone_ids = [(0, 0, {"number": "+7 903 555-66-77"})]
+        call = self.receive(_talking("E-SMS-PREFILL", "101", caller="79035556677"))
+        self.assertEqual(call.sudo().patient_id, self.patient)
+        next_one = self.make_appointment(self.patient)
+        booked = next_one.copy({"start": "2030-02-04 10:00:00", "stop": "2030-02-04 10:30:00",
+                                "call_id": call.id})
+        wizard = self.env["medpulse.sms.send"].with_user(self.operator1).with_context(
+            default_call_id=call.id).create({})
+        self.assertEqual((wizard.patient_id, wizard.phone_id.number_e164, wizard.appointment_id),
+                         (self.patient, "+79035556677", booked))
+        # From the card, which names the patient (one of several with the number).
+        wizard = self.env["medpulse.sms.send"].with_user(self.operator1).with_context(
+            default_call_id=call.id, default_patient_id=self.patient.id).create({})
+        self.assertEqual((wizard.phone_id.number_e164, wizard.appointment_id),
+                         ("+79035556677", booked))
+
     def test_template_in_the_company_time_zone(self):
         self.company.sudo().resource_calendar_id.tz = "Asia/Yekaterinburg"  # Ufa, UTC+5
         self.company.sudo().partner_id.write(
@@ -244,19 +280,20 @@ class TestSms(SmsCase):
 #: README, "Access matrix", the SMS table: role -> what it may do (else refused).
 SMS_MATRIX = {
     "operator": {"read_sms_log"},
-    "receptionist": {"read_sms_log", "read_sms_text", "send_sms", "read_templates"},
+    "receptionist": {"read_sms_log", "read_sms_text", "send_sms", "sms_from_card",
+                     "read_templates"},
     "doctor": {"read_sms_log", "read_sms_text", "read_templates"},
     "telephony_manager": {"read_sms_log"},
-    "clinic_manager": {"read_sms_log", "read_sms_text", "send_sms", "read_templates",
-                       "manage_templates"},
-    "administrator": {"read_sms_log", "read_sms_text", "send_sms", "read_templates",
-                      "manage_templates", "sms_settings"},
+    "clinic_manager": {"read_sms_log", "read_sms_text", "send_sms", "sms_from_card",
+                       "read_templates", "manage_templates"},
+    "administrator": {"read_sms_log", "read_sms_text", "export_sms_text", "send_sms",
+                      "sms_from_card", "read_templates", "manage_templates", "sms_settings"},
     "portal": set(),
     "public": set(),
     "other_company": set(),
 }
-SMS_ACTIONS = ("read_sms_log", "read_sms_text", "send_sms", "read_templates",
-               "manage_templates", "sms_settings")
+SMS_ACTIONS = ("read_sms_log", "read_sms_text", "export_sms_text", "send_sms", "sms_from_card",
+               "read_templates", "manage_templates", "sms_settings")
 
 
 @tagged("post_install", "-at_install")
@@ -288,6 +325,7 @@ class TestSmsAccessMatrix(SmsCase):
 
     def setUp(self):
         super().setUp()
+        self.call = self.receive(_talking("E-SMS-MATRIX", "101"))
         self.sms = self.env["medpulse.sms"].browse(
             self.env["medpulse.sms"].with_user(self.operator1)._send(
                 self.patient, "Anna, see you", PATIENT_NUMBER)["sms_id"])
@@ -300,9 +338,15 @@ class TestSmsAccessMatrix(SmsCase):
             return bool(found.read(["number", "state"]))
         if action == "read_sms_text":
             return bool(self.sms.with_env(env).read(["text", "patient_id"])[0]["text"])
+        if action == "export_sms_text":
+            return bool(self.sms.with_env(env).export_data(["text"])["datas"][0][0])
         if action == "send_sms":
             return env["medpulse.sms"]._send(self.patient.with_env(env), "Hi",
                                              PATIENT_NUMBER)["ok"]
+        if action == "sms_from_card":
+            # The card of a call of the patient shows "Send SMS" (the client's condition).
+            card = self.call._card_payload(user, "talking")
+            return bool(card["can_sms"] and card["patient_id"] and not card["restricted"])
         if action == "read_templates":
             return self.template in env["medpulse.sms.template"].search([])
         if action == "manage_templates":
@@ -329,6 +373,83 @@ class TestSmsAccessMatrix(SmsCase):
         self.assertEqual(wrong, [])
 
 
+#: Paths of an SMS's export that reach patient data, and paths that do not.
+SMS_PATIENT_PATHS = (
+    "text", "patient_id", "patient_id/name", "patient_id/card_number",
+    "appointment_id/patient_id/name", "appointment_id/start", "template_id/body",
+    "pbx_command_id/patient_id", "pbx_command_id/patient_id/name",
+)
+SMS_OPEN_PATHS = ("number", "state", "segments", "user_id/name", "create_date")
+
+
+@tagged("post_install", "-at_install")
+class TestSmsExport(SmsCase):
+    """Exporting the SMS log is checked like reading it, path by path (``medpulse_clinic``'s
+    ``base.export_data``): who does not read an SMS's text or patient cannot export them,
+    directly or through what the SMS links to; the number and the state they can."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        export = "base.group_allow_export"
+        cls.exporters = {
+            # Telephony managers have Odoo's "Access to export feature"; an operator is
+            # given it here. Neither has a clinic role.
+            "telephony_manager": new_test_user(
+                cls.env, login="sms_exp_tm", groups="medpulse_telephony.group_telephony_manager"),
+            "operator": new_test_user(
+                cls.env, login="sms_exp_op",
+                groups=f"medpulse_telephony.group_telephony_operator,{export}"),
+            "receptionist": new_test_user(
+                cls.env, login="sms_exp_rec",
+                groups=f"medpulse_clinic.group_clinic_receptionist,{export}"),
+        }
+
+    def setUp(self):
+        super().setUp()
+        appointment = self.make_appointment(self.patient)
+        template = self.env.ref("medpulse_telephony.medpulse_sms_template_reminder")
+        answer = self.env["medpulse.sms"].with_user(self.operator1)._send(
+            self.patient, "Anna, see you", PATIENT_NUMBER, appointment=appointment,
+            template=template,
+        )
+        self.sms = self.env["medpulse.sms"].browse(answer["sms_id"])
+
+    def export(self, role, path, cached=False):
+        self.env.invalidate_all()
+        if cached:
+            # The superuser's values in the cache, as a record rule's check leaves them.
+            self.sms.sudo().read()
+            self.sms.sudo().pbx_command_id.read()
+            self.sms.sudo().patient_id.read()
+        with mute_logger("odoo.models", "odoo.addons.base.models.ir_model",
+                         "odoo.addons.base.models.ir_rule"):
+            return self.sms.with_user(self.exporters[role]).export_data([path])["datas"][0][0]
+
+    def test_no_clinic_role_exports_no_text_or_patient(self):
+        for role in ("telephony_manager", "operator"):
+            for path in SMS_PATIENT_PATHS:
+                for cached in (False, True):
+                    with self.subTest(role=role, path=path, cached=cached), \
+                            self.assertRaises(AccessError):
+                        self.export(role, path, cached)
+            for path in SMS_OPEN_PATHS:
+                with self.subTest(role=role, path=path):
+                    self.assertTrue(self.export(role, path, cached=True))
+        self.assertEqual(self.export("telephony_manager", "pbx_command_id/command_id"),
+                         self.sms.command_id)
+        # An operator reads their own PBX commands only (record rule), and exports no other.
+        with self.assertRaises(AccessError):
+            self.export("operator", "pbx_command_id/command_id")
+
+    def test_the_reception_exports_them(self):
+        self.assertEqual(self.export("receptionist", "text"), "Anna, see you")
+        self.assertEqual(self.export("receptionist", "patient_id/name"), "Ivanova Anna")
+        self.assertEqual(self.export("receptionist", "appointment_id/patient_id/name"),
+                         "Ivanova Anna")
+        self.assertTrue(self.export("receptionist", "template_id/body"))
+
+
 @tagged("post_install", "-at_install")
 class TestSmsTour(SmsCase):
     def test_tour_send_from_the_patient_as_receptionist(self):
@@ -344,3 +465,40 @@ class TestSmsTour(SmsCase):
         sms = self.sms_of(payload["command_id"])
         self.assertEqual((sms.state, sms.user_id, sms.template_id.name),
                          ("accepted", self.operator1, "Appointment reminder"))
+
+    def _call_booked(self, entry_id, extension):
+        """A call of the patient in progress at ``extension``, an appointment booked in it."""
+        call = self.receive(_talking(entry_id, extension))
+        now = fields.Datetime.now()
+        call.sudo().write({"created_at": now, "answered_at": now})
+        appointment = self.make_appointment(self.patient)
+        appointment.sudo().call_id = call
+        return call, appointment
+
+    def assert_sent_about(self, user, call, appointment):
+        [payload] = self.sent()
+        self.assertEqual((payload["from_extension"], payload["to_number"]),
+                         (user.medpulse_pbx_extension, PATIENT_NUMBER))
+        self.assertTrue(payload["text"].startswith("Anna, you are booked: Consultation (c2c)"))
+        sms = self.sms_of(payload["command_id"])
+        self.assertEqual((sms.state, sms.user_id, sms.patient_id, sms.appointment_id),
+                         ("accepted", user, self.patient, appointment))
+
+    def test_tour_send_from_the_card_as_receptionist(self):
+        call, appointment = self._call_booked("E-SMS-CARD", "101")
+        self.start_tour("/odoo", "medpulse_sms_card_tour", login="tel_op1")
+        self.assert_sent_about(self.operator1, call, appointment)
+
+    def _journal_tour(self, user, extension):
+        user.medpulse_pbx_extension = extension
+        call, appointment = self._call_booked(f"E-SMS-JOURNAL-{extension}", extension)
+        self.start_tour("/odoo/action-medpulse_telephony.medpulse_call_action",
+                        "medpulse_sms_journal_tour", login=user.login)
+        self.assert_sent_about(user, call, appointment)
+
+    def test_tour_send_from_the_journal_as_clinic_manager(self):
+        self._journal_tour(new_test_user(self.env, login="sms_clinic_manager",
+                                         groups="medpulse_clinic.group_clinic_manager"), "104")
+
+    def test_tour_send_from_the_journal_as_administrator(self):
+        self._journal_tour(self.env.ref("base.user_admin"), "105")

@@ -32,6 +32,9 @@ class MedpulseSmsSend(models.TransientModel):
 
     @api.model
     def default_get(self, fields_list):
+        """Filled from where the dialog opens: the patient (of the appointment or the
+        call), the caller's number when the SMS follows a call, and the appointment the
+        SMS is most likely about (booked during the call, else the patient's next)."""
         values = super().default_get(fields_list)
         appointment = self.env["medpulse.appointment"].browse(values.get("appointment_id"))
         call = self.env["medpulse.call"].browse(values.get("call_id"))
@@ -40,10 +43,23 @@ class MedpulseSmsSend(models.TransientModel):
             patient = appointment.patient_id
         if not patient and call:
             patient = call.patient_id
-        if patient:
-            values["patient_id"] = patient.id
-            if not appointment and patient.next_appointment_id:
-                values["appointment_id"] = patient.next_appointment_id.id
+        if not patient:
+            return values
+        values["patient_id"] = patient.id
+        if call and not values.get("phone_id"):
+            caller = patient.phone_ids.filtered(
+                lambda phone: phone.number_e164 == call.external_e164)
+            if caller:
+                values["phone_id"] = caller[0].id
+        if not appointment and call:
+            appointment = self.env["medpulse.appointment"].search(
+                [("call_id", "=", call.id), ("patient_id", "=", patient.id),
+                 ("state", "not in", ("cancelled", "no_show"))],
+                order="start desc", limit=1,
+            )
+        appointment = appointment or patient.next_appointment_id
+        if appointment:
+            values["appointment_id"] = appointment.id
         return values
 
     @api.depends("patient_id")

@@ -40,10 +40,12 @@ export function ringing(overrides = {}) {
                 last_service: "Therapist consultation",
                 next_appointment: false,
                 consent_call: true,
+                consent_sms: true,
             },
         ],
         appointments: [],
         recent_calls: 2,
+        can_sms: true,
         ...overrides,
     };
 }

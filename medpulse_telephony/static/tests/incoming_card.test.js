@@ -120,6 +120,52 @@ test("open patient and book appointment act on the right records", async () => {
     await contains(".o_medpulse_card_booked", { text: "Booked: Ivanova Anna — Dr House" });
 });
 
+test("Send SMS opens the dialog for the patient and the call, in the call and after it", async () => {
+    const { env, send } = await startWithBus();
+    patchWithCleanup(env.services.action, {
+        doAction(action, options) {
+            expect.step(`${action} ${JSON.stringify(options.additionalContext)}`);
+        },
+    });
+    send(ringing({ status: "talking", answered_at: "2026-03-02 09:00:10" }));
+    await contains(".o_medpulse_card_consent_sms", { text: "Agrees to SMS" });
+    await click(".o_medpulse_card_sms");
+    send(ringing({ status: "ended" }));
+    await contains(".o_medpulse_card_followup");
+    await click(".o_medpulse_card_sms");
+    const sent =
+        'medpulse_telephony.medpulse_sms_send_action {"default_patient_id":7,"default_call_id":42}';
+    expect.verifySteps([sent, sent]);
+});
+
+test("Send SMS: no consent is said on the card and opens nothing; not for who may not send", async () => {
+    const { env, send } = await startWithBus();
+    patchWithCleanup(env.services.action, {
+        doAction(action) {
+            expect.step(`${action}`);
+        },
+    });
+    const refusing = { ...ringing().patients[0], consent_sms: false };
+    send(ringing({ patients: [refusing] }));
+    await contains(".o_medpulse_card_consent_sms.text-bg-warning", { text: "No consent to SMS" });
+    await click(".o_medpulse_card_sms");
+    await contains(".o_medpulse_card_message.text-danger", {
+        text: "Ivanova Anna Petrovna has not agreed to SMS: nothing can be sent. Record the consent on the patient's form first, if the patient gives it.",
+    });
+    expect.verifySteps([]);
+    // A doctor or an operator without the reception's role: no button.
+    send(ringing({ call_id: 43, can_sms: false }));
+    await contains(".o_medpulse_incoming_card[data-call-id='43'] .o_medpulse_card_book");
+    await contains(".o_medpulse_incoming_card[data-call-id='43'] .o_medpulse_card_sms", {
+        count: 0,
+    });
+    send(ringing({ call_id: 44, patients: [], patient_id: false }));
+    await contains(".o_medpulse_incoming_card[data-call-id='44'] .o_medpulse_card_unknown");
+    await contains(".o_medpulse_incoming_card[data-call-id='44'] .o_medpulse_card_sms", {
+        count: 0,
+    });
+});
+
 test("transfer lists operators with their extension and availability", async () => {
     onRpc("medpulse.call", "get_transfer_targets", () => ({
         operators: [
@@ -247,6 +293,7 @@ test("restricted card shows no patient actions; Escape dismisses", async () => {
     await contains(".o_medpulse_card_restricted");
     await contains(".o_medpulse_card_create", { count: 0 });
     await contains(".o_medpulse_card_book", { count: 0 });
+    await contains(".o_medpulse_card_sms", { count: 0 });
     document.querySelector(".o_medpulse_card_dismiss").focus();
     document
         .querySelector(".o_medpulse_incoming_card")

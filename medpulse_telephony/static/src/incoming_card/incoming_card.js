@@ -189,6 +189,29 @@ export class IncomingCard extends Component {
         });
     }
 
+    /**
+     * "Send SMS": the dialog (``medpulse.sms.send``) for the patient and this call, which
+     * fills the caller's number and the appointment booked during the call. A patient
+     * without SMS consent gets nothing: the card says why, no dialog opens.
+     */
+    sendSms() {
+        const patient = this.patient;
+        if (!patient.consent_sms) {
+            this.card.message = _t(
+                "%s has not agreed to SMS: nothing can be sent. Record the consent on the patient's form first, if the patient gives it.",
+                patient.name
+            );
+            this.card.messageFailed = true;
+            return;
+        }
+        this.action.doAction("medpulse_telephony.medpulse_sms_send_action", {
+            additionalContext: {
+                default_patient_id: patient.id,
+                default_call_id: this.card.call_id,
+            },
+        });
+    }
+
     async toggleTransfer() {
         this.card.transferOpen = !this.card.transferOpen;
         if (this.card.transferOpen) {
