@@ -40,6 +40,8 @@ from odoo.tools import SQL
 import mango_vpbx
 from mango_vpbx.client import new_command_id
 
+from .medpulse_telephony_limit import INTERACTIVE, PRIORITIES
+
 _logger = logging.getLogger(__name__)
 
 COMMAND_KINDS = [
@@ -101,6 +103,13 @@ class MedpulseCallCommand(models.Model):
         ],
         readonly=True,
         help="Last live state of the call, as last sent to the operator's browser.",
+    )
+    # Issue 21: a person's command goes first; batch work (reminders) yields to it in the
+    # account's request budget (medpulse.telephony.limit).
+    priority = fields.Selection(
+        PRIORITIES, required=True, readonly=True, default=INTERACTIVE,
+        help="Interactive: a person waits for it. Batch: automatic work (reminders), sent "
+        "only when no interactive request waits for the PBX.",
     )
     error_code = fields.Integer(string="PBX code", readonly=True, aggregator=None)
     error_text = fields.Char(string="Error", readonly=True)

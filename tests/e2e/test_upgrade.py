@@ -170,6 +170,11 @@ MIGRATED = {
     ("res.company", "medpulse_sms_sender"): (
         "issue 21: the PBX account's default sender name", _empty("medpulse_sms_sender"),
     ),
+    # Issue 21 (reminders): every command of before was a person's.
+    ("medpulse.call.command", "priority"): (
+        "issue 21: commands of before were interactive (a person's)",
+        _equals("priority", "interactive"),
+    ),
 }
 #: Models an upgrade adds -> (why, records their data files ship); beyond those they start
 #: empty (what fills them comes after the upgrade).
