@@ -185,9 +185,10 @@ class MedpulseConfirmationItem(models.Model):
 
     @api.model
     def action_next_patient(self):
-        """Give the current operator the next patient to call, claimed for them."""
+        """Give the current operator the next patient to call, claimed for them (not the
+        entry just worked: its outcome is not committed yet)."""
         self._check_reception()
-        item_id = self._claim_next(self.env.company)
+        item_id = self._claim_next(self.env.company, exclude=self.ids)
         if not item_id:
             return {
                 "type": "ir.actions.client",
@@ -203,29 +204,37 @@ class MedpulseConfirmationItem(models.Model):
         return self.browse(item_id)._form_action()
 
     @api.model
-    def _claim_next(self, company, now=None):
+    def _claim_next(self, company, now=None, exclude=()):
         """Claim the next entry of ``company`` for the current user; its id, or False.
 
         The operator's own live claim comes first (an entry not worked yet is theirs until
         it expires). Committed on its own cursor; a colleague's concurrent claim makes this
-        one start again (serialisation failure) and see it.
+        one start again (serialisation failure) and see it. ``exclude``: entries not to
+        hand out (the one the operator has just worked, in a transaction not committed).
         """
+        if company not in self.env.companies:
+            return False
+        self.env.flush_all()
+        exclude = tuple(exclude) or (0,)
         for attempt in range(3):
             try:
                 with self.env.registry.cursor() as cr:
-                    return self._claim_next_in(cr, company, now or fields.Datetime.now())
+                    item_id = self._claim_next_in(
+                        cr, company, now or fields.Datetime.now(), exclude)
+                break
             except (pg_errors.SerializationFailure, pg_errors.LockNotAvailable):
                 if attempt == 2:
                     raise
-        return False
+        self.invalidate_model(["claimed_by_id", "claim_expires_at"])
+        return item_id
 
-    def _claim_next_in(self, cr, company, now):
+    def _claim_next_in(self, cr, company, now, exclude):
         cr.execute(SQL(
             "SELECT id FROM medpulse_confirmation_item"
             " WHERE company_id = %s AND state = 'todo' AND claimed_by_id = %s"
-            "   AND claim_expires_at > %s AND appointment_start > %s"
+            "   AND claim_expires_at > %s AND appointment_start > %s AND id NOT IN %s"
             " ORDER BY appointment_start, id LIMIT 1",
-            company.id, self.env.uid, now, now,
+            company.id, self.env.uid, now, now, exclude,
         ))
         row = cr.fetchone()
         if not row:
@@ -233,9 +242,9 @@ class MedpulseConfirmationItem(models.Model):
                 "SELECT id FROM medpulse_confirmation_item"
                 " WHERE company_id = %s AND state = 'todo' AND appointment_start > %s"
                 "   AND (next_call_at IS NULL OR next_call_at <= %s)"
-                "   AND (claimed_by_id IS NULL OR claim_expires_at <= %s)"
+                "   AND (claimed_by_id IS NULL OR claim_expires_at <= %s) AND id NOT IN %s"
                 " ORDER BY appointment_start, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-                company.id, now, now, now,
+                company.id, now, now, now, exclude,
             ))
             row = cr.fetchone()
         if not row:

@@ -174,6 +174,8 @@ class MedpulseReminder(models.Model):
         if stale:
             self.browse(stale).write({"state": "skipped", "skip_reason": "moved", "done_at": now})
         tz = company_tz(company)
+        # Read at once: a patient's phones one by one would be a query per appointment.
+        appointments.patient_id.phone_ids.mapped("number_e164")
         vals_list = []
         for appointment in appointments:
             rule = by_service.get(appointment.service_id.id) or default

@@ -15,3 +15,4 @@ from . import test_health_alerts
 from . import test_sms
 from . import test_request_priority
 from . import test_reminders
+from . import test_confirmation_list
