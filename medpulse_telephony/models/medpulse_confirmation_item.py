@@ -18,7 +18,6 @@ an operator without one sees numbers.
 
 from datetime import timedelta
 
-import pytz
 from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
@@ -26,7 +25,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, format_datetime
 
 from .medpulse_appointment import ACTIVE_STATES
-from .medpulse_reminder import local_day
+from .medpulse_reminder import company_tz, local_day
 
 CLINIC_ROLES = "medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor"
 RECEPTION = "medpulse_clinic.group_clinic_receptionist"
@@ -121,14 +120,18 @@ class MedpulseConfirmationItem(models.Model):
 
     @api.depends("appointment_id", "state")
     def _compute_next_free_slots(self):
+        """From the next full hour (time to tell the patient), in the clinic's time zone
+        (the schedule's)."""
         Appointment = self.env["medpulse.appointment"]
+        start_from = fields.Datetime.now().replace(minute=0, second=0, microsecond=0) + timedelta(
+            hours=1)
         for item in self:
             appointment = item.appointment_id
             if item.state != "todo" or not appointment:
                 item.next_free_slots = False
                 continue
-            tz = pytz.timezone(self.env.user.tz or "UTC")
-            slots, after = [], fields.Datetime.now()
+            tz = company_tz(item.company_id)
+            slots, after = [], start_from
             for _index in range(PROPOSED_SLOTS):
                 start = Appointment._find_next_free_slot(
                     appointment.doctor_id, appointment.service_id, after=after,

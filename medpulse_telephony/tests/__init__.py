@@ -16,3 +16,4 @@ from . import test_sms
 from . import test_request_priority
 from . import test_reminders
 from . import test_confirmation_list
+from . import test_reminder_access
