@@ -52,6 +52,9 @@
         "views/medpulse_call_ledger_views.xml",
         "views/menus.xml",
     ],
+    "demo": [
+        "demo/medpulse_reminder_demo.xml",
+    ],
     "assets": {
         "web.assets_backend": [
             "medpulse_telephony/static/src/incoming_card/**/*",
@@ -71,6 +74,7 @@
             "medpulse_telephony/static/tests/tours/card_alerts_tours.js",
             "medpulse_telephony/static/tests/tours/journal_reports_tours.js",
             "medpulse_telephony/static/tests/tours/sms_tour.js",
+            "medpulse_telephony/static/tests/tours/reminder_tours.js",
             "medpulse_telephony/static/tests/crawl/screen_crawler.js",
             "medpulse_telephony/static/tests/tours/ledger_tours.js",
             "medpulse_telephony/static/tests/tours/health_incidents_tour.js",

@@ -186,10 +186,10 @@ class MedpulseConfirmationItem(models.Model):
 
     # ------------------------------------------------------------ next patient
 
-    @api.model
     def action_next_patient(self):
         """Give the current operator the next patient to call, claimed for them (not the
-        entry just worked: its outcome is not committed yet)."""
+        entries of ``self``: the list's button calls it on none, an entry's form on the
+        entry just worked, whose outcome is not committed yet)."""
         self._check_reception()
         item_id = self._claim_next(self.env.company, exclude=self.ids)
         if not item_id:

@@ -447,6 +447,50 @@ class MedpulseReminder(models.Model):
             "The job stopped while the SMS was being sent: it may have gone out, so it is not "
             "sent again."))
 
+    # ------------------------------------------------------------ demo data
+
+    @api.model
+    def _load_demo_call_list(self):
+        """Demo data (``demo/medpulse_reminder_demo.xml``): the next working day's reminders
+        built, its appointments to confirm on the call list, and the list partly worked by
+        the administrator. In the installing transaction: nothing on cursors of its own,
+        which would not see the demo's appointments yet. Built as the hourly job did at
+        the start of today (the clinic's), whatever the hour of the installation."""
+        company = self.env.company
+        now = fields.Datetime.now()
+        today = local_day(company, now)
+        midnight = day_bounds(company, today)[0]
+        built = self.browse()
+        for offset in range(1, 8):
+            built = self._build_day(company, today + timedelta(days=offset), now=midnight)
+            if built.filtered(lambda r: r.step == "call" and r.state == "planned"):
+                break
+        Item = self.env["medpulse.confirmation.item"].sudo()
+        items = Item
+        for reminder in built.filtered(lambda r: r.step == "call" and r.state == "planned"):
+            appointment = reminder.appointment_id
+            if appointment.state == "confirmed":
+                reminder.write({"state": "skipped", "skip_reason": "confirmed", "done_at": now})
+                continue
+            item = Item._list_appointment(appointment, reminder.rule_id, reminder.number)
+            reminder.write({"state": "listed", "item_id": item.id, "done_at": now})
+            items |= item
+        worker = self.env.ref("base.user_admin")
+        items = items.sorted("appointment_start").with_user(worker)
+        outcomes = ["confirmed", "no_answer", "moved", "wrong_number", "cancelled"]
+        for item, outcome in zip(items, outcomes, strict=False):
+            if outcome == "no_answer":
+                item.sudo().write({"attempt_count": 1, "last_attempt_at": now,
+                                   "next_call_at": now + timedelta(hours=1)})
+            elif outcome == "cancelled":
+                item.sudo().cancel_reason = "Заболел, перезвонит позже"
+                item._finish("cancelled", "cancelled")
+                item.appointment_id.action_cancel()
+            else:
+                item._finish(outcome, "unreachable" if outcome == "wrong_number" else outcome)
+                if outcome == "confirmed":
+                    item.appointment_id.action_confirm()
+
     # ------------------------------------------------------------ screens
 
     @api.depends("step", "number")

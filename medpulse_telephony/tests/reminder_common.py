@@ -37,6 +37,11 @@ class ReminderCase(ClickToCallCase):
             "last_name": "Orlova", "first_name": "Irina", "consent_sms": True,
             "consent_call": False, "phone_ids": [Command.create({"number": "+7 916 765-43-22"})],
         })
+        # The demo's rules, reminders and call list are not these tests' (the demo lists the
+        # next working day, which the list's "Next patient" would hand out first).
+        env["medpulse.reminder.rule"].search([]).write({"active": False})
+        env["medpulse.confirmation.item"].search([]).unlink()
+        env["medpulse.reminder"].search([]).unlink()
         cls.specialty = env["medpulse.specialty"].create({"name": "Therapy (reminders)"})
         cls.service = env["medpulse.service"].create({
             "name": "Check-up (reminders)", "code": "REM", "duration": 30,

@@ -12,6 +12,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
 from ..models.medpulse_confirmation_item import CLAIM_MINUTES
+from ..models.medpulse_reminder import day_bounds, local_day
 from .common import PATIENT_NUMBER
 from .reminder_common import ReminderCase, utc
 
@@ -279,3 +280,45 @@ class TestTwoOperatorsAtOnce(TransactionCase):
         handed = given[users[0]] + given[users[1]]
         self.assertEqual(len(handed), 2 * self.ROUNDS)
         self.assertEqual(sorted(handed), sorted(self.ids["items"]), "each patient exactly once")
+
+
+@tagged("post_install", "-at_install")
+class TestConfirmationTours(ListCase):
+    """The new screens in a browser, as the roles that work with them."""
+
+    def tomorrow(self, hour):
+        """Tomorrow at ``hour`` in the clinic (Ufa), as naive UTC: the screens' default day."""
+        day = local_day(self.company, fields.Datetime.now()) + timedelta(days=1)
+        return day_bounds(self.company, day)[0] + timedelta(hours=hour)
+
+    def test_tour_working_the_list_as_receptionist(self):
+        first, second = self.list_appointments(self.patient, self.no_sms, start=self.tomorrow(10))
+        self.start_tour("/odoo/action-medpulse_telephony.medpulse_confirmation_item_action",
+                        "medpulse_confirmation_list_tour", login="tel_op1")
+        self.assertEqual((first.outcome, first.appointment_id.confirmation_state,
+                          first.worked_by_id), ("confirmed", "confirmed", self.operator1))
+        self.assertEqual((second.state, second.attempt_count), ("todo", 1))
+
+    def test_tour_progress_as_managers(self):
+        items = self.list_appointments(self.patient, self.no_sms, self.no_call,
+                                       start=self.tomorrow(10))
+        items[0].with_user(self.operator1).action_confirmed()
+        items[1].with_user(self.operator1).action_wrong_number()
+        items[2].sudo().claimed_by_id = False
+        clinic_manager = new_test_user(self.env, login="list_clinic_manager",
+                                       groups="medpulse_clinic.group_clinic_manager")
+        telephony_manager = new_test_user(self.env, login="list_telephony_manager",
+                                          groups="medpulse_telephony.group_telephony_manager")
+        for user in (clinic_manager, telephony_manager, self.env.ref("base.user_admin")):
+            with self.subTest(login=user.login):
+                self.start_tour(
+                    "/odoo/action-medpulse_telephony.medpulse_confirmation_progress_action",
+                    "medpulse_confirmation_progress_tour", login=user.login)
+
+    def test_tour_reminders_as_an_operator_sees_numbers_only(self):
+        self.book(self.patient, self.tomorrow(34))
+        self.Reminder._build_day(self.company, local_day(self.company, self.tomorrow(34)))
+        new_test_user(self.env, login="list_numbers_operator",
+                      groups="medpulse_telephony.group_telephony_operator")
+        self.start_tour("/odoo/action-medpulse_telephony.medpulse_reminder_action",
+                        "medpulse_reminders_numbers_only_tour", login="list_numbers_operator")
