@@ -175,6 +175,15 @@ MIGRATED = {
         "issue 21: commands of before were interactive (a person's)",
         _equals("priority", "interactive"),
     ),
+    # Issue 21 (confirmation calls): appointments of before were never confirmed by phone.
+    ("medpulse.appointment", "confirmation_state"): (
+        "issue 21: appointments of before are not confirmed by a confirmation call",
+        _equals("confirmation_state", "none"),
+    ),
+    ("medpulse.appointment", "reminder_ids"): (
+        "issue 21: an appointment's reminders (a one2many of medpulse.reminder), none before",
+        _empty("reminder_ids"),
+    ),
 }
 #: Models an upgrade adds -> (why, records their data files ship); beyond those they start
 #: empty (what fills them comes after the upgrade).
@@ -195,6 +204,10 @@ NEW_MODELS = {
     # Issue 21: SMS through the PBX.
     "medpulse.sms": ("issue 21: the SMS log, of the SMS after it", 0),
     "medpulse.sms.template": ("issue 21: SMS templates, 3 shipped", 3),
+    # Issue 21, part 2: nothing is reminded until a clinic manager writes a rule.
+    "medpulse.reminder.rule": ("issue 21: reminder rules, none shipped (the demo's only)", 0),
+    "medpulse.reminder": ("issue 21: the reminders, built by the job after the upgrade", 0),
+    "medpulse.confirmation.item": ("issue 21: the confirmation call list, filled by them", 0),
 }
 
 
