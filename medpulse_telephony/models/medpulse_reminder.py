@@ -455,7 +455,12 @@ class MedpulseReminder(models.Model):
         built, its appointments to confirm on the call list, and the list partly worked by
         the administrator. In the installing transaction: nothing on cursors of its own,
         which would not see the demo's appointments yet. Built as the hourly job did at
-        the start of today (the clinic's), whatever the hour of the installation."""
+        the start of today (the clinic's), whatever the hour of the installation. Only when
+        the addon is installed: ``-u`` loads new demo files too, and an upgraded database's
+        list is its own."""
+        module = self.env["ir.module.module"].search([("name", "=", "medpulse_telephony")])
+        if module.state != "to install":
+            return
         company = self.env.company
         now = fields.Datetime.now()
         today = local_day(company, now)

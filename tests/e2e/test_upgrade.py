@@ -205,7 +205,9 @@ NEW_MODELS = {
     "medpulse.sms": ("issue 21: the SMS log, of the SMS after it", 0),
     "medpulse.sms.template": ("issue 21: SMS templates, 3 shipped", 3),
     # Issue 21, part 2: nothing is reminded until a clinic manager writes a rule.
-    "medpulse.reminder.rule": ("issue 21: reminder rules, none shipped (the demo's only)", 0),
+    # The demo's two rules: -u loads a new demo file of a demo database (its call list is
+    # made at installation only).
+    "medpulse.reminder.rule": ("issue 21: reminder rules, the demo's two (none otherwise)", 2),
     "medpulse.reminder": ("issue 21: the reminders, built by the job after the upgrade", 0),
     "medpulse.confirmation.item": ("issue 21: the confirmation call list, filled by them", 0),
 }
