@@ -248,7 +248,7 @@ class MedpulseConfirmationItem(models.Model):
                 "   AND (claimed_by_id IS NULL OR claim_expires_at <= %s) AND id NOT IN %s"
                 " ORDER BY appointment_start, id LIMIT 1 FOR UPDATE SKIP LOCKED",
                 company.id, now, now, now, exclude,
-            ))
+            ), log_exceptions=False)  # a colleague's claim meanwhile: retried, not an error
             row = cr.fetchone()
         if not row:
             return False
@@ -257,7 +257,7 @@ class MedpulseConfirmationItem(models.Model):
             "   SET claimed_by_id = %s, claim_expires_at = %s, write_uid = %s, write_date = %s"
             " WHERE id = %s",
             self.env.uid, now + timedelta(minutes=CLAIM_MINUTES), self.env.uid, now, row[0],
-        ))
+        ), log_exceptions=False)
         return row[0]
 
     def _form_action(self):

@@ -246,6 +246,12 @@ class TestTwoOperatorsAtOnce(TransactionCase):
             env["medpulse.service"].browse(self.ids["service"]).unlink()
             env["medpulse.specialty"].browse(self.ids["specialty"]).unlink()
 
+    def environment(self, cr, uid):
+        """An environment in a worker thread: given the registry, as Odoo's test runner holds
+        the registry's lock (which ``Environment`` would take to find it) while tests run."""
+        cr.transaction = api.Transaction(self.registry)
+        return api.Environment(cr, uid, {})
+
     def test_no_patient_twice(self):
         # The administrator and OdooBot: users every database has, committed.
         users = [self.env.ref("base.user_admin").id, self.env.ref("base.user_root").id]
@@ -257,14 +263,14 @@ class TestTwoOperatorsAtOnce(TransactionCase):
             def press(uid, barrier=barrier):
                 try:
                     with self.registry.cursor() as cr:
-                        env = api.Environment(cr, uid, {})
+                        env = self.environment(cr, uid)
                         company = env["res.company"].browse(self.company_id)
                         barrier.wait()
                         item_id = env["medpulse.confirmation.item"]._claim_next(
                             company, now=utc(2030, 1, 31, 5, 0))
                     # Worked at once, in the next request (else the claim hands it back).
                     with self.registry.cursor() as cr:
-                        env = api.Environment(cr, api.SUPERUSER_ID, {})
+                        env = self.environment(cr, api.SUPERUSER_ID)
                         env["medpulse.confirmation.item"].browse(item_id).write(
                             {"state": "done"})
                     given[uid].append(item_id)
