@@ -19,6 +19,7 @@
         "data/medpulse_call_outcome_data.xml",
         "data/medpulse_telephony_incident_data.xml",
         "data/medpulse_sms_template_data.xml",
+        "data/medpulse_reminder_data.xml",
         "views/medpulse_call_templates.xml",
         "views/medpulse_call_recording_templates.xml",
         "views/medpulse_telephony_health_templates.xml",
@@ -41,6 +42,7 @@
         "views/medpulse_appointment_views.xml",
         "wizards/medpulse_sms_send_views.xml",
         "views/medpulse_sms_views.xml",
+        "views/medpulse_reminder_views.xml",
         "views/res_config_settings_views.xml",
         "views/res_users_views.xml",
         "wizards/medpulse_call_recording_delete_views.xml",
@@ -49,6 +51,9 @@
         "data/medpulse_call_ledger_data.xml",
         "views/medpulse_call_ledger_views.xml",
         "views/menus.xml",
+    ],
+    "demo": [
+        "demo/medpulse_reminder_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [
@@ -69,6 +74,7 @@
             "medpulse_telephony/static/tests/tours/card_alerts_tours.js",
             "medpulse_telephony/static/tests/tours/journal_reports_tours.js",
             "medpulse_telephony/static/tests/tours/sms_tour.js",
+            "medpulse_telephony/static/tests/tours/reminder_tours.js",
             "medpulse_telephony/static/tests/crawl/screen_crawler.js",
             "medpulse_telephony/static/tests/tours/ledger_tours.js",
             "medpulse_telephony/static/tests/tours/health_incidents_tour.js",

@@ -90,6 +90,9 @@ def configure(env, pbx_url: str, api_key: str, api_salt: str, odoo_url: str | No
             "medpulse_pbx_api_salt": api_salt,
         }
     )
+    if not company.medpulse_sms_extension:
+        # The reminders' SMS (issue 21) go from an extension the emulator knows.
+        company.medpulse_sms_extension = OPERATORS["admin"][1]
     if "iap_enrich_auto_done" in company._fields:
         # The web client would otherwise send the company to Odoo's enrichment service at
         # the first login, from every tab at once (concurrent writes of the company row).

@@ -27,3 +27,7 @@ from . import medpulse_call_ledger
 from . import medpulse_telephony_incident
 from . import medpulse_sms_template
 from . import medpulse_sms
+from . import medpulse_reminder_rule
+from . import medpulse_reminder
+from . import medpulse_confirmation_item
+from . import medpulse_confirmation_progress

@@ -1,8 +1,31 @@
 from odoo import api, fields, models
 
+CONFIRMATION_STATES = [
+    ("none", "Not confirmed"),
+    ("confirmed", "Confirmed"),
+    ("moved", "Moved"),
+    ("cancelled", "Cancelled"),
+    ("unreachable", "Unreachable"),
+]
+#: The states of an appointment that its reminders and confirmation calls are for.
+ACTIVE_STATES = ("scheduled", "confirmed")
+
 
 class MedpulseAppointment(models.Model):
     _inherit = "medpulse.appointment"
+
+    # Issue 21: what the confirmation call list found out, shown on the schedule.
+    confirmation_state = fields.Selection(
+        CONFIRMATION_STATES, string="Confirmation", default="none", required=True,
+        index=True, tracking=True, copy=False,
+        help="What the patient said to the confirmation call: confirmed, moved to another "
+        "time, cancelled, or could not be reached. A move by other means makes a "
+        "confirmed appointment unconfirmed again.",
+    )
+    reminder_ids = fields.One2many(
+        "medpulse.reminder", "appointment_id", string="Reminders", readonly=True,
+        groups="medpulse_clinic.group_clinic_receptionist",
+    )
 
     # The call's number and type are for those who read calls: not for doctors.
     call_id = fields.Many2one(
@@ -32,3 +55,23 @@ class MedpulseAppointment(models.Model):
             call._notify_card_update()
         self.env["medpulse.call.callback"]._on_appointments_booked(appointments)
         return appointments
+
+    def write(self, vals):
+        """A time confirmed by the patient is no longer confirmed once the appointment moves
+        (unless the confirmation call moved it); reminders and confirmation calls of a time
+        that is no longer the appointment's, or of a cancelled appointment, are dropped."""
+        moving = self.browse()
+        if "start" in vals:
+            start = fields.Datetime.to_datetime(vals["start"])
+            moving = self.filtered(lambda appointment: appointment.start != start)
+        ending = self.browse()
+        if vals.get("state") and vals["state"] not in ACTIVE_STATES:
+            ending = self.filtered(lambda appointment: appointment.state in ACTIVE_STATES)
+        result = super().write(vals)
+        if moving and "confirmation_state" not in vals:
+            confirmed = moving.filtered(lambda a: a.confirmation_state == "confirmed")
+            if confirmed:
+                confirmed.write({"confirmation_state": "none"})
+        if moving or ending:
+            self.env["medpulse.reminder"]._on_appointments_changed(moving | ending)
+        return result

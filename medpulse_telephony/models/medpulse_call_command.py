@@ -31,6 +31,8 @@ PBX's events.
 import logging
 import re
 
+import requests
+import urllib3
 from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
@@ -39,6 +41,8 @@ from odoo.tools import SQL
 
 import mango_vpbx
 from mango_vpbx.client import new_command_id
+
+from .medpulse_telephony_limit import INTERACTIVE, PRIORITIES
 
 _logger = logging.getLogger(__name__)
 
@@ -104,6 +108,13 @@ class MedpulseCallCommand(models.Model):
         ],
         readonly=True,
         help="Last live state of the call, as last sent to the operator's browser.",
+    )
+    # Issue 21: a person's command goes first; batch work (reminders) yields to it in the
+    # account's request budget (medpulse.telephony.limit).
+    priority = fields.Selection(
+        PRIORITIES, required=True, readonly=True, default=INTERACTIVE,
+        help="Interactive: a person waits for it. Batch: automatic work (reminders), sent "
+        "only when no interactive request waits for the PBX.",
     )
     error_code = fields.Integer(string="PBX code", readonly=True, aggregator=None)
     error_text = fields.Char(string="Error", readonly=True)
@@ -337,7 +348,7 @@ class MedpulseCallCommand(models.Model):
             message = company._medpulse_pbx_error_text(error)
             _logger.info("PBX command %s (%s) failed: %s", command_id, kind, error)
             self._finish(record_id, "failed", error_code=error.code or 0, error_text=message)
-            return _answer(False, message, command_id)
+            return dict(_answer(False, message, command_id), unsent=never_reached(error))
         self._finish(record_id, "sent")
         return _answer(True, success_message, command_id)
 
@@ -554,3 +565,26 @@ class MedpulseCallCommand(models.Model):
 
 def _answer(ok, message, command_id=False):
     return {"ok": ok, "message": message, "command_id": command_id}
+
+
+def never_reached(error):
+    """Whether the PBX surely did not carry out a request that raised ``error``.
+
+    Held back by the client (the account paused or locked out, the rate limit, its turn
+    taken too long), refused unread (401, 429), no connection made, or a PBX that says
+    it is unavailable (502, 503, 504): sending it again sends it once. A
+    timeout waiting for the answer, a connection lost during it or a 500 may follow a
+    request the PBX carried out: batch work must not send those again (issue 21).
+    """
+    if isinstance(error, mango_vpbx.VpbxLockedOut | mango_vpbx.VpbxRateLimited):
+        return True
+    if isinstance(error, mango_vpbx.VpbxUnavailable) and error.code is None:
+        if error.http_status in (502, 503, 504):
+            return True
+        cause = error.__cause__
+        if isinstance(cause, requests.ConnectTimeout):
+            return True
+        reason = getattr(cause.args[0], "reason", None) if cause and cause.args else None
+        return isinstance(cause, requests.ConnectionError) and isinstance(
+            reason, urllib3.exceptions.NewConnectionError)
+    return False

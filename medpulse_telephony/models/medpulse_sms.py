@@ -20,6 +20,8 @@ from odoo.exceptions import AccessError, UserError
 import mango_vpbx
 from mango_vpbx.client import new_command_id
 
+from .medpulse_telephony_limit import INTERACTIVE
+
 CLINIC_ROLES = "medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor"
 RECEPTION = "medpulse_clinic.group_clinic_receptionist"
 
@@ -168,7 +170,31 @@ class MedpulseSms(models.Model):
                     "Your user has no PBX extension, which the PBX sends SMS from: set it in "
                     "Settings ▸ Users ▸ Telephony."
                 ))
-        client = company._medpulse_pbx_client()  # UserError when the PBX is not set up
+        return self._record_and_send(
+            company, patient, e164, text, extension, number=number,
+            appointment=appointment, template=template,
+            success_message=_("The PBX accepted the SMS. Its delivery shows in the patient's SMS."),
+        )
+
+    @api.model
+    def _record_and_send(self, company, patient, e164, text, extension, number=None,
+                         appointment=None, template=None, success_message="", link=None,
+                         priority=INTERACTIVE):
+        """Record the SMS and its command ``pending``, commit them, then send them.
+
+        The checks are the caller's (:meth:`_send` for a person, the reminders for the
+        automatic SMS). ``priority`` is the request budget's (``batch`` for the
+        reminders, see ``medpulse.telephony.limit``; the command records it);
+        ``link(env, sms)`` runs in the committing transaction, so what the caller links
+        to the SMS is committed with it (a reminder's link to its SMS: a job that dies
+        after the request left never sends it again). Raises ``UserError`` when the PBX
+        is not set up (nothing recorded); else returns ``{"ok", "message", "sms_id",
+        "unsent"}`` (``unsent``: a failure the PBX surely never acted on, see
+        ``medpulse_call_command.never_reached``).
+        """
+        client = company._medpulse_pbx_client(priority)
+        user = self.env.user
+        size = mango_vpbx.sms.measure(text)
         sender = company.sudo().medpulse_sms_sender or False
         Command = self.env["medpulse.call.command"]
         command_id = new_command_id()
@@ -179,11 +205,12 @@ class MedpulseSms(models.Model):
             command = own["medpulse.call.command"].create({
                 "kind": "sms",
                 "state": "pending",
+                "priority": priority,
                 "command_id": command_id,
                 "company_id": company.id,
                 "user_id": user.id,
                 "extension": extension,
-                "number": number,
+                "number": number or e164,
                 "number_e164": e164,
                 "patient_id": patient.id,
                 "res_model": "medpulse.patient",
@@ -203,6 +230,9 @@ class MedpulseSms(models.Model):
                 "company_id": company.id,
                 "pbx_command_id": command.id,
             })
+            if link:
+                link(own, sms)
+            own.flush_all()
             command_record, sms_id = command.id, sms.id
         to_number = e164.lstrip("+")
         answer = Command._send_one(
@@ -210,10 +240,11 @@ class MedpulseSms(models.Model):
             lambda client, command_id: client.sms(
                 extension, to_number, text, sms_sender=sender or None, command_id=command_id
             ),
-            _("The PBX accepted the SMS. Its delivery shows in the patient's SMS."),
+            success_message,
         )
         self.browse(sms_id).invalidate_recordset()
-        return {"ok": answer["ok"], "message": answer["message"], "sms_id": sms_id}
+        return {"ok": answer["ok"], "message": answer["message"], "sms_id": sms_id,
+                "unsent": answer.get("unsent", False)}
 
     # ------------------------------------------------------------ PBX feedback
 

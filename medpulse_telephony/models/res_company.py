@@ -236,10 +236,12 @@ class ResCompany(models.Model):
             raw_number, default_region=self._medpulse_pbx_region()
         ) or False
 
-    def _medpulse_pbx_client(self):
+    def _medpulse_pbx_client(self, priority="interactive"):
         """A signed API client for this company's PBX account.
 
-        Raises a UserError the administrator can act on when the account is not set up.
+        ``priority``: ``interactive`` for what a person is waiting for, ``batch`` for work
+        that yields to it (reminders): see ``medpulse.telephony.limit``. Raises a
+        UserError the administrator can act on when the account is not set up.
         """
         self.ensure_one()
         company = self.sudo()
@@ -259,7 +261,7 @@ class ResCompany(models.Model):
             time_base=company._medpulse_pbx_time_base(),
             # Workers and the cron share one budget, so none sends the request that locks the
             # account.
-            limiter=self.env["medpulse.telephony.limit"]._limit_store(),
+            limiter=self.env["medpulse.telephony.limit"]._limit_store(priority),
         )
 
     def _medpulse_pbx_error_text(self, error):

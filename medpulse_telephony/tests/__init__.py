@@ -13,3 +13,7 @@ from . import test_refold
 from . import test_call_ledger
 from . import test_health_alerts
 from . import test_sms
+from . import test_request_priority
+from . import test_reminders
+from . import test_confirmation_list
+from . import test_reminder_access

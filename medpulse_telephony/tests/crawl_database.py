@@ -27,6 +27,8 @@ from mango_vpbx_emulator import scenarios
 from mango_vpbx_emulator.pbx import Autopilot
 from mango_vpbx_emulator.server import Emulator
 
+from ..models.medpulse_reminder import local_day
+
 #: Emulated seconds per real second: a call of a minute takes 60 ms.
 SPEED = 1000.0
 HERE = "medpulse_telephony/tests/crawl_database.py"
@@ -111,11 +113,38 @@ class CrawlDatabase:
         )
         Appointment = self.env["medpulse.appointment"].with_user(receptionist).with_company(company)
         tomorrow = fields.Datetime.now() + timedelta(days=1)
-        Appointment.create({
+        first = Appointment.create({
             "patient_id": patients[0].id, "doctor_id": doctor.id, "service_id": service.id,
             "start": Appointment._find_next_free_slot(doctor, service, tomorrow),
             "call_id": call.id,
         })
+        # Another patient: a booking of the second one would close their call-back.
+        third = Clinic.create({"last_name": "Crawlova", "first_name": f"Vera {key}",
+                               "phone_ids": [Command.create({"number": "+7 916 100-00-03"})]})
+        second = Appointment.create({
+            "patient_id": third.id, "doctor_id": doctor.id, "service_id": service.id,
+            "start": Appointment._find_next_free_slot(doctor, service, first.stop),
+        })
+        self._remind(company, key, first | second)
+
+    def _remind(self, company, key, appointments):
+        """Issue 21, part 2: tomorrow's reminders (an SMS through the emulator unless the
+        demo's quiet hours hold it, one refused for want of consent) and the call list, by
+        the reminders' own code."""
+        Rule = self.env["medpulse.reminder.rule"].sudo()
+        if not Rule.search([("company_id", "=", company.id), ("service_ids", "=", False)]):
+            Rule.create({"name": f"Crawl reminders ({key})", "company_id": company.id,
+                         "channel": "sms_call", "quiet_start": 0.0, "quiet_end": 0.0})
+        company.sudo().medpulse_sms_extension = "101"
+        Reminder = self.env["medpulse.reminder"].sudo()
+        built = Reminder._build_day(company, local_day(company, appointments[0].start))
+        ours = built.filtered(lambda r: r.appointment_id in appointments and r.state == "planned")
+        # Past the call time: the SMS goes, the appointments join the call list.
+        now = max(appointments.mapped("start")) - timedelta(hours=19)
+        for reminder in ours.sorted("planned_at"):
+            reminder._deliver(now)
+        if not ours.filtered(lambda r: r.state == "listed"):
+            raise AssertionError(f"the reminders listed nobody: {ours.mapped('error')}")
 
     def _play_pbx(self, company, key, receptionist, operator, patients, manager):
         """Calls on the company's emulated PBX, their events through the webhook, then

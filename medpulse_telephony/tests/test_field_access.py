@@ -87,6 +87,10 @@ READERS = {
     # Issue 21: the SMS log (text and patient by field groups), the send dialog (own).
     "medpulse.sms": CALLS | CLINIC,
     "medpulse.sms.send": RECEPTION,
+    # Issue 21, part 2: the reminders' log and the confirmation call list (patient and
+    # appointment by field groups).
+    "medpulse.reminder": CALLS,
+    "medpulse.confirmation.item": CALLS,
 }
 #: What a field holds -> who may see it (among the readers of its record). "label" is
 #: read by all readers, with the patient's name only for the clinic roles; "own" is
@@ -127,6 +131,8 @@ PATIENT_FIELDS = {  # fields of the patient models that are not plain patient da
     ("medpulse.appointment", "outside_working_hours"): "staff",
     # The patient's open call-backs (Calls tab): those who read both patients and call-backs.
     ("medpulse.patient", "open_callback_ids"): "reception",
+    # Issue 21: an appointment's reminders (its tab): the reception's, like its call.
+    ("medpulse.appointment", "reminder_ids"): "reception",
 }
 #: Every other field in scope, by model.
 CLASSIFICATION = {
@@ -282,6 +288,25 @@ CLASSIFICATION = {
         "display_name": "staff",
     },
     "medpulse.sms.template": {"name": "staff", "display_name": "staff"},
+    # Issue 21, part 2: the number is the call's kind of data; who and which appointment,
+    # the patient's. Rules and the progress screen hold no patient data.
+    "medpulse.reminder": {
+        "appointment_id": "patient",
+        "patient_id": "patient",
+        "number": "call",
+        "display_name": "call",
+    },
+    "medpulse.confirmation.item": {
+        "appointment_id": "patient",
+        "patient_id": "patient",
+        "doctor_id": "patient",
+        "service_id": "patient",
+        "next_free_slots": "patient",
+        "number": "call",
+        "display_name": "call",
+    },
+    "medpulse.reminder.rule": {"name": "staff", "display_name": "staff"},
+    "medpulse.confirmation.progress": {"display_name": "staff"},
     **{
         model: {"display_name": "staff"}
         for model in (
@@ -653,7 +678,21 @@ class TestFieldAccess(TransactionCase):
             "pbx_command_id": sms_command.id,
         })
         cls.sms_appointment = upcoming
+        # Issue 21, part 2: a reminder of the upcoming appointment and its call list entry.
+        cls.reminder = env["medpulse.reminder"].sudo().create({
+            "company_id": cls.company.id, "appointment_id": upcoming.id,
+            "patient_id": cls.patient.id, "step": "sms", "appointment_start": upcoming.start,
+            "planned_at": upcoming.start - timedelta(days=1), "number": "+" + CALLER,
+            "state": "sent",
+        })
+        cls.item = env["medpulse.confirmation.item"].sudo().create({
+            "company_id": cls.company.id, "appointment_id": upcoming.id,
+            "patient_id": cls.patient.id, "number": "+" + CALLER,
+            "appointment_start": upcoming.start, "list_date": upcoming.start.date(),
+        })
         cls.subjects = {
+            "medpulse.reminder": cls.reminder,
+            "medpulse.confirmation.item": cls.item,
             "medpulse.sms": cls.sms,
             "medpulse.patient": cls.patient,
             "medpulse.patient.phone": cls.patient.phone_ids,

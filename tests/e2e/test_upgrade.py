@@ -170,6 +170,20 @@ MIGRATED = {
     ("res.company", "medpulse_sms_sender"): (
         "issue 21: the PBX account's default sender name", _empty("medpulse_sms_sender"),
     ),
+    # Issue 21 (reminders): every command of before was a person's.
+    ("medpulse.call.command", "priority"): (
+        "issue 21: commands of before were interactive (a person's)",
+        _equals("priority", "interactive"),
+    ),
+    # Issue 21 (confirmation calls): appointments of before were never confirmed by phone.
+    ("medpulse.appointment", "confirmation_state"): (
+        "issue 21: appointments of before are not confirmed by a confirmation call",
+        _equals("confirmation_state", "none"),
+    ),
+    ("medpulse.appointment", "reminder_ids"): (
+        "issue 21: an appointment's reminders (a one2many of medpulse.reminder), none before",
+        _empty("reminder_ids"),
+    ),
 }
 #: Models an upgrade adds -> (why, records their data files ship); beyond those they start
 #: empty (what fills them comes after the upgrade).
@@ -190,6 +204,12 @@ NEW_MODELS = {
     # Issue 21: SMS through the PBX.
     "medpulse.sms": ("issue 21: the SMS log, of the SMS after it", 0),
     "medpulse.sms.template": ("issue 21: SMS templates, 3 shipped", 3),
+    # Issue 21, part 2: nothing is reminded until a clinic manager writes a rule.
+    # The demo's two rules: -u loads a new demo file of a demo database (its call list is
+    # made at installation only).
+    "medpulse.reminder.rule": ("issue 21: reminder rules, the demo's two (none otherwise)", 2),
+    "medpulse.reminder": ("issue 21: the reminders, built by the job after the upgrade", 0),
+    "medpulse.confirmation.item": ("issue 21: the confirmation call list, filled by them", 0),
 }
 
 
