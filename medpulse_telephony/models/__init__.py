@@ -27,3 +27,4 @@ from . import medpulse_call_ledger
 from . import medpulse_telephony_incident
 from . import medpulse_sms_template
 from . import medpulse_sms
+from . import medpulse_wallboard

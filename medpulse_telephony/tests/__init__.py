@@ -13,3 +13,4 @@ from . import test_refold
 from . import test_call_ledger
 from . import test_health_alerts
 from . import test_sms
+from . import test_wallboard

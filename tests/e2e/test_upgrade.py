@@ -170,6 +170,10 @@ MIGRATED = {
     ("res.company", "medpulse_sms_sender"): (
         "issue 21: the PBX account's default sender name", _empty("medpulse_sms_sender"),
     ),
+    # Issue 23 (wallboard): since when an operator is away; nobody was away before.
+    ("res.users", "medpulse_pbx_away_since"): (
+        "issue 23: no operator was away before the upgrade", _empty("medpulse_pbx_away_since"),
+    ),
 }
 #: Models an upgrade adds -> (why, records their data files ship); beyond those they start
 #: empty (what fills them comes after the upgrade).
