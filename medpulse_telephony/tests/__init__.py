@@ -14,3 +14,4 @@ from . import test_call_ledger
 from . import test_health_alerts
 from . import test_sms
 from . import test_wallboard
+from . import test_wallboard_browser
