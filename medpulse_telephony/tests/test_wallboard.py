@@ -24,6 +24,7 @@ from .common import (
     incoming_missed,
     outgoing,
 )
+from .test_access_matrix import ROLES
 
 #: Monday 2 March 2026, 12:00 in Ufa (UTC+5): working time.
 NOW = datetime(2026, 3, 2, 7, 0, 0)
@@ -281,6 +282,58 @@ class TestWallboard(TelephonyFixtures, TransactionCase):
         # Sunday: no working time, no banner.
         sunday = NOW + timedelta(days=6)
         self.assertFalse(self.board(now=sunday)["silence"]["silent"])
+
+
+#: The README's wallboard access table: who opens it (menu and server), who sees names on it.
+WALLBOARD_MATRIX = {
+    "operator": set(),
+    "receptionist": set(),
+    "doctor": set(),
+    "telephony_manager": {"wallboard_menu", "open_wallboard"},
+    "clinic_manager": {"wallboard_menu", "open_wallboard", "names_on_wallboard"},
+    "administrator": {"wallboard_menu", "open_wallboard", "names_on_wallboard"},
+    "portal": set(),
+    "public": set(),
+}
+
+
+@tagged("post_install", "-at_install")
+class TestWallboardAccessMatrix(TelephonyFixtures, TransactionCase):
+    """One check per cell of the README's wallboard access table."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_telephony()
+        cls.users = {
+            role: cls.env.ref("base.public_user") if groups is None
+            else new_test_user(cls.env, login=f"wb_matrix_{role}", groups=groups)
+            for role, groups in ROLES.items()
+        }
+        now = fields.Datetime.now()
+        cls.receive(cls, incoming_answered("E-WB-MATRIX", t0=_ts(now - timedelta(seconds=20)))[:4])
+
+    def attempt(self, role, action):
+        env = self.env(user=self.users[role])
+        if action == "wallboard_menu":
+            menu = self.env.ref("medpulse_telephony.medpulse_wallboard_menu")
+            return menu.id in env["ir.ui.menu"]._visible_menu_ids()
+        board = env["medpulse.wallboard"].get_board()
+        if action == "open_wallboard":
+            return True
+        return board["waiting"][0]["patient"] == "Ivanova Anna"
+
+    def test_matrix(self):
+        wrong = []
+        for role in ROLES:
+            for action in ("wallboard_menu", "open_wallboard", "names_on_wallboard"):
+                try:
+                    allowed = self.attempt(role, action)
+                except AccessError:
+                    allowed = False
+                if allowed != (action in WALLBOARD_MATRIX[role]):
+                    wrong.append(f"{role} {action}: {'allowed' if allowed else 'refused'}")
+        self.assertEqual(wrong, [])
 
 
 @tagged("post_install", "-at_install")
