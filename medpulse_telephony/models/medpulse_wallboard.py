@@ -42,6 +42,9 @@ class MedpulseWallboard(models.AbstractModel):
     the state again, each with its own rights. So no name or number ever travels on the
     shared channel, and a board in TV mode never receives them either.
 
+    Indexes it reads through, created by their models' ``init``: calls by (company, start)
+    and events by (company, reception).
+
     Patient names: for users who may read patients (a clinic role), as on the incoming-call
     card; never in TV mode, whoever is signed in, where numbers are masked to their last four
     digits too.
@@ -49,21 +52,6 @@ class MedpulseWallboard(models.AbstractModel):
 
     _name = "medpulse.wallboard"
     _description = "Wallboard"
-
-    def init(self):
-        res = super().init()
-        # The board's first paint reads today's calls of one company and the company's last
-        # event: per-company ranges, which the single-column indexes serve only by scanning
-        # every company's rows of the day (or every event, for the last one).
-        self.env.cr.execute(
-            """
-            CREATE INDEX IF NOT EXISTS medpulse_call_company_created_at_index
-                ON medpulse_call (company_id, created_at);
-            CREATE INDEX IF NOT EXISTS medpulse_call_event_company_received_at_index
-                ON medpulse_call_event (company_id, received_at);
-            """
-        )
-        return res
 
     # ------------------------------------------------------------------ access
 

@@ -137,6 +137,13 @@ export class Wallboard extends Component {
         return row.queue ? `${where}, ${row.queue}` : where;
     }
 
+    get silenceMessage() {
+        return _t(
+            "No event from the PBX during the last %(minutes)s minutes of working time: this board may be out of date. Check Telephony ▸ Configuration ▸ Integration health.",
+            { minutes: this.state.board.silence.minutes }
+        );
+    }
+
     get calledBackInTime() {
         const { callbacks_in_time: done, callbacks_late: late } = this.state.board.totals;
         return late || done ? `${done} / ${done + late}` : "0";
