@@ -1,6 +1,8 @@
-"""Screenshots of the incoming-call card for the README (``docs/screenshots/*.png``).
+"""Screenshots of the incoming-call card and the wallboard for the README
+(``docs/screenshots/*.png``).
 
     /opt/odoo18/venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--keep]
+        [--only card|wallboard]
 
 Starts what the end-to-end tests start: a throw-away demo database initialised by
 ``scripts/demo_init.py`` (the Russian translation then loaded as an administrator
@@ -270,10 +272,38 @@ def shoot(page, url: str, rpc: OdooRPC, emulator: Emulator, out: Path) -> None:
         rpc("res.users", "write", [user_id], {"lang": "en_US"})
 
 
+def shoot_wallboard(browser, odoo, emulator: Emulator, rpc: OdooRPC, out: Path) -> None:
+    """The wallboard as the administrator (a telephony and clinic manager) sees it: a patient
+    talking to extension 102, an unknown caller ringing 103; then in TV mode."""
+    numbers = pick_numbers(rpc)
+    page = login(browser, odoo, "admin", "admin", viewport=VIEWPORT,
+                 default_timeout=60000, load_timeout=300000)
+    page.goto(f"{odoo.url}/odoo/action-medpulse_telephony.medpulse_wallboard_action")
+    page.locator(".o_medpulse_wallboard_operators").wait_for()
+    talking = emulator.ring(numbers["known"], "102")
+    page.locator(".o_medpulse_wallboard_waiting tr[data-call-id]").first.wait_for()
+    emulator.post("answer", {"extension": "102"})
+    page.locator(".o_medpulse_wallboard_in_progress tr[data-call-id]").first.wait_for()
+    ringing = emulator.ring(UNKNOWN_NUMBER, "103")
+    page.locator(".o_medpulse_wallboard_waiting tr[data-call-id]").first.wait_for()
+    page.wait_for_timeout(3000)  # the counters show a few seconds
+    print("(g) wallboard", flush=True)
+    save(page, out / "wallboard.png")
+    page.locator(".o_medpulse_wallboard_tv_toggle").click()
+    page.locator(".o_medpulse_wallboard_tv").wait_for()
+    print("(h) wallboard, TV mode", flush=True)
+    save(page, out / "wallboard_tv.png")
+    page.locator(".o_medpulse_wallboard_tv_toggle").click()
+    for entry in (talking, ringing):
+        emulator.hang_up(entry)
+    page.context.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    parser.add_argument("--only", choices=["card", "wallboard"], help="one set of screenshots")
     opts = parser.parse_args()
     opts.out.mkdir(parents=True, exist_ok=True)
     browser_path = os.environ.get("MEDPULSE_BROWSER") or shutil.which("chromium")
@@ -310,9 +340,13 @@ def main() -> int:
                 args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
             )
             try:
-                page = login(browser, odoo, OPERATOR[0], OPERATOR[1], viewport=VIEWPORT,
-                              default_timeout=60000, load_timeout=300000)
-                shoot(page, odoo.url, rpc, emulator, opts.out)
+                if opts.only != "wallboard":
+                    page = login(browser, odoo, OPERATOR[0], OPERATOR[1], viewport=VIEWPORT,
+                                  default_timeout=60000, load_timeout=300000)
+                    shoot(page, odoo.url, rpc, emulator, opts.out)
+                    page.context.close()
+                if opts.only != "card":
+                    shoot_wallboard(browser, odoo, emulator, rpc, opts.out)
             finally:
                 browser.close()
     finally:
