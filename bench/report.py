@@ -74,6 +74,27 @@ def markdown(r: dict) -> str:
         out += ["", "| ratio | value |", "|---|---:|"]
         out += [f"| {name} | {value:.2f} |" for name, value in lk["ratios"].items()]
         out.append("")
+    wb = r.get("wallboard")
+    if wb:
+        out += [
+            "## Wallboard first load",
+            "",
+            f"{wb['calls']:,} calls, {wb['events']:,} events, {wb['live_calls']} calls in "
+            "progress; `medpulse.wallboard.get_board` as a supervisor, fresh caches. "
+            "Goal p95 < 300 ms.",
+            "",
+            "| indexes | incoming today | waiting | in progress | operators | p50 ms | p95 ms "
+            "| p99 ms |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for label, key in (("shipped", "shipped"), ("without the board's two",
+                                                    "without_board_indexes")):
+            v = wb[key]
+            out.append(
+                f"| {label} | {v['incoming_today']:,} | {v['waiting']} | {v['in_progress']} | "
+                f"{v['operators']} | {_ms(v['p50'])} | {_ms(v['p95'])} | {_ms(v['p99'])} |"
+            )
+        out.append("")
     jr = r.get("journal")
     if jr:
         out += [

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, help="seconds of each load run")
     parser.add_argument("--card-calls", type=int)
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["lookup", "journal", "profile", "ingest", "card"])
+                        choices=["lookup", "journal", "wallboard", "profile", "ingest", "card"])
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
         "--reuse", action="store_true", help="reuse a kept database (no install, no generation)"
@@ -192,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
             step("journal queries")
             results["journal"] = run_script(
                 instance, "bench_journal.py", "--repeat", str(sizes["journal_repeat"])
+            )
+        if "wallboard" not in args.skip:
+            step("wallboard first load")
+            results["wallboard"] = run_script(
+                instance, "bench_wallboard.py", "--repeat", str(sizes["journal_repeat"])
             )
         if "profile" not in args.skip:
             step("profile of the webhook's work per event")

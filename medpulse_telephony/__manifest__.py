@@ -43,6 +43,7 @@
         "wizards/medpulse_sms_send_views.xml",
         "views/medpulse_sms_views.xml",
         "views/medpulse_reminder_views.xml",
+        "views/medpulse_wallboard_views.xml",
         "views/res_config_settings_views.xml",
         "views/res_users_views.xml",
         "wizards/medpulse_call_recording_delete_views.xml",
@@ -62,6 +63,7 @@
             "medpulse_telephony/static/src/recording_player/**/*",
             "medpulse_telephony/static/src/journal/**/*",
             "medpulse_telephony/static/src/dashboard/**/*",
+            "medpulse_telephony/static/src/wallboard/**/*",
         ],
         "web.assets_tests": [
             "medpulse_telephony/static/tests/tours/click_to_call_tour.js",
@@ -78,6 +80,7 @@
             "medpulse_telephony/static/tests/crawl/screen_crawler.js",
             "medpulse_telephony/static/tests/tours/ledger_tours.js",
             "medpulse_telephony/static/tests/tours/health_incidents_tour.js",
+            "medpulse_telephony/static/tests/tours/wallboard_tours.js",
         ],
         "web.assets_unit_tests": [
             "medpulse_telephony/static/tests/card_test_helpers.js",

@@ -1,8 +1,8 @@
-"""Screenshots of the README (``docs/screenshots/*.png``): the incoming-call card and the
-screens around it.
+"""Screenshots of the README (``docs/screenshots/*.png``): the incoming-call card, the
+screens around it and the wallboard.
 
     /opt/odoo18/venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--keep]
-        [--only card,callbacks,ledger,incidents,away,patient]
+        [--only card,callbacks,ledger,incidents,away,patient,wallboard]
 
 Starts what ``scripts/demo`` starts: a throw-away demo database initialised by
 ``scripts/demo_init.py`` with ``HISTORY_DAYS`` days of the demo's history of calls (the
@@ -66,7 +66,7 @@ MAX_BYTES = 150_000
 CARD = ".o_medpulse_incoming_card"
 #: Days of the demo's history: four weeks make a ledger of several weeks.
 HISTORY_DAYS = 28
-SHOTS = ("card", "callbacks", "ledger", "incidents", "away", "patient")
+SHOTS = ("card", "callbacks", "ledger", "incidents", "away", "patient", "wallboard")
 
 
 class Emulator:
@@ -632,6 +632,30 @@ def shoot_patient(browser, url: str, rpc: OdooRPC, out: Path, since: str) -> Non
     form.locator(".o_medpulse_patient_calls .o_data_row").nth(1).wait_for()
     print("(o) the patient's calls", flush=True)
     save_screen(page, out / "patient_calls.png", form.locator(".o_form_sheet"))
+def shoot_wallboard(browser, odoo, emulator: Emulator, rpc: OdooRPC, out: Path) -> None:
+    """The wallboard as the administrator (a telephony and clinic manager) sees it: a patient
+    talking to extension 102, an unknown caller ringing 103; then in TV mode."""
+    numbers = pick_numbers(rpc)
+    page = login(browser, odoo, "admin", "admin", viewport=VIEWPORT,
+                 default_timeout=60000, load_timeout=300000)
+    page.goto(f"{odoo.url}/odoo/action-medpulse_telephony.medpulse_wallboard_action")
+    page.locator(".o_medpulse_wallboard_operators").wait_for()
+    talking = emulator.ring(numbers["known"], "102")
+    page.locator(".o_medpulse_wallboard_waiting tr[data-call-id]").first.wait_for()
+    emulator.post("answer", {"extension": "102"})
+    page.locator(".o_medpulse_wallboard_in_progress tr[data-call-id]").first.wait_for()
+    ringing = emulator.ring(UNKNOWN_NUMBER, "103")
+    page.locator(".o_medpulse_wallboard_waiting tr[data-call-id]").first.wait_for()
+    page.wait_for_timeout(3000)  # the counters show a few seconds
+    print("(g) wallboard", flush=True)
+    save(page, out / "wallboard.png")
+    page.locator(".o_medpulse_wallboard_tv_toggle").click()
+    page.locator(".o_medpulse_wallboard_tv").wait_for()
+    print("(h) wallboard, TV mode", flush=True)
+    save(page, out / "wallboard_tv.png")
+    page.locator(".o_medpulse_wallboard_tv_toggle").click()
+    for entry in (talking, ringing):
+        emulator.hang_up(entry)
     page.context.close()
 
 
@@ -699,6 +723,8 @@ def main() -> int:
                     shoot_away(browser, odoo.url, opts.out)
                 if "patient" in only:
                     shoot_patient(browser, odoo.url, rpc, opts.out, since)
+                if "wallboard" in only:
+                    shoot_wallboard(browser, odoo, emulator, rpc, opts.out)
             finally:
                 browser.close()
     finally:

@@ -31,3 +31,4 @@ from . import medpulse_reminder_rule
 from . import medpulse_reminder
 from . import medpulse_confirmation_item
 from . import medpulse_confirmation_progress
+from . import medpulse_wallboard

@@ -216,6 +216,16 @@ class MedpulseCall(models.Model):
         ),
     ]
 
+    def init(self):
+        res = super().init()
+        # Today's calls of one company (the wallboard's first paint): the index on
+        # created_at alone would also walk every other company's calls of the day.
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS medpulse_call_company_created_at_index"
+            " ON medpulse_call (company_id, created_at)"
+        )
+        return res
+
     # ------------------------------------------------------------------ display
 
     @api.depends("call_type", "external_e164", "caller_number", "callee_number")
@@ -521,6 +531,7 @@ class MedpulseCall(models.Model):
             "_after_event_recordings",
             "_after_event_callbacks",
             "_after_event_journal",
+            "_after_event_wallboard",
         ]
 
     def _after_event(self, event_record, event, state):
@@ -542,7 +553,9 @@ class MedpulseCall(models.Model):
         5. ``_after_event_callbacks``: a settled missed call opens or joins its number's
            call-back, an answered call with the number closes it
            (``medpulse.call.callback._on_call_settled``);
-        6. ``_after_event_journal``: the journal lists open in the browsers.
+        6. ``_after_event_journal``: the journal lists open in the browsers;
+        7. ``_after_event_wallboard``: the supervisors' wallboards
+           (``medpulse.wallboard._notify_calls``).
         """
         self.ensure_one()
         for step in self._after_event_steps():
@@ -571,6 +584,11 @@ class MedpulseCall(models.Model):
 
     def _after_event_journal(self, event_record, event, state):
         self._notify_journal()
+
+    def _after_event_wallboard(self, event_record, event, state):
+        # Recordings and keys pressed change nothing the board shows.
+        if isinstance(event, mango_vpbx.events.CallEvent | mango_vpbx.events.SummaryEvent):
+            self.env["medpulse.wallboard"]._notify_calls(self)
 
     def _vals_from_fold(self, company, state, command):
         """Journal values of the fold of this call's stored events (:meth:`_recompute`)."""
@@ -1178,6 +1196,8 @@ class MedpulseCall(models.Model):
         audience[str(self.env.uid)] = "closed"
         self.sudo().card_audience = audience
         self._notify_card(self.env.user, "closed")
+        # The operator's after-call work ends on the wallboards.
+        self.env["medpulse.wallboard"]._notify_calls(self)
         return True
 
     @api.model

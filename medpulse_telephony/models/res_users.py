@@ -35,6 +35,12 @@ class ResUsers(models.Model):
         string="Away (no call-backs)",
         help="While away, the round-robin gives this operator no new call-backs.",
     )
+    medpulse_pbx_away_since = fields.Datetime(
+        string="Away since",
+        compute="_compute_medpulse_pbx_away_since",
+        store=True,
+        help="When the operator went away: the wallboard says for how long.",
+    )
     # Issue 20: how the incoming-call card reaches the user (My Preferences ▸ Telephony).
     medpulse_pbx_sound = fields.Boolean(
         string="Ring in the browser",
@@ -68,6 +74,21 @@ class ResUsers(models.Model):
         # Internal users only: portal and public users get no incoming-call card.
         own = [] if self.env.user.share else list(_SELF_WRITEABLE)
         return super().SELF_WRITEABLE_FIELDS + own
+
+    @api.depends("medpulse_pbx_away")
+    def _compute_medpulse_pbx_away_since(self):
+        for user in self:
+            if not user.medpulse_pbx_away:
+                user.medpulse_pbx_away_since = False
+            elif not user.medpulse_pbx_away_since:
+                user.medpulse_pbx_away_since = fields.Datetime.now()
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "medpulse_pbx_away" in vals:
+            # Away or back on duty: the supervisors' wallboards show it at once.
+            self.env["medpulse.wallboard"]._notify_users(self)
+        return result
 
     @api.constrains("medpulse_pbx_extension")
     def _check_medpulse_medpulse_pbx_extension(self):

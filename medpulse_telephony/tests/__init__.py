@@ -17,3 +17,5 @@ from . import test_request_priority
 from . import test_reminders
 from . import test_confirmation_list
 from . import test_reminder_access
+from . import test_wallboard
+from . import test_wallboard_browser

@@ -184,6 +184,10 @@ MIGRATED = {
         "issue 21: an appointment's reminders (a one2many of medpulse.reminder), none before",
         _empty("reminder_ids"),
     ),
+    # Issue 23 (wallboard): since when an operator is away; nobody was away before.
+    ("res.users", "medpulse_pbx_away_since"): (
+        "issue 23: no operator was away before the upgrade", _empty("medpulse_pbx_away_since"),
+    ),
 }
 #: Models an upgrade adds -> (why, records their data files ship); beyond those they start
 #: empty (what fills them comes after the upgrade).

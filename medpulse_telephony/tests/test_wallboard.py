@@ -1,0 +1,373 @@
+"""The supervisors' wallboard: its state from sequences of PBX events, today's figures in the
+clinic's time zone, what it shows to whom, and its live channel."""
+
+import json
+from datetime import datetime, timedelta
+
+from odoo import Command, fields
+from odoo.exceptions import AccessError
+from odoo.tests import TransactionCase, new_test_user, tagged
+
+from odoo.addons.bus.models.bus import channel_with_db, json_dump
+from odoo.addons.bus.tests.common import WebsocketCase
+
+from ..models.medpulse_wallboard import (
+    AFTER_CALL_SECONDS,
+    WALLBOARD_NOTIFICATION,
+    WALLBOARD_SUBCHANNEL,
+)
+from .common import (
+    API_SALT,
+    TelephonyFixtures,
+    dumps,
+    incoming_answered,
+    incoming_missed,
+    outgoing,
+)
+from .test_access_matrix import ROLES
+
+#: Monday 2 March 2026, 12:00 in Ufa (UTC+5): working time.
+NOW = datetime(2026, 3, 2, 7, 0, 0)
+
+
+def _ts(moment):
+    """A naive UTC datetime as the PBX's Unix timestamp."""
+    return int((moment - datetime(1970, 1, 1)).total_seconds())
+
+
+@tagged("post_install", "-at_install")
+class TestWallboard(TelephonyFixtures, TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_telephony()
+        calendar = cls.env["resource.calendar"].create(
+            {"name": "Clinic hours (Ufa)", "tz": "Asia/Yekaterinburg"}
+        )
+        cls.company.resource_calendar_id = calendar
+        cls.telephony_manager = new_test_user(
+            cls.env, login="wb_tel_mgr", name="Tanya Telephony",
+            groups="medpulse_telephony.group_telephony_manager", tz="Europe/Moscow",
+        )
+        cls.clinic_manager = new_test_user(
+            cls.env, login="wb_clinic_mgr", name="Kira Clinic",
+            groups="medpulse_clinic.group_clinic_manager",
+        )
+        cls.Board = cls.env["medpulse.wallboard"]
+
+    def board(self, user=None, now=NOW, tv_mode=False):
+        user = user or self.clinic_manager
+        return self.Board.with_user(user)._wallboard_data(self.company, tv_mode=tv_mode, now=now)
+
+    def operator_state(self, board, user):
+        row = next(row for row in board["operators"] if row["id"] == user.id)
+        return row["state"], row["since"]
+
+    def test_a_call_from_the_voice_menu_to_after_call_work(self):
+        t0 = NOW - timedelta(minutes=3)
+        events = incoming_answered("E-WB-1", t0=_ts(t0))
+        self.receive(events[:1])
+        board = self.board()
+        self.assertEqual(len(board["waiting"]), 1)
+        waiting = board["waiting"][0]
+        self.assertEqual(waiting["where"], "ivr")
+        self.assertEqual(waiting["since"], fields.Datetime.to_string(t0), "waits since it came")
+        self.assertEqual(waiting["patient"], "Ivanova Anna")
+        self.assertEqual(board["in_progress"], [])
+        self.assertEqual(self.operator_state(board, self.operator1)[0], "free")
+
+        call = self.receive(events[1:4])
+        board = self.board()
+        waiting = board["waiting"][0]
+        self.assertEqual(waiting["where"], "ringing")
+        self.assertEqual(waiting["queue"], "group 300")
+        self.assertEqual(sorted(waiting["ringing"]), ["Olga Operator", "Pavel Operator"])
+        self.assertEqual(
+            self.operator_state(board, self.operator1),
+            ("ringing", fields.Datetime.to_string(t0 + timedelta(seconds=5))),
+        )
+
+        self.receive(events[4:6])
+        board = self.board()
+        self.assertEqual(board["waiting"], [])
+        [talking] = board["in_progress"]
+        self.assertEqual((talking["operator_id"], talking["call_id"]), (self.operator1.id, call.id))
+        self.assertEqual(talking["since"], fields.Datetime.to_string(t0 + timedelta(seconds=12)))
+        self.assertEqual(self.operator_state(board, self.operator1)[0], "talking")
+        self.assertEqual(self.operator_state(board, self.operator2)[0], "free")
+
+        # Hung up at t0 + 72 s: after-call work until the card is saved or 2 minutes pass.
+        self.receive(events[6:])
+        ended = t0 + timedelta(seconds=72)
+        board = self.board(now=ended + timedelta(seconds=30))
+        self.assertEqual((board["waiting"], board["in_progress"]), ([], []))
+        row = next(row for row in board["operators"] if row["id"] == self.operator1.id)
+        self.assertEqual(
+            (row["state"], row["since"], row["after_call_until"]),
+            ("after_call", fields.Datetime.to_string(ended),
+             fields.Datetime.to_string(ended + timedelta(seconds=AFTER_CALL_SECONDS))),
+        )
+        later = self.board(now=ended + timedelta(seconds=AFTER_CALL_SECONDS + 1))
+        self.assertEqual(self.operator_state(later, self.operator1)[0], "free")
+        call.with_user(self.operator1).action_card_followup("resolved")
+        board = self.board(now=ended + timedelta(seconds=30))
+        self.assertEqual(
+            self.operator_state(board, self.operator1),
+            ("free", fields.Datetime.to_string(ended)),
+            "saved: free since the hang-up",
+        )
+        figures = next(r for r in board["operators"] if r["id"] == self.operator1.id)["figures"]
+        self.assertEqual((figures["answered"], figures["talk_seconds"]), (1, 60))
+
+    def test_an_outgoing_call_in_progress(self):
+        t0 = NOW - timedelta(minutes=1)
+        self.receive(outgoing("E-WB-OUT", t0=_ts(t0))[:2])
+        board = self.board()
+        [row] = board["in_progress"]
+        self.assertEqual((row["direction"], row["operator_id"]), ("outgoing", self.operator1.id))
+        self.assertEqual(self.operator_state(board, self.operator1)[0], "talking")
+
+    def test_away_from_the_systray_switch(self):
+        self.operator2.with_user(self.operator2).write({"medpulse_pbx_away": True})
+        since = self.operator2.medpulse_pbx_away_since
+        self.assertTrue(since)
+        board = self.board()
+        self.assertEqual(
+            self.operator_state(board, self.operator2), ("away", fields.Datetime.to_string(since))
+        )
+        self.operator2.with_user(self.operator2).write({"medpulse_pbx_away": False})
+        self.assertFalse(self.operator2.medpulse_pbx_away_since)
+        self.assertEqual(self.operator_state(self.board(), self.operator2)[0], "free")
+
+    def test_today_in_ufa_from_a_server_in_utc(self):
+        """9:00 in Ufa on 2 March is 4:00 UTC: the day began at 19:00 UTC on 1 March."""
+        now = datetime(2026, 3, 2, 4, 0, 0)
+        yesterday = datetime(2026, 3, 1, 18, 30)  # 23:30 in Ufa, 1 March
+        today = datetime(2026, 3, 1, 19, 30)  # 0:30 in Ufa, 2 March
+        self.receive(incoming_answered("E-WB-YESTERDAY", t0=_ts(yesterday)))
+        answered = self.receive(incoming_answered("E-WB-TODAY", t0=_ts(today)))
+        self.receive(incoming_missed("E-WB-MISSED", t0=_ts(today + timedelta(minutes=10)),
+                                     caller="79035550001"))
+        # The missed caller is called back 5 minutes later: in time.
+        self.receive(outgoing("E-WB-CALLBACK", t0=_ts(today + timedelta(minutes=15)),
+                              callee="79035550001"))
+        service = self.env["medpulse.service"].sudo().create(
+            {"name": "Wallboard Consultation", "duration": 30}
+        )
+        doctor = self.env["medpulse.doctor"].sudo().create({
+            "name": "Wallboard Doctor", "resource_calendar_id": False,
+            "service_ids": [Command.set(service.ids)],
+        })
+        self.env["medpulse.appointment"].sudo().create({
+            "patient_id": self.patient.id, "call_id": answered.id, "doctor_id": doctor.id,
+            "service_id": service.id, "start": fields.Datetime.to_string(now + timedelta(days=1)),
+        })
+        for user in (self.telephony_manager, self.clinic_manager):
+            board = self.board(user=user, now=now)
+            totals = board["totals"]
+            self.assertEqual(board["tz"], "Asia/Yekaterinburg")
+            self.assertEqual(
+                {key: totals[key] for key in (
+                    "incoming", "answered", "missed", "answered_rate", "longest_wait",
+                    "average_wait", "bookings", "callbacks_in_time", "callbacks_late",
+                )},
+                {"incoming": 2, "answered": 1, "missed": 1, "answered_rate": 50,
+                 "longest_wait": 24, "average_wait": 18, "bookings": 1,
+                 "callbacks_in_time": 1, "callbacks_late": 0},
+                user.login,
+            )
+            self.assertEqual(board["day_end"], "2026-03-02 19:00:00")
+            figures = next(r for r in board["operators"] if r["id"] == self.operator1.id)
+            self.assertEqual(
+                {key: figures["figures"][key] for key in ("answered", "outgoing", "bookings")},
+                {"answered": 1, "outgoing": 1, "bookings": 1},
+            )
+
+    def _ringing(self, entry_id="E-WB-LIVE"):
+        t0 = NOW - timedelta(seconds=20)
+        return self.receive(incoming_answered(entry_id, t0=_ts(t0))[:4])
+
+    def test_names_for_clinic_roles_only_and_masked_numbers_in_tv_mode(self):
+        self._ringing()
+        shown = self.board(user=self.clinic_manager)["waiting"][0]
+        self.assertEqual((shown["number"], shown["patient"]), ("+7 916 123-45-67", "Ivanova Anna"))
+        board = self.board(user=self.telephony_manager)
+        self.assertFalse(board["show_names"])
+        self.assertEqual(
+            (board["waiting"][0]["number"], board["waiting"][0]["patient"]),
+            ("+7 916 123-45-67", ""), "a telephony manager without a clinic role: no name",
+        )
+        for user in (self.clinic_manager, self.telephony_manager, self.manager):
+            board = self.board(user=user, tv_mode=True)
+            self.assertFalse(board["show_names"])
+            row = board["waiting"][0]
+            self.assertEqual((row["number"], row["patient"]), ("•••4567", ""), user.login)
+            self.assertNotIn("Ivanova", json.dumps(board, ensure_ascii=False))
+
+    def test_another_company_never_appears(self):
+        other = self.env["res.company"].create({
+            "name": "Other clinic (wallboard)", "medpulse_pbx_api_key": "wb-other-key",
+            "medpulse_pbx_api_salt": API_SALT, "medpulse_pbx_time_base": "utc",
+        })
+        stranger = new_test_user(
+            self.env, login="wb_stranger", name="Stranger Operator",
+            groups="medpulse_clinic.group_clinic_receptionist",
+            company_id=other.id, company_ids=[Command.set(other.ids)],
+        )
+        stranger.medpulse_pbx_extension = "101"
+        Event = self.env["medpulse.call.event"].sudo()
+        ringing = incoming_answered("E-WB-OTHER", t0=_ts(NOW - timedelta(seconds=20)))[:4]
+        for path, payload in ringing:
+            Event._receive(other, path, dumps(payload))
+        self.receive(incoming_missed("E-WB-MINE", t0=_ts(NOW - timedelta(hours=1))))
+        board = self.board()
+        self.assertEqual((board["waiting"], board["in_progress"]), ([], []))
+        self.assertNotIn(stranger.id, [row["id"] for row in board["operators"]])
+        self.assertEqual(board["totals"]["incoming"], 1)
+        # Its board is another company's: refused unless the user works there.
+        with self.assertRaises(AccessError):
+            self.Board.with_user(self.clinic_manager).with_context(
+                allowed_company_ids=other.ids
+            ).get_board()
+
+    def test_operators_may_not_open_it(self):
+        with self.assertRaises(AccessError):
+            self.Board.with_user(self.operator1).get_board()
+        for user in (self.telephony_manager, self.clinic_manager):
+            board = self.Board.with_user(user).get_board(tv_mode=True)
+            self.assertEqual(board["company_id"], self.company.id)
+        menu = self.env.ref("medpulse_telephony.medpulse_wallboard_menu")
+        visible = self.env["ir.ui.menu"].with_user(self.operator1)._visible_menu_ids()
+        self.assertNotIn(menu.id, visible)
+        for user in (self.telephony_manager, self.clinic_manager):
+            self.assertIn(menu.id, self.env["ir.ui.menu"].with_user(user)._visible_menu_ids())
+
+    def _board_messages(self):
+        self.env.cr.precommit.run()
+        target = (self.company, WALLBOARD_SUBCHANNEL)
+        channel = json_dump(channel_with_db(self.env.cr.dbname, target))
+        messages = self.env["bus.bus"].sudo().search([("channel", "=", channel)])
+        return [json.loads(message.message) for message in messages]
+
+    def test_one_message_per_changed_call_ids_only(self):
+        self.env["bus.bus"].sudo().search([]).unlink()
+        call = self._ringing()
+        messages = self._board_messages()
+        self.assertEqual(
+            [(m["type"], m["payload"]) for m in messages],
+            [(WALLBOARD_NOTIFICATION, {"company_id": self.company.id, "call_ids": [call.id]})],
+            "four events of one call in one transaction: one message, ids only",
+        )
+        self.env["bus.bus"].sudo().search([]).unlink()
+        self.operator2.with_user(self.operator2).write({"medpulse_pbx_away": True})
+        self.assertEqual(
+            [m["payload"] for m in self._board_messages()],
+            [{"company_id": self.company.id, "user_ids": [self.operator2.id]}],
+        )
+
+    def test_silent_pbx_in_working_hours(self):
+        # Monday 12:00 in Ufa, standard 8-17 calendar: an hour of working time passed.
+        self.assertTrue(self.board()["silence"]["silent"], "no event at all")
+        event = self.receive(incoming_missed("E-WB-SILENT"))
+        event = self.env["medpulse.call.event"].sudo().search([("call_id", "=", event.id)])
+        event.write({"received_at": NOW - timedelta(minutes=90)})
+        silence = self.board()["silence"]
+        self.assertTrue(silence["silent"])
+        self.assertEqual(silence["minutes"], 60)
+        event.write({"received_at": NOW - timedelta(minutes=10)})
+        silence = self.board()["silence"]
+        self.assertFalse(silence["silent"])
+        check_at = fields.Datetime.to_string(NOW + timedelta(minutes=50))
+        self.assertEqual(silence["check_at"], check_at, "the last event plus the threshold")
+        # Sunday: no working time, no banner.
+        sunday = NOW + timedelta(days=6)
+        self.assertFalse(self.board(now=sunday)["silence"]["silent"])
+
+
+#: The README's wallboard access table: who opens it (menu and server), who sees names on it.
+WALLBOARD_MATRIX = {
+    "operator": set(),
+    "receptionist": set(),
+    "doctor": set(),
+    "telephony_manager": {"wallboard_menu", "open_wallboard"},
+    "clinic_manager": {"wallboard_menu", "open_wallboard", "names_on_wallboard"},
+    "administrator": {"wallboard_menu", "open_wallboard", "names_on_wallboard"},
+    "portal": set(),
+    "public": set(),
+}
+
+
+@tagged("post_install", "-at_install")
+class TestWallboardAccessMatrix(TelephonyFixtures, TransactionCase):
+    """One check per cell of the README's wallboard access table."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_telephony()
+        cls.users = {
+            role: cls.env.ref("base.public_user") if groups is None
+            else new_test_user(cls.env, login=f"wb_matrix_{role}", groups=groups)
+            for role, groups in ROLES.items()
+        }
+        now = fields.Datetime.now()
+        cls.receive(cls, incoming_answered("E-WB-MATRIX", t0=_ts(now - timedelta(seconds=20)))[:4])
+
+    def attempt(self, role, action):
+        env = self.env(user=self.users[role])
+        if action == "wallboard_menu":
+            menu = self.env.ref("medpulse_telephony.medpulse_wallboard_menu")
+            return menu.id in env["ir.ui.menu"]._visible_menu_ids()
+        board = env["medpulse.wallboard"].get_board()
+        if action == "open_wallboard":
+            return True
+        return board["waiting"][0]["patient"] == "Ivanova Anna"
+
+    def test_matrix(self):
+        wrong = []
+        for role in ROLES:
+            for action in ("wallboard_menu", "open_wallboard", "names_on_wallboard"):
+                try:
+                    allowed = self.attempt(role, action)
+                except AccessError:
+                    allowed = False
+                if allowed != (action in WALLBOARD_MATRIX[role]):
+                    wrong.append(f"{role} {action}: {'allowed' if allowed else 'refused'}")
+        self.assertEqual(wrong, [])
+
+
+@tagged("post_install", "-at_install")
+class TestWallboardChannel(TelephonyFixtures, WebsocketCase):
+    """A call's change reaches the websockets of the company's supervisors, as ids only."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_telephony()
+        cls.clinic_manager = new_test_user(
+            cls.env, login="wb_ws_clinic", groups="medpulse_clinic.group_clinic_manager"
+        )
+
+    def _messages(self, user):
+        session = self.authenticate(user.login, user.login)
+        websocket = self.websocket_connect(cookie=f"session_id={session.sid}")
+        self.subscribe(websocket, [], self.env["bus.bus"]._bus_last_id())
+        call = self.receive(incoming_missed(f"E-WB-WS-{user.login}"))
+        self.trigger_notification_dispatching([(self.company, WALLBOARD_SUBCHANNEL)])
+        try:
+            received = json.loads(websocket.recv())
+        except Exception:  # noqa: BLE001 - a timeout: nothing came
+            received = []
+        return call, [n["message"] for n in received
+                      if n["message"]["type"] == WALLBOARD_NOTIFICATION]
+
+    def test_supervisors_get_the_call_ids(self):
+        for user in (self.manager, self.clinic_manager):
+            call, messages = self._messages(user)
+            self.assertEqual(
+                [m["payload"] for m in messages],
+                [{"company_id": self.company.id, "call_ids": [call.id]}], user.login,
+            )
+
+    def test_not_operators(self):
+        self.assertEqual(self._messages(self.operator1)[1], [])
