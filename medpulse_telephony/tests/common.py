@@ -232,6 +232,20 @@ def outgoing(entry_id="E-OUT-1", t0=T0, callee=PATIENT_NUMBER, answered=True, ex
     return events
 
 
+def forget_call_backs(env, entry_ids):
+    """Remove the call-backs that committed calls opened or closed (tests on real transactions).
+
+    Deleting the calls alone leaves their call-backs behind (the links are set to NULL), and a
+    later test counting the day's call-backs would count them.
+    """
+    env["medpulse.call.callback"].search([
+        "|", "|",
+        ("call_ids.entry_id", "in", list(entry_ids)),
+        ("attempt_call_ids.entry_id", "in", list(entry_ids)),
+        ("reached_call_id.entry_id", "in", list(entry_ids)),
+    ]).unlink()
+
+
 def receptionist_with_extension(env, login, extension="101"):
     """A receptionist with a PBX extension: who opens My Preferences in the tours (also
     the demo addon's)."""

@@ -11,7 +11,7 @@ from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL, mute_logger
 
 from ..controllers.webhook import fold_in_turn
-from .common import T0, dumps, incoming_answered, incoming_missed
+from .common import T0, dumps, forget_call_backs, incoming_answered, incoming_missed
 
 
 @tagged("post_install", "-at_install")
@@ -217,6 +217,8 @@ class TestConcurrentDelivery(TransactionCase):
 
     def _cleanup(self, last_line):
         with self.registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            forget_call_backs(env, [self.entry, *self.entries])
             for entry in [self.entry, *self.entries]:
                 cr.execute(SQL("DELETE FROM medpulse_call_event WHERE entry_id = %s", entry))
                 cr.execute(

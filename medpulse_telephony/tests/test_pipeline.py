@@ -36,6 +36,7 @@ from .common import (
     TelephonyFixtures,
     call_event,
     dumps,
+    forget_call_backs,
     incoming_answered,
     incoming_missed,
 )
@@ -192,6 +193,7 @@ class TestAutoRouteAfterCommit(TransactionCase):
     def _cleanup(self, saved, saved_param, saved_extension, last_line, account):
         entries = (self.entry, self.previous)
         with self.registry.cursor() as cr:
+            forget_call_backs(api.Environment(cr, api.SUPERUSER_ID, {}), entries)
             cr.execute(SQL("SELECT id FROM medpulse_call WHERE entry_id IN %s", entries))
             call_ids = tuple(row[0] for row in cr.fetchall()) or (0,)
             cr.execute(SQL("DELETE FROM medpulse_call_command WHERE call_id IN %s", call_ids))
