@@ -38,15 +38,6 @@ STATE_DIR = ROOT / ".medpulse" / "devdb"
 # --odoo-http: HttpCase tests and tours need a server; --odoo-log-level=info: tests that read
 # the log (what the webhook logs) need Odoo's usual level, pytest-odoo's default is critical.
 PYTEST_ODOO_OPTIONS = ("--odoo-http", "--odoo-log-level=info")
-# Installed with the addons when the checkout has it: the demo's data and wiring.
-DEMO_ADDON = "medpulse_telephony_demo"
-
-
-def modules() -> tuple[str, ...]:
-    demo = (DEMO_ADDON,) if (ROOT / DEMO_ADDON / "__manifest__.py").is_file() else ()
-    return (*ADDONS, *demo)
-
-
 def database_exists(instance: OdooInstance) -> bool:
     import psycopg2  # noqa: PLC0415 - Odoo's dependency, present under Odoo's Python
 
@@ -85,7 +76,7 @@ def main() -> int:
         print(f"dropped {instance.dbname} and its filestore")
         return 0
     instance.write_config()
-    names = ",".join(modules())
+    names = ",".join(ADDONS)
     exists = database_exists(instance)
     log = STATE_DIR / f"{instance.dbname}-{'update' if exists else 'install'}.log"
     started = time.monotonic()
