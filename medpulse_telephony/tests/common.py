@@ -7,12 +7,13 @@ without '+', extensions as strings, seq and timestamp sometimes as strings.
 """
 
 import json
+import uuid
 from datetime import datetime, timezone
 
 from odoo.tests import new_test_user
 
 import mango_vpbx
-from mango_vpbx_emulator.testing import PbxDouble
+from mango_vpbx_emulator.testing import ACCEPTED, PbxDouble
 
 API_KEY = "test-vpbx-key-0001"
 API_SALT = "test-vpbx-salt-0001"
@@ -370,3 +371,39 @@ class TelephonyFixtures:
             "rang": sorted(call.rang_user_ids.ids), "events": len(call.sudo().event_ids),
         })
         return json.loads(json.dumps(values, default=str))
+
+
+class CommittedPbxBudget:
+    """With a TransactionCase: the company talks to the toolkit's PBX double, which accepts
+    every request until a test scripts otherwise.
+
+    The TransactionCase's ``registry.cursor()`` gives real, concurrent transactions, as in
+    production, so the rows of the PBX request budget are committed: each test's are removed
+    after it.
+    """
+
+    PREFIX = "pbx"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.api_key, cls.api_salt = f"{cls.PREFIX}-{uuid.uuid4().hex}", f"{cls.PREFIX}-salt"
+        cls.stub = PbxDouble(cls.api_key, cls.api_salt, require_signature=True).start()
+        cls.addClassCleanup(cls.stub.stop)
+        cls.company = cls.env.company
+        cls.company.sudo().write({
+            "medpulse_pbx_api_key": cls.api_key, "medpulse_pbx_api_salt": cls.api_salt,
+            "medpulse_pbx_api_url": cls.stub.url,
+        })
+
+    def setUp(self):
+        super().setUp()
+        self.stub.reset()
+        self.stub.script("*", ACCEPTED)
+        self.account = self.company._medpulse_pbx_client().account
+        self.addCleanup(self.forget_budget)
+
+    def forget_budget(self):
+        with self.registry.cursor() as cr:
+            cr.execute("DELETE FROM medpulse_telephony_limit WHERE key LIKE %s",
+                       [f"{self.account}:%"])

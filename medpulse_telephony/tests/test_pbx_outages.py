@@ -14,7 +14,6 @@ than the client waits; the client's timeout is cut from 10 s to 1 s for these te
 
 import threading
 import time
-import uuid
 from datetime import timedelta, timezone
 from unittest.mock import patch
 
@@ -23,7 +22,7 @@ from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
 
 import mango_vpbx
-from mango_vpbx_emulator.testing import ACCEPTED, PbxDouble, Response, closed_port_url
+from mango_vpbx_emulator.testing import PbxDouble, Response, closed_port_url
 
 from ..models import res_company
 from ..models.medpulse_call_reconcile import MedpulseCallReconcile
@@ -34,6 +33,7 @@ from .common import (
     API_SALT,
     LINE,
     PATIENT_NUMBER,
+    CommittedPbxBudget,
     TelephonyFixtures,
     stats_pbx,
     window_csv,
@@ -274,36 +274,10 @@ class TestStatsPbxOutage(TelephonyFixtures, TransactionCase):
 
 
 @tagged("post_install", "-at_install")
-class TestOneRequestAtATime(TransactionCase):
-    """Two or three workers (threads with the database store on their own cursors).
+class TestOneRequestAtATime(CommittedPbxBudget, TransactionCase):
+    """Two or three workers (threads with the database store on their own cursors)."""
 
-    A TransactionCase: its ``registry.cursor()`` gives real, concurrent transactions,
-    as in production. The rows of the request budget are committed, so the test
-    removes them.
-    """
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.api_key, cls.api_salt = f"race-{uuid.uuid4().hex}", "race-salt"
-        cls.stub = PbxDouble(cls.api_key, cls.api_salt, require_signature=True).start()
-        cls.addClassCleanup(cls.stub.stop)
-        cls.company = cls.env.company
-        cls.company.sudo().write({
-            "medpulse_pbx_api_key": cls.api_key, "medpulse_pbx_api_salt": cls.api_salt,
-            "medpulse_pbx_api_url": cls.stub.url,
-        })
-
-    def setUp(self):
-        super().setUp()
-        self.stub.reset()
-        self.stub.script("*", ACCEPTED)
-        self.addCleanup(self.forget_budget)
-
-    def forget_budget(self):
-        account = self.company._medpulse_pbx_client().account
-        with self.registry.cursor() as cr:
-            cr.execute("DELETE FROM medpulse_telephony_limit WHERE key LIKE %s", [f"{account}:%"])
+    PREFIX = "race"
 
     def workers(self, count):
         return [self.company._medpulse_pbx_client() for _ in range(count)]

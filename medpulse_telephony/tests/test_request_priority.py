@@ -10,13 +10,13 @@ the PBX is the toolkit's PBX double.
 
 import threading
 import time
-import uuid
 
 from odoo.tests import TransactionCase, tagged
 
-from mango_vpbx_emulator.testing import ACCEPTED, PbxDouble, Response
+from mango_vpbx_emulator.testing import Response
 
 from ..models.medpulse_telephony_limit import BATCH, INTERACTIVE, DatabaseLimitStore
+from .common import CommittedPbxBudget
 
 #: How long the PBX takes to answer each batch SMS.
 SMS_SECONDS = 0.4
@@ -24,31 +24,12 @@ MARGIN = 1.0  # what a loaded 2-core machine may add
 
 
 @tagged("post_install", "-at_install")
-class TestInteractiveFirst(TransactionCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.api_key, cls.api_salt = f"prio-{uuid.uuid4().hex}", "prio-salt"
-        cls.stub = PbxDouble(cls.api_key, cls.api_salt, require_signature=True).start()
-        cls.addClassCleanup(cls.stub.stop)
-        cls.company = cls.env.company
-        cls.company.sudo().write({
-            "medpulse_pbx_api_key": cls.api_key, "medpulse_pbx_api_salt": cls.api_salt,
-            "medpulse_pbx_api_url": cls.stub.url,
-        })
+class TestInteractiveFirst(CommittedPbxBudget, TransactionCase):
+    PREFIX = "prio"
 
     def setUp(self):
         super().setUp()
-        self.stub.reset()
-        self.stub.script("*", ACCEPTED)
-        self.account = self.company._medpulse_pbx_client().account
         self.scope = f"{self.account}:in-flight"
-        self.addCleanup(self.forget_budget)
-
-    def forget_budget(self):
-        with self.registry.cursor() as cr:
-            cr.execute("DELETE FROM medpulse_telephony_limit WHERE key LIKE %s",
-                       [f"{self.account}:%"])
 
     def store(self, priority, clock=time.time):
         return DatabaseLimitStore(self.registry, clock=clock, priority=priority)
