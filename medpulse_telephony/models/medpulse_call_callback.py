@@ -718,8 +718,7 @@ class MedpulseCallCallback(models.Model):
             )
             reopened |= callback
         # Past its deadline already: overdue (and its owner told) as the job would do.
-        if reopened.filtered(lambda cb: cb.due_at and cb.due_at < fields.Datetime.now()):
-            self._mark_breaches(fields.Datetime.now())
+        self._mark_breaches(fields.Datetime.now(), among=reopened)
         return reopened
 
     # ----------------------------------------------------------------- bookings
@@ -762,8 +761,13 @@ class MedpulseCallCallback(models.Model):
         self._escalate(now)
 
     @api.model
-    def _mark_breaches(self, now):
-        breached = self.sudo().search([("state", "=", "open"), ("due_at", "<", now)])
+    def _mark_breaches(self, now, among=None):
+        """Open call-backs past their due time (of ``among`` only, when given): overdue,
+        their owner and the telephony managers told once."""
+        domain = [("state", "=", "open"), ("due_at", "<", now)]
+        if among is not None:
+            domain.append(("id", "in", among.ids))
+        breached = self.sudo().search(domain)
         if not breached:
             return
         breached.write({"state": "overdue"})
