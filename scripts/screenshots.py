@@ -2,7 +2,7 @@
 screens around it and the wallboard.
 
     /opt/odoo18/venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--keep]
-        [--only card,callbacks,ledger,incidents,away,patient,wallboard]
+        [--only card,callbacks,ledger,incidents,away,patient,wallboard,outreach]
 
 Starts what ``scripts/demo`` starts: a throw-away demo database initialised by
 ``scripts/demo_init.py`` with ``HISTORY_DAYS`` days of the demo's history of calls (the
@@ -24,7 +24,11 @@ the ledger's morning summary). Headless Chromium (Playwright) then signs in:
 * ``incidents``, as the administrator: *Integration incidents* and the demo's past incident;
 * ``away``, as ``demo``: the systray's *On duty* / *Away* switch, both states;
 * ``patient``, as ``demo`` (a receptionist): a patient's form, *Calls* tab, with the
-  patient's open call-back and recent calls.
+  patient's open call-back and recent calls;
+* ``outreach``, as ``demo``: the *Send SMS* dialog of a patient who agrees to SMS, its
+  reminder template previewed with its length and parts, and the *Confirmation calls*
+  list (the demo's list of the next working day); as the administrator: the reminder
+  rules.
 
 Each screen is checked to show live rows (an empty list fails the run). The database, its
 filestore and both servers are gone at the end (``--keep`` keeps the work folder with the
@@ -66,7 +70,7 @@ MAX_BYTES = 150_000
 CARD = ".o_medpulse_incoming_card"
 #: Days of the demo's history: four weeks make a ledger of several weeks.
 HISTORY_DAYS = 28
-SHOTS = ("card", "callbacks", "ledger", "incidents", "away", "patient", "wallboard")
+SHOTS = ("card", "callbacks", "ledger", "incidents", "away", "patient", "wallboard", "outreach")
 
 
 class Emulator:
@@ -659,6 +663,41 @@ def shoot_wallboard(browser, odoo, emulator: Emulator, rpc: OdooRPC, out: Path) 
     page.context.close()
 
 
+def shoot_outreach(browser, url: str, rpc: OdooRPC, out: Path) -> None:
+    """SMS and reminders: the *Send SMS* dialog's preview, the reminder rules, the
+    confirmation call list."""
+    patients = rpc("medpulse.patient", "search_read",
+                   [("consent_sms", "=", True), ("phone_ids", "!=", False),
+                    ("appointment_ids.state", "in", ("scheduled", "confirmed"))],
+                   fields=["name"], limit=1, order="id")
+    if not patients:
+        raise RuntimeError("no patient with SMS consent, a number and an appointment: the demo")
+    page = sign_in(browser, url, OPERATOR[0], OPERATOR[1], VIEWPORT)
+    page.goto(f"{url}/odoo/action-medpulse_clinic.medpulse_patient_action/{patients[0]['id']}")
+    page.locator(".o_form_view button.o_medpulse_sms_send").click()
+    dialog = page.locator(".modal-dialog")
+    template = dialog.locator(".o_field_widget[name=template_id] input")
+    template.fill("Appointment reminder")
+    page.locator(".o-autocomplete--dropdown-item", has_text="Appointment reminder").first.click()
+    dialog.locator(".o_medpulse_sms_size .o_field_widget[name=size_info]").wait_for()
+    page.wait_for_timeout(500)
+    print("(p) the Send SMS dialog's preview", flush=True)
+    save_screen(page, out / "sms_preview.png")
+    dialog.locator("button", has_text="Cancel").click()
+    open_action(page, url, "medpulse_telephony.medpulse_confirmation_item_action")
+    rows_of(page)
+    print("(q) the confirmation call list", flush=True)
+    save_screen(page, out / "confirmation_list.png", page.locator(".o_list_renderer table"))
+    page.context.close()
+
+    page = sign_in(browser, url, *MANAGER, VIEWPORT)
+    open_action(page, url, "medpulse_telephony.medpulse_reminder_rule_action")
+    rows_of(page, 2)
+    print("(r) the reminder rules", flush=True)
+    save_screen(page, out / "reminder_rules.png", page.locator(".o_list_renderer table"))
+    page.context.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
@@ -725,6 +764,8 @@ def main() -> int:
                     shoot_patient(browser, odoo.url, rpc, opts.out, since)
                 if "wallboard" in only:
                     shoot_wallboard(browser, odoo, emulator, rpc, opts.out)
+                if "outreach" in only:
+                    shoot_outreach(browser, odoo.url, rpc, opts.out)
             finally:
                 browser.close()
     finally:

@@ -420,11 +420,17 @@ class MedpulseCall(models.Model):
         if vals.get("outcome_id"):
             # Only a change makes a note: saving the same outcome again adds none.
             changed = self.filtered(lambda call: call.outcome_id.id != vals["outcome_id"])
+        undone = self.browse()
+        if "followup_state" in vals and vals["followup_state"] != "no_action":
+            undone = self.filtered(lambda call: call.followup_state == "no_action")
         result = super().write(vals)
         changed._log_outcome_on_patient()
         if vals.get("followup_state") == "no_action":
             # The operator's word on the caller: their call-back is not needed either.
             self.env["medpulse.call.callback"]._on_no_action(self)
+        if undone:
+            # Taken back: the call-back that word cancelled is needed again.
+            self.env["medpulse.call.callback"]._on_no_action_undone(undone)
         return result
 
     @api.model

@@ -118,6 +118,12 @@ class MedpulseCallCallback(models.Model):
     # dials, so that a colleague does not call the same caller at the same moment.
     claimed_by_id = fields.Many2one("res.users", string="Claimed by", readonly=True, copy=False)
     claim_expires_at = fields.Datetime(string="Claimed until", readonly=True, copy=False)
+    # The missed call whose "No action needed" cancelled this call-back: taking that back
+    # reopens it (_on_no_action_undone).
+    cancelled_by_call_id = fields.Many2one(
+        "medpulse.call", string="Cancelled by the call", readonly=True, copy=False,
+        index="btree_not_null", ondelete="set null",
+    )
     claim_command_id = fields.Many2one(
         "medpulse.call.command",
         string="Claiming command",
@@ -664,7 +670,56 @@ class MedpulseCallCallback(models.Model):
                     call=call.display_name,
                 )
             )
+            callback.cancelled_by_call_id = call
         return callbacks
+
+    @api.model
+    def _on_no_action_undone(self, calls):
+        """``calls`` were "No action needed" and are no longer (an operator changed their
+        mind): the call-backs that this cancelled are open again, with their deadline and
+        their owner's activity, unless the caller was reached since (an answered call with
+        the number after the last miss) or a later miss opened another call-back of the
+        number (which then stands for the caller). Returns the call-backs reopened."""
+        callbacks = self.sudo().search(
+            [("cancelled_by_call_id", "in", calls.ids), ("state", "=", "cancelled")]
+        )
+        reopened = self.sudo().browse()
+        for callback in callbacks:
+            Call = self.env["medpulse.call"].sudo()
+            reached = Call.search_count(
+                [
+                    ("company_id", "=", callback.company_id.id),
+                    ("external_e164", "=", callback.e164),
+                    ("result", "=", "answered"),
+                    ("created_at", ">", callback.last_missed_at),
+                ],
+                limit=1,
+            )
+            other = self.sudo().search_count(
+                [
+                    ("company_id", "=", callback.company_id.id),
+                    ("e164", "=", callback.e164),
+                    ("state", "in", OPEN_STATES),
+                ],
+                limit=1,
+            )
+            if reached or other:
+                continue
+            call = callback.cancelled_by_call_id
+            callback.write({"state": "open", "cancelled_by_call_id": False})
+            callback._schedule_activity()
+            callback.message_post(
+                body=_(
+                    'Open again: %(user)s took back "No action needed" of the call "%(call)s".',
+                    user=self.env.user.name,
+                    call=call.display_name,
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
+            reopened |= callback
+        # Past its deadline already: overdue (and its owner told) as the job would do.
+        self._mark_breaches(fields.Datetime.now(), among=reopened)
+        return reopened
 
     # ----------------------------------------------------------------- bookings
 
@@ -706,8 +761,13 @@ class MedpulseCallCallback(models.Model):
         self._escalate(now)
 
     @api.model
-    def _mark_breaches(self, now):
-        breached = self.sudo().search([("state", "=", "open"), ("due_at", "<", now)])
+    def _mark_breaches(self, now, among=None):
+        """Open call-backs past their due time (of ``among`` only, when given): overdue,
+        their owner and the telephony managers told once."""
+        domain = [("state", "=", "open"), ("due_at", "<", now)]
+        if among is not None:
+            domain.append(("id", "in", among.ids))
+        breached = self.sudo().search(domain)
         if not breached:
             return
         breached.write({"state": "overdue"})

@@ -8,6 +8,8 @@ from odoo.tools import format_datetime
 
 #: Incidents listed on the screen, the open one first.
 RECENT_INCIDENTS = 5
+#: The usual traffic of a span of time: the same span on this many days before.
+USUAL_DAYS = 7
 
 
 class MedpulseTelephonyHealth(models.TransientModel):
@@ -15,11 +17,11 @@ class MedpulseTelephonyHealth(models.TransientModel):
 
     Red (:meth:`_red`) when the company's "no event" threshold of the clinic's working
     time (its working-time calendar, in the calendar's time zone, 60 minutes by default)
-    passed without a single event from the PBX (calls are surely happening, so the webhook
-    is not reached), when the last reconciliation with the PBX failed, when events
-    received within that many minutes could not be folded, or when requests to the PBX
-    are locked out. The same check opens and closes the incidents that alert the
-    administrators (``medpulse.telephony.incident``).
+    passed without a single event from the PBX at a time of the day that usually has calls
+    (so the webhook is not reached: :meth:`_silence_is_usual`), when the last
+    reconciliation with the PBX failed, when events received within that many minutes
+    could not be folded, or when requests to the PBX are locked out. The same check opens
+    and closes the incidents that alert the administrators (``medpulse.telephony.incident``).
 
     Opened by :meth:`action_open` as a saved record of the user's current company, so
     that its figures are computed when the form reads them (a new, unsaved record would
@@ -186,7 +188,8 @@ class MedpulseTelephonyHealth(models.TransientModel):
         or None.
 
         None when the last 24 hours held less working time than that (night, weekend):
-        silence then is normal.
+        silence then is normal. None too when calls are too rare at that time of the day
+        for their absence to mean anything (:meth:`_silence_is_usual`).
         """
         calendar = self.company_id.resource_calendar_id
         if not calendar:
@@ -197,9 +200,41 @@ class MedpulseTelephonyHealth(models.TransientModel):
         for start, stop, _meta in reversed(list(intervals)):
             span = stop - start
             if span >= needed:
-                return (stop - needed).astimezone(pytz.utc).replace(tzinfo=None)
+                threshold = (stop - needed).astimezone(pytz.utc).replace(tzinfo=None)
+                return None if self._silence_is_usual(threshold, now) else threshold
             needed -= span
         return None
+
+    def _silence_is_usual(self, start, end):
+        """Whether no call from ``start`` to ``end`` (naive UTC) is nothing unusual: the
+        same span of each of the last :data:`USUAL_DAYS` days had fewer calls, on average,
+        than the company's minimum (``medpulse_health_silence_min_calls``; 0: never usual).
+
+        A quiet afternoon of a small clinic is not an incident; an hour without a call at
+        a time that usually has five or more is one (by chance, five calls expected and
+        none coming happens less than once in a hundred such hours). A company without a
+        single call in those days (a new one, or a webhook that never worked) has no usual
+        traffic: its silence is never usual. Nor has a company whose calls all came today:
+        the usual traffic is that of the days before.
+        """
+        minimum = self.company_id.medpulse_health_silence_min_calls
+        if minimum <= 0:
+            return False
+        Call = self.env["medpulse.call"].sudo()
+        company = [("company_id", "=", self.company_id.id)]
+        if not Call.search_count(company + [
+            ("created_at", ">=", start - timedelta(days=USUAL_DAYS)),
+            ("created_at", "<", end - timedelta(days=1)),
+        ], limit=1):
+            return False
+        total = sum(
+            Call.search_count(company + [
+                ("created_at", ">=", start - timedelta(days=days)),
+                ("created_at", "<", end - timedelta(days=days)),
+            ])
+            for days in range(1, USUAL_DAYS + 1)
+        )
+        return total < minimum * USUAL_DAYS
 
     def _status(self, now):
         if not self.company_id.sudo().medpulse_pbx_api_key:

@@ -324,6 +324,13 @@ class ResCompany(models.Model):
         help="The integration is red when this much of the company's working time passed "
         "without a single event from the PBX; events in error count within as many minutes.",
     )
+    medpulse_health_silence_min_calls = fields.Integer(
+        string="No events alert from (usual calls)",
+        default=5,
+        help="No event for the threshold is red only at a time of the day that usually has at "
+        "least this many calls in as long (the same hours of the last 7 days, on average): "
+        "a quiet hour of a small clinic is no incident. 0: any silence of working time is red.",
+    )
     medpulse_health_close_minutes = fields.Integer(
         string="Close an incident after green for (minutes)",
         default=15,
@@ -336,16 +343,19 @@ class ResCompany(models.Model):
         "e-mail when an incident opens.",
     )
 
-    @api.constrains("medpulse_health_silence_minutes", "medpulse_health_close_minutes")
+    @api.constrains("medpulse_health_silence_minutes", "medpulse_health_close_minutes",
+                    "medpulse_health_silence_min_calls")
     def _check_medpulse_health_minutes(self):
         for company in self:
             if (
                 company.medpulse_health_silence_minutes < 1
                 or company.medpulse_health_close_minutes < 0
+                or company.medpulse_health_silence_min_calls < 0
             ):
                 raise ValidationError(
                     _(
-                        "The integration is red after at least one minute without events, and "
-                        "an incident cannot close after a negative time."
+                        "The integration is red after at least one minute without events, an "
+                        "incident cannot close after a negative time, and the usual calls are "
+                        "not negative."
                     )
                 )

@@ -162,6 +162,9 @@ class ResConfigSettings(models.TransientModel):
     medpulse_health_silence_minutes = fields.Integer(
         related="company_id.medpulse_health_silence_minutes", readonly=False
     )
+    medpulse_health_silence_min_calls = fields.Integer(
+        related="company_id.medpulse_health_silence_min_calls", readonly=False
+    )
     medpulse_health_close_minutes = fields.Integer(
         related="company_id.medpulse_health_close_minutes", readonly=False
     )

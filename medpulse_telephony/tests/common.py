@@ -10,6 +10,7 @@ import json
 import uuid
 from datetime import datetime, timezone
 
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user
 
 import mango_vpbx
@@ -305,6 +306,33 @@ def window_csv(rows, line_end="\n"):
 
 def dumps(payload):
     return mango_vpbx.signing.dumps(payload)
+
+
+def attempt_allowed(case, role, action):
+    """Whether ``case.attempt(role, action)`` (one cell of an access table: the role's user
+    does the action) is allowed: its answer, or False when the access rights refuse it
+    (``AccessError``, or the ``UserError`` of a model's own guard)."""
+    try:
+        return case.attempt(role, action)
+    except (AccessError, UserError):
+        return False
+
+
+def matrix_mismatches(case, matrix, actions):
+    """The cells of an access table where ``case.attempt`` disagrees with it: ``matrix`` is
+    {role: the actions it allows}, every action of ``actions`` is tried for every role, each
+    in a sub-test and a savepoint rolled back (a cell's writes never change the next
+    one's). Returns ``["<role> <action>: allowed|refused", ...]``, empty when all agree."""
+    wrong = []
+    for role, allowed_actions in matrix.items():
+        for action in actions:
+            with case.subTest(role=role, action=action), case.env.cr.savepoint() as savepoint:
+                allowed = attempt_allowed(case, role, action)
+                savepoint.rollback()
+            case.env.invalidate_all()
+            if allowed != (action in allowed_actions):
+                wrong.append(f"{role} {action}: {'allowed' if allowed else 'refused'}")
+    return wrong
 
 
 class TelephonyFixtures:

@@ -465,6 +465,59 @@ class TestCallback(TelephonyFixtures, TransactionCase):
         self.assertTrue(early.is_final)
         self.assertFalse(self.callbacks(OTHER_NUMBER))
 
+    def test_no_action_needed_taken_back_reopens_the_callback(self):
+        """The operator changes their mind ("Needs callback" again): the call-back that
+        "No action needed" cancelled is open again, past its deadline (overdue, its owner
+        told), with its owner's activity; taking the word back once more changes nothing."""
+        missed = self.receive(incoming_missed("E-CB-UNDO", T0))
+        callback = self.callbacks()
+        due = callback.due_at
+        missed.with_user(self.operator2).action_set_no_action()
+        self.assertEqual(callback.state, "cancelled")
+        self.assertEqual(callback.cancelled_by_call_id, missed)
+        missed.with_user(self.operator2).write({"followup_state": "needs_callback"})
+        self.assertEqual(callback.state, "overdue", "due in March 2026: past its deadline")
+        self.assertTrue(callback.breach_notified)
+        self.assertEqual(callback.due_at, due)
+        self.assertFalse(callback.cancelled_by_call_id)
+        self.assertEqual(callback.activity_ids.user_id, self.operator1)
+        self.assertIn("Open again", callback.message_ids[:1].body)
+        self.assertIn("Pavel Operator", callback.message_ids[:1].body)
+        self.assertEqual(self.patient.with_user(self.operator2).open_callback_ids, callback)
+        # "No action needed" again cancels it again; "Resolved" then reopens it again.
+        missed.with_user(self.operator2).action_set_no_action()
+        self.assertEqual(callback.state, "cancelled")
+        missed.with_user(self.operator2).write({"followup_state": "resolved"})
+        self.assertEqual(callback.state, "overdue")
+        self.assertEqual(len(self.activities_of(callback)), 1)
+
+    def test_no_action_taken_back_reopens_nothing_settled_otherwise(self):
+        """Not reopened: a call-back its owner cancelled himself, one whose caller got
+        through since, one whose number has a newer call-back."""
+        owners = self.receive(incoming_missed("E-CB-UNDO-OWN", T0))
+        callback = self.callbacks()
+        callback.with_user(self.operator1).action_cancel()
+        owners.with_user(self.operator2).action_set_no_action()
+        owners.with_user(self.operator2).write({"followup_state": "needs_callback"})
+        self.assertEqual(callback.state, "cancelled", "cancelled by its owner, not the word")
+
+        reached = self.receive(incoming_missed("E-CB-UNDO-R", T0 + 3600, caller=OTHER_NUMBER))
+        first = self.callbacks(OTHER_NUMBER)
+        reached.with_user(self.operator2).action_set_no_action()
+        self.receive(incoming_answered("E-CB-UNDO-ANS", T0 + 7200, caller=OTHER_NUMBER))
+        reached.with_user(self.operator2).write({"followup_state": "needs_callback"})
+        self.assertEqual(first.state, "cancelled", "the caller got through since")
+
+        newer = self.receive(incoming_missed("E-CB-UNDO-N", T0 + 3600, caller=THIRD_NUMBER))
+        old = self.callbacks(THIRD_NUMBER)
+        newer.with_user(self.operator2).action_set_no_action()
+        self.receive(incoming_missed("E-CB-UNDO-N2", T0 + 7200, caller=THIRD_NUMBER))
+        later = self.callbacks(THIRD_NUMBER) - old
+        self.assertEqual(later.state, "open")
+        newer.with_user(self.operator2).write({"followup_state": "needs_callback"})
+        self.assertEqual(old.state, "cancelled", "the newer call-back stands for the caller")
+        self.assertEqual(later.state, "open")
+
     def test_no_callback_needed_button_cancels_the_activity(self):
         """The call-back's own "No call-back needed" (its owner) cancels the activity too."""
         self.receive(incoming_missed("E-CB-CANCEL", T0))

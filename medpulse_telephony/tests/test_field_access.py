@@ -169,6 +169,7 @@ CLASSIFICATION = {
         "call_ids": "call",
         "attempt_call_ids": "call",
         "reached_call_id": "call",
+        "cancelled_by_call_id": "call",
     },
     "medpulse.call.command": {
         "error_text": "call",
@@ -608,6 +609,8 @@ class TestFieldAccess(TransactionCase):
         callback = env["medpulse.call.callback"].sudo().search([("call_ids", "in", missed.ids)])
         assert callback.reached_call_id == cls.call, "the answered call closed the call-back"
         callback.attempt_call_ids = cls.call
+        # (The "No action needed" that would have cancelled it, for the field's readers.)
+        callback.cancelled_by_call_id = missed
         # A later miss waits for its call-back: the patient's form shows it (open_callback_ids).
         env["medpulse.call.callback"].sudo().create(
             {

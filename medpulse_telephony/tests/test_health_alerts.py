@@ -251,6 +251,39 @@ class TestHealthAlerts(AlertsCase, TransactionCase):
         with self.assertRaises(ValidationError):
             self.company.medpulse_health_silence_minutes = 0
 
+    def calls_at(self, moments):
+        Call = self.env["medpulse.call"].sudo()
+        for index, moment in enumerate(moments):
+            Call.create({"entry_id": f"usual-{index}-{moment}", "company_id": self.company.id,
+                         "created_at": moment})
+
+    def test_no_events_is_red_only_when_calls_usually_come(self):
+        """An hour of working time without events: red where that hour usually has calls
+        (5 by default, the same hour of the last 7 days on average), not in a small
+        clinic's quiet hour; no incident opens then. A company without any call in those
+        days (a webhook that never worked) is red whatever."""
+        health = self.env["medpulse.telephony.health"].sudo().new({"company_id": self.company.id})
+        self.event(MONDAY - minutes(61))
+        self.assertIn("silent", health._red(MONDAY), "no call history: red")
+        # The last week: two calls a day between 13:00 and 14:00 in Ufa.
+        days = [MONDAY - timedelta(days=days) for days in range(1, 8)]
+        self.calls_at([day - minutes(offset) for day in days for offset in (10, 40)])
+        self.assertEqual(health._red(MONDAY), {}, "two calls usually: a quiet hour")
+        self.assertFalse(self.evaluate(MONDAY))
+        self.assertFalse(self.incidents())
+        # Three more a day at that hour: five usually, the silence is red.
+        self.calls_at([day - minutes(offset) for day in days for offset in (20, 30, 50)])
+        self.assertIn("silent", health._red(MONDAY))
+        self.assertTrue(self.evaluate(MONDAY).silent)
+        # Calls of another hour do not count; a minimum of 0 makes any silence red.
+        health_later = MONDAY + timedelta(hours=2)
+        self.event(health_later - minutes(61))
+        self.assertEqual(health._red(health_later), {}, "none usually at 15:00-16:00")
+        self.company.medpulse_health_silence_min_calls = 0
+        self.assertIn("silent", health._red(health_later))
+        with self.assertRaises(ValidationError):
+            self.company.medpulse_health_silence_min_calls = -1
+
     def test_the_cron_checks_every_configured_company_now(self):
         self.red_with_an_error(MONDAY - minutes(1))
         with freeze_time(MONDAY):

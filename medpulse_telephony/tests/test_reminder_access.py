@@ -3,9 +3,9 @@ README's table (issue 21, part 2), on company A's records."""
 
 from datetime import date
 
-from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
+from .common import matrix_mismatches
 from .reminder_common import utc
 from .test_access_matrix import ROLES
 from .test_confirmation_list import ListCase
@@ -86,16 +86,4 @@ class TestReminderAccessMatrix(ListCase):
         raise AssertionError(action)
 
     def test_matrix(self):
-        wrong = []
-        for role, allowed_actions in REMINDER_MATRIX.items():
-            for action in REMINDER_ACTIONS:
-                with self.subTest(role=role, action=action), self.env.cr.savepoint() as savepoint:
-                    try:
-                        allowed = self.attempt(role, action)
-                    except (AccessError, UserError):
-                        allowed = False
-                    savepoint.rollback()
-                self.env.invalidate_all()
-                if allowed != (action in allowed_actions):
-                    wrong.append(f"{role} {action}: {'allowed' if allowed else 'refused'}")
-        self.assertEqual(wrong, [])
+        self.assertEqual(matrix_mismatches(self, REMINDER_MATRIX, REMINDER_ACTIONS), [])

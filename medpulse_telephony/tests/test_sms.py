@@ -9,7 +9,7 @@ from odoo.tools import mute_logger
 from mango_vpbx_emulator.testing import ACCEPTED, closed_port_url
 
 from .click_to_call_common import ClickToCallCase
-from .common import PATIENT_NUMBER
+from .common import PATIENT_NUMBER, matrix_mismatches
 from .test_access_matrix import ROLES
 from .test_card_browser import _talking
 
@@ -358,19 +358,7 @@ class TestSmsAccessMatrix(SmsCase):
         raise AssertionError(action)
 
     def test_matrix(self):
-        wrong = []
-        for role in SMS_MATRIX:
-            for action in SMS_ACTIONS:
-                with self.subTest(role=role, action=action), self.env.cr.savepoint() as savepoint:
-                    try:
-                        allowed = self.attempt(role, action)
-                    except (AccessError, UserError):
-                        allowed = False
-                    savepoint.rollback()
-                self.env.invalidate_all()
-                if allowed != (action in SMS_MATRIX[role]):
-                    wrong.append(f"{role} {action}: {'allowed' if allowed else 'refused'}")
-        self.assertEqual(wrong, [])
+        self.assertEqual(matrix_mismatches(self, SMS_MATRIX, SMS_ACTIONS), [])
 
 
 #: Paths of an SMS's export that reach patient data, and paths that do not.

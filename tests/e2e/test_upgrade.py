@@ -184,6 +184,11 @@ MIGRATED = {
         "issue 21: an appointment's reminders (a one2many of medpulse.reminder), none before",
         _empty("reminder_ids"),
     ),
+    # Issue 20 follow-up: the "no events" alert only at times that usually have calls.
+    ("res.company", "medpulse_health_silence_min_calls"): (
+        "issue 20 follow-up: no events is red where 5 calls usually come (the default)",
+        _equals("medpulse_health_silence_min_calls", 5),
+    ),
     # Issue 23 (wallboard): since when an operator is away; nobody was away before.
     ("res.users", "medpulse_pbx_away_since"): (
         "issue 23: no operator was away before the upgrade", _empty("medpulse_pbx_away_since"),
