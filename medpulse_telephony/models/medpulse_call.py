@@ -516,7 +516,8 @@ class MedpulseCall(models.Model):
             stored_ids, link_ids, record, event = stored
             folding = _FOLDINGS.get(key, stored_ids, record.id if record else None, event)
             if folding is not None:
-                return Event.browse(link_ids), folding.state(time_base)
+                state = mango_vpbx.fold(folding.events, time_base=time_base)
+                return Event.browse(link_ids), state
         events = Event.search_fetch(
             [
                 ("company_id", "=", company.id),
@@ -527,7 +528,7 @@ class MedpulseCall(models.Model):
         )
         folding = mango_vpbx.calls.Folding(events._parsed())
         _FOLDINGS.put(key, events.ids, folding)
-        return events, folding.state(time_base)
+        return events, mango_vpbx.fold(folding.events, time_base=time_base)
 
     def _folded(self):
         """The ``mango_vpbx.CallState`` of this call (:meth:`_fold_call_events`)."""
