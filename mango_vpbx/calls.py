@@ -8,7 +8,8 @@ answers, so they arrive in any order and sometimes twice; then it sends one
 events of one ``entry_id`` to a :class:`CallState`: it dedupes the events by
 their identity and orders them by ``seq`` within each leg (never by arrival),
 so the same events in any order and with any duplication give the same state.
-Recompute the whole state from every stored event on each new one.
+Recompute the whole state from every stored event on each new one, or keep the
+events in a :class:`Folding` and add each new one to it (the same state).
 
 What each field means is documented on :class:`CallState`; the rules that are
 inferred rather than documented (how a callback, a transfer, "missed where"
@@ -17,7 +18,6 @@ are recognised) are spelt out there and in :mod:`mango_vpbx.assumptions`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
