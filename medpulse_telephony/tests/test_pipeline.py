@@ -321,8 +321,10 @@ class TestStatementsPerEvent(TelephonyFixtures, TransactionCase):
     those the feature needs.
     """
 
-    #: Statements for the whole call (sum over its events), as measured plus ~3 %.
-    BUDGETS = {"answered": 192, "missed": 118, "missed_again": 104}
+    #: Statements for the whole call (sum over its events), as measured plus ~3 %. Issue 24
+    #: (the kept folding: the call's lock, its events' ids and those to link in one
+    #: statement, no read of its events) took them from 186, 114, 101 to 171, 105, 90.
+    BUDGETS = {"answered": 176, "missed": 108, "missed_again": 93}
 
     @classmethod
     def setUpClass(cls):
