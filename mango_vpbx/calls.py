@@ -8,7 +8,8 @@ answers, so they arrive in any order and sometimes twice; then it sends one
 events of one ``entry_id`` to a :class:`CallState`: it dedupes the events by
 their identity and orders them by ``seq`` within each leg (never by arrival),
 so the same events in any order and with any duplication give the same state.
-Recompute the whole state from every stored event on each new one.
+Recompute the whole state from every stored event on each new one, or keep the
+events in a :class:`Folding` and add each new one to it (the same state).
 
 What each field means is documented on :class:`CallState`; the rules that are
 inferred rather than documented (how a callback, a transfer, "missed where"
@@ -17,7 +18,6 @@ are recognised) are spelt out there and in :mod:`mango_vpbx.assumptions`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,7 +39,7 @@ from .events import (
 from .times import DEFAULT_TIME_BASE, TimeBase, to_utc
 
 __all__ = ["fold", "FOLD_VERSION", "CallState", "Leg", "Transfer", "Recording",
-           "duration_seconds", "implausible_span"]
+           "duration_seconds", "implausible_span", "Folding"]
 
 #: The version of what :func:`fold` returns for the same events. Raised by one whenever a
 #: release changes any field of the :class:`CallState` it computes from the same input
@@ -218,7 +218,7 @@ def duration_seconds(start: datetime | None, end: datetime | None) -> int | None
 
 
 def _canonical(event: Event) -> str:
-    return json.dumps(event.raw_dict(), sort_keys=True, ensure_ascii=False, default=str)
+    return event.canonical_json
 
 
 def _dedupe(events: Iterable[Event]) -> list[Event]:
@@ -589,3 +589,62 @@ def fold(events: Iterable[Event], time_base: TimeBase = DEFAULT_TIME_BASE) -> Ca
         dtmf=tuple(e.dtmf for e in dtmf),
         implausible_times=implausible_times,
     )
+
+
+class Folding:
+    """The events of one call kept between its deliveries, so that each new one is folded
+    without reading back the others: :func:`fold`, one delivery at a time.
+
+    The PBX posts a call's events one request at a time; :func:`fold` wants them all. A
+    receiver that stores each event and folds the call again from its store reads and
+    parses every earlier event on every new one. Instead it may keep the call's
+    :class:`Folding` and :meth:`add` the new event to it: the events kept are those
+    :func:`fold` would keep (one per identity, the same choice among differing payloads;
+    kinds it ignores are dropped), so ``folding.state()`` equals ``fold(every event
+    added)`` whatever the order, the duplication and the split into deliveries
+    (property-tested). Immutable: :meth:`add` returns a new one. The receiver decides
+    when a kept folding no longer matches its store (an event stored but never folded)
+    and starts again from the store with ``Folding(stored_events)``.
+    """
+
+    __slots__ = ("_chosen",)
+
+    def __init__(self, events: Iterable[Event] = ()):
+        self._chosen: dict[str, tuple[str, Event]] = {}
+        for event in events:
+            self._choose(event)
+
+    def _choose(self, event: Event) -> None:
+        """:func:`_dedupe`'s choice, one event at a time: the smallest canonical payload wins."""
+        if not isinstance(event, _FOLDED):
+            return
+        key = event.identity
+        canonical = _canonical(event)
+        if key not in self._chosen or canonical < self._chosen[key][0]:
+            self._chosen[key] = (canonical, event)
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        """The events :func:`fold` keeps of those added, by identity."""
+        return tuple(self._chosen[key][1] for key in sorted(self._chosen))
+
+    def add(self, *events: Event) -> Folding:
+        """A new :class:`Folding` with ``events`` added (this one is left as it was)."""
+        new = Folding()
+        new._chosen = dict(self._chosen)
+        for event in events:
+            new._choose(event)
+        return new
+
+    def state(self, time_base: TimeBase = DEFAULT_TIME_BASE) -> CallState:
+        """:func:`fold` of the events added (raises as it does when none tells the call)."""
+        return fold((event for _canonical_text, event in self._chosen.values()), time_base)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Folding):
+            return NotImplemented
+        return {key: text for key, (text, _event) in self._chosen.items()} == {
+            key: text for key, (text, _event) in other._chosen.items()
+        }
+
+    __hash__ = None  # type: ignore[assignment]  # compared by content, not a dict key

@@ -38,6 +38,7 @@ ping                       ``ping:<sha256 of the canonical payload, 16 hex>``
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -136,6 +137,13 @@ class Event:
     def raw_dict(self) -> dict[str, Any]:
         """The payload as a plain, mutable ``dict`` (e.g. to store it as JSON)."""
         return _thaw(self.raw)
+
+    @functools.cached_property
+    def canonical_json(self) -> str:
+        """The payload as JSON text with sorted keys, computed once per event (it is
+        immutable): what tells two payloads of one identity apart in the fold, which
+        compares it for every event of a call on every new one."""
+        return json.dumps(self.raw_dict(), sort_keys=True, ensure_ascii=False, default=str)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,5 +1,7 @@
+import collections
 import logging
 import re
+import threading
 from datetime import datetime, time, timedelta, timezone
 
 import pytz
@@ -45,6 +47,50 @@ TRANSFER_GROUP_PARAM = "medpulse_telephony.card_transfer_group"
 LIVE_STATES = ("Appeared", "Connected", "OnHold")
 JOURNAL_NOTIFICATION = "medpulse_telephony.journal"
 JOURNAL_SUBCHANNEL = "medpulse_telephony.journal"
+
+
+class _KeptFoldings:
+    """The ``mango_vpbx.Folding`` of the calls this worker folded last, with the ids of
+    the stored events in each (:meth:`MedpulseCall._fold_call_events`).
+
+    A worker's memory, not the database's: it is only ever used when the caller's
+    snapshot holds exactly the events it was made of (plus the one being folded), so a
+    stale or missing entry costs one read of the call's events, never a wrong call.
+    Keyed by database, company and entry id; the least recently used go first.
+    """
+
+    SIZE = 2048
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries = collections.OrderedDict()
+
+    def get(self, key, stored_ids, new_id, new_event):
+        """The folding of exactly ``stored_ids``, or None; when it lacks only ``new_id``,
+        ``new_event`` (its parsed form) is added to it and it is kept so."""
+        stored_ids = frozenset(stored_ids)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            kept_ids, folding = entry
+            if kept_ids != stored_ids:
+                if new_event is None or kept_ids | {new_id} != stored_ids or new_id in kept_ids:
+                    return None
+                folding = folding.add(new_event)
+                self._entries[key] = (stored_ids, folding)
+            self._entries.move_to_end(key)
+            return folding
+
+    def put(self, key, stored_ids, folding):
+        with self._lock:
+            self._entries[key] = (frozenset(stored_ids), folding)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.SIZE:
+                self._entries.popitem(last=False)
+
+
+_FOLDINGS = _KeptFoldings()
 
 
 def _naive_utc(moment):
@@ -448,7 +494,7 @@ class MedpulseCall(models.Model):
     # (the journal's values), then :meth:`_after_event` (everything that reacts to it).
 
     @api.model
-    def _fold_call_events(self, company, entry_id):
+    def _fold_call_events(self, company, entry_id, stored=None):
         """``(events, state)``: the stored events of ``entry_id`` and their fold.
 
         The one place that searches a call's events and folds them
@@ -457,8 +503,28 @@ class MedpulseCall(models.Model):
         the call through it, and so may a refold of existing calls. Events that could
         not be understood are left out. Read as superuser (the raw events are for
         telephony managers only); one query for what the fold and the links need.
+
+        The worker keeps the ``mango_vpbx.Folding`` of the calls it folded last
+        (``_FOLDINGS``), with the ids of the events in it. ``stored`` is what
+        :meth:`_recompute` read with the call's lock: ``(ids of the stored events, ids
+        of those still to link, the event record being folded, its parsed event)``;
+        when the kept folding holds exactly those events, or all but the one being
+        folded (then added to it), nothing is read back and ``events`` are only those
+        still to link. Anything else (a call folded by the other worker meanwhile, an
+        event whose fold failed or never ran, a rolled-back transaction) reads and
+        folds them all, as without a kept folding: the state is the same either way
+        (``Folding`` is property-tested against ``fold``).
         """
-        events = self.env["medpulse.call.event"].sudo().search_fetch(
+        Event = self.env["medpulse.call.event"].sudo()
+        time_base = company._medpulse_pbx_time_base()
+        key = (self.env.cr.dbname, company.id, entry_id)
+        if stored is not None:
+            stored_ids, link_ids, record, event = stored
+            folding = _FOLDINGS.get(key, stored_ids, record.id if record else None, event)
+            if folding is not None:
+                state = mango_vpbx.fold(folding.events, time_base=time_base)
+                return Event.browse(link_ids), state
+        events = Event.search_fetch(
             [
                 ("company_id", "=", company.id),
                 ("entry_id", "=", entry_id),
@@ -466,8 +532,9 @@ class MedpulseCall(models.Model):
             ],
             ["path", "json", "state", "call_id"],
         )
-        state = mango_vpbx.fold(events._parsed(), time_base=company._medpulse_pbx_time_base())
-        return events, state
+        folding = mango_vpbx.calls.Folding(events._parsed())
+        _FOLDINGS.put(key, events.ids, folding)
+        return events, mango_vpbx.fold(folding.events, time_base=time_base)
 
     def _folded(self):
         """The ``mango_vpbx.CallState`` of this call (:meth:`_fold_call_events`)."""
@@ -475,7 +542,7 @@ class MedpulseCall(models.Model):
         return self._fold_call_events(self.company_id, self.entry_id)[1]
 
     @api.model
-    def _recompute(self, company, entry_id):
+    def _recompute(self, company, entry_id, event_record=None, event=None):
         """Rebuild the call of ``entry_id`` from all of its stored events:
         ``(call, state, events)``; the events are for their own model to link
         (``medpulse.call.event._link_folded``).
@@ -492,22 +559,47 @@ class MedpulseCall(models.Model):
         The lock is an UPDATE of ``write_date``, not a ``SELECT ... FOR NO KEY UPDATE``:
         only the fields that changed are written below, so without it an event that
         changes nothing would leave the row unmodified and a concurrent worker would
-        fold without this event instead of failing and retrying.
+        fold without this event instead of failing and retrying. The same statement
+        returns the ids of the call's stored events and of those not linked to it yet:
+        with them :meth:`_fold_call_events` folds ``event`` (the parsed form of
+        ``event_record``, the event being folded) into the worker's kept folding of the
+        call without reading the others back.
         """
-        call = self.search([("company_id", "=", company.id), ("entry_id", "=", entry_id)], limit=1)
-        if call:
-            self.env.cr.execute(
-                SQL(
-                    "UPDATE medpulse_call SET write_date = NOW() AT TIME ZONE 'UTC', write_uid = %s"
-                    " WHERE id = %s",
-                    self.env.uid, call.id,
-                ),
-                log_exceptions=False,
-            )
+        self.flush_model(["company_id", "entry_id"])
+        self.env["medpulse.call.event"].flush_model(["company_id", "entry_id", "state", "call_id"])
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE medpulse_call call
+                   SET write_date = NOW() AT TIME ZONE 'UTC', write_uid = %s
+                 WHERE call.company_id = %s AND call.entry_id = %s
+             RETURNING call.id,
+                       ARRAY(SELECT event.id FROM medpulse_call_event event
+                              WHERE event.company_id = call.company_id
+                                AND event.entry_id = call.entry_id
+                                AND event.state != 'not_understood'
+                              ORDER BY event.id),
+                       ARRAY(SELECT event.id FROM medpulse_call_event event
+                              WHERE event.company_id = call.company_id
+                                AND event.entry_id = call.entry_id
+                                AND event.state != 'not_understood'
+                                AND (event.call_id IS DISTINCT FROM call.id
+                                     OR event.state = 'error')
+                              ORDER BY event.id)
+                """,
+                self.env.uid, company.id, entry_id,
+            ),
+            log_exceptions=False,
+        )
+        row = self.env.cr.fetchone()
+        if row:
+            call = self.browse(row[0])
             call.invalidate_recordset(["write_date", "write_uid"])
+            stored = (row[1], row[2], event_record, event)
         else:
             call = self._insert_new(company, entry_id)
-        events, state = self._fold_call_events(company, entry_id)
+            stored = None
+        events, state = self._fold_call_events(company, entry_id, stored)
         # The command that produced the call, searched once per event: it gives the
         # call's patient here and is linked to the call here; its operator is told in
         # _after_event_command.

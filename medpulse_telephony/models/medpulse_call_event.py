@@ -204,7 +204,7 @@ class MedpulseCallEvent(models.Model):
             # The journal, the card and the recordings resolve the same operators.
             with self.env["res.users"]._medpulse_pbx_operator_memo():
                 call, state, events = self.env["medpulse.call"]._recompute(
-                    self.company_id, self.entry_id
+                    self.company_id, self.entry_id, self, event
                 )
                 events._link_folded(call)
                 call._after_event(self, event, state)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from mango_vpbx import fold, parse_event
 from mango_vpbx.assumptions import MAX_CALL_SECONDS
-from mango_vpbx.calls import Transfer, duration_seconds
+from mango_vpbx.calls import Folding, Transfer, duration_seconds
 from mango_vpbx.events import CallEvent, SummaryEvent
 from mango_vpbx.times import TimeBase
 from mango_vpbx_emulator import reference as seq
@@ -344,3 +344,59 @@ def test_no_subset_without_summary_is_final(case):
     assert call == fold(permuted)
     assert call.result in ("answered", "missed", "in_progress")
     assert set(call.ringing_extensions) <= set(call.rang_extensions)
+
+
+# --- Folding: fold one delivery at a time -------------------------------------------
+
+
+@st.composite
+def deliveries(draw):
+    """A scenario's events, shuffled, some delivered twice, split into deliveries of any size."""
+    name = draw(st.sampled_from(SCENARIOS))
+    events = seq.events(seq.SEQUENCES[name])
+    extra = draw(st.lists(st.sampled_from(events), max_size=len(events)))
+    mixed = draw(st.permutations(events + extra))
+    cuts = sorted(draw(st.sets(st.integers(0, len(mixed)), max_size=len(mixed))))
+    bounds = [0, *cuts, len(mixed)]
+    return events, [mixed[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(deliveries())
+def test_folding_delivery_by_delivery_is_the_fold_of_everything(case):
+    events, batches = case
+    folding = Folding()
+    delivered = []
+    for batch in batches:
+        before = folding
+        folding = folding.add(*batch)
+        delivered += batch
+        if any(getattr(e, "entry_id", None) for e in delivered):
+            # After every delivery, not only the last: the webhook shows each state.
+            assert folding.state() == fold(delivered)
+        assert before == Folding(delivered[: len(delivered) - len(batch)]), "add() keeps the old"
+    assert folding.state() == fold(events)
+    assert folding == Folding(events) and folding.events == Folding(reversed(events)).events
+
+
+def test_folding_keeps_the_choice_of_fold_among_conflicting_duplicates():
+    first, second = (parse_event("events/call", json.dumps({
+        "entry_id": "e", "call_id": "c", "seq": 1, "call_state": "Appeared",
+        "location": "abonent", "to": {"extension": ext}})) for ext in ("101", "102"))
+    assert Folding([first]).add(second).state() == fold([first, second])
+    assert Folding([second]).add(first) == Folding([first, second])
+
+
+def test_folding_drops_what_fold_ignores_and_raises_as_it_does():
+    result = parse_event("result/callback", json.dumps({"command_id": "x", "result": 1000}))
+    assert Folding([result]).events == ()
+    with pytest.raises(ValueError, match="at least one"):
+        Folding([result]).state()
+    events = seq.events(seq.OUTGOING)
+    assert Folding(events).add(result).state() == fold(events)
+
+
+def test_canonical_json_is_computed_once_per_event():
+    event = seq.events(seq.OUTGOING)[0]
+    assert event.canonical_json is event.canonical_json
+    assert json.loads(event.canonical_json) == event.raw_dict()
