@@ -11,6 +11,7 @@
     "data": [
         "security/medpulse_telephony_security.xml",
         "security/ir.model.access.csv",
+        "security/medpulse_waitlist_security.xml",
         "data/medpulse_call_event_data.xml",
         "data/medpulse_call_reconcile_data.xml",
         "data/medpulse_call_refold_data.xml",
@@ -20,6 +21,7 @@
         "data/medpulse_telephony_incident_data.xml",
         "data/medpulse_sms_template_data.xml",
         "data/medpulse_reminder_data.xml",
+        "data/medpulse_waitlist_data.xml",
         "views/medpulse_call_templates.xml",
         "views/medpulse_call_recording_templates.xml",
         "views/medpulse_telephony_health_templates.xml",
@@ -52,6 +54,7 @@
         "data/medpulse_call_ledger_data.xml",
         "views/medpulse_call_ledger_views.xml",
         "views/menus.xml",
+        "views/medpulse_waitlist_views.xml",
     ],
     "demo": [
         "demo/medpulse_reminder_demo.xml",

@@ -1,0 +1,189 @@
+"""The waiting list: patients who want an earlier time with a doctor or a specialty.
+
+An entry says whom the patient waits for (a doctor, or any doctor of a specialty), for which
+service, on which days of the week and between which hours (the clinic's time zone, the
+schedule's), how urgent it is and since when. A time freed by a cancelled or moved
+appointment is offered to the matching entries (:mod:`.medpulse_waitlist_slot`); the first
+patient who accepts is booked and leaves the list. Patient data: the reception's (clinic
+roles), per company.
+"""
+
+import pytz
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, ValidationError
+
+from .medpulse_reminder import company_tz
+
+RECEPTION = "medpulse_clinic.group_clinic_receptionist"
+
+PRIORITIES = [("0", "Normal"), ("1", "High"), ("2", "Urgent")]
+#: Field name of each weekday, Monday first (``datetime.weekday()``).
+WEEKDAYS = ("day_mon", "day_tue", "day_wed", "day_thu", "day_fri", "day_sat", "day_sun")
+
+
+class MedpulseWaitlist(models.Model):
+    _name = "medpulse.waitlist"
+    _description = "Waiting list entry"
+    _inherit = ["mail.thread", "medpulse.company.scoped"]
+    _order = "priority desc, waiting_since, id"
+
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company,
+    )
+    patient_id = fields.Many2one(
+        "medpulse.patient", required=True, index=True, tracking=True, ondelete="cascade",
+        domain="[('company_id', '=', company_id)]",
+    )
+    patient_phone = fields.Char(related="patient_id.phone", string="Phone")
+    doctor_id = fields.Many2one(
+        "medpulse.doctor", index=True, tracking=True,
+        help="The doctor the patient waits for; empty: any doctor of the specialty.",
+    )
+    specialty_id = fields.Many2one(
+        "medpulse.specialty", compute="_compute_specialty_id", store=True, readonly=False,
+        index=True, tracking=True,
+    )
+    service_id = fields.Many2one(
+        "medpulse.service", tracking=True,
+        help="Empty: any service of the doctor or the specialty.",
+    )
+    day_mon = fields.Boolean("Mon", default=True)
+    day_tue = fields.Boolean("Tue", default=True)
+    day_wed = fields.Boolean("Wed", default=True)
+    day_thu = fields.Boolean("Thu", default=True)
+    day_fri = fields.Boolean("Fri", default=True)
+    day_sat = fields.Boolean("Sat")
+    day_sun = fields.Boolean("Sun")
+    hour_from = fields.Float(
+        "From", default=8.0, help="The earliest start the patient accepts (clinic's time).")
+    hour_to = fields.Float(
+        "To", default=20.0, help="The latest end the patient accepts (clinic's time).")
+    priority = fields.Selection(PRIORITIES, default="0", required=True, index=True, tracking=True)
+    waiting_since = fields.Datetime(
+        "Waiting since", required=True, default=fields.Datetime.now, index=True)
+    notes = fields.Text()
+    state = fields.Selection(
+        [("waiting", "Waiting"), ("booked", "Booked"), ("cancelled", "Cancelled")],
+        default="waiting", required=True, index=True, tracking=True, copy=False,
+    )
+    appointment_id = fields.Many2one(
+        "medpulse.appointment", string="Booked appointment", readonly=True, copy=False,
+        ondelete="set null",
+    )
+    offer_ids = fields.One2many("medpulse.waitlist.offer", "entry_id", string="Offers",
+                                readonly=True)
+    wanted = fields.Char("Waiting for", compute="_compute_wanted")
+
+    @api.depends("doctor_id")
+    def _compute_specialty_id(self):
+        for entry in self:
+            entry.specialty_id = entry.doctor_id.specialty_id or entry.specialty_id
+
+    @api.depends("doctor_id", "specialty_id", "service_id")
+    def _compute_wanted(self):
+        for entry in self:
+            parts = [entry.doctor_id.name or entry.specialty_id.name, entry.service_id.name]
+            entry.wanted = ", ".join(part for part in parts if part)
+
+    @api.depends("patient_id", "wanted")
+    def _compute_display_name(self):
+        for entry in self:
+            entry.display_name = " — ".join(p for p in (entry.patient_id.name, entry.wanted) if p)
+
+    @api.constrains("doctor_id", "specialty_id", "hour_from", "hour_to", "patient_id",
+                    "company_id", *WEEKDAYS)
+    def _check_entry(self):
+        for entry in self:
+            if not entry.doctor_id and not entry.specialty_id:
+                raise ValidationError(_("Choose the doctor or the specialty the patient waits for."))
+            if not 0 <= entry.hour_from < entry.hour_to <= 24:
+                raise ValidationError(_("The hours must be within the day, \"From\" before \"To\"."))
+            if not any(entry[day] for day in WEEKDAYS):
+                raise ValidationError(_("Tick at least one day of the week."))
+            if entry.patient_id.company_id != entry.company_id:
+                raise ValidationError(_("The patient belongs to another company."))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        entries = super().create(vals_list)
+        entries._check_linked_access()
+        return entries
+
+    def write(self, vals):
+        result = super().write(vals)
+        if {"patient_id", "doctor_id", "specialty_id", "service_id"} & set(vals):
+            self._check_linked_access()
+        return result
+
+    def _check_linked_access(self):
+        """A client sends any id over RPC: the patient, doctor and service must be ones the
+        user may read (another company's are not)."""
+        if self.env.su:
+            return
+        if not self.env.user.has_group(RECEPTION):
+            raise AccessError(_("Only the reception keeps the waiting list."))
+        for entry in self:
+            for record in (entry.patient_id, entry.doctor_id, entry.specialty_id,
+                           entry.service_id):
+                record.check_access("read")
+
+    # ------------------------------------------------------------ matching
+
+    def _matches(self, slot):
+        """Whether the entry accepts ``slot`` (a ``medpulse.waitlist.slot``): its doctor, or
+        one of its specialty; its service or any; a day and hours it accepts, in the
+        clinic's time zone."""
+        self.ensure_one()
+        if self.state != "waiting" or self.company_id != slot.company_id:
+            return False
+        if self.patient_id == slot.patient_id:
+            return False
+        if self.doctor_id:
+            if self.doctor_id != slot.doctor_id:
+                return False
+        elif self.specialty_id != slot.doctor_id.specialty_id:
+            return False
+        if self.service_id and self.service_id != slot.service_id:
+            return False
+        tz = company_tz(self.company_id)
+        start = pytz.utc.localize(slot.start).astimezone(tz)
+        stop = pytz.utc.localize(slot.stop).astimezone(tz)
+        if not self[WEEKDAYS[start.weekday()]]:
+            return False
+        begin = start.hour + start.minute / 60
+        end = stop.hour + stop.minute / 60 if stop.date() == start.date() else 24
+        return self.hour_from <= begin and end <= self.hour_to
+
+    @api.model
+    def _matching(self, slot):
+        """The waiting entries of the slot's company that accept it, the most urgent and
+        the longest waiting first."""
+        candidates = self.sudo().search([
+            ("company_id", "=", slot.company_id.id),
+            ("state", "=", "waiting"),
+            ("waiting_since", "<=", slot.freed_at),
+            "|", ("doctor_id", "=", slot.doctor_id.id),
+            "&", ("doctor_id", "=", False), ("specialty_id", "=", slot.doctor_id.specialty_id.id),
+        ])
+        return candidates.filtered(lambda entry: entry._matches(slot))
+
+    # ------------------------------------------------------------ actions
+
+    def action_cancel(self):
+        self.write({"state": "cancelled"})
+        return True
+
+    def action_reopen(self):
+        self.write({"state": "waiting"})
+        return True
+
+    @api.model
+    def _card_entries(self, patient):
+        """What the incoming card says of ``patient``'s waiting: for whom, since when."""
+        entries = self.sudo().search([("patient_id", "=", patient.id), ("state", "=", "waiting")])
+        return [
+            {"id": entry.id, "wanted": entry.wanted or "",
+             "since": fields.Datetime.to_string(entry.waiting_since)}
+            for entry in entries
+        ]
