@@ -25,7 +25,7 @@ WEEKDAYS = ("day_mon", "day_tue", "day_wed", "day_thu", "day_fri", "day_sat", "d
 class MedpulseWaitlist(models.Model):
     _name = "medpulse.waitlist"
     _description = "Waiting list entry"
-    _inherit = ["mail.thread", "medpulse.company.scoped"]
+    _inherit = ["mail.thread"]
     _order = "priority desc, waiting_since, id"
 
     company_id = fields.Many2one(
@@ -106,27 +106,28 @@ class MedpulseWaitlist(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        entries = super().create(vals_list)
-        entries._check_linked_access()
-        return entries
+        for vals in vals_list:
+            self._check_linked_access(vals)
+        return super().create(vals_list)
 
     def write(self, vals):
-        result = super().write(vals)
-        if {"patient_id", "doctor_id", "specialty_id", "service_id"} & set(vals):
-            self._check_linked_access()
-        return result
+        self._check_linked_access(vals)
+        return super().write(vals)
 
-    def _check_linked_access(self):
-        """A client sends any id over RPC: the patient, doctor and service must be ones the
-        user may read (another company's are not)."""
+    @api.model
+    def _check_linked_access(self, vals):
+        """A client sends any id over RPC: the patient, doctor, specialty and service must
+        be ones the user may read, the company one the user works in (checked before the
+        record is written, so that another company's ids are refused as such)."""
         if self.env.su:
             return
         if not self.env.user.has_group(RECEPTION):
             raise AccessError(_("Only the reception keeps the waiting list."))
-        for entry in self:
-            for record in (entry.patient_id, entry.doctor_id, entry.specialty_id,
-                           entry.service_id):
-                record.check_access("read")
+        if vals.get("company_id") and vals["company_id"] not in self.env.companies.ids:
+            raise AccessError(_("This company is not one of the companies you are working in."))
+        for name in ("patient_id", "doctor_id", "specialty_id", "service_id"):
+            if vals.get(name):
+                self.env[self._fields[name].comodel_name].browse(vals[name]).check_access("read")
 
     # ------------------------------------------------------------ matching
 

@@ -44,6 +44,7 @@ class MedpulseWaitlistOffer(models.Model):
     doctor_id = fields.Many2one(related="slot_id.doctor_id")
     service_id = fields.Many2one(related="slot_id.service_id")
     slot_state = fields.Selection(related="slot_id.state", string="Slot state")
+    entry_state = fields.Selection(related="entry_id.state", string="Entry state")
     call_only = fields.Boolean(related="slot_id.call_only")
     state = fields.Selection(OFFER_STATES, default="to_offer", required=True, readonly=True,
                              index=True)
@@ -72,6 +73,9 @@ class MedpulseWaitlistOffer(models.Model):
         self.check_access("write")
         if self.state in ("accepted", "declined", "slot_taken") or self.slot_state != "open":
             raise UserError(_("This offer is closed: the time is taken or the patient declined."))
+        if self.entry_state != "waiting":
+            raise UserError(_("%(patient)s is no longer on the waiting list.",
+                              patient=self.patient_id.name))
 
     def _mark(self, state, **extra):
         self.sudo().write(dict(
@@ -87,8 +91,7 @@ class MedpulseWaitlistOffer(models.Model):
         patient = self.patient_id
         return self.env["medpulse.sms"]._send(patient, text, patient.phone_ids[:1].number_e164)
 
-    @staticmethod
-    def _notify(message, kind="success"):
+    def _notify(self, message, kind="success"):
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",

@@ -156,12 +156,16 @@ class MedpulseWaitlistSlot(models.Model):
                 state=dict(self._fields["state"]._description_selection(self.env))[state],
             ))
 
-    def _book(self, offer):
+    def _book(self, offer, now=None):
         """Book ``offer``'s patient into the slot, as the current user (the schedule's rules
         apply: double booking is refused); the patient leaves the list, the other offers of
-        the slot are "slot taken". Returns the appointment."""
+        the slot are "slot taken". Returns the appointment. ``now``: the booking's time, for
+        the refill report (tests construct it)."""
         self._lock_open()
         entry = offer.entry_id.sudo()
+        if entry.state != "waiting":
+            raise UserError(_("%(patient)s is no longer on the waiting list.",
+                              patient=entry.patient_id.name))
         appointment = self.env["medpulse.appointment"].create({
             "patient_id": entry.patient_id.id,
             "doctor_id": self.doctor_id.id,
@@ -171,7 +175,7 @@ class MedpulseWaitlistSlot(models.Model):
             "company_id": self.company_id.id,
         })
         appointment.message_post(body=_("Booked from the waiting list (a freed time)."))
-        now = fields.Datetime.now()
+        now = now or fields.Datetime.now()
         slot = self.sudo()
         slot.write({
             "state": "refilled", "booked_appointment_id": appointment.id,
