@@ -58,6 +58,7 @@
     ],
     "demo": [
         "demo/medpulse_reminder_demo.xml",
+        "demo/medpulse_waitlist_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [
@@ -84,6 +85,7 @@
             "medpulse_telephony/static/tests/tours/ledger_tours.js",
             "medpulse_telephony/static/tests/tours/health_incidents_tour.js",
             "medpulse_telephony/static/tests/tours/wallboard_tours.js",
+            "medpulse_telephony/static/tests/tours/waitlist_tours.js",
         ],
         "web.assets_unit_tests": [
             "medpulse_telephony/static/tests/card_test_helpers.js",

@@ -8,6 +8,8 @@ patient who accepts is booked and leaves the list. Patient data: the reception's
 roles), per company.
 """
 
+from datetime import timedelta
+
 import pytz
 
 from odoo import _, api, fields, models
@@ -188,3 +190,81 @@ class MedpulseWaitlist(models.Model):
              "since": fields.Datetime.to_string(entry.waiting_since)}
             for entry in entries
         ]
+
+    # ------------------------------------------------------------ demo
+
+    @api.model
+    def _load_demo_waitlist(self):
+        """Demo data (``demo/medpulse_waitlist_demo.xml``): a few patients waiting, then the
+        administrator cancels a coming appointment, whose time is offered to the two who
+        match it; and last week's freed times for the report (one refilled, one lost). Only
+        when the addon is installed: ``-u`` loads new demo files too."""
+        module = self.env["ir.module.module"].search([("name", "=", "medpulse_telephony")])
+        if module.state != "to install":
+            return
+        now = fields.Datetime.now()
+        Appointment = self.env["medpulse.appointment"]
+        target = Appointment.search([
+            ("state", "in", ("scheduled", "confirmed")),
+            ("start", ">", now + timedelta(hours=30)),
+            ("doctor_id.specialty_id", "!=", False),
+        ], order="start", limit=1)
+        patients = [self.env.ref(f"medpulse_clinic.demo_patient_{index:02d}",
+                                 raise_if_not_found=False) for index in (5, 17, 23, 41, 44)]
+        if not target or not all(patients):
+            return
+        patients = [p for p in patients if p != target.patient_id]
+        tz = company_tz(target.company_id)
+        local_start = pytz.utc.localize(target.start).astimezone(tz)
+        local_stop = pytz.utc.localize(target.stop).astimezone(tz)
+        every_day = dict.fromkeys(WEEKDAYS, True)
+        other_doctor = self.env["medpulse.doctor"].search([
+            ("specialty_id", "not in", target.doctor_id.specialty_id.ids),
+            ("specialty_id", "!=", False)], order="id", limit=1)
+        days = timedelta(days=1)
+        values = [
+            dict(every_day, patient_id=patients[0].id, doctor_id=target.doctor_id.id,
+                 priority="1", waiting_since=now - 12 * days,
+                 hour_from=max(0, local_start.hour - 2), hour_to=min(24, local_stop.hour + 3),
+                 notes="Просит пораньше: боли усилились"),
+            dict(every_day, patient_id=patients[1].id,
+                 specialty_id=target.doctor_id.specialty_id.id, waiting_since=now - 20 * days,
+                 hour_from=0, hour_to=24),
+            dict(patient_id=patients[2].id, doctor_id=other_doctor.id, priority="2",
+                 waiting_since=now - 3 * days, notes="Только после работы", hour_from=17,
+                 hour_to=20),
+            dict(patient_id=patients[3].id, doctor_id=other_doctor.id,
+                 waiting_since=now - 7 * days, day_sat=True),
+        ]
+        self.create(values)
+        target.with_user(self.env.ref("base.user_admin")).action_cancel()
+        self._load_demo_history(now)
+
+    @api.model
+    def _load_demo_history(self, now):
+        """Last week's freed times, for the refill report: a past cancellation refilled
+        after five hours by a visit that took place, and one that nobody took."""
+        Appointment = self.env["medpulse.appointment"]
+        week_ago = now - timedelta(days=7)
+        lost = Appointment.search([("state", "=", "cancelled"), ("start", "<", week_ago)],
+                                  order="start desc", limit=1)
+        done = Appointment.search([("state", "=", "done"), ("start", "<", week_ago)],
+                                  order="start desc", limit=1)
+        Slot = self.env["medpulse.waitlist.slot"]
+        for appointment, refill in ((lost, None), (done, done)):
+            if not appointment:
+                continue
+            freed_at = appointment.start - timedelta(days=2)
+            values = {
+                "company_id": appointment.company_id.id, "doctor_id": appointment.doctor_id.id,
+                "service_id": appointment.service_id.id, "start": appointment.start,
+                "stop": appointment.stop, "reason": "cancelled", "freed_at": freed_at,
+            }
+            if refill:
+                values.update(state="refilled", booked_appointment_id=refill.id,
+                              refilled_at=freed_at + timedelta(hours=5), refilled_count=1,
+                              refill_hours=5.0)
+            else:
+                values.update(state="lost", lost_count=1, source_appointment_id=lost.id,
+                              patient_id=lost.patient_id.id)
+            Slot.create(values)

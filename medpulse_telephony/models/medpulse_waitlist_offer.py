@@ -7,7 +7,7 @@ then records the answer: accepted (booked, see :meth:`MedpulseWaitlistSlot._book
 declined. The entry's bookkeeping is the list's own (its buttons, as superuser).
 """
 
-from odoo import _, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import format_datetime
 
@@ -55,6 +55,11 @@ class MedpulseWaitlistOffer(models.Model):
     _sql_constraints = [
         ("slot_entry_uniq", "UNIQUE(slot_id, entry_id)", "The slot is offered once per entry."),
     ]
+
+    @api.depends("entry_id", "slot_id")
+    def _compute_display_name(self):
+        for offer in self:
+            offer.display_name = f"{offer.patient_id.name or ''} — {offer.slot_id.display_name}"
 
     def write(self, vals):
         if not self.env.su:
