@@ -98,9 +98,11 @@ class MedpulseWaitlist(models.Model):
     def _check_entry(self):
         for entry in self:
             if not entry.doctor_id and not entry.specialty_id:
-                raise ValidationError(_("Choose the doctor or the specialty the patient waits for."))
+                raise ValidationError(
+                    _("Choose the doctor or the specialty the patient waits for."))
             if not 0 <= entry.hour_from < entry.hour_to <= 24:
-                raise ValidationError(_("The hours must be within the day, \"From\" before \"To\"."))
+                raise ValidationError(
+                    _("The hours must be within the day, \"From\" before \"To\"."))
             if not any(entry[day] for day in WEEKDAYS):
                 raise ValidationError(_("Tick at least one day of the week."))
             if entry.patient_id.company_id != entry.company_id:

@@ -409,12 +409,13 @@ class TestTwoOperatorsOneSlot(TransactionCase):
             barrier = threading.Barrier(2)
             results = {}
 
-            def accept(index, offer_id, barrier=barrier, results=results):
+            def accept(index, offer_id, barrier=barrier, results=None):
                 try:
                     with self.registry.cursor() as cr:
                         env = self.environment(cr, self.ids["users"][index])
                         offer = env["medpulse.waitlist.offer"].browse(offer_id)
-                        offer.slot_id.state  # noqa: B018 - read before the race starts
+                        # Read before the race starts: both transactions' snapshots begin.
+                        self.assertEqual(offer.slot_id.state, "open")
                         barrier.wait()
                         offer.action_accept()
                     results[index] = "booked"
@@ -423,7 +424,7 @@ class TestTwoOperatorsOneSlot(TransactionCase):
                 except Exception as error:  # noqa: BLE001 - reported by the test
                     results[index] = repr(error)
 
-            threads = [threading.Thread(target=accept, args=(index, offer_id))
+            threads = [threading.Thread(target=accept, args=(index, offer_id, barrier, results))
                        for index, offer_id in enumerate(offers)]
             for thread in threads:
                 thread.start()
