@@ -88,7 +88,7 @@ registry.category("web_tour.tours").add("medpulse_waitlist_list_tour", {
         },
         {
             content: "The entry: for whom, which hours",
-            trigger: ".o_form_view .o_field_widget[name=doctor_id]:contains(Doctor Reminder)",
+            trigger: ".o_form_view .o_field_widget[name=doctor_id] input:value(Doctor Reminder)",
         },
         {
             trigger: ".o_form_view .o_field_widget[name=hour_from] input:value(09:00)",
