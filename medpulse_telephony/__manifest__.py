@@ -11,6 +11,7 @@
     "data": [
         "security/medpulse_telephony_security.xml",
         "security/ir.model.access.csv",
+        "security/medpulse_waitlist_security.xml",
         "data/medpulse_call_event_data.xml",
         "data/medpulse_call_reconcile_data.xml",
         "data/medpulse_call_refold_data.xml",
@@ -20,6 +21,7 @@
         "data/medpulse_telephony_incident_data.xml",
         "data/medpulse_sms_template_data.xml",
         "data/medpulse_reminder_data.xml",
+        "data/medpulse_waitlist_data.xml",
         "views/medpulse_call_templates.xml",
         "views/medpulse_call_recording_templates.xml",
         "views/medpulse_telephony_health_templates.xml",
@@ -52,9 +54,11 @@
         "data/medpulse_call_ledger_data.xml",
         "views/medpulse_call_ledger_views.xml",
         "views/menus.xml",
+        "views/medpulse_waitlist_views.xml",
     ],
     "demo": [
         "demo/medpulse_reminder_demo.xml",
+        "demo/medpulse_waitlist_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [
@@ -81,6 +85,7 @@
             "medpulse_telephony/static/tests/tours/ledger_tours.js",
             "medpulse_telephony/static/tests/tours/health_incidents_tour.js",
             "medpulse_telephony/static/tests/tours/wallboard_tours.js",
+            "medpulse_telephony/static/tests/tours/waitlist_tours.js",
         ],
         "web.assets_unit_tests": [
             "medpulse_telephony/static/tests/card_test_helpers.js",

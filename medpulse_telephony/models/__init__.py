@@ -32,3 +32,6 @@ from . import medpulse_reminder
 from . import medpulse_confirmation_item
 from . import medpulse_confirmation_progress
 from . import medpulse_wallboard
+from . import medpulse_waitlist
+from . import medpulse_waitlist_slot
+from . import medpulse_waitlist_offer

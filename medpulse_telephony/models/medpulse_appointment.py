@@ -59,7 +59,9 @@ class MedpulseAppointment(models.Model):
     def write(self, vals):
         """A time confirmed by the patient is no longer confirmed once the appointment moves
         (unless the confirmation call moved it); reminders and confirmation calls of a time
-        that is no longer the appointment's, or of a cancelled appointment, are dropped."""
+        that is no longer the appointment's, or of a cancelled appointment, are dropped.
+        A future time freed by a cancellation or a move is offered to the waiting list."""
+        freed = self.env["medpulse.waitlist.slot"]._freed_by(self, vals)
         moving = self.browse()
         if "start" in vals:
             start = fields.Datetime.to_datetime(vals["start"])
@@ -74,4 +76,6 @@ class MedpulseAppointment(models.Model):
                 confirmed.write({"confirmation_state": "none"})
         if moving or ending:
             self.env["medpulse.reminder"]._on_appointments_changed(moving | ending)
+        if freed:
+            self.env["medpulse.waitlist.slot"]._offer_freed(freed)
         return result

@@ -1189,11 +1189,13 @@ class MedpulseCall(models.Model):
             "appointments": [],
             "recent_calls": 0,
             "can_sms": False,
+            "can_waitlist": False,
         }
         if not Patient.has_access("read"):
             data["restricted"] = True
             return data
         data["can_sms"] = self.env["medpulse.sms"]._may_send(user)
+        data["can_waitlist"] = env["medpulse.waitlist"].has_access("create")
         try:
             patients = Patient.search([("id", "in", call.patient_ids.ids)])
             # The card shows every doctor's history, whatever the recipient's clinic role.
@@ -1976,4 +1978,6 @@ def _patient_card(patient):
         or False,
         "consent_call": bool(patient.consent_call),
         "consent_sms": bool(patient.consent_sms),
+        # Issue 22: "on the waiting list for ... since ...".
+        "waitlist": patient.env["medpulse.waitlist"]._card_entries(patient),
     }

@@ -155,6 +155,12 @@ class ResCompany(models.Model):
         help="The sender name the patient sees, as allowed in the PBX account (leave empty "
         "for the account's default).",
     )
+    # Issue 22: the waiting list.
+    medpulse_waitlist_call_only_hours = fields.Integer(
+        string="Offer by call only within (hours)", default=24,
+        help="A freed time that starts sooner than this is offered to waiting patients by "
+        "a call only: an SMS asking to call back would come too late.",
+    )
     medpulse_pbx_last_error_at = fields.Datetime(
         string="Last PBX error at", readonly=True, copy=False
     )

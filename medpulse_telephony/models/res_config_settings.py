@@ -88,6 +88,10 @@ class ResConfigSettings(models.TransientModel):
     medpulse_consent_sms_default = fields.Boolean(
         related="company_id.medpulse_consent_sms_default", readonly=False
     )
+    # Issue 22: the waiting list.
+    medpulse_waitlist_call_only_hours = fields.Integer(
+        related="company_id.medpulse_waitlist_call_only_hours", readonly=False
+    )
 
     @api.depends("company_id")
     def _compute_medpulse_pbx_webhook_url(self):

@@ -126,6 +126,17 @@ class CrawlDatabase:
             "start": Appointment._find_next_free_slot(doctor, service, first.stop),
         })
         self._remind(company, key, first | second)
+        # Issue 22, part 3: the second patient waits; a booking cancelled later offers its time.
+        self.env["medpulse.waitlist"].with_user(receptionist).with_company(company).create({
+            "patient_id": patients[1].id, "doctor_id": doctor.id, "hour_from": 0, "hour_to": 24,
+            "day_sat": True, "day_sun": True,
+            "waiting_since": fields.Datetime.now() - timedelta(days=3),
+        })
+        freed = Appointment.create({
+            "patient_id": third.id, "doctor_id": doctor.id, "service_id": service.id,
+            "start": Appointment._find_next_free_slot(doctor, service, second.stop),
+        })
+        freed.action_cancel()
 
     def _remind(self, company, key, appointments):
         """Issue 21, part 2: tomorrow's reminders (an SMS through the emulator unless the

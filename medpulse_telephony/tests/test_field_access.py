@@ -91,6 +91,10 @@ READERS = {
     # appointment by field groups).
     "medpulse.reminder": CALLS,
     "medpulse.confirmation.item": CALLS,
+    # Issue 22, part 3: the waiting list, its freed slots and their offers: the reception's.
+    "medpulse.waitlist": RECEPTION,
+    "medpulse.waitlist.slot": RECEPTION,
+    "medpulse.waitlist.offer": RECEPTION,
 }
 #: What a field holds -> who may see it (among the readers of its record). "label" is
 #: read by all readers, with the patient's name only for the clinic roles; "own" is
@@ -305,6 +309,27 @@ CLASSIFICATION = {
         "next_free_slots": "patient",
         "number": "call",
         "display_name": "call",
+    },
+    # Issue 22, part 3: who waits and for what, and who was offered a freed time.
+    "medpulse.waitlist": {
+        "patient_id": "patient",
+        "patient_phone": "patient",
+        "appointment_id": "patient",
+        "notes": "patient",
+        "display_name": "patient",
+    },
+    "medpulse.waitlist.slot": {
+        "patient_id": "patient",
+        "source_appointment_id": "patient",
+        "booked_appointment_id": "patient",
+        "display_name": "staff",
+    },
+    "medpulse.waitlist.offer": {
+        "patient_id": "patient",
+        "patient_phone": "patient",
+        "consent_sms": "patient",
+        "notes": "patient",
+        "display_name": "patient",
     },
     "medpulse.reminder.rule": {"name": "staff", "display_name": "staff"},
     "medpulse.confirmation.progress": {"display_name": "staff"},
@@ -693,8 +718,26 @@ class TestFieldAccess(TransactionCase):
             "patient_id": cls.patient.id, "number": "+" + CALLER,
             "appointment_start": upcoming.start, "list_date": upcoming.start.date(),
         })
+        # Issue 22, part 3: the patient waits; the upcoming appointment's time, freed.
+        waiting = env["medpulse.waitlist"].sudo().create({
+            "company_id": cls.company.id, "patient_id": cls.patient.id,
+            "doctor_id": cls.doctor.id, "notes": "Fieldnote: earlier, please",
+            "state": "booked", "appointment_id": upcoming.id,
+        })
+        slot = env["medpulse.waitlist.slot"].sudo().create({
+            "company_id": cls.company.id, "doctor_id": cls.doctor.id,
+            "service_id": upcoming.service_id.id, "start": upcoming.start,
+            "stop": upcoming.stop, "patient_id": cls.patient.id,
+            "source_appointment_id": upcoming.id, "booked_appointment_id": upcoming.id,
+            "reason": "cancelled", "freed_at": fields.Datetime.now(),
+        })
+        offer = env["medpulse.waitlist.offer"].sudo().create(
+            {"slot_id": slot.id, "entry_id": waiting.id})
         cls.subjects = {
             "medpulse.reminder": cls.reminder,
+            "medpulse.waitlist": waiting,
+            "medpulse.waitlist.slot": slot,
+            "medpulse.waitlist.offer": offer,
             "medpulse.confirmation.item": cls.item,
             "medpulse.sms": cls.sms,
             "medpulse.patient": cls.patient,

@@ -189,6 +189,11 @@ MIGRATED = {
         "issue 20 follow-up: no events is red where 5 calls usually come (the default)",
         _equals("medpulse_health_silence_min_calls", 5),
     ),
+    # Issue 22 (waiting list): freed times within 24 hours are offered by a call only.
+    ("res.company", "medpulse_waitlist_call_only_hours"): (
+        "issue 22: a freed time within 24 hours is offered by a call only",
+        _equals("medpulse_waitlist_call_only_hours", 24),
+    ),
     # Issue 23 (wallboard): since when an operator is away; nobody was away before.
     ("res.users", "medpulse_pbx_away_since"): (
         "issue 23: no operator was away before the upgrade", _empty("medpulse_pbx_away_since"),
@@ -219,6 +224,10 @@ NEW_MODELS = {
     "medpulse.reminder.rule": ("issue 21: reminder rules, the demo's two (none otherwise)", 2),
     "medpulse.reminder": ("issue 21: the reminders, built by the job after the upgrade", 0),
     "medpulse.confirmation.item": ("issue 21: the confirmation call list, filled by them", 0),
+    # Issue 22, part 3: the demo's waiting list is made at installation only.
+    "medpulse.waitlist": ("issue 22: the waiting list, entered after the upgrade", 0),
+    "medpulse.waitlist.slot": ("issue 22: the times freed after the upgrade", 0),
+    "medpulse.waitlist.offer": ("issue 22: their offers to the waiting list", 0),
 }
 
 
