@@ -43,6 +43,7 @@
         "wizards/medpulse_sms_send_views.xml",
         "views/medpulse_sms_views.xml",
         "views/medpulse_reminder_views.xml",
+        "views/medpulse_confirmation_item_views.xml",
         "views/medpulse_wallboard_views.xml",
         "views/res_config_settings_views.xml",
         "views/res_users_views.xml",
@@ -55,6 +56,7 @@
     ],
     "demo": [
         "demo/medpulse_reminder_demo.xml",
+        "demo/medpulse_recall_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [
@@ -81,6 +83,7 @@
             "medpulse_telephony/static/tests/tours/ledger_tours.js",
             "medpulse_telephony/static/tests/tours/health_incidents_tour.js",
             "medpulse_telephony/static/tests/tours/wallboard_tours.js",
+            "medpulse_telephony/static/tests/tours/card_appointment_tours.js",
         ],
         "web.assets_unit_tests": [
             "medpulse_telephony/static/tests/card_test_helpers.js",
