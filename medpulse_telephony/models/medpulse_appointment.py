@@ -70,14 +70,17 @@ class MedpulseAppointment(models.Model):
     def write(self, vals):
         """A time confirmed by the patient is no longer confirmed once the appointment moves
         (unless the confirmation call moved it); reminders and confirmation calls of a time
-        that is no longer the appointment's, or of a cancelled appointment, are dropped."""
+        that is no longer the appointment's, or of a cancelled appointment, are dropped. A
+        no-show goes on the recall list, and leaves it when it is undone."""
         moving = self.browse()
         if "start" in vals:
             start = fields.Datetime.to_datetime(vals["start"])
             moving = self.filtered(lambda appointment: appointment.start != start)
-        no_show = self.browse()
+        no_show = undone = self.browse()
         if vals.get("state") == "no_show":
             no_show = self.filtered(lambda appointment: appointment.state != "no_show")
+        elif vals.get("state"):
+            undone = self.filtered(lambda appointment: appointment.state == "no_show")
         ending = self.browse()
         if vals.get("state") and vals["state"] not in ACTIVE_STATES:
             ending = self.filtered(lambda appointment: appointment.state in ACTIVE_STATES)
@@ -90,6 +93,8 @@ class MedpulseAppointment(models.Model):
             self.env["medpulse.reminder"]._on_appointments_changed(moving | ending)
         if no_show:
             self.env["medpulse.confirmation.item"]._list_no_shows(no_show)
+        if undone:  # not a no-show after all: no recall
+            self.env["medpulse.confirmation.item"]._on_appointments_changed(undone)
         return result
 
     # ------------------------------------------------ the patient's word (issue 22)

@@ -114,7 +114,7 @@ class TestCardAppointments(CardAppointmentCase, TransactionCase):
         call = self.call().with_user(self.operator1)
         offer = call.get_card_outreach(self.patient.id)
         self.assertFalse(offer["appointment"])
-        self.assertEqual(offer["last"], {"doctor": "Doctor Card", "service": "Card Check-up"})
+        self.assertEqual(offer["last"], {"doctor": "Doctor Card", "service": "[CARD22] Card Check-up"})
         self.assertEqual(len(offer["slots"]), 3)
         answer = call.action_card_book(self.patient.id, offer["slots"][0]["start"])
         self.assertTrue(answer["ok"], answer)
@@ -171,7 +171,7 @@ class TestCardAppointments(CardAppointmentCase, TransactionCase):
             call.action_card_move(theirs.id, self.in_days(3))
         self.assertEqual(theirs.state, "scheduled")
         # Another patient's appointment of the same company is not the caller's either.
-        other = self.env["medpulse.patient"].sudo().create({"last_name": "Other"})
+        other = self.env["medpulse.patient"].sudo().create({"last_name": "Other", "first_name": "Olga"})
         with self.assertRaisesRegex(UserError, "not the caller"):
             call.action_card_cancel(self.book(self.in_days(4), patient=other).id, "x")
 
@@ -282,7 +282,10 @@ class TestTwoOperatorsSameSlot(TransactionCase):
 
 
 @tagged("post_install", "-at_install")
-class TestNoShowRecall(CardAppointmentCase, TransactionCase):
+class TestNoShowRecall(CardAppointmentCase, HttpCase):
+    """HttpCase: "Next patient" claims on a cursor of its own, which a TransactionCase's
+    transaction would not see (as ``TestConfirmationList``)."""
+
     def no_show(self, days=-1):
         appointment = self.book(self.in_days(days), state="confirmed")
         appointment.with_user(self.operator1).action_no_show()
