@@ -114,7 +114,8 @@ class TestCardAppointments(CardAppointmentCase, TransactionCase):
         call = self.call().with_user(self.operator1)
         offer = call.get_card_outreach(self.patient.id)
         self.assertFalse(offer["appointment"])
-        self.assertEqual(offer["last"], {"doctor": "Doctor Card", "service": "[CARD22] Card Check-up"})
+        self.assertEqual(offer["last"],
+                         {"doctor": "Doctor Card", "service": "[CARD22] Card Check-up"})
         self.assertEqual(len(offer["slots"]), 3)
         answer = call.action_card_book(self.patient.id, offer["slots"][0]["start"])
         self.assertTrue(answer["ok"], answer)
@@ -171,7 +172,8 @@ class TestCardAppointments(CardAppointmentCase, TransactionCase):
             call.action_card_move(theirs.id, self.in_days(3))
         self.assertEqual(theirs.state, "scheduled")
         # Another patient's appointment of the same company is not the caller's either.
-        other = self.env["medpulse.patient"].sudo().create({"last_name": "Other", "first_name": "Olga"})
+        other = self.env["medpulse.patient"].sudo().create(
+            {"last_name": "Other", "first_name": "Olga"})
         with self.assertRaisesRegex(UserError, "not the caller"):
             call.action_card_cancel(self.book(self.in_days(4), patient=other).id, "x")
 
@@ -403,3 +405,90 @@ class TestCardAppointmentTours(CardAppointmentCase, HttpCase):
                     "medpulse_recall_list_tour", login=user.login)
                 item = self.Item.search([("appointment_id", "=", appointment.id)])
                 self.assertEqual((item.outcome, item.worked_by_id), ("declined", user))
+
+
+#: README, "Access matrix", the card's appointments and the recall list (issue 22): role ->
+#: what it may do (else refused).
+CARD22_MATRIX = {
+    "operator": set(),
+    "receptionist": {"card_appointment", "card_actions", "read_recall_list",
+                     "work_recall_list"},
+    "doctor": set(),
+    "telephony_manager": set(),
+    "clinic_manager": {"card_appointment", "card_actions", "read_recall_list",
+                       "work_recall_list"},
+    "administrator": {"card_appointment", "card_actions", "read_recall_list",
+                      "work_recall_list"},
+    "portal": set(),
+    "public": set(),
+    "other_company": set(),
+}
+CARD22_ACTIONS = ("card_appointment", "card_actions", "read_recall_list", "work_recall_list")
+
+
+@tagged("post_install", "-at_install")
+class TestCardAppointmentAccessMatrix(CardAppointmentCase, HttpCase):
+    """One check per cell of the README's table, on company A's records."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        from .test_access_matrix import ROLES  # noqa: PLC0415 - the shared role list
+
+        cls.users = {}
+        for role, groups in ROLES.items():
+            if groups is None:
+                cls.users[role] = cls.env.ref("base.public_user")
+            else:
+                cls.users[role] = new_test_user(cls.env, login=f"card22_{role}", groups=groups)
+        company_b = cls.env["res.company"].sudo().create({"name": "Card branch B"})
+        cls.users["other_company"] = new_test_user(
+            cls.env, login="card22_other_company", company_id=company_b.id,
+            company_ids=[Command.set(company_b.ids)],
+            groups="medpulse_clinic.group_clinic_manager,"
+            "medpulse_telephony.group_telephony_manager",
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.appointment = self.book(self.in_days(2))
+        missed = self.book(self.in_days(-1), state="confirmed")
+        missed.action_no_show()
+        self.item = self.Item.search([("appointment_id", "=", missed.id)])
+        self.call_record = self.call()
+
+    def attempt(self, role, action):
+        env = self.env(user=self.users[role])
+        call = self.call_record.with_env(env)
+        if action == "card_appointment":
+            offer = call.get_card_outreach(self.patient.id)
+            return offer["appointment"]["id"] == self.appointment.id and bool(offer["slots"])
+        if action == "card_actions":
+            call.action_card_confirm(self.appointment.id)
+            return self.appointment.sudo().state == "confirmed"
+        if action == "read_recall_list":
+            found = env["medpulse.confirmation.item"].search([("id", "=", self.item.id)])
+            return bool(found.read(["number", "state"]))
+        if action == "work_recall_list":
+            given = env["medpulse.confirmation.item"].with_context(
+                medpulse_list_kind="recall").action_next_patient()
+            if given.get("res_id") != self.item.id:
+                return False
+            self.item.with_env(env).action_declined()
+            return self.item.sudo().outcome == "declined"
+        raise AssertionError(action)
+
+    def test_matrix(self):
+        wrong = []
+        for role, allowed_actions in CARD22_MATRIX.items():
+            for action in CARD22_ACTIONS:
+                with self.subTest(role=role, action=action), self.env.cr.savepoint() as savepoint:
+                    try:
+                        allowed = self.attempt(role, action)
+                    except (AccessError, UserError):
+                        allowed = False
+                    savepoint.rollback()
+                self.env.invalidate_all()
+                if allowed != (action in allowed_actions):
+                    wrong.append(f"{role} {action}: {'allowed' if allowed else 'refused'}")
+        self.assertEqual(wrong, [])
