@@ -299,6 +299,14 @@ export class IncomingCard extends Component {
         }
     }
 
+    get bookAgainLabel() {
+        const last = this.outreach.data.last;
+        return _t("Book again with %(doctor)s, %(service)s:", {
+            doctor: last.doctor,
+            service: last.service,
+        });
+    }
+
     toggleOutreach(mode) {
         this.outreach.mode = this.outreach.mode === mode ? false : mode;
     }
