@@ -374,24 +374,37 @@ class TestNoShowRecall(CardAppointmentCase, HttpCase):
 class TestCardAppointmentTours(CardAppointmentCase, HttpCase):
     """The card's buttons and the recall list in a browser, as each role that sees them."""
 
-    def test_tour_card_appointments_as_receptionist(self):
+    def test_tour_card_appointments_as_reception(self):
+        """As a receptionist and a clinic manager: move, confirm, cancel, then book again."""
         self.book(self.in_days(-10), state="done")
-        appointment = self.book(self.in_days(2))
-        call = self.call()
-        call.sudo().answered_at = fields.Datetime.now()
-        self.start_tour("/odoo", "medpulse_card_appointments_tour", login=self.operator1.login)
-        self.assertEqual(appointment.state, "cancelled")
-        self.assertIn("Tour reason", self.last_note(appointment))
-        booked = self.Appointment.search([("call_id", "=", call.id)])
-        self.assertEqual(len(booked), 1)
-        self.assertEqual(call.outcome_id.code, "booked")
+        clinic_manager = new_test_user(self.env, login="card22_tour_clinic_manager",
+                                       groups="medpulse_clinic.group_clinic_manager")
+        clinic_manager.medpulse_pbx_extension = "106"
+        for user, extension in ((self.operator1, "101"), (clinic_manager, "106")):
+            with self.subTest(login=user.login):
+                appointment = self.book(self.in_days(2, hour=6 + int(extension) % 100))
+                call = self.call(entry=f"E-CARD22-TOUR-{extension}", extension=extension)
+                call.sudo().answered_at = fields.Datetime.now()
+                self.start_tour("/odoo", "medpulse_card_appointments_tour", login=user.login)
+                self.assertEqual(appointment.state, "cancelled")
+                self.assertIn("Tour reason", self.last_note(appointment))
+                booked = self.Appointment.search([("call_id", "=", call.id)])
+                self.assertEqual(len(booked), 1)
+                self.assertEqual(call.outcome_id.code, "booked")
+                booked.action_cancel()  # the next role starts from the same point
 
     def test_tour_card_without_clinic_role(self):
+        """As an operator and a telephony manager without a clinic role: no appointment."""
         self.book(self.in_days(2))
-        call = self.call(extension="104")
-        call.sudo().answered_at = fields.Datetime.now()
-        self.start_tour("/odoo", "medpulse_card_appointments_numbers_only_tour",
-                        login=self.operator_no_clinic.login)
+        telephony_manager = new_test_user(self.env, login="card22_tour_telephony_manager",
+                                          groups="medpulse_telephony.group_telephony_manager")
+        telephony_manager.medpulse_pbx_extension = "107"
+        for user, extension in ((self.operator_no_clinic, "104"), (telephony_manager, "107")):
+            with self.subTest(login=user.login):
+                call = self.call(entry=f"E-CARD22-NUM-{extension}", extension=extension)
+                call.sudo().answered_at = fields.Datetime.now()
+                self.start_tour("/odoo", "medpulse_card_appointments_numbers_only_tour",
+                                login=user.login)
 
     def test_tour_recall_list_as_clinic_roles(self):
         clinic_manager = new_test_user(self.env, login="card22_clinic_manager",
