@@ -302,6 +302,9 @@ class TestNoShowRecall(CardAppointmentCase, HttpCase):
         missed = self.no_show()
         item = self.Item.search([("appointment_id", "=", missed.id)])
         self.assertEqual((item.kind, item.state, item.max_attempts), ("recall", "todo", 3))
+        progress = self.env["medpulse.confirmation.progress"].create(
+            {"company_id": self.company.id, "list_date": item.list_date})
+        self.assertEqual(progress.total_count, 0, "the confirmation progress counts no recall")
         self.assertEqual(self.next_for(self.operator1), item)
         self.assertFalse(self.next_for(self.operator2), "claimed by a colleague")
         self.assertFalse(self.Item.with_user(self.operator2).with_context(
