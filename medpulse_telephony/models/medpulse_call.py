@@ -1375,7 +1375,8 @@ class MedpulseCall(models.Model):
         appointment = self._card_outreach_appointment(appointment_id)
         reason = (reason or "").strip()
         if not reason:
-            raise UserError(_("Write why the patient cancels, then confirm the cancellation again."))
+            raise UserError(_(
+                "Write why the patient cancels, then confirm the cancellation again."))
         appointment._patient_cancels(self._card_history(_(
             "Cancelled by the patient: %(reason)s", reason=reason)))
         return self._card_outreach_done("cancelled", _("The appointment is cancelled."))
