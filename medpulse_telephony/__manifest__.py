@@ -45,6 +45,7 @@
         "wizards/medpulse_sms_send_views.xml",
         "views/medpulse_sms_views.xml",
         "views/medpulse_reminder_views.xml",
+        "views/medpulse_confirmation_item_views.xml",
         "views/medpulse_wallboard_views.xml",
         "views/res_config_settings_views.xml",
         "views/res_users_views.xml",
@@ -59,6 +60,7 @@
     "demo": [
         "demo/medpulse_reminder_demo.xml",
         "demo/medpulse_waitlist_demo.xml",
+        "demo/medpulse_recall_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [
@@ -86,6 +88,7 @@
             "medpulse_telephony/static/tests/tours/health_incidents_tour.js",
             "medpulse_telephony/static/tests/tours/wallboard_tours.js",
             "medpulse_telephony/static/tests/tours/waitlist_tours.js",
+            "medpulse_telephony/static/tests/tours/card_appointment_tours.js",
         ],
         "web.assets_unit_tests": [
             "medpulse_telephony/static/tests/card_test_helpers.js",

@@ -8,7 +8,7 @@ import pytz
 from markupsafe import Markup
 
 from odoo import Command, _, api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL, format_datetime, plaintext2html
 
@@ -1190,12 +1190,14 @@ class MedpulseCall(models.Model):
             "recent_calls": 0,
             "can_sms": False,
             "can_waitlist": False,
+            "can_act": False,
         }
         if not Patient.has_access("read"):
             data["restricted"] = True
             return data
         data["can_sms"] = self.env["medpulse.sms"]._may_send(user)
         data["can_waitlist"] = env["medpulse.waitlist"].has_access("create")
+        data["can_act"] = user.has_group("medpulse_clinic.group_clinic_receptionist")
         try:
             patients = Patient.search([("id", "in", call.patient_ids.ids)])
             # The card shows every doctor's history, whatever the recipient's clinic role.
@@ -1343,6 +1345,173 @@ class MedpulseCall(models.Model):
             company.id, since,
         ))
         return {row[0] for row in self.env.cr.fetchall()}
+
+    # ------------------------------------------- appointments from the card (issue 22)
+
+    # The caller's upcoming appointment is confirmed, moved to one of the doctor's next free
+    # times, or cancelled with a reason; a known patient without one books one of the next
+    # free times of their last doctor and service. Each is the reception's (checked here, not
+    # only hidden on the card), in the call's company, on the caller's own appointments;
+    # each sets the call's outcome and leaves a line in the appointment's history, through
+    # the appointment's own methods (``models/medpulse_appointment.py``), which the call
+    # lists use too. A time taken meanwhile by a colleague gets the double-booking refusal
+    # with the next free time; the card then offers the new free times.
+
+    def _card_outreach_patient(self, patient_id):
+        """The caller (one of the call's patients), checked for the current user."""
+        self.ensure_one()
+        self.check_access("read")
+        call = self.sudo()
+        self.env["medpulse.appointment"]._check_reception(call.company_id)
+        patient = self.env["medpulse.patient"].browse(int(patient_id)).exists()
+        if not patient or patient not in call.patient_ids | call.patient_id:
+            raise UserError(_("This patient is not the caller."))
+        patient.check_access("read")
+        return patient
+
+    def _card_outreach_appointment(self, appointment_id):
+        """One of the caller's appointments to come, checked for the current user."""
+        self.ensure_one()
+        Appointment = self.env["medpulse.appointment"]
+        appointment = Appointment.sudo().browse(int(appointment_id)).exists()
+        if not appointment:
+            raise UserError(_("This appointment no longer exists."))
+        if appointment.company_id != self.sudo().company_id or (
+            appointment.company_id not in self.env.companies
+        ):
+            raise UserError(_(
+                "This appointment belongs to another company: it cannot be changed from "
+                "this call."))
+        self._card_outreach_patient(appointment.patient_id.id)
+        appointment = appointment.with_env(self.env)
+        appointment.check_access("write")
+        if appointment.state not in ("scheduled", "confirmed"):
+            raise UserError(_("This appointment is no longer to come: nothing was changed."))
+        return appointment
+
+    def get_card_outreach(self, patient_id):
+        """What the card offers about ``patient_id``'s appointments: the upcoming one and
+        the doctor's next free times to move it to, or, without one, the next free times of
+        the patient's last doctor and service to book."""
+        patient = self._card_outreach_patient(patient_id)
+        company = self.sudo().company_id
+        Appointment = self.env["medpulse.appointment"]
+        upcoming = Appointment.search([
+            ("patient_id", "=", patient.id), ("company_id", "=", company.id),
+            ("state", "in", ("scheduled", "confirmed")),
+            ("start", ">", fields.Datetime.now()),
+        ], order="start", limit=1)
+        result = {"patient_id": patient.id, "appointment": False, "last": False, "slots": []}
+        if upcoming:
+            result["appointment"] = {
+                "id": upcoming.id,
+                "label": Appointment._slot_offers(company, [upcoming.start])[0]["label"],
+                "doctor": upcoming.doctor_id.display_name,
+                "service": upcoming.service_id.display_name,
+                "confirmed": upcoming.state == "confirmed"
+                or upcoming.confirmation_state == "confirmed",
+            }
+            starts = Appointment._next_free_slots(
+                upcoming.doctor_id, upcoming.service_id, exclude_ids=upcoming.ids,
+                company=company)
+            result["slots"] = Appointment._slot_offers(company, starts)
+            return result
+        last = Appointment.search([
+            ("patient_id", "=", patient.id), ("company_id", "=", company.id),
+            ("state", "=", "done"),
+        ], order="start desc", limit=1)
+        if last:
+            result["last"] = {
+                "doctor": last.doctor_id.display_name,
+                "service": last.service_id.display_name,
+            }
+            starts = Appointment._next_free_slots(last.doctor_id, last.service_id,
+                                                  company=company)
+            result["slots"] = Appointment._slot_offers(company, starts)
+        return result
+
+    def _card_outreach_done(self, code, message):
+        """The action's outcome on the call, the card refreshed, the answer for the card."""
+        outcome = self.env["medpulse.call.outcome"]._for_code(code, self.sudo().company_id)
+        if outcome:
+            self.write({"outcome_id": outcome.id})
+        self._notify_card_update(self.env.user)
+        return {"ok": True, "message": message}
+
+    def _card_history(self, text):
+        """The line left in the appointment's history: what, on which call."""
+        moment = format_datetime(self.env, self.sudo().created_at or fields.Datetime.now(),
+                                 tz=self._user_tz().zone, dt_format="short")
+        return _("%(what)s (incoming call of %(moment)s).", what=text, moment=moment)
+
+    def action_card_confirm(self, appointment_id):
+        appointment = self._card_outreach_appointment(appointment_id)
+        appointment._patient_confirms(self._card_history(_("Confirmed by the patient")))
+        return self._card_outreach_done("confirmed", _("The appointment is confirmed."))
+
+    def action_card_move(self, appointment_id, start):
+        appointment = self._card_outreach_appointment(appointment_id)
+        start = fields.Datetime.to_datetime(start)
+        if not start or start <= fields.Datetime.now():
+            raise UserError(_("Choose one of the free times offered."))
+        Appointment = self.env["medpulse.appointment"]
+        company = self.sudo().company_id
+        before = Appointment._slot_offers(company, [appointment.start])[0]["label"]
+        after = Appointment._slot_offers(company, [start])[0]["label"]
+        try:
+            with self.env.cr.savepoint():
+                appointment._patient_moves(start, self._card_history(_(
+                    "Moved by the patient from %(before)s to %(after)s",
+                    before=before, after=after)))
+        except ValidationError as error:
+            self.env.invalidate_all()
+            return Appointment._refusal_with_next_slot(
+                error, appointment.doctor_id, appointment.service_id, company,
+                exclude_ids=appointment.ids)
+        return self._card_outreach_done(
+            "rescheduled", _("The appointment is moved to %(moment)s.", moment=after))
+
+    def action_card_cancel(self, appointment_id, reason):
+        appointment = self._card_outreach_appointment(appointment_id)
+        reason = (reason or "").strip()
+        if not reason:
+            raise UserError(_(
+                "Write why the patient cancels, then confirm the cancellation again."))
+        appointment._patient_cancels(self._card_history(_(
+            "Cancelled by the patient: %(reason)s", reason=reason)))
+        return self._card_outreach_done("cancelled", _("The appointment is cancelled."))
+
+    def action_card_book(self, patient_id, start):
+        """Book one of the free times of the patient's last doctor and service."""
+        patient = self._card_outreach_patient(patient_id)
+        offer = self.get_card_outreach(patient.id)
+        if offer["appointment"] or not offer["last"]:
+            raise UserError(_("This patient has an appointment to come, or no previous visit "
+                              "to book again: use Book appointment."))
+        company = self.sudo().company_id
+        Appointment = self.env["medpulse.appointment"]
+        last = Appointment.search([
+            ("patient_id", "=", patient.id), ("company_id", "=", company.id),
+            ("state", "=", "done"),
+        ], order="start desc", limit=1)
+        start = fields.Datetime.to_datetime(start)
+        if not start or start <= fields.Datetime.now():
+            raise UserError(_("Choose one of the free times offered."))
+        try:
+            with self.env.cr.savepoint():
+                appointment = Appointment._book_for_patient({
+                    "patient_id": patient.id, "doctor_id": last.doctor_id.id,
+                    "service_id": last.service_id.id, "start": start,
+                    "company_id": company.id, "call_id": self.id,
+                }, self._card_history(_("Booked by the patient on the phone")))
+        except ValidationError as error:
+            self.env.invalidate_all()
+            return Appointment._refusal_with_next_slot(
+                error, last.doctor_id, last.service_id, company)
+        label = Appointment._slot_offers(company, [appointment.start])[0]["label"]
+        return self._card_outreach_done(
+            "booked", _("Booked: %(moment)s, %(doctor)s.", moment=label,
+                        doctor=appointment.doctor_id.display_name))
 
     # -------------------------------------------------------- automatic routing
 

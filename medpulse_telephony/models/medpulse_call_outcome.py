@@ -1,8 +1,9 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 #: What a call produced, as the card proposes it (see ``static/src/incoming_card/``).
 OUTCOME_CODES = [
     ("booked", "Booked"),
+    ("confirmed", "Appointment confirmed"),
     ("rescheduled", "Rescheduled"),
     ("cancelled", "Cancelled"),
     ("information", "Information given"),
@@ -19,7 +20,9 @@ class MedpulseCallOutcome(models.Model):
     The shipped outcomes belong to no company (every company sees them); a company adds
     its own or archives the shipped ones. ``code`` says what an outcome means to the
     program: the card proposes the ``booked`` one after a booking, and outcomes marked
-    "Note on the patient" leave one line in the patient's chatter.
+    "Note on the patient" leave one line in the patient's chatter. The card's appointment
+    actions (issue 22: confirm, move, cancel, book a free time) set the outcome of their
+    meaning themselves (:meth:`_for_code`).
     """
 
     _name = "medpulse.call.outcome"
@@ -44,3 +47,12 @@ class MedpulseCallOutcome(models.Model):
         help="A call with this outcome leaves a note in the patient's chatter (a booking, a "
         "cancellation, a complaint); the other calls are only in the patient's call list.",
     )
+
+    @api.model
+    def _for_code(self, code, company):
+        """The outcome meaning ``code`` that ``company`` offers (its own first)."""
+        return self.sudo().search(
+            [("code", "=", code), "|", ("company_id", "=", False),
+             ("company_id", "=", company.id)],
+            order="company_id, sequence, id", limit=1,
+        )

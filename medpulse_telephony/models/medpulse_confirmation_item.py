@@ -14,6 +14,12 @@ form opens, with its "Next free slot"), cancelled (with a reason), no answer (ba
 list after the rule's interval, until its number of calls is spent: unreachable), wrong
 number. Patient data (the patient, the appointment, the reason) is for the clinic roles;
 an operator without one sees numbers.
+
+Issue 22: the same list, of ``kind`` "recall", holds the appointments marked no-show (one
+entry each, when the patient agrees to calls), with the same claims, retries and outcomes,
+plus "rebooked": any new appointment of the patient closes their open recall with a link
+to it (booked from the entry, the card or the schedule). The recall list is the reception's
+only (record rules): an operator without a clinic role sees no entry of it.
 """
 
 from datetime import timedelta
@@ -22,17 +28,18 @@ from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import SQL, format_datetime
+from odoo.tools import SQL
 
-from .medpulse_appointment import ACTIVE_STATES
-from .medpulse_reminder import company_tz, local_day
+from .medpulse_appointment import ACTIVE_STATES, PROPOSED_SLOTS, RECEPTION
+from .medpulse_reminder import local_day
 
 CLINIC_ROLES = "medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor"
-RECEPTION = "medpulse_clinic.group_clinic_receptionist"
 #: How long "Next patient" holds an entry for the operator who got it.
 CLAIM_MINUTES = 10
-#: Free times proposed to a patient who wants to move.
-PROPOSED_SLOTS = 3
+#: Calls to a patient who did not come, at most.
+RECALL_ATTEMPTS = 3
+#: No-shows older than this are not recalled.
+RECALL_DAYS = 30
 
 OUTCOMES = [
     ("confirmed", "Confirmed"),
@@ -40,7 +47,10 @@ OUTCOMES = [
     ("cancelled", "Cancelled"),
     ("unreachable", "No answer"),
     ("wrong_number", "Wrong number"),
+    ("rebooked", "Rebooked"),
+    ("declined", "No new appointment"),
 ]
+KINDS = [("confirmation", "Confirmation"), ("recall", "No-show recall")]
 
 
 class MedpulseConfirmationItem(models.Model):
@@ -50,6 +60,11 @@ class MedpulseConfirmationItem(models.Model):
     _rec_name = "number"
 
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
+    kind = fields.Selection(
+        KINDS, required=True, readonly=True, default="confirmation", index=True,
+        help="Confirmation: an appointment to confirm. No-show recall: a patient who did not "
+        "come, to offer a new appointment.",
+    )
     appointment_id = fields.Many2one(
         "medpulse.appointment", required=True, readonly=True, index=True, ondelete="cascade",
         groups=CLINIC_ROLES,
@@ -95,6 +110,11 @@ class MedpulseConfirmationItem(models.Model):
         string="Reason for cancelling", groups=CLINIC_ROLES,
         help="Why the patient cancels: write it, then press Cancelled.",
     )
+    rebooked_appointment_id = fields.Many2one(
+        "medpulse.appointment", string="New appointment", readonly=True, ondelete="set null",
+        index="btree_not_null", groups=CLINIC_ROLES,
+        help="The appointment the patient booked instead of the missed one.",
+    )
     next_free_slots = fields.Char(
         string="Next free times", compute="_compute_next_free_slots", groups=CLINIC_ROLES,
         help="The doctor's next free times for this service, to offer a patient who moves.",
@@ -123,24 +143,17 @@ class MedpulseConfirmationItem(models.Model):
         """From the next full hour (time to tell the patient), in the clinic's time zone
         (the schedule's)."""
         Appointment = self.env["medpulse.appointment"]
-        start_from = fields.Datetime.now().replace(minute=0, second=0, microsecond=0) + timedelta(
-            hours=1)
         for item in self:
             appointment = item.appointment_id
             if item.state != "todo" or not appointment:
                 item.next_free_slots = False
                 continue
-            tz = company_tz(item.company_id)
-            slots, after = [], start_from
-            for _index in range(PROPOSED_SLOTS):
-                start = Appointment._find_next_free_slot(
-                    appointment.doctor_id, appointment.service_id, after=after,
-                    exclude_ids=appointment.ids)
-                if not start:
-                    break
-                slots.append(format_datetime(self.env, start, tz=tz.zone, dt_format="short"))
-                after = start + timedelta(minutes=appointment.service_id.duration or 15)
-            item.next_free_slots = ", ".join(slots) or _("none in the next weeks")
+            starts = Appointment._next_free_slots(
+                appointment.doctor_id, appointment.service_id, count=PROPOSED_SLOTS,
+                exclude_ids=appointment.ids, company=item.company_id)
+            offers = Appointment._slot_offers(item.company_id, starts)
+            item.next_free_slots = (
+                ", ".join(offer["label"] for offer in offers) or _("none in the next weeks"))
 
     def write(self, vals):
         """The entry's bookkeeping is the list's own (its actions, as superuser): a person
@@ -154,7 +167,8 @@ class MedpulseConfirmationItem(models.Model):
     @api.model
     def _list_appointment(self, appointment, rule, number):
         """The appointment's open entry, made when it has none (superuser, the reminders')."""
-        item = self.search([("appointment_id", "=", appointment.id), ("state", "=", "todo")])
+        item = self.search([("appointment_id", "=", appointment.id), ("state", "=", "todo"),
+                            ("kind", "=", "confirmation")])
         if item:
             return item
         return self.create({
@@ -177,12 +191,79 @@ class MedpulseConfirmationItem(models.Model):
         ])
         for item in items:
             appointment = item.appointment_id
-            if (
-                appointment.state not in ACTIVE_STATES
-                or appointment.start != item.appointment_start
-            ):
+            if item.kind == "recall":
+                over = appointment.state != "no_show"  # the no-show was undone
+            else:
+                over = (appointment.state not in ACTIVE_STATES
+                        or appointment.start != item.appointment_start)
+            if over:
                 item.write({"state": "cancelled", "claimed_by_id": False,
                             "claim_expires_at": False})
+
+    @api.model
+    def _list_no_shows(self, appointments):
+        """Appointments just marked no-show: each patient who agrees to calls is recalled
+        (superuser: marking a no-show is the schedule's, the list is the reception's)."""
+        Item = self.sudo()
+        now = fields.Datetime.now()
+        for appointment in appointments.sudo():
+            patient = appointment.patient_id
+            number = patient.phone_ids[:1].number_e164
+            if (
+                not (number and patient.consent_call)
+                or appointment.start < now - timedelta(days=RECALL_DAYS)
+                or Item.search_count([("appointment_id", "=", appointment.id),
+                                      ("state", "=", "todo")])
+            ):
+                continue
+            Item.create({
+                "kind": "recall",
+                "company_id": appointment.company_id.id,
+                "appointment_id": appointment.id,
+                "patient_id": patient.id,
+                "number": number,
+                "appointment_start": appointment.start,
+                "list_date": local_day(appointment.company_id, appointment.start),
+                "max_attempts": RECALL_ATTEMPTS,
+            })
+
+    @api.model
+    def _load_demo_recall_list(self):
+        """Demo data (``demo/medpulse_recall_demo.xml``): the demo clinic's no-shows of the
+        last week on the recall list. Only when the addon is installed: ``-u`` loads new
+        demo files too, and an upgraded database's list is its own."""
+        module = self.env["ir.module.module"].search([("name", "=", "medpulse_telephony")])
+        if module.state != "to install":
+            return
+        now = fields.Datetime.now()
+        no_shows = self.env["medpulse.appointment"].sudo().search([
+            ("state", "=", "no_show"), ("company_id", "=", self.env.company.id),
+            ("start", ">", now - timedelta(days=7)), ("start", "<", now),
+        ])
+        self._list_no_shows(no_shows)
+
+    @api.model
+    def _on_appointments_booked(self, appointments):
+        """A patient with an open recall booked again (from the entry, the card or the
+        schedule): the recall is done, "rebooked", linked to the new appointment."""
+        booked = appointments.filtered(lambda a: a.state in ACTIVE_STATES)
+        if not booked:
+            return
+        items = self.sudo().search([
+            ("kind", "=", "recall"), ("state", "=", "todo"),
+            ("patient_id", "in", booked.patient_id.ids),
+        ])
+        now = fields.Datetime.now()
+        for item in items:
+            new = booked.filtered(
+                lambda a, item=item: a.patient_id == item.patient_id
+                and a.start > item.appointment_start)[:1]
+            if new:
+                item.write({
+                    "state": "done", "outcome": "rebooked", "rebooked_appointment_id": new.id,
+                    "worked_by_id": self.env.uid, "done_at": now, "claimed_by_id": False,
+                    "claim_expires_at": False,
+                })
 
     # ------------------------------------------------------------ next patient
 
@@ -191,13 +272,14 @@ class MedpulseConfirmationItem(models.Model):
         entries of ``self``: the list's button calls it on none, an entry's form on the
         entry just worked, whose outcome is not committed yet)."""
         self._check_reception()
-        item_id = self._claim_next(self.env.company, exclude=self.ids)
+        kind = self[:1].kind or self.env.context.get("medpulse_list_kind") or "confirmation"
+        item_id = self._claim_next(self.env.company, exclude=self.ids, kind=kind)
         if not item_id:
             return {
                 "type": "ir.actions.client",
                 "tag": "display_notification",
                 "params": {
-                    "title": _("Confirmation calls"),
+                    "title": _("No-show recall") if kind == "recall" else _("Confirmation calls"),
                     "message": _("Nobody is left to call now: the list is done, or the "
                                  "patients who did not answer are called again later."),
                     "type": "info",
@@ -207,13 +289,15 @@ class MedpulseConfirmationItem(models.Model):
         return self.browse(item_id)._form_action()
 
     @api.model
-    def _claim_next(self, company, now=None, exclude=()):
+    def _claim_next(self, company, now=None, exclude=(), kind="confirmation"):
         """Claim the next entry of ``company`` for the current user; its id, or False.
 
         The operator's own live claim comes first (an entry not worked yet is theirs until
         it expires). Committed on its own cursor; a colleague's concurrent claim makes this
         one start again (serialisation failure) and see it. ``exclude``: entries not to
         hand out (the one the operator has just worked, in a transaction not committed).
+        ``kind``: the confirmation list (appointments to come, the earliest first) or the
+        recall list (no-shows, the latest first).
         """
         if company not in self.env.companies:
             return False
@@ -223,7 +307,7 @@ class MedpulseConfirmationItem(models.Model):
             try:
                 with self.env.registry.cursor() as cr:
                     item_id = self._claim_next_in(
-                        cr, company, now or fields.Datetime.now(), exclude)
+                        cr, company, now or fields.Datetime.now(), exclude, kind)
                 break
             except (pg_errors.SerializationFailure, pg_errors.LockNotAvailable):
                 if attempt == 2:
@@ -231,23 +315,29 @@ class MedpulseConfirmationItem(models.Model):
         self.invalidate_model(["claimed_by_id", "claim_expires_at"])
         return item_id
 
-    def _claim_next_in(self, cr, company, now, exclude):
+    def _claim_next_in(self, cr, company, now, exclude, kind="confirmation"):
+        if kind == "recall":
+            when = SQL("appointment_start > %s", now - timedelta(days=RECALL_DAYS))
+            order = SQL("appointment_start DESC, id")
+        else:
+            when = SQL("appointment_start > %s", now)
+            order = SQL("appointment_start, id")
         cr.execute(SQL(
             "SELECT id FROM medpulse_confirmation_item"
-            " WHERE company_id = %s AND state = 'todo' AND claimed_by_id = %s"
-            "   AND claim_expires_at > %s AND appointment_start > %s AND id NOT IN %s"
-            " ORDER BY appointment_start, id LIMIT 1",
-            company.id, self.env.uid, now, now, exclude,
+            " WHERE company_id = %s AND kind = %s AND state = 'todo' AND claimed_by_id = %s"
+            "   AND claim_expires_at > %s AND %s AND id NOT IN %s"
+            " ORDER BY %s LIMIT 1",
+            company.id, kind, self.env.uid, now, when, exclude, order,
         ))
         row = cr.fetchone()
         if not row:
             cr.execute(SQL(
                 "SELECT id FROM medpulse_confirmation_item"
-                " WHERE company_id = %s AND state = 'todo' AND appointment_start > %s"
+                " WHERE company_id = %s AND kind = %s AND state = 'todo' AND %s"
                 "   AND (next_call_at IS NULL OR next_call_at <= %s)"
                 "   AND (claimed_by_id IS NULL OR claim_expires_at <= %s) AND id NOT IN %s"
-                " ORDER BY appointment_start, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-                company.id, now, now, now, exclude,
+                " ORDER BY %s LIMIT 1 FOR UPDATE SKIP LOCKED",
+                company.id, kind, when, now, now, exclude, order,
             ), log_exceptions=False)  # a colleague's claim meanwhile: retried, not an error
             row = cr.fetchone()
         if not row:
@@ -264,7 +354,7 @@ class MedpulseConfirmationItem(models.Model):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": _("Confirmation call"),
+            "name": _("No-show recall") if self.kind == "recall" else _("Confirmation call"),
             "res_model": self._name,
             "res_id": self.id,
             "views": [[False, "form"]],
@@ -277,12 +367,15 @@ class MedpulseConfirmationItem(models.Model):
         if not self.env.user.has_group(RECEPTION):
             raise AccessError(_("Only the reception works the confirmation call list."))
 
-    def _take(self):
-        """Check the entry can be worked by the current user now, and claim it for them."""
+    def _take(self, kind=None):
+        """Check the entry can be worked by the current user now, and claim it for them
+        (``kind``: an outcome of one list only)."""
         self.ensure_one()
         self._check_reception()
         self.check_access("write")
         item = self.sudo()
+        if kind and item.kind != kind:
+            raise UserError(_("This outcome is not one of this list's."))
         if item.state != "todo":
             raise UserError(_("This patient is done already: take the next one."))
         holder = item.being_called_by_id
@@ -308,27 +401,28 @@ class MedpulseConfirmationItem(models.Model):
             },
         }
 
-    def _finish(self, outcome, confirmation_state):
+    def _finish(self, outcome, confirmation_state=None):
         now = fields.Datetime.now()
         self.sudo().write({
             "state": "done", "outcome": outcome, "worked_by_id": self.env.uid, "done_at": now,
             "last_attempt_at": now, "claimed_by_id": False, "claim_expires_at": False,
         })
         # As the operator: the reception changes appointments, and the chatter says who.
-        self.appointment_id.write({"confirmation_state": confirmation_state})
+        # A recall's missed appointment stays as it was (no-show).
+        if confirmation_state and self.kind == "confirmation":
+            self.appointment_id.write({"confirmation_state": confirmation_state})
 
     def action_confirmed(self):
-        self._take()
+        self._take("confirmation")
         appointment = self.appointment_id
         self._finish("confirmed", "confirmed")
-        if appointment.state == "scheduled":
-            appointment.action_confirm()
+        appointment._patient_confirms()
         return self.action_next_patient()
 
     def action_moved(self):
         """The patient wants another time: the appointment's form opens (its "Next free
         slot" finds one; the next free times are on the entry), saved by the operator."""
-        self._take()
+        self._take("confirmation")
         self._finish("moved", "moved")
         return {
             "type": "ir.actions.act_window",
@@ -340,15 +434,14 @@ class MedpulseConfirmationItem(models.Model):
         }
 
     def action_cancelled(self):
-        self._take()
+        self._take("confirmation")
         reason = (self.cancel_reason or "").strip()
         if not reason:
             raise UserError(_("Write why the patient cancels, then press Cancelled again."))
         appointment = self.appointment_id
         self._finish("cancelled", "cancelled")
-        appointment.action_cancel()
-        appointment.message_post(body=_("Cancelled by the patient on the confirmation call: "
-                                        "%(reason)s", reason=reason))
+        appointment._patient_cancels(_("Cancelled by the patient on the confirmation call: "
+                                       "%(reason)s", reason=reason))
         return self.action_next_patient()
 
     def action_no_answer(self):
@@ -373,6 +466,37 @@ class MedpulseConfirmationItem(models.Model):
     def action_wrong_number(self):
         self._take()
         self._finish("wrong_number", "unreachable")
+        return self.action_next_patient()
+
+    def action_rebook(self):
+        """Recall: the patient wants a new appointment: its form opens with the patient, the
+        doctor, the service and the next free time; saving it closes the recall as
+        "rebooked" (see :meth:`_on_appointments_booked`)."""
+        self._take("recall")
+        missed = self.appointment_id
+        starts = self.env["medpulse.appointment"]._next_free_slots(
+            missed.doctor_id, missed.service_id, count=1, company=self.company_id)
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Book a new appointment"),
+            "res_model": "medpulse.appointment",
+            "views": [[False, "form"]],
+            "target": "current",
+            "context": {
+                "default_patient_id": missed.patient_id.id,
+                "default_doctor_id": missed.doctor_id.id,
+                "default_service_id": missed.service_id.id,
+                "default_start": fields.Datetime.to_string(starts[0]) if starts else False,
+                "default_company_id": self.company_id.id,
+            },
+        }
+
+    def action_declined(self):
+        """Recall: the patient does not want a new appointment now."""
+        self._take("recall")
+        self._finish("declined")
+        self.appointment_id.message_post(body=_(
+            "No-show recall: the patient wants no new appointment now."))
         return self.action_next_patient()
 
     def action_release(self):

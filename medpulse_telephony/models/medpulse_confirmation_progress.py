@@ -47,6 +47,7 @@ class MedpulseConfirmationProgress(models.TransientModel):
         self.ensure_one()
         return [
             ("company_id", "=", self.company_id.id), ("list_date", "=", self.list_date),
+            ("kind", "=", "confirmation"),  # not the no-show recall list (issue 22)
             ("state", "!=", "cancelled"), *extra,
         ]
 

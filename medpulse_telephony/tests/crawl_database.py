@@ -137,6 +137,13 @@ class CrawlDatabase:
             "start": Appointment._find_next_free_slot(doctor, service, second.stop),
         })
         freed.action_cancel()
+        # Issue 22: yesterday's no-show of the first patient, on the recall list.
+        yesterday = fields.Datetime.now() - timedelta(days=1)
+        missed = Appointment.create({
+            "patient_id": patients[0].id, "doctor_id": doctor.id, "service_id": service.id,
+            "start": Appointment._find_next_free_slot(doctor, service, yesterday),
+        })
+        missed.action_no_show()
 
     def _remind(self, company, key, appointments):
         """Issue 21, part 2: tomorrow's reminders (an SMS through the emulator unless the

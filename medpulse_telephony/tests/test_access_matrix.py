@@ -415,6 +415,7 @@ class TestReadmeMatrices(TransactionCase):
     def test_every_matrix_is_the_readme_table(self):
         from .test_call_ledger import LEDGER_ACTIONS, LEDGER_MATRIX  # noqa: PLC0415 - a cycle
         from .test_card_alerts_outcomes import ALERTS_ACTIONS, ALERTS_MATRIX  # noqa: PLC0415
+        from .test_card_appointments import CARD22_ACTIONS, CARD22_MATRIX  # noqa: PLC0415
         from .test_health_alerts import INCIDENT_ACTIONS, INCIDENT_MATRIX  # noqa: PLC0415
         from .test_sms import SMS_ACTIONS, SMS_MATRIX  # noqa: PLC0415
 
@@ -430,6 +431,7 @@ class TestReadmeMatrices(TransactionCase):
             ("lost-patient ledger", LEDGER_ACTIONS, LEDGER_MATRIX),
             ("integration incidents", INCIDENT_ACTIONS, INCIDENT_MATRIX),
             ("SMS", SMS_ACTIONS, SMS_MATRIX),
+            ("card's appointments and the recall list", CARD22_ACTIONS, CARD22_MATRIX),
         ):
             with self.subTest(table=name):
                 expected = matrix_rows(actions, matrix)

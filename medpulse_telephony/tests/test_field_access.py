@@ -307,6 +307,8 @@ CLASSIFICATION = {
         "doctor_id": "patient",
         "service_id": "patient",
         "next_free_slots": "patient",
+        # Issue 22: a recall's new appointment.
+        "rebooked_appointment_id": "patient",
         "number": "call",
         "display_name": "call",
     },
@@ -717,6 +719,8 @@ class TestFieldAccess(TransactionCase):
             "company_id": cls.company.id, "appointment_id": upcoming.id,
             "patient_id": cls.patient.id, "number": "+" + CALLER,
             "appointment_start": upcoming.start, "list_date": upcoming.start.date(),
+            # Issue 22: the field of a recall, given a value (the entry is the operators').
+            "rebooked_appointment_id": upcoming.id,
         })
         # Issue 22, part 3: the patient waits; the upcoming appointment's time, freed.
         waiting = env["medpulse.waitlist"].sudo().create({

@@ -203,7 +203,8 @@ MIGRATED = {
 #: empty (what fills them comes after the upgrade).
 NEW_MODELS = {
     "medpulse.call.refold": ("18.0.1.1.0: refolds of the journal", 0),
-    "medpulse.call.outcome": ("18.0.1.1.0: call outcomes, 7 shipped", 7),
+    # Issue 22: "Appointment confirmed", the card's Confirm, is the eighth.
+    "medpulse.call.outcome": ("18.0.1.1.0: call outcomes, 8 shipped", 8),
     "medpulse.call.followup.lock": (
         "18.0.1.1.0 (migrations/18.0.1.1.0/pre-migrate.py drops the hand-made lock table): "
         "follow-up locks, taken again when a follow-up is next saved", 0,
@@ -223,6 +224,8 @@ NEW_MODELS = {
     # made at installation only).
     "medpulse.reminder.rule": ("issue 21: reminder rules, the demo's two (none otherwise)", 2),
     "medpulse.reminder": ("issue 21: the reminders, built by the job after the upgrade", 0),
+    # Issue 22: and the no-show recall list (kind "recall"), filled by no-shows after it (the
+    # demo's recall list is made at installation only).
     "medpulse.confirmation.item": ("issue 21: the confirmation call list, filled by them", 0),
     # Issue 22, part 3: the demo's waiting list is made at installation only.
     "medpulse.waitlist": ("issue 22: the waiting list, entered after the upgrade", 0),

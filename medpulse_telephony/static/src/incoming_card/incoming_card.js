@@ -31,6 +31,19 @@ export class IncomingCard extends Component {
             outcomeId: "",
             busy: false,
         });
+        // Issue 22: the caller's appointment (confirm, move, cancel) or free times to book.
+        this.outreach = useState({ data: null, mode: false, reason: "" });
+        useEffect(
+            (patientId, canAct, live) => {
+                this.outreach.mode = false;
+                if (patientId && canAct && live) {
+                    this.loadOutreach();
+                } else {
+                    this.outreach.data = null;
+                }
+            },
+            () => [this.card.patient_id, this.card.can_act, this.isLive]
+        );
         // The follow-up form starts from what the call has when it ends (a colleague
         // may have set it from the journal), else "resolved".
         useEffect(
@@ -270,6 +283,67 @@ export class IncomingCard extends Component {
         } finally {
             this.state.busy = false;
         }
+    }
+
+    /** What the card offers about the caller's appointments (the reception's only). */
+    async loadOutreach() {
+        try {
+            this.outreach.data = await this.orm.silent.call(
+                "medpulse.call",
+                "get_card_outreach",
+                [[this.card.call_id]],
+                { patient_id: this.card.patient_id }
+            );
+        } catch {
+            this.outreach.data = null;
+        }
+    }
+
+    get bookAgainLabel() {
+        const last = this.outreach.data.last;
+        return _t("Book again with %(doctor)s, %(service)s:", {
+            doctor: last.doctor,
+            service: last.service,
+        });
+    }
+
+    toggleOutreach(mode) {
+        this.outreach.mode = this.outreach.mode === mode ? false : mode;
+    }
+
+    /** An appointment action: its answer on the card, then the offers read again. */
+    async runOutreach(method, kwargs) {
+        const answer = await this.runCommand(method, kwargs);
+        if (answer?.ok) {
+            this.outreach.mode = false;
+            this.outreach.reason = "";
+        }
+        await this.loadOutreach();
+        return answer;
+    }
+
+    confirmAppointment() {
+        return this.runOutreach("action_card_confirm", {
+            appointment_id: this.outreach.data.appointment.id,
+        });
+    }
+
+    moveTo(start) {
+        return this.runOutreach("action_card_move", {
+            appointment_id: this.outreach.data.appointment.id,
+            start,
+        });
+    }
+
+    cancelAppointment() {
+        return this.runOutreach("action_card_cancel", {
+            appointment_id: this.outreach.data.appointment.id,
+            reason: this.outreach.reason,
+        });
+    }
+
+    bookSlot(start) {
+        return this.runOutreach("action_card_book", { patient_id: this.card.patient_id, start });
     }
 
     /** Saved: the server closes this card in every tab; refused: the card says why. */
