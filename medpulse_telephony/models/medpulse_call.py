@@ -420,12 +420,23 @@ class MedpulseCall(models.Model):
         if vals.get("outcome_id"):
             # Only a change makes a note: saving the same outcome again adds none.
             changed = self.filtered(lambda call: call.outcome_id.id != vals["outcome_id"])
-        result = super().write(vals)
+        with self.env["medpulse.call.tally"]._tracking(self, vals):
+            result = super().write(vals)
         changed._log_outcome_on_patient()
         if vals.get("followup_state") == "no_action":
             # The operator's word on the caller: their call-back is not needed either.
             self.env["medpulse.call.callback"]._on_no_action(self)
         return result
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        calls = super().create(vals_list)
+        self.env["medpulse.call.tally"]._add(calls.ids)
+        return calls
+
+    def unlink(self):
+        with self.env["medpulse.call.tally"]._tracking(self):
+            return super().unlink()
 
     @api.model
     def _pbx_field_names(self):
