@@ -262,20 +262,25 @@ class MedpulseCallTally(models.Model):
         """Around a change of ``calls`` (``vals``: what a ``write`` changes, if that is
         all): their former contributions leave the tallies, their new ones enter.
 
-        Costs two statements, and nothing when ``vals`` changes no counted field or the
-        calls are in progress before and after (most events of a call)."""
+        Costs two statements for a settled call, one when it settles, and nothing when
+        ``vals`` changes no counted field or the calls are in progress before and after
+        (most events of a call)."""
         if not calls or (vals is not None and not (COUNTED_FIELDS & set(vals))):
             yield
             return
-        if vals is not None and vals.get("result", "in_progress") == "in_progress" and all(
-            call.result in (False, "in_progress") for call in calls
-        ):
-            yield
-            return
+        # The result as the ORM caches it (the fold has just compared it): a call that was
+        # not settled counted nowhere, one that will not be counts nowhere either.
+        settled = ("answered", "missed")
+        was_counted = vals is None or any(call.result in settled for call in calls)
+        will_count = vals is None or vals.get("result") in settled or (
+            "result" not in vals and was_counted
+        )
         ids = list(calls.ids)
-        self._add(ids, -1)
+        if was_counted:
+            self._add(ids, -1)
         yield
-        self._add(ids, 1)
+        if will_count:
+            self._add(ids, 1)
 
     @api.model
     def _add(self, call_ids, sign=1):
@@ -297,7 +302,7 @@ class MedpulseCallTally(models.Model):
 
         Safe beside the webhook: a change committed after this snapshot added its own
         difference rows, which this does not delete."""
-        self._flush_sources()
+        self.env.flush_all()  # the company's time zone too
         where = SQL("TRUE")
         tally_where = SQL("TRUE")
         if company is not None:

@@ -228,7 +228,9 @@ NEW_MODELS = {
 def _tallies_count_the_journal(after: dict[str, list[dict]], model: str) -> str | None:
     """Why the tally ``model`` does not count the settled calls of the upgraded journal, if
     it does not (``NEW_MODELS``: filled by the upgrade, its size depends on the release)."""
-    settled = sum(1 for call in after["medpulse.call"] if call.get("result") in ("answered", "missed"))
+    settled = sum(
+        1 for call in after["medpulse.call"] if call.get("result") in ("answered", "missed")
+    )
     counted = sum(row.get("call_count") or 0 for row in after.get(model, []))
     if not settled:
         return "the release has no settled call to count: the fill is not tested"
