@@ -95,6 +95,37 @@ def markdown(r: dict) -> str:
                 f"{v['operators']} | {_ms(v['p50'])} | {_ms(v['p95'])} | {_ms(v['p99'])} |"
             )
         out.append("")
+    rp = r.get("reports")
+    if rp:
+        out += [
+            "## Managers' reports",
+            "",
+            f"{rp['calls']:,} calls; each report as its pivot or graph asks for it "
+            "(`read_group`), as a telephony and clinic manager, fresh caches, before and after "
+            "alternately. Before: the journal (`medpulse.call`) or its per-call analysis view "
+            "(`medpulse.call.report`); after: the tallies (`medpulse.call.tally`, "
+            "`medpulse.call.tally.hour`). Goal p95 < 100 ms.",
+            "",
+            "| report | calls counted | p50 ms before | p95 ms before | p50 ms after "
+            "| p95 ms after | before / after (p95) |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, v in rp["reports"].items():
+            rows = f"{v['after']['rows']:,}"
+            if v["before"]["rows"] != v["after"]["rows"]:
+                rows += f" (before {v['before']['rows']:,})"
+            out.append(
+                f"| {name} | {rows} | {_ms(v['before']['p50'])} | {_ms(v['before']['p95'])} | "
+                f"{_ms(v['after']['p50'])} | {_ms(v['after']['p95'])} | {v['ratio_p95']} |"
+            )
+        tallies = ", ".join(f"`{t}` {v['rows']:,} rows, {v['mb']} MB"
+                            for t, v in rp["tallies"].items())
+        out += ["", f"Tallies: {tallies}."]
+        if rp.get("fill_s") is not None:
+            out.append(f"Filled from the journal in {rp['fill_s']} s.")
+        for name, plan in rp.get("plans", {}).items():
+            out += ["", f"`EXPLAIN (ANALYZE, BUFFERS)`, {name}:", "", "```", plan, "```"]
+        out.append("")
     jr = r.get("journal")
     if jr:
         out += [

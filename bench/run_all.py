@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, help="seconds of each load run")
     parser.add_argument("--card-calls", type=int)
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["lookup", "journal", "wallboard", "profile", "ingest", "card"])
+                        choices=["lookup", "journal", "wallboard", "reports", "profile", "ingest",
+                                 "card"])
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
         "--reuse", action="store_true", help="reuse a kept database (no install, no generation)"
@@ -197,6 +198,11 @@ def main(argv: list[str] | None = None) -> int:
             step("wallboard first load")
             results["wallboard"] = run_script(
                 instance, "bench_wallboard.py", "--repeat", str(sizes["journal_repeat"])
+            )
+        if "reports" not in args.skip:
+            step("managers' reports, before and after the tallies")
+            results["reports"] = run_script(
+                instance, "bench_reports.py", "--repeat", str(sizes["journal_repeat"])
             )
         if "profile" not in args.skip:
             step("profile of the webhook's work per event")

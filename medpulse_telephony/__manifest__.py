@@ -15,6 +15,7 @@
         "data/medpulse_call_event_data.xml",
         "data/medpulse_call_reconcile_data.xml",
         "data/medpulse_call_refold_data.xml",
+        "data/medpulse_call_tally_data.xml",
         "data/medpulse_call_recording_data.xml",
         "data/medpulse_call_callback_data.xml",
         "data/medpulse_call_outcome_data.xml",

@@ -21,6 +21,7 @@ from . import medpulse_call_recording_access
 from . import medpulse_call_reconcile
 from . import medpulse_call_refold
 from . import medpulse_call_report
+from . import medpulse_call_tally
 from . import medpulse_call_dashboard
 from . import medpulse_telephony_health
 from . import medpulse_call_ledger

@@ -60,7 +60,12 @@ class MedpulseAppointment(models.Model):
         for vals in vals_list:
             if vals.get("call_id"):
                 vals["origin"] = "phone"
-        appointments = super().create(vals_list)
+        # The reports count calls with a booking (medpulse.call.tally).
+        calls = self.env["medpulse.call"].browse(
+            {vals["call_id"] for vals in vals_list if vals.get("call_id")}
+        )
+        with self.env["medpulse.call.tally"]._tracking(calls):
+            appointments = super().create(vals_list)
         for call in appointments.call_id:
             call._notify_card_update()
         self.env["medpulse.call.callback"]._on_appointments_booked(appointments)
@@ -86,7 +91,11 @@ class MedpulseAppointment(models.Model):
         ending = self.browse()
         if vals.get("state") and vals["state"] not in ACTIVE_STATES:
             ending = self.filtered(lambda appointment: appointment.state in ACTIVE_STATES)
-        result = super().write(vals)
+        calls = self.env["medpulse.call"]
+        if "call_id" in vals or "state" in vals:
+            calls = self.sudo().call_id | calls.browse(vals.get("call_id") or [])
+        with self.env["medpulse.call.tally"]._tracking(calls):
+            result = super().write(vals)
         if moving and "confirmation_state" not in vals:
             confirmed = moving.filtered(lambda a: a.confirmation_state == "confirmed")
             if confirmed:
@@ -208,3 +217,6 @@ class MedpulseAppointment(models.Model):
             message = self.env._("%(refusal)s Next free time: %(slot)s.",
                                  refusal=message, slot=offers[0]["label"])
         return {"ok": False, "message": message, "slots": offers}
+    def unlink(self):
+        with self.env["medpulse.call.tally"]._tracking(self.sudo().call_id):
+            return super().unlink()

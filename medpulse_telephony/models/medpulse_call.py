@@ -469,7 +469,8 @@ class MedpulseCall(models.Model):
         undone = self.browse()
         if "followup_state" in vals and vals["followup_state"] != "no_action":
             undone = self.filtered(lambda call: call.followup_state == "no_action")
-        result = super().write(vals)
+        with self.env["medpulse.call.tally"]._tracking(self, vals):
+            result = super().write(vals)
         changed._log_outcome_on_patient()
         if vals.get("followup_state") == "no_action":
             # The operator's word on the caller: their call-back is not needed either.
@@ -478,6 +479,16 @@ class MedpulseCall(models.Model):
             # Taken back: the call-back that word cancelled is needed again.
             self.env["medpulse.call.callback"]._on_no_action_undone(undone)
         return result
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        calls = super().create(vals_list)
+        self.env["medpulse.call.tally"]._add(calls.ids)
+        return calls
+
+    def unlink(self):
+        with self.env["medpulse.call.tally"]._tracking(self):
+            return super().unlink()
 
     @api.model
     def _pbx_field_names(self):

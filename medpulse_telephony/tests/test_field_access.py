@@ -80,6 +80,9 @@ READERS = {
     "medpulse.call.recording": MANAGERS,
     "medpulse.call.recording.access": MANAGERS,
     "medpulse.call.report": MANAGERS,
+    # Issue 24: the reports' tallies (numbers per day, no patient data).
+    "medpulse.call.tally": MANAGERS,
+    "medpulse.call.tally.hour": MANAGERS,
     "medpulse.pbx.stats.wizard": MANAGERS,
     "medpulse.pbx.stats.line": MANAGERS,
     # The lost-patient ledger: telephony and clinic managers.
@@ -195,6 +198,9 @@ CLASSIFICATION = {
     },
     "medpulse.call.recording.access": {"call_id": "call", "note": "call", "display_name": "staff"},
     "medpulse.call.report": {"call_id": "call", "display_name": "call"},
+    # A day's name (its date): numbers only.
+    "medpulse.call.tally": {"display_name": "count"},
+    "medpulse.call.tally.hour": {"display_name": "count"},
     "medpulse.call.ledger": {"e164": "call", "display_name": "call", "patient_id": "patient"},
     "medpulse.pbx.stats.line": {
         "from_number": "call",
