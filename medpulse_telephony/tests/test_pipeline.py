@@ -326,8 +326,8 @@ class TestStatementsPerEvent(TelephonyFixtures, TransactionCase):
     #: statement, no read of its events) took them from 186, 114, 101 to 171, 105, 90; the
     #: card's appointments and waiting list then cost 4 and 0, the reports' tallies (issue 24,
     #: part 2: a settled call's contribution out and in at each counted change; an answered
-    #: call is settled from its connection on) 7 and 4: 182, 109.
-    BUDGETS = {"answered": 188, "missed": 112, "missed_again": 93}
+    #: call is settled from its connection on) 7, 4 and 4: 182, 109, 94.
+    BUDGETS = {"answered": 188, "missed": 112, "missed_again": 97}
 
     @classmethod
     def setUpClass(cls):
