@@ -20,6 +20,7 @@
         "data/medpulse_telephony_incident_data.xml",
         "data/medpulse_sms_template_data.xml",
         "data/medpulse_reminder_data.xml",
+        "data/medpulse_call_insight_data.xml",
         "views/medpulse_call_templates.xml",
         "views/medpulse_call_recording_templates.xml",
         "views/medpulse_telephony_health_templates.xml",
@@ -52,6 +53,7 @@
         "data/medpulse_call_ledger_data.xml",
         "views/medpulse_call_ledger_views.xml",
         "views/menus.xml",
+        "views/medpulse_call_insight_views.xml",
     ],
     "demo": [
         "demo/medpulse_reminder_demo.xml",

@@ -32,3 +32,7 @@ from . import medpulse_reminder
 from . import medpulse_confirmation_item
 from . import medpulse_confirmation_progress
 from . import medpulse_wallboard
+from . import medpulse_ivr_label
+from . import medpulse_call_topic
+from . import medpulse_call_insight
+from . import medpulse_call_source_report

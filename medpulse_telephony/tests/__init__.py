@@ -19,3 +19,4 @@ from . import test_confirmation_list
 from . import test_reminder_access
 from . import test_wallboard
 from . import test_wallboard_browser
+from . import test_insight
