@@ -79,6 +79,7 @@
             "medpulse_telephony/static/tests/tours/journal_reports_tours.js",
             "medpulse_telephony/static/tests/tours/sms_tour.js",
             "medpulse_telephony/static/tests/tours/reminder_tours.js",
+            "medpulse_telephony/static/tests/tours/insight_tours.js",
             "medpulse_telephony/static/tests/crawl/screen_crawler.js",
             "medpulse_telephony/static/tests/tours/ledger_tours.js",
             "medpulse_telephony/static/tests/tours/health_incidents_tour.js",

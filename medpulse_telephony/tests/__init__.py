@@ -20,3 +20,4 @@ from . import test_reminder_access
 from . import test_wallboard
 from . import test_wallboard_browser
 from . import test_insight
+from . import test_insight_browser
