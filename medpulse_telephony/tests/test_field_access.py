@@ -91,6 +91,9 @@ READERS = {
     # appointment by field groups).
     "medpulse.reminder": CALLS,
     "medpulse.confirmation.item": CALLS,
+    # Issue 23, part 2: the questions to the PBX and the funnel by source.
+    "medpulse.call.insight": MANAGERS,
+    "medpulse.call.source.report": MANAGERS,
 }
 #: What a field holds -> who may see it (among the readers of its record). "label" is
 #: read by all readers, with the patient's name only for the clinic roles; "own" is
@@ -137,6 +140,7 @@ PATIENT_FIELDS = {  # fields of the patient models that are not plain patient da
 #: Every other field in scope, by model.
 CLASSIFICATION = {
     "medpulse.call": {
+        "dct_number": "staff",  # issue 23: the clinic's call-tracking number, not the caller's
         "caller_number": "call",
         "caller_e164": "call",
         "callee_number": "call",
@@ -190,6 +194,13 @@ CLASSIFICATION = {
     },
     "medpulse.call.recording.access": {"call_id": "call", "note": "call", "display_name": "staff"},
     "medpulse.call.report": {"call_id": "call", "display_name": "call"},
+    # Issue 23, part 2: the clinic's own call-tracking number; the places of its voice menu
+    # and the speech-analytics topics are the clinic's words, not a patient's.
+    "medpulse.call.insight": {"call_id": "call", "display_name": "staff"},
+    "medpulse.call.source.report": {"call_id": "call", "dct_number": "staff",
+                                    "display_name": "call"},
+    "medpulse.call.topic": {"call_count": "count", "display_name": "staff", "name": "staff"},
+    "medpulse.ivr.label": {"display_name": "staff", "name": "staff"},
     "medpulse.call.ledger": {"e164": "call", "display_name": "call", "patient_id": "patient"},
     "medpulse.pbx.stats.line": {
         "from_number": "call",

@@ -9,9 +9,10 @@ request budget of these tests is their own.
 
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 from odoo import fields
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, new_test_user, tagged
 
 import mango_vpbx
@@ -334,3 +335,98 @@ class TestInsightAccess(InsightCase):
             self.assertFalse(self.env[model].with_user(foreign).search([]), model)
         self.assertFalse(self.env["medpulse.call"].with_user(foreign).search(
             [("id", "=", call.id)]))
+
+
+#: The README's access table of the call insight (issue 23 part 2): role -> allowed actions.
+INSIGHT_MATRIX = {
+    "operator": {"read_call_insight"},
+    "receptionist": {"read_call_insight"},
+    "doctor": set(),
+    "telephony_manager": {"read_call_insight", "label_voice_menu", "read_source_report",
+                          "read_pbx_questions"},
+    "clinic_manager": {"read_call_insight"},
+    "administrator": {"read_call_insight", "label_voice_menu", "read_source_report",
+                      "read_transcript", "read_pbx_questions"},
+    "portal": set(),
+    "public": set(),
+    "other_company": set(),
+}
+INSIGHT_ACTIONS = ("read_call_insight", "label_voice_menu", "read_source_report",
+                   "read_transcript", "read_pbx_questions")
+
+
+@tagged("post_install", "-at_install")
+class TestInsightAccessMatrix(InsightCase):
+    """One check per cell of the README's call-insight access table."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        from .test_access_matrix import ROLES  # noqa: PLC0415 - its module imports tests
+
+        cls.users = {}
+        for role, groups in ROLES.items():
+            if groups is None:
+                cls.users[role] = cls.env.ref("base.public_user")
+                continue
+            cls.users[role] = new_test_user(cls.env, login=f"insm_{role}", groups=groups)
+        company_b = cls.env["res.company"].create({"name": "Insight branch B"})
+        cls.users["other_company"] = new_test_user(
+            cls.env, login="insm_other_company", company_id=company_b.id,
+            company_ids=[(6, 0, company_b.ids)],
+            groups="medpulse_clinic.group_clinic_manager,medpulse_telephony.group_telephony_manager",
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.call = self.tracked_tagged_call("E-INSM-1", "rec-insm")
+        self.Insight._cron_fetch()
+        self.env.flush_all()
+
+    def attempt(self, role, action):
+        env = self.env(user=self.users[role])
+        call = env["medpulse.call"].browse(self.call.id)
+        if action == "read_call_insight":
+            values = call.read(["dtmf_choices", "ivr_label_ids", "topic_ids", "dct_source"])[0]
+            return bool(values["dtmf_choices"] and values["topic_ids"] and values["dct_source"])
+        if action == "label_voice_menu":
+            label = env["medpulse.ivr.label"].browse(self.call.ivr_label_ids[:1].id)
+            label.write({"name": "Main menu"})
+            return True
+        if action == "read_source_report":
+            return bool(env["medpulse.call.source.report"].search([("call_id", "=", self.call.id)]))
+        if action == "read_transcript":
+            recording = env["medpulse.call.recording"].browse(self.call.recording_ids.id)
+            return bool(recording.read(["transcript"])[0]["transcript"])
+        if action == "read_pbx_questions":
+            return bool(env["medpulse.call.insight"].search([("call_id", "=", self.call.id)]))
+        raise AssertionError(action)
+
+    def test_matrix(self):
+        wrong = []
+        for role in INSIGHT_MATRIX:
+            for action in INSIGHT_ACTIONS:
+                with self.subTest(role=role, action=action), self.env.cr.savepoint() as savepoint:
+                    try:
+                        allowed = self.attempt(role, action)
+                    except (AccessError, UserError):
+                        allowed = False
+                    savepoint.rollback()
+                self.env.invalidate_all()
+                if allowed != (action in INSIGHT_MATRIX[role]):
+                    wrong.append(f"{role} {action}: {'allowed' if allowed else 'refused'}")
+        self.assertEqual(wrong, [])
+
+    def test_readme_table(self):
+        from .test_access_matrix import matrix_rows, readme_tables  # noqa: PLC0415
+
+        readme = Path(__file__).resolve().parents[2] / "README.md"
+        expected = matrix_rows(INSIGHT_ACTIONS, INSIGHT_MATRIX)
+        tables = [
+            [[cell.lower() if row_index == 0 or col == 0 else cell
+              for col, cell in enumerate(row)] for row_index, row in enumerate(table)]
+            for table in readme_tables(readme.read_text(encoding="utf-8"))
+        ]
+        found = [table for table in tables if table[0] == expected[0]]
+        self.assertTrue(found, f"README.md has no table with the header {expected[0]}")
+        self.assertEqual(found[0], expected)
