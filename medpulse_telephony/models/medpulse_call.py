@@ -1912,7 +1912,8 @@ class MedpulseCall(models.Model):
                 lines.append(_("Pressed %(keys)s", keys=keys))
                 continue
             line = _("Pressed %(keys)s in %(menu)s", keys=keys, menu=labels._label_text(location))
-            reached = labels.filtered(lambda label: label.location == f"{location}.{keys}")
+            target = f"{location}.{keys}"
+            reached = labels.filtered(lambda label, target=target: label.location == target)
             if reached.name:
                 line = _("%(choice)s: %(item)s", choice=line, item=reached.name)
             lines.append(line)

@@ -1,7 +1,7 @@
 import logging
 from datetime import timedelta, timezone
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 import mango_vpbx

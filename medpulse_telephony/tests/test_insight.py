@@ -103,7 +103,9 @@ class InsightCase(TelephonyFixtures, HttpCase):
 
     def tracked_tagged_call(self, entry_id="E-INS-1", recording_id="rec-1"):
         events = with_dct(incoming_answered(entry_id), {"number": DCT, "type": 1})
-        events[1:1] = [dtmf(entry_id, 1, "2", "ivr", T0 + 2), dtmf(entry_id, 2, "1", "ivr.2", T0 + 4)]
+        events[1:1] = [
+            dtmf(entry_id, 1, "2", "ivr", T0 + 2), dtmf(entry_id, 2, "1", "ivr.2", T0 + 4)
+        ]
         return self.receive(events + recorded(entry_id, recording_id, T0 + 72))
 
 
@@ -130,7 +132,8 @@ class TestInsightFold(InsightCase):
 
     def test_same_choices_in_any_order_and_twice(self):
         events = incoming_answered("E-INS-ORDER")
-        keys = [dtmf("E-INS-ORDER", 2, "1", "ivr.2", T0 + 4), dtmf("E-INS-ORDER", 1, "2", "ivr", T0 + 2)]
+        keys = [dtmf("E-INS-ORDER", 2, "1", "ivr.2", T0 + 4),
+                dtmf("E-INS-ORDER", 1, "2", "ivr", T0 + 2)]
         call = self.receive(keys + events + keys)
         self.assertEqual(call.dtmf_choices, "ivr:2 ivr.2:1")
         self.assertEqual(len(self.env["medpulse.ivr.label"].sudo().search(
@@ -153,7 +156,8 @@ class TestInsightFold(InsightCase):
 
     def test_no_dct_and_type_zero(self):
         plain = self.receive(incoming_answered("E-INS-PLAIN"))
-        self.assertEqual((plain.dct_number, plain.dct_type, plain.dtmf_choices), (False, False, False))
+        self.assertEqual((plain.dct_number, plain.dct_type, plain.dtmf_choices),
+                         (False, False, False))
         zero = self.receive(with_dct(incoming_answered("E-INS-ZERO"), {"type": 0}))
         self.assertEqual((zero.dct_number, zero.dct_type), (False, "0"))
         self.assertFalse(self.Insight.search([("call_id", "in", (plain | zero).ids)]))
