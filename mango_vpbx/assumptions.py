@@ -63,6 +63,24 @@ form that the current documentation shows.
     far shorter). A longer one makes the request "not understood": it is kept as
     sent and acknowledged, but folded into no call, so one hostile field cannot
     put the other events of its call in error or overflow an index.
+16. Speech analytics (``queries/recording_categories``,
+    ``queries/recording_transcripts``): the reference lists them without request or
+    answer, and the official page could not be read when this was written. We send
+    ``{"recording_id": ...}`` (as ``queries/recording/post``) and accept the topics
+    as a list under ``categories`` (also ``category``, ``tags``), at the top level
+    or in the items of ``data`` (or ``recordings``) for this recording; a topic is a
+    string or an object with ``name`` (also ``title``, ``category``). Transcript
+    phrases are a list under ``transcripts`` (also ``transcript``, ``phrases``), each
+    a string or an object with ``text`` (or ``phrase``), ``speaker`` (or ``channel``,
+    ``side``) and ``start`` (or ``time``). An answer without any of these is an
+    empty result, not an error. No rate limit is documented: only the account's
+    overall limit applies.
+17. ``queries/user_info_by_dct_number``: ``{}`` (or only ``result``) means no visitor
+    is bound to the number; ``channel`` and ``current_page`` may be missing or not
+    objects, and are then read as empty.
+18. ``dct`` of a call: the summary's is authoritative; a leg event's ``dct`` with a
+    number wins over one with only ``type`` (the emulator and some legs send
+    ``{"type": 0}``); a ``type`` outside 0..2 is kept as sent and shown as unknown.
 """
 
 from __future__ import annotations

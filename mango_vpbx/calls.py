@@ -38,7 +38,7 @@ from .events import (
 )
 from .times import DEFAULT_TIME_BASE, TimeBase, to_utc
 
-__all__ = ["fold", "FOLD_VERSION", "CallState", "Leg", "Transfer", "Recording",
+__all__ = ["fold", "FOLD_VERSION", "CallState", "Leg", "Transfer", "Recording", "DtmfChoice",
            "duration_seconds", "implausible_span", "Folding"]
 
 #: The version of what :func:`fold` returns for the same events. Raised by one whenever a
@@ -117,6 +117,29 @@ class Recording:
 
 
 @dataclass(frozen=True)
+class DtmfChoice:
+    """One sequence the caller typed in the voice menu (``events/dtmf``).
+
+    ``location`` is the menu the keys were typed in (``ivr``, ``ivr.2``: the item
+    reached by pressing 2 in the main menu), ``None`` when the PBX did not say;
+    ``at`` the aware UTC time of the event, ``None`` without a timestamp.
+    """
+
+    dtmf: str
+    location: str | None = None
+    at: datetime | None = None
+
+    @property
+    def next_location(self) -> str | None:
+        """The menu item one key leads to (``ivr`` + ``2`` -> ``ivr.2``), after the PBX's
+        ``[system].[subsystem]`` naming of locations; ``None`` for a longer sequence
+        (a card number, a date) or an unknown menu."""
+        if self.location and len(self.dtmf) == 1 and self.dtmf.isdigit():
+            return f"{self.location}.{self.dtmf}"
+        return None
+
+
+@dataclass(frozen=True)
 class CallState:
     """The call of one ``entry_id`` as far as its events tell.
 
@@ -160,6 +183,13 @@ class CallState:
     :data:`~mango_vpbx.assumptions.MAX_CALL_SECONDS` (a ``0`` or a far-future
     timestamp) leave the duration between them ``None`` and set
     ``implausible_times`` (see :func:`duration_seconds`).
+
+    Voice menu: ``dtmf`` the sequences typed, ``dtmf_choices`` the same with where
+    and when (:class:`DtmfChoice`), in the order they were typed.
+
+    Call tracking: ``dct_number`` and ``dct_type`` (0 not call-tracking, 1 dynamic,
+    2 static) from the summary's ``dct``, else from the first call event that has
+    one with a number (or a type); ``None`` when no event carried ``dct``.
     """
 
     entry_id: str
@@ -196,6 +226,9 @@ class CallState:
     legs: tuple[Leg, ...]
     dtmf: tuple[str, ...]
     implausible_times: bool = False
+    dtmf_choices: tuple[DtmfChoice, ...] = ()
+    dct_number: str | None = None
+    dct_type: int | None = None
 
 
 def implausible_span(start: datetime | None, end: datetime | None) -> bool:
@@ -588,6 +621,15 @@ def fold(events: Iterable[Event], time_base: TimeBase = DEFAULT_TIME_BASE) -> Ca
         legs=tuple(legs),
         dtmf=tuple(e.dtmf for e in dtmf),
         implausible_times=implausible_times,
+        dtmf_choices=tuple(
+            DtmfChoice(
+                dtmf=e.dtmf,
+                location=e.location,
+                at=to_utc(e.timestamp, time_base) if e.timestamp else None,
+            )
+            for e in dtmf
+        ),
+        **_dct_of(summary, ordered),
     )
 
 
@@ -648,3 +690,16 @@ class Folding:
         }
 
     __hash__ = None  # type: ignore[assignment]  # compared by content, not a dict key
+
+
+def _dct_of(summary: SummaryEvent | None, ordered: list[_LegEvents]) -> dict[str, Any]:
+    """``dct_number``/``dct_type`` of the call: the summary's, else the first leg event's
+    (in leg order, then ``seq``); one with a number wins over one without."""
+    candidates = [summary.dct] if summary is not None and summary.dct is not None else []
+    candidates += [e.dct for g in ordered for e in g.events if e.dct is not None]
+    chosen = _first(d for d in candidates if d.number) or _first(
+        d for d in candidates if d.type is not None
+    )
+    if chosen is None:
+        return {"dct_number": None, "dct_type": None}
+    return {"dct_number": chosen.number, "dct_type": chosen.type}

@@ -57,6 +57,10 @@ __all__ = [
     "PbxLine",
     "Balance",
     "RecordingFile",
+    "RecordingTopics",
+    "TranscriptPhrase",
+    "Transcript",
+    "DctVisitor",
     "new_command_id",
 ]
 
@@ -142,10 +146,100 @@ class RecordingFile:
     content_type: str
 
 
+@dataclass(frozen=True)
+class RecordingTopics:
+    """What speech analytics recognised in a recording (``queries/recording_categories``).
+
+    ``topics`` are the names of the categories, in the PBX's order, without
+    duplicates or blanks (assumption 16 of :mod:`mango_vpbx.assumptions`).
+    """
+
+    recording_id: str
+    topics: tuple[str, ...]
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class TranscriptPhrase:
+    """One phrase of a transcript: who spoke (as the PBX names the side), what, when."""
+
+    text: str
+    speaker: str | None = None
+    start: float | None = None
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """The transcript of a recording (``queries/recording_transcripts``): its phrases, and
+    :attr:`text` with one line per phrase. No phrase when the account has none."""
+
+    recording_id: str
+    phrases: tuple[TranscriptPhrase, ...]
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(
+            f"{phrase.speaker}: {phrase.text}" if phrase.speaker else phrase.text
+            for phrase in self.phrases
+        )
+
+
+@dataclass(frozen=True)
+class DctVisitor:
+    """The web visitor a call-tracking number was shown to (``queries/user_info_by_dct_number``).
+
+    ``bound`` is False when the PBX answered ``{}``: nobody was bound to the number
+    (a static number, or the binding expired); every other field is then ``None``.
+    ``source``/``medium``/``campaign``/``content``/``term`` are the ``channel``'s
+    (the UTM tags of the visit).
+    """
+
+    number: str
+    bound: bool
+    source: str | None = None
+    medium: str | None = None
+    campaign: str | None = None
+    content: str | None = None
+    term: str | None = None
+    widget_name: str | None = None
+    page_url: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
 def _text(value: Any) -> str | None:
     if value is None or value == "":
         return None
     return str(value)
+
+
+def _name(value: Any) -> str | None:
+    """A category's name: a string, or the ``name``/``title``/``category`` of an object."""
+    if isinstance(value, Mapping):
+        value = value.get("name") or value.get("title") or value.get("category")
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        text = str(value).strip()
+        return text or None
+    return None
+
+
+def _items(body: Mapping[str, Any], *keys: str) -> list[Any]:
+    """The list under the first of ``keys`` present in ``body`` (a lone object as a list)."""
+    for key in keys:
+        value = body.get(key)
+        if isinstance(value, list):
+            return value
+        if isinstance(value, Mapping):
+            return [value]
+    return []
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number and abs(number) != float("inf") else None
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -479,6 +573,73 @@ class VpbxClient:
             )
         content_type = response.headers.get("Content-Type", "audio/mpeg").split(";")[0].strip()
         return RecordingFile(content=response.content, content_type=content_type)
+
+    # --- speech analytics and call tracking ------------------------------------------
+
+    def recording_topics(self, recording_id: str) -> RecordingTopics:
+        """The topics speech analytics recognised in a recording
+        (``queries/recording_categories``, after ``events/record/tagged``)."""
+        if not recording_id:
+            raise ArgumentError("recording_id is required")
+        body = self._query("queries/recording_categories", {"recording_id": recording_id})
+        names: dict[str, None] = {}
+        entries = _items(body, "data", "recordings")
+        own = [e for e in entries if isinstance(e, Mapping)
+               and str(e.get("recording_id") or recording_id) == recording_id]
+        for holder in [body, *own]:
+            for item in _items(holder, "categories", "category", "tags"):
+                name = _name(item)
+                if name:
+                    names.setdefault(name, None)
+        return RecordingTopics(recording_id=recording_id, topics=tuple(names), raw=body)
+
+    def recording_transcript(self, recording_id: str) -> Transcript:
+        """The transcript of a recording (``queries/recording_transcripts``)."""
+        if not recording_id:
+            raise ArgumentError("recording_id is required")
+        body = self._query("queries/recording_transcripts", {"recording_id": recording_id})
+        phrases = []
+        sources = [body, *(e for e in _items(body, "data") if isinstance(e, Mapping))]
+        for holder in sources:
+            for item in _items(holder, "transcripts", "transcript", "phrases"):
+                if isinstance(item, str):
+                    item = {"text": item}
+                if not isinstance(item, Mapping):
+                    continue
+                text = _text(item.get("text") or item.get("phrase"))
+                if text is None or not text.strip():
+                    continue
+                phrases.append(TranscriptPhrase(
+                    text=text.strip(),
+                    speaker=_text(item.get("speaker") or item.get("channel")
+                                  or item.get("side")),
+                    start=_number(item.get("start", item.get("time"))),
+                ))
+        return Transcript(recording_id=recording_id, phrases=tuple(phrases), raw=body)
+
+    def dct_visitor(self, number: str) -> DctVisitor:
+        """Who saw the call-tracking ``number`` on the site, and from which channel
+        (``queries/user_info_by_dct_number``)."""
+        if not number:
+            raise ArgumentError("number is required")
+        body = self._query("queries/user_info_by_dct_number", {"number": number})
+        data = {k: v for k, v in body.items() if k != "result"}
+        if not data:
+            return DctVisitor(number=number, bound=False, raw=body)
+        channel = body.get("channel") if isinstance(body.get("channel"), Mapping) else {}
+        page = body.get("current_page") if isinstance(body.get("current_page"), Mapping) else {}
+        return DctVisitor(
+            number=number,
+            bound=True,
+            source=_text(channel.get("source")),
+            medium=_text(channel.get("medium")),
+            campaign=_text(channel.get("campaign")),
+            content=_text(channel.get("content")),
+            term=_text(channel.get("term")),
+            widget_name=_text(body.get("widget_name")),
+            page_url=_text(page.get("url")),
+            raw=body,
+        )
 
     # --- statistics ------------------------------------------------------------------
 

@@ -521,8 +521,44 @@ def _talk(rng: random.Random) -> float:
     return 25 + rng.random() ** 2 * 400
 
 
+#: Web channels of the call-tracking numbers the history's callers dial (``dct``).
+CHANNELS = (
+    ("yandex", "cpc", "checkup-spring"),
+    ("google", "cpc", "dentistry"),
+    ("2gis", "referral", ""),
+    ("vk", "social", "family-doctor"),
+)
+#: Share of incoming calls dialled on a call-tracking number, and of those typing in the menu.
+TRACKED = 0.35
+MENU_KEYS = 0.6
+
+
+def _incoming(pbx: Pbx, clock: VirtualClock, plan: _Plan):
+    """An incoming call of the history, with its voice-menu keys and call-tracking number.
+
+    These draw from their own stream (seeded by the call's start), so a history of a given
+    seed keeps the calls it always had, only richer.
+    """
+    extra = random.Random(int(plan.start))
+    dct = channel = None
+    if extra.random() < TRACKED:
+        dct = f"7343{int(plan.start) % 10**7:07d}"
+        source, medium, campaign = extra.choice(CHANNELS)
+        channel = {"source": source, "medium": medium, "campaign": campaign}
+        pbx.bind_dct(dct, channel)
+    call, ivr = pbx.incoming(plan.caller.number, plan.line, clock, plan.kind, dct=dct)
+    call.dct_channel = channel or {}
+    if extra.random() < MENU_KEYS:
+        clock.sleep(extra.uniform(2, 6))
+        first = extra.choice("123")
+        pbx.dtmf(call, ivr, first, "ivr")
+        if first == "2" and extra.random() < 0.5:
+            pbx.dtmf(call, ivr, extra.choice("12"), "ivr.2")
+    return call, ivr
+
+
 def _to_operator(pbx: Pbx, clock: VirtualClock, plan: _Plan, rng: random.Random):
-    call, ivr = pbx.incoming(plan.caller.number, plan.line, clock, plan.kind)
+    call, ivr = _incoming(pbx, clock, plan)
     clock.sleep(rng.uniform(3, 15))
     [leg] = pbx.ring(call, ivr, [plan.extension])
     return call, leg
@@ -537,7 +573,7 @@ def _answered(pbx: Pbx, clock: VirtualClock, plan: _Plan, rng: random.Random) ->
 
 
 def _missed_ivr(pbx: Pbx, clock: VirtualClock, plan: _Plan, rng: random.Random) -> None:
-    _call, ivr = pbx.incoming(plan.caller.number, plan.line, clock, plan.kind)
+    _call, ivr = _incoming(pbx, clock, plan)
     clock.sleep(rng.uniform(4, 40))
     pbx.hangup(ivr.call_id, "from")
 
@@ -552,7 +588,7 @@ def _missed_operator(pbx: Pbx, clock: VirtualClock, plan: _Plan, rng: random.Ran
 
 
 def _queue(pbx: Pbx, clock: VirtualClock, plan: _Plan, rng: random.Random) -> None:
-    call, ivr = pbx.incoming(plan.caller.number, plan.line, clock, plan.kind)
+    call, ivr = _incoming(pbx, clock, plan)
     clock.sleep(rng.uniform(3, 12))
     group = next(iter(pbx.directory.groups.values()))
     queue = pbx.enqueue(call, ivr, group.extension)
@@ -626,16 +662,20 @@ _CALL_FIELDS = (
     "entry_id", "direction", "line_number", "caller", "create_time", "forward_time",
     "talk_time", "end_time", "answered_party", "first_missed", "disconnect_reason",
     "recordings", "command_id", "is_callback", "callee", "finished", "scenario",
-    "last_location",
+    "last_location", "dct_number", "dct_type", "dct_channel", "topics",
 )
 
 
 def _call_json(call: Call) -> dict[str, Any]:
-    return {name: getattr(call, name) for name in _CALL_FIELDS}
+    values = {name: getattr(call, name) for name in _CALL_FIELDS}
+    values["topics"] = list(call.topics) if call.topics is not None else None
+    return values
 
 
 def _call_from_json(data: dict[str, Any]) -> Call:
     values = {name: data[name] for name in _CALL_FIELDS if name in data}
+    if values.get("topics") is not None:
+        values["topics"] = tuple(values["topics"])
     return Call(clock=Clock(), **values)
 
 

@@ -22,7 +22,13 @@ Choices where the documentation says nothing (listed for the reader of the event
 - the call ends (summary) when its last leg ends; a summary's ``disconnect_reason``
   is the reason of that last leg;
 - ``forward_time`` of an incoming call is when it left the voice menu (0 if it never
-  did); ``record/added`` follows the summary after ``record_delay`` emulated seconds.
+  did); ``record/added`` follows the summary after ``record_delay`` emulated seconds;
+- speech analytics tags every stored recording: ``record/tagged`` follows its
+  ``record/added`` at once, with the call's ``topics`` (else one or two of
+  :data:`DEMO_TOPICS`, chosen by the recording id), which
+  ``queries/recording_categories`` then answers, with a transcript;
+- a call dialled on a call-tracking number (``dct``) binds it to a web visitor whose
+  channel ``queries/user_info_by_dct_number`` answers.
 """
 
 from __future__ import annotations
@@ -37,6 +43,11 @@ from . import state as st
 from .state import Call, Clock, Directory, IdFactory, Leg, Recording
 
 Outbox = list[tuple[str, dict[str, Any]]]
+
+#: Topics the emulated speech analytics recognises when a call does not name its own.
+DEMO_TOPICS = (
+    "Booking", "Cancel or move an appointment", "Prices", "Test results", "Complaint",
+)
 
 
 class PbxError(Exception):
@@ -103,6 +114,10 @@ class Pbx:
         #: consultation leg call_id -> (held leg call_id, initiator extension)
         self.consults: dict[str, tuple[str, str]] = {}
         self._dtmf_seq: dict[str, int] = {}
+        #: speech analytics: recording_id -> topics recognised (after ``record/tagged``)
+        self.topics: dict[str, tuple[str, ...]] = {}
+        #: call tracking: dct number -> the visitor bound to it (``user_info_by_dct_number``)
+        self.dct_visitors: dict[str, dict[str, Any]] = {}
         self._tx_local = threading.local()
         self._threads: list[threading.Thread] = []
 
@@ -241,8 +256,14 @@ class Pbx:
         if leg.transfer:
             payload["transfer"] = leg.transfer
         if call.direction == 1:
-            payload["dct"] = {"type": 0}
+            payload["dct"] = self._dct(call)
         return payload
+
+    @staticmethod
+    def _dct(call: Call) -> dict[str, Any]:
+        if call.dct_number:
+            return {"number": call.dct_number, "type": call.dct_type}
+        return {"type": 0}
 
     def _announce(self, call: Call, leg: Leg, out: Outbox) -> None:
         leg.seq += 1
@@ -331,18 +352,18 @@ class Pbx:
         call.clock.sleep(self.record_delay)
         with self._tx() as out:
             for rec in recordings:
-                out.append(
-                    (
-                        "events/record/added",
-                        {
-                            "entry_id": call.entry_id,
-                            "product_id": self.directory.product_id,
-                            "user_id": rec.user_id,
-                            "timestamp": call.clock.now(),
-                            "recording_id": rec.recording_id,
-                        },
-                    )
-                )
+                stored = {
+                    "entry_id": call.entry_id,
+                    "product_id": self.directory.product_id,
+                    "user_id": rec.user_id,
+                    "timestamp": call.clock.now(),
+                    "recording_id": rec.recording_id,
+                }
+                out.append(("events/record/added", stored))
+                topics = self.topics_of(call, rec)
+                if topics:
+                    self.topics[rec.recording_id] = topics
+                    out.append(("events/record/tagged", dict(stored)))
 
     def summary(self, call: Call) -> dict[str, Any]:
         """The ``/events/summary`` payload of a finished call."""
@@ -365,8 +386,43 @@ class Pbx:
         if call.direction != 0 and call.line_number:
             payload["line_number"] = call.line_number
         if call.direction == 1:
-            payload["dct"] = {"type": 0}
+            payload["dct"] = self._dct(call)
         return payload
+
+    # ------------------------------------------------------------------ speech analytics
+
+    def topics_of(self, call: Call, rec: Recording) -> tuple[str, ...]:
+        """What speech analytics finds in ``rec``: the call's topics, else a stable pick."""
+        if call.topics is not None:
+            return call.topics
+        digest = sum(rec.recording_id.encode())
+        first = DEMO_TOPICS[digest % len(DEMO_TOPICS)]
+        second = DEMO_TOPICS[(digest // len(DEMO_TOPICS)) % len(DEMO_TOPICS)]
+        return (first,) if second == first or digest % 3 else (first, second)
+
+    def transcript_of(self, recording_id: str) -> list[dict[str, Any]]:
+        """A short transcript in the shape ``queries/recording_transcripts`` answers."""
+        if recording_id not in self.recordings:
+            return []
+        phrases = [{"speaker": "operator", "start": 0, "text": "Clinic, good afternoon."}]
+        phrases += [
+            {"speaker": "client", "start": 3 + 4 * i, "text": f"I am calling about: {topic}."}
+            for i, topic in enumerate(self.topics.get(recording_id) or ())
+        ]
+        return phrases
+
+    def bind_dct(self, number: str, channel: dict[str, Any]) -> None:
+        """A web visitor saw the call-tracking ``number`` (the PBX's call-tracking widget)."""
+        with self.cond:
+            self.dct_visitors[number] = {
+                "uid": f"visitor-{sum(number.encode()) % 10**6}",
+                "widget_id": 1,
+                "widget_name": "Clinic site",
+                "product_id": self.directory.product_id,
+                "channel": {k: v for k, v in channel.items() if v},
+                "current_page": {"url": "https://clinic.example/booking", "title": "Booking"},
+                "device": "desktop",
+            }
 
     # ------------------------------------------------------------------ recordings
 
@@ -428,12 +484,22 @@ class Pbx:
         line: str | None = None,
         clock: Clock | None = None,
         scenario: str | None = None,
+        dct: str | None = None,
+        topics: tuple[str, ...] | None = None,
     ) -> tuple[Call, Leg]:
-        """A customer dials a line: the call lands in the voice menu."""
+        """A customer dials a line: the call lands in the voice menu.
+
+        ``dct``: the line is a dynamic call-tracking number shown to a web visitor (bind
+        it first with :meth:`bind_dct`); ``topics``: what speech analytics will find in
+        the call's recordings (default: :meth:`topics_of`).
+        """
         line_number = self.directory.line(line).number
         with self._tx() as out:
             caller_party = {"number": caller} if caller else {}
             call = self._new_call(1, clock, line_number, caller_party, scenario)
+            if dct:
+                call.dct_number, call.dct_type = dct, 1
+            call.topics = topics
             leg = self._open_leg(
                 call, out, "ivr", caller_party, {"number": line_number, "line_number": line_number}
             )

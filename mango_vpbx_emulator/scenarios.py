@@ -16,9 +16,13 @@ answer stops waiting as soon as someone answers through the console, and a
   outgoing call or a callback dials,
 - ``group`` the queue, ``answered_by`` who answers in the queue (``"none"``: nobody),
 - ``ivr_seconds``, ``ring_seconds``, ``talk_seconds``, ``consult_seconds``,
-- ``dtmf`` digits typed in the voice menu (optional), ``hangup_by`` ``caller`` or
+- ``dtmf`` digits typed in the voice menu (optional; ``"2,1"``: 2 in the main menu
+  ``ivr``, then 1 in the item it leads to, ``ivr.2``), ``hangup_by`` ``caller`` or
   ``operator``, ``missed_by`` ``caller`` (hangs up while ringing, 1110) or
-  ``timeout`` (1111), ``speed`` the time speed-up factor.
+  ``timeout`` (1111), ``speed`` the time speed-up factor,
+- ``dct`` a call-tracking number the caller dialled (optional) and ``utm`` the channel
+  of the web visit it was shown in, ``"source/medium/campaign"``; ``topics`` what
+  speech analytics finds in the recording, comma-separated (default: the PBX picks).
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ DEFAULTS: dict[str, Any] = {
     "talk_seconds": 45.0,
     "consult_seconds": 10.0,
     "dtmf": None,
+    "dct": None,
+    "utm": None,
+    "topics": None,
     "hangup_by": "caller",
     "missed_by": "caller",
     "speed": 1.0,
@@ -96,13 +103,29 @@ class Script:
 # --------------------------------------------------------------------------- scenarios
 
 
-def _to_operator(s: Script) -> tuple[Call, Leg]:
-    """Customer dials, waits in the voice menu, the operator's phone rings."""
-    call, ivr = s.pbx.incoming(s.p["caller"], s.p["line"], s.clock, s.run.name)
+def _incoming(s: Script) -> tuple[Call, Leg]:
+    """Customer dials (a call-tracking number when ``dct``) and types ``dtmf`` in the menu."""
+    if s.p["dct"]:
+        source, medium, campaign = ([*str(s.p["utm"] or "").split("/"), "", "", ""])[:3]
+        s.pbx.bind_dct(s.p["dct"], {"source": source, "medium": medium, "campaign": campaign})
+    topics = s.p["topics"]
+    call, ivr = s.pbx.incoming(
+        s.p["caller"], s.p["line"], s.clock, s.run.name, dct=s.p["dct"],
+        topics=tuple(t.strip() for t in topics.split(",") if t.strip()) if topics else None,
+    )
     s.began(call)
     if s.p["dtmf"]:
         s.pause((s.p["ivr_seconds"] or 0) / 2)
-        s.pbx.dtmf(call, ivr, str(s.p["dtmf"]))
+        location = "ivr"
+        for digits in str(s.p["dtmf"]).split(","):
+            s.pbx.dtmf(call, ivr, digits.strip(), location)
+            location = f"{location}.{digits.strip()}"
+    return call, ivr
+
+
+def _to_operator(s: Script) -> tuple[Call, Leg]:
+    """Customer dials, waits in the voice menu, the operator's phone rings."""
+    call, ivr = _incoming(s)
     s.pause(s.p["ivr_seconds"])
     [leg] = s.pbx.ring(call, ivr, [str(s.p["extension"])])
     return call, leg
@@ -117,11 +140,7 @@ def incoming_answered(s: Script) -> None:
 
 def missed_ivr(s: Script) -> None:
     """The caller hangs up in the voice menu."""
-    call, ivr = s.pbx.incoming(s.p["caller"], s.p["line"], s.clock, s.run.name)
-    s.began(call)
-    if s.p["dtmf"]:
-        s.pause((s.p["ivr_seconds"] or 0) / 2)
-        s.pbx.dtmf(call, ivr, str(s.p["dtmf"]))
+    _call, ivr = _incoming(s)
     if s.still(ivr, "Appeared", s.p["ivr_seconds"]):
         s.pbx.hangup(ivr.call_id, "from")
 
@@ -140,8 +159,7 @@ def missed_operator(s: Script) -> None:
 
 def queue(s: Script) -> None:
     """The queue rings every member; one answers (``answered_by``), the others stop ringing."""
-    call, ivr = s.pbx.incoming(s.p["caller"], s.p["line"], s.clock, s.run.name)
-    s.began(call)
+    call, ivr = _incoming(s)
     s.pause(s.p["ivr_seconds"])
     group = s.pbx.directory.groups[str(s.p["group"])]
     queue_leg = s.pbx.enqueue(call, ivr, group.extension)
@@ -246,7 +264,7 @@ def outgoing(s: Script) -> None:
     )
 
 
-_CALL_IN = ("caller", "line", "ivr_seconds")
+_CALL_IN = ("caller", "line", "ivr_seconds", "dct", "utm", "topics")
 #: The parameters each scenario uses, in the order a form asks for them.
 USES: dict[str, tuple[str, ...]] = {
     "incoming_answered": (
@@ -256,7 +274,9 @@ USES: dict[str, tuple[str, ...]] = {
     "missed_operator": (
         *_CALL_IN, "dtmf", "extension", "ring_seconds", "missed_by", "talk_seconds", "hangup_by"
     ),
-    "queue": (*_CALL_IN, "group", "answered_by", "ring_seconds", "talk_seconds", "hangup_by"),
+    "queue": (
+        *_CALL_IN, "dtmf", "group", "answered_by", "ring_seconds", "talk_seconds", "hangup_by"
+    ),
     "blind_transfer": (
         *_CALL_IN, "extension", "to_extension", "ring_seconds", "talk_seconds", "hangup_by"
     ),
@@ -316,7 +336,7 @@ def scenario_params(name: str, params: dict[str, Any] | None = None) -> dict[str
         raise ValueError("speed must be positive")
     if merged["hangup_by"] not in ("caller", "operator"):
         raise ValueError("hangup_by must be 'caller' or 'operator'")
-    for key in ("extension", "to_extension", "caller", "target", "group"):
+    for key in ("extension", "to_extension", "caller", "target", "group", "dct"):
         if merged[key] is not None:
             merged[key] = str(merged[key])
     return merged

@@ -294,6 +294,9 @@ class Emulator:
             for item in history.calls:
                 for rec in item.recordings:
                     self.pbx.recordings[rec.recording_id] = rec
+                    self.pbx.topics[rec.recording_id] = self.pbx.topics_of(item.call, rec)
+                if item.call.dct_number and item.call.dct_channel:
+                    self.pbx.bind_dct(item.call.dct_number, item.call.dct_channel)
             self.history_entries = {item.entry_id for item in history.calls}
 
     # ------------------------------------------------------------------ the PBX API
@@ -391,6 +394,9 @@ class Emulator:
             "stats/request": self._stats_request,
             "stats/result": self._stats_result,
             "queries/recording/post": self._recording_post,
+            "queries/recording_categories": self._recording_categories,
+            "queries/recording_transcripts": self._recording_transcripts,
+            "queries/user_info_by_dct_number": self._dct_visitor,
             "config/users/request": self._users,
             "incominglines": self._lines,
             "account/balance": self._balance,
@@ -647,6 +653,40 @@ class Emulator:
             },
             found[0],
         )
+
+    # ------------------------------------------------------------------ speech analytics
+
+    def _tagged_recording(self, data: dict[str, Any]) -> str:
+        recording_id = _required(data, "recording_id")
+        with self.pbx.cond:
+            if recording_id not in self.pbx.recordings:
+                raise ApiError(3320)
+        return recording_id
+
+    def _recording_categories(self, data: dict[str, Any], host: str) -> tuple[int, dict, bytes]:
+        """Topics of a recording (``[]`` before speech analytics tagged it); 3320 unknown."""
+        recording_id = self._tagged_recording(data)
+        with self.pbx.cond:
+            topics = self.pbx.topics.get(recording_id) or ()
+        categories = [{"id": i + 1, "name": name} for i, name in enumerate(topics)]
+        return _json(200, {"result": 1000, "data": [
+            {"recording_id": recording_id, "categories": categories}
+        ]})
+
+    def _recording_transcripts(self, data: dict[str, Any], host: str) -> tuple[int, dict, bytes]:
+        recording_id = self._tagged_recording(data)
+        with self.pbx.cond:
+            phrases = self.pbx.transcript_of(recording_id)
+        return _json(200, {"result": 1000, "data": [
+            {"recording_id": recording_id, "transcripts": phrases}
+        ]})
+
+    def _dct_visitor(self, data: dict[str, Any], host: str) -> tuple[int, dict, bytes]:
+        """The visitor bound to a call-tracking number; ``{}`` when none (as documented)."""
+        number = _required(data, "number")
+        with self.pbx.cond:
+            visitor = self.pbx.dct_visitors.get(str(number))
+        return _json(200, dict(visitor or {}))
 
     # ------------------------------------------------------------------ directory queries
 

@@ -200,6 +200,13 @@ class Call:
     scenario: str | None = None
     #: for the stats CSV: where the call was last
     last_location: str = "ivr"
+    #: the call-tracking number the caller dialled (``dct.number``) and its ``dct.type``
+    dct_number: str | None = None
+    dct_type: int = 0
+    #: the web channel (source, medium, campaign) the call-tracking number was shown in
+    dct_channel: dict[str, Any] = field(default_factory=dict)
+    #: topics speech analytics will find in this call's recordings (None: picked by the PBX)
+    topics: tuple[str, ...] | None = None
 
     def live_legs(self) -> list[Leg]:
         return [leg for leg in self.legs.values() if leg.live]

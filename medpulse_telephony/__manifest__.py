@@ -23,6 +23,7 @@
         "data/medpulse_sms_template_data.xml",
         "data/medpulse_reminder_data.xml",
         "data/medpulse_waitlist_data.xml",
+        "data/medpulse_call_insight_data.xml",
         "views/medpulse_call_templates.xml",
         "views/medpulse_call_recording_templates.xml",
         "views/medpulse_telephony_health_templates.xml",
@@ -57,6 +58,7 @@
         "views/medpulse_call_ledger_views.xml",
         "views/menus.xml",
         "views/medpulse_waitlist_views.xml",
+        "views/medpulse_call_insight_views.xml",
     ],
     "demo": [
         "demo/medpulse_reminder_demo.xml",
@@ -84,6 +86,7 @@
             "medpulse_telephony/static/tests/tours/journal_reports_tours.js",
             "medpulse_telephony/static/tests/tours/sms_tour.js",
             "medpulse_telephony/static/tests/tours/reminder_tours.js",
+            "medpulse_telephony/static/tests/tours/insight_tours.js",
             "medpulse_telephony/static/tests/crawl/screen_crawler.js",
             "medpulse_telephony/static/tests/tours/ledger_tours.js",
             "medpulse_telephony/static/tests/tours/health_incidents_tour.js",

@@ -36,3 +36,7 @@ from . import medpulse_wallboard
 from . import medpulse_waitlist
 from . import medpulse_waitlist_slot
 from . import medpulse_waitlist_offer
+from . import medpulse_ivr_label
+from . import medpulse_call_topic
+from . import medpulse_call_insight
+from . import medpulse_call_source_report

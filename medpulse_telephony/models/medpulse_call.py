@@ -639,6 +639,7 @@ class MedpulseCall(models.Model):
             "_after_event_auto_route",
             "_after_event_recordings",
             "_after_event_callbacks",
+            "_after_event_insight",
             "_after_event_journal",
             "_after_event_wallboard",
         ]
@@ -662,8 +663,10 @@ class MedpulseCall(models.Model):
         5. ``_after_event_callbacks``: a settled missed call opens or joins its number's
            call-back, an answered call with the number closes it
            (``medpulse.call.callback._on_call_settled``);
-        6. ``_after_event_journal``: the journal lists open in the browsers;
-        7. ``_after_event_wallboard``: the supervisors' wallboards
+        6. ``_after_event_insight``: what to ask the PBX about the call after the commit
+           (speech-analytics topics, the call-tracking source: ``medpulse.call.insight``);
+        7. ``_after_event_journal``: the journal lists open in the browsers;
+        8. ``_after_event_wallboard``: the supervisors' wallboards
            (``medpulse.wallboard._notify_calls``).
         """
         self.ensure_one()
@@ -707,6 +710,8 @@ class MedpulseCall(models.Model):
         # worker) only add what they see better than a CSV row.
         if self.completed_from_stats and not state.is_final:
             vals = {name: value for name, value in vals.items() if name in _KEPT_FROM_EVENTS}
+        # Only events tell the keys pressed and the call-tracking number: no CSV row does.
+        vals.update(self._insight_vals_from_state(company, state))
         vals["fold_version"] = mango_vpbx.calls.FOLD_VERSION
         return vals
 
@@ -1173,6 +1178,7 @@ class MedpulseCall(models.Model):
             ],
         }
         payload.update(self._card_alert_data(user))
+        payload["ivr_choices"] = call._card_ivr_choices()
         if status not in LIVE_STATUSES and status != "ended":
             return payload
         payload.update(self._card_patient_data(user))
@@ -2103,6 +2109,95 @@ class MedpulseCall(models.Model):
                 subtype_xmlid="mail.mt_note",
                 author_id=self.env.user.partner_id.id,
             )
+
+    # ---------------------------------------------------------------- insight
+    # Issue 23 part 2: what the caller chose in the voice menu (``events/dtmf``), what the
+    # call was about (speech-analytics topics) and where the caller came from (call
+    # tracking, ``dct``). The keys and the number come with the events and are folded;
+    # topics and the visitor's channel are asked after the commit (``medpulse.call.insight``).
+
+    dtmf_choices = fields.Char(
+        string="Keys pressed", readonly=True, index="trigram",
+        help="What the caller typed in the voice menu, as place:keys (ivr:2 is 2 in the "
+        "main menu).",
+    )
+    ivr_label_ids = fields.Many2many(
+        "medpulse.ivr.label", "medpulse_call_ivr_label_rel", "call_id", "label_id",
+        string="Voice menu", readonly=True,
+        help="The places of the voice menu the caller typed in and the items the keys led to.",
+    )
+    dct_number = fields.Char(
+        string="Call-tracking number", readonly=True, index="btree_not_null",
+        help="The call-tracking number the caller dialled (shown on the site or in an ad).",
+    )
+    dct_type = fields.Selection(
+        [("0", "Not call-tracking"), ("1", "Dynamic"), ("2", "Static")],
+        string="Call-tracking type", readonly=True,
+    )
+    dct_source = fields.Char(string="Source", readonly=True, index="btree_not_null")
+    dct_medium = fields.Char(string="Medium", readonly=True)
+    dct_campaign = fields.Char(string="Campaign", readonly=True)
+    dct_bound = fields.Boolean(
+        string="Visitor known", readonly=True,
+        help="The PBX knew the web visitor the call-tracking number was shown to.",
+    )
+    topic_ids = fields.Many2many(
+        "medpulse.call.topic", "medpulse_call_topic_rel", "call_id", "topic_id",
+        string="Topics", readonly=True,
+        help="What the PBX's speech analytics recognised in the call's recordings.",
+    )
+    insight_ids = fields.One2many(
+        "medpulse.call.insight", "call_id", string="Questions to the PBX",
+        groups="medpulse_telephony.group_telephony_manager",
+    )
+
+    def _insight_vals_from_state(self, company, state):
+        """Journal values of the keys pressed and of the call-tracking number."""
+        choices = getattr(state, "dtmf_choices", ()) or ()
+        locations = [loc for c in choices for loc in (c.location, c.next_location) if loc]
+        labels = self.env["medpulse.ivr.label"].sudo()._get_or_create(company, locations)
+        dct_type = getattr(state, "dct_type", None)
+        return {
+            "dtmf_choices": " ".join(
+                f"{c.location}:{c.dtmf}" if c.location else c.dtmf for c in choices
+            ) or False,
+            "ivr_label_ids": [Command.set(labels.ids)],
+            "dct_number": getattr(state, "dct_number", None) or False,
+            "dct_type": str(dct_type) if dct_type in (0, 1, 2) else False,
+        }
+
+    def _after_event_insight(self, event_record, event, state):
+        # Only queued here (the webhook's transaction); the cron asks the PBX.
+        Insight = self.env["medpulse.call.insight"].sudo()
+        call = self.sudo()
+        if isinstance(event, mango_vpbx.events.RecordTaggedEvent):
+            recording = call.recording_ids.filtered(
+                lambda r: r.recording_id == event.recording_id
+            )[:1]
+            if recording:
+                Insight._queue(call, "topics", recording)
+        if call.dct_number and call.dct_type in ("1", "2") and not Insight.search_count(
+            [("call_id", "=", call.id), ("kind", "=", "source")], limit=1
+        ):
+            Insight._queue(call, "source")
+
+    def _card_ivr_choices(self):
+        """The card's lines about the voice menu: "Pressed 2 in the main menu: Cancel..."."""
+        self.ensure_one()
+        labels = self.sudo().ivr_label_ids
+        lines = []
+        for item in (self.dtmf_choices or "").split():
+            location, _sep, keys = item.rpartition(":")
+            if not location:
+                lines.append(_("Pressed %(keys)s", keys=keys))
+                continue
+            line = _("Pressed %(keys)s in %(menu)s", keys=keys, menu=labels._label_text(location))
+            target = f"{location}.{keys}"
+            reached = labels.filtered(lambda label, target=target: label.location == target)
+            if reached.name:
+                line = _("%(choice)s: %(item)s", choice=line, item=reached.name)
+            lines.append(line)
+        return lines
 
 #: Above this many matching patients, the Patient filter is left to a subquery.
 _PATIENT_SEARCH_IDS = 5000

@@ -127,6 +127,17 @@ class MedpulseCallRecording(models.Model):
         groups="medpulse_telephony.group_telephony_manager",
     )
     player_html = fields.Html(string="Player", compute="_compute_player_html", sanitize=False)
+    # Speech analytics (medpulse.call.insight): the topics are the journal's to group by;
+    # the transcript is what the patient said, so clinic roles only.
+    topic_ids = fields.Many2many(
+        "medpulse.call.topic", "medpulse_call_recording_topic_rel", "recording_id", "topic_id",
+        string="Topics", readonly=True,
+    )
+    transcript = fields.Text(
+        readonly=True,
+        groups="medpulse_clinic.group_clinic_receptionist,medpulse_clinic.group_clinic_doctor",
+        help="The PBX's transcript of the recording, where the account has speech analytics.",
+    )
 
     _sql_constraints = [
         (

@@ -21,3 +21,5 @@ from . import test_wallboard
 from . import test_wallboard_browser
 from . import test_card_appointments
 from . import test_call_tally
+from . import test_insight
+from . import test_insight_browser

@@ -98,6 +98,9 @@ READERS = {
     "medpulse.waitlist": RECEPTION,
     "medpulse.waitlist.slot": RECEPTION,
     "medpulse.waitlist.offer": RECEPTION,
+    # Issue 23, part 2: the questions to the PBX and the funnel by source.
+    "medpulse.call.insight": MANAGERS,
+    "medpulse.call.source.report": MANAGERS,
 }
 #: What a field holds -> who may see it (among the readers of its record). "label" is
 #: read by all readers, with the patient's name only for the clinic roles; "own" is
@@ -144,6 +147,7 @@ PATIENT_FIELDS = {  # fields of the patient models that are not plain patient da
 #: Every other field in scope, by model.
 CLASSIFICATION = {
     "medpulse.call": {
+        "dct_number": "staff",  # issue 23: the clinic's call-tracking number, not the caller's
         "caller_number": "call",
         "caller_e164": "call",
         "callee_number": "call",
@@ -201,6 +205,13 @@ CLASSIFICATION = {
     # A day's name (its date): numbers only.
     "medpulse.call.tally": {"display_name": "count"},
     "medpulse.call.tally.hour": {"display_name": "count"},
+    # Issue 23, part 2: the clinic's own call-tracking number; the places of its voice menu
+    # and the speech-analytics topics are the clinic's words, not a patient's.
+    "medpulse.call.insight": {"call_id": "call", "display_name": "staff"},
+    "medpulse.call.source.report": {"call_id": "call", "dct_number": "staff",
+                                    "display_name": "call"},
+    "medpulse.call.topic": {"call_count": "count", "display_name": "staff", "name": "staff"},
+    "medpulse.ivr.label": {"display_name": "staff", "name": "staff"},
     "medpulse.call.ledger": {"e164": "call", "display_name": "call", "patient_id": "patient"},
     "medpulse.pbx.stats.line": {
         "from_number": "call",

@@ -198,6 +198,24 @@ MIGRATED = {
     ("res.users", "medpulse_pbx_away_since"): (
         "issue 23: no operator was away before the upgrade", _empty("medpulse_pbx_away_since"),
     ),
+    # Issue 23 part 2 (call insight): the calls of before are not folded again (the fold's
+    # version did not change), so they keep no keys, call-tracking number, topic or source
+    # (raising mango_vpbx.calls.FOLD_VERSION would refold them: the lead's call, see the
+    # news fragment).
+    **{
+        ("medpulse.call", name): (
+            "issue 23: a new field of the call's insight, empty on the calls before it",
+            _empty(name),
+        )
+        for name in ("dtmf_choices", "ivr_label_ids", "dct_number", "dct_type", "dct_source",
+                     "dct_medium", "dct_campaign", "dct_bound", "topic_ids", "insight_ids")
+    },
+    **{
+        ("medpulse.call.recording", name): (
+            "issue 23: speech analytics of the recordings after the upgrade", _empty(name),
+        )
+        for name in ("topic_ids", "transcript")
+    },
 }
 #: Models an upgrade adds -> (why, records their data files ship); beyond those they start
 #: empty (what fills them comes after the upgrade). A model the upgrade fills from existing
@@ -239,6 +257,11 @@ NEW_MODELS = {
     "medpulse.call.tally.hour": ("issue 24: calls per day, hour of day, line and type",
                                  lambda after: _tallies_count_the_journal(
                                      after, "medpulse.call.tally.hour")),
+    # Issue 23 part 2: filled by the calls after the upgrade.
+    "medpulse.ivr.label": ("issue 23: the places of the voice menu callers reached", 0),
+    "medpulse.call.topic": ("issue 23: speech-analytics topics", 0),
+    "medpulse.call.insight": ("issue 23: questions to the PBX about calls", 0),
+    "medpulse.call.source.report": ("issue 23: calls by source (a view of the journal)", 0),
 }
 
 
