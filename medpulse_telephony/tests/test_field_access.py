@@ -754,11 +754,23 @@ class TestFieldAccess(TransactionCase):
         })
         offer = env["medpulse.waitlist.offer"].sudo().create(
             {"slot_id": slot.id, "entry_id": waiting.id})
+        # Issue 23, part 2: the call came on a call-tracking number of an ad; a question about
+        # it waits for the PBX.
+        cls.call.sudo().write({"dct_number": "74950001122", "dct_type": "1",
+                               "dct_source": "yandex"})
+        insight = env["medpulse.call.insight"].sudo().create({
+            "company_id": cls.company.id, "call_id": cls.call.id, "kind": "source",
+        })
+        env.flush_all()  # the funnel by source is a view of the calls
         cls.subjects = {
             "medpulse.reminder": cls.reminder,
             "medpulse.waitlist": waiting,
             "medpulse.waitlist.slot": slot,
             "medpulse.waitlist.offer": offer,
+            "medpulse.call.insight": insight,
+            "medpulse.call.source.report": env["medpulse.call.source.report"]
+            .sudo()
+            .search([("call_id", "=", cls.call.id)]),
             "medpulse.confirmation.item": cls.item,
             "medpulse.sms": cls.sms,
             "medpulse.patient": cls.patient,
