@@ -1,1 +1,0 @@
-Taking back a missed call's "No action needed" reopens the call-back it cancelled (with its deadline and its owner's activity), unless the caller was reached since. The "no events" health alert fires only at times of the day that usually have calls (5 calls on average over the last 7 days by default, a new company setting), so a small clinic's quiet hour is no longer an incident.
