@@ -147,7 +147,7 @@ class MedpulseCallTallyMixin(models.AbstractModel):
     company_id = fields.Many2one("res.company", readonly=True, required=True)
     day = fields.Date(readonly=True, required=True)
     weekday = fields.Selection(WEEKDAYS, readonly=True)
-    line_id = fields.Many2one("medpulse.telephony.line", string="Line", readonly=True)
+    line_id = fields.Many2one("medpulse.telephony.line", readonly=True)
     direction = fields.Selection(
         [("incoming", "Incoming"), ("outgoing", "Outgoing"), ("internal", "Internal")],
         readonly=True,
