@@ -190,10 +190,20 @@ class ScreenCrawler {
     async openFirstRecord(where, type, model, hasForm) {
         const view = document.querySelector(`.o_action_manager .o_${type}_view`);
         const sample = view?.closest(".o_view_sample_data") || view?.querySelector(".o_view_sample_data");
-        const first =
+        let first =
             type === "list"
                 ? view?.querySelector(".o_data_row")
                 : view?.querySelector(".o_kanban_record:not(.o_kanban_ghost)");
+        const group = type === "list" && !first && view?.querySelector(".o_group_header");
+        if (group && !sample) {
+            // A list grouped by default (a worklist per slot): its first group, opened.
+            await this.step(
+                `${where} ▸ first group`,
+                () => click(group),
+                () => view.querySelector(".o_data_row")
+            );
+            first = view.querySelector(".o_data_row");
+        }
         if (!first || sample) {
             this.problems.push({
                 where,
