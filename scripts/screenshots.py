@@ -805,9 +805,11 @@ def shoot_insight(browser, url: str, rpc: OdooRPC, out: Path) -> None:
     for domain in ([("dtmf_choices", "!=", False), ("topic_ids", "!=", False),
                     ("dct_source", "!=", False)],
                    [("topic_ids", "!=", False), ("dct_source", "!=", False)],
+                   [("dtmf_choices", "!=", False), ("topic_ids", "!=", False)],
                    [("dtmf_choices", "!=", False), ("dct_source", "!=", False)]):
         calls = rpc("medpulse.call", "search", domain, limit=1, order="id desc")
         if calls:
+            print(f"  a call with {', '.join(term[0] for term in domain)}", flush=True)
             break
     if not calls:
         raise RuntimeError("no call with keys, topics or a source: the demo data")
