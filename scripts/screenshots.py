@@ -2,7 +2,8 @@
 screens around it and the wallboard.
 
     /opt/odoo18/venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--keep]
-        [--only card,callbacks,ledger,incidents,away,patient,wallboard,outreach]
+        [--only card,callbacks,ledger,incidents,away,patient,wallboard,outreach,
+         card_actions,recall,waitlist,insight]
 
 Starts what ``scripts/demo`` starts: a throw-away demo database initialised by
 ``scripts/demo_init.py`` with ``HISTORY_DAYS`` days of the demo's history of calls (the
@@ -28,7 +29,15 @@ the ledger's morning summary). Headless Chromium (Playwright) then signs in:
 * ``outreach``, as ``demo``: the *Send SMS* dialog of a patient who agrees to SMS, its
   reminder template previewed with its length and parts, and the *Confirmation calls*
   list (the demo's list of the next working day); as the administrator: the reminder
-  rules.
+  rules;
+* ``card_actions``, as ``demo``: a known patient's card with the upcoming appointment's
+  *Confirm*, *Move* (its free times opened) and *Cancel*; a patient with no appointment to
+  come, the next free times of their last doctor and service;
+* ``recall``, as ``demo``: *No-show recall*, the demo's last week's no-shows;
+* ``waitlist``, as ``demo``: the *Waiting list* and *Offer freed slots* (the demo's
+  cancelled appointment offered); as the administrator: *Waiting list refills*;
+* ``insight``, as the administrator: a call's page *What the call was about* (keys,
+  voice-menu places, topics, call-tracking source) and *Calls by source*.
 
 Each screen is checked to show live rows (an empty list fails the run). The database, its
 filestore and both servers are gone at the end (``--keep`` keeps the work folder with the
@@ -70,7 +79,8 @@ MAX_BYTES = 150_000
 CARD = ".o_medpulse_incoming_card"
 #: Days of the demo's history: four weeks make a ledger of several weeks.
 HISTORY_DAYS = 28
-SHOTS = ("card", "callbacks", "ledger", "incidents", "away", "patient", "wallboard", "outreach")
+SHOTS = ("card", "callbacks", "ledger", "incidents", "away", "patient", "wallboard", "outreach",
+         "card_actions", "recall", "waitlist", "insight")
 
 
 class Emulator:
@@ -698,6 +708,126 @@ def shoot_outreach(browser, url: str, rpc: OdooRPC, out: Path) -> None:
     page.context.close()
 
 
+def shoot_card_actions(browser, url: str, rpc: OdooRPC, emulator: Emulator, out: Path) -> None:
+    """The card's appointment actions: Confirm / Move / Cancel on a caller's upcoming
+    appointment (Move opened), then the next free times of a patient with none to come."""
+    extension = OPERATOR[2]
+    numbers = pick_numbers(rpc)
+    phones = rpc("medpulse.patient.phone", "search_read", [("number_e164", "!=", False)],
+                 fields=["number_e164", "patient_id"], order="id")
+    owners: dict[str, set[int]] = {}
+    for phone in phones:
+        owners.setdefault(phone["number_e164"], set()).add(phone["patient_id"][0])
+    lapsed = {p["id"] for p in rpc("medpulse.patient", "search_read", [
+        ("last_visit_at", "!=", False), ("last_service_id", "!=", False),
+        ("next_appointment_id", "=", False)], fields=["name"], order="id")}
+    again = next((n.lstrip("+") for n, ids in owners.items() if len(ids) == 1 and ids <= lapsed),
+                 None)
+    page = sign_in(browser, url, OPERATOR[0], OPERATOR[1], VIEWPORT)
+    open_journal(page, url)
+
+    print("(s) the caller's appointment: confirm, move, cancel", flush=True)
+    entry = emulator.ring(numbers["known"], extension)
+    card = card_of(page, numbers["known"])
+    card.locator(".o_medpulse_card_move").wait_for()  # Confirm only if not confirmed yet
+    later = card.locator(".o_medpulse_card_notify_later")
+    if later.count():
+        later.click()
+        later.wait_for(state="detached")
+    card.locator(".o_medpulse_card_move").click()
+    card.locator(".o_medpulse_card_move_slots .o_medpulse_card_slot").first.wait_for()
+    save(page, out / "card_appointment_actions.png", card)
+    close(page, emulator, entry, numbers["known"])
+
+    if again is None:
+        print("  no patient without an appointment to come: the demo data", flush=True)
+    else:
+        print("(t) book again: the last doctor's free times", flush=True)
+        entry = emulator.ring(again, extension)
+        card = card_of(page, again)
+        card.locator(".o_medpulse_card_book_slots .o_medpulse_card_slot").first.wait_for()
+        save(page, out / "card_book_again.png", card)
+        close(page, emulator, entry, again)
+    page.context.close()
+
+
+def shoot_recall(browser, url: str, out: Path) -> None:
+    page = sign_in(browser, url, OPERATOR[0], OPERATOR[1], WIDE)
+    open_action(page, url, "medpulse_telephony.medpulse_confirmation_item_recall_action")
+    rows_of(page)
+    print("(u) the no-show recall list", flush=True)
+    save_screen(page, out / "recall_list.png", page.locator(".o_list_renderer table"))
+    page.context.close()
+
+
+def open_groups(page) -> None:
+    """Open the list's groups (a grouped list shows its rows once opened)."""
+    groups = page.locator(".o_list_view .o_group_header")
+    for index in range(min(groups.count(), 3)):
+        group = groups.nth(index)
+        if "o_group_open" not in (group.get_attribute("class") or ""):
+            group.click()
+            page.wait_for_timeout(400)
+
+
+def shoot_waitlist(browser, url: str, out: Path) -> None:
+    """The waiting list and the freed slots' offers as the receptionist; the refills report
+    as the administrator."""
+    page = sign_in(browser, url, OPERATOR[0], OPERATOR[1], WIDE)
+    open_action(page, url, "medpulse_telephony.medpulse_waitlist_action")
+    rows_of(page, 2)
+    print("(v) the waiting list", flush=True)
+    save_screen(page, out / "waitlist_list.png", page.locator(".o_list_renderer table"))
+    open_action(page, url, "medpulse_telephony.medpulse_waitlist_offer_action")
+    page.locator(".o_list_view .o_group_header, .o_list_view .o_data_row").first.wait_for()
+    open_groups(page)
+    rows_of(page)
+    print("(w) offer freed slots", flush=True)
+    save_screen(page, out / "waitlist_offers.png", page.locator(".o_list_renderer table"))
+    page.context.close()
+
+    page = sign_in(browser, url, *MANAGER, VIEWPORT)
+    open_action(page, url, "medpulse_telephony.medpulse_waitlist_slot_action_report", ".o_pivot")
+    pivot = page.locator(".o_pivot table")
+    pivot.locator("tbody tr").nth(1).wait_for()
+    print("(x) waiting list refills", flush=True)
+    save_screen(page, out / "waitlist_refills.png", pivot)
+    page.context.close()
+
+
+def shoot_insight(browser, url: str, rpc: OdooRPC, out: Path) -> None:
+    """A call's keys, voice-menu places, topics and source; calls by source."""
+    [cron] = rpc("ir.model.data", "search_read",
+                 [("module", "=", "medpulse_telephony"),
+                  ("name", "=", "ir_cron_medpulse_call_insight_fetch")], fields=["res_id"])
+    rpc("ir.cron", "method_direct_trigger", [cron["res_id"]])
+    calls = []
+    for domain in ([("dtmf_choices", "!=", False), ("topic_ids", "!=", False),
+                    ("dct_source", "!=", False)],
+                   [("topic_ids", "!=", False), ("dct_source", "!=", False)],
+                   [("dtmf_choices", "!=", False), ("topic_ids", "!=", False)],
+                   [("dtmf_choices", "!=", False), ("dct_source", "!=", False)]):
+        calls = rpc("medpulse.call", "search", domain, limit=1, order="id desc")
+        if calls:
+            print(f"  a call with {', '.join(term[0] for term in domain)}", flush=True)
+            break
+    if not calls:
+        raise RuntimeError("no call with keys, topics or a source: the demo data")
+    page = sign_in(browser, url, *MANAGER, VIEWPORT)
+    page.goto(f"{url}/odoo/action-medpulse_telephony.medpulse_call_action/{calls[0]}")
+    form = page.locator(".o_form_view")
+    form.locator(".o_notebook a[name=insight]").click()
+    form.locator(".o_field_widget[name=dct_source]").wait_for()
+    print("(y) what the call was about", flush=True)
+    save_screen(page, out / "call_insight.png", form.locator(".o_form_sheet"))
+    open_action(page, url, "medpulse_telephony.medpulse_call_source_report_action", ".o_pivot")
+    pivot = page.locator(".o_pivot table")
+    pivot.locator("tbody tr").nth(1).wait_for()
+    print("(z) calls by source", flush=True)
+    save_screen(page, out / "calls_by_source.png", pivot)
+    page.context.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
@@ -766,6 +896,14 @@ def main() -> int:
                     shoot_wallboard(browser, odoo, emulator, rpc, opts.out)
                 if "outreach" in only:
                     shoot_outreach(browser, odoo.url, rpc, opts.out)
+                if "card_actions" in only:
+                    shoot_card_actions(browser, odoo.url, rpc, emulator, opts.out)
+                if "recall" in only:
+                    shoot_recall(browser, odoo.url, opts.out)
+                if "waitlist" in only:
+                    shoot_waitlist(browser, odoo.url, opts.out)
+                if "insight" in only:
+                    shoot_insight(browser, odoo.url, rpc, opts.out)
             finally:
                 browser.close()
     finally:
