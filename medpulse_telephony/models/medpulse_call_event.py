@@ -161,6 +161,10 @@ class MedpulseCallEvent(models.Model):
         record = self._insert(
             company, path, json_str, identity=event.identity,
             entry_id=getattr(event, "entry_id", None), pbx_call_id=getattr(event, "call_id", None),
+            # events/record/tagged has the very fields of events/record/added: the PBX may
+            # send one body to both paths, and then they are two events, not a replay.
+            body_key=f"{event.path}\n{json_str}"
+            if isinstance(event, mango_vpbx.events.RecordTaggedEvent) else None,
         )
         return record, event
 
@@ -275,13 +279,15 @@ class MedpulseCallEvent(models.Model):
         return events
 
     def _insert(self, company, path, json_str, identity, entry_id=None, pbx_call_id=None,
-                state="received", error=None):
+                state="received", error=None, body_key=None):
         # Raw SQL because the ORM has no "insert unless it exists": a prior search would
         # let two concurrent deliveries both insert. ON CONFLICT without a target covers
         # both the identity and the body. Not logged on failure: a serialization
-        # failure here is retried by the HTTP layer, not an error.
+        # failure here is retried by the HTTP layer, not an error. ``body_key``: what is
+        # digested instead of the body alone, for an event whose body another path's
+        # event may share (events/record/tagged: its path and its body).
         now = fields.Datetime.now()
-        body_sha256 = hashlib.sha256(json_str.encode()).hexdigest()
+        body_sha256 = hashlib.sha256((body_key or json_str).encode()).hexdigest()
         if len(identity.encode()) > _IDENTITY_MAX_BYTES:
             identity = "sha256:" + hashlib.sha256(identity.encode()).hexdigest()
         self.env.cr.execute(

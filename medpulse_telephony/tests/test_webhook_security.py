@@ -392,6 +392,28 @@ class TestWebhookSecurity(HttpCase):
             self.env["medpulse.call"].sudo().search([("entry_id", "=", "SEC-PATHS-2")])
         )
 
+    def test_record_tagged_with_the_body_of_record_added_is_its_own_event(self):
+        """The PBX documents one set of fields for both paths: one body, two events."""
+        call = self._deliver_clean("SEC-TAG")
+        body = {
+            "entry_id": "SEC-TAG", "product_id": 400076322, "user_id": 300050001,
+            "timestamp": 1796345678, "recording_id": "SEC-TAG-REC",
+        }
+        form = self.signed(body)
+        for url in ["/mango/events/record/added", "/mango/events/record/tagged"] * 2:
+            self.assertEqual(self.post(form, path=url).status_code, 200, url)
+        self.assertEqual(self.post(form, path="/mango/events/summary").status_code, 200)
+        Event = self.env["medpulse.call.event"].sudo()
+        stored = Event.search([("entry_id", "=", "SEC-TAG"), ("path", "like", "events/record/")])
+        self.assertEqual(
+            sorted(stored.mapped(lambda e: (e.path, e.state, e.call_id, e.other_path_count))),
+            [
+                ("events/record/added", "processed", call, 1),
+                ("events/record/tagged", "processed", call, 0),
+            ],
+            "both stored once and folded; the replay to another path counted on record/added",
+        )
+
     # ------------------------------------------------------------------ logs
     def test_logs_are_bounded_and_carry_no_data_even_at_debug(self):
         """S11: rejected requests are counted, not echoed; no number or name at DEBUG either."""
