@@ -22,11 +22,15 @@ Transactions: this module owns them, models never commit. The path of one event:
    (``_lock_call``), then the event is folded (``medpulse.call.event._process``: the
    journal, then ``medpulse.call._after_event``'s steps) in a new transaction whose
    snapshot starts once the lock is granted, so it sees the previous event's work; a
-   serialization failure is retried at once with a fresh snapshot;
+   serialization failure is retried at once with a fresh snapshot, any other failure
+   rolls that transaction back whole (no savepoint needed) and flags the event in the
+   next one on the same cursor;
 3. the request's transaction is committed, which releases the lock, and only then are
    the PBX commands the fold queued sent (``medpulse.call.command._send_queued``, the
    ids the fold's transaction recorded: no search when it queued none): no request to
-   the PBX ever leaves while a webhook transaction or a call's lock is held.
+   the PBX ever leaves while a webhook transaction or a call's lock is held;
+4. once the PBX has its answer, the open wallboards the event changed are pushed
+   (:func:`push_boards`, in a transaction of its own; ``medpulse.wallboard``).
 
 The cron that folds events a stopped worker left (``_cron_fold_received``) runs the
 same :func:`fold_in_turn`.
@@ -37,18 +41,22 @@ and in the HTTP access log, only as the event path it stands for (a hostile requ
 line can be 64 KB of anything); other over-long access log lines are cut.
 """
 
+import functools
 import logging
 import re
 import threading
 import time
 
-from odoo import SUPERUSER_ID, http
+from odoo import SUPERUSER_ID, api, http
 from odoo.http import request
+from odoo.modules.registry import Registry
 
 import mango_vpbx
 from mango_vpbx.assumptions import PING_SEGMENT
 
-from ..models.medpulse_call_event import in_new_transaction
+from ..models import medpulse_wallboard
+from ..models.medpulse_call_event import in_new_transaction, is_concurrency_error
+from ..models.medpulse_wallboard import PUSHED_AFTER_ANSWER, WATCHED_KEY
 
 _logger = logging.getLogger(__name__)
 
@@ -154,14 +162,30 @@ class MangoWebhook(http.Controller):
         )
         # The stored event must outlive whatever follows: the PBX never sends it again.
         request.env.cr.commit()  # pylint: disable=invalid-commit  # the webhook owns its transactions
+        boards = ()
         if record and event is not None:
-            fold_in_turn(record, event)
-        return _reply(200, "OK")
+            # Its request pushes the boards the event changed once it has answered.
+            boards = fold_in_turn(
+                record.with_context(**{PUSHED_AFTER_ANSWER: True}), event,
+                known=(company, getattr(event, "entry_id", None)),
+            )
+        response = _reply(200, "OK")
+        if boards:
+            push = functools.partial(push_boards, request.env.cr.dbname, boards)
+            if request.registry.in_test_mode():
+                # One connection for every thread there: after the answer, the push would
+                # run beside the test's own queries.
+                push()
+            else:
+                response.call_on_close(push)
+        return response
 
 
-def fold_in_turn(record, event):
+def fold_in_turn(record, event, known=None):
     """Fold the stored, committed event ``record`` (``event`` is its parsed form), the
     events of one call one after another, then send the PBX commands the fold queued.
+    ``known``: the event's ``(company, entry_id)`` when the caller just stored it (no
+    read of its row back to take the lock).
 
     ``record``'s transaction holds the call's lock while the fold runs in new ones and
     is committed at the end (it must have nothing else to commit). Why in turn: the PBX
@@ -170,14 +194,18 @@ def fold_in_turn(record, event):
     the call's row and Odoo would retry them after a random sleep of up to 2 s, then
     4 s: the other operators' cards would come seconds late. A remaining conflict (the
     follow-up of the same number from another call) is retried at once; if it persists,
-    or the fold fails where ``_process`` cannot catch it (its commit), the event is
-    flagged ``error`` and the call's next event or the reconciliation folds it in
-    (every event of a call is folded again each time). Never raises: the PBX must get
-    its 200.
+    or the fold fails (``_process`` raises: its transaction is rolled back whole, so it
+    needs no savepoint), the event is flagged ``error`` and the call's next event or
+    the reconciliation folds it in (every event of a call is folded again each time).
+    Never raises: the PBX must get its 200. Returns the ids of the companies whose open
+    wallboards the fold changed (:func:`push_boards`).
     """
-    record._lock_call()
+    record._lock_call(known)
+    boards = []
 
     def failed(error, attempt):
+        if not is_concurrency_error(error):
+            record._log_fold_error(error)
         _logger.warning(
             "PBX event %s: journal not updated (attempt %s, %s; the message is on the event)",
             record.id, attempt, type(error).__name__,
@@ -187,16 +215,30 @@ def fold_in_turn(record, event):
     queued = []
 
     def fold(env):
-        record.with_env(env)._process(event)
+        try:
+            record.with_env(env)._process(event)
+        except Exception as error:
+            if is_concurrency_error(error):
+                raise  # retried with a fresh snapshot
+            # No savepoint around the fold: its whole transaction is undone instead and
+            # the event flagged in the next one, on this cursor (a snapshot taken under
+            # the lock, as the fold's).
+            env.cr.rollback()
+            record._log_fold_error(error)
+            record.with_env(env)._fold_failed(error)
+            queued.clear()
+            return
         # What this fold queued, read before its commit forgets it (a retry starts afresh).
         queued[:] = env["medpulse.call.command"]._queued_in_transaction()
+        boards[:] = sorted(env.cr.postcommit.data.get(WATCHED_KEY, ()))
 
     if not in_new_transaction(record.env, fold, failed):
         queued.clear()
+        boards.clear()
     # Releases the call's lock (and keeps a failure flagged above).
     record.env.cr.commit()  # pylint: disable=invalid-commit  # the webhook owns its transactions
     if not queued:
-        return
+        return boards
     try:
         record.env["medpulse.call.command"]._send_queued(queued)
     except Exception as error:  # noqa: BLE001 - the event is folded: the PBX must get its 200
@@ -205,6 +247,62 @@ def fold_in_turn(record, event):
             "PBX event %s: the commands it queued were not all sent (%s; their records say "
             "which)", record.id, type(error).__name__,
         )
+    return boards
+
+
+def push_boards(dbname, company_ids, attempt=1):
+    """After the webhook's answer (its response's close): push the open wallboards of these
+    companies that are due (``medpulse.wallboard._publish_due``), in a transaction of its
+    own. A board the throttle holds back is pushed by a timer of this process once the
+    interval has passed (:func:`_push_later`), or, after PUSH_LATER_ATTEMPTS, by the
+    publisher's cron (woken here). Never raises."""
+    left = []
+    try:
+        with Registry(dbname).cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            Board = env["medpulse.wallboard"]
+            Board._publish_due(company_ids, left=left)
+            # The test mode's one connection is not for threads of their own: the cron's
+            # part there (the tests run it).
+            if left and (env.registry.in_test_mode() or attempt > PUSH_LATER_ATTEMPTS):
+                Board._trigger_publisher()
+                left = []
+    except Exception as error:  # noqa: BLE001 - the boards catch up at the next change
+        _logger.warning(
+            "Wallboards not pushed after a PBX event (%s): they catch up at the next change",
+            type(error).__name__,
+        )
+        return
+    if left:
+        _push_later(dbname, left, attempt)
+
+
+#: A board held back by the throttle is tried again this many times by this process's timer.
+PUSH_LATER_ATTEMPTS = 4
+_push_timers = {}
+_push_timers_lock = threading.Lock()
+
+
+def _push_later(dbname, company_ids, attempt):
+    """Once the throttle's interval has passed, push these boards (:func:`push_boards`): one
+    timer per database and company in this process at a time; whichever worker's timer
+    comes first pushes, the others find nothing left."""
+    delay = medpulse_wallboard.PUBLISH_INTERVAL
+    for company_id in company_ids:
+        key = (dbname, company_id)
+        with _push_timers_lock:
+            if key in _push_timers:
+                continue
+
+            def fire(key=key):
+                with _push_timers_lock:
+                    _push_timers.pop(key, None)
+                push_boards(key[0], [key[1]], attempt + 1)
+
+            timer = threading.Timer(delay, fire)
+            timer.daemon = True
+            _push_timers[key] = timer
+        timer.start()
 
 
 def _path_label(path):

@@ -14,6 +14,7 @@ from . import medpulse_call_outcome
 from . import medpulse_call
 from . import medpulse_call_followup_lock
 from . import medpulse_call_event
+from . import medpulse_call_event_snapshot
 from . import medpulse_call_callback
 from . import medpulse_call_command
 from . import medpulse_call_recording
@@ -33,6 +34,7 @@ from . import medpulse_reminder
 from . import medpulse_confirmation_item
 from . import medpulse_confirmation_progress
 from . import medpulse_wallboard
+from . import medpulse_wallboard_feed
 from . import medpulse_waitlist
 from . import medpulse_waitlist_slot
 from . import medpulse_waitlist_offer

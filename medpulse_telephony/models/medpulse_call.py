@@ -240,6 +240,11 @@ class MedpulseCall(models.Model):
     event_count = fields.Integer(
         compute="_compute_event_count", groups="medpulse_telephony.group_telephony_manager"
     )
+    events_purged = fields.Boolean(
+        string="Raw events purged", readonly=True, copy=False,
+        help="The retention of raw PBX events purged this call's events: they are kept "
+        "compacted (medpulse.call.event.snapshot) and folded with any later event.",
+    )
     legs_html = fields.Html(string="Legs", compute="_compute_legs_html", sanitize=False)
     # Derived data: the versions of the toolkit's fold and statistics mapping this call was
     # computed with; a call of an older one is folded again (medpulse.call.refold).
@@ -269,6 +274,19 @@ class MedpulseCall(models.Model):
         self.env.cr.execute(
             "CREATE INDEX IF NOT EXISTS medpulse_call_company_created_at_index"
             " ON medpulse_call (company_id, created_at)"
+        )
+        # The calls not over yet (the wallboard's live calls): a handful of rows, so the
+        # board never walks the day's settled calls to find them. The predicate is the one
+        # the ORM writes for ("is_final", "=", False).
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS medpulse_call_company_live_index"
+            " ON medpulse_call (company_id, created_at)"
+            " WHERE (is_final IS NULL OR is_final = FALSE)"
+        )
+        # The calls that ended in the last minutes (the wallboard's after-call work).
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS medpulse_call_company_ended_at_index"
+            " ON medpulse_call (company_id, ended_at)"
         )
         return res
 
@@ -317,13 +335,83 @@ class MedpulseCall(models.Model):
         if operator not in ("ilike", "=", "like", "=ilike") or not isinstance(value, str):
             return [("patient_ids", operator, value)]
         patients = self.env["medpulse.patient"]._search(
-            [("display_name", operator, value)], limit=_PATIENT_SEARCH_IDS + 1
+            self._patient_search_domain(operator, value), limit=_PATIENT_SEARCH_IDS + 1
         )
         ids = list(patients)
         if len(ids) > _PATIENT_SEARCH_IDS:
             # A fragment that matches a crowd ("а"): no list of ids to pass on.
             return [("patient_ids", operator, value)]
-        return [("patient_ids", "in", ids)]
+        calls = self._calls_linked_to_patients(ids)
+        if calls is None:
+            return [("patient_ids", "in", ids)]
+        return [("id", "in", calls)]
+
+    @api.model
+    def _patient_search_domain(self, operator, value):
+        """The patients the Patient filter looks for. A surname and a first name (words
+        with a space between) can only be a name: card numbers ("MP-000123") hold no
+        space and a name matches no phone, so only the names' trigram index is read,
+        not the card numbers' as well."""
+        if operator in ("ilike", "like") and " " in value.strip():
+            return [("name", operator, value)]
+        return [("display_name", operator, value)]
+
+    @api.model
+    @api.readonly
+    def web_search_read(self, domain, specification, offset=0, limit=None, order=None,
+                        count_limit=None):
+        """The journal's list: the Patient filter and the search box's patient search
+        evaluated once for the rows and for their count (the web client asks both when
+        a page is full), not twice."""
+        return super().web_search_read(
+            self._resolve_patient_terms(domain), specification, offset=offset, limit=limit,
+            order=order, count_limit=count_limit,
+        )
+
+    @api.model
+    def _resolve_patient_terms(self, domain):
+        """``domain`` with each ``patient_search`` / ``caller_search`` term replaced by the
+        domain its search method gives (the calls' ids, mostly). A term on a field the
+        user may not read is left for the ORM to refuse, as before."""
+        methods = {"patient_search": self._search_patient, "caller_search": self._search_caller}
+        if not domain or not any(
+            isinstance(term, (list, tuple)) and len(term) == 3 and term[0] in methods
+            for term in domain
+        ):
+            return domain
+        resolved = []
+        for term in domain:
+            if isinstance(term, (list, tuple)) and len(term) == 3 and term[0] in methods:
+                field = self._fields[term[0]]
+                if self.env.su or not field.groups or self.env.user.has_groups(field.groups):
+                    # A normalized domain is one operand of the prefix notation: it
+                    # takes the place of the term whatever surrounds it ("!", "|").
+                    resolved += expression.normalize_domain(methods[term[0]](term[1], term[2]))
+                    continue
+            resolved.append(term)
+        return resolved
+
+    @api.model
+    def _calls_linked_to_patients(self, patient_ids):
+        """The ids of the calls whose ``patient_ids`` hold one of ``patient_ids``, read
+        from the link table by its patient index (what ``patient_ids in ids`` matches),
+        or None when more than ``_PATIENT_SEARCH_CALLS``.
+
+        Passed on as ids, the journal's list reads those calls by their primary key and
+        counts them at once; as ``patient_ids in ids`` (an ``EXISTS`` per call) PostgreSQL
+        walked the journal backwards by date to find 80 of them and counted over the
+        whole journal (bench/README.md, "Managers' reports")."""
+        if not patient_ids:
+            return []
+        field = self._fields["patient_ids"]
+        self.flush_model(["patient_ids"])
+        self.env.cr.execute(SQL(
+            "SELECT DISTINCT %s FROM %s WHERE %s = ANY(%s) LIMIT %s",
+            SQL.identifier(field.column1), SQL.identifier(field.relation),
+            SQL.identifier(field.column2), list(patient_ids), _PATIENT_SEARCH_CALLS + 1,
+        ))
+        calls = [row[0] for row in self.env.cr.fetchall()]
+        return None if len(calls) > _PATIENT_SEARCH_CALLS else calls
 
     def _search_caller(self, operator, value):
         """What the search box does with text typed and Enter: a number (digits, spaces,
@@ -483,7 +571,7 @@ class MedpulseCall(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         calls = super().create(vals_list)
-        self.env["medpulse.call.tally"]._add(calls.ids)
+        self.env["medpulse.call.tally"]._created(calls)
         return calls
 
     def unlink(self):
@@ -543,7 +631,9 @@ class MedpulseCall(models.Model):
             ],
             ["path", "json", "state", "call_id"],
         )
-        folding = mango_vpbx.calls.Folding(events._parsed())
+        # A purged call's snapshot holds the rest of its events: never fold a part of them.
+        purged = self.env["medpulse.call.event.snapshot"].sudo()._parsed_of(company, entry_id)
+        folding = mango_vpbx.calls.Folding([*purged, *events._parsed()])
         _FOLDINGS.put(key, events.ids, folding)
         return events, mango_vpbx.fold(folding.events, time_base=time_base)
 
@@ -574,7 +664,8 @@ class MedpulseCall(models.Model):
         returns the ids of the call's stored events and of those not linked to it yet:
         with them :meth:`_fold_call_events` folds ``event`` (the parsed form of
         ``event_record``, the event being folded) into the worker's kept folding of the
-        call without reading the others back.
+        call without reading the others back; and the call's line with its number, so
+        that the line is not searched again while the call stays on it.
         """
         self.flush_model(["company_id", "entry_id"])
         self.env["medpulse.call.event"].flush_model(["company_id", "entry_id", "state", "call_id"])
@@ -596,7 +687,10 @@ class MedpulseCall(models.Model):
                                 AND event.state != 'not_understood'
                                 AND (event.call_id IS DISTINCT FROM call.id
                                      OR event.state = 'error')
-                              ORDER BY event.id)
+                              ORDER BY event.id),
+                       call.line_id,
+                       (SELECT line.number FROM medpulse_telephony_line line
+                         WHERE line.id = call.line_id AND line.company_id = call.company_id)
                 """,
                 self.env.uid, company.id, entry_id,
             ),
@@ -607,9 +701,10 @@ class MedpulseCall(models.Model):
             call = self.browse(row[0])
             call.invalidate_recordset(["write_date", "write_uid"])
             stored = (row[1], row[2], event_record, event)
+            known_line = row[4] and (self.env["medpulse.telephony.line"].browse(row[3]), row[4])
         else:
             call = self._insert_new(company, entry_id)
-            stored = None
+            stored = known_line = None
         events, state = self._fold_call_events(company, entry_id, stored)
         # The command that produced the call, searched once per event: it gives the
         # call's patient here and is linked to the call here; its operator is told in
@@ -617,13 +712,27 @@ class MedpulseCall(models.Model):
         command = self._command_of_state(company, state)
         # Most events change a few fields only: an unchanged value is not rewritten,
         # so no UPDATE of it, no tracking and no relation rewrite of the many2many.
-        vals = call._vals_differing(call._vals_from_fold(company, state, command))
+        vals = call._vals_differing(call._vals_from_fold(company, state, command, known_line))
         if vals:
-            call.write(vals)
+            call._write_untracked_unless(vals)
         if command and command.call_id != call:
             command.call_id = call
+        followup = call.followup_state
         call._apply_followup()
+        if not vals and call.followup_state == followup:
+            # Nothing a journal list shows changed (a recording's progress, a leg that
+            # changed no column): its lists need no reload (_after_event_journal).
+            call = call.with_context(medpulse_call_unchanged=True)
         return call, state, events
+
+    def _write_untracked_unless(self, vals):
+        """``write(vals)``, without the chatter's tracking when no tracked field is in
+        ``vals``: the fold writes on every event, and tracking reads and compares every
+        tracked field at each write and again before the commit, for nothing."""
+        if set(vals) & self._track_get_fields():
+            self.write(vals)
+        else:
+            self.with_context(tracking_disable=True).write(vals)
 
     def _after_event_steps(self):
         """The names of :meth:`_after_event`'s steps, in the order they run.
@@ -695,16 +804,21 @@ class MedpulseCall(models.Model):
         self.env["medpulse.call.callback"]._on_call_settled(self)
 
     def _after_event_journal(self, event_record, event, state):
-        self._notify_journal()
+        # An event that changed no column of the call (:meth:`_recompute`) sends nothing:
+        # every open list would reload for nothing, and a transaction without a bus
+        # message spares Odoo's bus its new connection to send the NOTIFY.
+        if not self.env.context.get("medpulse_call_unchanged"):
+            self._notify_journal()
 
     def _after_event_wallboard(self, event_record, event, state):
         # Recordings and keys pressed change nothing the board shows.
         if isinstance(event, mango_vpbx.events.CallEvent | mango_vpbx.events.SummaryEvent):
             self.env["medpulse.wallboard"]._notify_calls(self)
 
-    def _vals_from_fold(self, company, state, command):
-        """Journal values of the fold of this call's stored events (:meth:`_recompute`)."""
-        vals = self._vals_from_state(company, state, command)
+    def _vals_from_fold(self, company, state, command, known_line=None):
+        """Journal values of the fold of this call's stored events (:meth:`_recompute`).
+        ``known_line``: :meth:`_vals_from_state`'s."""
+        vals = self._vals_from_state(company, state, command, known_line)
         # The statistics settled the outcome of a call whose final events were lost: its
         # events folded again without their summary (e.g. one left unfolded by a stopped
         # worker) only add what they see better than a CSV row.
@@ -742,16 +856,18 @@ class MedpulseCall(models.Model):
             return self.browse(row[0])
         return self.search([("company_id", "=", company.id), ("entry_id", "=", entry_id)], limit=1)
 
-    def _vals_from_state(self, company, state, command=None):
+    def _vals_from_state(self, company, state, command=None, known_line=None):
         """Journal values of a ``mango_vpbx.CallState``.
 
         A callback's patient is the one the operator called, even on a shared number.
         ``command`` is the ``medpulse.call.command`` that produced the call when the
-        caller already found it (searched here otherwise).
+        caller already found it (searched here otherwise). ``known_line``: ``(line,
+        its number)`` as the database holds them now (the fold's lock read them): when
+        the state's line number is that one, the line is not searched again.
         """
         self.ensure_one()
         with self.env["res.users"]._medpulse_pbx_operator_memo():
-            vals = self._vals_from_state_memo(company, state)
+            vals = self._vals_from_state_memo(company, state, known_line)
         if command is None:
             command = self._command_of_state(company, state)
         patient = command.patient_id
@@ -765,7 +881,7 @@ class MedpulseCall(models.Model):
                 vals["patient_ids"] = [fields.Command.set(known + [patient.id])]
         return vals
 
-    def _vals_from_state_memo(self, company, state):
+    def _vals_from_state_memo(self, company, state, known_line=None):
         Users = self.env["res.users"]
         direction = state.direction
         call_type = _call_type(direction, state.result)
@@ -808,7 +924,12 @@ class MedpulseCall(models.Model):
             operator = answered if direction == "incoming" else Users._medpulse_find_pbx_operator(
                 company, None, state.caller_number
             )
-        line = self.env["medpulse.telephony.line"].sudo()._get_or_create(company, state.line_number)
+        if known_line and known_line[1] == state.line_number:
+            line = known_line[0]
+        else:
+            line = self.env["medpulse.telephony.line"].sudo()._get_or_create(
+                company, state.line_number
+            )
         vals = {
             "direction": direction or False,
             "result": state.result or False,
@@ -1025,9 +1146,13 @@ class MedpulseCall(models.Model):
         if not self.env.user.has_group("medpulse_telephony.group_telephony_manager"):
             raise AccessError(_("Only telephony managers can export raw PBX events."))
         events = self.env["medpulse.call.event"].search([("call_id", "in", self.ids)])
+        # Events the retention purged come from their snapshots, marked "purged".
+        purged = self.env["medpulse.call.event.snapshot"].sudo().search(
+            [("call_id", "in", self.ids)]
+        )
         attachment = self.env["ir.attachment"].create({
             "name": f"pbx-events-{fields.Datetime.now().strftime('%Y%m%d-%H%M%S')}.jsonl",
-            "raw": events._export_jsonl().encode(),
+            "raw": events._export_jsonl(purged._export_items()).encode(),
             "mimetype": "application/x-ndjson",
         })
         return {
@@ -1153,8 +1278,15 @@ class MedpulseCall(models.Model):
     # ---------------------------------------------------------------- payload
 
     def _card_payload(self, user, status, leg=None):
-        """What ``user``'s card shows, read with ``user``'s access rights."""
+        """What ``user``'s card shows, read with ``user``'s access rights.
+
+        A ``closed`` card only leaves the screen (``incoming_card_service.js``): its
+        message says which and nothing else, so the many operators a queue rang cost
+        the webhook no number, line, device or menu choices to read when one answers.
+        """
         self.ensure_one()
+        if status == "closed":
+            return {"call_id": self.id, "entry_id": self.sudo().entry_id, "status": status}
         call = self.sudo().with_context(lang=user.lang or self.env.lang)
         payload = {
             "call_id": self.id,
@@ -2141,6 +2273,11 @@ class MedpulseCall(models.Model):
         string="Visitor known", readonly=True,
         help="The PBX knew the web visitor the call-tracking number was shown to.",
     )
+    dct_source_asked = fields.Boolean(
+        string="Source asked", readonly=True, copy=False,
+        help="The visitor's source was queued to be asked of the PBX: it is asked once per "
+        "call, not again at the call's next events or when the journal is refolded.",
+    )
     topic_ids = fields.Many2many(
         "medpulse.call.topic", "medpulse_call_topic_rel", "call_id", "topic_id",
         string="Topics", readonly=True,
@@ -2176,10 +2313,18 @@ class MedpulseCall(models.Model):
             )[:1]
             if recording:
                 Insight._queue(call, "topics", recording)
-        if call.dct_number and call.dct_type in ("1", "2") and not Insight.search_count(
-            [("call_id", "=", call.id), ("kind", "=", "source")], limit=1
-        ):
-            Insight._queue(call, "source")
+        call._queue_dct_source()
+
+    def _queue_dct_source(self):
+        """Queue the question of the visitor's source for a call that came in on a
+        call-tracking number (dynamic or static), once per call: the flag is on the call's
+        row, which every event reads anyway, so no event after the first that carried the
+        number searches the queue (nor does a refold, which calls this too)."""
+        Insight = self.env["medpulse.call.insight"].sudo()
+        for call in self.sudo():
+            if call.dct_number and call.dct_type in ("1", "2") and not call.dct_source_asked:
+                Insight._queue(call, "source")
+                call.dct_source_asked = True
 
     def _card_ivr_choices(self):
         """The card's lines about the voice menu: "Pressed 2 in the main menu: Cancel..."."""
@@ -2201,6 +2346,8 @@ class MedpulseCall(models.Model):
 
 #: Above this many matching patients, the Patient filter is left to a subquery.
 _PATIENT_SEARCH_IDS = 5000
+#: Above this many calls of the matching patients, the journal is searched by its link table.
+_PATIENT_SEARCH_CALLS = 20000
 #: What a number looks like when someone types it: +7 (916) 123-45-67, 8916..., 1234.
 _NUMBER_TYPED = re.compile(r"[\d\s()+\-.]+")
 

@@ -135,7 +135,7 @@ class MedpulseCallEvent(models.Model):
         """
         record, event = self._store(company, path, json_str)
         if record and event is not None:
-            record._process(event)
+            record._process_guarded(event)
         return record
 
     @api.model
@@ -175,25 +175,42 @@ class MedpulseCallEvent(models.Model):
         choose the transaction (a new one, under the call's lock). The event becomes
         ``processed`` in it, so an event whose folding never committed stays
         ``received``. An event already folded (by the cron, or by its call's next event)
-        is left alone. A failure is recorded on the event (``error``), never raised,
-        except a concurrency error, which the caller retries with a fresh snapshot.
+        is left alone. Raises whatever the fold raises: the webhook's fold has a
+        transaction of its own, rolled back whole on failure, and flags the event in the
+        request's (``controllers/webhook.py``, :func:`fold_in_turn`), so it needs no
+        savepoint (two statements per event); a caller folding in a transaction it
+        keeps uses :meth:`_process_guarded`.
         """
         self.ensure_one()
+        # What the fold reads of its own row, not its JSON: ``event`` is parsed already.
+        self.fetch(["state", "company_id", "entry_id", "call_id"])
         if self.state != "received":
             return
+        self._apply(event)
+        self.write({"state": "processed"})
+
+    def _process_guarded(self, event):
+        """:meth:`_process` in a savepoint of the caller's transaction: a failure is
+        recorded on the event (``error``), never raised, except a concurrency error,
+        which the caller retries with a fresh snapshot (``_receive``: tests, tools)."""
+        self.ensure_one()
         try:
             with self.env.cr.savepoint():
-                self._apply(event)
-                self.write({"state": "processed"})
+                self._process(event)
         except Exception as error:  # noqa: BLE001 - the raw event must survive any bug
             if is_concurrency_error(error):
                 raise
-            _logger.error(
-                "Could not update the call journal from PBX event %s (%s, its message is on "
-                "the event: it may quote the call's data):\n%s",
-                self.id, type(error).__name__, "".join(traceback.format_tb(error.__traceback__)),
-            )
+            self._log_fold_error(error)
             self._fold_failed(error)
+
+    def _log_fold_error(self, error):
+        """Log a failed fold of this event: its type and traceback, never its message
+        (kept on the event: it may quote the call's data)."""
+        _logger.error(
+            "Could not update the call journal from PBX event %s (%s, its message is on "
+            "the event: it may quote the call's data):\n%s",
+            self.id, type(error).__name__, "".join(traceback.format_tb(error.__traceback__)),
+        )
 
     def _apply(self, event):
         """What this event changes.
@@ -230,20 +247,25 @@ class MedpulseCallEvent(models.Model):
         """Flag this event: its fold failed with ``error`` (its message is kept)."""
         self.write({"state": "error", "error": str(error)})
 
-    def _lock_call(self):
+    def _lock_call(self, known=None):
         """Wait for the lock of this event's call (company and entry id), held until the
         current transaction ends.
 
         The webhook and the cron take it in a transaction of their own, then fold in
         another one whose snapshot starts once the lock is granted, so that it sees the
         previous event's work (``controllers/webhook.py``, :func:`fold_in_turn`).
+        ``known``: ``(company, entry_id)`` of this event when the caller has them (the
+        webhook just stored it), which spares reading the event's row back.
         """
         self.ensure_one()
-        if self.entry_id:
+        company_id, entry_id = (
+            (known[0].id, known[1]) if known else (self.company_id.id, self.entry_id)
+        )
+        if entry_id:
             self.env.cr.execute(
                 SQL(
                     "SELECT pg_advisory_xact_lock(%s, %s)",
-                    _CALL_LOCK_NAMESPACE, _lock_key(f"{self.company_id.id}:{self.entry_id}"),
+                    _CALL_LOCK_NAMESPACE, _lock_key(f"{company_id}:{entry_id}"),
                 )
             )
 
@@ -333,21 +355,25 @@ class MedpulseCallEvent(models.Model):
                 _logger.warning("Stored PBX event %s no longer parses", record.id)
         return result
 
-    def _export_jsonl(self):
-        """The events as JSON Lines, the emulator's replay format."""
-        lines = [
-            json.dumps(
-                {
-                    "path": record.path,
-                    "json": record.json,
-                    "received_at": record.received_at.isoformat() + "Z"
-                    if record.received_at
-                    else None,
-                },
-                ensure_ascii=False,
-            )
+    def _export_jsonl(self, purged_items=()):
+        """The events as JSON Lines, the emulator's replay format, in reception order.
+
+        ``purged_items``: events the retention purged, from their snapshots
+        (``medpulse.call.event.snapshot._export_items``): the same keys, plus ``purged``
+        (when), which the replay ignores.
+        """
+        items = [
+            {
+                "path": record.path,
+                "json": record.json,
+                "received_at": record.received_at.isoformat() + "Z"
+                if record.received_at
+                else None,
+            }
             for record in self.sorted(lambda r: (r.received_at, r.id))
         ]
+        items = sorted([*purged_items, *items], key=lambda item: item["received_at"] or "")
+        lines = [json.dumps(item, ensure_ascii=False) for item in items]
         return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -398,7 +424,11 @@ def in_new_transaction(env, work, on_failure):
     for attempt in range(1, FOLD_ATTEMPTS + 1):
         try:
             with env.registry.cursor() as cr:
-                work(env(cr=cr))
+                work_env = env(cr=cr)
+                work(work_env)
+                # The commit flushes only the environments still referenced: the last
+                # writes of ``work`` (a failure flagged after its rollback) would be lost.
+                work_env.flush_all()
             return True
         except Exception as error:  # noqa: BLE001 - the callers must go on (the PBX gets its 200)
             if is_concurrency_error(error) and attempt < FOLD_ATTEMPTS:

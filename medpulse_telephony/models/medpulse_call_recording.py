@@ -12,6 +12,8 @@ from odoo.tools.misc import hash_sign, verify_hash_signed
 import mango_vpbx
 from mango_vpbx.times import to_utc
 
+from .medpulse_call_event import in_new_transaction
+
 _logger = logging.getLogger(__name__)
 
 #: Minutes to wait before each new download attempt: the PBX often has the file only
@@ -399,7 +401,14 @@ class MedpulseCallRecording(models.Model):
             return {}
         now = fields.Datetime.now()
         if announced:
-            return {"state": "waiting", "next_attempt_at": now, "last_error": False}
+            # Try now, unless an attempt is already due: ``record/tagged`` (for the fold, a
+            # ``record/added`` too) follows ``record/added`` at once, often while the
+            # download cron is fetching the file; a new "now" would rewrite the row for
+            # nothing, an update the cron's outcome must then wait for or retry after.
+            vals = {"state": "waiting", "last_error": False}
+            if self.state != "waiting" or not self.next_attempt_at or self.next_attempt_at > now:
+                vals["next_attempt_at"] = now
+            return vals
         if self.state != "recording":
             return {}
         if folded.added:
@@ -445,8 +454,12 @@ class MedpulseCallRecording(models.Model):
         recordings = self.sudo()
         domain = [("state", "=", "waiting"), ("next_attempt_at", "<=", fields.Datetime.now())]
         due = recordings.search(domain, order="next_attempt_at asc, id asc", limit=batch_size)
+        attempted, planned = [], []
         for recording in due:
-            pause = recording._download()
+            pause, next_attempt_at = recording._download()
+            attempted.append(recording.id)
+            if next_attempt_at:
+                planned.append(next_attempt_at)
             if pause:
                 # The account's request budget is spent for a moment: the rest of the batch
                 # would only be refused. A short pause is waited out here, as the client
@@ -455,22 +468,34 @@ class MedpulseCallRecording(models.Model):
                 if pause <= PAUSE_WAIT_SECONDS:
                     time.sleep(pause)
                 break
-        remaining = recordings.search_count(domain)
+        # Each attempt's outcome was committed by a transaction of its own, after this
+        # one's snapshot: what this one reads of the attempted recordings is their past.
+        remaining = recordings.search_count(domain + [("id", "not in", attempted)])
         self.env["ir.cron"]._notify_progress(done=len(due), remaining=remaining)
         upcoming = recordings.search(
-            [("state", "=", "waiting"), ("next_attempt_at", "!=", False)],
+            [("state", "=", "waiting"), ("next_attempt_at", "!=", False),
+             ("id", "not in", attempted)],
             order="next_attempt_at asc",
             limit=1,
         )
-        if upcoming and not remaining:
-            recordings._wake_download_cron(upcoming.next_attempt_at)
+        planned += upcoming.mapped("next_attempt_at")
+        if planned and not remaining:
+            recordings._wake_download_cron(min(planned))
         return due
 
     def _download(self):
         """One attempt to fetch the audio from the PBX; on failure, plan the next one.
 
-        Returns the seconds to wait when the PBX's request limits paused the attempt
-        (nothing spent), else 0.
+        The PBX is asked first; what came of it is written afterwards by a transaction of
+        its own (:meth:`_record_outcome`), which starts once the answer is in. The webhook
+        may update this recording while the file comes (another event of the call, taken
+        by another worker or another Odoo instance): a write from the cron's transaction,
+        whose snapshot is older than that update, would fail on it ("could not serialize
+        access"), roll the stored audio back, and the next run would fetch the file again.
+
+        Returns ``(pause, next attempt)``: the seconds to wait when the PBX's request
+        limits paused the attempt (nothing spent), else 0; when the next attempt is planned
+        (None once the file is stored or the recording failed).
         """
         self.ensure_one()
         now = fields.Datetime.now()
@@ -488,27 +513,56 @@ class MedpulseCallRecording(models.Model):
                 )
             else:
                 retry_at = now + timedelta(seconds=max(1, int(error.retry_after + 0.999)))
-            self.write(
+            paused = {
+                "next_attempt_at": max(retry_at, now),
+                "last_error": company._medpulse_pbx_error_text(error),
+            }
+            next_attempt_at = self._record_outcome(lambda recording: recording.write(paused))
+            return max((retry_at - now).total_seconds(), 0.1), next_attempt_at
+        except (mango_vpbx.VpbxError, UserError) as error:
+            reason = self._failure_reason(error)
+            return 0, self._record_outcome(lambda recording: recording._plan_retry(now, reason))
+
+        def store(recording):
+            recording._store_audio(audio.content, audio.content_type)
+            recording.write(
                 {
-                    "next_attempt_at": max(retry_at, now),
-                    "last_error": company._medpulse_pbx_error_text(error),
+                    "state": "available",
+                    "download_attempts": recording.download_attempts + 1,
+                    "last_attempt_at": now,
+                    "next_attempt_at": False,
+                    "last_error": False,
                 }
             )
-            return max((retry_at - now).total_seconds(), 0.1)
-        except (mango_vpbx.VpbxError, UserError) as error:
-            self._plan_retry(now, self._failure_reason(error))
-            return 0
-        self._store_audio(audio.content, audio.content_type)
-        self.write(
-            {
-                "state": "available",
-                "download_attempts": self.download_attempts + 1,
-                "last_attempt_at": now,
-                "next_attempt_at": False,
-                "last_error": False,
-            }
-        )
-        return 0
+
+        return 0, self._record_outcome(store)
+
+    def _record_outcome(self, work):
+        """``work(recording)`` on this recording in a new transaction, committed at once,
+        if the recording still waits for its file (a manager may have deleted it meanwhile).
+        A conflict with a concurrent update starts it again with a fresh snapshot. Returns
+        the recording's next attempt then planned, if any."""
+        self.ensure_one()
+        self.env.flush_all()
+        planned = []
+
+        def still_waiting(env):
+            recording = self.with_env(env)
+            planned.clear()
+            if recording.state == "waiting":
+                work(recording)
+                if recording.state == "waiting" and recording.next_attempt_at:
+                    planned.append(recording.next_attempt_at)
+
+        in_new_transaction(self.env(su=True), still_waiting, self._outcome_lost)
+        # What this transaction cached of the recording is older than that commit.
+        self.invalidate_recordset()
+        return planned[0] if planned else None
+
+    def _outcome_lost(self, error, attempt):
+        # No call data in the log: the recording's id and the kind of failure only.
+        _logger.warning("Recording %s: the download's outcome could not be saved (attempt %s, %s)",
+                        self.id, attempt, type(error).__name__)
 
     def _failure_reason(self, error):
         """Why an attempt failed, in words an administrator can act on."""

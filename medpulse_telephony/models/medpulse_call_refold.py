@@ -123,11 +123,13 @@ class MedpulseCallRefold(models.Model):
     @api.model
     def _outdated_domain(self, company, version, after_id=0):
         """Calls of ``company`` folded by an older fold than ``version`` (and folded at all:
-        a call the statistics recovered has no event to fold)."""
+        a call the statistics recovered has no event to fold). A call whose raw events the
+        retention purged is folded again from their snapshot
+        (``medpulse.call.event.snapshot``) and the rows left, as any other."""
         return [
             ("company_id", "=", company.id),
             "|", ("fold_version", "=", False), ("fold_version", "<", version),
-            ("event_ids", "!=", False),
+            "|", ("event_ids", "!=", False), ("events_purged", "=", True),
             ("id", ">", after_id or 0),
         ]
 
@@ -255,6 +257,10 @@ class MedpulseCallRefold(models.Model):
             _call, _state, events = call.with_company(company)._recompute(company, call.entry_id)
             events._link_folded(call)
             changed = [name for name in names if call[name] != before[name]]
+            # The refold is no event: the webhook's steps do not run. A call it finds to
+            # have come in on a call-tracking number (folded before the number was) has
+            # its visitor's source asked, once (after the count: a question is no change).
+            call._queue_dct_source()
             counts = dict(run.field_counts or {})
             for name in changed:
                 counts[name] = counts.get(name, 0) + 1
@@ -276,7 +282,8 @@ class MedpulseCallRefold(models.Model):
         if cron:
             self.env.cr.execute(SQL(
                 """SELECT 1 FROM medpulse_call call WHERE COALESCE(call.fold_version, 0) < %s
-                   AND EXISTS (SELECT 1 FROM medpulse_call_event e WHERE e.call_id = call.id)
+                   AND (call.events_purged OR EXISTS (
+                        SELECT 1 FROM medpulse_call_event e WHERE e.call_id = call.id))
                    LIMIT 1""",
                 mango_vpbx.calls.FOLD_VERSION,
             ))

@@ -1,6 +1,7 @@
 from odoo import fields, models
 from odoo.tools import SQL
 
+from . import call_measures as m
 from .medpulse_call import CALL_TYPES
 
 HOURS = [(f"{hour:02d}", f"{hour:02d}:00") for hour in range(24)]
@@ -76,51 +77,30 @@ class MedpulseCallReport(models.Model):
 
     @property
     def _table_query(self):
+        columns = {
+            "id": "c.id",
+            "call_id": "c.id",
+            "company_id": "c.company_id",
+            "created_at": "c.created_at",
+            "direction": "c.direction",
+            "call_type": "c.call_type",
+            "operator_user_id": "c.operator_user_id",
+            "line_id": "c.line_id",
+            "hour_of_day": m.LOCAL_HOUR,
+            "weekday": m.LOCAL_WEEKDAY,
+            "missed_count": m.flag(m.MISSED),
+            "missed_rate": m.percent(m.INCOMING, m.MISSED),
+            "wait_seconds": m.when(m.INCOMING, m.WAIT_SECONDS),
+            "talk_seconds": m.when(m.ANSWERED, m.TALK_SECONDS),
+            "talk_seconds_total": f"COALESCE({m.TALK_SECONDS}, 0)",
+            "returned_count": m.flag(m.RETURNED),
+            "returned_rate": m.percent(m.MISSED, "c.closed_by_call_id IS NOT NULL"),
+            "return_minutes": m.when(m.RETURN_TIMED, m.RETURN_MINUTES),
+            "appointment_count": m.flag(m.BOOKED),
+            "conversion_rate": m.percent(m.CONVERSION_BASE, m.BOOKED),
+        }
+        select = ",\n".join(f"{sql} AS {name}" for name, sql in columns.items())
         return SQL(
-            """
-            SELECT c.id AS id,
-                   c.id AS call_id,
-                   c.company_id,
-                   c.created_at,
-                   c.direction,
-                   c.call_type,
-                   c.operator_user_id,
-                   c.line_id,
-                   to_char(c.created_at AT TIME ZONE 'UTC' AT TIME ZONE tz.name, 'HH24')
-                       AS hour_of_day,
-                   to_char(c.created_at AT TIME ZONE 'UTC' AT TIME ZONE tz.name, 'ID') AS weekday,
-                   CASE WHEN c.call_type = 'missed_incoming' THEN 1 ELSE 0 END AS missed_count,
-                   CASE WHEN c.direction = 'incoming' AND c.result IN ('answered', 'missed')
-                        THEN CASE WHEN c.result = 'missed' THEN 100.0 ELSE 0.0 END
-                   END AS missed_rate,
-                   CASE WHEN c.direction = 'incoming' AND c.result IN ('answered', 'missed')
-                        THEN c.wait_seconds END AS wait_seconds,
-                   CASE WHEN c.result = 'answered' THEN c.talk_seconds END AS talk_seconds,
-                   COALESCE(c.talk_seconds, 0) AS talk_seconds_total,
-                   CASE WHEN c.call_type = 'missed_incoming' AND c.closed_by_call_id IS NOT NULL
-                        THEN 1 ELSE 0 END AS returned_count,
-                   CASE WHEN c.call_type = 'missed_incoming'
-                        THEN CASE WHEN c.closed_by_call_id IS NOT NULL THEN 100.0 ELSE 0.0 END
-                   END AS returned_rate,
-                   CASE WHEN c.call_type = 'missed_incoming' AND closer.id IS NOT NULL
-                        THEN GREATEST(EXTRACT(EPOCH FROM closer.created_at - c.created_at), 0)
-                             / 60.0
-                   END AS return_minutes,
-                   CASE WHEN appt.call_id IS NOT NULL THEN 1 ELSE 0 END AS appointment_count,
-                   CASE WHEN c.result = 'answered' AND c.direction IN ('incoming', 'outgoing')
-                        THEN CASE WHEN appt.call_id IS NOT NULL THEN 100.0 ELSE 0.0 END
-                   END AS conversion_rate
-              FROM medpulse_call c
-              JOIN res_company comp ON comp.id = c.company_id
-              LEFT JOIN resource_calendar cal ON cal.id = comp.resource_calendar_id
-              LEFT JOIN res_partner partner ON partner.id = comp.partner_id
-              CROSS JOIN LATERAL (
-                  SELECT COALESCE(NULLIF(cal.tz, ''), NULLIF(partner.tz, ''), 'UTC') AS name
-              ) tz
-              LEFT JOIN medpulse_call closer ON closer.id = c.closed_by_call_id
-              LEFT JOIN (
-                  SELECT DISTINCT call_id FROM medpulse_appointment
-                   WHERE call_id IS NOT NULL AND state != 'cancelled'
-              ) appt ON appt.call_id = c.id
-            """
+            f"SELECT {select} FROM medpulse_call c {m.TZ_JOINS} {m.CLOSER_JOIN}"  # noqa: S608
+            f" {m.BOOKED_ALL_JOIN}"  # - the measures' module constants only
         )

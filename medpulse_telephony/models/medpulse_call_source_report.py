@@ -1,6 +1,8 @@
 from odoo import fields, models
 from odoo.tools import SQL
 
+from . import call_measures as m
+
 
 class MedpulseCallSourceReport(models.Model):
     """The clinic's marketing funnel: calls on call-tracking numbers, by the web channel
@@ -42,7 +44,7 @@ class MedpulseCallSourceReport(models.Model):
     @property
     def _table_query(self):
         return SQL(
-            """
+            f"""
             SELECT c.id AS id,
                    c.id AS call_id,
                    c.company_id,
@@ -53,15 +55,12 @@ class MedpulseCallSourceReport(models.Model):
                    c.dct_medium AS medium,
                    c.dct_campaign AS campaign,
                    1 AS call_count,
-                   CASE WHEN c.result = 'answered' THEN 1 ELSE 0 END AS reached_count,
-                   CASE WHEN appt.call_id IS NOT NULL THEN 1 ELSE 0 END AS booked_count,
-                   CASE WHEN appt.call_id IS NULL AND c.patient_id IS NULL THEN 1 ELSE 0 END
+                   {m.flag(m.ANSWERED)} AS reached_count,
+                   {m.flag(m.BOOKED)} AS booked_count,
+                   {m.flag(f"NOT {m.BOOKED} AND c.patient_id IS NULL")}
                        AS unknown_not_booked_count
               FROM medpulse_call c
-              LEFT JOIN (
-                  SELECT DISTINCT call_id FROM medpulse_appointment
-                   WHERE call_id IS NOT NULL AND state != 'cancelled'
-              ) appt ON appt.call_id = c.id
+              {m.BOOKED_ALL_JOIN}
              WHERE c.direction = 'incoming' AND c.dct_number IS NOT NULL
-            """
+            """  # noqa: S608 - the measures' module constants only
         )

@@ -1,20 +1,25 @@
 """The managers' reports at any size: the journal's counted values summed per day.
 
 ``medpulse.call.report`` reads one row per call: grouping a million calls by operator took
-the ORM 300-700 ms (issue 24). These two tables hold the same sums per day of the clinic
-(its time zone) and per operator, line, direction and type (``medpulse.call.tally``) or per
-hour of day, line, direction and type (``medpulse.call.tally.hour``): a few rows per day
-whatever the number of calls. Hours are a table of their own because operators times
-hours would leave about one row per call.
+the ORM 300-700 ms (issue 24). These tables hold the same sums per day of the clinic
+(its time zone) and per operator, line, direction and type (``medpulse.call.tally``), per
+hour of day, line, direction and type (``medpulse.call.tally.hour``), and per month,
+operator, line, direction and type (``medpulse.call.tally.month``): a few rows per day or
+month whatever the number of calls. Hours are a table of their own because operators times
+hours would leave about one row per call. A report that needs no day finer than a month
+(by operator over everything) is answered from the months: about 30 times fewer rows.
 
-The tables are ledgers: every change of what a settled call counts for (the fold, the
+The tables are ledgers: every change of what a counted call counts for (the fold, the
 follow-up that closes a missed call, reconciliation, an appointment booked or cancelled)
-adds, in the same transaction, the call's former contribution with a minus sign and its new
-one (:meth:`MedpulseCallTally._tracking`). Rows are only ever inserted by writers, so
-concurrent calls of the same day never wait for or conflict on a shared row; the sums are
-what the reports read. An hourly job merges each day's rows (:meth:`_cron_compact`), and a
-day can be rebuilt from the calls at any time (:meth:`_rebuild`: idempotent; the fill on
-upgrade). Calls in progress count nowhere: a call is counted once it has a result.
+adds, in the same transaction and one statement for all three tables, the call's former
+contribution with a minus sign and its new one (:meth:`MedpulseCallTally._tracking`). Rows
+are only ever inserted by writers, so concurrent calls of the same day never wait for or
+conflict on a shared row; the sums are what the reports read. An hourly job merges each
+day's (month's) rows (:meth:`_cron_compact`), and a day can be rebuilt from the calls at any
+time (:meth:`_rebuild`: idempotent; the fill on upgrade). A call counts from its final
+state on (``call_measures.COUNTED``: its summary arrived or the PBX's statistics settled
+it): calls in progress, answered ones still talking included, count nowhere.
+The SQL of what a call counts for is ``call_measures``' (shared with the per-call reports).
 No patient data: numbers of calls and seconds only.
 """
 
@@ -23,39 +28,34 @@ from contextlib import contextmanager
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from . import call_measures as m
 from .medpulse_call import CALL_TYPES
 from .medpulse_call_report import HOURS, WEEKDAYS
 
-#: Journal fields whose change can change what a call counts for.
+#: Journal fields whose change can change what a call counts for, or whether it counts.
 COUNTED_FIELDS = frozenset({
     "company_id", "created_at", "direction", "result", "call_type", "operator_user_id",
     "line_id", "wait_seconds", "talk_seconds", "closed_by_call_id",
+    "is_final", "recovered_from_stats", "completed_from_stats",
 })
 
-#: Summed columns, the SQL of a call's contribution to each (alias ``c``: the call,
-#: ``closer``: the call that returned it, ``appt``: it booked an appointment).
+#: Summed columns, the SQL of a call's contribution to each (``call_measures``' aliases).
 MEASURES = {
     "call_count": "1",
-    "incoming_count": "(c.direction = 'incoming' AND c.result IN ('answered', 'missed'))::int",
-    "missed_count": "(c.call_type = 'missed_incoming')::int",
-    "answered_count": "(c.result = 'answered')::int",
-    "wait_seconds_sum": "CASE WHEN c.direction = 'incoming' AND c.result IN ('answered', 'missed')"
-                        " THEN COALESCE(c.wait_seconds, 0) ELSE 0 END",
-    "wait_count": "(c.direction = 'incoming' AND c.result IN ('answered', 'missed')"
-                  " AND c.wait_seconds IS NOT NULL)::int",
-    "talk_seconds_total": "COALESCE(c.talk_seconds, 0)",
-    "talk_answered_sum": "CASE WHEN c.result = 'answered' THEN COALESCE(c.talk_seconds, 0)"
-                         " ELSE 0 END",
-    "talk_count": "(c.result = 'answered' AND c.talk_seconds IS NOT NULL)::int",
-    "returned_count": "(c.call_type = 'missed_incoming' AND c.closed_by_call_id IS NOT NULL)::int",
-    "return_minutes_sum": "CASE WHEN c.call_type = 'missed_incoming' AND closer.id IS NOT NULL"
-                          " THEN GREATEST(EXTRACT(EPOCH FROM closer.created_at - c.created_at), 0)"
-                          " / 60.0 ELSE 0 END",
-    "return_count": "(c.call_type = 'missed_incoming' AND closer.id IS NOT NULL)::int",
-    "appointment_count": "appt.booked::int",
-    "conversion_base": "(c.result = 'answered' AND c.direction IN ('incoming', 'outgoing'))::int",
-    "conversion_count": "(c.result = 'answered' AND c.direction IN ('incoming', 'outgoing')"
-                        " AND appt.booked)::int",
+    "incoming_count": m.flag(m.INCOMING),
+    "missed_count": m.flag(m.MISSED),
+    "answered_count": m.flag(m.ANSWERED),
+    "wait_seconds_sum": m.when(m.INCOMING, f"COALESCE({m.WAIT_SECONDS}, 0)", "0"),
+    "wait_count": m.flag(f"{m.INCOMING} AND {m.WAIT_SECONDS} IS NOT NULL"),
+    "talk_seconds_total": f"COALESCE({m.TALK_SECONDS}, 0)",
+    "talk_answered_sum": m.when(m.ANSWERED, f"COALESCE({m.TALK_SECONDS}, 0)", "0"),
+    "talk_count": m.flag(f"{m.ANSWERED} AND {m.TALK_SECONDS} IS NOT NULL"),
+    "returned_count": m.flag(m.RETURNED),
+    "return_minutes_sum": m.when(m.RETURN_TIMED, m.RETURN_MINUTES, "0"),
+    "return_count": m.flag(m.RETURN_TIMED),
+    "appointment_count": m.flag(m.BOOKED),
+    "conversion_base": m.flag(m.CONVERSION_BASE),
+    "conversion_count": m.flag(f"{m.CONVERSION_BASE} AND {m.BOOKED}"),
 }
 
 #: Rates and averages: ``(numerator, denominator, factor)`` summed over the group.
@@ -68,70 +68,82 @@ RATIOS = {
     "conversion_rate": ("conversion_count", "conversion_base", 100.0),
 }
 
-#: Key columns of each table, with their SQL over a call.
+#: Key columns of a call's contribution, with their SQL over the call.
 KEYS = {
     "company_id": "c.company_id",
-    "day": "(c.created_at AT TIME ZONE 'UTC' AT TIME ZONE tz.name)::date",
-    "weekday": "to_char(c.created_at AT TIME ZONE 'UTC' AT TIME ZONE tz.name, 'ID')",
-    "hour_of_day": "to_char(c.created_at AT TIME ZONE 'UTC' AT TIME ZONE tz.name, 'HH24')",
+    "day": m.LOCAL_DAY,
+    "month": m.LOCAL_MONTH,
+    "weekday": m.LOCAL_WEEKDAY,
+    "hour_of_day": m.LOCAL_HOUR,
     "operator_user_id": "c.operator_user_id",
     "line_id": "c.line_id",
     "direction": "c.direction",
     "call_type": "c.call_type",
 }
+#: Each table's key columns -> the contribution's column that fills it.
 TABLE_KEYS = {
-    "medpulse_call_tally": ("company_id", "day", "weekday", "operator_user_id", "line_id",
-                            "direction", "call_type"),
-    "medpulse_call_tally_hour": ("company_id", "day", "weekday", "hour_of_day", "line_id",
-                                 "direction", "call_type"),
+    "medpulse_call_tally": {key: key for key in (
+        "company_id", "day", "weekday", "operator_user_id", "line_id", "direction", "call_type",
+    )},
+    "medpulse_call_tally_hour": {key: key for key in (
+        "company_id", "day", "weekday", "hour_of_day", "line_id", "direction", "call_type",
+    )},
+    # A month's row holds its first day.
+    "medpulse_call_tally_month": {
+        "company_id": "company_id", "day": "month", "operator_user_id": "operator_user_id",
+        "line_id": "line_id", "direction": "direction", "call_type": "call_type",
+    },
+    "medpulse_call_tally_hour_month": {
+        "company_id": "company_id", "day": "month", "hour_of_day": "hour_of_day",
+        "line_id": "line_id", "direction": "direction", "call_type": "call_type",
+    },
 }
+#: Each monthly tally -> the daily one it sums.
+MONTH_SOURCES = {
+    "medpulse_call_tally_month": "medpulse_call_tally",
+    "medpulse_call_tally_hour_month": "medpulse_call_tally_hour",
+}
+#: The per-day tallies, what a rebuild of some days computes from the calls.
+DAY_TABLES = ("medpulse_call_tally", "medpulse_call_tally_hour")
+#: The tally model's fields a question may use and still be answered per month.
+_DAY_GRANULARITIES = ("month", "quarter", "year")
 
 
 def _contributions(where):
-    """SQL: one row per settled call matching ``where`` (an ``SQL`` over ``c``), its keys
-    and what it adds to each measure. The company's time zone as everywhere else (its
-    working calendar's, else its address's: ``medpulse.wallboard._company_tz``)."""
+    """SQL: one row per counted call matching ``where`` (an ``SQL`` over ``c``), its keys
+    and what it adds to each measure."""
     columns = [f"{sql} AS {name}" for name, sql in KEYS.items()]
     columns += [f"{sql} AS {name}" for name, sql in MEASURES.items()]
     return SQL(
         f"""
         SELECT {", ".join(columns)}
           FROM medpulse_call c
-          JOIN res_company comp ON comp.id = c.company_id
-          LEFT JOIN resource_calendar cal ON cal.id = comp.resource_calendar_id
-          LEFT JOIN res_partner partner ON partner.id = comp.partner_id
-         CROSS JOIN LATERAL (
-             SELECT COALESCE(NULLIF(cal.tz, ''), NULLIF(partner.tz, ''), 'UTC') AS name
-         ) tz
-          LEFT JOIN medpulse_call closer ON closer.id = c.closed_by_call_id
-         CROSS JOIN LATERAL (
-             SELECT EXISTS (
-                 SELECT 1 FROM medpulse_appointment a
-                  WHERE a.call_id = c.id AND a.state != 'cancelled'
-             ) AS booked
-         ) appt
-         WHERE c.result IN ('answered', 'missed') AND c.created_at IS NOT NULL AND %s
-        """,  # noqa: S608 - column names and expressions are this module's constants
+          {m.TZ_JOINS}
+          {m.CLOSER_JOIN}
+          {m.BOOKED_FEW_JOIN}
+         WHERE {m.COUNTED} AND %s
+        """,  # noqa: S608 - column names and expressions are constants (call_measures)
         where,
     )
 
 
-def _insert(contributions, sign, compacted):
+def _insert(contributions, sign, compacted, tables=tuple(TABLE_KEYS)):
     """SQL: add ``sign`` x ``contributions`` (an ``SQL`` of :func:`_contributions`' shape)
-    to both tables, grouped by each table's keys, in one statement."""
+    to ``tables``, grouped by each table's keys, in one statement."""
     parts = []
-    for table, keys in TABLE_KEYS.items():
-        key_list = ", ".join(keys)
+    for table in tables:
+        columns = ", ".join(TABLE_KEYS[table])
+        sources = ", ".join(TABLE_KEYS[table].values())
         sums = ", ".join(f"%s * SUM({name})" for name in MEASURES)
         parts.append(SQL(
-            f"INSERT INTO {table} ({key_list}, {', '.join(MEASURES)}, compacted)"  # noqa: S608
-            f" SELECT {key_list}, {sums}, %s FROM contribution GROUP BY {key_list}",
+            f"INSERT INTO {table} ({columns}, {', '.join(MEASURES)}, compacted)"  # noqa: S608
+            f" SELECT {sources}, {sums}, %s FROM contribution GROUP BY {sources}",
             *([sign] * len(MEASURES)), compacted,
         ))
-    return SQL(
-        "WITH contribution AS (%s), first AS (%s) %s",
-        contributions, parts[0], parts[1],
-    )
+    ctes = [SQL("contribution AS (%s)", contributions)]
+    ctes += [SQL("%s AS (%s)", SQL.identifier(f"ins{i}"), part)
+             for i, part in enumerate(parts[:-1])]
+    return SQL("WITH %s %s", SQL(", ").join(ctes), parts[-1])
 
 
 class MedpulseCallTallyMixin(models.AbstractModel):
@@ -143,10 +155,11 @@ class MedpulseCallTallyMixin(models.AbstractModel):
     _description = "Call tally"
     _log_access = False
     _rec_name = "day"
+    #: The same sums per month, which answers what needs no finer day (None: none).
+    _month_model = None
 
     company_id = fields.Many2one("res.company", readonly=True, required=True)
     day = fields.Date(readonly=True, required=True)
-    weekday = fields.Selection(WEEKDAYS, readonly=True)
     line_id = fields.Many2one("medpulse.telephony.line", readonly=True)
     direction = fields.Selection(
         [("incoming", "Incoming"), ("outgoing", "Outgoing"), ("internal", "Internal")],
@@ -204,6 +217,40 @@ class MedpulseCallTallyMixin(models.AbstractModel):
         help="Share of answered calls with patients that ended with a booked appointment.",
     )
 
+    # ------------------------------------------------------------ reading
+
+    @api.model
+    def _read_group(self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None,
+                    order=None):
+        """A question that needs no day finer than a month (e.g. calls by operator over
+        everything) is asked of the monthly tally (``_month_model``): the same sums, from
+        ~30 times fewer rows. The context key ``medpulse_tally_by_day`` keeps it on the
+        daily rows (the benchmark's baseline, the test's comparison)."""
+        if self._month_answers(domain, groupby, aggregates, having, order):
+            Month = self.env[self._month_model]
+            return Month._read_group(domain, groupby, aggregates, having, offset, limit, order)
+        return super()._read_group(domain, groupby, aggregates, having, offset, limit, order)
+
+    @api.model
+    def _month_answers(self, domain, groupby=(), aggregates=(), having=(), order=None):
+        """Whether the monthly tally holds all ``_read_group`` needs: no ``weekday``, and
+        ``day`` only grouped by month, quarter or year (never in the domain)."""
+        if not self._month_model or self.env.context.get("medpulse_tally_by_day"):
+            return False
+        monthly = set(self.env[self._month_model]._fields) - {"day", "id"}
+        for spec in groupby:
+            name, _sep, granularity = spec.partition(":")
+            if name == "day" and granularity in _DAY_GRANULARITIES:
+                continue
+            if name not in monthly:
+                return False
+        names = [spec.split(":")[0] for spec in aggregates if spec != "__count"]
+        names += [leaf[0].split(".")[0] for leaf in list(domain or []) + list(having or [])
+                  if isinstance(leaf, list | tuple) and isinstance(leaf[0], str)]
+        names += [term.split()[0].split(":")[0] for term in (order or "").split(",")
+                  if term.strip()]
+        return all(name in monthly or name == "__count" for name in names)
+
     @api.model
     def _read_group_select(self, aggregate_spec, query):
         """Counts are calls, not rows; rates and averages are ratios of the group's sums."""
@@ -227,7 +274,9 @@ class MedpulseCallTally(models.Model):
     _inherit = ["medpulse.call.tally.mixin"]
     _description = "Calls per day, operator, line and type"
     _order = "day desc"
+    _month_model = "medpulse.call.tally.month"
 
+    weekday = fields.Selection(WEEKDAYS, readonly=True)
     operator_user_id = fields.Many2one("res.users", string="Operator", readonly=True,
                                        index="btree_not_null")
 
@@ -241,15 +290,16 @@ class MedpulseCallTally(models.Model):
             " ON medpulse_call_tally (company_id, day) WHERE NOT compacted"
         ))
         # The fill of an existing journal when the tables first appear (an upgrade), once
-        # both tables exist: after every model's init.
+        # every table exists: after every model's init.
         self.pool.post_init(self._fill_if_empty)
 
     @api.model
     def _fill_if_empty(self):
+        """Fill the tallies from the journal when one of them is empty and the journal
+        has counted calls: an upgrade that adds them (the monthly one included)."""
+        empty = " OR ".join(f"NOT EXISTS (SELECT 1 FROM {table})" for table in TABLE_KEYS)
         self.env.cr.execute(SQL(
-            "SELECT NOT EXISTS (SELECT 1 FROM medpulse_call_tally)"
-            " AND NOT EXISTS (SELECT 1 FROM medpulse_call_tally_hour)"
-            " AND EXISTS (SELECT 1 FROM medpulse_call WHERE result IN ('answered', 'missed'))"
+            f"SELECT ({empty}) AND EXISTS (SELECT 1 FROM medpulse_call c WHERE {m.COUNTED})"  # noqa: S608
         ))
         if self.env.cr.fetchone()[0]:
             self._rebuild()
@@ -262,25 +312,44 @@ class MedpulseCallTally(models.Model):
         """Around a change of ``calls`` (``vals``: what a ``write`` changes, if that is
         all): their former contributions leave the tallies, their new ones enter.
 
-        Costs two statements for a settled call, one when it settles, and nothing when
-        ``vals`` changes no counted field or the calls are in progress before and after
-        (most events of a call)."""
+        A call counts from its final state on (:data:`call_measures.COUNTED`): the events
+        of a call in progress, answered and talking included, cost nothing; its summary
+        one statement; a later counted change (a follow-up, an appointment, a refold) two."""
         if not calls or (vals is not None and not (COUNTED_FIELDS & set(vals))):
             yield
             return
-        # The result as the ORM caches it (the fold has just compared it): a call that was
-        # not settled counted nowhere, one that will not be counts nowhere either.
-        settled = ("answered", "missed")
-        was_counted = vals is None or any(call.result in settled for call in calls)
-        will_count = vals is None or vals.get("result") in settled or (
-            "result" not in vals and was_counted
-        )
+        # As the ORM caches the calls (the fold has just compared them): a call that did
+        # not count contributed nothing, one that will not count adds nothing either.
+        was_counted = vals is None or any(self._counts(call) for call in calls)
+        will_count = vals is None or any(self._counts(call, vals) for call in calls)
         ids = list(calls.ids)
         if was_counted:
             self._add(ids, -1)
         yield
         if will_count:
             self._add(ids, 1)
+
+    @api.model
+    def _counts(self, call, vals=None):
+        """Whether ``call`` (with ``vals`` written, if given) counts in the reports: in
+        Python, :data:`call_measures.COUNTED`."""
+        def value(name):
+            return vals[name] if vals and name in vals else call[name]
+
+        return bool(
+            value("result") in ("answered", "missed") and value("created_at") and (
+                value("is_final") or value("recovered_from_stats")
+                or value("completed_from_stats")
+            )
+        )
+
+    @api.model
+    def _created(self, calls):
+        """New ``calls`` enter the tallies, if they count already (a call the statistics
+        recovered; the webhook's calls start in progress and cost nothing here)."""
+        counted = calls.filtered(self._counts)
+        if counted:
+            self._add(counted.ids)
 
     @api.model
     def _add(self, call_ids, sign=1):
@@ -297,8 +366,9 @@ class MedpulseCallTally(models.Model):
 
     @api.model
     def _rebuild(self, company=None, days=None):
-        """Both tallies of ``company`` (all when None) on ``days`` (local dates; all when
-        None) computed again from the calls: what a repair or the first fill does.
+        """The tallies of ``company`` (all when None) on ``days`` (local dates; all when
+        None) computed again from the calls: what a repair or the first fill does. The
+        months of ``days`` are summed again from their days.
 
         Safe beside the webhook: a change committed after this snapshot added its own
         difference rows, which this does not delete."""
@@ -308,7 +378,13 @@ class MedpulseCallTally(models.Model):
         if company is not None:
             where = SQL("%s AND c.company_id = %s", where, company.id)
             tally_where = SQL("%s AND company_id = %s", tally_where, company.id)
-        if days is not None:
+        if days is None:
+            for table in TABLE_KEYS:
+                self.env.cr.execute(
+                    SQL("DELETE FROM %s WHERE %s", SQL.identifier(table), tally_where)
+                )
+            self.env.cr.execute(_insert(_contributions(where), 1, True))
+        else:
             days = sorted(set(days))
             where = SQL("%s AND (%s) = ANY(%s)", where, SQL(KEYS["day"]), days)
             if days:
@@ -317,12 +393,40 @@ class MedpulseCallTally(models.Model):
                     "%s AND c.created_at >= %s::date - 1 AND c.created_at < %s::date + 2",
                     where, days[0], days[-1],
                 )
-            tally_where = SQL("%s AND day = ANY(%s)", tally_where, days)
-        for table in TABLE_KEYS:
-            self.env.cr.execute(SQL("DELETE FROM %s WHERE %s", SQL.identifier(table), tally_where))
-        self.env.cr.execute(_insert(_contributions(where), 1, True))
+            for table in DAY_TABLES:
+                self.env.cr.execute(SQL(
+                    "DELETE FROM %s WHERE %s AND day = ANY(%s)",
+                    SQL.identifier(table), tally_where, days,
+                ))
+            self.env.cr.execute(_insert(_contributions(where), 1, True, DAY_TABLES))
+            months = sorted({day.replace(day=1) for day in days})
+            for table, source in MONTH_SOURCES.items():
+                self._sum_months(table, source, tally_where, months)
         self.env.registry.clear_cache()
         self.env.invalidate_all()
+
+    @api.model
+    def _sum_months(self, table, source, tally_where, months):
+        """The monthly tally ``table`` of ``months`` (first days) summed again from the
+        daily one ``source``."""
+        keys = [key for key in TABLE_KEYS[table] if key != "day"]
+        key_list = ", ".join(keys)
+        sums = ", ".join(f"SUM({name})" for name in MEASURES)
+        self.env.cr.execute(SQL(
+            "DELETE FROM %s WHERE %s AND day = ANY(%s)",
+            SQL.identifier(table), tally_where, months,
+        ))
+        self.env.cr.execute(SQL(
+            f"""
+            INSERT INTO {table}
+                   (day, {key_list}, {", ".join(MEASURES)}, compacted)
+            SELECT date_trunc('month', day)::date, {key_list}, {sums}, TRUE
+              FROM {source}
+             WHERE %s AND date_trunc('month', day)::date = ANY(%s)
+             GROUP BY date_trunc('month', day)::date, {key_list}
+            """,  # noqa: S608 - table and column names are this module's constants
+            tally_where, months,
+        ))
 
     @api.model
     def _cron_compact(self):
@@ -355,7 +459,9 @@ class MedpulseCallTallyHour(models.Model):
     _inherit = ["medpulse.call.tally.mixin"]
     _description = "Calls per day, hour of day, line and type"
     _order = "day desc, hour_of_day"
+    _month_model = "medpulse.call.tally.hour.month"
 
+    weekday = fields.Selection(WEEKDAYS, readonly=True)
     hour_of_day = fields.Selection(HOURS, string="Hour of day", readonly=True)
 
     def init(self):
@@ -366,4 +472,41 @@ class MedpulseCallTallyHour(models.Model):
         self.env.cr.execute(SQL(
             "CREATE INDEX IF NOT EXISTS medpulse_call_tally_hour_uncompacted_idx"
             " ON medpulse_call_tally_hour (company_id, day) WHERE NOT compacted"
+        ))
+
+
+class MedpulseCallTallyMonth(models.Model):
+    """The daily tally summed per month (``day`` is the month's first day): what the
+    reports over everything read (:meth:`MedpulseCallTally._read_group`). Kept by the same
+    statement as the daily tallies, merged by the same job."""
+
+    _name = "medpulse.call.tally.month"
+    _inherit = ["medpulse.call.tally.mixin"]
+    _description = "Calls per month, operator, line and type"
+    _order = "day desc"
+
+    operator_user_id = fields.Many2one("res.users", string="Operator", readonly=True)
+
+    def init(self):
+        self.env.cr.execute(SQL(
+            "CREATE INDEX IF NOT EXISTS medpulse_call_tally_month_uncompacted_idx"
+            " ON medpulse_call_tally_month (company_id, day) WHERE NOT compacted"
+        ))
+
+
+class MedpulseCallTallyHourMonth(models.Model):
+    """The hourly tally summed per month (``day`` is the month's first day): what calls by
+    hour of day over everything read. Kept and merged as the daily tallies."""
+
+    _name = "medpulse.call.tally.hour.month"
+    _inherit = ["medpulse.call.tally.mixin"]
+    _description = "Calls per month, hour of day, line and type"
+    _order = "day desc, hour_of_day"
+
+    hour_of_day = fields.Selection(HOURS, string="Hour of day", readonly=True)
+
+    def init(self):
+        self.env.cr.execute(SQL(
+            "CREATE INDEX IF NOT EXISTS medpulse_call_tally_hour_month_uncompacted_idx"
+            " ON medpulse_call_tally_hour_month (company_id, day) WHERE NOT compacted"
         ))

@@ -1,7 +1,9 @@
 import re
+import time as monotonic_clock
 from collections import defaultdict
 from datetime import datetime, time, timedelta
 
+import psycopg2
 import pytz
 
 from odoo import _, api, fields, models
@@ -17,14 +19,36 @@ from .medpulse_call_ledger import CLINIC_MANAGER_GROUP
 #: Who opens the wallboard and whose websockets listen to its channel.
 SUPERVISOR_GROUPS = (MANAGER_GROUP, CLINIC_MANAGER_GROUP)
 WALLBOARD_NOTIFICATION = "medpulse_telephony.wallboard"
+#: A board asks for ``<WALLBOARD_SUBCHANNEL>:<company id>:<variant>``; the server grants it as
+#: the channel (company, ``<WALLBOARD_SUBCHANNEL>/<variant>``) (``ir.websocket``).
 WALLBOARD_SUBCHANNEL = "medpulse_telephony.wallboard"
+#: What a board is pushed: with patient names (users with a clinic role), without them,
+#: and for a TV (numbers masked to their last four digits, no names).
+WALLBOARD_VARIANTS = ("named", "unnamed", "tv")
+#: The publisher pushes a company's board at most this often (seconds), and waits at least
+#: PUBLISH_LOAD_FACTOR times as long as its last pass took: on a busy server (a pass takes
+#: longer) the boards are pushed less often, so that they never take more than a quarter of
+#: one worker's time from the webhook...
+PUBLISH_INTERVAL = 0.5
+PUBLISH_LOAD_FACTOR = 3
+#: ...and the cron waits for the throttle this long at most (seconds).
+PUBLISH_RUN_SECONDS = 10
+PUBLISH_CRON = "medpulse_telephony.ir_cron_medpulse_wallboard_publish"
 #: After-call work: from the hang-up until the operator saves the card's follow-up, or
 #: this long at most.
 AFTER_CALL_SECONDS = 120
 #: With no event, the board asks again at most this often whether the PBX went silent.
 SILENCE_RECHECK_MINUTES = 5
-#: Key of the calls already announced on the board's channel in this transaction.
-_SENT_KEY = "medpulse_telephony.wallboard.sent"
+#: A read of the board keeps its company's pushes on this long: longer than the board's
+#: longest wait between two reads (SILENCE_RECHECK_MINUTES).
+WATCH_MINUTES = 2 * SILENCE_RECHECK_MINUTES + 2
+#: Key of the companies whose boards this transaction already said changed, and of those
+#: of them with a board open (the webhook pushes them after its answer).
+_CHANGED_KEY = "medpulse_telephony.wallboard.changed"
+WATCHED_KEY = "medpulse_telephony.wallboard.watched"
+#: Context key of a fold whose request pushes the boards after its answer (the webhook's):
+#: its changes need no cron.
+PUSHED_AFTER_ANSWER = "medpulse_wallboard_pushed_after_answer"
 #: Operator states, from the busiest: a user ringing and in after-call work is ringing.
 OPERATOR_STATES = ("talking", "ringing", "after_call", "away", "free")
 
@@ -33,17 +57,36 @@ class MedpulseWallboard(models.AbstractModel):
     """The supervisors' live wallboard: calls waiting and in progress, the operators' states
     and today's figures of one company (client half: ``static/src/wallboard/``).
 
-    Nothing is stored for it. :meth:`get_board` reads the board's whole state: today's calls
-    of the company (one indexed range on ``created_at``), the events of the calls still live
-    (one query, folded by ``mango_vpbx.fold`` as the journal does), the operators, today's
-    aggregates and call-backs. The webhook's fold tells the company's supervisors which calls
-    changed (:meth:`_notify_calls`, after each call event, ids only, on a per-company channel
-    that the server alone adds to their websocket: ``ir.websocket``); their boards then read
-    the state again, each with its own rights. So no name or number ever travels on the
-    shared channel, and a board in TV mode never receives them either.
+    :meth:`_wallboard_data` reads the board's whole state: today's calls of the company (one
+    indexed range on ``created_at``), the events of the calls still live (one query, folded by
+    ``mango_vpbx.fold`` as the journal does), the operators, today's aggregates and
+    call-backs. A board reads it once when it opens (:meth:`get_board`, with the user's
+    rights), after a reconnect and at least every SILENCE_RECHECK_MINUTES; in between, the
+    server pushes it:
 
-    Indexes it reads through, created by their models' ``init``: calls by (company, start)
-    and events by (company, reception).
+    - the webhook's fold, the operator's "away" switch and the card's follow-up say that a
+      company's board changed (:meth:`_changed`): nothing more than an inserted row
+      (``medpulse.wallboard.change``), and nothing at all while no board of the company is
+      open (``medpulse.wallboard.watch``);
+    - the webhook's request, once it has answered the PBX (``controllers/webhook.py``),
+      pushes the boards its event changed (:meth:`_publish_due`): each company's board is
+      computed once and sent on the bus in its three variants (WALLBOARD_VARIANTS), each
+      on a channel of its own, unless it was pushed less than PUBLISH_INTERVAL ago (longer
+      if computing it takes long: PUBLISH_LOAD_FACTOR), by this or another worker or
+      instance (:meth:`_claim`);
+    - what such a throttled change leaves behind, a timer of that worker pushes once the
+      interval has passed (``controllers/webhook.py``); the cron (:meth:`_cron_publish`,
+      triggered by :meth:`_changed`) pushes the changes made outside the webhook (the away
+      switch, a saved card, events folded by a cron) and what a request could not push;
+    - a board asks for the one variant it shows, and the server grants it only to the
+      company's supervisors, the names only to those who may read patients
+      (``ir.websocket``). A board in TV mode never receives a name or a full number.
+
+    So 30 open boards cost one computation per burst, not 30 reads per event.
+
+    Indexes it reads through, created by their models' ``init``: calls by (company, start),
+    the calls not over yet by (company, start) (partial), calls by (company, end) and events
+    by (company, reception).
 
     Patient names: for users who may read patients (a clinic role), as on the incoming-call
     card; never in TV mode, whoever is signed in, where numbers are masked to their last four
@@ -67,26 +110,45 @@ class MedpulseWallboard(models.AbstractModel):
             raise AccessError(
                 _("Only telephony managers and clinic managers can open the wallboard.")
             )
-        return self._wallboard_data(self.env.company, tv_mode=bool(tv_mode))
+        board = self._wallboard_data(self.env.company, tv_mode=bool(tv_mode))
+        self._watch(self.env.company)
+        return board
+
+    @api.model
+    def _variant_of(self, user, company, variant):
+        """The channel of ``company``'s board in ``variant`` if ``user`` may listen to it
+        (``ir.websocket``), else None: a supervisor of the company; the names only for a
+        user who may read its patients."""
+        if variant not in WALLBOARD_VARIANTS or company not in user.company_ids:
+            return None
+        if not user._is_internal() or not self._is_supervisor(user):
+            return None
+        if variant == "named" and not self.env["medpulse.patient"].with_user(user).with_company(
+            company
+        ).has_access("read"):
+            return None
+        return (company, f"{WALLBOARD_SUBCHANNEL}/{variant}")
 
     # ------------------------------------------------------------------ the state
 
     @api.model
-    def _wallboard_data(self, company, tv_mode=False, now=None):
+    def _wallboard_data(self, company, tv_mode=False, now=None, show_names=None):
         """The board's state for the current user: a dict of plain values (times as naive
         UTC strings).
 
-        ``now`` (naive UTC) is the moment the board is computed for (tests).
+        ``now`` (naive UTC) is the moment the board is computed for (tests);
+        ``show_names``: whether patient names are read (by default, if the user may).
         """
         now = now or fields.Datetime.now()
         tz = self._company_tz(company)
         day_start, day_end = self._day_bounds(tz, now)
-        show_names = not tv_mode and self.env["medpulse.patient"].has_access("read")
+        if show_names is None:
+            show_names = not tv_mode and self.env["medpulse.patient"].has_access("read")
         live, recent = self._live_and_recent_calls(company, now)
         users = self._operators(company)
         parties, waiting, in_progress = self._live_rows(company, live)
         figures = self._today_figures(company, day_start, day_end, now)
-        names = self._patient_names(live if show_names else live.browse())
+        names = self._patient_names(company, live if show_names else live.browse())
         operators = self._operator_rows(users, parties, live | recent, figures, now)
         for row in waiting + in_progress:
             call = row.pop("call")
@@ -129,26 +191,31 @@ class MedpulseWallboard(models.AbstractModel):
     def _live_and_recent_calls(self, company, now):
         """(calls not over yet, calls over within the after-call time) of ``company``.
 
-        One indexed range: calls of the last ACTIVE_CARD_HOURS (a call whose summary never
-        came stops counting as live then, as its card does).
+        Two indexed reads of a few rows each, never the day's settled calls: the calls not
+        final of the last ACTIVE_CARD_HOURS (a call whose summary never came stops counting
+        as live then, as its card does), through the partial index of the calls not over
+        (``medpulse_call_company_live_index``); the final ones that ended within the
+        after-call time, through the index on (company, end).
         """
-        calls = self.env["medpulse.call"].sudo().search_fetch(
-            [
-                ("company_id", "=", company.id),
-                ("created_at", ">=", now - timedelta(hours=ACTIVE_CARD_HOURS)),
-                "|",
-                ("is_final", "=", False),
-                ("ended_at", ">=", now - timedelta(seconds=AFTER_CALL_SECONDS)),
-            ],
-            [
-                "entry_id", "direction", "created_at", "answered_at", "ended_at", "is_final",
-                "line_id", "external_e164", "caller_number", "callee_number",
-                "answered_user_id", "operator_user_id", "card_audience", "patient_id",
-            ],
-            order="created_at, id",
+        Call = self.env["medpulse.call"].sudo()
+        names = [
+            "entry_id", "direction", "created_at", "answered_at", "ended_at", "is_final",
+            "line_id", "external_e164", "caller_number", "callee_number",
+            "answered_user_id", "operator_user_id", "card_audience", "patient_id",
+        ]
+        since = now - timedelta(hours=ACTIVE_CARD_HOURS)
+        live = Call.search_fetch(
+            [("company_id", "=", company.id), ("created_at", ">=", since),
+             ("is_final", "=", False)],
+            names, order="created_at, id",
         )
-        live = calls.filtered(lambda call: not call.is_final)
-        return live, calls - live
+        recent = Call.search_fetch(
+            [("company_id", "=", company.id),
+             ("ended_at", ">=", now - timedelta(seconds=AFTER_CALL_SECONDS)),
+             ("created_at", ">=", since), ("is_final", "=", True)],
+            names, order="created_at, id",
+        )
+        return live, recent
 
     @api.model
     def _live_rows(self, company, live):
@@ -172,11 +239,22 @@ class MedpulseWallboard(models.AbstractModel):
         by_entry = events.grouped("entry_id")
         time_base = company._medpulse_pbx_time_base()
         Events = self.env["medpulse.call.event"]
+        states = {
+            call: mango_vpbx.fold(
+                by_entry.get(call.entry_id, Events)._parsed(), time_base=time_base
+            )
+            for call in live
+        }
         with self.env["res.users"]._medpulse_pbx_operator_memo():
-            for call in live:
-                state = mango_vpbx.fold(
-                    by_entry.get(call.entry_id, Events)._parsed(), time_base=time_base
-                )
+            # Every live leg's operator in one search (the card's parties below read them
+            # from the memo), not one per call.
+            legs = [leg for state in states.values() for leg in state.legs]
+            self.env["res.users"]._medpulse_pbx_operator_ids(
+                company,
+                [leg.extension or leg.to.extension for leg in legs],
+                [leg.to.number for leg in legs],
+            )
+            for call, state in states.items():
                 legs = [leg for leg in state.legs if leg.state in LIVE_STATES]
                 if state.is_final or not legs:
                     continue
@@ -231,11 +309,12 @@ class MedpulseWallboard(models.AbstractModel):
 
     @api.model
     def _queue_label(self, legs):
-        """The group (queue) a waiting call went through: its short number, if the PBX gave one."""
+        """The group (queue) a waiting call went through: its short number, if the PBX gave
+        one (the client says "group 300" in the reader's language)."""
         for leg in reversed(legs):
             for party in (leg.to, leg.from_):
                 if party and party.acd_group:
-                    return _("group %s", party.acd_group)
+                    return str(party.acd_group)
         return ""
 
     @api.model
@@ -295,12 +374,15 @@ class MedpulseWallboard(models.AbstractModel):
         return rows
 
     @api.model
-    def _patient_names(self, calls):
-        """{call id: patient name} of ``calls``, read with the user's rights, as the card does."""
+    def _patient_names(self, company, calls):
+        """{call id: patient name} of ``calls``, read with the user's rights, as the card does,
+        and of ``company``'s patients only (the publisher reads as the superuser)."""
         patients = calls.sudo().patient_id
         if not patients:
             return {}
-        readable = self.env["medpulse.patient"].search_fetch([("id", "in", patients.ids)], ["name"])
+        readable = self.env["medpulse.patient"].search_fetch(
+            [("id", "in", patients.ids), ("company_id", "=", company.id)], ["name"]
+        )
         names = {patient.id: patient.name for patient in readable}
         return {
             call.id: names[call.sudo().patient_id.id]
@@ -456,32 +538,172 @@ class MedpulseWallboard(models.AbstractModel):
 
     @api.model
     def _notify_calls(self, calls):
-        """Tell the boards of the calls' companies that these calls changed: ids only, at
-        most one message per call and transaction. Remembered in the post-commit data, which
-        lives as long as the transaction: the pre-commit one is run and emptied by every
-        savepoint, and the fold of each event runs in one."""
-        sent = self.env.cr.postcommit.data.setdefault(_SENT_KEY, set())
-        Bus = self.env["bus.bus"].sudo()
-        for call in calls.sudo():
-            if call.id in sent:
-                continue
-            sent.add(call.id)
-            Bus._sendone(
-                (call.company_id, WALLBOARD_SUBCHANNEL),
-                WALLBOARD_NOTIFICATION,
-                {"company_id": call.company_id.id, "call_ids": [call.id]},
-            )
+        """These calls changed: their companies' boards did (:meth:`_changed`)."""
+        self._changed(calls.sudo().company_id)
 
     @api.model
     def _notify_users(self, users):
-        """Tell the boards of the users' companies that these operators changed (away)."""
+        """These operators changed (away): their companies' boards did (:meth:`_changed`)."""
+        self._changed(users.sudo().company_ids)
+
+    @api.model
+    def _changed(self, companies):
+        """Say that these companies' boards changed, for the publisher (:meth:`_cron_publish`):
+        once per company and transaction, and only while a board of it is open. Inserts a
+        row and triggers the cron (its wake-up is sent after the commit): no row that
+        another transaction writes, no bus message, nothing computed here."""
+        done = self.env.cr.postcommit.data.setdefault(_CHANGED_KEY, set())
+        ids = [company_id for company_id in companies.ids if company_id not in done]
+        if not ids:
+            return
+        done.update(ids)
+        cr = self.env.cr
+        cr.execute(SQL(
+            "SELECT company_id FROM medpulse_wallboard_watch WHERE company_id IN %s AND until > %s",
+            tuple(ids), fields.Datetime.now(),
+        ))
+        watched = [company_id for (company_id,) in cr.fetchall()]
+        if not watched:
+            return
+        cr.postcommit.data.setdefault(WATCHED_KEY, set()).update(watched)
+        cr.execute(SQL(
+            "INSERT INTO medpulse_wallboard_change (company_id) SELECT unnest(%s::int[])",
+            watched,
+        ))
+        if not self.env.context.get(PUSHED_AFTER_ANSWER):
+            self._trigger_publisher()
+
+    @api.model
+    def _trigger_publisher(self):
+        """Wake the cron that pushes the boards (after the commit)."""
+        cron = self.env.ref(PUBLISH_CRON, raise_if_not_found=False)
+        if cron:  # deleted by hand: the boards then follow at their periodic reads only
+            cron.sudo()._trigger()
+
+    @api.model
+    def _watch(self, company):
+        """A board of ``company`` is open: keep its pushes on for WATCH_MINUTES (written at
+        most once a minute per company). If a push or another board wrote the row since
+        this transaction began, it is left as it is: the next read, within
+        SILENCE_RECHECK_MINUTES, writes it (the watch lasts more than twice that)."""
+        cr = self.env.cr
+        try:
+            with cr.savepoint(flush=False):
+                cr.execute(SQL(
+                    """
+                    INSERT INTO medpulse_wallboard_watch (company_id, until) VALUES (%s, %s)
+                    ON CONFLICT (company_id) DO UPDATE SET until = EXCLUDED.until
+                     WHERE medpulse_wallboard_watch.until < EXCLUDED.until - interval '1 minute'
+                    """,
+                    company.id, fields.Datetime.now() + timedelta(minutes=WATCH_MINUTES),
+                ), log_exceptions=False)
+        except psycopg2.errors.SerializationFailure:
+            return
+
+    @api.model
+    def _cron_publish(self):
+        """Push the changed boards that are due (:meth:`_publish_due`), and those the
+        throttle holds back once it lets them go (every PUBLISH_INTERVAL,
+        PUBLISH_RUN_SECONDS at most). Each pass has a transaction and a snapshot of its
+        own, committed before the wait (the bus sends then). The webhook's changes are
+        pushed by its requests: this job has the others (the away switch, a saved card,
+        events folded by a cron) and what a request could not push."""
+        started = monotonic_clock.monotonic()
+        while True:
+            left = []
+            with self.env.registry.cursor() as cr:
+                self.with_env(self.env(cr=cr))._publish_due(left=left)
+            if not left or monotonic_clock.monotonic() - started >= PUBLISH_RUN_SECONDS:
+                return
+            monotonic_clock.sleep(PUBLISH_INTERVAL)
+
+    @api.model
+    def _publish_due(self, company_ids=None, now=None, left=None):
+        """Push the board of each company said changed (of ``company_ids`` only, if given)
+        whose last push is old enough (:meth:`_claim`); the others stay pending (their ids
+        appended to the list ``left``, if given). Whether any change was pending. ``now``: as
+        :meth:`_wallboard_data`'s."""
+        cr = self.env.cr
+        only = SQL(" WHERE company_id IN %s", tuple(company_ids)) if company_ids else SQL()
+        cr.execute(SQL("SELECT DISTINCT company_id FROM medpulse_wallboard_change%s", only))
+        pending = sorted(company_id for (company_id,) in cr.fetchall())
+        for company in self.env["res.company"].sudo().browse(pending).exists():
+            if not self._claim(company):
+                if left is not None:
+                    left.append(company.id)
+                continue
+            # The changes this snapshot sees: those committed later stay for the next push.
+            cr.execute(SQL("DELETE FROM medpulse_wallboard_change WHERE company_id = %s",
+                           company.id))
+            begun = monotonic_clock.monotonic()
+            self._publish(company, now=now)
+            cr.execute(SQL(
+                "UPDATE medpulse_wallboard_watch SET publish_ms = %s WHERE company_id = %s",
+                round((monotonic_clock.monotonic() - begun) * 1000), company.id,
+            ))
+        return bool(pending)
+
+    @api.model
+    def _claim(self, company):
+        """Whether this transaction pushes ``company``'s board now: its last push is at least
+        PUBLISH_INTERVAL old, and PUBLISH_LOAD_FACTOR times what computing it took, and no
+        other worker is pushing it (its row is locked: skipped, never waited for). The
+        row's ``published_at`` is set in this transaction."""
+        now = fields.Datetime.now()
+        cr = self.env.cr
+        try:
+            with cr.savepoint(flush=False):
+                cr.execute(SQL(
+                    """
+                    UPDATE medpulse_wallboard_watch SET published_at = %(now)s
+                     WHERE company_id = (SELECT company_id FROM medpulse_wallboard_watch
+                                          WHERE company_id = %(company)s
+                                            FOR UPDATE SKIP LOCKED)
+                       AND (published_at IS NULL
+                            OR published_at <= %(now)s - greatest(
+                                %(interval)s * interval '1 second',
+                                %(factor)s * coalesce(publish_ms, 0) * interval '1 millisecond'))
+                    RETURNING company_id
+                    """,
+                    now=now, company=company.id, interval=PUBLISH_INTERVAL,
+                    factor=PUBLISH_LOAD_FACTOR,
+                ), log_exceptions=False)
+                return bool(cr.fetchall())
+        except psycopg2.errors.SerializationFailure:
+            return False  # pushed by another transaction since this one's snapshot
+
+    @api.model
+    def _publish(self, company, now=None):
+        """Send ``company``'s board, computed once, in each variant on its own channel."""
+        board = self.sudo().with_company(company)._wallboard_data(
+            company, now=now, show_names=True
+        )
         Bus = self.env["bus.bus"].sudo()
-        for company in users.sudo().company_ids:
+        for variant in WALLBOARD_VARIANTS:
             Bus._sendone(
-                (company, WALLBOARD_SUBCHANNEL),
+                (company, f"{WALLBOARD_SUBCHANNEL}/{variant}"),
                 WALLBOARD_NOTIFICATION,
-                {"company_id": company.id, "user_ids": users.ids},
+                {"company_id": company.id, "variant": variant,
+                 "board": _board_variant(board, variant)},
             )
+
+
+def _board_variant(board, variant):
+    """The board as ``variant`` shows it: ``named`` as computed, ``unnamed`` without patient
+    names, ``tv`` without names and with numbers masked to their last four digits."""
+    if variant == "named":
+        return board
+
+    def rows(rows):
+        return [
+            dict(row, patient="", number=_mask(row["number"]) if variant == "tv" else row["number"])
+            for row in rows
+        ]
+
+    return dict(
+        board, show_names=False, tv_mode=variant == "tv",
+        waiting=rows(board["waiting"]), in_progress=rows(board["in_progress"]),
+    )
 
 
 def _empty_figures():

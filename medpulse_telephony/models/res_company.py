@@ -75,6 +75,13 @@ class ResCompany(models.Model):
         help="The audio of older recordings is deleted, their access log is kept. "
         "Recordings marked 'Keep' are exempt. 0 keeps recordings forever.",
     )
+    medpulse_event_retention_months = fields.Integer(
+        string="Keep raw PBX events (months)",
+        default=0,
+        help="The raw events of older calls are compacted into one snapshot per call once the "
+        "call is final and its period was reconciled with the PBX statistics; the journal, "
+        "the recordings and their access log stay. 0 keeps raw events forever.",
+    )
     # Call-backs of missed calls (medpulse.call.callback).
     medpulse_callback_min_wait_seconds = fields.Integer(
         string="Call-back after waiting at least (s)",
@@ -175,6 +182,11 @@ class ResCompany(models.Model):
             "medpulse_pbx_recording_retention_days_positive",
             "CHECK(medpulse_pbx_recording_retention_days >= 0)",
             "The retention period of call recordings cannot be negative.",
+        ),
+        (
+            "medpulse_event_retention_months_positive",
+            "CHECK(medpulse_event_retention_months >= 0)",
+            "The retention period of raw PBX events cannot be negative.",
         ),
     ]
 

@@ -35,6 +35,9 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.medpulse_pbx_recording_retention_days",
         readonly=False,
     )
+    medpulse_event_retention_months = fields.Integer(
+        related="company_id.medpulse_event_retention_months", readonly=False
+    )
     medpulse_pbx_reconcile_minutes = fields.Integer(
         string="Reconcile every (minutes)", default=15,
         help="How often the journal is compared with the PBX's call statistics.",

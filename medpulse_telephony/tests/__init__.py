@@ -23,3 +23,5 @@ from . import test_card_appointments
 from . import test_call_tally
 from . import test_insight
 from . import test_insight_browser
+from . import test_waitlist, test_waitlist_access, test_waitlist_browser
+from . import test_event_retention

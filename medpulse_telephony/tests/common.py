@@ -308,6 +308,57 @@ def dumps(payload):
     return mango_vpbx.signing.dumps(payload)
 
 
+# role -> groups of a test user created for it (public uses the real public user).
+ROLES = {
+    "operator": "medpulse_telephony.group_telephony_operator",
+    "receptionist": "medpulse_clinic.group_clinic_receptionist",
+    "doctor": "medpulse_clinic.group_clinic_doctor",
+    "telephony_manager": "medpulse_telephony.group_telephony_manager",
+    "clinic_manager": "medpulse_clinic.group_clinic_manager",
+    "administrator": "base.group_system,medpulse_telephony.group_telephony_manager,"
+    "medpulse_clinic.group_clinic_manager",
+    "portal": "base.group_portal",
+    "public": None,
+}
+#: The groups of the "other_company" user of the access tables: every right, in its company only.
+OTHER_COMPANY_GROUPS = (
+    "medpulse_clinic.group_clinic_manager,medpulse_telephony.group_telephony_manager"
+)
+
+
+def statements_per_event(case, events):
+    """Fold ``events`` one by one through the webhook's ``_receive`` for ``case.company``;
+    the SQL statements each took (the statement budgets' measure)."""
+    Event = case.env["medpulse.call.event"].sudo()
+    counts = []
+    for path, payload in events:
+        case.env.invalidate_all()
+        case.env.cr.flush()
+        before = case.cr.sql_log_count
+        Event._receive(case.company, path, dumps(payload))
+        case.env.cr.flush()
+        counts.append(case.cr.sql_log_count - before)
+    return counts
+
+
+def role_users(env, prefix, other_company=None):
+    """A user per role of ``ROLES`` for an access table (login ``<prefix>_<role>``; "public"
+    is the real public user), and with ``other_company`` (a ``res.company``) an
+    "other_company" user who manages the clinic and its telephony there only."""
+    users = {}
+    for role, groups in ROLES.items():
+        if groups is None:
+            users[role] = env.ref("base.public_user")
+        else:
+            users[role] = new_test_user(env, login=f"{prefix}_{role}", groups=groups)
+    if other_company is not None:
+        users["other_company"] = new_test_user(
+            env, login=f"{prefix}_other_company", company_id=other_company.id,
+            company_ids=[(6, 0, other_company.ids)], groups=OTHER_COMPANY_GROUPS,
+        )
+    return users
+
+
 def attempt_allowed(case, role, action):
     """Whether ``case.attempt(role, action)`` (one cell of an access table: the role's user
     does the action) is allowed: its answer, or False when the access rights refuse it

@@ -17,24 +17,12 @@ from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
 import mango_vpbx
 
-from .common import outgoing
+from .common import ROLES, outgoing, role_users
 
 API_KEY = "matrix-vpbx-key"
 API_SALT = "matrix-vpbx-salt"
 CALLER = "79165550101"
 
-# role -> groups of a test user created for it (public uses the real public user).
-ROLES = {
-    "operator": "medpulse_telephony.group_telephony_operator",
-    "receptionist": "medpulse_clinic.group_clinic_receptionist",
-    "doctor": "medpulse_clinic.group_clinic_doctor",
-    "telephony_manager": "medpulse_telephony.group_telephony_manager",
-    "clinic_manager": "medpulse_clinic.group_clinic_manager",
-    "administrator": "base.group_system,medpulse_telephony.group_telephony_manager,"
-    "medpulse_clinic.group_clinic_manager",
-    "portal": "base.group_portal",
-    "public": None,
-}
 ACTIONS = (
     "read_patients",
     "read_calls",
@@ -143,12 +131,7 @@ class MatrixCase(HttpCase):
         cls.company.sudo().write(
             {"medpulse_pbx_api_key": API_KEY, "medpulse_pbx_api_salt": API_SALT}
         )
-        cls.users = {}
-        for role, groups in ROLES.items():
-            if groups is None:
-                cls.users[role] = cls.env.ref("base.public_user")
-            else:
-                cls.users[role] = new_test_user(cls.env, login=f"matrix_{role}", groups=groups)
+        cls.users = role_users(cls.env, "matrix")
         cls.colleague = new_test_user(
             cls.env, login="matrix_colleague", groups="medpulse_clinic.group_clinic_receptionist"
         )

@@ -25,7 +25,7 @@ from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
-from .common import PATIENT_NUMBER, TelephonyFixtures, dumps, incoming_missed, outgoing
+from .common import PATIENT_NUMBER, TelephonyFixtures, dumps, incoming_missed, outgoing, role_users
 from .test_access_matrix import ROLES
 from .test_callback import ivr_abandon
 
@@ -346,12 +346,7 @@ class TestCallLedgerAccess(LedgerWeek, TransactionCase):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
         cls.setup_week()
-        cls.users = {}
-        for role, groups in ROLES.items():
-            if groups is None:
-                cls.users[role] = cls.env.ref("base.public_user")
-            else:
-                cls.users[role] = new_test_user(cls.env, login=f"ldg_{role}", groups=groups)
+        cls.users = role_users(cls.env, "ldg")
         with freeze_time("2026-03-03 03:00:00"):
             cls.env["medpulse.call.ledger"]._cron_morning_summary()
 

@@ -20,7 +20,7 @@ from odoo import Command, api, fields
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
-from .common import TelephonyFixtures
+from .common import TelephonyFixtures, role_users
 from .test_card_browser import _talking
 
 
@@ -200,7 +200,14 @@ class TestCardAppointments(CardAppointmentCase, TransactionCase):
         first = pytz.utc.localize(starts[0]).astimezone(zone)
         self.assertEqual(first.minute, 0, "from the clinic's next full hour: xx:00 there")
         label = self.Appointment._slot_offers(self.company, starts[:1])[0]["label"]
-        self.assertIn(first.strftime("%H:%M").lstrip("0") or "0:00", label.replace(" 0", " "))
+        # In the clinic's zone, in the language's clock: 15:00 or 3:00 PM (CLDR may put a
+        # narrow no-break space before PM), never the UTC time.
+        shown = label.replace("\u202f", " ").replace(" 0", " ")
+        self.assertTrue(
+            first.strftime("%H:%M").lstrip("0") in shown
+            or first.strftime("%I:%M %p").lstrip("0") in shown,
+            f"{first:%H:%M} in the clinic's zone, not in {label!r}",
+        )
         # The operator's own zone (Ufa) does not change them.
         self.assertEqual(
             self.Appointment.with_user(self.operator1)._next_free_slots(
@@ -457,21 +464,8 @@ class TestCardAppointmentAccessMatrix(CardAppointmentCase, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        from .test_access_matrix import ROLES  # noqa: PLC0415 - the shared role list
-
-        cls.users = {}
-        for role, groups in ROLES.items():
-            if groups is None:
-                cls.users[role] = cls.env.ref("base.public_user")
-            else:
-                cls.users[role] = new_test_user(cls.env, login=f"card22_{role}", groups=groups)
         company_b = cls.env["res.company"].sudo().create({"name": "Card branch B"})
-        cls.users["other_company"] = new_test_user(
-            cls.env, login="card22_other_company", company_id=company_b.id,
-            company_ids=[Command.set(company_b.ids)],
-            groups="medpulse_clinic.group_clinic_manager,"
-            "medpulse_telephony.group_telephony_manager",
-        )
+        cls.users = role_users(cls.env, "card22", company_b)
 
     def setUp(self):
         super().setUp()

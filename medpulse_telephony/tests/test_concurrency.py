@@ -201,13 +201,21 @@ class TestConcurrentDelivery(TransactionCase):
         record, event = Event._store(worker.ref("base.main_company"), *self.events[0])
         worker.cr.commit()
 
+        # Split so that the traceback's source lines do not quote it whole.
+        message = "the row of +7912" + "3456789 violates a check constraint"
+
         def broken(records, parsed):
-            raise pg_errors.CheckViolation("new row violates check constraint")
+            raise pg_errors.CheckViolation(message)
 
         with patch.object(type(Event), "_process", broken), mute_logger(
             "odoo.addons.medpulse_telephony.controllers.webhook"
-        ):
+        ), self.assertLogs(
+            "odoo.addons.medpulse_telephony.models.medpulse_call_event", "ERROR"
+        ) as logged:
             fold_in_turn(record, event)
+        # The failure's type and where it happened, never its message (it may quote a call).
+        self.assertIn("CheckViolation", logged.output[0])
+        self.assertNotIn("+79123456789", "\n".join(logged.output))
         with self.registry.cursor() as cr:
             stored = api.Environment(cr, api.SUPERUSER_ID, {})["medpulse.call.event"].browse(
                 record.id

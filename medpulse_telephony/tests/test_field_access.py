@@ -43,7 +43,8 @@ from odoo.tools import mute_logger
 
 import mango_vpbx
 
-from .test_access_matrix import ROLES, incoming_call_events
+from .common import ROLES, role_users
+from .test_access_matrix import incoming_call_events
 
 OURS = ("medpulse_clinic", "medpulse_telephony")
 LINKED_MODELS = {"medpulse.patient", "medpulse.appointment", "medpulse.call"}
@@ -83,6 +84,8 @@ READERS = {
     # Issue 24: the reports' tallies (numbers per day, no patient data).
     "medpulse.call.tally": MANAGERS,
     "medpulse.call.tally.hour": MANAGERS,
+    "medpulse.call.tally.month": MANAGERS,
+    "medpulse.call.tally.hour.month": MANAGERS,
     "medpulse.pbx.stats.wizard": MANAGERS,
     "medpulse.pbx.stats.line": MANAGERS,
     # The lost-patient ledger: telephony and clinic managers.
@@ -101,6 +104,9 @@ READERS = {
     # Issue 23, part 2: the questions to the PBX and the funnel by source.
     "medpulse.call.insight": MANAGERS,
     "medpulse.call.source.report": MANAGERS,
+    # Issue 25, part 2: the raw events the retention purged, compressed (no ORM field holds
+    # them): administrators only, as the raw events' deletion.
+    "medpulse.call.event.snapshot": {"administrator"},
 }
 #: What a field holds -> who may see it (among the readers of its record). "label" is
 #: read by all readers, with the patient's name only for the clinic roles; "own" is
@@ -193,6 +199,8 @@ CLASSIFICATION = {
         "display_name": "staff",
     },
     "medpulse.call.event": {"json": "call", "call_id": "call", "display_name": "staff"},
+    # Its name is the PBX's entry id.
+    "medpulse.call.event.snapshot": {"call_id": "call", "display_name": "staff"},
     "medpulse.call.recording": {
         "call_id": "call",
         "patient_id": "patient",
@@ -205,6 +213,8 @@ CLASSIFICATION = {
     # A day's name (its date): numbers only.
     "medpulse.call.tally": {"display_name": "count"},
     "medpulse.call.tally.hour": {"display_name": "count"},
+    "medpulse.call.tally.month": {"display_name": "count"},
+    "medpulse.call.tally.hour.month": {"display_name": "count"},
     # Issue 23, part 2: the clinic's own call-tracking number; the places of its voice menu
     # and the speech-analytics topics are the clinic's words, not a patient's.
     "medpulse.call.insight": {"call_id": "call", "display_name": "staff"},
@@ -360,6 +370,9 @@ CLASSIFICATION = {
             "medpulse.telephony.import.users",
             "medpulse.telephony.limit",
             "medpulse.call.followup.lock",
+            # Issue 23: the wallboards' changed and open companies (their name, no patient).
+            "medpulse.wallboard.change",
+            "medpulse.wallboard.watch",
         )
     },
 }
@@ -501,19 +514,7 @@ class TestFieldAccess(TransactionCase):
             {"medpulse_pbx_api_key": "fld-key", "medpulse_pbx_api_salt": "fld-salt"}
         )
         cls.company_b = cls.env["res.company"].create({"name": "Field access branch B"})
-        cls.users = {}
-        for role, groups in ROLES.items():
-            if groups is None:
-                cls.users[role] = cls.env.ref("base.public_user")
-            else:
-                cls.users[role] = new_test_user(cls.env, login=f"fld_{role}", groups=groups)
-        cls.users["other_company"] = new_test_user(
-            cls.env,
-            login="fld_other_company",
-            company_id=cls.company_b.id,
-            company_ids=[(6, 0, cls.company_b.ids)],
-            groups="medpulse_clinic.group_clinic_manager,medpulse_telephony.group_telephony_manager",
-        )
+        cls.users = role_users(cls.env, "fld", cls.company_b)
         cls._make_data()
 
     @classmethod
@@ -781,6 +782,11 @@ class TestFieldAccess(TransactionCase):
             "medpulse.call.command": cls.commands,
             "medpulse.call.callback": callback,
             "medpulse.call.event": Event.search([("entry_id", "=", "FLD-CALL")]),
+            # The call's purged events (none: only the row matters here).
+            "medpulse.call.event.snapshot": env["medpulse.call.event.snapshot"].sudo().create({
+                "company_id": cls.company.id, "call_id": cls.call.id,
+                "entry_id": cls.call.entry_id,
+            }),
             "medpulse.call.recording": cls.recording,
             "medpulse.call.recording.access": cls.recording.sudo().access_ids,
             "medpulse.call.report": env["medpulse.call.report"]

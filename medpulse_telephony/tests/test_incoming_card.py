@@ -173,6 +173,21 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
         ])
         self.assertEqual(self.statuses(), {self.operator1: ["closed"], self.operator2: ["ringing"]})
 
+    def test_a_closing_card_says_only_which_call(self):
+        """The browser only removes a closed card: its message carries nothing else (no
+        number, no patient), which also spares the webhook reading them."""
+        entry = "E-CARD-CLOSED"
+        self.receive(ivr(entry))
+        self.receive([leg(entry, "op1", 1, "Appeared", 5, op_to("101", SIP1))])
+        self.cards()
+        call = self.receive([
+            leg(entry, "op1", 2, "Disconnected", 25, op_to("101", SIP1), disconnect_reason=1111),
+        ])
+        self.assertEqual(
+            self.cards()[self.operator1],
+            [{"call_id": call.id, "entry_id": entry, "status": "closed"}],
+        )
+
     def test_summary_closes_a_card_whose_hang_up_was_lost(self):
         """The ringing leg's Disconnected never arrives; the summary still closes the card."""
         entry = "E-CARD-LOST"

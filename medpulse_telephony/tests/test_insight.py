@@ -19,9 +19,25 @@ import mango_vpbx
 from mango_vpbx_emulator.testing import PbxDouble, Response, closed_port_url
 
 from ..models.medpulse_call_recording import BACKOFF_MINUTES
-from .common import LINE, PATIENT_NUMBER, T0, TelephonyFixtures, dumps, incoming_answered
+from ..models.medpulse_call_refold import _counted_fields
+from .common import (
+    LINE,
+    PATIENT_NUMBER,
+    T0,
+    TelephonyFixtures,
+    dumps,
+    incoming_answered,
+    role_users,
+    statements_per_event,
+)
+from .test_refold import new_fold
 
 DCT = "74001234567"
+#: The toolkit's fold version: the one that computed the keys pressed and the dct number.
+CURRENT = mango_vpbx.calls.FOLD_VERSION
+#: What queueing the source question costs the first event that carries the number: the
+#: search for an earlier question, its INSERT, the cron's trigger, the call's flag.
+QUEUE_STATEMENTS = 5
 
 
 def dtmf(entry_id, seq, keys, location, ts):
@@ -284,6 +300,147 @@ class TestInsightFetch(InsightCase):
         self.assertEqual((call.dct_source, len(call.topic_ids)), ("vk", 2))
 
 
+class OldCallsCase(InsightCase):
+    """Calls as a release before the insight left them: folded by an older fold (version
+    ``CURRENT - 1``), without the keys pressed, the call-tracking number and its question."""
+
+    @staticmethod
+    def tracked_events(entry_id, caller):
+        """An answered call through the voice menu (2, then 1) on a call-tracking number."""
+        events = with_dct(incoming_answered(entry_id, caller=caller), {"number": DCT, "type": 1})
+        events[1:1] = [dtmf(entry_id, 1, "2", "ivr", T0 + 2), dtmf(entry_id, 2, "1", "ivr.2",
+                                                                      T0 + 4)]
+        return events
+
+    def as_before_the_insight(self, calls):
+        """What the calls were at the older fold: none of the insight's values, no question."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """UPDATE medpulse_call SET fold_version = %s, dtmf_choices = NULL,
+                      dct_number = NULL, dct_type = NULL, dct_source_asked = FALSE
+                WHERE id = ANY(%s)""", [CURRENT - 1, calls.ids])
+        self.env.cr.execute("DELETE FROM medpulse_call_ivr_label_rel WHERE call_id = ANY(%s)",
+                            [calls.ids])
+        self.env.cr.execute("DELETE FROM medpulse_call_insight WHERE call_id = ANY(%s)",
+                            [calls.ids])
+        # Every other call of the database is not this test's: left alone by the refold.
+        self.env.cr.execute(
+            "UPDATE medpulse_call SET fold_version = %s WHERE id != ALL(%s)"
+            " AND fold_version < %s", [CURRENT, calls.ids, CURRENT])
+        self.env.invalidate_all()
+
+    def refold(self):
+        self.env.flush_all()  # the cron works in cursors of its own
+        taken = self.env["medpulse.call.refold"].sudo()._cron_refold()
+        self.env.invalidate_all()
+        return taken
+
+    def sources_asked(self, calls):
+        return self.Insight.search([("call_id", "in", calls.ids), ("kind", "=", "source")])
+
+
+@tagged("post_install", "-at_install")
+class TestInsightRefold(OldCallsCase):
+    """Calls folded before the fold computed the keys and the call-tracking number get them
+    from the refold an upgrade starts (``FOLD_VERSION`` 2), from their stored events or,
+    where the retention purged those, from their snapshot; nothing else of them changes."""
+
+    def test_old_calls_get_their_keys_and_dct_and_nothing_else_changes(self):
+        kept = self.receive(self.tracked_events("E-INS-OLD-1", "79160000301"))
+        purged = self.receive(self.tracked_events("E-INS-OLD-2", "79160000302"))
+        plain = self.receive(incoming_answered("E-INS-OLD-3", caller="79160000303"))
+        calls = kept | purged | plain
+        # The retention purged the raw events of one of them (kept in its snapshot).
+        self.env["medpulse.call.event.snapshot"].sudo()._purge_calls(
+            self.company, {purged.entry_id: purged.id})
+        self.env.invalidate_all()
+        self.assertTrue(purged.events_purged)
+        self.assertFalse(purged.sudo().event_ids, "only the snapshot holds its events")
+        self.assertEqual((kept.dtmf_choices, kept.dct_number, kept.dct_type),
+                         ("ivr:2 ivr.2:1", DCT, "1"))
+        names = _counted_fields(kept)
+        folded = {call.id: {name: call[name] for name in names} for call in calls}
+
+        self.as_before_the_insight(calls)
+        for call in kept | purged:
+            self.assertEqual((call.dtmf_choices, call.dct_number, call.dct_type,
+                              call.ivr_label_ids, call.fold_version),
+                             (False, False, False, call.ivr_label_ids.browse(), CURRENT - 1))
+
+        self.assertEqual(self.refold(), 3)
+        run = self.env["medpulse.call.refold"].sudo()._latest(self.company)
+        self.assertEqual((run.state, run.fold_version, run.done_count, run.failed_count),
+                         ("done", CURRENT, 3, 0))
+        for call in calls:
+            self.assertEqual(call.fold_version, CURRENT)
+            self.assertEqual({name: call[name] for name in names}, folded[call.id],
+                             f"{call.entry_id}: as the current fold stores it")
+        self.assertEqual((purged.dtmf_choices, purged.dct_number, purged.dct_type),
+                         ("ivr:2 ivr.2:1", DCT, "1"), "refolded from its snapshot")
+        self.assertEqual(sorted(purged.ivr_label_ids.mapped("location")),
+                         ["ivr", "ivr.2", "ivr.2.1"])
+        # What the refold changed is the insight and only it (the plain call: nothing).
+        self.assertEqual(run.field_counts, {
+            "dtmf_choices": 2, "ivr_label_ids": 2, "dct_number": 2, "dct_type": 2,
+        })
+        self.assertEqual(run.changed_count, 2)
+        self.assertEqual(self.sources_asked(calls).call_id, kept | purged)
+        self.assertEqual(self.pbx.requests, [], "only queued: asked by the insight's cron")
+
+
+@tagged("post_install", "-at_install")
+class TestInsightStatements(OldCallsCase):
+    """The call-tracking source is asked of the PBX once per call: a flag on the call's row
+    (which every event reads anyway), not a search of the questions at every event; and a
+    refold queues it once, never again."""
+
+    def fold(self, events):
+        """Fold ``events`` one by one as ``TestStatementsPerEvent``; the statements each took."""
+        return statements_per_event(self, events)
+
+    def test_dct_events_cost_no_statement_per_event(self):
+        def tracked(entry_id, caller):
+            return with_dct(incoming_answered(entry_id, caller=caller), {"number": DCT, "type": 1})
+
+        # Warm the worker's caches with a call of each shape, as TestStatementsPerEvent.
+        self.fold(incoming_answered("E-INS-ST-W1", caller="79160000311"))
+        self.fold(tracked("E-INS-ST-W2", "79160000312"))
+        plain = self.fold(incoming_answered("E-INS-ST-1", caller="79160000313"))
+        dct = self.fold(tracked("E-INS-ST-2", "79160000314"))
+        extra = [with_ - without for with_, without in zip(dct, plain, strict=True)]
+        # Only the first event that carries the number queues the question (the question,
+        # the cron's trigger, the call's flag); no later event pays anything for it.
+        self.assertLessEqual(extra[0], QUEUE_STATEMENTS, f"per event {dct} against {plain}")
+        self.assertEqual(extra[1:], [0] * (len(extra) - 1), f"per event {dct} against {plain}")
+        call = self.env["medpulse.call"].sudo().search([("entry_id", "=", "E-INS-ST-2")])
+        self.assertTrue(call.dct_source_asked)
+        self.assertEqual(len(self.sources_asked(call)), 1)
+
+    def test_a_refold_of_an_old_tracked_call_asks_once(self):
+        call = self.receive(self.tracked_events("E-INS-ST-OLD", "79160000315"))
+        self.as_before_the_insight(call)
+        self.assertFalse(self.sources_asked(call))
+        self.assertEqual(self.refold(), 1)
+        source = self.sources_asked(call)
+        self.assertEqual((len(source), source.state, call.dct_source_asked), (1, "waiting", True))
+        # Answered; then neither a later event of the call nor another refold asks again.
+        self.Insight._cron_fetch()
+        self.assertEqual((source.state, call.dct_source), ("done", "yandex"))
+        later = [(path, payload) for path, payload in
+                 self.tracked_events("E-INS-ST-OLD", "79160000315") if path == "events/call"][-1]
+        self.receive([(later[0], dict(later[1], seq=int(later[1]["seq"]) + 10))])
+        # The next release's fold (a version more) refolds it again (and only it).
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE medpulse_call SET fold_version = %s WHERE id != %s",
+                            [CURRENT + 1, call.id])
+        self.env.invalidate_all()
+        with new_fold():
+            self.assertEqual(self.refold(), 1)
+        self.assertEqual(self.sources_asked(call), source)
+        self.assertEqual(source.state, "done", "not queued again")
+        self.assertEqual(self.pbx.calls("queries/user_info_by_dct_number"), [{"number": DCT}])
+
+
 @tagged("post_install", "-at_install")
 class TestInsightAccess(InsightCase):
     @classmethod
@@ -366,20 +523,8 @@ class TestInsightAccessMatrix(InsightCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        from .test_access_matrix import ROLES  # noqa: PLC0415 - its module imports tests
-
-        cls.users = {}
-        for role, groups in ROLES.items():
-            if groups is None:
-                cls.users[role] = cls.env.ref("base.public_user")
-                continue
-            cls.users[role] = new_test_user(cls.env, login=f"insm_{role}", groups=groups)
         company_b = cls.env["res.company"].create({"name": "Insight branch B"})
-        cls.users["other_company"] = new_test_user(
-            cls.env, login="insm_other_company", company_id=company_b.id,
-            company_ids=[(6, 0, company_b.ids)],
-            groups="medpulse_clinic.group_clinic_manager,medpulse_telephony.group_telephony_manager",
-        )
+        cls.users = role_users(cls.env, "insm", company_b)
 
     def setUp(self):
         super().setUp()

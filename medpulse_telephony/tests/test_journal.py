@@ -1,12 +1,14 @@
 import json
 import random
 from datetime import datetime
+from unittest.mock import patch
 
 from freezegun import freeze_time
 from lxml import etree
 
 from odoo.tests import TransactionCase, new_test_user, tagged
 
+from ..models import medpulse_call as journal_module
 from .common import (
     LINE,
     OPERATOR_MOBILE,
@@ -178,6 +180,55 @@ class TestCallJournal(TelephonyFixtures, TransactionCase):
         self.assertFalse(Call.search([("patient_search", "ilike", "Nobody Such")]))
         self.assertIn(other, Call.search([("patient_search", "not ilike", "Ivanova")]))
         self.assertNotIn(call, Call.search([("patient_search", "not ilike", "Ivanova")]))
+
+    def test_patient_filter_passes_the_calls_on_as_ids(self):
+        """The filter finds the calls the link table holds (what ``patient_ids in ids``
+        matches) and passes them on as ids; too many, it leaves them to the link table."""
+        call = self.receive(incoming_answered("E-PAT-IDS"))
+        Call = self.env["medpulse.call"].with_user(self.operator1)
+        patients = list(self.env["medpulse.patient"].with_user(self.operator1)._search(
+            [("display_name", "ilike", "Ivanova")]
+        ))
+        [(name, operator, ids)] = Call._search_patient("ilike", "Ivanova")
+        self.assertEqual((name, operator), ("id", "in"))
+        self.assertIn(call.id, ids)
+        self.assertEqual(Call.search([("id", "in", ids)]),
+                         Call.search([("patient_ids", "in", patients)]))
+        with patch.object(journal_module, "_PATIENT_SEARCH_CALLS", 0):
+            self.assertEqual(Call._search_patient("ilike", "Ivanova"),
+                             [("patient_ids", "in", patients)])
+            self.assertIn(call, Call.search([("patient_search", "ilike", "Ivanova")]))
+
+    def test_patient_filter_runs_once_for_the_rows_and_their_count(self):
+        """A full page of the journal makes the web client ask for the rows and their
+        count: the patients are searched once for both (issue 24), and the answer is the
+        ORM's own, whatever surrounds the term."""
+        calls = self.env["medpulse.call"]
+        for index in range(3):
+            calls |= self.receive(incoming_answered(f"E-ONCE-{index}", t0=T0 + 600 * index))
+        Call = self.env["medpulse.call"].with_user(self.operator1)
+        model = type(Call)
+        for field in ("patient_search", "caller_search"):
+            domain = [(field, "ilike", "ivanova anna")]
+            with patch.object(model, "_search_patient", autospec=True,
+                              side_effect=model._search_patient) as search_patient:
+                page = Call.web_search_read(domain, {"id": {}}, limit=2, count_limit=10001)
+            self.assertEqual(search_patient.call_count, 1, field)
+            self.assertEqual(page["length"], Call.search_count(domain), field)
+            self.assertGreaterEqual(page["length"], 3, field)
+            self.assertEqual([row["id"] for row in page["records"]],
+                             Call.search(domain, limit=2).ids, field)
+        for domain in (
+            ["!", ("patient_search", "ilike", "ivanova")],
+            ["|", ("patient_search", "ilike", "Nobody Such"),
+             ("caller_search", "ilike", "916 123")],
+            [("patient_search", "ilike", self.patient.card_number)],
+        ):
+            page = Call.web_search_read(domain, {"id": {}}, count_limit=10001)
+            self.assertEqual({row["id"] for row in page["records"]}, set(Call.search(domain).ids),
+                             domain)
+        card = [("patient_search", "ilike", self.patient.card_number)]
+        self.assertTrue(calls & Call.search(card))
 
     def test_search_box_takes_a_name_or_a_number(self):
         """Text typed in the journal's search box, then Enter: a name or a card number

@@ -209,6 +209,40 @@ class TestRecordingDownload(RecordingCase):
         self.assertFalse(attachment.db_datas, "not in the database")
         self.assertEqual(recording.download_attempts, 1)
 
+    def test_record_tagged_while_an_attempt_is_due_leaves_the_recording_row_alone(self):
+        """``record/tagged`` follows ``record/added`` at once, often while the download
+        cron is fetching the file: with an attempt already due it changes nothing of the
+        recording, and its row is not rewritten (issue 25; the download's outcome is
+        written by a transaction of its own, ``tests/e2e/test_two_instances.py``)."""
+        recording = self.record_call("rec-quiet")
+        self.assertEqual(recording.state, "waiting")
+        due_since = fields.Datetime.now() - timedelta(minutes=1)
+        recording.sudo().write({"next_attempt_at": due_since})
+
+        def row_version():
+            self.env.flush_all()
+            self.env.cr.execute(
+                "SELECT ctid FROM medpulse_call_recording WHERE id = %s", [recording.id]
+            )
+            return self.env.cr.fetchone()[0]
+
+        before = row_version()
+        self.receive(
+            "events/record/tagged",
+            {
+                "recording_id": "rec-quiet",
+                "entry_id": "entry-rec-quiet",
+                "product_id": 1,
+                "user_id": 300001,
+                "timestamp": 1_900_000_000 + 42 + 6,
+            },
+        )
+        self.assertEqual(row_version(), before, "record/tagged rewrote the recording's row")
+        self.assertEqual((recording.state, recording.next_attempt_at), ("waiting", due_since))
+        self.Recording._cron_download()
+        self.assertEqual(recording.state, "available")
+        self.assertEqual(len(self.queries()), 1)
+
     def test_completed_without_record_added_waits_then_downloads(self):
         recording = self.record_call("rec-late", added=False)
         self.assertEqual(recording.state, "waiting")

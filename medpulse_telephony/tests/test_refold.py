@@ -3,7 +3,7 @@
 Each call records the fold version (and the statistics mapping version) that computed it.
 Here a new fold is constructed: a test-only variant of the toolkit's ``fold`` (our pure
 code; the ORM and the database are real) that reports one second more of waiting for an
-answered call and another PBX reason for a missed one, with ``FOLD_VERSION`` raised to 2.
+answered call and another PBX reason for a missed one, with ``FOLD_VERSION`` raised by one.
 The cron then folds every call of version 1 again from its stored events, in batches;
 stopped in the middle (the worker killed), it resumes after its last committed call;
 meanwhile the webhook keeps folding the calls it receives events for; what changed is
@@ -39,10 +39,14 @@ ANSWERED = [f"{PREFIX}A{i}" for i in range(1, 6)]
 MISSED = [f"{PREFIX}M{i}" for i in range(1, 3)]
 NEW_REASON = "refold test: the new fold's reason"
 _ORIGINAL_FOLD = mango_vpbx.fold
+#: The toolkit's fold version, which computed the calls stored here, and the next one.
+CURRENT = mango_vpbx.calls.FOLD_VERSION
+NEXT = CURRENT + 1
 
 
 def fold_v2(events, time_base=mango_vpbx.times.DEFAULT_TIME_BASE):
-    """The constructed fold of version 2: the same as version 1 but for two fields."""
+    """The constructed fold of the next version: the same as the current one but for two
+    fields."""
     state = _ORIGINAL_FOLD(events, time_base=time_base)
     if state.result == "answered":
         return dataclasses.replace(state, wait_seconds=(state.wait_seconds or 0) + 1)
@@ -51,9 +55,9 @@ def fold_v2(events, time_base=mango_vpbx.times.DEFAULT_TIME_BASE):
 
 @contextmanager
 def new_fold():
-    """The toolkit of the next release, in this process: fold version 2."""
+    """The toolkit of the next release, in this process: the next fold version."""
     with patch.object(mango_vpbx, "fold", fold_v2), \
-            patch.object(mango_vpbx.calls, "FOLD_VERSION", 2):
+            patch.object(mango_vpbx.calls, "FOLD_VERSION", NEXT):
         yield
 
 
@@ -76,11 +80,11 @@ class TestRefold(TelephonyFixtures, HttpCase):
             self.receive(incoming_answered(entry, t0=T0 + 600 * i))
         for i, entry in enumerate(MISSED):
             self.receive(incoming_missed(entry, t0=T0 + 7200 + 600 * i))
-        # The calls of the database's demo data are not this test's: already at version 2.
+        # The calls of the database's demo data are not this test's: already at the next.
         self.env.flush_all()
         self.env.cr.execute(
-            "UPDATE medpulse_call SET fold_version = 2, stats_version = 0"
-            " WHERE entry_id NOT LIKE %s", [f"{PREFIX}%"],
+            "UPDATE medpulse_call SET fold_version = %s, stats_version = 0"
+            " WHERE entry_id NOT LIKE %s", [NEXT, f"{PREFIX}%"],
         )
         self.env.invalidate_all()
 
@@ -107,10 +111,10 @@ class TestRefold(TelephonyFixtures, HttpCase):
             # Nothing changed yet: the old values stand until the cron gets to a call.
             self.assertEqual(self.Refold._cron_refold(batch=3), 3)
             run = self.Refold._latest(self.company)
-            self.assertEqual((run.state, run.fold_version, run.call_count), ("running", 2, 7))
+            self.assertEqual((run.state, run.fold_version, run.call_count), ("running", NEXT, 7))
             self.assertEqual((run.done_count, run.remaining_count), (3, 4))
-            self.assertEqual(calls[:3].mapped("fold_version"), [2, 2, 2])
-            self.assertEqual(calls[3:].mapped("fold_version"), [1, 1, 1, 1])
+            self.assertEqual(calls[:3].mapped("fold_version"), [NEXT] * 3)
+            self.assertEqual(calls[3:].mapped("fold_version"), [CURRENT] * 4)
             self.assertTrue(Trigger.search([("cron_id", "=", cron.id)]),
                             "a full batch triggers the cron again for the rest")
             health = self.health(self.manager)
@@ -134,7 +138,7 @@ class TestRefold(TelephonyFixtures, HttpCase):
             run.invalidate_recordset()
             self.assertEqual((run.done_count, run.last_call_id), (4, calls[3].id),
                              "the first call of the batch committed, the second did not")
-            self.assertEqual(calls[4].fold_version, 1)
+            self.assertEqual(calls[4].fold_version, CURRENT)
 
             # Meanwhile the webhook receives an event of a call not refolded yet: it is
             # folded at once, by the new fold, and the refold will leave it alone.
@@ -143,7 +147,7 @@ class TestRefold(TelephonyFixtures, HttpCase):
                                   T0 + 7200 + 600 + 5, "ivr", {"number": PATIENT_NUMBER},
                                   {"number": LINE, "line_number": LINE}, disconnect_reason=1100))
             last.invalidate_recordset()
-            self.assertEqual((last.fold_version, last.disconnect_reason_text), (2, NEW_REASON))
+            self.assertEqual((last.fold_version, last.disconnect_reason_text), (NEXT, NEW_REASON))
             self.assertEqual(run.remaining_count, 2)
 
             # The next run resumes after the last committed call and finishes.
@@ -155,7 +159,7 @@ class TestRefold(TelephonyFixtures, HttpCase):
             self.assertEqual(self.Refold.search_count([("company_id", "=", self.company.id)]), 1)
 
         calls.invalidate_recordset()
-        self.assertEqual(set(calls.mapped("fold_version")), {2})
+        self.assertEqual(set(calls.mapped("fold_version")), {NEXT})
         for call in calls:
             wait, reason, followup, result = before[call.entry_id]
             if result == "answered":

@@ -3,11 +3,10 @@ README's table (issue 21, part 2), on company A's records."""
 
 from datetime import date
 
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
-from .common import matrix_mismatches
+from .common import matrix_mismatches, role_users
 from .reminder_common import utc
-from .test_access_matrix import ROLES
 from .test_confirmation_list import ListCase
 
 #: README, "Access matrix", the reminders table: role -> what it may do (else refused).
@@ -37,18 +36,8 @@ class TestReminderAccessMatrix(ListCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.users = {}
-        for role, groups in ROLES.items():
-            if groups is None:
-                cls.users[role] = cls.env.ref("base.public_user")
-            else:
-                cls.users[role] = new_test_user(cls.env, login=f"rem_{role}", groups=groups)
         company_b = cls.env["res.company"].create({"name": "Reminders branch B"})
-        cls.users["other_company"] = new_test_user(
-            cls.env, login="rem_other_company", company_id=company_b.id,
-            company_ids=[(6, 0, company_b.ids)],
-            groups="medpulse_clinic.group_clinic_manager,medpulse_telephony.group_telephony_manager",
-        )
+        cls.users = role_users(cls.env, "rem", company_b)
 
     def setUp(self):
         super().setUp()

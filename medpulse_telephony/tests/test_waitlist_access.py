@@ -2,9 +2,9 @@
 (issue 22, part 3), on company A's records."""
 
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
-from .test_access_matrix import ROLES
+from .common import role_users
 from .test_waitlist import WaitlistCase
 
 ALL = {"read_list", "enter", "read_offers", "work_offers", "report"}
@@ -28,18 +28,8 @@ class TestWaitlistAccessMatrix(WaitlistCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.users = {}
-        for role, groups in ROLES.items():
-            if groups is None:
-                cls.users[role] = cls.env.ref("base.public_user")
-            else:
-                cls.users[role] = new_test_user(cls.env, login=f"wlm_{role}", groups=groups)
         company_b = cls.env["res.company"].create({"name": "Waiting list branch B"})
-        cls.users["other_company"] = new_test_user(
-            cls.env, login="wlm_other_company", company_id=company_b.id,
-            company_ids=[(6, 0, company_b.ids)],
-            groups="medpulse_clinic.group_clinic_manager,medpulse_telephony.group_telephony_manager",
-        )
+        cls.users = role_users(cls.env, "wlm", company_b)
 
     def setUp(self):
         super().setUp()

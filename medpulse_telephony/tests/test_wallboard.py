@@ -2,21 +2,30 @@
 clinic's time zone, what it shows to whom, and its live channel."""
 
 import json
+import threading
 from datetime import datetime, timedelta
 
 from odoo import Command, fields
 from odoo.exceptions import AccessError
-from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
 from odoo.addons.bus.models.bus import channel_with_db, json_dump
 from odoo.addons.bus.tests.common import WebsocketCase
 
+import mango_vpbx
+
+from ..controllers import webhook as webhook_module
+from ..models import medpulse_wallboard as wallboard_module
 from ..models.medpulse_wallboard import (
+    _CHANGED_KEY,
     AFTER_CALL_SECONDS,
+    PUBLISH_CRON,
     WALLBOARD_NOTIFICATION,
     WALLBOARD_SUBCHANNEL,
+    WALLBOARD_VARIANTS,
 )
 from .common import (
+    API_KEY,
     API_SALT,
     TelephonyFixtures,
     dumps,
@@ -81,7 +90,7 @@ class TestWallboard(TelephonyFixtures, TransactionCase):
         board = self.board()
         waiting = board["waiting"][0]
         self.assertEqual(waiting["where"], "ringing")
-        self.assertEqual(waiting["queue"], "group 300")
+        self.assertEqual(waiting["queue"], "300", "the group's number: the client names it")
         self.assertEqual(sorted(waiting["ringing"]), ["Olga Operator", "Pavel Operator"])
         self.assertEqual(
             self.operator_state(board, self.operator1),
@@ -243,28 +252,103 @@ class TestWallboard(TelephonyFixtures, TransactionCase):
         for user in (self.telephony_manager, self.clinic_manager):
             self.assertIn(menu.id, self.env["ir.ui.menu"].with_user(user)._visible_menu_ids())
 
-    def _board_messages(self):
+    def _pushed(self):
+        """{variant: [payload]} of the board messages written in this transaction."""
         self.env.cr.precommit.run()
-        target = (self.company, WALLBOARD_SUBCHANNEL)
-        channel = json_dump(channel_with_db(self.env.cr.dbname, target))
-        messages = self.env["bus.bus"].sudo().search([("channel", "=", channel)])
-        return [json.loads(message.message) for message in messages]
+        pushed = {}
+        for variant in WALLBOARD_VARIANTS:
+            target = (self.company, f"{WALLBOARD_SUBCHANNEL}/{variant}")
+            channel = json_dump(channel_with_db(self.env.cr.dbname, target))
+            messages = self.env["bus.bus"].sudo().search([("channel", "=", channel)], order="id")
+            pushed[variant] = [json.loads(m.message) for m in messages]
+        return pushed
 
-    def test_one_message_per_changed_call_ids_only(self):
-        self.env["bus.bus"].sudo().search([]).unlink()
-        call = self._ringing()
-        messages = self._board_messages()
-        self.assertEqual(
-            [(m["type"], m["payload"]) for m in messages],
-            [(WALLBOARD_NOTIFICATION, {"company_id": self.company.id, "call_ids": [call.id]})],
-            "four events of one call in one transaction: one message, ids only",
+    def _as_if_committed(self):
+        """What a new transaction starts without: the companies already said changed."""
+        self.env.cr.postcommit.data.pop(_CHANGED_KEY, None)
+
+    def _changes(self):
+        self.env.cr.execute(
+            "SELECT company_id FROM medpulse_wallboard_change ORDER BY id"
         )
-        self.env["bus.bus"].sudo().search([]).unlink()
+        return [company_id for (company_id,) in self.env.cr.fetchall()]
+
+    def _triggers(self):
+        cron = self.env.ref(PUBLISH_CRON)
+        return self.env["ir.cron.trigger"].sudo().search_count([("cron_id", "=", cron.id)])
+
+    def test_no_board_open_nothing_written(self):
+        self.env["medpulse.wallboard.watch"].sudo().search([]).unlink()
+        self._ringing()
         self.operator2.with_user(self.operator2).write({"medpulse_pbx_away": True})
+        self.assertEqual((self._changes(), self._triggers()), ([], 0))
+
+    def test_an_open_board_is_pushed_its_changes_once_per_pass(self):
+        # A long interval: the second push is throttled however slow the machine.
+        self.patch(wallboard_module, "PUBLISH_INTERVAL", 60)
+        self.env["bus.bus"].sudo().search([]).unlink()
+        self.Board.with_user(self.telephony_manager).get_board()
+        self.assertEqual(self._changes(), [], "opening a board changes nothing")
+        call = self._ringing()
+        self.operator3.with_user(self.operator3).write({"medpulse_pbx_away": True})
         self.assertEqual(
-            [m["payload"] for m in self._board_messages()],
-            [{"company_id": self.company.id, "user_ids": [self.operator2.id]}],
+            self._changes(), [self.company.id],
+            "four events and a switch in one transaction: one change, no board computed",
         )
+        self.assertEqual(self._triggers(), 1, "the publisher woken once")
+        self.assertEqual(self._pushed(), {variant: [] for variant in WALLBOARD_VARIANTS})
+
+        self.assertTrue(self.Board._publish_due(now=NOW))
+        pushed = self._pushed()
+        self.assertEqual(
+            {variant: len(messages) for variant, messages in pushed.items()},
+            dict.fromkeys(WALLBOARD_VARIANTS, 1), "each variant once",
+        )
+        payloads = {variant: messages[0]["payload"] for variant, messages in pushed.items()}
+        for variant, payload in payloads.items():
+            self.assertEqual(pushed[variant][0]["type"], WALLBOARD_NOTIFICATION)
+            self.assertEqual((payload["company_id"], payload["variant"]),
+                             (self.company.id, variant))
+            [row] = payload["board"]["waiting"]
+            self.assertEqual(row["call_id"], call.id)
+            ringing = next(r for r in payload["board"]["operators"] if r["id"] == self.operator2.id)
+            self.assertEqual(ringing["state"], "ringing")
+        named, unnamed, tv = (payloads[v]["board"] for v in ("named", "unnamed", "tv"))
+        self.assertEqual(
+            [(b["waiting"][0]["number"], b["waiting"][0]["patient"], b["show_names"], b["tv_mode"])
+             for b in (named, unnamed, tv)],
+            [("+7 916 123-45-67", "Ivanova Anna", True, False),
+             ("+7 916 123-45-67", "", False, False),
+             ("•••4567", "", False, True)],
+        )
+        for board in (unnamed, tv):
+            self.assertNotIn("Ivanova", json.dumps(board, ensure_ascii=False))
+        self.assertNotIn("916", json.dumps(tv["waiting"]))
+        self.assertEqual(self._changes(), [], "consumed")
+        self.assertFalse(self.Board._publish_due(now=NOW), "nothing new: nothing pushed")
+
+        self._as_if_committed()
+        self.operator2.with_user(self.operator2).write({"medpulse_pbx_away": True})
+        self.assertEqual(self._changes(), [self.company.id], "the away switch")
+        self.assertTrue(self.Board._publish_due(now=NOW), "pending...")
+        self.assertEqual(
+            {variant: len(messages) for variant, messages in self._pushed().items()},
+            dict.fromkeys(WALLBOARD_VARIANTS, 1), "...but pushed less than the interval ago",
+        )
+        self.assertEqual(self._changes(), [self.company.id], "still pending")
+        self.env.cr.execute(
+            "UPDATE medpulse_wallboard_watch SET published_at = published_at - interval '1 hour'"
+        )
+        self.assertTrue(self.Board._publish_due(now=NOW))
+        self.assertEqual(len(self._pushed()["named"]), 2, "pushed once the interval passed")
+        self.assertEqual(self._changes(), [])
+
+    def test_the_card_saved_ends_after_call_work_on_the_boards(self):
+        call = self.receive(incoming_answered("E-WB-SAVED", t0=_ts(NOW - timedelta(minutes=3))))
+        self.Board.with_user(self.clinic_manager).get_board()
+        self._as_if_committed()
+        call.with_user(self.operator1).action_card_followup("resolved")
+        self.assertEqual(self._changes(), [self.company.id])
 
     def test_silent_pbx_in_working_hours(self):
         # Monday 12:00 in Ufa, standard 8-17 calendar: an hour of working time passed.
@@ -331,7 +415,8 @@ class TestWallboardAccessMatrix(TelephonyFixtures, TransactionCase):
 
 @tagged("post_install", "-at_install")
 class TestWallboardChannel(TelephonyFixtures, WebsocketCase):
-    """A call's change reaches the websockets of the company's supervisors, as ids only."""
+    """A board asks for its company's board in one variant: the server grants it to the
+    company's supervisors, the names to those who may read patients, and nothing else."""
 
     @classmethod
     def setUpClass(cls):
@@ -340,27 +425,127 @@ class TestWallboardChannel(TelephonyFixtures, WebsocketCase):
         cls.clinic_manager = new_test_user(
             cls.env, login="wb_ws_clinic", groups="medpulse_clinic.group_clinic_manager"
         )
+        cls.telephony_only = new_test_user(
+            cls.env, login="wb_ws_tel", groups="medpulse_telephony.group_telephony_manager"
+        )
+        cls.other = cls.env["res.company"].create({"name": "Other clinic (wallboard bus)"})
 
-    def _messages(self, user):
+    def _pushed(self, user, asked):
+        """The boards pushed to ``user``'s websocket that asked for the channels ``asked``."""
         session = self.authenticate(user.login, user.login)
         websocket = self.websocket_connect(cookie=f"session_id={session.sid}")
-        self.subscribe(websocket, [], self.env["bus.bus"]._bus_last_id())
-        call = self.receive(incoming_missed(f"E-WB-WS-{user.login}"))
-        self.trigger_notification_dispatching([(self.company, WALLBOARD_SUBCHANNEL)])
+        self.subscribe(websocket, asked, self.env["bus.bus"]._bus_last_id())
+        self.env["medpulse.wallboard"]._publish(self.company)
+        self.env["medpulse.wallboard"]._publish(self.other)
+        self.trigger_notification_dispatching([
+            (company, f"{WALLBOARD_SUBCHANNEL}/{variant}")
+            for company in (self.company, self.other) for variant in WALLBOARD_VARIANTS
+        ])
         try:
             received = json.loads(websocket.recv())
         except Exception:  # noqa: BLE001 - a timeout: nothing came
             received = []
-        return call, [n["message"] for n in received
-                      if n["message"]["type"] == WALLBOARD_NOTIFICATION]
+        return sorted(
+            (n["message"]["payload"]["company_id"], n["message"]["payload"]["variant"])
+            for n in received if n["message"]["type"] == WALLBOARD_NOTIFICATION
+        )
 
-    def test_supervisors_get_the_call_ids(self):
-        for user in (self.manager, self.clinic_manager):
-            call, messages = self._messages(user)
-            self.assertEqual(
-                [m["payload"] for m in messages],
-                [{"company_id": self.company.id, "call_ids": [call.id]}], user.login,
-            )
+    def ask(self, company, variant):
+        return f"{WALLBOARD_SUBCHANNEL}:{company.id}:{variant}"
 
-    def test_not_operators(self):
-        self.assertEqual(self._messages(self.operator1)[1], [])
+    def test_supervisors_get_the_variant_they_ask_for(self):
+        for user in (self.telephony_only, self.clinic_manager):
+            for variant in ("unnamed", "tv"):
+                self.assertEqual(
+                    self._pushed(user, [self.ask(self.company, variant)]),
+                    [(self.company.id, variant)], (user.login, variant),
+                )
+        self.assertEqual(
+            self._pushed(self.clinic_manager, [self.ask(self.company, "named")]),
+            [(self.company.id, "named")],
+        )
+
+    def test_names_only_for_clinic_roles(self):
+        self.assertEqual(self._pushed(self.telephony_only, [self.ask(self.company, "named")]), [])
+
+    def test_not_operators_nor_other_companies_nor_made_up_names(self):
+        self.assertEqual(self._pushed(self.operator1, [self.ask(self.company, "tv")]), [])
+        self.assertEqual(self._pushed(self.clinic_manager, [
+            self.ask(self.other, "tv"), f"{WALLBOARD_SUBCHANNEL}:{self.company.id}:all",
+            f"{WALLBOARD_SUBCHANNEL}:x:tv", f"{WALLBOARD_SUBCHANNEL}/named",
+        ]), [])
+
+
+@tagged("post_install", "-at_install")
+class TestWallboardPushedByTheWebhook(TelephonyFixtures, HttpCase):
+    """The PBX's events through the real route while a board is open: its request pushes the
+    board (once it has answered; in the test mode, whose threads share one connection, just
+    before), at most every PUBLISH_INTERVAL; with no board open, nothing."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_telephony()
+        cls.clinic_manager = new_test_user(
+            cls.env, login="wb_hook_clinic", groups="medpulse_clinic.group_clinic_manager"
+        )
+
+    def setUp(self):
+        super().setUp()
+        # Whether the request ran its push (the test reads the database once it is over).
+        self.pushed_after = threading.Event()
+        push = webhook_module.push_boards
+
+        def push_and_tell(*args):
+            try:
+                push(*args)
+            finally:
+                self.pushed_after.set()
+
+        self.patch(webhook_module, "push_boards", push_and_tell)
+
+    def post(self, path, payload, board_open=True):
+        self.pushed_after.clear()
+        form = mango_vpbx.encode(dumps(payload), API_KEY, API_SALT)
+        self.assertEqual(self.url_open(f"/mango/{path}", data=form).status_code, 200)
+        if board_open:
+            self.assertTrue(self.pushed_after.wait(10), "the push after the answer ran")
+        else:
+            self.assertFalse(self.pushed_after.wait(0.5), "no board open: no push to run")
+
+    def pushes(self):
+        target = (self.company, f"{WALLBOARD_SUBCHANNEL}/named")
+        channel = json_dump(channel_with_db(self.env.cr.dbname, target))
+        messages = self.env["bus.bus"].sudo().search([("channel", "=", channel)], order="id")
+        return [json.loads(m.message)["payload"] for m in messages]
+
+    def pending(self):
+        self.env.cr.execute(
+            "SELECT count(*) FROM medpulse_wallboard_change WHERE company_id = %s",
+            [self.company.id],
+        )
+        return self.env.cr.fetchone()[0]
+
+    def test_an_open_board_is_pushed_after_the_answer(self):
+        # A long interval: the fourth event is throttled however slow the machine.
+        self.patch(wallboard_module, "PUBLISH_INTERVAL", 60)
+        self.env["bus.bus"].sudo().search([]).unlink()
+        events = incoming_answered("E-WB-HOOK", t0=_ts(fields.Datetime.now()))
+        self.post(*events[0], board_open=False)  # in the voice menu
+        self.post(*events[1], board_open=False)  # out of it
+        self.assertEqual((self.pushes(), self.pending()), ([], 0))
+        self.env["medpulse.wallboard"].with_user(self.clinic_manager).get_board()
+        self.post(*events[2])  # Pavel's phone rings
+        [pushed] = self.pushes()
+        self.assertEqual(pushed["variant"], "named")
+        self.assertEqual([row["patient"] for row in pushed["board"]["waiting"]], ["Ivanova Anna"])
+        self.assertEqual(self.pending(), 0)
+        # The next event within PUBLISH_INTERVAL: throttled, left to the cron.
+        self.post(*events[3])
+        self.assertEqual((len(self.pushes()), self.pending()), (1, 1), "pending for the cron")
+        self.env.cr.execute(
+            "UPDATE medpulse_wallboard_watch SET published_at = published_at - interval '1 hour'"
+        )
+        self.post(*events[4])
+        self.assertEqual((len(self.pushes()), self.pending()), (2, 0),
+                         "pushed again once the interval passed, with what was pending")

@@ -1,12 +1,12 @@
 """The wallboard in a real browser, as each role that may open it: a call rings while it is
 open and appears by itself (the PBX's events posted to the webhook by the tour).
 
-Odoo's test mode has no live bus: the test cursor drops the post-commit hook that wakes the
-websockets (``NOTIFY``), and refuses websockets. ``WebsocketCase`` allows them; what the
-hook would do is done at the end of the webhook's fold here, once the bus messages are
-written (:meth:`_wake_boards`): the browser's websocket then reads them from the bus as it
-does in production. The same path without any of this runs against a real server in
-``tests/e2e/test_journal_live.py`` (the journal's channel).
+Odoo's test mode has no live bus and no cron: the test cursor drops the post-commit hook
+that wakes the websockets (``NOTIFY``), and refuses websockets. ``WebsocketCase`` allows
+them; what the publisher's cron would push is pushed at the end of the webhook's fold here,
+and what the hook would do is done once the bus messages are written (:meth:`_wake_boards`):
+the browser's websocket then reads them from the bus as it does in production. The same
+path without any of this runs against a real server in ``tests/e2e/test_wallboard_live.py``.
 """
 
 from odoo.tests import new_test_user, tagged
@@ -15,7 +15,7 @@ from odoo.tests.common import JsonRpcException
 from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
 from odoo.addons.bus.tests.common import WebsocketCase
 
-from ..models.medpulse_wallboard import WALLBOARD_SUBCHANNEL
+from ..models.medpulse_wallboard import WALLBOARD_SUBCHANNEL, WALLBOARD_VARIANTS
 from .common import TelephonyFixtures
 
 URL = "/odoo/action-medpulse_telephony.medpulse_wallboard_action"
@@ -39,18 +39,24 @@ class TestWallboardInBrowser(TelephonyFixtures, WebsocketCase):
     def setUp(self):
         super().setUp()
         Board = type(self.env["medpulse.wallboard"])
-        notify = Board._notify_calls
+        changed = Board._changed
         db_name = self.registry.db_name
 
-        def notify_and_wake(board, calls):
-            notify(board, calls)
+        def changed_and_published(board, companies):
+            # What the publisher's cron does after the commit, done in the webhook's
+            # transaction here: the test cursor has neither crons nor commits.
+            changed(board, companies)
+            board._publish_due(companies.ids)
             channels = {
-                hashable(channel_with_db(db_name, (company, WALLBOARD_SUBCHANNEL)))
-                for company in calls.sudo().company_id
+                hashable(channel_with_db(db_name, (company, f"{WALLBOARD_SUBCHANNEL}/{variant}")))
+                for company in companies.sudo() for variant in WALLBOARD_VARIANTS
             }
             board.env.cr.precommit.add(lambda: _wake_boards(channels))
 
-        self.patch(Board, "_notify_calls", notify_and_wake)
+        self.patch(Board, "_changed", changed_and_published)
+        # Every event's board pushed: the throttle (tested in test_wallboard.py) would leave
+        # the last ones to the cron, which the test mode does not run.
+        self.patch(Board, "_claim", lambda board, company: True)
 
     def test_clinic_manager_sees_a_call_ring_live(self):
         self.start_tour(URL, "medpulse_wallboard_named_tour", login=self.clinic_manager.login)

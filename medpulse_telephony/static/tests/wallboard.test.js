@@ -4,7 +4,7 @@ import { contains, defineMailModels, start, startServer } from "@mail/../tests/m
 import { getService, onRpc, serverState } from "@web/../tests/web_test_helpers";
 import { patchWebsocketWorkerWithCleanup } from "@bus/../tests/mock_websocket";
 import { serializeDateTime } from "@web/core/l10n/dates";
-import { REFRESH_DELAY, WALLBOARD_NOTIFICATION } from "@medpulse_telephony/wallboard/wallboard";
+import { WALLBOARD_NOTIFICATION } from "@medpulse_telephony/wallboard/wallboard";
 
 const { DateTime } = luxon;
 
@@ -60,46 +60,46 @@ async function openBoard(boards) {
     });
     await contains(".o_medpulse_wallboard_operators");
     expect.verifySteps(["get_board"]);
-    const changed = (companyId) =>
+    const pushed = (companyId, variant, values) =>
         pyEnv["bus.bus"]._sendone(serverState.partnerId, WALLBOARD_NOTIFICATION, {
             company_id: companyId,
-            call_ids: [7],
+            variant,
+            board: board({ company_id: companyId, ...values }),
         });
-    return { changed };
+    return { pushed };
 }
 
-test("the board reads its state again for its company's calls, once per burst, and after a reconnect", async () => {
-    const incoming = (count) => board({ totals: { ...board().totals, incoming: count } });
-    const { changed } = await openBoard([incoming(3), incoming(4), incoming(5)]);
-    changed(2);
-    await advanceTime(REFRESH_DELAY + 10);
+const incoming = (count) => ({ totals: { ...board().totals, incoming: count } });
+
+test("the board shows what the server pushes for its company and variant, and reads again after a reconnect", async () => {
+    const { pushed } = await openBoard([board(incoming(3)), board(incoming(5))]);
+    await contains("[data-figure='incoming'] .o_medpulse_wallboard_figure", { text: "3" });
+    pushed(2, "named", incoming(8));
+    pushed(1, "unnamed", incoming(9));
+    pushed(1, "tv", incoming(10));
     await animationFrame();
-    expect.verifySteps([]);
-    for (let event = 0; event < 3; event++) {
-        changed(1);
-    }
-    await advanceTime(REFRESH_DELAY + 10);
+    await contains("[data-figure='incoming'] .o_medpulse_wallboard_figure", { text: "3" });
+    pushed(1, "named", incoming(4));
     await contains("[data-figure='incoming'] .o_medpulse_wallboard_figure", { text: "4" });
-    expect.verifySteps(["get_board"]);
+    expect.verifySteps([]);
     patchWebsocketWorkerWithCleanup().broadcast("reconnect");
     await contains("[data-figure='incoming'] .o_medpulse_wallboard_figure", { text: "5" });
     expect.verifySteps(["get_board"]);
 });
 
-test("a banner while the PBX is silent, gone with the next event", async () => {
-    const silent = board({ silence: { silent: true, minutes: 60, last_event_at: at(-7200), check_at: at(300) } });
-    const { changed } = await openBoard([silent, board()]);
+test("a banner while the PBX is silent, gone with the next push", async () => {
+    const silent = { silence: { silent: true, minutes: 60, last_event_at: at(-7200), check_at: at(300) } };
+    const { pushed } = await openBoard([board(silent)]);
     await contains(".o_medpulse_wallboard_silent:contains(60 minutes)");
-    changed(1);
-    await advanceTime(REFRESH_DELAY + 10);
+    pushed(1, "named", {});
     await contains(".o_medpulse_wallboard_silent", { count: 0 });
-    expect.verifySteps(["get_board"]);
+    expect.verifySteps([]);
 });
 
 test("waiting time counts up, and after-call work ends by itself after its limit", async () => {
     await openBoard([
         board({
-            waiting: [{ call_id: 7, number: "+7 916 123-45-67", patient: "Ivanova Anna", line: "Main", since: at(-65), where: "queue", queue: "group 300", ringing: [] }],
+            waiting: [{ call_id: 7, number: "+7 916 123-45-67", patient: "Ivanova Anna", line: "Main", since: at(-65), where: "queue", queue: "300", ringing: [] }],
             operators: [{ id: 5, name: "Olga", extension: "101", state: "after_call", since: at(-115), after_call_until: at(5), figures: { answered: 1, outgoing: 0, talk_seconds: 60, average_wait: 12, bookings: 0, callbacks_in_time: 0 } }],
         }),
     ]);

@@ -4,12 +4,9 @@ import { deserializeDateTime } from "@web/core/l10n/dates";
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
-import { debounce } from "@web/core/utils/timing";
 
 /** Bus notification type of the wallboard (models/medpulse_wallboard.py). */
 export const WALLBOARD_NOTIFICATION = "medpulse_telephony.wallboard";
-/** A call's events come in bursts: the board reads its state once per burst. */
-export const REFRESH_DELAY = 250;
 /** TV mode is a setting of the browser (the TV's), not of the user signed in. */
 export const TV_MODE_KEY = "medpulse_telephony.wallboard_tv";
 
@@ -24,11 +21,13 @@ export function formatDuration(seconds) {
 
 /**
  * The supervisors' live wallboard: calls waiting and in progress, the operators' states and
- * today's figures of the current company. Its state comes from the server
- * (`medpulse.wallboard.get_board`), read again when the company's calls change (the bus
- * says which, ids only), after the websocket reconnects, at midnight and when the server
- * said to check again whether the PBX went silent. Between reads, the counters (waiting,
- * talk time, how long an operator is in a state) count up here.
+ * today's figures of the current company. Its state comes from the server: read when it
+ * opens (`medpulse.wallboard.get_board`), after the websocket reconnects, at midnight and
+ * when the server said to check again whether the PBX went silent; in between, pushed by
+ * the server on the bus whenever the company's board changes, in the one variant this board
+ * shows (with names, without, or for a TV: `boardChannel`), which it asks the bus for.
+ * Between updates, the counters (waiting, talk time, how long an operator is in a state)
+ * count up here.
  */
 export class Wallboard extends Component {
     static template = "medpulse_telephony.Wallboard";
@@ -45,10 +44,16 @@ export class Wallboard extends Component {
         });
         /** Server clock minus browser clock, so that counters start at the server's times. */
         this.skew = 0;
-        this.refresh = debounce(() => this.load(), REFRESH_DELAY);
+        /** The bus channel this board listens to (`boardChannel`). */
+        this.channel = null;
         this.onNotification = (payload) => {
-            if (payload.company_id === this.state.board?.company_id) {
-                this.refresh();
+            const board = this.state.board;
+            if (
+                board &&
+                payload.company_id === board.company_id &&
+                payload.variant === this.variant(board)
+            ) {
+                this.show(payload.board);
             }
         };
         this.onReconnect = () => this.load();
@@ -61,7 +66,9 @@ export class Wallboard extends Component {
         onWillUnmount(() => {
             this.bus.unsubscribe(WALLBOARD_NOTIFICATION, this.onNotification);
             this.bus.removeEventListener("reconnect", this.onReconnect);
-            this.refresh.cancel();
+            if (this.channel) {
+                this.bus.deleteChannel(this.channel);
+            }
             browser.clearInterval(this.ticker);
             browser.clearTimeout(this.recheck);
         });
@@ -71,10 +78,35 @@ export class Wallboard extends Component {
         const board = await this.orm.call("medpulse.wallboard", "get_board", [], {
             tv_mode: this.state.tv,
         });
+        this.show(board);
+        this.listen(board);
+    }
+
+    show(board) {
         this.skew = this.toMillis(board.now) - Date.now();
         this.state.board = board;
         this.state.now = Date.now();
         this.scheduleRecheck(board);
+    }
+
+    /** The variant of the board pushed to this one: what it shows. */
+    variant(board) {
+        if (this.state.tv) {
+            return "tv";
+        }
+        return board.show_names ? "named" : "unnamed";
+    }
+
+    /** Ask the bus for this board's channel (the server grants it or not). */
+    listen(board) {
+        const channel = boardChannel(board.company_id, this.variant(board));
+        if (channel !== this.channel) {
+            if (this.channel) {
+                this.bus.deleteChannel(this.channel);
+            }
+            this.channel = channel;
+            this.bus.addChannel(channel);
+        }
     }
 
     /** Read again at midnight, or when silence may have started if no event comes. */
@@ -134,7 +166,11 @@ export class Wallboard extends Component {
             return _t("Ringing: %s", row.ringing.join(", "));
         }
         const where = row.where === "ivr" ? _t("Voice menu") : _t("Queue");
-        return row.queue ? `${where}, ${row.queue}` : where;
+        if (!row.queue) {
+            return where;
+        }
+        const group = _t("group %s", row.queue);
+        return `${where}, ${group}`;
     }
 
     get silenceMessage() {
@@ -173,6 +209,11 @@ export class Wallboard extends Component {
             clearBreadcrumbs: true,
         });
     }
+}
+
+/** The bus channel a board asks for: its company's board in one variant. */
+export function boardChannel(companyId, variant) {
+    return `medpulse_telephony.wallboard:${companyId}:${variant}`;
 }
 
 registry.category("actions").add("medpulse_telephony.wallboard", Wallboard);

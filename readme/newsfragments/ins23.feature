@@ -1,0 +1,1 @@
+`mango_vpbx.calls.FOLD_VERSION` is 2: `fold()` computes `CallState.dtmf_choices`, `dct_number` and `dct_type` (new in 1.1.0), so an integrator that stores the fold version refolds the calls folded by 1.0.0, which then get the keys their callers pressed and their call-tracking number. (issue 23)
