@@ -29,6 +29,7 @@ outgoing), each with the raw events the PBX sent (``events/call`` legs and
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import random
@@ -283,6 +284,12 @@ class _Copier:
             self.rows = []
 
 
+def _digest(body: str) -> str:
+    """The signed body's digest, as the webhook stores it (``medpulse.call.event._insert``):
+    without it, ``-u`` of a generated database digests every raw event once."""
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
 def _text(value: str) -> str:
     """A JSON document as one COPY text field (backslashes and tabs escaped)."""
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
@@ -312,7 +319,7 @@ def load_calls(cr, count: int, days: int, operators: list[tuple[int, str]], comp
     events = _Copier(cr, "medpulse_call_event", [
         "id", "company_id", "path", "json", "received_at", "identity", "entry_id",
         "pbx_call_id", "state", "call_id", "create_uid", "create_date", "write_uid",
-        "write_date",
+        "write_date", "body_sha256",
     ], chunk=100_000, after=calls)
     # the search view finds a caller's calls through patient_ids, the card through patient_id
     call_patients = _Copier(cr, "medpulse_call_medpulse_patient_rel",
@@ -373,10 +380,10 @@ def load_calls(cr, count: int, days: int, operators: list[tuple[int, str]], comp
             if state == "Disconnected":
                 payload["disconnect_reason"] = reason
             at = created + timedelta(seconds=moment - start)
-            events.add(event_id, company_id, "events/call",
-                       _text(json.dumps(payload, ensure_ascii=False)), at,
+            body = json.dumps(payload, ensure_ascii=False)
+            events.add(event_id, company_id, "events/call", _text(body), at,
                        f"events/call:{leg}:{seq}:{state}", entry, leg, "processed", call_id,
-                       1, at, 1, at)
+                       1, at, 1, at, _digest(body))
             event_id += 1
         summary = {"entry_id": entry, "call_direction": 2 if outgoing else 1, "from": source,
                    "to": target, "create_time": start, "forward_time": start,
@@ -384,9 +391,10 @@ def load_calls(cr, count: int, days: int, operators: list[tuple[int, str]], comp
                    "entry_result": int(answered), "disconnect_reason": reason,
                    "line_number": line_number}
         at = created + timedelta(seconds=wait + talk)
-        events.add(event_id, company_id, "events/summary",
-                   _text(json.dumps(summary, ensure_ascii=False)), at,
-                   f"events/summary:{entry}", entry, None, "processed", call_id, 1, at, 1, at)
+        body = json.dumps(summary, ensure_ascii=False)
+        events.add(event_id, company_id, "events/summary", _text(body), at,
+                   f"events/summary:{entry}", entry, None, "processed", call_id, 1, at, 1, at,
+                   _digest(body))
         event_id += 1
         call_id += 1
     for copier in (calls, events, call_patients, rang):

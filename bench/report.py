@@ -19,6 +19,21 @@ def _ok(flag) -> str:
     return "✅" if flag else "❌"
 
 
+def _idle_loaded_table(title: str, intro: str, data: dict, extra=()) -> list[str]:
+    """A section with one row of percentiles (ms) for ``data["idle"]`` and ``data["loaded"]``;
+    ``extra``: (column title, key) of more columns."""
+    head = "".join(f" {title_} |" for title_, _key in extra)
+    out = [f"## {title}", "", intro, "",
+           f"| | n | p50 ms | p95 ms | p99 ms | max ms |{head}",
+           "|---|---:|---:|---:|---:|---:|" + "---:|" * len(extra)]
+    for key in ("idle", "loaded"):
+        v = data[key]
+        cells = "".join(f" {v.get(field)} |" for _title, field in extra)
+        out.append(f"| {key} | {v.get('n', 0)} | {_ms(v.get('p50'))} | {_ms(v.get('p95'))} | "
+                   f"{_ms(v.get('p99'))} | {_ms(v.get('max'))} |{cells}")
+    return out
+
+
 def markdown(r: dict) -> str:
     m = r.get("machine", {})
     p = r.get("parameters", {})
@@ -87,7 +102,7 @@ def markdown(r: dict) -> str:
             "| p99 ms |",
             "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        for label, key in (("shipped", "shipped"), ("without the board's two",
+        for label, key in (("shipped", "shipped"), ("without the board's indexes",
                                                     "without_board_indexes")):
             v = wb[key]
             out.append(
@@ -95,6 +110,60 @@ def markdown(r: dict) -> str:
                 f"{v['operators']} | {_ms(v['p50'])} | {_ms(v['p95'])} | {_ms(v['p99'])} |"
             )
         out.append("")
+    live = r.get("wallboard_live")
+    if live:
+        http = live.get("first_load_http")
+        if http:
+            out += _idle_loaded_table(
+                "Wallboard first load over HTTP",
+                "`get_board` as the board's client calls it (`/web/dataset/call_kw`, a signed-in "
+                f"supervisor, {http['repeat']} times): idle, then with "
+                f"{http['background_calls_per_s']} calls/s of background load. Goal p95 < 300 ms.",
+                http,
+            )
+            out.append("")
+        board = live["event_to_board"]
+        out += _idle_loaded_table(
+            "Wallboard: an event on the board",
+            "From the webhook's answer to the `Appeared` of the operator's leg to the call's row "
+            "on a board open in Chromium as the supervisor (page clock). Idle, then with "
+            f"{board['background_calls_per_s']} calls/s of background load. Goal p95 < 1 s.",
+            board, extra=(("rows missing", "missing"), ("webhook errors", "webhook_errors")),
+        )
+        hook = live["webhook_with_boards"]
+        out += [
+            "",
+            "## Wallboard: the webhook with 30 boards open",
+            "",
+            f"The webhook saturated ({hook['offered_calls_per_s']} calls/s offered, "
+            f"{hook['duration_s']} s a run) with no board and with {hook['boards']} boards "
+            "open (each a board's client without a browser: one read of the board when it "
+            "opens, then what the server pushes on its websocket), alternately. "
+            "Goal: with the boards, at least 0.9 of the events/s without.",
+            "",
+            "| boards | events/s | errors | webhook p50 ms | webhook p95 ms | notifications "
+            "| distinct | pushed KB | board reads | board read p95 ms |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for run in hook["runs"]:
+            latency = run.get("latency_ms") or {}
+            reads = run.get("board_read_ms") or {}
+            out.append(
+                f"| {run['boards']} | {run['ok_events_per_s']} | {run['errors']} | "
+                f"{_ms(latency.get('p50'))} | {_ms(latency.get('p95'))} | "
+                f"{run.get('notifications', '-')} | {run.get('distinct_notifications', '-')} | "
+                f"{run.get('pushed_kb', '-')} | "
+                f"{run.get('board_reads', '-')} | "
+                f"{_ms(reads.get('p95'))} |"
+            )
+        out += [
+            "",
+            f"Mean events/s: {hook['events_per_s_without']} without, "
+            f"{hook['events_per_s_with']} with {hook['boards']} boards: ratio "
+            f"**{hook['ratio']}** (goal >= 0.9: {_ok(hook['goal_met'])}). Load average "
+            f"{live['load_avg_at_start']} at the start, {live['load_avg_at_end']} at the end.",
+            "",
+        ]
     rp = r.get("reports")
     if rp:
         out += [
@@ -104,25 +173,54 @@ def markdown(r: dict) -> str:
             "(`read_group`), as a telephony and clinic manager, fresh caches, before and after "
             "alternately. Before: the journal (`medpulse.call`) or its per-call analysis view "
             "(`medpulse.call.report`); after: the tallies (`medpulse.call.tally`, "
-            "`medpulse.call.tally.hour`). Goal p95 < 100 ms.",
+            "`medpulse.call.tally.hour`; over everything by operator, line or type "
+            "`medpulse.call.tally.month`, with the daily tally it read before as *days*). "
+            "Goal p95 < 100 ms.",
             "",
-            "| report | calls counted | p50 ms before | p95 ms before | p50 ms after "
-            "| p95 ms after | before / after (p95) |",
-            "|---|---:|---:|---:|---:|---:|---:|",
+            "| report | calls counted | p50 ms before | p95 ms before | p95 ms days "
+            "| p50 ms after | p95 ms after | before / after (p95) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for name, v in rp["reports"].items():
             rows = f"{v['after']['rows']:,}"
             if v["before"]["rows"] != v["after"]["rows"]:
                 rows += f" (before {v['before']['rows']:,})"
+            days = _ms(v["days"]["p95"]) if "days" in v else "-"
             out.append(
                 f"| {name} | {rows} | {_ms(v['before']['p50'])} | {_ms(v['before']['p95'])} | "
-                f"{_ms(v['after']['p50'])} | {_ms(v['after']['p95'])} | {v['ratio_p95']} |"
+                f"{days} | {_ms(v['after']['p50'])} | {_ms(v['after']['p95'])} | "
+                f"{v['ratio_p95']} |"
             )
+        if rp.get("journal"):
+            out += [
+                "",
+                "Journal, as an operator who is a receptionist (`web_search_read`, the list "
+                "view's fields, 80 rows, count up to 10,001):",
+                "",
+                "Patient filter: *before* `patient_ids in <ids>`, *twice* the calls' ids but the "
+                "patients searched by name, card and phone for the rows and again for the "
+                "count (issue 24 part 2), *after* what ships.",
+                "",
+                "| query | rows | p50 ms before | p95 ms before | p50 ms twice | p95 ms twice "
+                "| p50 ms after | p95 ms after | before / after (p95) |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            ]
+            for name, v in rp["journal"].items():
+                before, twice = v.get("before", {}), v.get("twice", {})
+                out.append(
+                    f"| {name} | {v['after']['rows']:,} | {_ms(before.get('p50'))} | "
+                    f"{_ms(before.get('p95'))} | {_ms(twice.get('p50'))} | "
+                    f"{_ms(twice.get('p95'))} | {_ms(v['after']['p50'])} | "
+                    f"{_ms(v['after']['p95'])} | {v['ratio_p95'] if before else '-'} |"
+                )
         tallies = ", ".join(f"`{t}` {v['rows']:,} rows, {v['mb']} MB"
                             for t, v in rp["tallies"].items())
         out += ["", f"Tallies: {tallies}."]
         if rp.get("fill_s") is not None:
             out.append(f"Filled from the journal in {rp['fill_s']} s.")
+        if rp.get("peak_rss_mb") is not None:
+            out.append(f"Peak RSS of the process that ran the reports (as a worker would): "
+                       f"{rp['peak_rss_mb']} MB.")
         for name, plan in rp.get("plans", {}).items():
             out += ["", f"`EXPLAIN (ANALYZE, BUFFERS)`, {name}:", "", "```", plan, "```"]
         out.append("")
@@ -271,6 +369,10 @@ def markdown(r: dict) -> str:
                 ),
             ]
         out += ["", "Goals: " + ", ".join(f"{k} {_ok(v)}" for k, v in card["goals"].items()), ""]
+    if r.get("instances"):
+        import bench_instances  # noqa: PLC0415 - next to this file, only for this section
+
+        out.append(bench_instances.markdown(r["instances"]))
     if r.get("failed"):
         out.append(f"**The run stopped early:** {r['failed']}\n")
     out.append(f"Parameters: {json.dumps(p)}; whole run {r.get('elapsed_s')} s.")

@@ -14,7 +14,8 @@ Odoo is started here (``scripts/odoo_instance.py``):
 4. profile of the webhook's work per event (``bench_ingest.py profile``);
 5. start Odoo with ``--workers=2`` (and its gevent port); ingest (``bench_ingest.py``),
    then the card latency in Chromium (``bench_card.py``) idle and under background
-   load at half the ingest throughput measured just before;
+   load at half the ingest throughput measured just before; then the webhook's
+   throughput of one instance vs two on the database (``bench_instances.py``);
 6. stop, drop the database (``--keep`` keeps it), write the results.
 
 ``--tree`` picks the checkout whose addons and toolkit are measured (default: the one
@@ -61,6 +62,27 @@ def run_script(instance, script: str, *args: str, odoo_args: bool = True,
     return json.loads(out[out.index("{"):]) if "{" in out else {}
 
 
+def bench_instance(dbname: str, work_dir: Path, port: int):
+    """The benchmarks' Odoo (``--workers=2``, the bench-only addons on its path), its
+    configuration written; the tree under test first on ``sys.path``."""
+    from server import make_instance  # noqa: PLC0415 - from the tree under test
+
+    from scripts.odoo_instance import OdooInstance  # noqa: PLC0415 - from the tree under test
+
+    instance = make_instance(OdooInstance, dbname, work_dir, python=PYTHON, http_port=port,
+                             workers=2)
+    instance.extra_options.update({
+        "addons_path": instance.addons_path() + "," + str(BENCH / "addons"),
+        "log_level": "warn",
+        "db_maxconn": "16",
+        "limit_time_real": "600",
+        # Production shape: one cron worker (the wallboards' pushes come from a cron job).
+        "max_cron_threads": "1",
+    })
+    instance.write_config()
+    return instance
+
+
 def machine() -> dict:
     cpu = next(
         (
@@ -90,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patients", type=int)
     parser.add_argument("--calls", type=int)
     parser.add_argument("--operators", type=int)
+    parser.add_argument("--days", type=int,
+                        help="the generated calls span these last days (default 365)")
     parser.add_argument("--rate", type=float, default=25.0,
                         help="calls/s first offered when saturating (about 8 events per call); "
                              "doubled while a target takes it all")
@@ -97,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--card-calls", type=int)
     parser.add_argument("--skip", action="append", default=[],
                         choices=["lookup", "journal", "wallboard", "reports", "profile", "ingest",
-                                 "card"])
+                                 "card", "instances",
+                                 "wallboard_live"])
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
         "--reuse", action="store_true", help="reuse a kept database (no install, no generation)"
@@ -108,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         "kept database; its data section (sizes, disk, timings) is carried over and named",
     )
     parser.add_argument("--out", default=str(BENCH / "results"))
+    parser.add_argument(
+        "--name", help="results file name after the date (default: full or small)"
+    )
     args = parser.parse_args(argv)
     sizes = dict(FULL if args.full else SMALL)
     for key in ("patients", "calls", "operators", "duration", "card_calls"):
@@ -116,19 +144,9 @@ def main(argv: list[str] | None = None) -> int:
 
     tree = Path(args.tree).resolve()
     sys.path.insert(0, str(tree))
-    from server import PathRouter, make_instance  # noqa: PLC0415 - imported where it is needed
+    from server import PathRouter  # noqa: PLC0415 - imported where it is needed
 
-    from scripts.odoo_instance import OdooInstance  # noqa: PLC0415 - from the tree under test
-
-    instance = make_instance(OdooInstance, args.db, Path(args.work_dir), python=PYTHON,
-                             http_port=args.port, workers=2)
-    instance.extra_options.update({
-        "addons_path": instance.addons_path() + "," + str(BENCH / "addons"),
-        "log_level": "warn",
-        "db_maxconn": "16",
-        "limit_time_real": "600",
-    })
-    instance.write_config()
+    instance = bench_instance(args.db, Path(args.work_dir), args.port)
     commit = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
     results: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -162,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                 str(sizes["calls"]),
                 "--operators",
                 str(sizes["operators"]),
+                *(("--days", str(args.days)) if args.days else ()),
                 "--odoo-config",
                 str(instance.config_path),
                 "--json",
@@ -208,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             step("profile of the webhook's work per event")
             results["profile"] = run_script(instance, "bench_ingest.py", "profile",
                                           "--calls", str(sizes["profile_calls"]))
-        if "ingest" not in args.skip or "card" not in args.skip:
+        if {"ingest", "card", "instances", "wallboard_live"} - set(args.skip):
             import bench_ingest  # noqa: PLC0415 - after sys.path holds bench/
             employees = run_script(instance, "bench_ingest.py", "employees")["employees"]
             callers = bench_ingest.callers_file(
@@ -243,6 +262,21 @@ def main(argv: list[str] | None = None) -> int:
                         half_rate or 2.0,
                         callers,
                     )
+                if "instances" not in args.skip:
+                    step("one instance vs two on the database (a sibling started)")
+                    import bench_card  # noqa: PLC0415 - imported where it is needed
+                    import bench_instances  # noqa: PLC0415 - imported where it is needed
+                    results["instances"] = bench_instances.run_instances(
+                        instance, PYTHON, bench_card.without_receptionist(employees), args.rate,
+                        sizes["duration"], callers)
+                if "wallboard_live" not in args.skip:
+                    step(f"wallboard live: {sizes['card_calls']} calls to the board idle and "
+                         f"loaded, the webhook with 0 and 30 boards, {sizes['duration']} s each")
+                    import bench_wallboard  # noqa: PLC0415 - imported where it is needed
+                    results["wallboard_live"] = bench_wallboard.run_live(
+                        instance, router.url, PYTHON, employees, sizes["duration"], args.rate,
+                        sizes["card_calls"], half_rate or 0.5, callers,
+                    )
             finally:
                 router.stop()
                 instance.stop()
@@ -255,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     results["elapsed_s"] = round(time.monotonic() - started, 1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y-%m-%d") + ("-full" if args.full else "-small")
+    stamp = datetime.now().strftime("%Y-%m-%d") + "-" + (
+        args.name or ("full" if args.full else "small")
+    )
     (out / f"{stamp}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     import report  # noqa: PLC0415 - imported where it is needed
     markdown = report.markdown(results)
