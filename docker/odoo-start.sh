@@ -1,7 +1,8 @@
 #!/bin/sh
 # Start of the Odoo container: the same initialisation as the non-Docker path
 # (scripts/demo_init.py, here with the demo's call history), then Odoo in production shape:
-# prefork workers, crons, the websocket on the gevent port, behind the proxy of
+# prefork workers, two cron workers (the wallboards' publisher runs while calls come in:
+# the other one keeps the recordings and the reconciliation on time), the websocket on the gevent port, behind the proxy of
 # docker-compose.yml. The addons come from the wheels installed in the image.
 set -eu
 conf=/var/lib/odoo/medpulse.conf
@@ -15,7 +16,7 @@ addons_path = /usr/lib/python3/dist-packages/odoo/addons
 data_dir = /var/lib/odoo
 proxy_mode = True
 workers = 2
-max_cron_threads = 1
+max_cron_threads = 2
 gevent_port = 8072
 list_db = False
 CONF

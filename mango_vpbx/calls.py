@@ -45,8 +45,10 @@ __all__ = ["fold", "FOLD_VERSION", "CallState", "Leg", "Transfer", "Recording", 
 #: release changes any field of the :class:`CallState` it computes from the same input
 #: (a fix of the fold, a field computed differently), never for a refactoring: an
 #: integrator stores it with each call and folds again the calls of an older version.
-#: Version 1 is the fold of the first release (``mango-vpbx`` 1.0.0).
-FOLD_VERSION = 1
+#: Version 1 is the fold of the first release (``mango-vpbx`` 1.0.0); version 2
+#: (``mango-vpbx`` 1.1.0) adds ``dtmf_choices``, ``dct_number`` and ``dct_type``, so that
+#: the calls folded before keep the keys their callers pressed and their call-tracking number.
+FOLD_VERSION = 2
 
 Direction = Literal["incoming", "outgoing", "internal"]
 Result = Literal["answered", "missed", "in_progress"]

@@ -8,8 +8,11 @@ loopback ports, and a database that is dropped with its filestore at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import hashlib
+import http.client
+import http.server
 import json
 import os
 import re
@@ -20,7 +23,9 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -262,6 +267,9 @@ class OdooInstance:
     workers: int = 0
     extra_options: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
+    #: The folder of the filestore and the sessions when it is not this instance's own:
+    #: a sibling (:meth:`sibling`) shares its first instance's.
+    shared_data_dir: Path | None = None
 
     @property
     def url(self) -> str:
@@ -277,7 +285,22 @@ class OdooInstance:
 
     @property
     def data_dir(self) -> Path:
-        return self.work_dir / f"{self.dbname}-data"
+        return self.shared_data_dir or self.work_dir / f"{self.dbname}-data"
+
+    def sibling(self, work_dir: Path | None = None, **changes) -> OdooInstance:
+        """Another Odoo server on this instance's database: its own process, config and
+        port, the same database, filestore and sessions (``data_dir``), and no cron
+        (``max_cron_threads = 0``: the crons run on one instance only, README "Running
+        several Odoo instances"). ``changes`` are fields to set otherwise (``workers``...).
+
+        Only this instance may :meth:`drop` the database; a sibling is only stopped.
+        """
+        options = {**self.extra_options, **changes.pop("extra_options", {}),
+                   "max_cron_threads": "0"}
+        return dataclasses.replace(
+            self, work_dir=work_dir or self.work_dir / "sibling", http_port=free_port(),
+            process=None, shared_data_dir=self.data_dir, extra_options=options, **changes,
+        )
 
     def addons_path(self) -> str:
         return ",".join(map(str, [*odoo_addons_dirs(self.python), ROOT]))
@@ -441,6 +464,103 @@ class OdooInstance:
             cr.execute(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
         conn.close()
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+#: Headers of one hop of HTTP, never forwarded (RFC 9110 §7.6.1).
+_HOP_HEADERS = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+                "trailer", "transfer-encoding", "upgrade", "proxy-connection"}
+
+
+class Balancer:
+    """A round-robin HTTP proxy on 127.0.0.1 spreading requests over Odoo instances.
+
+    What a load balancer (nginx's ``upstream``, HAProxy) does in front of several Odoo
+    instances on one database, reduced to what the tests and benchmarks need: each request
+    (not each connection: the PBX's sender keeps its connections open) goes to the next of
+    ``upstreams`` (base URLs) in turn, on a connection of its own; the answer comes back
+    whole. No websocket: a browser talks to one instance (its gevent port), as a sticky
+    session would have it. ``taken`` counts the requests each upstream answered; with
+    ``record=True``, ``log`` keeps ``(upstream index, method, path, body)`` of each.
+    """
+
+    def __init__(self, upstreams: list[str], record: bool = False, timeout: float = 60):
+        self.upstreams = [urllib.parse.urlsplit(url) for url in upstreams]
+        self.taken = [0] * len(upstreams)
+        self.failed = 0
+        self.record = record
+        self.log: list[tuple[int, str, str, bytes]] = []
+        self._turn = 0
+        self._lock = threading.Lock()
+        balancer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet: the servers log the requests
+                pass
+
+            def forward(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in _HOP_HEADERS}
+                status, answer_headers, answer = balancer._forward(
+                    self.command, self.path, headers, body)
+                self.send_response(status)
+                for name, value in answer_headers:
+                    if name.lower() not in _HOP_HEADERS | {"content-length"}:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(answer)
+
+            do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_OPTIONS = forward  # noqa: N815 - http.server's names
+
+        self.timeout = timeout
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
+                                       name="balancer")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    @property
+    def turn(self) -> int:
+        """The index of the upstream the next request goes to."""
+        return self._turn
+
+    def _forward(self, method: str, path: str, headers: dict, body: bytes):
+        with self._lock:
+            index = self._turn
+            self._turn = (self._turn + 1) % len(self.upstreams)
+        upstream = self.upstreams[index]
+        conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=self.timeout)
+        try:
+            conn.request(method, path, body=body or None, headers=headers)
+            resp = conn.getresponse()
+            answer = (resp.status, resp.getheaders(), resp.read())
+        except OSError as error:
+            with self._lock:
+                self.failed += 1
+            return 502, [("Content-Type", "text/plain")], f"upstream: {error}".encode()
+        finally:
+            conn.close()
+        with self._lock:
+            self.taken[index] += 1
+            if self.record:
+                self.log.append((index, method, path, body))
+        return answer
+
+    def start(self) -> Balancer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class DatabaseCache:

@@ -11,6 +11,7 @@ on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -103,17 +104,18 @@ def odoo_server(work_dir, pbx_credentials, pbx_port, new_demo):
         instance.drop()
 
 
-@pytest.fixture(scope="session")
-def emulator(odoo_server, pbx_credentials, pbx_port, work_dir):
-    """The PBX emulator as its own process, posting to the Odoo server's webhook."""
-    api_key, api_salt = pbx_credentials
-    log = open(work_dir / "emulator.log", "w")  # noqa: SIM115 - closed at teardown
+@contextlib.contextmanager
+def emulator_process(log_path: Path, port: int, webhook: str, api_key: str, api_salt: str,
+                     env: dict[str, str]):
+    """The PBX emulator as its own process on ``port``, posting to ``webhook``; its control
+    client once it answers. Stopped, and its log closed, at the end of the block."""
+    log = open(log_path, "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [ODOO_PYTHON, "-m", "mango_vpbx_emulator", "serve", "--port", str(pbx_port),
-         "--webhook", f"{odoo_server.url}/mango", "--api-key", api_key, "--api-salt", api_salt],
-        cwd=ROOT, env=odoo_server.env(), stdout=log, stderr=subprocess.STDOUT,
+        [ODOO_PYTHON, "-m", "mango_vpbx_emulator", "serve", "--port", str(port),
+         "--webhook", webhook, "--api-key", api_key, "--api-salt", api_salt],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
-    client = EmulatorControl(f"http://127.0.0.1:{pbx_port}")
+    client = EmulatorControl(f"http://127.0.0.1:{port}")
     try:
         client.wait_ready(proc)
         yield client
@@ -121,6 +123,15 @@ def emulator(odoo_server, pbx_credentials, pbx_port, work_dir):
         proc.terminate()
         proc.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def emulator(odoo_server, pbx_credentials, pbx_port, work_dir):
+    """The PBX emulator as its own process, posting to the Odoo server's webhook."""
+    api_key, api_salt = pbx_credentials
+    with emulator_process(work_dir / "emulator.log", pbx_port, f"{odoo_server.url}/mango",
+                          api_key, api_salt, odoo_server.env()) as client:
+        yield client
 
 
 class EmulatorControl:

@@ -68,17 +68,85 @@ UPGRADE_CRAWL_ROLES = ("administrator", "receptionist", "doctor", "operator", "t
 REWRITTEN = {"write_date", "write_uid"}
 
 
-def _fold_version(before: dict, after: dict, events: set[int]) -> bool:
-    return after["fold_version"] == (1 if after["id"] in events else 0)
+def _fold_version(before: dict, after: dict, events: dict[int, dict]) -> bool:
+    return after["fold_version"] == (mango_vpbx.calls.FOLD_VERSION if after["id"] in events
+                                     else 0)
 
 
-def _stats_version(before: dict, after: dict, events: set[int]) -> bool:
+def _stats_version(before: dict, after: dict, events: dict[int, dict]) -> bool:
     stats = before["recovered_from_stats"] or before["completed_from_stats"]
     return after["stats_version"] == (1 if stats else 0)
 
 
 def _empty(name: str):
     return lambda before, after, events: after[name] in (False, None, [], 0, "")
+
+
+def _folded(name: str):
+    """``name`` is what the fold of the call's stored events gives (``insight_of``): the
+    upgrade's refold computed it for the calls folded before it existed."""
+    def check(before, after, events):
+        expected = events.get(after["id"], {}).get(name, False)
+        if name == "ivr_label_ids":  # the places typed in: one label each at least
+            return bool(after[name]) == bool(expected)
+        return (after[name] or False) == expected
+    return check
+
+
+def _source_asked(before, after, events):
+    """The visitor's source is asked of a call on a call-tracking number, once (the
+    release's calls have type 0 at most: none)."""
+    return after["dct_source_asked"] == bool(
+        after["dct_number"] and after["dct_type"] in ("1", "2"))
+
+
+def insight_of(rpc) -> dict[int, dict]:
+    """{call id: its keys pressed and call-tracking number} as this checkout's fold computes
+    them from the call's stored events (``medpulse.call._insight_vals_from_state``)."""
+    by_call: dict[int, list] = {}
+    for row in rpc("medpulse.call.event", "search_read",
+                   [("call_id", "!=", False), ("state", "!=", "not_understood")],
+                   fields=["call_id", "path", "json"]):
+        by_call.setdefault(row["call_id"][0], []).append(
+            mango_vpbx.parse_event(row["path"], row["json"]))
+    insight = {}
+    for call_id, parsed in by_call.items():
+        state = mango_vpbx.fold(parsed)
+        choices = state.dtmf_choices
+        insight[call_id] = {
+            "dtmf_choices": " ".join(
+                f"{c.location}:{c.dtmf}" if c.location else c.dtmf for c in choices) or False,
+            "ivr_label_ids": [loc for c in choices for loc in (c.location, c.next_location)
+                              if loc],
+            "dct_number": state.dct_number or False,
+            "dct_type": str(state.dct_type) if state.dct_type in (0, 1, 2) else False,
+        }
+    return insight
+
+
+def _followup_locks(after: dict[str, list[dict]]) -> str | None:
+    """Why the follow-up locks after the upgrade (``NEW_MODELS``) are not one per external
+    number of the journal at most (the refold decides the follow-ups again: it takes them)."""
+    numbers = {call["external_e164"] for call in after["medpulse.call"]
+               if call.get("external_e164")}
+    locks = after.get("medpulse.call.followup.lock", [])
+    if len(locks) > len(numbers):
+        return f"{len(locks)} locks for {len(numbers)} numbers"
+    return None
+
+
+def _refolded(after: dict[str, list[dict]]) -> str | None:
+    """Why the upgrade's refold (``NEW_MODELS``) is not one finished run of every call."""
+    runs = after.get("medpulse.call.refold", [])
+    if len(runs) != 1:
+        return f"{len(runs)} refolds, one expected"
+    [run] = runs
+    if (run["state"], run["fold_version"]) != ("done", mango_vpbx.calls.FOLD_VERSION):
+        return f"the refold is {run['state']} at version {run['fold_version']}"
+    if run["failed_count"] or run["done_count"] != run["call_count"]:
+        return (f"{run['done_count']} of {run['call_count']} calls refolded, "
+                f"{run['failed_count']} failed")
+    return None
 
 
 def _equals(name: str, value):
@@ -91,7 +159,8 @@ def _equals(name: str, value):
 MIGRATED = {
     ("medpulse.call", "fold_version"): (
         "18.0.1.1.0 (migrations/18.0.1.1.0/post-fold-versions.py): a call folded from its "
-        "events was computed by fold version 1; a call without events by none", _fold_version,
+        "events was computed by fold version 1, refolded by the upgrade's refold to the "
+        "current one; a call without events by none", _fold_version,
     ),
     ("medpulse.call", "stats_version"): (
         "18.0.1.1.0: a call whose values came from the PBX statistics used mapping version 1",
@@ -198,17 +267,26 @@ MIGRATED = {
     ("res.users", "medpulse_pbx_away_since"): (
         "issue 23: no operator was away before the upgrade", _empty("medpulse_pbx_away_since"),
     ),
-    # Issue 23 part 2 (call insight): the calls of before are not folded again (the fold's
-    # version did not change), so they keep no keys, call-tracking number, topic or source
-    # (raising mango_vpbx.calls.FOLD_VERSION would refold them: the lead's call, see the
-    # news fragment).
+    # Issue 23 part 2 (call insight): the fold computes the keys pressed and the
+    # call-tracking number since FOLD_VERSION 2, so the upgrade's refold gives the calls of
+    # before theirs from their stored events; their topics and sources were never asked.
+    **{
+        ("medpulse.call", name): (
+            "issue 23: the keys pressed and the call-tracking number, refolded from the "
+            "call's events by the upgrade's refold (fold version 2)", _folded(name),
+        )
+        for name in ("dtmf_choices", "ivr_label_ids", "dct_number", "dct_type")
+    },
+    ("medpulse.call", "dct_source_asked"): (
+        "issue 23: the source asked of the calls on a call-tracking number", _source_asked,
+    ),
     **{
         ("medpulse.call", name): (
             "issue 23: a new field of the call's insight, empty on the calls before it",
             _empty(name),
         )
-        for name in ("dtmf_choices", "ivr_label_ids", "dct_number", "dct_type", "dct_source",
-                     "dct_medium", "dct_campaign", "dct_bound", "topic_ids", "insight_ids")
+        for name in ("dct_source", "dct_medium", "dct_campaign", "dct_bound", "topic_ids",
+                     "insight_ids")
     },
     **{
         ("medpulse.call.recording", name): (
@@ -216,17 +294,29 @@ MIGRATED = {
         )
         for name in ("topic_ids", "transcript")
     },
+    # Issue 25 part 2 (retention of raw events): kept forever unless set, so nothing is
+    # purged by the upgrade.
+    ("res.company", "medpulse_event_retention_months"): (
+        "issue 25: raw PBX events are kept forever (0) until an administrator sets it",
+        _equals("medpulse_event_retention_months", 0),
+    ),
+    ("medpulse.call", "events_purged"): (
+        "issue 25: no call's raw events were purged before the upgrade", _empty("events_purged"),
+    ),
 }
 #: Models an upgrade adds -> (why, records their data files ship); beyond those they start
 #: empty (what fills them comes after the upgrade). A model the upgrade fills from existing
 #: records has, instead of a number, a check of the upgraded records (a reason, or None).
 NEW_MODELS = {
-    "medpulse.call.refold": ("18.0.1.1.0: refolds of the journal", 0),
+    # Issue 23: fold version 2 (the keys pressed, the call-tracking number): the upgrade
+    # refolds the release's calls, to the end before the comparison.
+    "medpulse.call.refold": ("18.0.1.1.0: refolds of the journal: the upgrade's", _refolded),
     # Issue 22: "Appointment confirmed", the card's Confirm, is the eighth.
     "medpulse.call.outcome": ("18.0.1.1.0: call outcomes, 8 shipped", 8),
     "medpulse.call.followup.lock": (
         "18.0.1.1.0 (migrations/18.0.1.1.0/pre-migrate.py drops the hand-made lock table): "
-        "follow-up locks, taken again when a follow-up is next saved", 0,
+        "follow-up locks, taken again when a follow-up is next decided: by the upgrade's "
+        "refold of the release's calls, one per number at most", _followup_locks,
     ),
     # Missed calls of before the upgrade keep their follow-up in the journal.
     "medpulse.call.callback": ("18.0.1.1.0: call-backs of the missed calls after it", 0),
@@ -257,19 +347,34 @@ NEW_MODELS = {
     "medpulse.call.tally.hour": ("issue 24: calls per day, hour of day, line and type",
                                  lambda after: _tallies_count_the_journal(
                                      after, "medpulse.call.tally.hour")),
+    "medpulse.call.tally.month": ("issue 24: calls per month, operator, line and type",
+                                  lambda after: _tallies_count_the_journal(
+                                      after, "medpulse.call.tally.month")),
+    "medpulse.call.tally.hour.month": ("issue 24: calls per month, hour of day, line and type",
+                                       lambda after: _tallies_count_the_journal(
+                                           after, "medpulse.call.tally.hour.month")),
     # Issue 23 part 2: filled by the calls after the upgrade.
     "medpulse.ivr.label": ("issue 23: the places of the voice menu callers reached", 0),
     "medpulse.call.topic": ("issue 23: speech-analytics topics", 0),
     "medpulse.call.insight": ("issue 23: questions to the PBX about calls", 0),
     "medpulse.call.source.report": ("issue 23: calls by source (a view of the journal)", 0),
+    "medpulse.call.event.snapshot": ("issue 25: raw events purged by the retention after it", 0),
+    # Issue 23: the wallboards' pushes; rows only while a board is open.
+    "medpulse.wallboard.change": ("issue 23: boards changed since the last push", 0),
+    "medpulse.wallboard.watch": ("issue 23: companies with a board open", 0),
 }
 
 
 def _tallies_count_the_journal(after: dict[str, list[dict]], model: str) -> str | None:
-    """Why the tally ``model`` does not count the settled calls of the upgraded journal, if
-    it does not (``NEW_MODELS``: filled by the upgrade, its size depends on the release)."""
+    """Why the tally ``model`` does not count the counted calls of the upgraded journal (a
+    result and the final state: ``call_measures.COUNTED``), if it does not (``NEW_MODELS``:
+    filled by the upgrade, its size depends on the release)."""
     settled = sum(
-        1 for call in after["medpulse.call"] if call.get("result") in ("answered", "missed")
+        1 for call in after["medpulse.call"]
+        if call.get("result") in ("answered", "missed") and call.get("created_at") and (
+            call.get("is_final") or call.get("recovered_from_stats")
+            or call.get("completed_from_stats")
+        )
     )
     counted = sum(row.get("call_count") or 0 for row in after.get(model, []))
     if not settled:
@@ -282,8 +387,11 @@ def _tallies_count_the_journal(after: dict[str, list[dict]], model: str) -> str 
 # --------------------------------------------------------------------------- comparison
 def compare(before: dict[str, list[dict]], after: dict[str, list[dict]],
             migrated: dict = MIGRATED, new_models: dict = NEW_MODELS,
-            events: set[int] = frozenset()) -> list[str]:
-    """What the upgrade lost or changed without a documented migration (empty: nothing)."""
+            events: dict[int, dict] | None = None) -> list[str]:
+    """What the upgrade lost or changed without a documented migration (empty: nothing).
+
+    ``events``: {id of a call with stored events: what the fold gives it (``insight_of``)}."""
+    events = events if events is not None else {}
     problems = []
     for model in sorted(before.keys() - after.keys()):
         problems.append(f"{model}: the model is gone ({len(before[model])} records lost)")
@@ -383,6 +491,21 @@ def log_excerpt(log: Path, limit: int = 8000) -> str:
 
 
 # --------------------------------------------------------------------------- the test
+def refold_runs(rpc, limit: int = 20) -> list[dict]:
+    """Run the refold's cron until no refold is under way; the runs."""
+    [cron] = rpc("ir.model.data", "search_read",
+                 [("module", "=", "medpulse_telephony"),
+                  ("name", "=", "ir_cron_medpulse_call_refold")],
+                 fields=["res_id"])
+    runs = []
+    for _ in range(limit):
+        rpc("ir.cron", "method_direct_trigger", [cron["res_id"]])
+        runs = rpc("medpulse.call.refold", "search_read", [], fields=["state"])
+        if all(run["state"] == "done" for run in runs):
+            return runs
+    raise AssertionError(f"the refold did not end in {limit} runs of its cron: {runs}")
+
+
 def test_upgrade_from_the_previous_release_loses_nothing(work_dir):
     timings = {}
     started = time.monotonic()
@@ -409,9 +532,13 @@ def test_upgrade_from_the_previous_release_loses_nothing(work_dir):
 
         new.start()
         rpc = OdooRPC(new.url, dbname, "admin", "admin")
+        # The upgrade started the refold of the calls of an older fold version: its cron,
+        # run as the scheduler runs it (this server has no cron thread), to the end.
+        refold_runs(rpc)
         after = {**snapshot(rpc), **our_fields_on_odoo_models(rpc)}
-        events = {e["call_id"][0] for e in rpc("medpulse.call.event", "search_read",
-                                                [("call_id", "!=", False)], fields=["call_id"])}
+        events = insight_of(rpc)
+        assert any(call["dct_type"] for call in after["medpulse.call"]), (
+            "the release's incoming calls carried dct type 0: the refold gave them theirs")
         problems = compare(before, after, events=events)
         assert not problems, "the upgrade lost or changed data:\n" + "\n".join(problems[:50])
         assert recordings_audio(rpc) == audio, "the recordings' bytes are unchanged"

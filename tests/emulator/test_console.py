@@ -241,6 +241,8 @@ def test_the_colleague_rung_from_odoo_is_chosen_here(console, pbx) -> None:
     console.locator("#ap_saved").wait_for()
     assert (pbx.pbx.autopilot.colleague, pbx.pbx.autopilot.answer_after) == ("decline", 1.0)
     console.reload()
+    # The page fills its form from the PBX's status once loaded (init), as the fixture waits.
+    console.wait_for_selector("#scenario option", state="attached")
     assert console.input_value("#ap_colleague") == "decline"
 
 

@@ -69,6 +69,24 @@ def test_every_model_has_access_rights(addon):
     assert not uncovered, f"{csv_path}: no access line for {sorted(uncovered)}"
 
 
+@pytest.mark.parametrize("addon", ADDONS)
+def test_every_test_module_is_imported(addon):
+    """Odoo runs only the test modules ``tests/__init__.py`` imports: a test file left out
+    of it never runs, and its failures pass unseen (the waiting list's three once did)."""
+    tests = ROOT / addon / "tests"
+    init = ast.parse((tests / "__init__.py").read_text())
+    imported = {
+        alias.name
+        for node in ast.walk(init)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    modules = {path.stem for path in tests.glob("test_*.py")}
+    assert not modules - imported, (
+        f"{tests / '__init__.py'} does not import {sorted(modules - imported)}"
+    )
+
+
 def test_toolkit_never_imports_odoo():
     offenders = [
         str(p.relative_to(ROOT))
