@@ -47,6 +47,8 @@ TRANSFER_GROUP_PARAM = "medpulse_telephony.card_transfer_group"
 LIVE_STATES = ("Appeared", "Connected", "OnHold")
 JOURNAL_NOTIFICATION = "medpulse_telephony.journal"
 JOURNAL_SUBCHANNEL = "medpulse_telephony.journal"
+#: What an open journal list asks the bus for (``ir.websocket`` grants the channels).
+JOURNAL_CHANNEL = "medpulse_telephony.journal"
 
 
 class _KeptFoldings:
@@ -2161,8 +2163,8 @@ class MedpulseCall(models.Model):
     # the call lists open in the browsers of that company's operators reload themselves
     # (``static/src/journal/``), reading what each of them may read. Only ids travel: the
     # channel is a (company, subchannel) channel that the server alone adds to an operator's
-    # websocket below, never a string channel any client could join, and no patient data or
-    # number is in it.
+    # websocket (``ir.websocket``, while a journal list is open in one of their tabs), never a
+    # string channel any client could join, and no patient data or number is in it.
 
     def _notify_journal(self):
         """Tell the journal lists of the calls' companies that these calls changed."""

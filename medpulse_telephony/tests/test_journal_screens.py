@@ -9,13 +9,14 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 from odoo.addons.bus.tests.common import WebsocketCase
 
-from ..models.medpulse_call import JOURNAL_NOTIFICATION, JOURNAL_SUBCHANNEL
+from ..models.medpulse_call import JOURNAL_CHANNEL, JOURNAL_NOTIFICATION, JOURNAL_SUBCHANNEL
 from .common import TelephonyFixtures, incoming_answered, incoming_missed
 
 
 @tagged("post_install", "-at_install")
 class TestLiveJournal(TelephonyFixtures, WebsocketCase):
-    """A new call reaches the websockets of the company's operators, as ids only."""
+    """A new call reaches the websockets of the company's operators that show a journal, as
+    ids only."""
 
     @classmethod
     def setUpClass(cls):
@@ -30,10 +31,10 @@ class TestLiveJournal(TelephonyFixtures, WebsocketCase):
             company_id=other.id, company_ids=[(6, 0, other.ids)],
         )
 
-    def _listening(self, user):
+    def _listening(self, user, channels=(JOURNAL_CHANNEL,)):
         session = self.authenticate(user.login, user.login)
         websocket = self.websocket_connect(cookie=f"session_id={session.sid}")
-        self.subscribe(websocket, [], self.env["bus.bus"]._bus_last_id())
+        self.subscribe(websocket, list(channels), self.env["bus.bus"]._bus_last_id())
         return websocket
 
     def _journal_messages(self, websocket):
@@ -51,6 +52,22 @@ class TestLiveJournal(TelephonyFixtures, WebsocketCase):
         self.assertTrue(messages)
         self.assertEqual({tuple(m["payload"]["call_ids"]) for m in messages}, {(call.id,)})
         self.assertEqual({tuple(m["payload"]) for m in messages}, {("call_ids",)}, "ids only")
+
+    def test_no_journal_for_a_websocket_that_shows_none(self):
+        """A wallboard's tab, a form: the operator's websocket asked for no journal, so the
+        PBX's events do not wake it."""
+        operator = self._listening(self.operator1, channels=())
+        self.receive(incoming_answered("E-LIVE-NONE"))
+        self.trigger_notification_dispatching([(self.company, JOURNAL_SUBCHANNEL)])
+        self.assertEqual(self._journal_messages(operator), [])
+
+    def test_the_name_asked_for_is_not_a_channel(self):
+        """A client's plain string is never subscribed as such: a message sent on it (by
+        anything) reaches no one."""
+        operator = self._listening(self.operator1)
+        self.env["bus.bus"]._sendone(JOURNAL_CHANNEL, JOURNAL_NOTIFICATION, {"call_ids": [0]})
+        self.trigger_notification_dispatching([JOURNAL_CHANNEL])
+        self.assertEqual(self._journal_messages(operator), [])
 
     def test_no_journal_for_others(self):
         for user in (self.doctor, self.stranger):

@@ -4,12 +4,18 @@ import {
     click,
     contains,
     defineMailModels,
+    openFormView,
     openListView,
     start,
     startServer,
 } from "@mail/../tests/mail_test_helpers";
 import { defineModels, fields, models, onRpc, serverState } from "@web/../tests/web_test_helpers";
-import { JOURNAL_NOTIFICATION, RELOAD_DELAY } from "@medpulse_telephony/journal/call_list";
+import { waitForChannels } from "@bus/../tests/bus_test_helpers";
+import {
+    JOURNAL_CHANNEL,
+    JOURNAL_NOTIFICATION,
+    RELOAD_DELAY,
+} from "@medpulse_telephony/journal/call_list";
 
 describe.current.tags("desktop");
 
@@ -58,4 +64,11 @@ test("a selection in the journal is not reloaded away", async () => {
     await advanceTime(RELOAD_DELAY + 10);
     await contains(".o_data_row", { count: 1 });
     expect.verifySteps([]);
+});
+
+test("the journal's channel is asked for while a journal list is open, and left after", async () => {
+    await openJournal();
+    await waitForChannels([JOURNAL_CHANNEL]);
+    await openFormView("medpulse.call", 1);
+    await waitForChannels([JOURNAL_CHANNEL], { operation: "delete" });
 });

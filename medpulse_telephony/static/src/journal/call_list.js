@@ -7,8 +7,17 @@ import { listView } from "@web/views/list/list_view";
 
 /** Bus notification type of the journal (see models/medpulse_call_journal_live.py). */
 export const JOURNAL_NOTIFICATION = "medpulse_telephony.journal";
+/**
+ * What an open journal list asks the bus for: the server grants it, to an operator, as
+ * their companies' journal channels (models/ir_websocket.py). A tab that shows no journal
+ * (a wallboard on a TV) is not woken by every PBX event.
+ */
+export const JOURNAL_CHANNEL = "medpulse_telephony.journal";
 /** A call changes with every PBX event, in bursts: the list reloads once per burst. */
 export const RELOAD_DELAY = 1000;
+
+/** Journal lists mounted in this tab: the channel is asked for by the first, left by the last. */
+let openLists = 0;
 
 /**
  * The call journal's lists: they reload by themselves when the company's calls change,
@@ -21,10 +30,16 @@ export class CallListController extends ListController {
         const reload = debounce(() => this.reloadUnlessBusy(), RELOAD_DELAY);
         useEffect(
             () => {
+                if (openLists++ === 0) {
+                    bus.addChannel(JOURNAL_CHANNEL);
+                }
                 bus.subscribe(JOURNAL_NOTIFICATION, reload);
                 return () => {
                     bus.unsubscribe(JOURNAL_NOTIFICATION, reload);
                     reload.cancel();
+                    if (--openLists === 0) {
+                        bus.deleteChannel(JOURNAL_CHANNEL);
+                    }
                 };
             },
             () => []
