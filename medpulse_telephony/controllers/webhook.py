@@ -257,6 +257,7 @@ def push_boards(dbname, company_ids, attempt=1):
     interval has passed (:func:`_push_later`), or, after PUSH_LATER_ATTEMPTS, by the
     publisher's cron (woken here). Never raises."""
     left = []
+    delay = 0.0
     try:
         with Registry(dbname).cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
@@ -267,6 +268,8 @@ def push_boards(dbname, company_ids, attempt=1):
             if left and (env.registry.in_test_mode() or attempt > PUSH_LATER_ATTEMPTS):
                 Board._trigger_publisher()
                 left = []
+            elif left:
+                delay = Board._due_in(left)
     except Exception as error:  # noqa: BLE001 - the boards catch up at the next change
         _logger.warning(
             "Wallboards not pushed after a PBX event (%s): they catch up at the next change",
@@ -274,7 +277,7 @@ def push_boards(dbname, company_ids, attempt=1):
         )
         return
     if left:
-        _push_later(dbname, left, attempt)
+        _push_later(dbname, left, attempt, delay)
 
 
 #: A board held back by the throttle is tried again this many times by this process's timer.
@@ -283,11 +286,16 @@ _push_timers = {}
 _push_timers_lock = threading.Lock()
 
 
-def _push_later(dbname, company_ids, attempt):
-    """Once the throttle's interval has passed, push these boards (:func:`push_boards`): one
-    timer per database and company in this process at a time; whichever worker's timer
-    comes first pushes, the others find nothing left."""
-    delay = medpulse_wallboard.PUBLISH_INTERVAL
+#: A timer fires this long after the board is due (seconds): the clocks of the database
+#: and of this process are not compared to the millisecond.
+PUSH_LATER_MARGIN = 0.02
+
+
+def _push_later(dbname, company_ids, attempt, delay):
+    """Once the throttle lets them go (in ``delay`` seconds), push these boards
+    (:func:`push_boards`): one timer per database and company in this process at a time;
+    whichever worker's timer comes first pushes, the others find nothing left."""
+    delay = min(max(delay, 0.0), medpulse_wallboard.PUBLISH_RUN_SECONDS) + PUSH_LATER_MARGIN
     for company_id in company_ids:
         key = (dbname, company_id)
         with _push_timers_lock:

@@ -29,7 +29,7 @@ WALLBOARD_VARIANTS = ("named", "unnamed", "tv")
 #: PUBLISH_LOAD_FACTOR times as long as its last pass took: on a busy server (a pass takes
 #: longer) the boards are pushed less often, so that they never take more than a quarter of
 #: one worker's time from the webhook...
-PUBLISH_INTERVAL = 0.5
+PUBLISH_INTERVAL = 0.75
 PUBLISH_LOAD_FACTOR = 3
 #: ...and the cron waits for the throttle this long at most (seconds).
 PUBLISH_RUN_SECONDS = 10
@@ -648,29 +648,44 @@ class MedpulseWallboard(models.AbstractModel):
         """Whether this transaction pushes ``company``'s board now: its last push is at least
         PUBLISH_INTERVAL old, and PUBLISH_LOAD_FACTOR times what computing it took, and no
         other worker is pushing it (its row is locked: skipped, never waited for). The
-        row's ``published_at`` is set in this transaction."""
-        now = fields.Datetime.now()
+        row's ``published_at`` is set in this transaction, to the database's clock to the
+        microsecond (Odoo's ``now()`` is whole seconds: a burst's last events would wait
+        for the next second, not for the interval)."""
         cr = self.env.cr
         try:
             with cr.savepoint(flush=False):
                 cr.execute(SQL(
                     """
-                    UPDATE medpulse_wallboard_watch SET published_at = %(now)s
+                    UPDATE medpulse_wallboard_watch
+                       SET published_at = clock_timestamp() AT TIME ZONE 'UTC'
                      WHERE company_id = (SELECT company_id FROM medpulse_wallboard_watch
                                           WHERE company_id = %(company)s
                                             FOR UPDATE SKIP LOCKED)
                        AND (published_at IS NULL
-                            OR published_at <= %(now)s - greatest(
-                                %(interval)s * interval '1 second',
-                                %(factor)s * coalesce(publish_ms, 0) * interval '1 millisecond'))
+                            OR published_at <= clock_timestamp() AT TIME ZONE 'UTC' - %(wait)s)
                     RETURNING company_id
                     """,
-                    now=now, company=company.id, interval=PUBLISH_INTERVAL,
-                    factor=PUBLISH_LOAD_FACTOR,
+                    company=company.id, wait=_wait_sql(),
                 ), log_exceptions=False)
                 return bool(cr.fetchall())
         except psycopg2.errors.SerializationFailure:
             return False  # pushed by another transaction since this one's snapshot
+
+    @api.model
+    def _due_in(self, company_ids):
+        """Seconds until the first of these companies' boards may be pushed again (0 if one
+        may be now): when the timer of a request whose push the throttle held back fires."""
+        self.env.cr.execute(SQL(
+            """
+            SELECT min(greatest(0, extract(epoch FROM published_at + %(wait)s
+                                           - clock_timestamp() AT TIME ZONE 'UTC')))
+              FROM medpulse_wallboard_watch
+             WHERE company_id IN %(companies)s AND published_at IS NOT NULL
+            """,
+            wait=_wait_sql(), companies=tuple(company_ids),
+        ))
+        due = self.env.cr.fetchone()[0]
+        return float(due) if due is not None else 0.0
 
     @api.model
     def _publish(self, company, now=None):
@@ -686,6 +701,14 @@ class MedpulseWallboard(models.AbstractModel):
                 {"company_id": company.id, "variant": variant,
                  "board": _board_variant(board, variant)},
             )
+
+
+def _wait_sql():
+    """The throttle's wait after a push, as SQL over the watch row's ``publish_ms``."""
+    return SQL(
+        "greatest(%s * interval '1 second', %s * coalesce(publish_ms, 0) * interval '1 millisecond')",
+        PUBLISH_INTERVAL, PUBLISH_LOAD_FACTOR,
+    )
 
 
 def _board_variant(board, variant):

@@ -336,9 +336,12 @@ class TestWallboard(TelephonyFixtures, TransactionCase):
             dict.fromkeys(WALLBOARD_VARIANTS, 1), "...but pushed less than the interval ago",
         )
         self.assertEqual(self._changes(), [self.company.id], "still pending")
+        due = self.Board._due_in([self.company.id])
+        self.assertTrue(59 < due <= 60, f"due in the interval, to the millisecond: {due}")
         self.env.cr.execute(
             "UPDATE medpulse_wallboard_watch SET published_at = published_at - interval '1 hour'"
         )
+        self.assertEqual(self.Board._due_in([self.company.id]), 0.0, "due now")
         self.assertTrue(self.Board._publish_due(now=NOW))
         self.assertEqual(len(self._pushed()["named"]), 2, "pushed once the interval passed")
         self.assertEqual(self._changes(), [])
