@@ -320,12 +320,17 @@ def webhook_with_boards(instance, web_url: str, python: str, employees: str, rat
     plan = [boards] + [n for _ in range(rounds - 1) for n in (0, boards)]
     runs[0].append(_ingest_row(first, 0, None))
     for count in plan:
+        if not count:
+            _close_boards(instance)
         opened = boards_open(web_url, instance.dbname, count) if count else []
+        since = _bus_last_id(instance)
         run = bench_ingest.load(python, env, url, employees, first["offered_calls_per_s"],
                                 duration, first.get("workers", bench_ingest.POOL), pid, callers)
         stats = [board.stop() for board in opened]
         read_ms = [ms for board in opened for ms in board.read_ms]
-        runs[count].append(_ingest_row(run, count, stats, read_ms))
+        row = _ingest_row(run, count, stats, read_ms)
+        row["bus_rows"] = _bus_rows_since(instance, since)
+        runs[count].append(row)
     mean = {n: statistics.mean(r["ok_events_per_s"] or 0 for r in rows)
             for n, rows in runs.items()}
     result = {
@@ -338,6 +343,51 @@ def webhook_with_boards(instance, web_url: str, python: str, employees: str, rat
     }
     result["goal_met"] = bool(result["ratio"] and result["ratio"] >= 0.9)
     return result
+
+
+def _close_boards(instance) -> None:
+    """No board open any more: the server stops pushing now, not when the last board's
+    watch runs out (12 minutes later), so that a run without boards pays for none."""
+    conn = instance.connect(instance.dbname)
+    try:
+        with conn, conn.cursor() as cr:
+            cr.execute("DELETE FROM medpulse_wallboard_watch")
+    finally:
+        conn.close()
+
+
+def _bus_last_id(instance) -> int:
+    conn = instance.connect(instance.dbname)
+    try:
+        with conn.cursor() as cr:
+            cr.execute("SELECT coalesce(max(id), 0) FROM bus_bus")
+            return cr.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _bus_rows_since(instance, since: int) -> dict:
+    """What the server wrote on the bus during a run, by message type: what the websockets
+    were offered (a board counts what reached it)."""
+    conn = instance.connect(instance.dbname)
+    try:
+        with conn.cursor() as cr:
+            cr.execute("SELECT message::json->>'type', count(*), sum(length(message))"
+                       "  FROM bus_bus WHERE id > %s GROUP BY 1 ORDER BY 2 DESC", (since,))
+            kinds = {kind: {"rows": n, "kb": round(size / 1024)}
+                     for kind, n, size in cr.fetchall()}
+            # The pushes of the boards: how many a second (by their transactions' time).
+            cr.execute("SELECT count(*), count(DISTINCT create_date),"
+                       "       extract(epoch FROM max(create_date) - min(create_date))"
+                       "  FROM bus_bus WHERE id > %s"
+                       "   AND message::json->>'type' = 'medpulse_telephony.wallboard'", (since,))
+            rows, transactions, span = cr.fetchone()
+            if rows:
+                kinds["medpulse_telephony.wallboard"].update(
+                    pushes=transactions, span_s=round(float(span or 0), 1))
+            return kinds
+    finally:
+        conn.close()
 
 
 def _ingest_row(run: dict, boards: int, stats, read_ms=None) -> dict:
