@@ -706,7 +706,8 @@ class MedpulseWallboard(models.AbstractModel):
 def _wait_sql():
     """The throttle's wait after a push, as SQL over the watch row's ``publish_ms``."""
     return SQL(
-        "greatest(%s * interval '1 second', %s * coalesce(publish_ms, 0) * interval '1 millisecond')",
+        "greatest(%s * interval '1 second',"
+        " %s * coalesce(publish_ms, 0) * interval '1 millisecond')",
         PUBLISH_INTERVAL, PUBLISH_LOAD_FACTOR,
     )
 
