@@ -282,13 +282,11 @@ def push_boards(dbname, company_ids, attempt=1):
 
 #: A board held back by the throttle is tried again this many times by this process's timer.
 PUSH_LATER_ATTEMPTS = 4
-_push_timers = {}
-_push_timers_lock = threading.Lock()
-
-
 #: A timer fires this long after the board is due (seconds): the clocks of the database
 #: and of this process are not compared to the millisecond.
 PUSH_LATER_MARGIN = 0.02
+_push_timers = {}
+_push_timers_lock = threading.Lock()
 
 
 def _push_later(dbname, company_ids, attempt, delay):

@@ -596,7 +596,7 @@ class MedpulseCall(models.Model):
 
     @api.model
     def _fold_call_events(self, company, entry_id, stored=None):
-        """``(events, state)``: the stored events of ``entry_id`` and their fold.
+        """``(events, state)``: the stored events of ``entry_id`` (this call's) and their fold.
 
         The one place that searches a call's events and folds them
         (``mango_vpbx.fold``, in the company's time base): the journal
@@ -634,7 +634,11 @@ class MedpulseCall(models.Model):
             ["path", "json", "state", "call_id"],
         )
         # A purged call's snapshot holds the rest of its events: never fold a part of them.
-        purged = self.env["medpulse.call.event.snapshot"].sudo()._parsed_of(company, entry_id)
+        # Only a call flagged purged has one (the flag is on the row the fold reads anyway).
+        purged = (
+            self.env["medpulse.call.event.snapshot"].sudo()._parsed_of(company, entry_id)
+            if self.events_purged else []
+        )
         folding = mango_vpbx.calls.Folding([*purged, *events._parsed()])
         _FOLDINGS.put(key, events.ids, folding)
         return events, mango_vpbx.fold(folding.events, time_base=time_base)
@@ -707,7 +711,7 @@ class MedpulseCall(models.Model):
         else:
             call = self._insert_new(company, entry_id)
             stored = known_line = None
-        events, state = self._fold_call_events(company, entry_id, stored)
+        events, state = call._fold_call_events(company, entry_id, stored)
         # The command that produced the call, searched once per event: it gives the
         # call's patient here and is linked to the call here; its operator is told in
         # _after_event_command.
