@@ -144,12 +144,14 @@ class MedpulseWallboard(models.AbstractModel):
         day_start, day_end = self._day_bounds(tz, now)
         if show_names is None:
             show_names = not tv_mode and self.env["medpulse.patient"].has_access("read")
-        live, recent = self._live_and_recent_calls(company, now)
+        live = self._live_calls(company, now)
         users = self._operators(company)
         parties, waiting, in_progress = self._live_rows(company, live)
         figures = self._today_figures(company, day_start, day_end, now)
         names = self._patient_names(company, live if show_names else live.browse())
-        operators = self._operator_rows(users, parties, live | recent, figures, now)
+        operators = self._operator_rows(
+            users, parties, self._after_call(company, now), figures, now
+        )
         for row in waiting + in_progress:
             call = row.pop("call")
             row["number"] = self._number(call, tv_mode)
@@ -188,34 +190,23 @@ class MedpulseWallboard(models.AbstractModel):
         )
 
     @api.model
-    def _live_and_recent_calls(self, company, now):
-        """(calls not over yet, calls over within the after-call time) of ``company``.
-
-        Two indexed reads of a few rows each, never the day's settled calls: the calls not
-        final of the last ACTIVE_CARD_HOURS (a call whose summary never came stops counting
-        as live then, as its card does), through the partial index of the calls not over
-        (``medpulse_call_company_live_index``); the final ones that ended within the
-        after-call time, through the index on (company, end).
-        """
-        Call = self.env["medpulse.call"].sudo()
-        names = [
-            "entry_id", "direction", "created_at", "answered_at", "ended_at", "is_final",
-            "line_id", "external_e164", "caller_number", "callee_number",
-            "answered_user_id", "operator_user_id", "card_audience", "patient_id",
-        ]
-        since = now - timedelta(hours=ACTIVE_CARD_HOURS)
-        live = Call.search_fetch(
-            [("company_id", "=", company.id), ("created_at", ">=", since),
-             ("is_final", "=", False)],
-            names, order="created_at, id",
-        )
-        recent = Call.search_fetch(
+    def _live_calls(self, company, now):
+        """The calls of ``company`` not over yet: the calls not final of the last
+        ACTIVE_CARD_HOURS (a call whose summary never came stops counting as live then, as
+        its card does), one indexed read of a few rows through the partial index of the
+        calls not over (``medpulse_call_company_live_index``), never the day's settled
+        calls."""
+        return self.env["medpulse.call"].sudo().search_fetch(
             [("company_id", "=", company.id),
-             ("ended_at", ">=", now - timedelta(seconds=AFTER_CALL_SECONDS)),
-             ("created_at", ">=", since), ("is_final", "=", True)],
-            names, order="created_at, id",
+             ("created_at", ">=", now - timedelta(hours=ACTIVE_CARD_HOURS)),
+             ("is_final", "=", False)],
+            [
+                "entry_id", "direction", "created_at", "answered_at", "is_final", "line_id",
+                "external_e164", "caller_number", "callee_number", "operator_user_id",
+                "patient_id",
+            ],
+            order="created_at, id",
         )
-        return live, recent
 
     @api.model
     def _live_rows(self, company, live):
@@ -332,33 +323,53 @@ class MedpulseWallboard(models.AbstractModel):
         )
 
     @api.model
-    def _after_call(self, recent, now):
-        """{user: hang-up time} of the operators in after-call work: they talked in a call
+    def _after_call(self, company, now):
+        """{user id: hang-up time} of the operators in after-call work: they talked in a call
         that ended less than AFTER_CALL_SECONDS ago and have not saved its card's follow-up
-        (the card's ``card_audience`` turns "closed" for them then)."""
-        work = {}
-        for call in recent:
-            user = call.answered_user_id if call.direction == "incoming" else call.operator_user_id
-            if not user or not call.answered_at or not call.ended_at:
-                continue
-            if call.ended_at < now - timedelta(seconds=AFTER_CALL_SECONDS):
-                continue
-            if (call.card_audience or {}).get(str(user.id)) == "closed":
-                continue
-            work[user] = max(work.get(user, call.ended_at), call.ended_at)
-        return work
+        (the card's ``card_audience`` turns "closed" for them then). The operator of a call
+        is who answered an incoming call, or who placed an outgoing one.
+
+        One aggregate over the index on (company, end): at a busy hour the calls ended
+        within the after-call time are hundreds, of which the board needs one moment per
+        operator (read as records, they were most of a push's time)."""
+        self.env["medpulse.call"].flush_model([
+            "company_id", "created_at", "ended_at", "answered_at", "direction",
+            "answered_user_id", "operator_user_id", "card_audience",
+        ])
+        self.env.cr.execute(SQL(
+            """
+            SELECT operator, max(ended_at)
+              FROM (SELECT CASE WHEN direction = 'incoming' THEN answered_user_id
+                                ELSE operator_user_id END AS operator,
+                           ended_at, card_audience
+                      FROM medpulse_call
+                     WHERE company_id = %(company)s AND created_at >= %(since)s
+                       AND ended_at >= %(ended)s AND answered_at IS NOT NULL) AS ended
+             WHERE operator IS NOT NULL
+               AND (card_audience ->> operator::text) IS DISTINCT FROM 'closed'
+             GROUP BY operator
+            """,
+            company=company.id,
+            since=now - timedelta(hours=ACTIVE_CARD_HOURS),
+            ended=now - timedelta(seconds=AFTER_CALL_SECONDS),
+        ))
+        return dict(self.env.cr.fetchall())
 
     @api.model
-    def _operator_rows(self, users, parties, calls, figures, now):
-        after_call = self._after_call(calls, now)
-        users |= users.browse([user.id for user in (*parties, *after_call) if user not in users])
+    def _operator_rows(self, users, parties, after_call, figures, now):
+        """The operators' rows: ``users`` and anyone else talking, ringing (``parties``) or
+        in after-call work (``after_call``: {user id: hang-up time})."""
+        users |= users.browse(
+            [user.id for user in parties if user not in users]
+            + [user_id for user_id in after_call if user_id not in users.ids]
+        )
         rows = []
         for user in users:
             status, since, until = "free", figures["last_end"].get(user.id), False
             if user in parties:
                 status, since = parties[user]
-            elif user in after_call:
-                status, since = "after_call", after_call[user]
+            elif user.id in after_call:
+                status, since = "after_call", after_call[user.id]
                 until = since + timedelta(seconds=AFTER_CALL_SECONDS)
             elif user.medpulse_pbx_away:
                 status, since = "away", user.medpulse_pbx_away_since

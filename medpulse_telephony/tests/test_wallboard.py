@@ -137,6 +137,30 @@ class TestWallboard(TelephonyFixtures, TransactionCase):
         self.assertEqual((row["direction"], row["operator_id"]), ("outgoing", self.operator1.id))
         self.assertEqual(self.operator_state(board, self.operator1)[0], "talking")
 
+    def test_after_call_work_of_an_outgoing_call_and_not_of_another_company(self):
+        """After-call work is counted for whoever placed an outgoing call, from its hang-up,
+        and never from another company's call of a user with the same id's key."""
+        call = self.receive(outgoing("E-WB-OUT-END", t0=_ts(NOW - timedelta(minutes=3))))
+        self.assertTrue(call.answered_at and call.ended_at)
+        board = self.board(now=call.ended_at + timedelta(seconds=30))
+        self.assertEqual(
+            self.operator_state(board, self.operator1),
+            ("after_call", fields.Datetime.to_string(call.ended_at)),
+        )
+        self.assertEqual(self.operator_state(board, self.operator2)[0], "free")
+        other = self.env["res.company"].create({
+            "name": "Other clinic (after-call)", "medpulse_pbx_api_key": "wb-ac-key",
+            "medpulse_pbx_api_salt": API_SALT, "medpulse_pbx_time_base": "utc",
+        })
+        self.operator2.company_ids = [Command.link(other.id)]
+        for path, payload in outgoing("E-WB-OUT-OTHER", t0=_ts(NOW - timedelta(minutes=3)),
+                                      extension="102"):
+            self.env["medpulse.call.event"].sudo()._receive(other, path, dumps(payload))
+        board = self.board(now=call.ended_at + timedelta(seconds=30))
+        self.assertEqual(self.operator_state(board, self.operator2)[0], "free")
+        later = self.board(now=call.ended_at + timedelta(seconds=AFTER_CALL_SECONDS + 1))
+        self.assertEqual(self.operator_state(later, self.operator1)[0], "free")
+
     def test_away_from_the_systray_switch(self):
         self.operator2.with_user(self.operator2).write({"medpulse_pbx_away": True})
         since = self.operator2.medpulse_pbx_away_since
