@@ -1044,7 +1044,10 @@ class MedpulseCall(models.Model):
         call's start is the earliest event seen so far, maybe later than the truth, and
         its outcome may still change (a queue call looks missed until the answering
         leg's event arrives). Decided on unsettled data, a closure would stick (it is
-        never reopened) and the result would depend on the order of delivery.
+        never reopened) and the result would depend on the order of delivery. Settled
+        calls may still settle out of order: an answered call earlier than a missed
+        call's closer takes the closure over (:meth:`_closed_automatically_after`), so
+        the closer is always the earliest answered call after the miss.
         """
         for call in self:
             if not call.external_e164 or not call.created_at or not call._followup_settled():
@@ -1069,14 +1072,21 @@ class MedpulseCall(models.Model):
                     if closer:
                         call._close_by(closer)
             elif call.result == "answered" and call.direction in ("incoming", "outgoing"):
-                missed = self.search([
+                earlier = self.search([
                     ("company_id", "=", call.company_id.id),
                     ("external_e164", "=", call.external_e164),
-                    ("followup_state", "=", "needs_callback"),
                     ("call_type", "=", "missed_incoming"),
                     ("created_at", "<", call.created_at),
+                    "|",
+                    ("followup_state", "=", "needs_callback"),
+                    "&",
+                    ("followup_state", "in", ("resolved", "called_back")),
+                    ("closed_by_call_id", "!=", False),
                 ])
-                missed._close_by(call)
+                earlier.filtered(
+                    lambda missed: missed.followup_state == "needs_callback"
+                    or missed._closed_automatically_after(call)
+                )._close_by(call)
 
     def _followup_settled(self):
         """Whether this call's times are the truth (its summary arrived), so that it may
@@ -1099,6 +1109,24 @@ class MedpulseCall(models.Model):
         (``medpulse.call.followup.lock``: why a row, not an advisory lock, is there)."""
         self.ensure_one()
         self.env["medpulse.call.followup.lock"]._touch(self.company_id, self.external_e164)
+
+    def _closed_automatically_after(self, call):
+        """Whether this missed call was closed by a call later than ``call`` (by
+        ``(created_at, id)``, the order the closer is chosen in) and still shows the
+        state that closure gave it, not one an operator chose since.
+
+        Calls settle in any order: a later call may close a missed call before an
+        earlier one settles. The earlier one then takes the closure over, so the
+        outcome is the earliest answered call, whatever the order of delivery.
+        """
+        self.ensure_one()
+        closer = self.closed_by_call_id
+        if not closer or not closer.created_at:
+            return False
+        automatic = "called_back" if closer.direction == "outgoing" else "resolved"
+        return self.followup_state == automatic and (closer.created_at, closer.id) > (
+            call.created_at, call.id
+        )
 
     def _close_by(self, closer):
         if not self:

@@ -127,6 +127,51 @@ class TestCallJournal(TelephonyFixtures, TransactionCase):
         self.assertEqual(missed.followup_state, "called_back")
         self.assertEqual(missed.closed_by_call_id, back)
 
+    def test_an_earlier_answered_call_settled_late_takes_the_closure_over(self):
+        """The call-back (T0 + 600) settles before the caller's own answered call
+        (T0 + 300): the missed call ends closed by the earliest, as in order."""
+        missed = self.receive(incoming_missed("E-M6"))
+        back = self.receive(outgoing("E-O6", t0=T0 + 600))
+        self.assertEqual(missed.followup_state, "called_back")
+        through = self.receive(incoming_answered("E-IN-6", t0=T0 + 300))
+        self.assertEqual(missed.followup_state, "resolved")
+        self.assertEqual(missed.closed_by_call_id, through)
+        self.assertFalse(back.closed_call_ids)
+        # A later call settled last changes nothing.
+        self.receive(incoming_answered("E-IN-7", t0=T0 + 900))
+        self.assertEqual(missed.closed_by_call_id, through)
+
+    def test_an_operators_status_is_not_taken_over_by_an_earlier_call(self):
+        missed = self.receive(incoming_missed("E-M7"))
+        back = self.receive(outgoing("E-O7", t0=T0 + 600))
+        missed.with_user(self.operator1).action_set_resolved()
+        self.receive(incoming_answered("E-IN-8", t0=T0 + 300))
+        self.assertEqual(missed.followup_state, "resolved")
+        self.assertEqual(missed.closed_by_call_id, back, "the operator's choice stands")
+
+    def test_any_settlement_order_gives_the_same_closures(self):
+        """Two misses and three answered calls of one number, settled in every order
+        of a shuffle: each miss ends closed by the earliest answered call after it."""
+        calls = [
+            ("miss", "M", 0), ("in", "I", 200), ("miss", "N", 400),
+            ("out", "O", 300), ("out", "P", 600),
+        ]
+        expected = {"M": ("resolved", "I"), "N": ("called_back", "P")}
+        shuffler = random.Random(23)
+        for round_ in range(6):
+            order = calls[:]
+            shuffler.shuffle(order)
+            received = {}
+            for kind, name, offset in order:
+                entry = f"E-SH{round_}-{name}"
+                make = {"miss": incoming_missed, "in": incoming_answered, "out": outgoing}[kind]
+                received[name] = self.receive(make(entry, t0=T0 + 86400 * round_ + offset))
+            for name, (state, closer) in expected.items():
+                self.assertEqual(
+                    (received[name].followup_state, received[name].closed_by_call_id),
+                    (state, received[closer]), (order, name),
+                )
+
     def test_earlier_call_seen_in_part_does_not_close_a_later_missed_call(self):
         """Delivered out of order, an earlier answered call must not close a later missed one.
 
