@@ -576,3 +576,31 @@ class TestWallboardPushedByTheWebhook(TelephonyFixtures, HttpCase):
         self.post(*events[4])
         self.assertEqual((len(self.pushes()), self.pending()), (2, 0),
                          "pushed again once the interval passed, with what was pending")
+
+    def test_a_board_with_a_timer_set_is_left_to_it(self):
+        """While a timer of the worker is set for the company's board (the throttle held an
+        earlier push back), an event's request asks the database nothing for the board: its
+        change stays for the timer, which reads the changes once it fires."""
+        self.env["bus.bus"].sudo().search([]).unlink()
+        self.env["medpulse.wallboard"].with_user(self.clinic_manager).get_board()
+        events = incoming_answered("E-WB-TIMER", t0=_ts(fields.Datetime.now()))
+        queries = []
+        claim = wallboard_module.MedpulseWallboard._claim
+
+        def counted_claim(board, company):
+            queries.append(company.id)
+            return claim(board, company)
+
+        self.patch(wallboard_module.MedpulseWallboard, "_claim", counted_claim)
+        self.patch(webhook_module, "_push_timers",
+                   {(self.env.cr.dbname, self.company.id): "a timer of this worker"})
+        self.post(*events[2])
+        self.assertEqual((self.pushes(), self.pending(), queries), ([], 1, []),
+                         "left to the timer: no claim, the change pending")
+        # The timer fired (its key gone): the next push has both changes.
+        self.patch(webhook_module, "_push_timers", {})
+        self.post(*events[3])
+        [pushed] = self.pushes()
+        self.assertEqual((self.pending(), queries), (0, [self.company.id]))
+        self.assertEqual([row["patient"] for row in pushed["board"]["waiting"]],
+                         ["Ivanova Anna"])
