@@ -30,7 +30,8 @@ Transactions: this module owns them, models never commit. The path of one event:
    ids the fold's transaction recorded: no search when it queued none): no request to
    the PBX ever leaves while a webhook transaction or a call's lock is held;
 4. once the PBX has its answer, the open wallboards the event changed are pushed
-   (:func:`push_boards`, in a transaction of its own; ``medpulse.wallboard``).
+   by a thread of the worker (:func:`push_after_answer`, :func:`push_boards`, in a
+   transaction of its own; ``medpulse.wallboard``): the worker takes the next request.
 
 The cron that folds events a stopped worker left (``_cron_fold_received``) runs the
 same :func:`fold_in_turn`.
@@ -171,10 +172,13 @@ class MangoWebhook(http.Controller):
             )
         response = _reply(200, "OK")
         if boards:
-            push = functools.partial(push_boards, request.env.cr.dbname, boards)
+            # In the test mode, one connection serves every thread: a push after the answer
+            # would run beside the test's own queries, so it runs before.
+            push = functools.partial(
+                push_after_answer, request.env.cr.dbname, boards,
+                inline=request.registry.in_test_mode(),
+            )
             if request.registry.in_test_mode():
-                # One connection for every thread there: after the answer, the push would
-                # run beside the test's own queries.
                 push()
             else:
                 response.call_on_close(push)
@@ -250,26 +254,36 @@ def fold_in_turn(record, event, known=None):
     return boards
 
 
+def push_after_answer(dbname, company_ids, inline=False):
+    """Once the webhook has answered (its response's close): have the open wallboards of
+    these companies pushed (:func:`push_boards`) by a thread of this worker, which is then
+    free for the next request at once (``inline``: here, in the test mode).
+
+    While a timer of this worker is set for a company's board (a push under way, or one
+    the throttle holds back), the request leaves that board to it and asks the database
+    nothing: the event's change was committed before the answer, and the timer, set
+    before this check, reads the changes after it fires (:func:`_push_later`). Under a
+    steady load, the throttle's claim, its failure and the wait are then a few queries
+    per interval instead of per event."""
+    with _push_timers_lock:
+        company_ids = [
+            company_id for company_id in company_ids
+            if (dbname, company_id) not in _push_timers
+        ]
+    if not company_ids:
+        return
+    if inline:
+        push_boards(dbname, company_ids)
+    else:
+        _push_later(dbname, company_ids, 0, 0.0)
+
+
 def push_boards(dbname, company_ids, attempt=1):
     """After the webhook's answer (its response's close): push the open wallboards of these
     companies that are due (``medpulse.wallboard._publish_due``), in a transaction of its
     own. A board the throttle holds back is pushed by a timer of this process once the
     interval has passed (:func:`_push_later`), or, after PUSH_LATER_ATTEMPTS, by the
-    publisher's cron (woken here). Never raises.
-
-    While a timer of this process is set for a company's board, the request leaves that
-    board to the timer and asks the database nothing: the event's change is committed
-    before the answer, and the timer, set before this check, reads the changes after it
-    fires (:func:`_push_later`). Under a steady load, the throttle's claim, its failure
-    and the wait are then a few queries per interval instead of per event."""
-    if attempt == 1:
-        with _push_timers_lock:
-            company_ids = [
-                company_id for company_id in company_ids
-                if (dbname, company_id) not in _push_timers
-            ]
-        if not company_ids:
-            return
+    publisher's cron (woken here). Never raises."""
     left = []
     delay = 0.0
     try:
@@ -305,9 +319,12 @@ _push_timers_lock = threading.Lock()
 
 def _push_later(dbname, company_ids, attempt, delay):
     """Once the throttle lets them go (in ``delay`` seconds), push these boards
-    (:func:`push_boards`): one timer per database and company in this process at a time;
-    whichever worker's timer comes first pushes, the others find nothing left."""
-    delay = min(max(delay, 0.0), medpulse_wallboard.PUBLISH_RUN_SECONDS) + PUSH_LATER_MARGIN
+    (:func:`push_boards`, its ``attempt + 1``-th try): one timer per database and company
+    in this process at a time; whichever worker's timer comes first pushes, the others find
+    nothing left. ``attempt`` 0: the first push after an answer, at once."""
+    delay = min(max(delay, 0.0), medpulse_wallboard.PUBLISH_RUN_SECONDS)
+    if attempt:
+        delay += PUSH_LATER_MARGIN
     for company_id in company_ids:
         key = (dbname, company_id)
         with _push_timers_lock:

@@ -1084,8 +1084,8 @@ class MedpulseCall(models.Model):
                     ("closed_by_call_id", "!=", False),
                 ])
                 earlier.filtered(
-                    lambda missed: missed.followup_state == "needs_callback"
-                    or missed._closed_automatically_after(call)
+                    lambda missed, closer=call: missed.followup_state == "needs_callback"
+                    or missed._closed_automatically_after(closer)
                 )._close_by(call)
 
     def _followup_settled(self):

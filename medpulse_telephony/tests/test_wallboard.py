@@ -521,15 +521,15 @@ class TestWallboardPushedByTheWebhook(TelephonyFixtures, HttpCase):
         super().setUp()
         # Whether the request ran its push (the test reads the database once it is over).
         self.pushed_after = threading.Event()
-        push = webhook_module.push_boards
+        push = webhook_module.push_after_answer
 
-        def push_and_tell(*args):
+        def push_and_tell(*args, **kwargs):
             try:
-                push(*args)
+                push(*args, **kwargs)
             finally:
                 self.pushed_after.set()
 
-        self.patch(webhook_module, "push_boards", push_and_tell)
+        self.patch(webhook_module, "push_after_answer", push_and_tell)
 
     def post(self, path, payload, board_open=True):
         self.pushed_after.clear()
