@@ -245,6 +245,18 @@ class MedpulseWallboard(models.AbstractModel):
                 [leg.extension or leg.to.extension for leg in legs],
                 [leg.to.number for leg in legs],
             )
+            live_parties_of = {
+                call: call._card_live_parties(state)
+                for call, state in states.items()
+                if not state.is_final and (call.direction or state.direction) == "incoming"
+            }
+            # Their names in one read (each party is a record of its own: read one by one,
+            # a query per operator and push).
+            users = live.operator_user_id.browse(
+                {user.id for parties_ in live_parties_of.values() for user in parties_}
+                | set(live.operator_user_id.ids)
+            )
+            users.mapped("name")
             for call, state in states.items():
                 legs = [leg for leg in state.legs if leg.state in LIVE_STATES]
                 if state.is_final or not legs:
@@ -266,7 +278,7 @@ class MedpulseWallboard(models.AbstractModel):
                     )
                     in_progress.append(row)
                     continue
-                live_parties = call._card_live_parties(state)
+                live_parties = live_parties_of[call]
                 talking = [
                     (user, leg) for user, (status, leg) in live_parties.items()
                     if status == "talking"

@@ -4,8 +4,9 @@ clinic's time zone, what it shows to whom, and its live channel."""
 import json
 import threading
 from datetime import datetime, timedelta
+from unittest.mock import patch
 
-from odoo import Command, fields
+from odoo import Command, fields, sql_db
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
@@ -27,6 +28,7 @@ from ..models.medpulse_wallboard import (
 from .common import (
     API_KEY,
     API_SALT,
+    OPERATOR_MOBILE,
     TelephonyFixtures,
     dumps,
     incoming_answered,
@@ -220,6 +222,35 @@ class TestWallboard(TelephonyFixtures, TransactionCase):
     def _ringing(self, entry_id="E-WB-LIVE"):
         t0 = NOW - timedelta(seconds=20)
         return self.receive(incoming_answered(entry_id, t0=_ts(t0))[:4])
+
+    def _partner_reads(self):
+        """(statements reading partners while the board is computed, the board)."""
+        self.env.invalidate_all()
+        reads = []
+        execute = sql_db.Cursor.execute
+
+        def counted(cr, query, params=None, log_exceptions=True):
+            reads.append('FROM "res_partner"' in str(query))
+            return execute(cr, query, params, log_exceptions)
+
+        with patch.object(sql_db.Cursor, "execute", counted):
+            board = self.board()
+        return sum(reads), board
+
+    def test_the_operators_names_are_read_at_once(self):
+        """The operators ringing or talking are read together (one by one, a query per
+        operator and push: most of a push's statements with 30 live calls)."""
+        t0 = NOW - timedelta(seconds=10)
+        self._ringing()  # rings 101 and 102
+        self.receive(incoming_answered(
+            "E-WB-LIVE-MOBILE", t0=_ts(t0), to_operator={"number": OPERATOR_MOBILE},
+        )[:4])
+        self.receive(outgoing("E-WB-LIVE-OUT", t0=_ts(t0), extension="102")[:2])
+        reads, board = self._partner_reads()
+        self.assertEqual((len(board["waiting"]), len(board["in_progress"])), (2, 1))
+        ringing = {name for row in board["waiting"] for name in row.get("ringing", [])}
+        self.assertTrue({self.operator1.name, self.operator3.name} <= ringing, ringing)
+        self.assertLessEqual(reads, 2, "the live calls' operators, then the others")
 
     def test_names_for_clinic_roles_only_and_masked_numbers_in_tv_mode(self):
         self._ringing()
