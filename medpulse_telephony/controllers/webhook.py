@@ -337,7 +337,11 @@ def _push_later(dbname, company_ids, attempt, delay):
                 push_boards(key[0], [key[1]], attempt + 1)
 
             timer = threading.Timer(delay, fire)
-            timer.daemon = True
+            # The push right after an answer is waited for if the worker exits (recycled
+            # after its requests or stopped): it takes a few hundredths of a second, and
+            # the change it carries would otherwise wait for the next event. A push the
+            # throttle holds back may wait seconds: the exit does not wait for it.
+            timer.daemon = bool(attempt)
             _push_timers[key] = timer
         timer.start()
 

@@ -635,3 +635,26 @@ class TestWallboardPushedByTheWebhook(TelephonyFixtures, HttpCase):
         self.assertEqual((self.pending(), queries), (0, [self.company.id]))
         self.assertEqual([row["patient"] for row in pushed["board"]["waiting"]],
                          ["Ivanova Anna"])
+
+    def test_one_timer_per_board_and_worker_and_the_first_push_outlives_an_exit(self):
+        """The push right after an answer is a thread the worker's exit waits for; one
+        the throttle holds back is not; a second request while one is set adds none."""
+        started = []
+
+        class Timer:
+            def __init__(self, delay, function):
+                self.delay, self.daemon = delay, None
+
+            def start(self):
+                started.append((self.delay, self.daemon))
+
+        self.patch(webhook_module.threading, "Timer", Timer)
+        self.patch(webhook_module, "_push_timers", {})
+        dbname = self.env.cr.dbname
+        webhook_module.push_after_answer(dbname, [self.company.id])
+        webhook_module.push_after_answer(dbname, [self.company.id])
+        webhook_module._push_later(dbname, [self.company.id], 1, 0.5)
+        self.assertEqual(started, [(0.0, False)], "one timer for the board, at once")
+        self.patch(webhook_module, "_push_timers", {})
+        webhook_module._push_later(dbname, [self.company.id], 1, 0.5)
+        self.assertEqual(started[1], (0.5 + webhook_module.PUSH_LATER_MARGIN, True))
