@@ -174,11 +174,11 @@ class MangoWebhook(http.Controller):
         if boards:
             # In the test mode, one connection serves every thread: a push after the answer
             # would run beside the test's own queries, so it runs before.
+            inline = request.registry.in_test_mode()
             push = functools.partial(
-                push_after_answer, request.env.cr.dbname, boards,
-                inline=request.registry.in_test_mode(),
+                push_after_answer, request.env.cr.dbname, boards, inline=inline
             )
-            if request.registry.in_test_mode():
+            if inline:
                 push()
             else:
                 response.call_on_close(push)

@@ -252,11 +252,10 @@ class MedpulseWallboard(models.AbstractModel):
             }
             # Their names in one read (each party is a record of its own: read one by one,
             # a query per operator and push).
-            users = live.operator_user_id.browse(
+            self.env["res.users"].browse(
                 {user.id for parties_ in live_parties_of.values() for user in parties_}
                 | set(live.operator_user_id.ids)
-            )
-            users.mapped("name")
+            ).mapped("name")
             for call, state in states.items():
                 legs = [leg for leg in state.legs if leg.state in LIVE_STATES]
                 if state.is_final or not legs:
