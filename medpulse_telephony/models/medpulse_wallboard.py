@@ -70,10 +70,10 @@ class MedpulseWallboard(models.AbstractModel):
       open (``medpulse.wallboard.watch``);
     - the webhook's request, once it has answered the PBX (``controllers/webhook.py``),
       pushes the boards its event changed (:meth:`_publish_due`): each company's board is
-      computed once and sent on the bus in its three variants (WALLBOARD_VARIANTS), each
-      on a channel of its own, unless it was pushed less than PUBLISH_INTERVAL ago (longer
-      if computing it takes long: PUBLISH_LOAD_FACTOR), by this or another worker or
-      instance (:meth:`_claim`);
+      computed once and sent on the bus in the variants (WALLBOARD_VARIANTS) open
+      somewhere (``medpulse.wallboard.watch``), each on a channel of its own, unless it
+      was pushed less than PUBLISH_INTERVAL ago (longer if computing it takes long:
+      PUBLISH_LOAD_FACTOR), by this or another worker or instance (:meth:`_claim`);
     - what such a throttled change leaves behind, a timer of that worker pushes once the
       interval has passed (``controllers/webhook.py``); the cron (:meth:`_cron_publish`,
       triggered by :meth:`_changed`) pushes the changes made outside the webhook (the away
@@ -111,7 +111,7 @@ class MedpulseWallboard(models.AbstractModel):
                 _("Only telephony managers and clinic managers can open the wallboard.")
             )
         board = self._wallboard_data(self.env.company, tv_mode=bool(tv_mode))
-        self._watch(self.env.company)
+        self._watch(self.env.company, _variant_shown(board))
         return board
 
     @api.model
@@ -537,13 +537,19 @@ class MedpulseWallboard(models.AbstractModel):
         last = self.env["medpulse.call.event"].sudo().search_fetch(
             [("company_id", "=", company.id)], ["received_at"], order="received_at desc", limit=1
         )
-        health = self.env["medpulse.telephony.health"].sudo().new({"company_id": company.id})
-        threshold = health._silence_threshold(now)
-        silent = bool(
-            company.sudo().medpulse_pbx_api_key
-            and threshold
-            and (not last or last.received_at < threshold)
-        )
+        if last and last.received_at >= now - timedelta(minutes=minutes):
+            # Working time never runs faster than the clock: the threshold is at least
+            # ``minutes`` ago, so an event since then is after it, whatever the calendar
+            # says (most pushes follow an event: no calendar read then).
+            silent = False
+        else:
+            health = self.env["medpulse.telephony.health"].sudo().new({"company_id": company.id})
+            threshold = health._silence_threshold(now)
+            silent = bool(
+                company.sudo().medpulse_pbx_api_key
+                and threshold
+                and (not last or last.received_at < threshold)
+            )
         # Working time never runs faster than the clock: silence cannot start before the
         # last event plus the threshold; outside working hours, ask again now and then.
         check_at = now + timedelta(minutes=SILENCE_RECHECK_MINUTES)
@@ -603,24 +609,53 @@ class MedpulseWallboard(models.AbstractModel):
             cron.sudo()._trigger()
 
     @api.model
-    def _watch(self, company):
-        """A board of ``company`` is open: keep its pushes on for WATCH_MINUTES (written at
-        most once a minute per company). If a push or another board wrote the row since
-        this transaction began, it is left as it is: the next read, within
-        SILENCE_RECHECK_MINUTES, writes it (the watch lasts more than twice that)."""
+    def _watch(self, company, variant):
+        """A board of ``company`` showing ``variant`` is open: keep the pushes of that variant
+        on for WATCH_MINUTES (written at most once a minute per company and variant). If a
+        push or another board wrote the row since this transaction began, it is left as it
+        is: the next read, within SILENCE_RECHECK_MINUTES, writes it (the watch lasts more
+        than twice that)."""
+        column = SQL.identifier(f"{variant}_until")
         cr = self.env.cr
         try:
             with cr.savepoint(flush=False):
                 cr.execute(SQL(
                     """
-                    INSERT INTO medpulse_wallboard_watch (company_id, until) VALUES (%s, %s)
-                    ON CONFLICT (company_id) DO UPDATE SET until = EXCLUDED.until
+                    INSERT INTO medpulse_wallboard_watch (company_id, until, %(column)s)
+                    VALUES (%(company)s, %(until)s, %(until)s)
+                    ON CONFLICT (company_id) DO UPDATE
+                       SET until = greatest(medpulse_wallboard_watch.until, EXCLUDED.until),
+                           %(column)s = EXCLUDED.until
                      WHERE medpulse_wallboard_watch.until < EXCLUDED.until - interval '1 minute'
+                        OR medpulse_wallboard_watch.%(column)s IS NULL
+                        OR medpulse_wallboard_watch.%(column)s
+                           < EXCLUDED.until - interval '1 minute'
                     """,
-                    company.id, fields.Datetime.now() + timedelta(minutes=WATCH_MINUTES),
+                    column=column, company=company.id,
+                    until=fields.Datetime.now() + timedelta(minutes=WATCH_MINUTES),
                 ), log_exceptions=False)
         except psycopg2.errors.SerializationFailure:
             return
+
+    @api.model
+    def _watched_variants(self, company):
+        """The variants of ``company``'s board open somewhere (in WALLBOARD_VARIANTS' order):
+        those a push sends. A row that names none (written before the variants were kept)
+        has all three."""
+        self.env["medpulse.wallboard.watch"].flush_model()
+        self.env.cr.execute(SQL(
+            "SELECT named_until, unnamed_until, tv_until FROM medpulse_wallboard_watch"
+            " WHERE company_id = %s",
+            company.id,
+        ))
+        row = self.env.cr.fetchone()
+        if not row or not any(row):
+            return WALLBOARD_VARIANTS
+        now = fields.Datetime.now()
+        return tuple(
+            variant for variant, until in zip(WALLBOARD_VARIANTS, row, strict=True)
+            if until and until > now
+        )
 
     @api.model
     def _cron_publish(self):
@@ -658,7 +693,7 @@ class MedpulseWallboard(models.AbstractModel):
             cr.execute(SQL("DELETE FROM medpulse_wallboard_change WHERE company_id = %s",
                            company.id))
             begun = monotonic_clock.monotonic()
-            self._publish(company, now=now)
+            self._publish(company, now=now, variants=self._watched_variants(company))
             cr.execute(SQL(
                 "UPDATE medpulse_wallboard_watch SET publish_ms = %s WHERE company_id = %s",
                 round((monotonic_clock.monotonic() - begun) * 1000), company.id,
@@ -710,19 +745,30 @@ class MedpulseWallboard(models.AbstractModel):
         return float(due) if due is not None else 0.0
 
     @api.model
-    def _publish(self, company, now=None):
-        """Send ``company``'s board, computed once, in each variant on its own channel."""
+    def _publish(self, company, now=None, variants=WALLBOARD_VARIANTS):
+        """Send ``company``'s board, computed once, in each of ``variants`` (those open,
+        :meth:`_watched_variants`) on its own channel."""
+        if not variants:
+            return
         board = self.sudo().with_company(company)._wallboard_data(
             company, now=now, show_names=True
         )
         Bus = self.env["bus.bus"].sudo()
-        for variant in WALLBOARD_VARIANTS:
+        for variant in variants:
             Bus._sendone(
                 (company, f"{WALLBOARD_SUBCHANNEL}/{variant}"),
                 WALLBOARD_NOTIFICATION,
                 {"company_id": company.id, "variant": variant,
                  "board": _board_variant(board, variant)},
             )
+
+
+def _variant_shown(board):
+    """The variant a board read by :meth:`MedpulseWallboard.get_board` shows, hence asks for
+    (``static/src/wallboard/wallboard.js``, ``variant``)."""
+    if board["tv_mode"]:
+        return "tv"
+    return "named" if board["show_names"] else "unnamed"
 
 
 def _wait_sql():

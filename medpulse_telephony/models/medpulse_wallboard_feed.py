@@ -10,7 +10,9 @@ waiting for it).
 ``medpulse.wallboard.watch`` says until when a company's board is open somewhere: each
 read of the board (``get_board``: on opening it, after a reconnect, at least every
 ``SILENCE_RECHECK_MINUTES``) pushes that moment on. With no board open, the fold writes
-nothing for the boards and nothing is pushed. Its ``published_at`` is the publishers'
+nothing for the boards and nothing is pushed. It also says until when a board of each
+variant (``WALLBOARD_VARIANTS``: with names, without, TV) is open: a push sends only those,
+typically one variant instead of three. Its ``published_at`` is the publishers'
 throttle: whoever pushes a board (the webhook's request after its answer, or the cron)
 first claims the row (``medpulse.wallboard._claim``).
 """
@@ -33,6 +35,9 @@ class MedpulseWallboardWatch(models.Model):
 
     company_id = fields.Many2one("res.company", required=True, ondelete="cascade")
     until = fields.Datetime(required=True)
+    named_until = fields.Datetime(help="Until when a board showing patient names is open.")
+    unnamed_until = fields.Datetime(help="Until when a board without patient names is open.")
+    tv_until = fields.Datetime(help="Until when a board in TV mode is open.")
     published_at = fields.Datetime(help="When its board was last pushed: the throttle.")
     publish_ms = fields.Integer(help="How long computing its board took the last time.")
 

@@ -342,7 +342,10 @@ class TestWallboard(TelephonyFixtures, TransactionCase):
         # A long interval: the second push is throttled however slow the machine.
         self.patch(wallboard_module, "PUBLISH_INTERVAL", 60)
         self.env["bus.bus"].sudo().search([]).unlink()
+        # A board of each variant open: with names, without, on a TV.
+        self.Board.with_user(self.clinic_manager).get_board()
         self.Board.with_user(self.telephony_manager).get_board()
+        self.Board.with_user(self.telephony_manager).get_board(tv_mode=True)
         self.assertEqual(self._changes(), [], "opening a board changes nothing")
         call = self._ringing()
         self.operator3.with_user(self.operator3).write({"medpulse_pbx_away": True})
@@ -401,6 +404,67 @@ class TestWallboard(TelephonyFixtures, TransactionCase):
         self.assertEqual(len(self._pushed()["named"]), 2, "pushed once the interval passed")
         self.assertEqual(self._changes(), [])
 
+    def test_only_the_variants_open_are_pushed(self):
+        self.patch(wallboard_module, "PUBLISH_INTERVAL", 60)
+        self.env["medpulse.wallboard.watch"].sudo().search([]).unlink()
+        self.env["bus.bus"].sudo().search([]).unlink()
+        Watch = self.env["medpulse.wallboard.watch"].sudo()
+
+        def pushed():
+            return {variant: len(messages) for variant, messages in self._pushed().items()}
+
+        def push_again():
+            self.env.cr.execute(
+                "UPDATE medpulse_wallboard_watch"
+                " SET published_at = published_at - interval '1 hour'"
+            )
+            self._as_if_committed()
+            self.operator2.with_user(self.operator2).write(
+                {"medpulse_pbx_away": not self.operator2.medpulse_pbx_away}
+            )
+            self.assertTrue(self.Board._publish_due(now=NOW))
+
+        self.Board.with_user(self.telephony_manager).get_board()
+        self._ringing()
+        self.assertTrue(self.Board._publish_due(now=NOW))
+        self.assertEqual(pushed(), {"named": 0, "unnamed": 1, "tv": 0},
+                         "a board without names open: that variant alone")
+
+        self.Board.with_user(self.clinic_manager).get_board(tv_mode=True)
+        push_again()
+        self.assertEqual(pushed(), {"named": 0, "unnamed": 2, "tv": 1}, "and a TV since")
+
+        Watch.search([]).write({"unnamed_until": fields.Datetime.now() - timedelta(minutes=1)})
+        push_again()
+        self.assertEqual(pushed(), {"named": 0, "unnamed": 2, "tv": 2},
+                         "the board without names closed: no longer pushed")
+
+        self.Board.with_user(self.clinic_manager).get_board()
+        push_again()
+        self.assertEqual(pushed(), {"named": 1, "unnamed": 2, "tv": 3})
+
+        # A watch written before the variants were kept names none: all three are pushed.
+        Watch.search([]).write({"named_until": False, "unnamed_until": False, "tv_until": False})
+        push_again()
+        self.assertEqual(pushed(), {"named": 2, "unnamed": 3, "tv": 4})
+
+    def test_a_board_reopened_keeps_its_variant_watched_once_a_minute(self):
+        self.env["medpulse.wallboard.watch"].sudo().search([]).unlink()
+        self.Board.with_user(self.telephony_manager).get_board()
+        [watch] = self.env["medpulse.wallboard.watch"].sudo().search_read(
+            [], ["until", "named_until", "unnamed_until", "tv_until"]
+        )
+        self.assertEqual((watch["named_until"], watch["tv_until"]), (False, False))
+        self.assertEqual(watch["unnamed_until"], watch["until"])
+        self.Board.with_user(self.telephony_manager).get_board(tv_mode=True)
+        self.env["medpulse.wallboard.watch"].invalidate_model()
+        [again] = self.env["medpulse.wallboard.watch"].sudo().search_read(
+            [], ["until", "named_until", "unnamed_until", "tv_until"]
+        )
+        self.assertTrue(again["tv_until"], "a new variant is written at once")
+        self.assertEqual(again["unnamed_until"], watch["unnamed_until"], "the other kept")
+        self.assertGreaterEqual(again["until"], watch["until"])
+
     def test_the_card_saved_ends_after_call_work_on_the_boards(self):
         call = self.receive(incoming_answered("E-WB-SAVED", t0=_ts(NOW - timedelta(minutes=3))))
         self.Board.with_user(self.clinic_manager).get_board()
@@ -425,6 +489,36 @@ class TestWallboard(TelephonyFixtures, TransactionCase):
         # Sunday: no working time, no banner.
         sunday = NOW + timedelta(days=6)
         self.assertFalse(self.board(now=sunday)["silence"]["silent"])
+
+    def test_a_recent_event_needs_no_calendar_and_says_the_same(self):
+        call = self.receive(incoming_missed("E-WB-RECENT"))
+        events = self.env["medpulse.call.event"].sudo().search([("call_id", "=", call.id)])
+        Health = type(self.env["medpulse.telephony.health"])
+        threshold_of = Health._silence_threshold
+        asked = []
+
+        def counted(health, now):
+            asked.append(now)
+            return threshold_of(health, now)
+
+        self.patch(Health, "_silence_threshold", counted)
+        health = self.env["medpulse.telephony.health"].sudo().new({"company_id": self.company.id})
+        # Monday 12:00 and 08:30 in Ufa (the working day began 30 minutes ago).
+        for now in (NOW, NOW - timedelta(hours=3, minutes=30)):
+            threshold = threshold_of(health, now)
+            for minutes_ago in (0, 10, 59, 60, 61, 90, 200, 24 * 60):
+                received = now - timedelta(minutes=minutes_ago)
+                events.write({"received_at": received})
+                asked.clear()
+                silent = self.board(now=now)["silence"]["silent"]
+                self.assertEqual(
+                    silent, bool(threshold and received < threshold),
+                    f"{minutes_ago} min before {now}: as the calendar says",
+                )
+                self.assertEqual(
+                    bool(asked), minutes_ago > 60,
+                    "the calendar read only for an event older than the threshold's minutes",
+                )
 
 
 #: The README's wallboard access table: who opens it (menu and server), who sees names on it.

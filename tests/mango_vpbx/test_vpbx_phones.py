@@ -59,3 +59,17 @@ def test_sip_uris():
 ])
 def test_format_number(raw, shown):
     assert format_number(raw) == shown
+
+
+def test_format_number_remembers_text_per_region():
+    from mango_vpbx import phones  # noqa: PLC0415 - its private cache
+
+    phones._format_text.cache_clear()
+    assert format_number("89161234567") == "+7 916 123-45-67"
+    assert format_number("89161234567") == "+7 916 123-45-67"
+    assert phones._format_text.cache_info().hits == 1, "the second one remembered"
+    # The region is part of what is remembered: the same text read elsewhere differs.
+    assert format_number("0612345678", "NL") == "+31 6 12345678"
+    assert format_number("0612345678", "RU") != "+31 6 12345678"
+    assert format_number(79161234567) == "+7 916 123-45-67", "not text: not remembered"
+    assert phones._format_text.cache_info().currsize == 3
