@@ -191,7 +191,14 @@ class MedpulseCallCallback(models.Model):
                 ("state", "in", OPEN_STATES),
                 "|",
                 ("call_ids", "in", call.ids),
+                "|",
                 ("attempt_call_ids", "in", call.ids),
+                # Reached by a later call: an answered one reached it first
+                # (_reached_earlier).
+                "&", "&",
+                ("state", "=", "done"),
+                ("first_missed_at", "<=", call.created_at),
+                ("reached_at", ">=", call.created_at),
             ],
             order="id desc",
         )
@@ -200,6 +207,8 @@ class MedpulseCallCallback(models.Model):
         ):
             return found
         callback = found.filtered(lambda cb: cb.state in OPEN_STATES)[:1]
+        if not callback and call.result == "answered":
+            return Callback._reached_earlier(call, found)
         if call.call_type == "missed_incoming":
             if call.followup_state != "needs_callback" or not self._worth_a_callback(call):
                 return callback
@@ -270,18 +279,45 @@ class MedpulseCallCallback(models.Model):
             }
         )
 
+    @api.model
+    def _reached_earlier(self, call, found):
+        """An answered ``call`` settled after a later call of the number reached its
+        call-back (calls settle in any order): the caller was reached in ``call``, as the
+        missed calls' closure is taken over (``medpulse.call._closed_automatically_after``).
+        The call-back's reach moves to ``call``; its misses after ``call`` leave it for a
+        new call-back (:meth:`_reached_by`), which the later call reaches in turn. The
+        call-back, or nothing if none was reached later than ``call``. ``found``: the
+        number's call-backs :meth:`_on_call_settled` read, those done among them."""
+        done = found.filtered(
+            lambda callback: callback.state == "done"
+            and callback.reached_call_id.created_at
+            and callback.first_missed_at <= call.created_at
+            and (callback.reached_call_id.created_at, callback.reached_call_id.id)
+            > (call.created_at, call.id)
+        ).sorted(lambda callback: (callback.first_missed_at, callback.id), reverse=True)[:1]
+        if not done:
+            return self.browse()
+        former = done.reached_call_id
+        if call.direction == "outgoing":
+            done._record_attempt(call)
+        reopened = done._reached_by(call)
+        if reopened and former.created_at >= reopened.first_missed_at:
+            reopened._reached_by(former)
+        return done
+
     def _reached_by(self, call):
         """Reached in ``call``. Misses later than ``call`` (learnt late: a delayed
         delivery, or the reconciliation recovering ``call`` from the statistics) were not
         reached by it: they leave this call-back, with the attempts made since the first
         of them, for a new call-back of the number, opened as that miss would have opened
         it. So a closed call-back never hides a caller who called again and still waits.
+        The new call-back, if any.
         """
         self.ensure_one()
         later = self.call_ids.filtered(lambda miss: miss.created_at > call.created_at)
         if not later:
             self._mark_reached(call=call)
-            return
+            return self.browse()
         later = later.sorted(lambda miss: (miss.created_at, miss.id))
         after_reach = self.attempt_call_ids.filtered(
             lambda attempt: attempt.created_at > call.created_at
@@ -303,6 +339,7 @@ class MedpulseCallCallback(models.Model):
             reopened._attach_miss(miss)
         for attempt in moved.sorted(lambda attempt: (attempt.created_at, attempt.id)):
             reopened._record_attempt(attempt)
+        return reopened
 
     def _mark_reached(self, call=None, appointment=None):
         """Close the call-backs and mark their activities done."""

@@ -423,6 +423,47 @@ class TestCallback(TelephonyFixtures, TransactionCase):
         self.assertEqual(later.activity_ids.user_id, self.operator1)
         self.assertEqual(later.due_at, self.Callback._due_from(self.company, later.first_missed_at))
 
+    def test_an_earlier_answered_call_settled_late_takes_the_reach_over(self):
+        """The call-back (09:15) settles before the caller's own answered call (09:05):
+        the call-back was reached at 09:05, as the missed call's closure says."""
+        missed = self.receive(incoming_missed("E-CB-LATE-M", T0))
+        back = self.receive(outgoing("E-CB-LATE-OUT", T0 + 900, answered=True))
+        callback = self.callbacks()
+        self.assertEqual((callback.state, callback.reached_call_id), ("done", back))
+        through = self.receive(incoming_answered("E-CB-LATE-IN", T0 + 300))
+        self.assertEqual(missed.closed_by_call_id, through)
+        self.assertEqual(self.callbacks(), callback, "no call-back opened")
+        self.assertEqual(
+            (callback.state, callback.reached_call_id, callback.reached_at),
+            ("done", through, through.created_at),
+        )
+        self.assertEqual(callback.attempt_call_ids, back, "the call-back stays an attempt")
+        # A later call settled last changes nothing; a redelivery neither.
+        self.receive(incoming_answered("E-CB-LATE-IN2", T0 + 1200))
+        self.receive(incoming_answered("E-CB-LATE-IN", T0 + 300))
+        self.assertEqual(callback.reached_call_id, through)
+        self.assertEqual(len(self.callbacks()), 1)
+
+    def test_a_reach_taken_over_leaves_the_later_misses_to_the_later_call(self):
+        """Misses at 09:00 and 09:20 share a call-back, reached by the call-back of 09:30;
+        the caller's answered call of 09:10 settles last: it reached the first miss, and
+        the second one was reached at 09:30 (a call-back of its own, done)."""
+        self.receive(incoming_missed("E-CB-TO-M1", T0))
+        self.receive(incoming_missed("E-CB-TO-M2", T0 + 1200))
+        back = self.receive(outgoing("E-CB-TO-OUT", T0 + 1800, answered=True))
+        [first] = self.callbacks()
+        self.assertEqual((first.miss_count, first.reached_call_id), (2, back))
+        through = self.receive(incoming_answered("E-CB-TO-IN", T0 + 600))
+        callbacks = self.callbacks().sorted("first_missed_at")
+        self.assertEqual(len(callbacks), 2)
+        self.assertEqual(callbacks[0], first)
+        self.assertEqual(
+            [(cb.call_ids.mapped("entry_id"), cb.state, cb.reached_call_id) for cb in callbacks],
+            [(["E-CB-TO-M1"], "done", through), (["E-CB-TO-M2"], "done", back)],
+        )
+        self.assertEqual(callbacks[1].attempt_call_ids, back)
+        self.assertFalse(callbacks.activity_ids, "no call-back left to do")
+
     # ------------------------------------------------------ "No action needed"
 
     def test_no_action_needed_cancels_the_callback_and_its_activity(self):
