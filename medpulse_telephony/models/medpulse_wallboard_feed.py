@@ -35,11 +35,15 @@ class MedpulseWallboardWatch(models.Model):
 
     company_id = fields.Many2one("res.company", required=True, ondelete="cascade")
     until = fields.Datetime(required=True)
-    named_until = fields.Datetime(help="Until when a board showing patient names is open.")
-    unnamed_until = fields.Datetime(help="Until when a board without patient names is open.")
-    tv_until = fields.Datetime(help="Until when a board in TV mode is open.")
-    published_at = fields.Datetime(help="When its board was last pushed: the throttle.")
-    publish_ms = fields.Integer(help="How long computing its board took the last time.")
+    named_until = fields.Datetime(string="Board with names open until")
+    unnamed_until = fields.Datetime(string="Board without names open until")
+    tv_until = fields.Datetime(string="Board in TV mode open until")
+    published_at = fields.Datetime(
+        string="Last pushed at", help="When its board was last pushed: the throttle."
+    )
+    publish_ms = fields.Integer(
+        string="Push time (ms)", help="How long computing its board took the last time."
+    )
 
     _sql_constraints = [
         ("company_uniq", "UNIQUE(company_id)", "One row per company."),
