@@ -350,3 +350,93 @@ class TestCallJournal(TelephonyFixtures, TransactionCase):
         self.assertEqual(appointment.origin, "phone")
         self.assertEqual(call.appointment_ids, appointment)
         self.assertEqual(self.patient.call_count, 1)
+
+
+@tagged("post_install", "-at_install")
+class TestJournalGroupBy(TelephonyFixtures, TransactionCase):
+    """The journal grouped by a many2one (``medpulse.call._read_group``): the calls grouped
+    by the id, the groups ordered afterwards; the same groups, values and order as Odoo's
+    own SQL (the context key ``medpulse_group_order_in_sql``), as the web client asks."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_telephony()
+        Call = cls.env["medpulse.call"].sudo()
+        Event = cls.env["medpulse.call.event"].sudo()
+        calls = []
+        for index, make in enumerate(
+            (incoming_answered, incoming_missed, outgoing, incoming_answered, outgoing)
+        ):
+            entry = f"E-GRP-{index}"
+            for path, payload in make(entry, t0=T0 + 600 * index):
+                Event._receive(cls.company, path, dumps(payload))
+            calls.append(Call.search([("entry_id", "=", entry)]))
+        # An archived operator, a second operator with a name sorted before the first, and
+        # a call of another line: groups whose order the names decide.
+        archived = new_test_user(cls.env, login="tel_grp_old", name="Aaron Archived",
+                                 groups="medpulse_clinic.group_clinic_receptionist")
+        archived.active = False
+        calls[3].write({"operator_user_id": archived.id})
+        calls[4].write({"operator_user_id": cls.operator2.id})
+        line = cls.env["medpulse.telephony.line"].sudo().create(
+            {"name": "Aa second line", "number": "74950000001"}
+        )
+        calls[2].write({"line_id": line.id})
+        cls.calls = Call.browse([call.id for call in calls])
+
+    def grouped(self, user, groupby, orderby=False, in_sql=False, domain=()):
+        Call = self.env["medpulse.call"].with_user(user).with_context(
+            medpulse_group_order_in_sql=in_sql
+        )
+        rows = Call.read_group(
+            [("id", "in", self.calls.ids), *domain],
+            ["wait_seconds:avg", "talk_seconds:sum"], [groupby], orderby=orderby, lazy=False,
+        )
+        return [{key: value for key, value in row.items() if key != "__domain"} for row in rows]
+
+    def test_the_same_groups_in_the_same_order_as_odoo(self):
+        cases = [
+            (groupby, orderby)
+            for groupby in ("operator_user_id", "line_id", "patient_id", "company_id")
+            for orderby in (False, f"{groupby} desc", f"{groupby} asc")
+        ]
+        for user in (self.operator1, self.manager):
+            for groupby, orderby in cases:
+                ours = self.grouped(user, groupby, orderby)
+                self.assertEqual(ours, self.grouped(user, groupby, orderby, in_sql=True),
+                                 (user.login, groupby, orderby))
+        ours = self.grouped(self.manager, "operator_user_id")
+        self.assertEqual(
+            [row["operator_user_id"][0] if row["operator_user_id"] else False for row in ours],
+            [self.calls[3].operator_user_id.id, self.operator1.id, self.operator2.id, False],
+            "Aaron (archived), Olga, Pavel by name, then the calls with nobody",
+        )
+        self.assertEqual([row["__count"] for row in ours], [1, 2, 1, 1])
+
+    def test_what_it_does_not_take_goes_to_odoo(self):
+        Call = self.env["medpulse.call"].with_user(self.manager)
+        executed = []
+        execute = type(self.env.cr).execute
+
+        def spy(cr, query, params=None, log_exceptions=True):
+            executed.append(str(getattr(query, "code", query)))
+            return execute(cr, query, params, log_exceptions)
+
+        with patch.object(type(self.env.cr), "execute", spy):
+            Call.read_group([("id", "in", self.calls.ids)], [], ["operator_user_id"],
+                            lazy=False)
+        grouping = [sql for sql in executed if "GROUP BY" in sql]
+        self.assertTrue(grouping)
+        self.assertNotIn("res_partner", grouping[0], "grouped by the id, no join")
+        # Two groupings, a limit, an order by an aggregate: Odoo's own query.
+        for kwargs in (
+            {"groupby": ["operator_user_id", "line_id"]},
+            {"groupby": ["operator_user_id"], "limit": 2},
+            {"groupby": ["operator_user_id"], "orderby": "__count desc"},
+        ):
+            mine = Call.read_group([("id", "in", self.calls.ids)], [], lazy=False, **kwargs)
+            odoo = Call.with_context(medpulse_group_order_in_sql=True).read_group(
+                [("id", "in", self.calls.ids)], [], lazy=False, **kwargs
+            )
+            self.assertEqual(mine, odoo, kwargs)
