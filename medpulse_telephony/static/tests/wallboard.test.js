@@ -87,6 +87,24 @@ test("the board shows what the server pushes for its company and variant, and re
     expect.verifySteps(["get_board"]);
 });
 
+test("the board reads itself again every 5 minutes while pushes keep coming", async () => {
+    // Each push says to check the silence an hour after its last event: without a read of
+    // its own, a board busy all day would never read again, and the server stops pushing
+    // to a board that did not read for 12 minutes.
+    const { pushed } = await openBoard([board(incoming(3))]);
+    for (let minute = 1; minute < 5; minute++) {
+        await advanceTime(60 * 1000);
+        pushed(1, "named", incoming(3 + minute));
+        await animationFrame();
+    }
+    expect.verifySteps([]);
+    await advanceTime(60 * 1000);
+    expect.verifySteps(["get_board"]);
+    await contains("[data-figure='incoming'] .o_medpulse_wallboard_figure", { text: "3" });
+    await advanceTime(5 * 60 * 1000);
+    expect.verifySteps(["get_board"]);
+});
+
 test("a banner while the PBX is silent, gone with the next push", async () => {
     const silent = { silence: { silent: true, minutes: 60, last_event_at: at(-7200), check_at: at(300) } };
     const { pushed } = await openBoard([board(silent)]);

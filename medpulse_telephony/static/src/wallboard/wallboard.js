@@ -9,6 +9,12 @@ import { useService } from "@web/core/utils/hooks";
 export const WALLBOARD_NOTIFICATION = "medpulse_telephony.wallboard";
 /** TV mode is a setting of the browser (the TV's), not of the user signed in. */
 export const TV_MODE_KEY = "medpulse_telephony.wallboard_tv";
+/**
+ * The board reads itself again at least this often, pushes or not: each read keeps the
+ * server's pushes of its variant on (`medpulse.wallboard.watch`, WATCH_MINUTES, more than
+ * twice this: SILENCE_RECHECK_MINUTES in models/medpulse_wallboard.py).
+ */
+export const REREAD_MS = 5 * 60 * 1000;
 
 /** "1:05" or "1:02:05": seconds as a counter. */
 export function formatDuration(seconds) {
@@ -22,8 +28,10 @@ export function formatDuration(seconds) {
 /**
  * The supervisors' live wallboard: calls waiting and in progress, the operators' states and
  * today's figures of the current company. Its state comes from the server: read when it
- * opens (`medpulse.wallboard.get_board`), after the websocket reconnects, at midnight and
- * when the server said to check again whether the PBX went silent; in between, pushed by
+ * opens (`medpulse.wallboard.get_board`), after the websocket reconnects, at midnight, when
+ * the server said to check again whether the PBX went silent, and every REREAD_MS whatever
+ * else happens (a push moves the silence check on, so with calls all day the board would
+ * otherwise never read again, and its pushes, kept on by its reads, would stop); in between, pushed by
  * the server on the bus whenever the company's board changes, in the one variant this board
  * shows (with names, without, or for a TV: `boardChannel`), which it asks the bus for.
  * Between updates, the counters (waiting, talk time, how long an operator is in a state)
@@ -62,6 +70,7 @@ export class Wallboard extends Component {
             this.bus.subscribe(WALLBOARD_NOTIFICATION, this.onNotification);
             this.bus.addEventListener("reconnect", this.onReconnect);
             this.ticker = browser.setInterval(() => (this.state.now = Date.now()), 1000);
+            this.reread = browser.setInterval(() => this.load(), REREAD_MS);
         });
         onWillUnmount(() => {
             this.bus.unsubscribe(WALLBOARD_NOTIFICATION, this.onNotification);
@@ -70,6 +79,7 @@ export class Wallboard extends Component {
                 this.bus.deleteChannel(this.channel);
             }
             browser.clearInterval(this.ticker);
+            browser.clearInterval(this.reread);
             browser.clearTimeout(this.recheck);
         });
     }
