@@ -55,9 +55,10 @@ SUPERVISOR_LOGIN = "bench_supervisor"
 WALLBOARD_TYPE = "medpulse_telephony.wallboard"
 PUSH_ID = re.compile(r'\{"id": (\d+), "message": \{"type": "medpulse_telephony\.wallboard"')
 BOARD_INDEXES = {
-    "medpulse_call_company_created_at_index":
-        "CREATE INDEX IF NOT EXISTS medpulse_call_company_created_at_index "
-        "ON medpulse_call (company_id, created_at)",
+    "medpulse_call_company_created_covering_index":
+        "CREATE INDEX IF NOT EXISTS medpulse_call_company_created_covering_index "
+        "ON medpulse_call (company_id, created_at) "
+        "INCLUDE (operator_user_id, wait_seconds, talk_seconds)",
     "medpulse_call_company_live_index":
         "CREATE INDEX IF NOT EXISTS medpulse_call_company_live_index "
         "ON medpulse_call (company_id, created_at) WHERE (is_final IS NULL OR is_final = FALSE)",

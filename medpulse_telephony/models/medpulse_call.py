@@ -272,10 +272,18 @@ class MedpulseCall(models.Model):
     def init(self):
         res = super().init()
         # Today's calls of one company (the wallboard's first paint): the index on
-        # created_at alone would also walk every other company's calls of the day.
+        # created_at alone would also walk every other company's calls of the day. It also
+        # holds what the journal's list grouped by operator sums (the operator, the wait,
+        # the talk), so that a period's groups are read from the index alone, not from the
+        # calls (30 days at 1M calls: 126 -> 21 ms); it replaces the index without them
+        # (one index as before for the webhook's writes to update).
         self.env.cr.execute(
-            "CREATE INDEX IF NOT EXISTS medpulse_call_company_created_at_index"
+            "DROP INDEX IF EXISTS medpulse_call_company_created_at_index"
+        )
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS medpulse_call_company_created_covering_index"
             " ON medpulse_call (company_id, created_at)"
+            " INCLUDE (operator_user_id, wait_seconds, talk_seconds)"
         )
         # The calls not over yet (the wallboard's live calls): a handful of rows, so the
         # board never walks the day's settled calls to find them. The predicate is the one

@@ -414,6 +414,26 @@ class TestJournalGroupBy(TelephonyFixtures, TransactionCase):
         )
         self.assertEqual([row["__count"] for row in ours], [1, 2, 1, 1])
 
+    def test_a_period_is_grouped_from_the_index_alone(self):
+        """The index on (company, start) holds what the grouped list sums: a period's
+        groups need no call read (``init``; the benchmark measures what it buys)."""
+        self.env.cr.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'medpulse_call'"
+            " AND indexname LIKE 'medpulse_call_company_created%%'"
+        )
+        [(name, definition)] = self.env.cr.fetchall()
+        self.assertEqual(name, "medpulse_call_company_created_covering_index")
+        self.assertIn("(company_id, created_at)", definition)
+        self.assertIn("INCLUDE (operator_user_id, wait_seconds, talk_seconds)", definition)
+        aggregates = {
+            name for name, field in self.env["medpulse.call"]._fields.items()
+            if field.store and field.aggregator and field.type in ("integer", "float")
+        }
+        view = self.env["medpulse.call"].get_view(view_type="list")["arch"]
+        listed = {name for name in aggregates if f'name="{name}"' in view}
+        self.assertEqual(listed, {"wait_seconds", "talk_seconds"},
+                         "what the list sums is what the index holds")
+
     def test_what_it_does_not_take_goes_to_odoo(self):
         Call = self.env["medpulse.call"].with_user(self.manager)
         executed = []
