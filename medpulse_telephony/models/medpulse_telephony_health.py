@@ -205,6 +205,18 @@ class MedpulseTelephonyHealth(models.TransientModel):
             needed -= span
         return None
 
+    def _silent(self, last_received_at, now):
+        """Whether the PBX is silent: no event (the last one received at
+        ``last_received_at``, None for none) since the threshold of working time
+        (:meth:`_silence_threshold`). An event newer than the threshold's minutes is after
+        the threshold whatever the calendar says (working time never runs faster than the
+        clock): the calendar is then not read (the wallboard asks after every event)."""
+        minutes = self.company_id.medpulse_health_silence_minutes
+        if last_received_at and last_received_at >= now - timedelta(minutes=minutes):
+            return False
+        threshold = self._silence_threshold(now)
+        return bool(threshold and (not last_received_at or last_received_at < threshold))
+
     def _silence_is_usual(self, start, end):
         """Whether no call from ``start`` to ``end`` (naive UTC) is nothing unusual: the
         same span of each of the last :data:`USUAL_DAYS` days had fewer calls, on average,
@@ -258,10 +270,10 @@ class MedpulseTelephonyHealth(models.TransientModel):
         minutes = company.medpulse_health_silence_minutes
         Event = self.env["medpulse.call.event"].sudo()
         red = {}
-        threshold = self._silence_threshold(now)
-        if threshold and not Event.search_count(
-            [("company_id", "=", company.id), ("received_at", ">=", threshold)], limit=1
-        ):
+        last = Event.search_fetch(
+            [("company_id", "=", company.id)], ["received_at"], order="received_at desc", limit=1
+        )
+        if self._silent(last.received_at, now):
             red["silent"] = _(
                 "No event from the PBX during the last %(minutes)s minutes of working time: check "
                 "that the PBX can reach the webhook (Settings ▸ Telephony ▸ Webhook URL).",

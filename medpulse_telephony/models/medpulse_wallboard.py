@@ -531,25 +531,16 @@ class MedpulseWallboard(models.AbstractModel):
     @api.model
     def _silence(self, company, now):
         """Whether the PBX has been silent for the health screen's "no event" threshold of
-        working time (``medpulse.telephony.health._silence_threshold``), and when the
+        working time (``medpulse.telephony.health._silent``), and when the
         board should ask again if no event comes."""
         minutes = company.medpulse_health_silence_minutes
         last = self.env["medpulse.call.event"].sudo().search_fetch(
             [("company_id", "=", company.id)], ["received_at"], order="received_at desc", limit=1
         )
-        if last and last.received_at >= now - timedelta(minutes=minutes):
-            # Working time never runs faster than the clock: the threshold is at least
-            # ``minutes`` ago, so an event since then is after it, whatever the calendar
-            # says (most pushes follow an event: no calendar read then).
-            silent = False
-        else:
-            health = self.env["medpulse.telephony.health"].sudo().new({"company_id": company.id})
-            threshold = health._silence_threshold(now)
-            silent = bool(
-                company.sudo().medpulse_pbx_api_key
-                and threshold
-                and (not last or last.received_at < threshold)
-            )
+        health = self.env["medpulse.telephony.health"].sudo().new({"company_id": company.id})
+        silent = bool(company.sudo().medpulse_pbx_api_key) and health._silent(
+            last.received_at, now
+        )
         # Working time never runs faster than the clock: silence cannot start before the
         # last event plus the threshold; outside working hours, ask again now and then.
         check_at = now + timedelta(minutes=SILENCE_RECHECK_MINUTES)
