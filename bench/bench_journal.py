@@ -88,8 +88,15 @@ def queries(env, rnd: random.Random) -> dict:
             "group_sql", [("created_at", ">=", month_start)]
         ),
         "group_by_operator_all_odoo_sql": lambda: ("group_sql", []),
+        # Everything grouped from the calls (the ids, ordered afterwards), not from the
+        # monthly tally: the baseline of medpulse.call._read_group_tallied, same run.
+        "group_by_operator_all_from_calls": lambda: ("group_calls", []),
         "default_list": lambda: ("search", []),
     }
+
+
+#: What the journal's list grouped asks per group (the columns it sums, ``TestJournalGroupBy``).
+GROUP_AGGREGATES = ["__count", "wait_seconds:avg", "talk_seconds:sum"]
 
 
 def measure(env, repeat: int, seed: int = 11) -> dict:
@@ -109,8 +116,12 @@ def measure(env, repeat: int, seed: int = 11) -> dict:
                                            count_limit=10001)
                 rows = out["length"]
             else:
-                grouping = Call.with_context(medpulse_group_order_in_sql=kind == "group_sql")
-                out = grouping.web_read_group(domain, ["__count"], ["operator_user_id"],
+                grouping = Call.with_context(
+                    medpulse_group_order_in_sql=kind == "group_sql",
+                    medpulse_journal_from_calls=kind == "group_calls",
+                )
+                # What the list grouped by operator asks: its count, average wait, total talk.
+                out = grouping.web_read_group(domain, GROUP_AGGREGATES, ["operator_user_id"],
                                               lazy=False)
                 rows = out["length"]
             if i >= 2:  # the first two warm the caches, like an operator's first click

@@ -15,6 +15,7 @@ from odoo.tools import SQL, format_datetime, plaintext2html
 import mango_vpbx
 from mango_vpbx.codes import DISCONNECT_CATEGORIES, disconnect_category
 
+from . import call_measures
 from .medpulse_call_command import MANAGER_GROUP, OPERATOR_GROUP, _answer
 from .medpulse_call_stats import _KEPT_FROM_EVENTS
 
@@ -293,6 +294,15 @@ class MedpulseCall(models.Model):
             " ON medpulse_call (company_id, created_at)"
             " WHERE (is_final IS NULL OR is_final = FALSE)"
         )
+        # The calls the reports' tallies do not count yet (in progress, waiting for their
+        # summary): the journal grouped over everything reads the tallies and these
+        # (_read_group_tallied). The predicate is the one that query writes.
+        self.env.cr.execute(SQL(
+            "CREATE INDEX IF NOT EXISTS medpulse_call_uncounted_index"
+            " ON medpulse_call (company_id)"
+            " INCLUDE (operator_user_id, line_id, wait_seconds, talk_seconds)"
+            f" WHERE ({_COUNTED_UNALIASED}) IS NOT TRUE"  # a constant (call_measures)
+        ))
         # The calls that ended in the last minutes (the wallboard's after-call work).
         self.env.cr.execute(
             "CREATE INDEX IF NOT EXISTS medpulse_call_company_ended_at_index"
@@ -403,7 +413,9 @@ class MedpulseCall(models.Model):
         ):
             return super()._read_group(domain, groupby, aggregates, having, offset, limit,
                                        order)
-        rows = super()._read_group(domain, groupby, aggregates, order=None)
+        rows = self._read_group_tallied(domain, spec, aggregates)
+        if rows is None:
+            rows = super()._read_group(domain, groupby, aggregates, order=None)
         ids = [row[0].id for row in rows if row[0]]
         # Only their order is read, whoever may read them: the groups are Odoo's own.
         ranked = self.env[field.comodel_name].sudo().with_context(active_test=False).search(
@@ -416,6 +428,83 @@ class MedpulseCall(models.Model):
             key=lambda row: rank.get(row[0].id, len(rank)) if row[0] else len(rank) + 1,
             reverse=direction == "DESC",
         )
+
+    @api.model
+    def _read_group_tallied(self, domain, spec, aggregates):
+        """The journal's groups over all its calls (no filter: the list as a manager sees
+        it grouped by operator, line or clinic), read from the monthly tally
+        (``medpulse.call.tally.month``: the counted calls, a few rows per month) plus the
+        calls not counted there yet (in progress or waiting for their summary: a partial
+        index holds them). Same rows as Odoo's ``_read_group`` (``TestJournalGroupBy``);
+        None (Odoo groups the calls) for anything else: a filter, another grouping or
+        aggregate, a record rule beyond the clinics', the context key
+        ``medpulse_journal_from_calls`` (the benchmark's baseline)."""
+        if (
+            spec not in TALLIED_GROUPINGS or not set(aggregates) <= TALLIED_AGGREGATES
+            or self.env.context.get("medpulse_journal_from_calls")
+        ):
+            return None
+        # Odoo's own checks: the model, the fields, the record rules of this user.
+        self.browse().check_access("read")
+        query = self._search(domain)
+        company_ids = self._tallied_company_ids(query)
+        if company_ids is False:
+            return None
+        for aggregate in aggregates:
+            self._read_group_select(aggregate, query)
+        self._read_group_groupby(spec, query)
+        in_tally = in_calls = SQL("TRUE")
+        if company_ids is not None:
+            in_tally = SQL("t.company_id = ANY(%s)", company_ids)
+            in_calls = SQL("c.company_id = ANY(%s)", company_ids)
+        self.env["medpulse.call.tally"]._flush_sources()
+        self.env["medpulse.call.tally.month"].flush_model()
+        rows = self.env.execute_query(SQL(
+            f"""
+            WITH parts AS (
+                SELECT t.{spec} AS key, SUM(t.call_count) AS n,
+                       SUM(t.wait_all_sum) AS wait_sum, SUM(t.wait_all_count) AS wait_n,
+                       SUM(t.talk_seconds_total) AS talk_sum, SUM(t.talk_all_count) AS talk_n
+                  FROM medpulse_call_tally_month t
+                 WHERE %s
+                 GROUP BY t.{spec}
+                 UNION ALL
+                SELECT c.{spec}, COUNT(*), SUM(c.wait_seconds), COUNT(c.wait_seconds),
+                       SUM(c.talk_seconds), COUNT(c.talk_seconds)
+                  FROM medpulse_call c
+                 WHERE ({call_measures.COUNTED}) IS NOT TRUE AND %s
+                 GROUP BY c.{spec}
+            )
+            SELECT key, SUM(n)::bigint, SUM(wait_sum)::numeric / NULLIF(SUM(wait_n), 0),
+                   CASE WHEN SUM(talk_n) > 0 THEN SUM(talk_sum)::bigint END
+              FROM parts GROUP BY key HAVING SUM(n) != 0
+            """,  # noqa: S608 - the grouping is one of TALLIED_GROUPINGS, the rest constants
+            in_tally, in_calls,
+        ))
+        keys = self._read_group_postprocess_groupby(spec, [row[0] for row in rows])
+        values = {
+            "__count": [row[1] for row in rows],
+            "wait_seconds:avg": [row[2] for row in rows],
+            "talk_seconds:sum": [row[3] for row in rows],
+        }
+        columns = [self._read_group_postprocess_aggregate(aggregate, values[aggregate])
+                   for aggregate in aggregates]
+        return list(zip(keys, *columns, strict=True))
+
+    @api.model
+    def _tallied_company_ids(self, query):
+        """The clinics whose calls ``query`` (of the journal) selects when it selects all
+        of them and nothing else: their ids (None for all, as superuser), or False when
+        it selects anything else (a filter, a record rule beyond the clinics')."""
+        plain = self.sudo()._search([])
+        if query.from_clause != plain.from_clause:
+            return False
+        if query.where_clause == plain.where_clause:
+            return None if self.env.su else False
+        companies = self.sudo()._search([("company_id", "in", self.env.companies.ids)])
+        if query.where_clause == companies.where_clause:
+            return self.env.companies.ids
+        return False
 
     @api.model
     def _resolve_patient_terms(self, domain):
@@ -2484,6 +2573,14 @@ def _patient_card(patient):
         # Issue 22: "on the waiting list for ... since ...".
         "waitlist": patient.env["medpulse.waitlist"]._card_entries(patient),
     }
+
+
+#: ``call_measures.COUNTED`` over the journal's own columns (an index's predicate).
+_COUNTED_UNALIASED = re.sub(r"\bc\.", "", call_measures.COUNTED)
+#: What the journal's grouped list asks per group and the monthly tally holds for every call.
+TALLIED_AGGREGATES = frozenset({"__count", "wait_seconds:avg", "talk_seconds:sum"})
+#: The journal's groupings the monthly tally keeps.
+TALLIED_GROUPINGS = frozenset({"operator_user_id", "line_id", "company_id"})
 
 
 def _many2one_group_order(order, spec):

@@ -56,6 +56,11 @@ MEASURES = {
     "appointment_count": m.flag(m.BOOKED),
     "conversion_base": m.flag(m.CONVERSION_BASE),
     "conversion_count": m.flag(f"{m.CONVERSION_BASE} AND {m.BOOKED}"),
+    # What the journal's list sums per group, over every direction (its average wait
+    # and total talk: ``medpulse.call._read_group_tallied``).
+    "wait_all_sum": f"COALESCE({m.WAIT_SECONDS}, 0)",
+    "wait_all_count": m.flag(f"{m.WAIT_SECONDS} IS NOT NULL"),
+    "talk_all_count": m.flag(f"{m.TALK_SECONDS} IS NOT NULL"),
 }
 
 #: Rates and averages: ``(numerator, denominator, factor)`` summed over the group.
@@ -191,6 +196,11 @@ class MedpulseCallTallyMixin(models.AbstractModel):
     return_count = fields.Integer(readonly=True, aggregator=None)
     conversion_base = fields.Integer(readonly=True, aggregator=None)
     conversion_count = fields.Integer(readonly=True, aggregator=None)
+    wait_all_sum = fields.Integer(string="Wait of all calls (s)", readonly=True, aggregator=None)
+    wait_all_count = fields.Integer(string="Calls with a wait", readonly=True, aggregator=None)
+    talk_all_count = fields.Integer(
+        string="Calls with a talk time", readonly=True, aggregator=None,
+    )
     # Computed per group by _read_group_select; a column (always empty) so that the pivot
     # and the graph offer them as measures.
     missed_rate = fields.Float(
@@ -295,9 +305,15 @@ class MedpulseCallTally(models.Model):
 
     @api.model
     def _fill_if_empty(self):
-        """Fill the tallies from the journal when one of them is empty and the journal
-        has counted calls: an upgrade that adds them (the monthly one included)."""
-        empty = " OR ".join(f"NOT EXISTS (SELECT 1 FROM {table})" for table in TABLE_KEYS)
+        """Fill the tallies from the journal when one of them is empty, or a measure of
+        theirs is empty on some row (a column an upgrade added: writers always write every
+        measure), and the journal has counted calls: an upgrade that adds them (the
+        monthly one included) or adds a measure."""
+        empty = " OR ".join(
+            f"NOT EXISTS (SELECT 1 FROM {table})"
+            f" OR EXISTS (SELECT 1 FROM {table} WHERE {' IS NULL OR '.join(MEASURES)} IS NULL)"
+            for table in TABLE_KEYS
+        )
         self.env.cr.execute(SQL(
             f"SELECT ({empty}) AND EXISTS (SELECT 1 FROM medpulse_call c WHERE {m.COUNTED})"  # noqa: S608
         ))

@@ -460,3 +460,125 @@ class TestJournalGroupBy(TelephonyFixtures, TransactionCase):
                 [("id", "in", self.calls.ids)], [], lazy=False, **kwargs
             )
             self.assertEqual(mine, odoo, kwargs)
+
+    # The journal over everything: the monthly tally and the calls it does not count yet.
+
+    def everything(self, env, groupby, orderby=False, from_calls=False):
+        """The journal's grouped list with no filter, as the web client asks it."""
+        Call = env["medpulse.call"].with_context(medpulse_journal_from_calls=from_calls)
+        rows = Call.read_group(
+            [], ["wait_seconds:avg", "talk_seconds:sum"], [groupby], orderby=orderby,
+            lazy=False,
+        )
+        return [
+            {key: (type(value), round(value, 9) if isinstance(value, float) else value)
+             for key, value in row.items() if key != "__domain"}
+            for row in rows
+        ]
+
+    def assert_everything_as_odoo(self, envs, msg=""):
+        self.env.flush_all()
+        for env in envs:
+            for groupby in ("operator_user_id", "line_id", "company_id"):
+                for orderby in (False, f"{groupby} desc"):
+                    ours = self.everything(env, groupby, orderby)
+                    self.assertTrue(ours)
+                    self.assertEqual(
+                        ours, self.everything(env, groupby, orderby, from_calls=True),
+                        (msg, env.user.login, env.su, groupby, orderby),
+                    )
+
+    def test_everything_is_read_from_the_tallies_with_the_same_rows(self):
+        manager, operator = self.env(user=self.manager), self.env(user=self.operator1)
+        everyone = [manager, operator, self.env(su=True)]
+        executed = []
+        execute = type(self.env.cr).execute
+
+        def spy(cr, query, params=None, log_exceptions=True):
+            executed.append(str(getattr(query, "code", query)))
+            return execute(cr, query, params, log_exceptions)
+
+        with patch.object(type(self.env.cr), "execute", spy):
+            self.everything(manager, "operator_user_id")
+        self.assertTrue(any("medpulse_call_tally_month" in sql for sql in executed))
+        self.assertFalse(
+            [sql for sql in executed
+             if "GROUP BY" in sql and "medpulse_call" in sql and "tally" not in sql],
+            "no grouping of every call",
+        )
+        self.assert_everything_as_odoo(everyone, "as installed")
+
+        # A call in progress (not counted by the reports yet) and a settled call whose
+        # operator and wait change afterwards (the tally's ledger moves it).
+        Event = self.env["medpulse.call.event"].sudo()
+        for path, payload in incoming_answered("E-GRP-LIVE", t0=T0 + 9000)[:1]:
+            Event._receive(self.company, path, dumps(payload))
+        live = self.env["medpulse.call"].sudo().search([("entry_id", "=", "E-GRP-LIVE")])
+        self.assertEqual(live.result, "in_progress")
+        self.calls[0].write({"operator_user_id": self.operator2.id, "wait_seconds": 99})
+        self.calls[1].write({"talk_seconds": False})
+        self.assert_everything_as_odoo(everyone, "a live call, a counted call changed")
+
+        # Another clinic's calls: counted for those who may see that clinic only.
+        other = self.env["res.company"].create({"name": "Group-by branch B"})
+        self.env["medpulse.call"].sudo().create({
+            "company_id": other.id, "entry_id": "E-GRP-B", "direction": "incoming",
+            "result": "answered", "is_final": True, "created_at": datetime(2026, 3, 2, 9),
+            "operator_user_id": self.operator1.id, "wait_seconds": 7, "talk_seconds": 70,
+        })
+        self.manager.company_ids = [(4, other.id)]
+        one = manager(context={"allowed_company_ids": [self.company.id]})
+        both = manager(context={"allowed_company_ids": [self.company.id, other.id]})
+        self.assert_everything_as_odoo([one, both, self.env(su=True)], "two clinics")
+        self.assertEqual(len(self.everything(one, "company_id")), 1)
+        self.assertEqual(len(self.everything(both, "company_id")), 2)
+
+        # A day rebuilt, and tallies from before the journal's measures (an upgrade added
+        # their columns, empty): filled again on the upgrade.
+        self.env["medpulse.call.tally"]._rebuild(self.company)
+        self.assert_everything_as_odoo(everyone, "rebuilt")
+        for table in ("medpulse_call_tally", "medpulse_call_tally_hour",
+                      "medpulse_call_tally_month", "medpulse_call_tally_hour_month"):
+            self.env.cr.execute(
+                f"UPDATE {table} SET wait_all_sum = NULL, wait_all_count = NULL,"  # noqa: S608
+                " talk_all_count = NULL"
+            )
+        self.env.invalidate_all()
+        self.env["medpulse.call.tally"]._fill_if_empty()
+        self.assert_everything_as_odoo(everyone, "filled on upgrade")
+
+    def test_a_filter_or_another_rule_groups_the_calls(self):
+        Call = self.env["medpulse.call"].with_user(self.manager)
+        self.assertIsNone(Call._read_group_tallied([("direction", "=", "incoming")],
+                                                   "operator_user_id", ["__count"]))
+        self.assertIsNone(Call._read_group_tallied([], "patient_id", ["__count"]))
+        self.assertIsNone(Call._read_group_tallied([], "operator_user_id",
+                                                   ["disconnect_reason:max"]))
+        self.assertIsNotNone(Call._read_group_tallied([], "operator_user_id", ["__count"]))
+        # A record rule beyond the clinics' (a module that restricts operators to their
+        # own calls): the calls are grouped, as Odoo does.
+        self.env["ir.rule"].create({
+            "name": "Own calls (test)", "model_id": self.env.ref(
+                "medpulse_telephony.model_medpulse_call").id,
+            "domain_force": "[('operator_user_id', '=', user.id)]",
+            "groups": [(4, self.env.ref("medpulse_telephony.group_telephony_manager").id)],
+        })
+        self.assertIsNone(Call._read_group_tallied([], "operator_user_id", ["__count"]))
+        self.assertEqual(
+            self.everything(self.env(user=self.manager), "operator_user_id"),
+            self.everything(self.env(user=self.manager), "operator_user_id", from_calls=True),
+        )
+
+    def test_the_calls_not_counted_yet_are_found_by_their_index(self):
+        """The journal's part outside the tallies is the partial index's predicate: the
+        planner can use it (at a million calls, a few rows instead of all)."""
+        self.env.flush_all()
+        self.env.cr.execute("SET LOCAL enable_seqscan = off")
+        self.env.cr.execute(
+            f"EXPLAIN SELECT c.operator_user_id, COUNT(*) FROM medpulse_call c"  # noqa: S608
+            f" WHERE ({journal_module.call_measures.COUNTED}) IS NOT TRUE"
+            f" AND c.company_id = ANY(%s) GROUP BY c.operator_user_id",
+            [self.company.ids],
+        )
+        plan = "\n".join(row[0] for row in self.env.cr.fetchall())
+        self.assertIn("medpulse_call_uncounted_index", plan)
