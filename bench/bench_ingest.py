@@ -8,7 +8,9 @@ patients'), one after the other in the same run:
 
 - ``empty``: ``/bench/empty/<path>`` (bench addon): Odoo's HTTP floor;
 - ``insert``: ``/bench/insert/<path>``: one INSERT per event;
-- ``webhook``: ``/mango/<path>``: our webhook (verify, store, fold, journal, card).
+- ``webhook``: ``/mango/<path>``: our webhook (verify, store, fold, journal, card); its
+  throughput is the events answered per second until the last one stored during the run
+  is folded (``FoldWatch``): the journal's pace, whenever the webhook folds.
 
 Each target is first saturated: ``--rate`` calls/s are offered and, while the target
 achieves 90 % or more of the offered events/s (it took everything: the figure is the
@@ -163,8 +165,45 @@ def callers_file(instance, path: Path, count: int = 2000, seed: int = 11) -> str
     return str(path)
 
 
+class FoldWatch:
+    """The webhook answers once the event is stored and folds it after the answer: its
+    throughput is that of the journal, not of the answers. ``start`` notes the last event
+    stored before a run; ``wait`` waits, after the run, until every event stored since is
+    folded (none ``received``) and returns how long that took (seconds)."""
+
+    def __init__(self, instance) -> None:
+        self.instance = instance
+        self.since = 0
+
+    def _query(self, sql: str, params=()):
+        import psycopg2  # noqa: PLC0415 - installed with Odoo
+
+        pg = self.instance.pg
+        with psycopg2.connect(dbname=self.instance.dbname, host=pg.host, port=pg.port,
+                              user=pg.user, password=pg.password or None) as conn, \
+                conn.cursor() as cr:
+            cr.execute(sql, params)
+            return cr.fetchone()[0]
+
+    def start(self) -> None:
+        self.since = self._query("SELECT COALESCE(MAX(id), 0) FROM medpulse_call_event")
+
+    def wait(self, timeout: float = 600) -> float:
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            left = self._query(
+                "SELECT COUNT(*) FROM medpulse_call_event WHERE id > %s AND state = 'received'",
+                (self.since,),
+            )
+            if not left:
+                break
+            time.sleep(0.05)
+        return time.monotonic() - start
+
+
 def load(python: str, env: dict, url: str, employees: str, rate: float, duration: float,
-         workers: int = POOL, server_pid: int | None = None, callers: str | None = None) -> dict:
+         workers: int = POOL, server_pid: int | None = None, callers: str | None = None,
+         folds: FoldWatch | None = None) -> dict:
     """One run of the emulator's load mode; its JSON summary with the error count.
 
     Adds what was offered (``offered_calls_per_s``, ``offered_events_per_s``: the
@@ -172,7 +211,9 @@ def load(python: str, env: dict, url: str, employees: str, rate: float, duration
     (``ok_events_per_s``: answered 200, a request that failed is no throughput), the
     CPU the generator and the Odoo server used meanwhile (in cores: seconds of CPU per
     second of the run) and how busy the whole machine was (``machine_cpu_busy``, share
-    of all cores, other tenants included).
+    of all cores, other tenants included). With ``folds`` (the webhook), also how long
+    after the run its last event was folded (``fold_lag_s``) and the events answered per
+    second until then (``folded_events_per_s``: what the journal took, the throughput).
     """
     import psutil  # noqa: PLC0415 - installed with Odoo
 
@@ -180,6 +221,8 @@ def load(python: str, env: dict, url: str, employees: str, rate: float, duration
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_before = _cpu_seconds(server_pid) if server_pid else None
     machine_before = psutil.cpu_times()
+    if folds:
+        folds.start()
     try:
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True,
                              timeout=duration * 60 + 600).stdout
@@ -197,6 +240,7 @@ def load(python: str, env: dict, url: str, employees: str, rate: float, duration
             "offered_events_per_s": None,
             "saturated": False,
         }
+    lag = folds.wait() if folds else None
     children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     machine_after = psutil.cpu_times()
     summary = json.loads(out)
@@ -208,6 +252,11 @@ def load(python: str, env: dict, url: str, employees: str, rate: float, duration
     summary["offered_calls_per_s"] = rate
     summary["offered_events_per_s"] = round(rate * events_per_call, 1)
     summary["ok_events_per_s"] = round(summary["status_counts"].get("200", 0) / elapsed, 1)
+    if lag is not None:
+        summary["fold_lag_s"] = round(lag, 2)
+        summary["folded_events_per_s"] = round(
+            summary["status_counts"].get("200", 0) / (elapsed + lag), 1
+        )
     idle = (machine_after.idle - machine_before.idle
             + getattr(machine_after, "iowait", 0) - getattr(machine_before, "iowait", 0))
     total = sum(machine_after) - sum(machine_before)
@@ -235,7 +284,7 @@ def judge(run: dict) -> str:
 
 def saturate(python: str, env: dict, url: str, employees: str, rate: float, duration: float,
              server_pid: int | None = None, workers: int = POOL, attempts: int = 3,
-             callers: str | None = None) -> dict:
+             callers: str | None = None, folds: FoldWatch | None = None) -> dict:
     """Offer ``rate`` calls/s; while the target takes it all, double the rate (or, when
     the generator could not keep requests waiting, its thread pool) and run again.
 
@@ -244,12 +293,14 @@ def saturate(python: str, env: dict, url: str, employees: str, rate: float, dura
     """
     tries = []
     while True:
-        run = load(python, env, url, employees, rate, duration, workers, server_pid, callers)
+        run = load(python, env, url, employees, rate, duration, workers, server_pid, callers,
+                   folds)
         run["workers"] = workers
         verdict = judge(run)
         tries.append({"offered_calls_per_s": rate, "workers": workers,
                       "offered_events_per_s": run.get("offered_events_per_s"),
                       "ok_events_per_s": run.get("ok_events_per_s"),
+                      "folded_events_per_s": run.get("folded_events_per_s"),
                       "in_flight_mean": run.get("in_flight_mean"), "verdict": verdict})
         if verdict in ("saturated", "failed") or len(tries) >= attempts:
             break
@@ -274,23 +325,27 @@ def run_ingest(instance, python: str, employees: str, rate: float, duration: flo
     sampler.start()
     result: dict = {"start_calls_per_s": rate, "duration_s": duration,
                     "saturated_below": SATURATED_BELOW, "min_in_flight": MIN_IN_FLIGHT}
+    folds = FoldWatch(instance)
     for name, path in TARGETS.items():
         result[name] = saturate(python, env, instance.url + path, employees, rate, duration, pid,
-                                callers=callers)
+                                callers=callers, folds=folds if name == "webhook" else None)
     memory_saturated = sampler.stop()
     webhook = result["webhook"]
-    throughput = webhook.get("ok_events_per_s") or 0
+    throughput = webhook.get("folded_events_per_s") or webhook.get("ok_events_per_s") or 0
     events_per_call = webhook["events"] / max(1, webhook["calls"]) or 8
     half_rate = max(0.2, round(throughput / 2 / events_per_call, 2))
     result["webhook_half_rate"] = load(python, env, instance.url + TARGETS["webhook"],
                                        employees, half_rate, duration, server_pid=pid,
-                                       callers=callers)
+                                       callers=callers, folds=folds)
     # half of a throughput that was not a capacity is no "half load"
     result["webhook_half_rate"]["from_saturated_throughput"] = webhook["saturated"]
     result["memory"] = memory_saturated
 
     def capacity(name: str) -> float | None:
-        return result[name]["ok_events_per_s"] if result[name].get("saturated") else None
+        # The webhook's: the events folded into the journal per second, not the answers.
+        run = result[name]
+        value = run.get("folded_events_per_s") or run["ok_events_per_s"]
+        return value if run.get("saturated") else None
 
     result["ratio_webhook_to_empty"] = ratio(capacity("webhook"), capacity("empty"))
     result["ratio_insert_to_empty"] = ratio(capacity("insert"), capacity("empty"))

@@ -224,8 +224,9 @@ class MedpulsePatient(models.Model):
         return None
 
     @api.model
-    def _lookup_by_phone(self, raw_number, limit=None):
-        """Patients reachable at ``raw_number``, the most recently seen first.
+    def _lookup_by_phone(self, raw_number, limit=None, company=None):
+        """Patients reachable at ``raw_number``, the most recently seen first (of
+        ``company`` only, when given: in the search, not filtered afterwards).
 
         This is the caller identification of the telephony addon: ``raw_number``
         may come in any form the PBX or a person uses (``79161234567``,
@@ -240,7 +241,10 @@ class MedpulsePatient(models.Model):
         order = "id desc"
         if self._fields["last_visit_at"].is_accessible(self.env):
             order = "last_visit_at desc nulls last, id desc"
-        return self.search([("phone_ids.number_e164", "=", e164)], order=order, limit=limit)
+        domain = [("phone_ids.number_e164", "=", e164)]
+        if company is not None:
+            domain.append(("company_id", "=", company.id))
+        return self.search(domain, order=order, limit=limit)
 
     @api.model_create_multi
     def create(self, vals_list):

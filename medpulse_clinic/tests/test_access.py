@@ -192,3 +192,8 @@ class TestAccess(ClinicCase):
         )
         found = Both._lookup_by_phone("+79161234567")
         self.assertEqual(set(found.ids), {self.patient.id, outsider.id})
+        # One clinic's patients only (the telephony's journal asks so, even as superuser).
+        Sudo = self.env["medpulse.patient"].sudo()
+        self.assertEqual(Sudo._lookup_by_phone("+79161234567", company=other_company), outsider)
+        self.assertEqual(Sudo._lookup_by_phone("+79161234567", company=self.company),
+                         self.patient)

@@ -1041,9 +1041,7 @@ class MedpulseCall(models.Model):
         external_e164 = normalize(external_raw)
         patients = self.env["medpulse.patient"]
         if external_raw:
-            patients = patients.sudo()._lookup_by_phone(external_raw).filtered(
-                lambda p: p.company_id == company
-            )
+            patients = patients.sudo()._lookup_by_phone(external_raw, company=company)
         # Every extension of the call in one search; the lookups below (and the card's
         # after them) are then answered from the memo.
         Users._medpulse_find_pbx_operators(

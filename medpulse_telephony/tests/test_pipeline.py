@@ -16,11 +16,15 @@ the PBX, then its outcome.
 import hashlib
 import json
 import random
+import select
 import threading
+import time
 import uuid
 from datetime import timedelta
 
-from odoo import api, fields
+import psycopg2
+
+from odoo import api, fields, sql_db
 from odoo.modules.registry import DummyRLock, Registry
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL
@@ -29,6 +33,7 @@ from mango_vpbx_emulator.scenarios import SCENARIOS
 from mango_vpbx_emulator.testing import PbxDouble, Response, sequence
 
 from ..controllers.webhook import fold_in_turn
+from ..models.bus_bus import _NOTIFY
 from ..models.medpulse_call import _FOLDINGS, JOURNAL_NOTIFICATION
 from ..models.medpulse_call_event import _CALL_LOCK_NAMESPACE
 from ..models.medpulse_telephony_limit import _lock_key
@@ -468,3 +473,56 @@ class TestKeptFolding(TelephonyFixtures, TransactionCase):
                 del _FOLDINGS._entries[key]
                 Call._recompute(self.company, entry_id)
                 self.assertEqual(self.snapshot(call), incremental, f"{name} {seed}")
+
+
+@tagged("post_install", "-at_install")
+class TestBusNotifyConnection(TransactionCase):
+    """The bus's NOTIFY after each commit goes through one connection this process keeps
+    (``models/bus_bus.py``), not a new one per transaction, and reaches the listeners;
+    a broken connection is opened again. Real commits (a TransactionCase's
+    ``registry.cursor()``): the bus rows are removed at the end."""
+
+    def send(self, channel):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            env["bus.bus"]._sendone(channel, "medpulse_test", {"channel": channel})
+        # committed: its NOTIFY was sent after the commit
+
+    def received(self, listener, channels, timeout=5):
+        seen, deadline = "", time.monotonic() + timeout
+        while time.monotonic() < deadline and not all(c in seen for c in channels):
+            if select.select([listener], [], [], 0.2) != ([], [], []):
+                listener.poll()
+                while listener.notifies:
+                    seen += listener.notifies.pop(0).payload
+        return [channel for channel in channels if channel in seen]
+
+    def test_one_kept_connection_delivers_every_notify(self):
+        _dbname, info = sql_db.connection_info_for("postgres")
+        listener = psycopg2.connect(**info)
+        listener.autocommit = True
+        self.addCleanup(listener.close)
+        with listener.cursor() as cr:
+            cr.execute("LISTEN imbus")
+        prefix = f"medpulse-notify-test-{uuid.uuid4().hex}"
+
+        def cleanup():
+            with self.registry.cursor() as cr:
+                cr.execute("DELETE FROM bus_bus WHERE channel LIKE %s", [f"%{prefix}%"])
+        self.addCleanup(cleanup)
+
+        opened = _NOTIFY.opened
+        channels = [f"{prefix}-{index}" for index in range(3)]
+        for channel in channels:
+            self.send(channel)
+        self.assertEqual(self.received(listener, channels), channels)
+        self.assertLessEqual(_NOTIFY.opened - opened, 1, "one connection for three commits")
+
+        # Its backend ended (PostgreSQL restarted, say): the next NOTIFY opens another.
+        before = _NOTIFY.opened
+        with listener.cursor() as cr:
+            cr.execute("SELECT pg_terminate_backend(%s)", [_NOTIFY._cnx.get_backend_pid()])
+        again = f"{prefix}-again"
+        self.send(again)
+        self.assertEqual(self.received(listener, [again]), [again])
+        self.assertEqual(_NOTIFY.opened, before + 1)

@@ -101,11 +101,7 @@ class MedpulsePbxStatsLine(models.TransientModel):
         external = {"incoming": row.from_number, "outgoing": row.to_number}.get(direction)
         patient = self.env["medpulse.patient"]
         if external:
-            patient = (
-                patient.sudo()
-                ._lookup_by_phone(external)
-                .filtered(lambda p: p.company_id == company)[:1]
-            )
+            patient = patient.sudo()._lookup_by_phone(external, limit=1, company=company)
         reason = row.disconnect_reason
         if isinstance(reason, int):
             reason_text = f"{reason} {describe(reason)}"
