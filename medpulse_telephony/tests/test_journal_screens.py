@@ -89,6 +89,20 @@ class TestJournalScreens(TelephonyFixtures, HttpCase):
         self.receive(incoming_answered("E-SEARCH-2", caller="79035550000"))
         self.start_tour("/odoo", "medpulse_journal_search_tour", login=self.operator1.login)
 
+    def test_the_journal_grouped_over_everything(self):
+        """The list grouped by operator with no filter, as the operators and the managers
+        open it: its counts and totals come from the reports' tallies
+        (``medpulse.call._read_group_tallied``; ``TestJournalGroupBy`` compares them with
+        the calls), drawn by the web client."""
+        self.receive(incoming_answered("E-GROUPED-1"))
+        self.receive(incoming_answered("E-GROUPED-2", caller="79035550000"))
+        for user in (self.operator1, self.manager):
+            Call = self.env["medpulse.call"].with_user(user)
+            self.assertIsNotNone(Call._read_group_tallied(
+                [], "operator_user_id", ["__count", "wait_seconds:avg", "talk_seconds:sum"]
+            ), user.login)
+            self.start_tour("/odoo", "medpulse_journal_grouped_tour", login=user.login)
+
     def test_dashboard_and_reports(self):
         yesterday = fields.Datetime.now() - timedelta(days=1)
         missed = self.receive(incoming_missed("E-REPORT-MISSED"))

@@ -155,3 +155,47 @@ registry.category("web_tour.tours").add("medpulse_pbx_stats_screen_tour", {
         },
     ],
 });
+
+registry.category("web_tour.tours").add("medpulse_journal_grouped_tour", {
+    url: "/odoo/action-medpulse_telephony.medpulse_call_action",
+    steps: () => [
+        {
+            content: "The journal, no filter",
+            trigger: ".o_list_view .o_data_row",
+        },
+        {
+            content: "Open the search options",
+            trigger: ".o_searchview_dropdown_toggler",
+            run: "click",
+        },
+        {
+            content: "Group by operator",
+            trigger: ".o_group_by_menu .o_menu_item:contains(Operator)",
+            run: "click",
+        },
+        {
+            content: "Olga's group: her calls counted, their talk summed",
+            trigger: ".o_list_view .o_group_header:contains(Olga Operator)",
+            run() {
+                const text = this.anchor.innerText;
+                if (!/\(\d+\)/.test(text)) {
+                    throw new Error(`no count in the group's header: "${text}"`);
+                }
+                const sums = [...this.anchor.querySelectorAll(".o_list_number")].map((cell) =>
+                    cell.innerText.trim()
+                );
+                if (!sums.some((sum) => sum && sum !== "0")) {
+                    throw new Error(`no total in the group's header: ${sums.join(", ")}`);
+                }
+            },
+        },
+        {
+            content: "Open her group: her calls",
+            trigger: ".o_list_view .o_group_header:contains(Olga Operator)",
+            run: "click",
+        },
+        {
+            trigger: ".o_list_view .o_data_row",
+        },
+    ],
+});
