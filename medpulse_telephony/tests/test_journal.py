@@ -434,8 +434,8 @@ class TestJournalGroupBy(TelephonyFixtures, TransactionCase):
         self.assertEqual(listed, {"wait_seconds", "talk_seconds"},
                          "what the list sums is what the index holds")
 
-    def test_what_it_does_not_take_goes_to_odoo(self):
-        Call = self.env["medpulse.call"].with_user(self.manager)
+    def executed(self, work):
+        """The SQL statements ``work()`` executes."""
         executed = []
         execute = type(self.env.cr).execute
 
@@ -444,8 +444,14 @@ class TestJournalGroupBy(TelephonyFixtures, TransactionCase):
             return execute(cr, query, params, log_exceptions)
 
         with patch.object(type(self.env.cr), "execute", spy):
-            Call.read_group([("id", "in", self.calls.ids)], [], ["operator_user_id"],
-                            lazy=False)
+            work()
+        return executed
+
+    def test_what_it_does_not_take_goes_to_odoo(self):
+        Call = self.env["medpulse.call"].with_user(self.manager)
+        executed = self.executed(lambda: Call.read_group(
+            [("id", "in", self.calls.ids)], [], ["operator_user_id"], lazy=False,
+        ))
         grouping = [sql for sql in executed if "GROUP BY" in sql]
         self.assertTrue(grouping)
         self.assertNotIn("res_partner", grouping[0], "grouped by the id, no join")
@@ -491,15 +497,7 @@ class TestJournalGroupBy(TelephonyFixtures, TransactionCase):
     def test_everything_is_read_from_the_tallies_with_the_same_rows(self):
         manager, operator = self.env(user=self.manager), self.env(user=self.operator1)
         everyone = [manager, operator, self.env(su=True)]
-        executed = []
-        execute = type(self.env.cr).execute
-
-        def spy(cr, query, params=None, log_exceptions=True):
-            executed.append(str(getattr(query, "code", query)))
-            return execute(cr, query, params, log_exceptions)
-
-        with patch.object(type(self.env.cr), "execute", spy):
-            self.everything(manager, "operator_user_id")
+        executed = self.executed(lambda: self.everything(manager, "operator_user_id"))
         self.assertTrue(any("medpulse_call_tally_month" in sql for sql in executed))
         self.assertFalse(
             [sql for sql in executed
