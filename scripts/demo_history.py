@@ -131,12 +131,11 @@ def load(env, company, history):
                 _date_event(env, record, _posted_at(json_str))
         if not stored:
             continue  # already folded by an earlier run
-        with Users._medpulse_pbx_operator_memo():
-            call, state, events = Call._recompute(company, item.entry_id)
-            events._link_folded(call)
-            for record, event in stored:
-                if event is not None:
-                    call._after_event(record, event, state)
+        call, state, events = Call._recompute(company, item.entry_id)
+        events._link_folded(call)
+        for record, event in stored:
+            if event is not None:
+                call._after_event(record, event, state)
         # As the webhook's fold does (medpulse.call.event._process): folded, so processed.
         Event.browse([record.id for record, _event in stored]).filtered(
             lambda r: r.state == "received"

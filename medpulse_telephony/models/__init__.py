@@ -1,5 +1,6 @@
 from . import medpulse_company_scoped
 from . import bus_bus
+from . import ir_cron
 from . import ir_attachment
 from . import ir_http
 from . import ir_websocket

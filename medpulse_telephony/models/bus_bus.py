@@ -9,7 +9,9 @@ PostgreSQL): most PBX events send one (a card, the journal's lists, a command's
 progress). Here the same NOTIFY goes through one connection per process, opened on first
 use, reopened once if it broke (PostgreSQL restarted) and never shared with a forked
 child. What is written and notified, and when, is Odoo's: the messages are inserted
-before the commit, the NOTIFY sent after it.
+before the commit, the NOTIFY sent after it. Odoo's cron workers are woken the same way
+(``models/ir_cron.py``): a PBX event that announces a recording or a settled call
+triggers the cron that downloads it or asks the PBX about it.
 """
 
 import logging
@@ -38,7 +40,9 @@ class _KeptNotifyConnection:
         #: Connections opened by this process (a test reads it).
         self.opened = 0
 
-    def notify(self, payloads):
+    def notify(self, payloads, channel="imbus", function=ODOO_NOTIFY_FUNCTION):
+        """``SELECT function(channel, payload)`` for each payload: Odoo's bus (``imbus``)
+        or its cron workers' wake-up (``cron_trigger``, ``models/ir_cron.py``)."""
         if not payloads:
             return
         with self._lock:
@@ -47,8 +51,8 @@ class _KeptNotifyConnection:
                     with self._connection().cursor() as cr:
                         for payload in payloads:
                             query = SQL(
-                                "SELECT %s('imbus', %s)",
-                                SQL.identifier(ODOO_NOTIFY_FUNCTION), payload,
+                                "SELECT %s(%s, %s)",
+                                SQL.identifier(function), channel, payload,
                             )
                             cr.execute(query.code, query.params)
                     return

@@ -1008,14 +1008,14 @@ class MedpulseCall(models.Model):
         the state's line number is that one, the line is not searched again.
         """
         self.ensure_one()
-        with self.env["res.users"]._medpulse_pbx_operator_memo():
-            vals = self._vals_from_state_memo(company, state, known_line)
+        vals = self._vals_from_state_parties(company, state, known_line)
         if command is None:
             command = self._command_of_state(company, state)
         patient = command.patient_id
         if patient and patient.company_id == company:
             vals["patient_id"] = patient.id
-            known = []
+            # The patients linked now when the number's were not searched again.
+            known = list(self.sudo().patient_ids.ids) if "patient_ids" not in vals else []
             for item in vals.get("patient_ids") or []:
                 if item[0] == fields.Command.SET:
                     known = list(item[2])
@@ -1023,7 +1023,7 @@ class MedpulseCall(models.Model):
                 vals["patient_ids"] = [fields.Command.set(known + [patient.id])]
         return vals
 
-    def _vals_from_state_memo(self, company, state, known_line=None):
+    def _vals_from_state_parties(self, company, state, known_line=None):
         Users = self.env["res.users"]
         direction = state.direction
         call_type = _call_type(direction, state.result)
@@ -1040,18 +1040,14 @@ class MedpulseCall(models.Model):
         external_raw = state.external_number if direction in ("incoming", "outgoing") else None
         external_e164 = normalize(external_raw)
         patients = self.env["medpulse.patient"]
-        if external_raw:
+        # The patients of the number are searched at the call's first event, whenever its
+        # number changes and at every event once it is over; in between (legs ringing,
+        # answered, hung up) they stay as linked. A patient created during the call from
+        # the card is linked by it (``action_set_patient``); one given the number anywhere
+        # else meanwhile is linked when the call ends.
+        relink = not (external_e164 and external_e164 == self.external_e164 and not state.is_final)
+        if external_raw and relink:
             patients = patients.sudo()._lookup_by_phone(external_raw, company=company)
-        # Every extension of the call in one search; the lookups below (and the card's
-        # after them) are then answered from the memo.
-        Users._medpulse_find_pbx_operators(
-            company,
-            extensions=(
-                state.answered_extension,
-                state.operator_extension,
-                *(state.rang_extensions or ()),
-            ),
-        )
         answered = Users._medpulse_find_pbx_operator(
             company, state.answered_extension, state.answered_number
         )
@@ -1081,8 +1077,6 @@ class MedpulseCall(models.Model):
             "callee_e164": callee_e164,
             "external_e164": external_e164,
             "line_id": line.id or False,
-            "patient_id": patients[:1].id or False,
-            "patient_ids": [fields.Command.set(patients.ids)],
             "answered_user_id": answered.id or False,
             "operator_user_id": operator.id or False,
             "rang_user_ids": [fields.Command.set(rang.ids)],
@@ -1102,6 +1096,9 @@ class MedpulseCall(models.Model):
             "callback_initiator": state.callback_initiator or False,
             "is_final": bool(state.is_final),
         }
+        if relink:
+            vals["patient_id"] = patients[:1].id or False
+            vals["patient_ids"] = [fields.Command.set(patients.ids)]
         # A call first seen as missed can turn out answered once late events arrive;
         # only the automatic status follows it, never one an operator chose.
         if (

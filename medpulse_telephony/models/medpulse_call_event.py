@@ -222,13 +222,11 @@ class MedpulseCallEvent(models.Model):
         answers, an ``events/sms`` delivery report to its SMS (``medpulse.sms``).
         """
         if self.entry_id:
-            # The journal, the card and the recordings resolve the same operators.
-            with self.env["res.users"]._medpulse_pbx_operator_memo():
-                call, state, events = self.env["medpulse.call"]._recompute(
-                    self.company_id, self.entry_id, self, event
-                )
-                events._link_folded(call)
-                call._after_event(self, event, state)
+            call, state, events = self.env["medpulse.call"]._recompute(
+                self.company_id, self.entry_id, self, event
+            )
+            events._link_folded(call)
+            call._after_event(self, event, state)
         elif isinstance(event, mango_vpbx.events.CommandResult):
             self.env["medpulse.call.command"].sudo()._on_result(self.company_id, event)
         elif isinstance(event, mango_vpbx.events.SmsEvent):

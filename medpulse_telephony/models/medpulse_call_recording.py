@@ -305,7 +305,7 @@ class MedpulseCallRecording(models.Model):
         ``state`` is the call folded from all its events, so the result does not depend
         on the order events arrive in; ``event`` adds what the fold does not keep (times,
         the PBX user id of ``record/added``). Schedules a download when the PBX says the
-        file is ready, and wakes the download cron for it.
+        file is ready, and wakes the download cron for it (once per new due time).
         """
         company = call.company_id
         time_base = company._medpulse_pbx_time_base()
@@ -355,6 +355,7 @@ class MedpulseCallRecording(models.Model):
                     )
                 )
                 vals["user_id"] = user.id or False
+            waiting_before = recording.state == "waiting" and recording.next_attempt_at
             recording.write(vals)
             recording.write(
                 recording._next_state(
@@ -362,7 +363,10 @@ class MedpulseCallRecording(models.Model):
                     announced=own_event and isinstance(event, mango_vpbx.events.RecordAddedEvent),
                 )
             )
-            if recording.state == "waiting" and recording.next_attempt_at:
+            # Woken when a download is newly due: not again at each later event of the call
+            # (the trigger it set is kept until the cron runs).
+            waiting = recording.state == "waiting" and recording.next_attempt_at
+            if waiting and waiting != waiting_before:
                 wake_at.append(recording.next_attempt_at)
         if wake_at:
             self._wake_download_cron(min(wake_at))

@@ -46,6 +46,22 @@ class MedpulseTelephonyUserNumber(models.Model):
         ),
     ]
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        numbers = super().create(vals_list)
+        self.env["res.users"]._medpulse_pbx_directory_changed()
+        return numbers
+
+    def write(self, vals):
+        result = super().write(vals)
+        self.env["res.users"]._medpulse_pbx_directory_changed()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env["res.users"]._medpulse_pbx_directory_changed()
+        return result
+
     @api.depends("number", "company_id.medpulse_pbx_default_region")
     def _compute_number_key(self):
         for rec in self:

@@ -236,77 +236,70 @@ class MedpulseWallboard(models.AbstractModel):
             )
             for call in live
         }
-        with self.env["res.users"]._medpulse_pbx_operator_memo():
-            # Every live leg's operator in one search (the card's parties below read them
-            # from the memo), not one per call.
-            legs = [leg for state in states.values() for leg in state.legs]
-            self.env["res.users"]._medpulse_pbx_operator_ids(
-                company,
-                [leg.extension or leg.to.extension for leg in legs],
-                [leg.to.number for leg in legs],
-            )
-            live_parties_of = {
-                call: call._card_live_parties(state)
-                for call, state in states.items()
-                if not state.is_final and (call.direction or state.direction) == "incoming"
+        # The live legs' operators come from the company's PBX directory each worker keeps
+        # (``res.users._medpulse_pbx_directory``): no search per call.
+        live_parties_of = {
+            call: call._card_live_parties(state)
+            for call, state in states.items()
+            if not state.is_final and (call.direction or state.direction) == "incoming"
+        }
+        # Their names in one read (each party is a record of its own: read one by one,
+        # a query per operator and push).
+        self.env["res.users"].browse(
+            {user.id for parties_ in live_parties_of.values() for user in parties_}
+            | set(live.operator_user_id.ids)
+        ).mapped("name")
+        for call, state in states.items():
+            legs = [leg for leg in state.legs if leg.state in LIVE_STATES]
+            if state.is_final or not legs:
+                continue
+            row = {
+                "call": call,
+                "call_id": call.id,
+                "direction": call.direction or state.direction or "",
+                "line": call.line_id.display_name or "",
             }
-            # Their names in one read (each party is a record of its own: read one by one,
-            # a query per operator and push).
-            self.env["res.users"].browse(
-                {user.id for parties_ in live_parties_of.values() for user in parties_}
-                | set(live.operator_user_id.ids)
-            ).mapped("name")
-            for call, state in states.items():
-                legs = [leg for leg in state.legs if leg.state in LIVE_STATES]
-                if state.is_final or not legs:
-                    continue
-                row = {
-                    "call": call,
-                    "call_id": call.id,
-                    "direction": call.direction or state.direction or "",
-                    "line": call.line_id.display_name or "",
-                }
-                if (call.direction or state.direction) != "incoming":
-                    user = call.operator_user_id
-                    if user:
-                        since = call.answered_at or call.created_at
-                        parties[user] = ("talking", since)
-                    row.update(
-                        operator=user.name or "", operator_id=user.id,
-                        since=_string(call.answered_at), answered=bool(call.answered_at),
-                    )
-                    in_progress.append(row)
-                    continue
-                live_parties = live_parties_of[call]
-                talking = [
-                    (user, leg) for user, (status, leg) in live_parties.items()
-                    if status == "talking"
-                ]
-                ringing = [
-                    (user, leg) for user, (status, leg) in live_parties.items()
-                    if status == "ringing"
-                ]
-                for user, leg in ringing:
-                    parties.setdefault(user, ("ringing", _naive(leg.started_at)))
-                for user, leg in talking:
-                    parties[user] = ("talking", _naive(leg.answered_at) or call.answered_at)
-                if talking:
-                    user, leg = talking[0]
-                    row.update(
-                        operator=user.name, operator_id=user.id,
-                        since=_string(_naive(leg.answered_at) or call.answered_at),
-                        answered=True,
-                    )
-                    in_progress.append(row)
-                    continue
-                last = legs[-1]
+            if (call.direction or state.direction) != "incoming":
+                user = call.operator_user_id
+                if user:
+                    since = call.answered_at or call.created_at
+                    parties[user] = ("talking", since)
                 row.update(
-                    since=_string(call.created_at),
-                    where="ringing" if ringing else (last.location or ""),
-                    queue=self._queue_label(legs),
-                    ringing=[user.name for user, _leg in ringing],
+                    operator=user.name or "", operator_id=user.id,
+                    since=_string(call.answered_at), answered=bool(call.answered_at),
                 )
-                waiting.append(row)
+                in_progress.append(row)
+                continue
+            live_parties = live_parties_of[call]
+            talking = [
+                (user, leg) for user, (status, leg) in live_parties.items()
+                if status == "talking"
+            ]
+            ringing = [
+                (user, leg) for user, (status, leg) in live_parties.items()
+                if status == "ringing"
+            ]
+            for user, leg in ringing:
+                parties.setdefault(user, ("ringing", _naive(leg.started_at)))
+            for user, leg in talking:
+                parties[user] = ("talking", _naive(leg.answered_at) or call.answered_at)
+            if talking:
+                user, leg = talking[0]
+                row.update(
+                    operator=user.name, operator_id=user.id,
+                    since=_string(_naive(leg.answered_at) or call.answered_at),
+                    answered=True,
+                )
+                in_progress.append(row)
+                continue
+            last = legs[-1]
+            row.update(
+                since=_string(call.created_at),
+                where="ringing" if ringing else (last.location or ""),
+                queue=self._queue_label(legs),
+                ringing=[user.name for user, _leg in ringing],
+            )
+            waiting.append(row)
         return parties, waiting, in_progress
 
     @api.model

@@ -1,10 +1,9 @@
-from contextlib import contextmanager
-
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import ormcache
 
-# Key of the per-event operator memo in the cursor's cache (see _medpulse_pbx_operator_memo).
-_OPERATOR_MEMO = "medpulse_telephony.pbx_operators"
+#: What the PBX directory of a company (``_medpulse_pbx_directory``) is made of.
+_DIRECTORY_FIELDS = ("medpulse_pbx_extension", "company_ids", "name", "login")
 #: The user's own preferences: the card (sound, desktop notifications), call-backs (away).
 _SELF_WRITEABLE = ("medpulse_pbx_sound", "medpulse_pbx_desktop_notify", "medpulse_pbx_away")
 
@@ -85,6 +84,8 @@ class ResUsers(models.Model):
 
     def write(self, vals):
         result = super().write(vals)
+        if set(vals) & set(_DIRECTORY_FIELDS):
+            self._medpulse_pbx_directory_changed()
         if "medpulse_pbx_away" in vals:
             # Away or back on duty: the supervisors' wallboards show it at once.
             self.env["medpulse.wallboard"]._notify_users(self)
@@ -101,36 +102,68 @@ class ResUsers(models.Model):
                     )
                 )
 
-    @contextmanager
-    def _medpulse_pbx_operator_memo(self):
-        """Within the block, each PBX extension or number is looked up once.
+    @api.model_create_multi
+    def create(self, vals_list):
+        users = super().create(vals_list)
+        if any(vals.get("medpulse_pbx_extension") for vals in vals_list):
+            self._medpulse_pbx_directory_changed()
+        return users
 
-        One webhook event resolves the same parties for the journal, the incoming-call
-        card and the recordings (3 to 6 searches each time); nothing in between changes
-        users or their numbers, so the answer can be shared. Scoped to the block, never
-        to the transaction: a transaction may go on after users are edited (tests,
-        shell, reconciliation of many calls), and a stale answer would be wrong.
+    def unlink(self):
+        if any(self.sudo().mapped("medpulse_pbx_extension")):
+            self._medpulse_pbx_directory_changed()
+        return super().unlink()
+
+    @api.model
+    def _medpulse_pbx_directory_changed(self):
+        """Who has which extension or device changed: the directory every worker keeps
+        (:meth:`_medpulse_pbx_directory`) is read again. Odoo's cache invalidation: this
+        process at once, the others at their next request."""
+        self.env.registry.clear_cache()
+
+    @api.model
+    @ormcache("company_id")
+    def _medpulse_pbx_directory(self, company_id):
+        """``({extension: user ids}, {device number key: user ids})`` of a company.
+
+        Every PBX event resolves its parties (the journal, the card, the recordings, the
+        wallboard): kept by each worker until an extension, a device, a user's companies,
+        name or login changes (``write``, ``create`` and ``unlink`` of the users and of
+        ``medpulse.telephony.user.number``, the company's default region), instead of two
+        searches per event. Ids are in the order the one-party searches returned them
+        (users by name and login; devices by user, sequence, id), so the first id is the
+        operator :meth:`_medpulse_find_pbx_operator` always picked. Inactive users too: an
+        archived operator still names who took a past call. Never modify the result.
         """
-        cache = self.env.cr.cache
-        if _OPERATOR_MEMO in cache:
-            yield
-            return
-        cache[_OPERATOR_MEMO] = {}
-        try:
-            yield
-        finally:
-            cache.pop(_OPERATOR_MEMO, None)
+        users = self.sudo().with_context(active_test=False).search_fetch(
+            [("medpulse_pbx_extension", "!=", False), ("company_ids", "in", [company_id])],
+            ["medpulse_pbx_extension"],
+        )
+        by_extension = {}
+        for user in users:
+            by_extension.setdefault(user.medpulse_pbx_extension, []).append(user.id)
+        devices = self.env["medpulse.telephony.user.number"].sudo().search_fetch(
+            [("number_key", "!=", False), ("company_id", "=", company_id)],
+            ["number_key", "user_id"],
+        )
+        by_key = {}
+        for device in devices:
+            ids = by_key.setdefault(device.number_key, [])
+            if device.user_id.id not in ids:
+                ids.append(device.user_id.id)
+        return (
+            {ext: tuple(ids) for ext, ids in by_extension.items()},
+            {key: tuple(ids) for key, ids in by_key.items()},
+        )
 
     @api.model
     def _medpulse_find_pbx_operators(self, company, extensions=(), numbers=()):
         """Users of ``company`` matching PBX extensions or device numbers.
 
         A leg rings an operator by extension; when the PBX sends no extension, by the
-        number of one of the operator's devices (``medpulse.telephony.user.number``).
-        All the extensions are resolved in one search and all the numbers in another;
-        inside :meth:`_medpulse_pbx_operator_memo`, only those not resolved before are searched.
+        number of one of the operator's devices (``medpulse.telephony.user.number``),
+        both from the company's directory (:meth:`_medpulse_pbx_directory`).
         """
-        extensions, numbers = tuple(extensions), tuple(numbers)
         by_extension, by_number = self._medpulse_pbx_operator_ids(company, extensions, numbers)
         ids = [uid for ext in extensions if ext for uid in by_extension[ext]]
         ids += [uid for number in numbers if number for uid in by_number[number]]
@@ -151,42 +184,13 @@ class ResUsers(models.Model):
 
     @api.model
     def _medpulse_pbx_operator_ids(self, company, extensions, numbers):
-        """({extension: user ids}, {number: user ids}) for the given parties.
-
-        Ids are in the order the former one-party searches returned them (users by
-        name and login; device numbers by user, sequence, id), so the first id is the
-        operator :meth:`_medpulse_find_pbx_operator` always picked.
-        """
-        memo = self.env.cr.cache.get(_OPERATOR_MEMO)
-        if memo is None:
-            memo = {}
-        by_extension = memo.setdefault(("extension", company.id), {})
-        by_number = memo.setdefault(("number", company.id), {})
-        missing = [ext for ext in dict.fromkeys(extensions) if ext and ext not in by_extension]
-        if missing:
-            # Inactive users too: an archived operator still names who took a past call.
-            users = self.sudo().with_context(active_test=False).search_fetch(
-                [("medpulse_pbx_extension", "in", missing), ("company_ids", "in", company.ids)],
-                ["medpulse_pbx_extension"],
-            )
-            found = {ext: [] for ext in missing}
-            for user in users:
-                found[user.medpulse_pbx_extension].append(user.id)
-            by_extension.update((ext, tuple(ids)) for ext, ids in found.items())
-        missing = [
-            number for number in dict.fromkeys(numbers) if number and number not in by_number
-        ]
-        if missing:
-            Number = self.env["medpulse.telephony.user.number"].sudo()
-            keys = {number: Number._number_keys(company, number)[1] for number in missing}
-            found = {key: [] for key in keys.values() if key}
-            if found:
-                devices = Number.search_fetch(
-                    [("number_key", "in", list(found)), ("company_id", "=", company.id)],
-                    ["number_key", "user_id"],
-                )
-                for device in devices:
-                    if device.user_id.id not in found[device.number_key]:
-                        found[device.number_key].append(device.user_id.id)
-            by_number.update((number, tuple(found.get(key, ()))) for number, key in keys.items())
-        return by_extension, by_number
+        """({extension: user ids}, {number: user ids}) for the given parties."""
+        by_extension, by_key = self._medpulse_pbx_directory(company.id)
+        Number = self.env["medpulse.telephony.user.number"]
+        return (
+            {ext: by_extension.get(ext, ()) for ext in extensions if ext},
+            {
+                number: by_key.get(Number._number_keys(company, number)[1], ())
+                for number in numbers if number
+            },
+        )

@@ -190,9 +190,18 @@ class TestRecordingDownload(RecordingCase):
         self.assertEqual(recording.call_id.entry_id, "entry-rec-ok")
         self.assertFalse(self.pbx.requests, "nothing is downloaded inside the webhook request")
         cron = self.env.ref("medpulse_telephony.ir_cron_medpulse_call_recording_download")
-        self.assertTrue(
-            self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]),
-            "the event wakes the download cron",
+        triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
+        self.assertTrue(triggers, "the event wakes the download cron")
+        # A later event of the call (record/added again with another product, the same
+        # recording) leaves its due time as it was: the cron is not woken again.
+        self.receive("events/record/added", {
+            "recording_id": "rec-ok", "entry_id": "entry-rec-ok", "product_id": 2,
+            "user_id": 300001, "timestamp": 1_900_000_000 + 42 + 6,
+        })
+        self.assertEqual(recording.state, "waiting")
+        self.assertEqual(
+            self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers,
+            "no second wake-up for the same download",
         )
 
         self.Recording._cron_download()

@@ -1,10 +1,10 @@
 from odoo.exceptions import UserError
-from odoo.tests import TransactionCase, tagged
+from odoo.tests import TransactionCase, new_test_user, tagged
 
 import mango_vpbx
 from mango_vpbx_emulator.testing import PbxDouble
 
-from .common import API_KEY, API_SALT, TelephonyFixtures
+from .common import API_KEY, API_SALT, OPERATOR_MOBILE, TelephonyFixtures
 
 USERS = {
     "users": [
@@ -149,3 +149,67 @@ class TestSettingsAgainstLoopbackPbx(TelephonyFixtures, TransactionCase):
     def test_webhook_url(self):
         self.env["ir.config_parameter"].sudo().set_param("web.base.url", "https://clinic.example/")
         self.assertEqual(self.settings().medpulse_pbx_webhook_url, "https://clinic.example/mango")
+
+
+@tagged("post_install", "-at_install")
+class TestPbxDirectory(TelephonyFixtures, TransactionCase):
+    """The PBX directory each worker keeps (``res.users._medpulse_pbx_directory``): a
+    PBX event finds its operators without a search, and any change of who has which
+    extension or device is seen by the next event."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_telephony()
+
+    def find(self, extension=None, number=None, company=None):
+        return self.env["res.users"]._medpulse_find_pbx_operator(
+            company or self.company, extension, number
+        )
+
+    def test_kept_between_events(self):
+        self.assertEqual(self.find("101"), self.operator1)
+        self.assertEqual(self.find(None, OPERATOR_MOBILE), self.operator3)
+        with self.assertQueryCount(0):
+            self.assertEqual(self.find("102"), self.operator2)
+            self.assertEqual(self.find(None, f"+{OPERATOR_MOBILE}"), self.operator3)
+            self.assertFalse(self.find("199"))
+            self.assertFalse(self.find(None, "79035550077"))
+
+    def test_extension_changes_are_seen(self):
+        self.assertEqual(self.find("101"), self.operator1)
+        self.operator1.sudo().medpulse_pbx_extension = "111"
+        self.assertFalse(self.find("101"))
+        self.assertEqual(self.find("111"), self.operator1)
+        newcomer = new_test_user(self.env, login="tel_new", name="Nina Newcomer")
+        newcomer.sudo().medpulse_pbx_extension = "101"
+        self.assertEqual(self.find("101"), newcomer)
+        newcomer.sudo().unlink()
+        self.assertFalse(self.find("101"))
+
+    def test_device_changes_are_seen(self):
+        Number = self.env["medpulse.telephony.user.number"].sudo()
+        self.assertFalse(self.find(None, "+7 903 555-00-09"))
+        device = Number.create({"user_id": self.operator2.id, "number": "79035550009"})
+        self.assertEqual(self.find(None, "79035550009"), self.operator2)
+        device.number = "79035550010"
+        self.assertFalse(self.find(None, "79035550009"))
+        self.assertEqual(self.find(None, "+7 903 555-00-10"), self.operator2)
+        device.unlink()
+        self.assertFalse(self.find(None, "79035550010"))
+
+    def test_another_company_is_another_directory(self):
+        other = self.env["res.company"].create({"name": "Other clinic"})
+        stranger = new_test_user(
+            self.env, login="tel_other", name="Oleg Other", company_id=other.id,
+            company_ids=[(6, 0, other.ids)],
+        )
+        stranger.sudo().medpulse_pbx_extension = "101"
+        self.assertEqual(self.find("101"), self.operator1)
+        self.assertEqual(self.find("101", company=other), stranger)
+        # Given the clinic too, the user is in its directory (archived or not).
+        stranger.sudo().write({"company_ids": [(4, self.company.id)], "active": False})
+        self.assertEqual(
+            self.env["res.users"]._medpulse_find_pbx_operators(self.company, extensions=["101"]),
+            self.operator1 | stranger,
+        )
