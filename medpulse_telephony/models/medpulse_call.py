@@ -39,6 +39,8 @@ FOLLOWUP_STATES = [
 
 CARD_NOTIFICATION = "medpulse_telephony.card"
 LIVE_STATUSES = ("ringing", "talking")
+#: Statuses a card on screen gets as an update only (``_card_update_payload``).
+PARTIAL_STATUSES = ("talking", "ended")
 # A call whose summary never arrived must not pop up again forever after a reload.
 ACTIVE_CARD_HOURS = 12
 RECENT_CALL_DAYS = 7
@@ -1393,7 +1395,7 @@ class MedpulseCall(models.Model):
         for user, (status, leg) in live.items():
             audience[str(user.id)] = status
             if previous.get(str(user.id)) != status:
-                to_send.append((user, status, leg))
+                to_send.append((user, status, leg, previous.get(str(user.id))))
         ended = state.is_final or all(leg.state == "Disconnected" for leg in state.legs)
         answered_by = self.env["res.users"]._medpulse_find_pbx_operator(
             self.company_id, state.answered_extension, state.answered_number
@@ -1416,15 +1418,20 @@ class MedpulseCall(models.Model):
             if status == "ended" and before != "talking":
                 status = "closed"
             audience[key] = status
-            to_send.append((user, status, None))
+            to_send.append((user, status, None, before))
         if audience != previous:
             call.card_audience = audience
-        for user, status, leg in to_send:
-            self._notify_card(user, status, leg)
+        for user, status, leg, before in to_send:
+            # A card the user has on screen (it rang or talked) only changes its status.
+            self._notify_card(user, status, leg, partial=before in LIVE_STATUSES)
 
-    def _notify_card(self, user, status, leg=None):
+    def _notify_card(self, user, status, leg=None, partial=False):
         self.ensure_one()
-        payload = self._card_payload(user, status, leg)
+        payload = (
+            self._card_update_payload(user, status, leg)
+            if partial and status in PARTIAL_STATUSES
+            else self._card_payload(user, status, leg)
+        )
         user.sudo()._bus_send(CARD_NOTIFICATION, payload)
 
     def _notify_card_update(self, users=None):
@@ -1482,6 +1489,33 @@ class MedpulseCall(models.Model):
         if status == "ended":
             # Only the ended card offers the outcomes (the browser keeps them from this
             # message): a ringing card does not search them.
+            payload.update(self._card_outcome_data(user))
+        return payload
+
+    def _card_update_payload(self, user, status, leg=None):
+        """What changes on a card ``user`` has on screen when the call is answered or
+        ends: the status, who answered and when, the follow-up (the ended card's outcomes
+        too), flagged ``partial``. The caller, the patients, their appointments and the
+        line were sent when it rang (and again whenever they changed:
+        :meth:`_notify_card_update`); not read again at each status. A browser without
+        this card asks for it whole (``get_active_cards``, ``incoming_card_service.js``).
+        """
+        self.ensure_one()
+        call = self.sudo().with_context(lang=user.lang or self.env.lang)
+        payload = {
+            "call_id": self.id,
+            "entry_id": call.entry_id,
+            "status": status,
+            "partial": True,
+            "answered_at": fields.Datetime.to_string(call.answered_at)
+            if call.answered_at
+            else False,
+            "answered_by": call.answered_user_id.name or "",
+            "device_id": self._card_device(user, leg).id or False,
+            "followup_state": call.followup_state,
+            "followup_note": call.followup_note or "",
+        }
+        if status == "ended":
             payload.update(self._card_outcome_data(user))
         return payload
 

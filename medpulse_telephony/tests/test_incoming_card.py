@@ -101,7 +101,13 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
         ])
         cards = self.cards()
         self.assertEqual([p["status"] for p in cards[self.operator1]], ["talking"])
-        self.assertTrue(cards[self.operator1][0]["answered_at"])
+        talking = cards[self.operator1][0]
+        self.assertTrue(talking["answered_at"])
+        self.assertEqual(talking["answered_by"], "Olga Operator")
+        # Her card is on screen since it rang: the status changes, nothing is read again.
+        self.assertTrue(talking["partial"])
+        self.assertNotIn("patients", talking)
+        self.assertNotIn("number", talking)
         self.assertEqual([p["status"] for p in cards[self.operator2]], ["answered_elsewhere"])
         self.assertEqual(cards[self.operator2][0]["answered_by"], "Olga Operator")
         self.assertNotIn(
@@ -109,13 +115,32 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
         )
 
         # Hang-up: only who talked gets the follow-up form; the other card stays closed.
-        self.receive(
+        call = self.receive(
             [leg(entry, "op1", 3, "Disconnected", 72, op_to("101", SIP1), disconnect_reason=1110)]
         )
         cards = self.cards()
         self.assertEqual(set(cards), {self.operator1})
-        self.assertEqual(cards[self.operator1][0]["status"], "ended")
-        self.assertIn("needs_callback", dict(cards[self.operator1][0]["followup_states"]))
+        ended = cards[self.operator1][0]
+        self.assertEqual(ended["status"], "ended")
+        self.assertTrue(ended["partial"])
+        self.assertEqual(ended["followup_state"], "new")
+        self.assertIn("outcomes", ended, "the ended card offers the outcomes")
+        self.assertNotIn("patients", ended)
+        # The whole card (a reload, a card refreshed after booking) still has everything.
+        whole = call._card_payload(self.operator1, "ended")
+        self.assertIn("needs_callback", dict(whole["followup_states"]))
+        self.assertEqual(whole["patients"][0]["name"], self.patient.name)
+
+    def test_a_card_first_seen_in_call_is_whole(self):
+        """An operator whose phone's ringing was never reported (the PBX sent the leg's
+        connection only) gets the whole card, not an update of one they never saw."""
+        entry = "E-CARD-DIRECT"
+        self.receive(ivr(entry))
+        self.receive([leg(entry, "op1", 2, "Connected", 12, op_to("101", SIP1))])
+        payload = self.cards()[self.operator1][0]
+        self.assertEqual(payload["status"], "talking")
+        self.assertNotIn("partial", payload)
+        self.assertEqual(payload["patients"][0]["name"], self.patient.name)
 
     def test_unknown_caller(self):
         entry = "E-CARD-UNKNOWN"

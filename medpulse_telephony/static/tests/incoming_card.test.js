@@ -54,6 +54,41 @@ test("in call shows a timer; answered elsewhere shows who, then goes away", asyn
     await contains(".o_medpulse_incoming_card", { count: 0 });
 });
 
+/** The update a card on screen gets when its call is answered (`_card_update_payload`). */
+const talkingUpdate = {
+    call_id: 42,
+    entry_id: "E-42",
+    status: "talking",
+    partial: true,
+    answered_at: "2026-03-02 09:00:10",
+    answered_by: "Olga Operator",
+    device_id: false,
+    followup_state: "new",
+    followup_note: "",
+};
+
+test("an answered call's update keeps what the card showed", async () => {
+    const { send } = await startWithBus();
+    send(ringing());
+    await contains(".o_medpulse_card_ringing");
+    send(talkingUpdate);
+    await contains(".o_medpulse_card_talking .o_medpulse_card_timer");
+    await contains(".o_medpulse_card_patient_name", { text: "Ivanova Anna Petrovna" });
+    await contains(".o_medpulse_card_number", { text: "+7 916 123-45-67" });
+    await contains(".o_medpulse_incoming_card", { count: 1 });
+});
+
+test("an update of a card this tab does not have brings the whole card", async () => {
+    const { send } = await startWithBus();
+    // The update alone has no caller: the patient shown comes from the whole card.
+    activeCards = [ringing({ status: "talking", answered_at: "2026-03-02 09:00:10" })];
+    send(talkingUpdate);
+    await contains(".o_medpulse_card_talking .o_medpulse_card_patient_name", {
+        text: "Ivanova Anna Petrovna",
+    });
+    await contains(".o_medpulse_incoming_card", { count: 1 });
+});
+
 test("a closing message for a call without a card shows nothing", async () => {
     const { send } = await startWithBus();
     send(ringing());

@@ -39,7 +39,11 @@ export class IncomingCardStore {
         this.dismissed = {};
     }
 
-    /** Apply one card message from the server. */
+    /**
+     * Apply one card message from the server. Returns `"incomplete"` for an update of a
+     * card this tab does not have (`partial`: the status only, e.g. a tab opened or a card
+     * dismissed while it rang): the caller then asks for the whole card.
+     */
     receive(payload) {
         const index = this.cards.findIndex((card) => card.call_id === payload.call_id);
         const existing = index >= 0 ? this.cards[index] : null;
@@ -53,6 +57,8 @@ export class IncomingCardStore {
             }
             if (existing) {
                 Object.assign(existing, payload);
+            } else if (payload.partial) {
+                return "incomplete";
             } else {
                 this.cards.push({ ...payload, transferOpen: false, message: false });
             }
@@ -116,7 +122,11 @@ export const incomingCardService = {
     dependencies: ["bus_service", "orm"],
     start(env, { bus_service, orm }) {
         const store = reactive(new IncomingCardStore());
-        bus_service.subscribe(CARD_NOTIFICATION, (payload) => store.receive(payload));
+        bus_service.subscribe(CARD_NOTIFICATION, (payload) => {
+            if (store.receive(payload) === "incomplete") {
+                restoreActiveCards(store, orm);
+            }
+        });
         bus_service.start();
         restoreActiveCards(store, orm);
         return store;
