@@ -1159,6 +1159,8 @@ class MedpulseCall(models.Model):
         return linked
 
     def _transfers_text(self, transfers):
+        if not transfers:
+            return ""  # most calls: no translation looked up at each event
         kinds = {"blind": _("blind transfer"), "consultative": _("consultative transfer")}
         return "\n".join(
             f"{t.from_extension or '?'} → {t.to_extension or t.to_number or '?'}"
