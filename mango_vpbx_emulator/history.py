@@ -458,7 +458,8 @@ def _plan_returns(
 def _plan_delivery(
     rng: random.Random, zone: Any, now: int, plans: list[_Plan], left_out: int
 ) -> None:
-    """Mark today's calls for the webhook and leave a few recent calls out.
+    """Mark today's calls for the webhook and leave ``left_out`` recent calls out (of the
+    last LEFT_OUT_HOURS, or the latest before them after a day off).
 
     Today's calls (at least the last ``WEBHOOK_MIN_CALLS``) are the ones the operators
     have not worked on yet; the days before are done: returned, commented, booked.
@@ -468,11 +469,19 @@ def _plan_delivery(
     for plan in todays if len(todays) >= WEBHOOK_MIN_CALLS else plans[-WEBHOOK_MIN_CALLS:]:
         plan.delivery = WEBHOOK
         plan.followup = {}
-    candidates = [
-        p for p in plans
-        if p.start >= now - LEFT_OUT_HOURS * 3600 and not p.record and not p.returned
-        and not p.is_return and p.kind in ("incoming_answered", "missed_operator", "outgoing")
-    ]
+    def eligible(plan: _Plan) -> bool:
+        return (
+            not plan.record and not plan.returned and not plan.is_return
+            and plan.kind in ("incoming_answered", "missed_operator", "outgoing")
+        )
+
+    recent = now - LEFT_OUT_HOURS * 3600
+    candidates = [p for p in plans if p.start >= recent and eligible(p)]
+    if len(candidates) < left_out:
+        # A day off just before ``now`` (a Saturday afternoon, a Sunday, a Monday morning):
+        # the latest calls before those hours too, so there are always some to recover.
+        older = [p for p in plans if p.start < recent and eligible(p)]
+        candidates = older[len(older) - (left_out - len(candidates)):] + candidates
     chosen: list[_Plan] = []
     for kind in ("missed_operator", "incoming_answered", "outgoing"):
         of_kind = [p for p in candidates if p.kind == kind]

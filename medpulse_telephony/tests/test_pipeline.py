@@ -516,6 +516,17 @@ class TestBusNotifyConnection(TransactionCase):
             env["bus.bus"]._sendone(channel, "medpulse_test", {"channel": channel})
         # committed: its NOTIFY was sent after the commit
 
+    def listen(self, channel):
+        """A connection of its own listening on ``channel`` (closed at the end)."""
+        _dbname, info = sql_db.connection_info_for("postgres")
+        listener = psycopg2.connect(**info)
+        listener.autocommit = True
+        self.addCleanup(listener.close)
+        with listener.cursor() as cr:
+            query = SQL("LISTEN %s", SQL.identifier(channel))
+            cr.execute(query.code, query.params)
+        return listener
+
     def received(self, listener, channels, timeout=5):
         seen, deadline = "", time.monotonic() + timeout
         while time.monotonic() < deadline and not all(c in seen for c in channels):
@@ -526,12 +537,7 @@ class TestBusNotifyConnection(TransactionCase):
         return [channel for channel in channels if channel in seen]
 
     def test_one_kept_connection_delivers_every_notify(self):
-        _dbname, info = sql_db.connection_info_for("postgres")
-        listener = psycopg2.connect(**info)
-        listener.autocommit = True
-        self.addCleanup(listener.close)
-        with listener.cursor() as cr:
-            cr.execute("LISTEN imbus")
+        listener = self.listen("imbus")
         prefix = f"medpulse-notify-test-{uuid.uuid4().hex}"
 
         def cleanup():
@@ -558,12 +564,7 @@ class TestBusNotifyConnection(TransactionCase):
     def test_cron_wake_up_through_the_kept_connection(self):
         """A cron triggered to run now (the recordings' download after a PBX event) wakes
         Odoo's cron workers through the same kept connection: no new one per commit."""
-        _dbname, info = sql_db.connection_info_for("postgres")
-        listener = psycopg2.connect(**info)
-        listener.autocommit = True
-        self.addCleanup(listener.close)
-        with listener.cursor() as cr:
-            cr.execute("LISTEN cron_trigger")
+        listener = self.listen("cron_trigger")
         cron_id = self.env.ref("medpulse_telephony.ir_cron_medpulse_call_event_fold").id
 
         def cleanup():

@@ -199,3 +199,19 @@ def test_early_in_the_morning_the_webhook_gets_the_last_calls() -> None:
     assert len(webhook_part) + sum(c.delivery == hist.LEFT_OUT for c in early.calls[-8:]) == 8
     assert {datetime.fromtimestamp(c.started, UFA).weekday() for c in webhook_part} == {4}
     assert webhook_part == [c for c in early.calls[-8:] if c.delivery == hist.WEBHOOK]
+
+
+@pytest.mark.parametrize("moment", [
+    datetime(2026, 12, 5, 12, 10),  # a Saturday noon: Friday's last hours only
+    datetime(2026, 12, 6, 18, 0),  # a Sunday
+    datetime(2026, 11, 30, 8, 20),  # a Monday before the first call
+])
+def test_after_a_day_off_calls_are_still_left_out(moment) -> None:
+    """Whatever the hour and the day, the history leaves its calls out for the
+    reconciliation to recover: the latest ones when the last hours had too few."""
+    now = int(moment.replace(tzinfo=UFA).timestamp())
+    history = hist.generate(demo_directory(), CALLERS, now=now, days=7)
+    left_out = [c for c in history.calls if c.delivery == hist.LEFT_OUT]
+    assert len(left_out) == 3
+    assert all(not c.recordings for c in left_out)
+
