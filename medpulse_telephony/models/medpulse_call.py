@@ -1462,27 +1462,18 @@ class MedpulseCall(models.Model):
         if status == "closed":
             return {"call_id": self.id, "entry_id": self.sudo().entry_id, "status": status}
         call = self.sudo().with_context(lang=user.lang or self.env.lang)
-        payload = {
-            "call_id": self.id,
-            "entry_id": call.entry_id,
-            "status": status,
+        payload = self._card_status_data(user, status, leg)
+        payload.update({
             "number": call.external_number_display or call.caller_number or "",
             "number_e164": call.external_e164 or "",
             "line": call.line_id.display_name or call.callee_number or "",
             "created_at": fields.Datetime.to_string(call.created_at) if call.created_at else False,
-            "answered_at": fields.Datetime.to_string(call.answered_at)
-            if call.answered_at
-            else False,
-            "answered_by": call.answered_user_id.name or "",
-            "device_id": self._card_device(user, leg).id or False,
             "routed": bool(call.routed_user_id),
-            "followup_state": call.followup_state,
-            "followup_note": call.followup_note or "",
             "followup_states": [
                 [value, label]
                 for value, label in call._fields["followup_state"]._description_selection(call.env)
             ],
-        }
+        })
         payload.update(self._card_alert_data(user))
         payload["ivr_choices"] = call._card_ivr_choices()
         if status not in LIVE_STATUSES and status != "ended":
@@ -1503,12 +1494,19 @@ class MedpulseCall(models.Model):
         this card asks for it whole (``get_active_cards``, ``incoming_card_service.js``).
         """
         self.ensure_one()
-        call = self.sudo().with_context(lang=user.lang or self.env.lang)
-        payload = {
+        payload = {**self._card_status_data(user, status, leg), "partial": True}
+        if status == "ended":
+            payload.update(self._card_outcome_data(user))
+        return payload
+
+    def _card_status_data(self, user, status, leg=None):
+        """What a card says of the call's progress: its status, who answered and when,
+        the device it rang and the follow-up (the whole card and its updates)."""
+        call = self.sudo()
+        return {
             "call_id": self.id,
             "entry_id": call.entry_id,
             "status": status,
-            "partial": True,
             "answered_at": fields.Datetime.to_string(call.answered_at)
             if call.answered_at
             else False,
@@ -1517,9 +1515,6 @@ class MedpulseCall(models.Model):
             "followup_state": call.followup_state,
             "followup_note": call.followup_note or "",
         }
-        if status == "ended":
-            payload.update(self._card_outcome_data(user))
-        return payload
 
     def _card_device(self, user, leg):
         if not leg or not leg.to.number:

@@ -164,33 +164,19 @@ class ResUsers(models.Model):
         number of one of the operator's devices (``medpulse.telephony.user.number``),
         both from the company's directory (:meth:`_medpulse_pbx_directory`).
         """
-        by_extension, by_number = self._medpulse_pbx_operator_ids(company, extensions, numbers)
-        ids = [uid for ext in extensions if ext for uid in by_extension[ext]]
-        ids += [uid for number in numbers if number for uid in by_number[number]]
+        by_extension, by_key = self._medpulse_pbx_directory(company.id)
+        Number = self.env["medpulse.telephony.user.number"]
+        ids = [uid for ext in extensions if ext for uid in by_extension.get(ext, ())]
+        ids += [
+            uid for number in numbers if number
+            for uid in by_key.get(Number._number_keys(company, number)[1], ())
+        ]
         return self.browse(dict.fromkeys(ids))
 
     @api.model
     def _medpulse_find_pbx_operator(self, company, extension=None, number=None):
         """The one operator of a PBX party: by extension first, else by device number."""
-        if extension:
-            ids = self._medpulse_pbx_operator_ids(company, (extension,), ())[0][extension]
-            if ids:
-                return self.browse(ids[0])
-        if number:
-            ids = self._medpulse_pbx_operator_ids(company, (), (number,))[1][number]
-            if ids:
-                return self.browse(ids[0])
-        return self.browse()
-
-    @api.model
-    def _medpulse_pbx_operator_ids(self, company, extensions, numbers):
-        """({extension: user ids}, {number: user ids}) for the given parties."""
-        by_extension, by_key = self._medpulse_pbx_directory(company.id)
-        Number = self.env["medpulse.telephony.user.number"]
         return (
-            {ext: by_extension.get(ext, ()) for ext in extensions if ext},
-            {
-                number: by_key.get(Number._number_keys(company, number)[1], ())
-                for number in numbers if number
-            },
+            self._medpulse_find_pbx_operators(company, extensions=(extension,))[:1]
+            or self._medpulse_find_pbx_operators(company, numbers=(number,))[:1]
         )
