@@ -17,21 +17,29 @@ flagged ``not_understood`` instead.
 Transactions: this module owns them, models never commit. The path of one event:
 
 1. ``medpulse.call.event._store`` inserts the raw event in the request's transaction,
-   which is committed at once: the event is safe whatever happens next;
-2. :func:`fold_in_turn`: the request's transaction takes the call's lock
-   (``_lock_call``), then the event is folded (``medpulse.call.event._process``: the
-   journal, then ``medpulse.call._after_event``'s steps) in a new transaction whose
-   snapshot starts once the lock is granted, so it sees the previous event's work; a
-   serialization failure is retried at once with a fresh snapshot, any other failure
-   rolls that transaction back whole (no savepoint needed) and flags the event in the
-   next one on the same cursor;
-3. the request's transaction is committed, which releases the lock, and only then are
-   the PBX commands the fold queued sent (``medpulse.call.command._send_queued``, the
-   ids the fold's transaction recorded: no search when it queued none): no request to
-   the PBX ever leaves while a webhook transaction or a call's lock is held;
-4. once the PBX has its answer, the open wallboards the event changed are pushed
-   by a thread of the worker (:func:`push_after_answer`, :func:`push_boards`, in a
-   transaction of its own; ``medpulse.wallboard``): the worker takes the next request.
+   which is committed at once: the event is safe whatever happens next, and the PBX
+   gets its answer;
+2. then (the response's close, :func:`fold_in_background`) a thread of the worker folds
+   the events waiting to be folded if it can take the folder (one advisory lock per
+   database, :func:`fold_waiting`), while the worker takes the next request; a thread
+   that finds the folder taken leaves the committed event to the holder, which looks
+   again before it lets go. Under a load one thread folds while the workers answer, and
+   the events of a call that piled up meanwhile are folded together; a quiet clinic's
+   event is folded at once after its answer;
+3. each call, :func:`fold_in_turn`: the folder's transaction takes the call's lock
+   (``_lock_call``), then its waiting events are folded (``medpulse.call.event.
+   _process_many``: the journal, then ``medpulse.call._after_event``'s steps) in a new
+   transaction whose snapshot starts once the lock is granted, so it sees the previous
+   fold's work; a serialization failure is retried at once with a fresh snapshot, any
+   other failure rolls that transaction back whole (no savepoint needed) and flags the
+   events in the next one on the same cursor;
+4. the folder's transaction is committed, which releases the call's lock, and only then
+   are the PBX commands the fold queued sent (``medpulse.call.command._send_queued``,
+   the ids the fold's transaction recorded: no search when it queued none): no request
+   to the PBX ever leaves while a webhook transaction or a call's lock is held;
+5. the open wallboards the folds changed are pushed by a thread of the worker
+   (:func:`push_after_answer`, :func:`push_boards`, in a transaction of its own;
+   ``medpulse.wallboard``).
 
 The cron that folds events a stopped worker left (``_cron_fold_received``) runs the
 same :func:`fold_in_turn`.
@@ -56,7 +64,7 @@ import mango_vpbx
 from mango_vpbx.assumptions import PING_SEGMENT
 
 from ..models import medpulse_wallboard
-from ..models.medpulse_call_event import in_new_transaction, is_concurrency_error
+from ..models.medpulse_call_event import FOLDER_SECONDS, in_new_transaction, is_concurrency_error
 from ..models.medpulse_wallboard import PUSHED_AFTER_ANSWER, WATCHED_KEY
 
 _logger = logging.getLogger(__name__)
@@ -154,34 +162,23 @@ class MangoWebhook(http.Controller):
         env = request.env(
             user=SUPERUSER_ID, context=dict(request.env.context, allowed_company_ids=company.ids)
         )
-        record, event = (
-            env["medpulse.call.event"].with_company(company)._store(company, path, form["json"])
-        )
+        Event = env["medpulse.call.event"].with_company(company)
+        record, event = Event._store(company, path, form["json"])
         _logger.debug(
             "PBX request to %s for company %s: %s", _path_label(path), company.id,
             f"stored as event {record.id}" if record else "a duplicate",
         )
         # The stored event must outlive whatever follows: the PBX never sends it again.
         request.env.cr.commit()  # pylint: disable=invalid-commit  # the webhook owns its transactions
-        boards = ()
-        if record and event is not None:
-            # Its request pushes the boards the event changed once it has answered.
-            boards = fold_in_turn(
-                record.with_context(**{PUSHED_AFTER_ANSWER: True}), event,
-                known=(company, getattr(event, "entry_id", None)),
-            )
         response = _reply(200, "OK")
-        if boards:
-            # In the test mode, one connection serves every thread: a push after the answer
-            # would run beside the test's own queries, so it runs before.
-            inline = request.registry.in_test_mode()
-            push = functools.partial(
-                push_after_answer, request.env.cr.dbname, boards, inline=inline
-            )
-            if inline:
-                push()
+        if record and event is not None:
+            # Folded by whoever holds the folder: maybe a thread of this worker, once the
+            # PBX has its answer. In the test mode, one connection serves every thread:
+            # the fold would run beside the test's own queries, so it runs before.
+            if request.registry.in_test_mode():
+                fold_waiting(request.env.cr.dbname)
             else:
-                response.call_on_close(push)
+                response.call_on_close(functools.partial(fold_in_background, request.env.cr.dbname))
         return response
 
 
@@ -189,7 +186,9 @@ def fold_in_turn(record, event, known=None):
     """Fold the stored, committed event ``record`` (``event`` is its parsed form), the
     events of one call one after another, then send the PBX commands the fold queued.
     ``known``: the event's ``(company, entry_id)`` when the caller just stored it (no
-    read of its row back to take the lock).
+    read of its row back to take the lock). ``record`` may be several events of one
+    call, ``event`` then the list of their parsed forms (the folder,
+    :func:`fold_waiting`): folded together.
 
     ``record``'s transaction holds the call's lock while the fold runs in new ones and
     is committed at the end (it must have nothing else to commit). Why in turn: the PBX
@@ -204,7 +203,8 @@ def fold_in_turn(record, event, known=None):
     Never raises: the PBX must get its 200. Returns the ids of the companies whose open
     wallboards the fold changed (:func:`push_boards`).
     """
-    record._lock_call(known)
+    parsed = event if isinstance(event, list) else [event]
+    record[:1]._lock_call(known)
     boards = []
 
     def failed(error, attempt):
@@ -212,7 +212,7 @@ def fold_in_turn(record, event, known=None):
             record._log_fold_error(error)
         _logger.warning(
             "PBX event %s: journal not updated (attempt %s, %s; the message is on the event)",
-            record.id, attempt, type(error).__name__,
+            ", ".join(map(str, record.ids)), attempt, type(error).__name__,
         )
         record._fold_failed(error)
 
@@ -220,7 +220,7 @@ def fold_in_turn(record, event, known=None):
 
     def fold(env):
         try:
-            record.with_env(env)._process(event)
+            record.with_env(env)._process_many(parsed)
         except Exception as error:
             if is_concurrency_error(error):
                 raise  # retried with a fresh snapshot
@@ -249,9 +249,106 @@ def fold_in_turn(record, event, known=None):
         record.env.cr.rollback()  # nothing of ours is left in it since the commit above
         _logger.warning(
             "PBX event %s: the commands it queued were not all sent (%s; their records say "
-            "which)", record.id, type(error).__name__,
+            "which)", ", ".join(map(str, record.ids)), type(error).__name__,
         )
     return boards
+
+
+_folder_threads = {}
+_folder_wanted = set()
+_folder_lock = threading.Lock()
+
+
+def fold_in_background(dbname):
+    """Once the webhook has answered (its response's close): have a thread of this worker
+    fold the waiting events (:func:`fold_waiting`), so that the worker takes the next
+    request at once. One such thread per database and process: a request while it runs
+    leaves it a wish, which it honours before it ends (the request's event was committed
+    before the wish, so the thread's next look sees it)."""
+    with _folder_lock:
+        _folder_wanted.add(dbname)
+        if dbname in _folder_threads:
+            return
+        # Not a daemon: a worker that exits (recycled, stopped) lets it finish (at most
+        # FOLDER_SECONDS per look; no request comes to wish for more meanwhile).
+        thread = threading.Thread(
+            target=_fold_while_wanted, args=(dbname,), name="medpulse-folder", daemon=False
+        )
+        _folder_threads[dbname] = thread
+    thread.start()
+
+
+def _fold_while_wanted(dbname):
+    while True:
+        with _folder_lock:
+            if dbname not in _folder_wanted:
+                del _folder_threads[dbname]
+                return
+            _folder_wanted.discard(dbname)
+        fold_waiting(dbname)
+
+
+def fold_waiting(dbname, seconds=FOLDER_SECONDS):
+    """Fold the events waiting to be folded, the request's own among them, if this
+    process can take the folder; returns how many it folded (0: another process holds
+    the folder, or nothing waited). Run by a thread of the worker after the webhook's
+    answer (:func:`fold_in_background`).
+
+    The folder (``medpulse.call.event._try_folder``) is one advisory lock per database:
+    whoever holds it folds every event still ``received``, those of one call together
+    (:func:`fold_in_turn` with all of them, under the call's lock, the PBX commands
+    sent after the commit), batch after batch, until none is left. A request that finds
+    the folder taken does nothing more: its event was committed before it tried, so the
+    holder sees it, at the latest when it looks again after letting go. Under a load,
+    one thread folds while the workers answer, and the events of a call pile up
+    meanwhile: a call is folded once for several of its events instead of once per
+    event. A quiet clinic's event is folded at once after its answer, as before.
+
+    Bounded by ``seconds`` (the worker's ``limit_time_real`` must not kill it): the events
+    left then go to the next request that takes the folder, or the cron of stale events
+    (``_cron_fold_received``). The open wallboards the folds changed are pushed after each
+    batch (:func:`push_after_answer`). Never raises.
+    """
+    deadline = time.monotonic() + seconds
+    folded = 0
+    try:
+        # What a request does first: another process's change of the registry or of a
+        # cache (the PBX directory) is seen here, and this one's are told to the others.
+        registry = Registry(dbname).check_signaling()
+        with registry.manage_changes(), registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {PUSHED_AFTER_ANSWER: True})
+            Event = env["medpulse.call.event"]
+            while Event._try_folder():
+                try:
+                    while batch := Event._waiting_for_fold():
+                        boards = set()
+                        for records, parsed in batch:
+                            boards.update(fold_in_turn(records, parsed))
+                            folded += len(records)
+                        if boards:
+                            push_after_answer(
+                                dbname, sorted(boards), inline=env.registry.in_test_mode()
+                            )
+                        if time.monotonic() > deadline:
+                            return folded
+                except BaseException:
+                    cr.rollback()
+                    raise
+                finally:
+                    # The flags of events that no longer parse (_waiting_for_fold) too.
+                    cr.commit()  # pylint: disable=invalid-commit  # the webhook owns its transactions
+                    Event._release_folder()
+                    cr.commit()  # pylint: disable=invalid-commit
+                # An event committed by a request that found the folder taken just before
+                # it was let go.
+                if not Event._waiting_for_fold(limit=1):
+                    break
+    except Exception as error:  # noqa: BLE001 - the PBX has its answer; the cron folds the rest
+        _logger.warning(
+            "PBX events not folded after the answer (%s): the cron of stale events folds "
+            "them", type(error).__name__,
+        )
+    return folded
 
 
 def push_after_answer(dbname, company_ids, inline=False):

@@ -59,7 +59,7 @@ class _KeptFoldings:
     the stored events in each (:meth:`MedpulseCall._fold_call_events`).
 
     A worker's memory, not the database's: it is only ever used when the caller's
-    snapshot holds exactly the events it was made of (plus the one being folded), so a
+    snapshot holds exactly the events it was made of (plus those being folded), so a
     stale or missing entry costs one read of the call's events, never a wrong call.
     Keyed by database, company and entry id; the least recently used go first.
     """
@@ -70,9 +70,10 @@ class _KeptFoldings:
         self._lock = threading.Lock()
         self._entries = collections.OrderedDict()
 
-    def get(self, key, stored_ids, new_id, new_event):
-        """The folding of exactly ``stored_ids``, or None; when it lacks only ``new_id``,
-        ``new_event`` (its parsed form) is added to it and it is kept so."""
+    def get(self, key, stored_ids, new_events):
+        """The folding of exactly ``stored_ids``, or None; when it lacks only events of
+        ``new_events`` (``{id: parsed event}``, those being folded), they are added to it
+        and it is kept so."""
         stored_ids = frozenset(stored_ids)
         with self._lock:
             entry = self._entries.get(key)
@@ -80,9 +81,10 @@ class _KeptFoldings:
                 return None
             kept_ids, folding = entry
             if kept_ids != stored_ids:
-                if new_event is None or kept_ids | {new_id} != stored_ids or new_id in kept_ids:
+                missing = stored_ids - kept_ids
+                if not missing or kept_ids - stored_ids or not missing <= new_events.keys():
                     return None
-                folding = folding.add(new_event)
+                folding = folding.add(*(new_events[event_id] for event_id in sorted(missing)))
                 self._entries[key] = (stored_ids, folding)
             self._entries.move_to_end(key)
             return folding
@@ -746,10 +748,10 @@ class MedpulseCall(models.Model):
         The worker keeps the ``mango_vpbx.Folding`` of the calls it folded last
         (``_FOLDINGS``), with the ids of the events in it. ``stored`` is what
         :meth:`_recompute` read with the call's lock: ``(ids of the stored events, ids
-        of those still to link, the event record being folded, its parsed event)``;
-        when the kept folding holds exactly those events, or all but the one being
-        folded (then added to it), nothing is read back and ``events`` are only those
-        still to link. Anything else (a call folded by the other worker meanwhile, an
+        of those still to link, {id: parsed event} of those being folded)``; when the
+        kept folding holds exactly those events, or all but some being folded (then
+        added to it), nothing is read back and ``events`` are only those still to
+        link. Anything else (a call folded by the other worker meanwhile, an
         event whose fold failed or never ran, a rolled-back transaction) reads and
         folds them all, as without a kept folding: the state is the same either way
         (``Folding`` is property-tested against ``fold``).
@@ -758,8 +760,8 @@ class MedpulseCall(models.Model):
         time_base = company._medpulse_pbx_time_base()
         key = (self.env.cr.dbname, company.id, entry_id)
         if stored is not None:
-            stored_ids, link_ids, record, event = stored
-            folding = _FOLDINGS.get(key, stored_ids, record.id if record else None, event)
+            stored_ids, link_ids, new_events = stored
+            folding = _FOLDINGS.get(key, stored_ids, new_events)
             if folding is not None:
                 state = mango_vpbx.fold(folding.events, time_base=time_base)
                 return Event.browse(link_ids), state
@@ -787,7 +789,7 @@ class MedpulseCall(models.Model):
         return self._fold_call_events(self.company_id, self.entry_id)[1]
 
     @api.model
-    def _recompute(self, company, entry_id, event_record=None, event=None):
+    def _recompute(self, company, entry_id, new_events=None):
         """Rebuild the call of ``entry_id`` from all of its stored events:
         ``(call, state, events)``; the events are for their own model to link
         (``medpulse.call.event._link_folded``).
@@ -806,10 +808,11 @@ class MedpulseCall(models.Model):
         changes nothing would leave the row unmodified and a concurrent worker would
         fold without this event instead of failing and retrying. The same statement
         returns the ids of the call's stored events and of those not linked to it yet:
-        with them :meth:`_fold_call_events` folds ``event`` (the parsed form of
-        ``event_record``, the event being folded) into the worker's kept folding of the
-        call without reading the others back; and the call's line with its number, so
-        that the line is not searched again while the call stays on it.
+        with them :meth:`_fold_call_events` folds ``new_events`` (``{id: parsed event}``
+        of the events being folded: all those of the call that waited for the folder)
+        into the worker's kept folding of the call without reading the others back; and
+        the call's line with its number, so that the line is not searched again while
+        the call stays on it.
         """
         self.flush_model(["company_id", "entry_id"])
         self.env["medpulse.call.event"].flush_model(["company_id", "entry_id", "state", "call_id"])
@@ -844,7 +847,7 @@ class MedpulseCall(models.Model):
         if row:
             call = self.browse(row[0])
             call.invalidate_recordset(["write_date", "write_uid"])
-            stored = (row[1], row[2], event_record, event)
+            stored = (row[1], row[2], new_events or {})
             known_line = row[4] and (self.env["medpulse.telephony.line"].browse(row[3]), row[4])
         else:
             call = self._insert_new(company, entry_id)
@@ -884,7 +887,9 @@ class MedpulseCall(models.Model):
         Each is a method ``step(event_record, event, state)`` of the call. A module adds
         its own by extending this list where it belongs, e.g.
         ``steps = super()._after_event_steps(); steps.insert(steps.index(
-        "_after_event_card") + 1, "_after_event_mine"); return steps``.
+        "_after_event_card") + 1, "_after_event_mine"); return steps``. A step that
+        reads the event itself, not only the call's state, also goes in
+        :meth:`_after_event_each_steps` (the folder folds several events at once).
         """
         return [
             "_after_event_command",
@@ -926,6 +931,27 @@ class MedpulseCall(models.Model):
         for step in self._after_event_steps():
             getattr(self, step)(event_record, event, state)
 
+    def _after_event_each_steps(self):
+        """The steps of :meth:`_after_event` that read the event itself, not only the
+        call's state: when several events of the call are folded together
+        (:meth:`_after_events`), they run for each; the others once."""
+        return {"_after_event_recordings", "_after_event_insight", "_after_event_wallboard"}
+
+    def _after_events(self, items, state):
+        """:meth:`_after_event` for several events of this call folded together
+        (``items``: ``(event_record, event)`` in the order they were stored), with the
+        state of all of them: the steps that read the event run for each
+        (:meth:`_after_event_each_steps`), the others, which read the call's state,
+        once with the last event."""
+        self.ensure_one()
+        if len(items) == 1:
+            self._after_event(*items[0], state)
+            return
+        each = self._after_event_each_steps()
+        for step in self._after_event_steps():
+            for event_record, event in items if step in each else items[-1:]:
+                getattr(self, step)(event_record, event, state)
+
     def _after_event_command(self, event_record, event, state):
         if state.command_id:
             command = self.sudo().command_ids.filtered(
@@ -935,7 +961,7 @@ class MedpulseCall(models.Model):
                 command._link_call(self.sudo(), state)
 
     def _after_event_card(self, event_record, event, state):
-        self._card_dispatch(state)
+        self._card_dispatch(state, from_events=True)
 
     def _after_event_auto_route(self, event_record, event, state):
         self._auto_route(state)
@@ -1386,8 +1412,13 @@ class MedpulseCall(models.Model):
                 parties[user] = (status, leg)
         return parties
 
-    def _card_dispatch(self, state):
-        """Send each involved operator the card they should see, when it changed."""
+    def _card_dispatch(self, state, from_events=False):
+        """Send each involved operator the card they should see, when it changed.
+
+        ``from_events``: the call's events were just folded (not its statistics): the
+        operator who answered an incoming call that ended gets the ended card, to set the
+        follow-up, even when their card never said "talking" or they never had one (the
+        events were folded together, under a load), as if they had seen each event."""
         self.ensure_one()
         call = self.sudo()
         previous = call.card_audience or {}
@@ -1416,11 +1447,20 @@ class MedpulseCall(models.Model):
                 status = "answered_elsewhere"
             else:
                 status = "closed"
-            # Who talked keeps the card to set the follow-up; the others' card closes.
-            if status == "ended" and before != "talking":
+            # Who talked keeps the card to set the follow-up; the others' card closes. (Who
+            # answered talked, even when the card never said so: its answer and its end
+            # were folded together.)
+            talked = before == "talking" or (from_events and user == answered_by)
+            if status == "ended" and not talked:
                 status = "closed"
             audience[key] = status
             to_send.append((user, status, None, before))
+        if (
+            from_events and ended and answered_by and state.direction == "incoming"
+            and str(answered_by.id) not in audience
+        ):
+            audience[str(answered_by.id)] = "ended"
+            to_send.append((answered_by, "ended", None, None))
         if audience != previous:
             call.card_audience = audience
         for user, status, leg, before in to_send:

@@ -20,6 +20,8 @@ _logger = logging.getLogger(__name__)
 # First key of the two-key advisory lock that serialises the events of one call
 # (the PBX request budget uses 0x4D56): "MC".
 _CALL_LOCK_NAMESPACE = 0x4D43
+#: Its second key for the folder (no call's key: those hash "company:entry").
+_FOLDER_LOCK_KEY = _lock_key("folder")
 #: Attempts at folding one call under its lock (a conflict with another call's follow-up
 #: is retried at once) before giving up: the webhook flags the event ``error``, the
 #: refold counts the call failed.
@@ -29,6 +31,11 @@ FOLD_ATTEMPTS = 5
 STALE_MINUTES = 1
 #: Events folded per run of that cron; it triggers itself again for the rest.
 STALE_BATCH = 200
+#: A worker holding the folder folds for at most this long after its answer (seconds;
+#: well within Odoo's ``limit_time_real``), then leaves the rest to the next holder.
+FOLDER_SECONDS = 20
+#: Events the folder reads at a time (oldest first), then folds per call.
+FOLDER_BATCH = 500
 #: Identities longer than this (bytes) are stored as their hash: a btree index entry
 #: holds at most about 2,700 bytes, and the toolkit's strings are bounded in characters.
 _IDENTITY_MAX_BYTES = 512
@@ -106,6 +113,12 @@ class MedpulseCallEvent(models.Model):
             "CREATE INDEX IF NOT EXISTS medpulse_call_event_company_received_at_index"
             " ON medpulse_call_event (company_id, received_at)"
         )
+        # The events waiting to be folded, oldest first (the folder's look, after every
+        # webhook answer): a few rows among millions.
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS medpulse_call_event_received_index"
+            " ON medpulse_call_event (id) WHERE state = 'received'"
+        )
         # Rows stored before the digest existed: the first row of each body gets it.
         self.env.cr.execute("""
             UPDATE medpulse_call_event event SET body_sha256 = digests.digest
@@ -182,12 +195,25 @@ class MedpulseCallEvent(models.Model):
         keeps uses :meth:`_process_guarded`.
         """
         self.ensure_one()
-        # What the fold reads of its own row, not its JSON: ``event`` is parsed already.
+        self._process_many([event])
+
+    def _process_many(self, parsed):
+        """:meth:`_process` for these stored events of one call at once (``parsed``: their
+        parsed forms, in the same order): the call is recomputed once and each step of
+        its ``_after_event`` runs once, or once per event for the steps that read the
+        event itself (``medpulse.call._after_events``). The folder's way
+        (``controllers/webhook.py``, :func:`fold_waiting`): under a load the events of
+        a call pile up while it folds others, and folding them together is what it
+        saves."""
+        # What the fold reads of its own rows, not their JSON: they are parsed already.
         self.fetch(["state", "company_id", "entry_id", "call_id"])
-        if self.state != "received":
+        todo = [(record, event) for record, event in zip(self, parsed, strict=True)
+                if record.state == "received"]
+        if not todo:
             return
-        self._apply(event)
-        self.write({"state": "processed"})
+        records = self.browse([record.id for record, _event in todo])
+        records._apply([event for _record, event in todo])
+        records.write({"state": "processed"})
 
     def _process_guarded(self, event):
         """:meth:`_process` in a savepoint of the caller's transaction: a failure is
@@ -204,34 +230,39 @@ class MedpulseCallEvent(models.Model):
             self._fold_failed(error)
 
     def _log_fold_error(self, error):
-        """Log a failed fold of this event: its type and traceback, never its message
-        (kept on the event: it may quote the call's data)."""
+        """Log a failed fold of these events: its type and traceback, never its message
+        (kept on the events: it may quote the call's data)."""
         _logger.error(
             "Could not update the call journal from PBX event %s (%s, its message is on "
             "the event: it may quote the call's data):\n%s",
-            self.id, type(error).__name__, "".join(traceback.format_tb(error.__traceback__)),
+            ", ".join(map(str, self.ids)), type(error).__name__,
+            "".join(traceback.format_tb(error.__traceback__)),
         )
 
-    def _apply(self, event):
-        """What this event changes.
+    def _apply(self, parsed):
+        """What these events change (``parsed``: their parsed forms, in the same order;
+        several only when they are of one call).
 
-        An event of a call: the call is recomputed from all its stored events
+        Events of a call: the call is recomputed from all its stored events
         (``medpulse.call._recompute``), those events are linked to it, then the call's
         :meth:`~odoo.addons.medpulse_telephony.models.medpulse_call.MedpulseCall._after_event`
         steps run. A ``result/<command>`` notification (no call) goes to the command it
         answers, an ``events/sms`` delivery report to its SMS (``medpulse.sms``).
         """
-        if self.entry_id:
+        first = self[:1]
+        if first.entry_id:
             call, state, events = self.env["medpulse.call"]._recompute(
-                self.company_id, self.entry_id, self, event
+                first.company_id, first.entry_id, dict(zip(self.ids, parsed, strict=True))
             )
             events._link_folded(call)
-            call._after_event(self, event, state)
-        elif isinstance(event, mango_vpbx.events.CommandResult):
-            self.env["medpulse.call.command"].sudo()._on_result(self.company_id, event)
-        elif isinstance(event, mango_vpbx.events.SmsEvent):
-            # A delivery report: the SMS it is about, never a call.
-            self.env["medpulse.sms"].sudo()._on_delivery(self.company_id, event)
+            call._after_events(list(zip(self, parsed, strict=True)), state)
+            return
+        for record, event in zip(self, parsed, strict=True):
+            if isinstance(event, mango_vpbx.events.CommandResult):
+                self.env["medpulse.call.command"].sudo()._on_result(record.company_id, event)
+            elif isinstance(event, mango_vpbx.events.SmsEvent):
+                # A delivery report: the SMS it is about, never a call.
+                self.env["medpulse.sms"].sudo()._on_delivery(record.company_id, event)
 
     def _link_folded(self, call):
         """These events were just folded into ``call``: linked to it, and those a failed
@@ -266,6 +297,52 @@ class MedpulseCallEvent(models.Model):
                     _CALL_LOCK_NAMESPACE, _lock_key(f"{company_id}:{entry_id}"),
                 )
             )
+
+    # ------------------------------------------------------------ the folder
+    #
+    # Whoever holds the folder folds the events waiting to be folded, a call's together
+    # (``controllers/webhook.py``, :func:`fold_waiting`): a session advisory lock, taken
+    # by a worker once it has answered the PBX.
+
+    def _folder_lock_sql(self, function):
+        return SQL("SELECT %s(%s, %s)", SQL(function), _CALL_LOCK_NAMESPACE, _FOLDER_LOCK_KEY)
+
+    @api.model
+    def _try_folder(self):
+        """Take the folder if no other session holds it: whether it is held now, in this
+        cursor's session (across its commits) until :meth:`_release_folder`."""
+        self.env.cr.execute(self._folder_lock_sql("pg_try_advisory_lock"))
+        return self.env.cr.fetchone()[0]
+
+    @api.model
+    def _release_folder(self):
+        self.env.cr.execute(self._folder_lock_sql("pg_advisory_unlock"))
+
+    @api.model
+    def _waiting_for_fold(self, limit=FOLDER_BATCH):
+        """The oldest events still ``received`` (at most ``limit``), per call:
+        ``[(events of one call, their parsed forms)]`` in the order their first event
+        was stored; an event of no call (a command's result, an SMS report) alone. An
+        event that no longer parses is flagged ``not_understood`` and left out."""
+        events = self.sudo().search_fetch(
+            [("state", "=", "received")], ["path", "json", "company_id", "entry_id"],
+            order="id", limit=limit,
+        )
+        groups = {}
+        for event in events:
+            try:
+                parsed = _parse_stored(event.path, event.json)
+            except mango_vpbx.EventError as error:
+                event.write({"state": "not_understood", "error": str(error)})
+                continue
+            key = (event.company_id.id, event.entry_id) if event.entry_id else event.id
+            company, ids, items = groups.setdefault(key, (event.company_id, [], []))
+            ids.append(event.id)
+            items.append(parsed)
+        return [
+            (events.browse(ids).with_company(company), items)
+            for company, ids, items in groups.values()
+        ]
 
     @api.model
     def _cron_fold_received(self):

@@ -7,6 +7,7 @@ from . import test_preferences, test_card_alerts_outcomes
 from . import test_access_matrix, test_webhook_security
 from . import test_pbx_outages, test_pipeline
 from . import test_stalled_events, test_security_review, test_field_access
+from . import test_folder
 from . import test_crawl, test_view_expressions, test_journal_screens
 from . import test_callback
 from . import test_refold

@@ -182,7 +182,7 @@ class TestConcurrentDelivery(TransactionCase):
             attempts.append(records.env.cr)
             raise pg_errors.SerializationFailure("could not serialize access")
 
-        with patch.object(type(Event), "_process", conflict), mute_logger(
+        with patch.object(type(Event), "_process_many", conflict), mute_logger(
             "odoo.addons.medpulse_telephony.controllers.webhook"
         ):
             fold_in_turn(record, event)
@@ -207,7 +207,7 @@ class TestConcurrentDelivery(TransactionCase):
         def broken(records, parsed):
             raise pg_errors.CheckViolation(message)
 
-        with patch.object(type(Event), "_process", broken), mute_logger(
+        with patch.object(type(Event), "_process_many", broken), mute_logger(
             "odoo.addons.medpulse_telephony.controllers.webhook"
         ), self.assertLogs(
             "odoo.addons.medpulse_telephony.models.medpulse_call_event", "ERROR"
