@@ -33,6 +33,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
@@ -441,3 +442,55 @@ def test_a_job_triggered_through_both_instances_runs_once(pair):
     for job, what in per_job.items():
         ends = what if what[-1] == "done" else what[:-1]  # the last may be running now
         assert ends == ["starting", "done"] * (len(ends) // 2), f"job {job} overlapped itself"
+
+
+def _folder_key() -> tuple[int, int]:
+    """The folder's advisory lock (``medpulse.call.event``: namespace "MC", key "folder")."""
+    value = zlib.crc32(b"folder")
+    return 0x4D43, value - (1 << 32) if value >= (1 << 31) else value
+
+
+def test_events_left_to_the_folder_are_folded_by_its_next_holder(pair):
+    """While another session holds the folder, A's requests store their events and answer:
+    nothing is folded. Once the folder is free, the next request (through B, which runs no
+    cron) takes it after its answer and folds them all with its own, a call's events
+    together: the journal equals the one A folded event by event."""
+    name, params = SCENARIOS[0]
+    generated = scenario_events(name, **params)
+    single, left = renamed(generated, "-inline"), renamed(generated, "-folder")
+    Deliverer(pair.a.url, pair.api_key, pair.api_salt).send_all(single)
+    conn = pair.a.connect(pair.a.dbname)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cr:
+            cr.execute("SELECT pg_advisory_lock(%s, %s)", _folder_key())
+            deliverer = Deliverer(pair.a.url, pair.api_key, pair.api_salt)
+            started = time.monotonic()
+            deliverer.send_all(left[:-1])
+            answered = time.monotonic() - started
+            cr.execute("SELECT state, count(*) FROM medpulse_call_event WHERE entry_id IN %s"
+                       " GROUP BY state", (tuple(entry_ids(left)),))
+            waiting = dict(cr.fetchall())
+            cr.execute("SELECT count(*) FROM medpulse_call WHERE entry_id IN %s",
+                       (tuple(entry_ids(left)),))
+            calls_while_held = cr.fetchone()[0]
+            cr.execute("SELECT pg_advisory_unlock(%s, %s)", _folder_key())
+    finally:
+        conn.close()
+    released = time.monotonic()
+    last = Deliverer(pair.b.url, pair.api_key, pair.api_salt)
+    last.send_all(left[-1:])
+    wait_final(pair.rpc_a, entry_ids(left), timeout=30)
+    folded_after = time.monotonic() - released
+    figures("folder", events=len(left), answered_s=round(answered, 2),
+            folded_after_release_s=round(folded_after, 2))
+    assert deliverer.statuses == {200: len(left) - 1}, deliverer.statuses
+    assert last.statuses == {200: 1}, last.statuses
+    assert waiting == {"received": len(left) - 1}, waiting
+    assert calls_while_held == 0
+    assert folded_after < 10
+    one = journal(pair.rpc_a, entry_ids(single))
+    two = journal(pair.rpc_a, entry_ids(left))
+    [(_entry, reference)] = one.items()
+    [(_entry, row)] = two.items()
+    assert {f: row[f] for f in COMPARED} == {f: reference[f] for f in COMPARED}
