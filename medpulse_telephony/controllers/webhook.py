@@ -312,36 +312,39 @@ def fold_waiting(dbname, seconds=FOLDER_SECONDS):
     deadline = time.monotonic() + seconds
     folded = 0
     try:
-        # What a request does first: another process's change of the registry or of a
-        # cache (the PBX directory) is seen here, and this one's are told to the others.
-        registry = Registry(dbname).check_signaling()
-        with registry.manage_changes(), registry.cursor() as cr:
+        with Registry(dbname).cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {PUSHED_AFTER_ANSWER: True})
-            Event = env["medpulse.call.event"]
-            while Event._try_folder():
+            while env["medpulse.call.event"]._try_folder():
                 try:
-                    while batch := Event._waiting_for_fold():
-                        boards = set()
-                        for records, parsed in batch:
-                            boards.update(fold_in_turn(records, parsed))
-                            folded += len(records)
-                        if boards:
-                            push_after_answer(
-                                dbname, sorted(boards), inline=env.registry.in_test_mode()
-                            )
-                        if time.monotonic() > deadline:
-                            return folded
+                    # What a request does first: another process's change of the registry
+                    # or of a cache (the PBX directory) is seen here, and this one's are
+                    # told to the others (only by the holder: the others asked one lock).
+                    registry = env.registry.check_signaling(cr)
+                    env = api.Environment(cr, SUPERUSER_ID, {PUSHED_AFTER_ANSWER: True})
+                    Event = env["medpulse.call.event"]
+                    with registry.manage_changes():
+                        while batch := Event._waiting_for_fold():
+                            boards = set()
+                            for records, parsed in batch:
+                                boards.update(fold_in_turn(records, parsed))
+                                folded += len(records)
+                            if boards:
+                                push_after_answer(
+                                    dbname, sorted(boards), inline=registry.in_test_mode()
+                                )
+                            if time.monotonic() > deadline:
+                                return folded
                 except BaseException:
                     cr.rollback()
                     raise
                 finally:
                     # The flags of events that no longer parse (_waiting_for_fold) too.
                     cr.commit()  # pylint: disable=invalid-commit  # the webhook owns its transactions
-                    Event._release_folder()
+                    env["medpulse.call.event"]._release_folder()
                     cr.commit()  # pylint: disable=invalid-commit
                 # An event committed by a request that found the folder taken just before
                 # it was let go.
-                if not Event._waiting_for_fold(limit=1):
+                if not env["medpulse.call.event"]._waiting_for_fold(limit=1):
                     break
     except Exception as error:  # noqa: BLE001 - the PBX has its answer; the cron folds the rest
         _logger.warning(
