@@ -64,7 +64,12 @@ import mango_vpbx
 from mango_vpbx.assumptions import PING_SEGMENT
 
 from ..models import medpulse_wallboard
-from ..models.medpulse_call_event import FOLDER_SECONDS, in_new_transaction, is_concurrency_error
+from ..models.medpulse_call_event import (
+    FOLDER_BATCH,
+    FOLDER_SECONDS,
+    in_new_transaction,
+    is_concurrency_error,
+)
 from ..models.medpulse_wallboard import PUSHED_AFTER_ANSWER, WATCHED_KEY
 
 _logger = logging.getLogger(__name__)
@@ -334,6 +339,8 @@ def fold_waiting(dbname, seconds=FOLDER_SECONDS):
                                 )
                             if time.monotonic() > deadline:
                                 return folded
+                            if sum(len(parsed) for _records, parsed in batch) < FOLDER_BATCH:
+                                break  # what came meanwhile: the look after letting go
                 except BaseException:
                     cr.rollback()
                     raise
