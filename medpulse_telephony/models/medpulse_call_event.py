@@ -36,6 +36,9 @@ STALE_BATCH = 200
 FOLDER_SECONDS = 20
 #: Events the folder reads at a time (oldest first), then folds per call.
 FOLDER_BATCH = 500
+#: After a batch of several events (a load), the folder waits this long (seconds) before
+#: it looks again, so that more events of the same calls are folded together.
+FOLDER_PAUSE = 0.05
 #: Identities longer than this (bytes) are stored as their hash: a btree index entry
 #: holds at most about 2,700 bytes, and the toolkit's strings are bounded in characters.
 _IDENTITY_MAX_BYTES = 512
