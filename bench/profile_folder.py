@@ -1,0 +1,103 @@
+"""What the folder saves: the cost of folding events one by one vs as they pile up.
+
+    /opt/odoo18/venv/bin/python bench/profile_folder.py -c ODOO.conf -d DB --output run.json
+
+The calls of the load generator's mix (``profile_events.play_calls``: external numbers
+70 % patients' own, the rest unknown, operators in turn) are played by the emulator in
+memory; their events are stored as the webhook stores them (committed), in the order the
+PBX sent them, and after every ``k`` stored events the folder folds what waits
+(``controllers/webhook.py``, ``fold_waiting``): ``k = 1`` is a quiet clinic (each event
+folded after its own answer), a larger ``k`` the backlog a folder finds under a load (the
+events of a call then fold together). Each ``k`` gets calls of its own. Per ``k``: events
+folded per second of this one process, SQL statements and CPU milliseconds per event,
+calls recomputed per event (``medpulse.call._recompute``).
+
+It commits: run it on a copy of a bench database (``createdb -T bench_x bench_x_prof``),
+not on one that is measured afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import odoo_env  # noqa: E402 - after the sys.path set-up above
+from profile_events import play_calls  # noqa: E402 - after the sys.path set-up above
+
+
+def measure(env, events, every: int) -> dict:
+    """Store ``events`` in order, folding what waits after every ``every`` of them."""
+    from odoo.addons.medpulse_telephony.controllers.webhook import fold_waiting  # noqa: PLC0415
+    from odoo.addons.medpulse_telephony.models.medpulse_call import (  # noqa: PLC0415
+        MedpulseCall,
+    )
+
+    company = env.company
+    Event = env["medpulse.call.event"].with_company(company)
+    recomputes = []
+    original = MedpulseCall._recompute
+
+    def counting(records, *args, **kwargs):
+        recomputes.append(1)
+        return original(records, *args, **kwargs)
+
+    thread = threading.current_thread()
+    thread.query_count, thread.query_time = 0, 0.0
+    folded = 0
+    MedpulseCall._recompute = counting
+    start, cpu_start = time.perf_counter(), time.process_time()
+    try:
+        for n, (path, payload) in enumerate(events, 1):
+            Event._store(company, path, payload)
+            env.cr.commit()  # pylint: disable=invalid-commit  # as the webhook, before its answer
+            if n % every == 0 or n == len(events):
+                folded += fold_waiting(env.cr.dbname)
+    finally:
+        MedpulseCall._recompute = original
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    return {
+        "every": every,
+        "events": len(events),
+        "folded": folded,
+        "events_per_s": round(folded / seconds, 1),
+        "statements_per_event": round(thread.query_count / len(events), 1),
+        "cpu_ms_per_event": round(cpu / len(events) * 1000, 2),
+        "recomputes_per_event": round(len(recomputes) / len(events), 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-c", "--config", required=True)
+    parser.add_argument("-d", "--database", required=True)
+    parser.add_argument("--calls", type=int, default=60, help="calls per k")
+    parser.add_argument("--every", type=int, action="append",
+                        help="fold after every k stored events (repeatable; default 1, 8, 32)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--output")
+    args = parser.parse_args(argv)
+    rows = []
+    with odoo_env(args.config, args.database) as env:
+        env = env(context=dict(env.context, allowed_company_ids=env.company.ids))
+        # A few calls first warm the process (registry caches, parsing, templates).
+        warm = play_calls(env, 5, args.seed - 1)
+        env.cr.commit()  # pylint: disable=invalid-commit  # the statements below commit
+        measure(env, warm, 1)
+        for i, every in enumerate(args.every or [1, 8, 32]):
+            events = play_calls(env, args.calls, args.seed + i)
+            env.cr.commit()  # pylint: disable=invalid-commit  # the statements below commit
+            rows.append(measure(env, events, every))
+            print(json.dumps(rows[-1]), flush=True)
+    if args.output:
+        Path(args.output).write_text(json.dumps({"calls": args.calls, "runs": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
