@@ -206,7 +206,7 @@ def fold_in_turn(record, event, known=None):
     or the fold fails (``_process`` raises: its transaction is rolled back whole, so it
     needs no savepoint), the event is flagged ``error`` and the call's next event or
     the reconciliation folds it in (every event of a call is folded again each time).
-    Never raises: the PBX must get its 200. Returns the ids of the companies whose open
+    Never raises: the folder goes on with the next call. Returns the ids of the companies whose open
     wallboards the fold changed (:func:`push_boards`).
     """
     parsed = event if isinstance(event, list) else [event]

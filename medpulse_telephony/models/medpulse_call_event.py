@@ -190,12 +190,12 @@ class MedpulseCallEvent(models.Model):
         Runs in the caller's transaction and never commits it: the webhook and the cron
         choose the transaction (a new one, under the call's lock). The event becomes
         ``processed`` in it, so an event whose folding never committed stays
-        ``received``. An event already folded (by the cron, or by its call's next event)
-        is left alone. Raises whatever the fold raises: the webhook's fold has a
-        transaction of its own, rolled back whole on failure, and flags the event in the
-        request's (``controllers/webhook.py``, :func:`fold_in_turn`), so it needs no
-        savepoint (two statements per event); a caller folding in a transaction it
-        keeps uses :meth:`_process_guarded`.
+        ``received``. An event already folded (by the cron, or by another process's fold
+        of its call) is left alone. Raises whatever the fold raises: the webhook's fold
+        has a transaction of its own, rolled back whole on failure, and flags the event
+        in the transaction that holds the call's lock (``controllers/webhook.py``,
+        :func:`fold_in_turn`), so it needs no savepoint (two statements per event); a
+        caller folding in a transaction it keeps uses :meth:`_process_guarded`.
         """
         self.ensure_one()
         self._process_many([event])

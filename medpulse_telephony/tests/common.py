@@ -7,6 +7,7 @@ without '+', extensions as strings, seq and timestamp sometimes as strings.
 """
 
 import json
+import random
 import uuid
 from datetime import datetime, timezone
 
@@ -14,7 +15,8 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user
 
 import mango_vpbx
-from mango_vpbx_emulator.testing import ACCEPTED, PbxDouble
+from mango_vpbx_emulator.scenarios import SCENARIOS
+from mango_vpbx_emulator.testing import ACCEPTED, PbxDouble, sequence
 
 API_KEY = "test-vpbx-key-0001"
 API_SALT = "test-vpbx-salt-0001"
@@ -232,6 +234,22 @@ def outgoing(entry_id="E-OUT-1", t0=T0, callee=PATIENT_NUMBER, answered=True, ex
             summary(entry_id, 2, from_, {"number": callee}, t0, t0, 0, t0 + 30, 0, 1111),
         ]
     return events
+
+
+def shuffled_scenarios(seeds=2):
+    """Every emulator scenario as the PBX might deliver it: for each and each seed,
+    ``(label, entry_id, mixed)``: its events shuffled, half of them delivered twice."""
+    for name in sorted(SCENARIOS):
+        for seed in range(seeds):
+            sent = sequence(name)
+            rnd = random.Random(seed)
+            mixed = sent + rnd.sample(sent, k=len(sent) // 2)
+            rnd.shuffle(mixed)
+            entry_id = next(
+                json.loads(text)["entry_id"] for path, text in sent
+                if path.startswith("events/call")
+            )
+            yield f"{name} {seed}", entry_id, mixed
 
 
 def forget_call_backs(env, entry_ids):

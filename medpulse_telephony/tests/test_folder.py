@@ -11,7 +11,6 @@ that found the folder free lets go of it.
 """
 
 import json
-import random
 from unittest.mock import patch
 
 from odoo import sql_db
@@ -19,21 +18,14 @@ from odoo.tests import HttpCase, tagged
 from odoo.tools import SQL
 
 import mango_vpbx
-from mango_vpbx_emulator.scenarios import SCENARIOS
 from mango_vpbx_emulator.testing import sequence
 
 from ..controllers.webhook import fold_waiting
 from ..models.medpulse_call import CARD_NOTIFICATION, MedpulseCall
 from ..models.medpulse_call_event import _CALL_LOCK_NAMESPACE, _FOLDER_LOCK_KEY
-from .common import API_KEY, API_SALT, TelephonyFixtures, incoming_answered
+from .common import API_KEY, API_SALT, TelephonyFixtures, incoming_answered, shuffled_scenarios
 
 FOLDER_LOCK = SQL("%s, %s", _CALL_LOCK_NAMESPACE, _FOLDER_LOCK_KEY)
-
-
-def _entry_of(sent):
-    return next(
-        json.loads(text)["entry_id"] for path, text in sent if path.startswith("events/call")
-    )
 
 
 @tagged("post_install", "-at_install")
@@ -82,33 +74,26 @@ class TestFolder(TelephonyFixtures, HttpCase):
             recomputes.append(entry_id)
             return original(records, company, entry_id, new_events)
 
-        for name in sorted(SCENARIOS):
-            for seed in range(2):
-                sent = sequence(name)
-                rnd = random.Random(seed)
-                mixed = sent + rnd.sample(sent, k=len(sent) // 2)
-                rnd.shuffle(mixed)
-                entry_id = _entry_of(sent)
-                label = f"{name} {seed}"
-                with self.env.cr.savepoint() as savepoint:
-                    for path, text in mixed:
-                        self.Event._receive(self.company, path, text)
-                    one_by_one = self.outcome(entry_id)
-                    savepoint.rollback()
-                self.env.invalidate_all()
-                self.assertFalse(self.Call.search([("entry_id", "=", entry_id)]), label)
-                self.store(mixed)
-                self.assertFalse(self.Call.search([("entry_id", "=", entry_id)]), label)
-                recomputes.clear()
-                with patch.object(MedpulseCall, "_recompute", counting):
-                    folded = self.run_folder()
-                self.assertEqual(folded, len(set(sent)), label)
-                self.assertEqual(recomputes, [entry_id], label)
-                self.assertEqual(self.outcome(entry_id), one_by_one, label)
-                self.assertEqual(self.outcome(entry_id)["waiting"], 0, label)
-                self.assertFalse(self.run_folder(), f"{label}: nothing left")
+        for label, entry_id, mixed in shuffled_scenarios():
+            with self.env.cr.savepoint() as savepoint:
+                for path, text in mixed:
+                    self.Event._receive(self.company, path, text)
+                one_by_one = self.outcome(entry_id)
+                savepoint.rollback()
+            self.env.invalidate_all()
+            self.assertFalse(self.Call.search([("entry_id", "=", entry_id)]), label)
+            self.store(mixed)
+            self.assertFalse(self.Call.search([("entry_id", "=", entry_id)]), label)
+            recomputes.clear()
+            with patch.object(MedpulseCall, "_recompute", counting):
+                folded = self.run_folder()
+            self.assertEqual(folded, len(set(mixed)), label)
+            self.assertEqual(recomputes, [entry_id], label)
+            self.assertEqual(self.outcome(entry_id), one_by_one, label)
+            self.assertEqual(self.outcome(entry_id)["waiting"], 0, label)
+            self.assertFalse(self.run_folder(), f"{label}: nothing left")
 
-    def test_results_and_sms_reports_are_folded_one_by_one(self):
+    def test_results_fold_on_their_own_and_unreadable_events_are_flagged(self):
         """Events of no call (a command's result) are folded each on its own, and an event
         that no longer parses is flagged, not folded."""
         [(path, text)] = [(p, t) for p, t in sequence("callback") if p.startswith("result/")]

@@ -15,7 +15,6 @@ the PBX, then its outcome.
 
 import hashlib
 import json
-import random
 import select
 import threading
 import time
@@ -29,8 +28,7 @@ from odoo.modules.registry import DummyRLock, Registry
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL
 
-from mango_vpbx_emulator.scenarios import SCENARIOS
-from mango_vpbx_emulator.testing import PbxDouble, Response, sequence
+from mango_vpbx_emulator.testing import PbxDouble, Response
 
 from ..controllers.webhook import fold_in_turn
 from ..models.bus_bus import _NOTIFY
@@ -49,6 +47,7 @@ from .common import (
     forget_call_backs,
     incoming_answered,
     incoming_missed,
+    shuffled_scenarios,
     statements_per_event,
 )
 
@@ -469,38 +468,27 @@ class TestKeptFolding(TelephonyFixtures, TransactionCase):
         Event = self.env["medpulse.call.event"].sudo()
         Call = self.env["medpulse.call"].sudo()
         time_base = self.company._medpulse_pbx_time_base()
-        for name in sorted(SCENARIOS):
-            for seed in range(2):
-                sent = sequence(name)
-                rnd = random.Random(seed)
-                mixed = sent + rnd.sample(sent, k=len(sent) // 2)
-                rnd.shuffle(mixed)
-                entry_id = next(
-                    json.loads(text)["entry_id"] for path, text in sent
-                    if path.startswith("events/call")
-                )
-                key = (self.env.cr.dbname, self.company.id, entry_id)
-                folded = 0
-                for path, text in mixed:
-                    Event._receive(self.company, path, text)
-                    call = Call.search([("entry_id", "=", entry_id)])
-                    if not call:
-                        continue
-                    stored = Event.search([
-                        ("entry_id", "=", entry_id), ("state", "!=", "not_understood"),
-                    ])
-                    kept_ids, kept = _FOLDINGS._entries[key]
-                    self.assertEqual(kept_ids, frozenset(stored.ids), f"{name} {seed}")
-                    self.assertEqual(
-                        kept.state(time_base), call._folded(), f"{name} {seed} {path}"
-                    )
-                    folded += 1
-                self.assertTrue(folded, name)
+        for label, entry_id, mixed in shuffled_scenarios():
+            key = (self.env.cr.dbname, self.company.id, entry_id)
+            folded = 0
+            for path, text in mixed:
+                Event._receive(self.company, path, text)
                 call = Call.search([("entry_id", "=", entry_id)])
-                incremental = self.snapshot(call)
-                del _FOLDINGS._entries[key]
-                Call._recompute(self.company, entry_id)
-                self.assertEqual(self.snapshot(call), incremental, f"{name} {seed}")
+                if not call:
+                    continue
+                stored = Event.search([
+                    ("entry_id", "=", entry_id), ("state", "!=", "not_understood"),
+                ])
+                kept_ids, kept = _FOLDINGS._entries[key]
+                self.assertEqual(kept_ids, frozenset(stored.ids), label)
+                self.assertEqual(kept.state(time_base), call._folded(), f"{label} {path}")
+                folded += 1
+            self.assertTrue(folded, label)
+            call = Call.search([("entry_id", "=", entry_id)])
+            incremental = self.snapshot(call)
+            del _FOLDINGS._entries[key]
+            Call._recompute(self.company, entry_id)
+            self.assertEqual(self.snapshot(call), incremental, label)
 
 
 @tagged("post_install", "-at_install")
