@@ -44,6 +44,9 @@ PARTIAL_STATUSES = ("talking", "ended")
 # A call whose summary never arrived must not pop up again forever after a reload.
 ACTIVE_CARD_HOURS = 12
 RECENT_CALL_DAYS = 7
+#: An operator who talked on a call folded whole (no card seen) gets its ended card only
+#: if the talk ended this recently (seconds): a fold that late is history, not a call.
+ENDED_CARD_SECONDS = 120
 AUTO_ROUTE_PARAM = "medpulse_telephony.card_auto_route"
 TRANSFER_GROUP_PARAM = "medpulse_telephony.card_transfer_group"
 #: Leg states in which a command can act on a leg.
@@ -1415,10 +1418,11 @@ class MedpulseCall(models.Model):
     def _card_dispatch(self, state, from_events=False):
         """Send each involved operator the card they should see, when it changed.
 
-        ``from_events``: the call's events were just folded (not its statistics): the
-        operator who answered an incoming call that ended gets the ended card, to set the
-        follow-up, even when their card never said "talking" or they never had one (the
-        events were folded together, under a load), as if they had seen each event."""
+        ``from_events``: the call's events were just folded (not its statistics): an
+        operator whose leg of an incoming call that ended was answered gets the ended
+        card, to set the follow-up, even when their card never said "talking" or they
+        never had one (the events were folded together, under a load; a call that ended
+        more than ENDED_CARD_SECONDS ago pops no card), as if they had seen each event."""
         self.ensure_one()
         call = self.sudo()
         previous = call.card_audience or {}
@@ -1434,6 +1438,7 @@ class MedpulseCall(models.Model):
             self.company_id, state.answered_extension, state.answered_number
         )
         Users = self.env["res.users"].sudo()
+        talkers = self._card_talkers(state) if from_events else {}
         for key, before in previous.items():
             if key in audience:
                 continue
@@ -1447,25 +1452,46 @@ class MedpulseCall(models.Model):
                 status = "answered_elsewhere"
             else:
                 status = "closed"
-            # Who talked keeps the card to set the follow-up; the others' card closes. (Who
-            # answered talked, even when the card never said so: its answer and its end
-            # were folded together.)
-            talked = before == "talking" or (from_events and user == answered_by)
+            # Who talked keeps the card to set the follow-up; the others' card closes. (A
+            # leg answered is a talk, even when the card never said so: its answer and
+            # its end were folded together.)
+            talked = before == "talking" or user in talkers
             if status == "ended" and not talked:
                 status = "closed"
             audience[key] = status
             to_send.append((user, status, None, before))
-        if (
-            from_events and ended and answered_by and state.direction == "incoming"
-            and str(answered_by.id) not in audience
-        ):
-            audience[str(answered_by.id)] = "ended"
-            to_send.append((answered_by, "ended", None, None))
+        if ended:
+            for user, ended_at in talkers.items():
+                # Never had the card (the whole talk folded at once): the ended one, while
+                # the call is fresh (a history's calls pop no card).
+                if str(user.id) not in audience and ended_at and ended_at > datetime.now(
+                    timezone.utc
+                ) - timedelta(seconds=ENDED_CARD_SECONDS):
+                    audience[str(user.id)] = "ended"
+                    to_send.append((user, "ended", None, None))
         if audience != previous:
             call.card_audience = audience
         for user, status, leg, before in to_send:
             # A card the user has on screen (it rang or talked) only changes its status.
             self._notify_card(user, status, leg, partial=before in LIVE_STATUSES)
+
+    def _card_talkers(self, state):
+        """{user: when their leg ended (aware, or None)} of the operators whose leg of this
+        incoming call was answered."""
+        if state.direction != "incoming":
+            return {}
+        Users = self.env["res.users"]
+        talkers = {}
+        for leg in state.legs:
+            if leg.location != "abonent" or not leg.answered_at:
+                continue
+            extension = leg.extension or leg.to.extension
+            if not (extension or leg.to.number):
+                continue
+            user = Users._medpulse_find_pbx_operator(self.company_id, extension, leg.to.number)
+            if user:
+                talkers[user.sudo()] = leg.ended_at
+        return talkers
 
     def _notify_card(self, user, status, leg=None, partial=False):
         self.ensure_one()

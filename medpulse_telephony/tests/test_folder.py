@@ -11,6 +11,7 @@ that found the folder free lets go of it.
 """
 
 import json
+import time
 from unittest.mock import patch
 
 from odoo import sql_db
@@ -112,9 +113,16 @@ class TestFolder(TelephonyFixtures, HttpCase):
 
     def test_an_answered_call_folded_at_once_gives_its_operator_the_ended_card(self):
         """Its events folded together (the whole call waited, under a load): no card rang,
-        but the operator who talked gets the ended card, to set the follow-up."""
+        but the operator who talked gets the ended card, to set the follow-up; not for a
+        call that ended minutes ago."""
         bus_before = self.env["bus.bus"].sudo().search([], order="id desc", limit=1).id
-        events = incoming_answered("E-FOLDER-ENDED")
+        # An old call folded whole (a history, a late backlog) pops no card.
+        old = incoming_answered("E-FOLDER-OLD")
+        self.store([(path, mango_vpbx.signing.dumps(payload)) for path, payload in old])
+        self.assertEqual(self.run_folder(), len(old))
+        self.assertFalse(self.Call.search([("entry_id", "=", "E-FOLDER-OLD")]).card_audience)
+        # It ended seconds ago.
+        events = incoming_answered("E-FOLDER-ENDED", t0=int(time.time()) - 90)
         self.store([(path, mango_vpbx.signing.dumps(payload)) for path, payload in events])
         self.assertEqual(self.run_folder(), len(events))
         call = self.Call.search([("entry_id", "=", "E-FOLDER-ENDED")])
@@ -131,20 +139,22 @@ class TestFolder(TelephonyFixtures, HttpCase):
         )
 
     def test_a_card_that_rang_ends_for_its_operator_when_answer_and_end_fold_together(self):
-        """The card rang; the answer and the end of the call were folded together: the
-        operator who answered keeps the card, ended, to set the follow-up; the other
-        operator's card closes."""
-        events = incoming_answered("E-FOLDER-RANG")
-        for path, payload in events[:4]:
-            self.post(path, payload)
-        call = self.Call.search([("entry_id", "=", "E-FOLDER-RANG")])
-        self.assertEqual(call.card_audience, {str(self.operator1.id): "ringing",
-                                              str(self.operator2.id): "ringing"})
-        self.store([(path, mango_vpbx.signing.dumps(payload)) for path, payload in events[4:]])
-        self.assertEqual(self.run_folder(), len(events) - 4)
-        call.invalidate_recordset()
-        self.assertEqual(call.card_audience, {str(self.operator1.id): "ended",
-                                              str(self.operator2.id): "closed"})
+        """The card rang; the answer and the end of the call were folded together, with
+        the summary or before it: the operator who answered keeps the card, ended, to
+        set the follow-up; the other operator's card closes."""
+        for entry_id, last in (("E-FOLDER-RANG", None), ("E-FOLDER-NOSUM", -1)):
+            events = incoming_answered(entry_id)
+            for path, payload in events[:4]:
+                self.post(path, payload)
+            call = self.Call.search([("entry_id", "=", entry_id)])
+            self.assertEqual(call.card_audience, {str(self.operator1.id): "ringing",
+                                                  str(self.operator2.id): "ringing"})
+            folded = events[4:last]
+            self.store([(path, mango_vpbx.signing.dumps(payload)) for path, payload in folded])
+            self.assertEqual(self.run_folder(), len(folded))
+            call.invalidate_recordset()
+            self.assertEqual(call.card_audience, {str(self.operator1.id): "ended",
+                                                  str(self.operator2.id): "closed"}, entry_id)
 
     def post(self, path, payload):
         response = self.url_open(
