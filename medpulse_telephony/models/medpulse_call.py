@@ -1399,15 +1399,11 @@ class MedpulseCall(models.Model):
             # The summary ends the call for everyone, even when a leg's Disconnected
             # was lost: no card may keep ringing after it.
             return {}
-        Users = self.env["res.users"]
         parties = {}
         for leg in state.legs:
             if leg.location != "abonent" or leg.state not in ("Appeared", "Connected", "OnHold"):
                 continue
-            extension = leg.extension or leg.to.extension
-            if not (extension or leg.to.number):
-                continue
-            user = Users._medpulse_find_pbx_operator(self.company_id, extension, leg.to.number)
+            user = self._card_leg_operator(leg)
             if not user:
                 continue
             status = "ringing" if leg.state == "Appeared" else "talking"
@@ -1480,18 +1476,22 @@ class MedpulseCall(models.Model):
         incoming call was answered."""
         if state.direction != "incoming":
             return {}
-        Users = self.env["res.users"]
         talkers = {}
         for leg in state.legs:
-            if leg.location != "abonent" or not leg.answered_at:
-                continue
-            extension = leg.extension or leg.to.extension
-            if not (extension or leg.to.number):
-                continue
-            user = Users._medpulse_find_pbx_operator(self.company_id, extension, leg.to.number)
-            if user:
-                talkers[user.sudo()] = leg.ended_at
+            if leg.location == "abonent" and leg.answered_at:
+                user = self._card_leg_operator(leg)
+                if user:
+                    talkers[user.sudo()] = leg.ended_at
         return talkers
+
+    def _card_leg_operator(self, leg):
+        """The operator whose phone a leg rings (its extension or device number), or none."""
+        extension = leg.extension or leg.to.extension
+        if not (extension or leg.to.number):
+            return self.env["res.users"]
+        return self.env["res.users"]._medpulse_find_pbx_operator(
+            self.company_id, extension, leg.to.number
+        )
 
     def _notify_card(self, user, status, leg=None, partial=False):
         self.ensure_one()
