@@ -8,9 +8,12 @@ memory; their events are stored as the webhook stores them (committed), in the o
 PBX sent them, and after every ``k`` stored events the folder folds what waits
 (``controllers/webhook.py``, ``fold_waiting``): ``k = 1`` is a quiet clinic (each event
 folded after its own answer), a larger ``k`` the backlog a folder finds under a load (the
-events of a call then fold together). Each ``k`` gets calls of its own. Per ``k``: events
-folded per second of this one process, SQL statements and CPU milliseconds per event,
-calls recomputed per event (``medpulse.call._recompute``).
+events of a call then fold together). Each ``k`` gets calls of its own. ``--concurrent
+N``: the events of every N calls in a row are interleaved, as the PBX sends those of
+calls under way at the same time (the ingest bench has about 4 at once): a backlog of
+``k`` events then spans several calls. Per ``k``: events folded per second of this one
+process, SQL statements and CPU milliseconds per event, calls recomputed per event
+(``medpulse.call._recompute``).
 
 It commits: run it on a copy of a bench database (``createdb -T bench_x bench_x_prof``),
 not on one that is measured afterwards.
@@ -29,6 +32,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import odoo_env  # noqa: E402 - after the sys.path set-up above
 from profile_events import play_calls  # noqa: E402 - after the sys.path set-up above
+
+
+def interleave(events: list[tuple[str, str]], concurrent: int) -> list[tuple[str, str]]:
+    """The events of every ``concurrent`` calls in a row, taken in turn (each call's own
+    order kept); an event of no call counts as a call of its own."""
+    if concurrent <= 1:
+        return events
+    calls: dict[str, list] = {}
+    order: list = []
+    for path, payload in events:
+        entry_id = json.loads(payload).get("entry_id") or f"no call {len(order)}"
+        if entry_id not in calls:
+            calls[entry_id] = []
+            order.append(entry_id)
+        calls[entry_id].append((path, payload))
+    mixed = []
+    for start in range(0, len(order), concurrent):
+        queues = [calls[entry_id] for entry_id in order[start:start + concurrent]]
+        for turn in range(max(map(len, queues))):
+            mixed.extend(queue[turn] for queue in queues if turn < len(queue))
+    return mixed
 
 
 def measure(env, events, every: int) -> dict:
@@ -80,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, action="append",
                         help="fold after every k stored events (repeatable; default 1, 8, 32)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--concurrent", type=int, default=1,
+                        help="interleave the events of every N calls (default 1: in order)")
     parser.add_argument("--output")
     args = parser.parse_args(argv)
     rows = []
@@ -90,12 +116,14 @@ def main(argv: list[str] | None = None) -> int:
         env.cr.commit()  # pylint: disable=invalid-commit  # the statements below commit
         measure(env, warm, 1)
         for i, every in enumerate(args.every or [1, 8, 32]):
-            events = play_calls(env, args.calls, args.seed + i)
+            events = interleave(play_calls(env, args.calls, args.seed + i), args.concurrent)
             env.cr.commit()  # pylint: disable=invalid-commit  # the statements below commit
-            rows.append(measure(env, events, every))
+            rows.append(dict(measure(env, events, every), concurrent=args.concurrent))
             print(json.dumps(rows[-1]), flush=True)
     if args.output:
-        Path(args.output).write_text(json.dumps({"calls": args.calls, "runs": rows}, indent=1))
+        Path(args.output).write_text(json.dumps(
+            {"calls": args.calls, "concurrent": args.concurrent, "runs": rows}, indent=1
+        ))
     return 0
 
 

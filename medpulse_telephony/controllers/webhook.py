@@ -26,23 +26,25 @@ Transactions: this module owns them, models never commit. The path of one event:
    again before it lets go. Under a load one thread folds while the workers answer, and
    the events of a call that piled up meanwhile are folded together; a quiet clinic's
    event is folded at once after its answer;
-3. each call, :func:`fold_in_turn`: the folder's transaction takes the call's lock
-   (``_lock_call``), then its waiting events are folded (``medpulse.call.event.
-   _process_many``: the journal, then ``medpulse.call._after_event``'s steps) in a new
-   transaction whose snapshot starts once the lock is granted, so it sees the previous
-   fold's work; a serialization failure is retried at once with a fresh snapshot, any
-   other failure rolls that transaction back whole (no savepoint needed) and flags the
-   events in the next one on the same cursor;
-4. the folder's transaction is committed, which releases the call's lock, and only then
-   are the PBX commands the fold queued sent (``medpulse.call.command._send_queued``,
-   the ids the fold's transaction recorded: no search when it queued none): no request
+3. the calls of a batch, up to ``FOLDER_CALLS_TOGETHER`` at a time, :func:`fold_together`:
+   the folder's transaction takes their locks (``_lock_calls``), then their waiting
+   events are folded (``medpulse.call.event._process_many``: the journal, then
+   ``medpulse.call._after_event``'s steps) in one new transaction whose snapshot starts
+   once the locks are granted, so it sees the previous folds' work; a serialization
+   failure is retried at once with a fresh snapshot; any other failure rolls that
+   transaction back whole (no savepoint needed) and the calls are folded again one by
+   one, a call that fails then flagging its events in the next transaction on the same
+   cursor;
+4. the folder's transaction is committed, which releases the calls' locks, and only then
+   are the PBX commands the folds queued sent (``medpulse.call.command._send_queued``,
+   the ids the folds' transaction recorded: no search when they queued none): no request
    to the PBX ever leaves while a webhook transaction or a call's lock is held;
 5. the open wallboards the folds changed are pushed by a thread of the worker
    (:func:`push_after_answer`, :func:`push_boards`, in a transaction of its own;
    ``medpulse.wallboard``).
 
 The cron that folds events a stopped worker left (``_cron_fold_received``) runs the
-same :func:`fold_in_turn`.
+same :func:`fold_in_turn`, a call at a time.
 
 Logs: never a body, a number or a name, at any level. Rejected requests are counted
 and reported at most once per ``REJECT_LOG_SECONDS``; a request's path appears, here
@@ -66,6 +68,7 @@ from mango_vpbx.assumptions import PING_SEGMENT
 from ..models import medpulse_wallboard
 from ..models.medpulse_call_event import (
     FOLDER_BATCH,
+    FOLDER_CALLS_TOGETHER,
     FOLDER_PAUSE,
     FOLDER_SECONDS,
     in_new_transaction,
@@ -189,75 +192,114 @@ class MangoWebhook(http.Controller):
 
 
 def fold_in_turn(record, event, known=None):
-    """Fold the stored, committed event ``record`` (``event`` is its parsed form), the
-    events of one call one after another, then send the PBX commands the fold queued.
-    ``known``: the event's ``(company, entry_id)`` when the caller just stored it (no
-    read of its row back to take the lock). ``record`` may be several events of one
-    call, ``event`` then the list of their parsed forms (the folder,
-    :func:`fold_waiting`): folded together.
+    """Fold the stored, committed events ``record`` of one call (``event``: the parsed
+    form, or the list of them): :func:`fold_together` with this one call. ``known``: the
+    event's ``(company, entry_id)`` when the caller just stored it (no read of its row
+    back to take the lock)."""
+    return fold_together([(record, event if isinstance(event, list) else [event])], known)
 
-    ``record``'s transaction holds the call's lock while the fold runs in new ones and
-    is committed at the end (it must have nothing else to commit). Why in turn: the PBX
-    posts the events of a call at the same moment (a queue rings three operators: three
-    ``Appeared``). Folded side by side under repeatable read, all but one would fail on
-    the call's row and Odoo would retry them after a random sleep of up to 2 s, then
-    4 s: the other operators' cards would come seconds late. A remaining conflict (the
-    follow-up of the same number from another call) is retried at once; if it persists,
-    or the fold fails (``_process`` raises: its transaction is rolled back whole, so it
-    needs no savepoint), the event is flagged ``error`` and the call's next event or
-    the reconciliation folds it in (every event of a call is folded again each time).
-    Never raises: the folder goes on with the next call. Returns the ids of the companies whose open
-    wallboards the fold changed (:func:`push_boards`).
+
+def fold_together(groups, known=None):
+    """Fold the stored, committed events of several calls (``groups``: ``[(events of one
+    call, their parsed forms)]``, the folder's batch, :func:`fold_waiting`), then send
+    the PBX commands the folds queued; returns the ids of the companies whose open
+    wallboards the folds changed (:func:`push_boards`). Never raises: the folder goes on
+    with the next calls.
+
+    The first group's transaction takes the locks of all the calls (``medpulse.call.event.
+    _lock_calls``), then they are folded (``medpulse.call.event._process_many``: the
+    journal, then ``medpulse.call._after_event``'s steps) in one new transaction whose
+    snapshot starts once the locks are granted, so it sees the previous folds' work; it
+    is committed, then the first one, which releases the locks; only then are the
+    commands sent: no request to the PBX ever leaves while a webhook transaction or a
+    call's lock is held. That first transaction must have nothing else to commit.
+
+    Why under a lock: the PBX posts the events of a call at the same moment (a queue
+    rings three operators: three ``Appeared``), and anything else that folds a call (the
+    cron of stale events, a refold) takes its lock too. Folded side by side under
+    repeatable read, all but one would fail on the call's row. Why together: under a
+    load the folder finds the events of a few calls waiting; one transaction for them
+    all costs a lock, a cursor, a commit and a bus notification instead of one per call.
+
+    A conflict (the follow-up of the same number, changed meanwhile) is retried at once
+    with a fresh snapshot. If the calls' transaction fails otherwise, it is rolled back
+    whole and each call is folded again in a transaction of its own (still under the
+    locks), so that a call that cannot be folded does not hold the others back: its
+    events are flagged ``error`` (the message is kept on them) and the call's next event,
+    or the reconciliation, folds it again (every event of a call is folded again each
+    time).
     """
-    parsed = event if isinstance(event, list) else [event]
-    record[:1]._lock_call(known)
-    boards = []
+    first = groups[0][0]
+    first.env["medpulse.call.event"]._lock_calls(
+        [(known[0].id, known[1])] if known else [
+            (records[:1].company_id.id, records[:1].entry_id) for records, _parsed in groups
+        ]
+    )
+    boards, queued = set(), []
+    if len(groups) == 1 or not _fold_in_transaction(groups, boards, queued):
+        for group in groups:
+            _fold_in_transaction([group], boards, queued)
+    # Releases the calls' locks (and keeps the failures flagged in it).
+    first.env.cr.commit()  # pylint: disable=invalid-commit  # the webhook owns its transactions
+    if not queued:
+        return sorted(boards)
+    try:
+        first.env["medpulse.call.command"]._send_queued(queued)
+    except Exception as error:  # noqa: BLE001 - the events are folded: the PBX must get its 200
+        first.env.cr.rollback()  # nothing of ours is left in it since the commit above
+        _logger.warning(
+            "PBX events %s: the commands they queued were not all sent (%s; their records "
+            "say which)", ", ".join(str(records.ids[0]) for records, _parsed in groups),
+            type(error).__name__,
+        )
+    return sorted(boards)
+
+
+def _fold_in_transaction(groups, boards, queued):
+    """Fold these calls' events in one new transaction (:func:`fold_together`); once it
+    committed, add the wallboards it changed to ``boards`` and the commands it queued to
+    ``queued``. Several calls: whether it committed (a failure is left to the caller,
+    which folds them one by one). One call: a failure rolls its transaction back whole (no
+    savepoint needed) and flags its events in the next one on the same cursor (a snapshot
+    taken under the lock, as the fold's), or, when the conflicts persist, in the
+    caller's transaction."""
+    alone = len(groups) == 1
+    done = {}
 
     def failed(error, attempt):
+        if not alone:
+            return  # folded one by one next
+        records = groups[0][0]
         if not is_concurrency_error(error):
-            record._log_fold_error(error)
+            records._log_fold_error(error)
         _logger.warning(
             "PBX event %s: journal not updated (attempt %s, %s; the message is on the event)",
-            ", ".join(map(str, record.ids)), attempt, type(error).__name__,
+            ", ".join(map(str, records.ids)), attempt, type(error).__name__,
         )
-        record._fold_failed(error)
-
-    queued = []
+        records._fold_failed(error)
 
     def fold(env):
+        done.clear()
         try:
-            record.with_env(env)._process_many(parsed)
+            for records, parsed in groups:
+                records.with_env(env(context=records.env.context))._process_many(parsed)
         except Exception as error:
-            if is_concurrency_error(error):
-                raise  # retried with a fresh snapshot
-            # No savepoint around the fold: its whole transaction is undone instead and
-            # the event flagged in the next one, on this cursor (a snapshot taken under
-            # the lock, as the fold's).
-            env.cr.rollback()
-            record._log_fold_error(error)
-            record.with_env(env)._fold_failed(error)
-            queued.clear()
-            return
+            if alone and not is_concurrency_error(error):
+                env.cr.rollback()
+                records = groups[0][0]
+                records._log_fold_error(error)
+                records.with_env(env)._fold_failed(error)
+                return
+            raise  # a conflict: retried with a fresh snapshot; several calls: one by one
         # What this fold queued, read before its commit forgets it (a retry starts afresh).
-        queued[:] = env["medpulse.call.command"]._queued_in_transaction()
-        boards[:] = sorted(env.cr.postcommit.data.get(WATCHED_KEY, ()))
+        done["queued"] = env["medpulse.call.command"]._queued_in_transaction()
+        done["boards"] = set(env.cr.postcommit.data.get(WATCHED_KEY, ()))
 
-    if not in_new_transaction(record.env, fold, failed):
-        queued.clear()
-        boards.clear()
-    # Releases the call's lock (and keeps a failure flagged above).
-    record.env.cr.commit()  # pylint: disable=invalid-commit  # the webhook owns its transactions
-    if not queued:
-        return boards
-    try:
-        record.env["medpulse.call.command"]._send_queued(queued)
-    except Exception as error:  # noqa: BLE001 - the event is folded: the PBX must get its 200
-        record.env.cr.rollback()  # nothing of ours is left in it since the commit above
-        _logger.warning(
-            "PBX event %s: the commands it queued were not all sent (%s; their records say "
-            "which)", ", ".join(map(str, record.ids)), type(error).__name__,
-        )
-    return boards
+    committed = in_new_transaction(groups[0][0].env, fold, failed)
+    if committed:
+        queued.extend(done.get("queued", ()))
+        boards.update(done.get("boards", ()))
+    return committed
 
 
 _folder_threads = {}
@@ -302,13 +344,14 @@ def fold_waiting(dbname, seconds=FOLDER_SECONDS):
 
     The folder (``medpulse.call.event._try_folder``) is one advisory lock per database:
     whoever holds it folds every event still ``received``, those of one call together
-    (:func:`fold_in_turn` with all of them, under the call's lock, the PBX commands
-    sent after the commit), batch after batch, until none is left. A request that finds
-    the folder taken does nothing more: its event was committed before it tried, so the
-    holder sees it, at the latest when it looks again after letting go. Under a load,
-    one thread folds while the workers answer, and the events of a call pile up
-    meanwhile: a call is folded once for several of its events instead of once per
-    event. A quiet clinic's event is folded at once after its answer, as before.
+    and several calls in one transaction (:func:`fold_together`, under the calls'
+    locks, the PBX commands sent after the commit), batch after batch, until none is
+    left. A request that finds the folder taken does nothing more: its event was
+    committed before it tried, so the holder sees it, at the latest when it looks again
+    after letting go. Under a load, one thread folds while the workers answer, and the
+    events of a call pile up meanwhile: a call is folded once for several of its events
+    instead of once per event, in a transaction shared with other calls. A quiet
+    clinic's event is folded at once after its answer, as before.
 
     Bounded by ``seconds`` (the worker's ``limit_time_real`` must not kill it): the events
     left then go to the next request that takes the folder, or the cron of stale events
@@ -329,11 +372,15 @@ def fold_waiting(dbname, seconds=FOLDER_SECONDS):
                     env = api.Environment(cr, SUPERUSER_ID, {PUSHED_AFTER_ANSWER: True})
                     Event = env["medpulse.call.event"]
                     with registry.manage_changes():
-                        while batch := Event._waiting_for_fold():
+                        while batch := Event._waiting_for_fold(flagged=(flagged := [])):
+                            if flagged:
+                                # Not to be read as waiting by the folds' transactions.
+                                cr.commit()  # pylint: disable=invalid-commit  # the webhook owns its transactions
                             boards = set()
-                            for records, parsed in batch:
-                                boards.update(fold_in_turn(records, parsed))
-                                folded += len(records)
+                            for start in range(0, len(batch), FOLDER_CALLS_TOGETHER):
+                                groups = batch[start:start + FOLDER_CALLS_TOGETHER]
+                                boards.update(fold_together(groups))
+                                folded += sum(len(records) for records, _parsed in groups)
                             if boards:
                                 push_after_answer(
                                     dbname, sorted(boards), inline=registry.in_test_mode()

@@ -36,6 +36,9 @@ STALE_BATCH = 200
 FOLDER_SECONDS = 20
 #: Events the folder reads at a time (oldest first), then folds per call.
 FOLDER_BATCH = 500
+#: Calls the folder folds in one transaction (``controllers/webhook.py``,
+#: :func:`fold_together`): their locks are held, and their cards sent, until it commits.
+FOLDER_CALLS_TOGETHER = 20
 #: After a batch of several events (a load), the folder waits this long (seconds) before
 #: it looks again, so that more events of the same calls are folded together.
 FOLDER_PAUSE = 0.05
@@ -285,21 +288,31 @@ class MedpulseCallEvent(models.Model):
 
         The webhook and the cron take it in a transaction of their own, then fold in
         another one whose snapshot starts once the lock is granted, so that it sees the
-        previous event's work (``controllers/webhook.py``, :func:`fold_in_turn`).
+        previous event's work (``controllers/webhook.py``, :func:`fold_together`).
         ``known``: ``(company, entry_id)`` of this event when the caller has them (the
         webhook just stored it), which spares reading the event's row back.
         """
         self.ensure_one()
-        company_id, entry_id = (
-            (known[0].id, known[1]) if known else (self.company_id.id, self.entry_id)
+        self._lock_calls(
+            [(known[0].id, known[1]) if known else (self.company_id.id, self.entry_id)]
         )
-        if entry_id:
-            self.env.cr.execute(
-                SQL(
-                    "SELECT pg_advisory_xact_lock(%s, %s)",
-                    _CALL_LOCK_NAMESPACE, _lock_key(f"{company_id}:{entry_id}"),
-                )
-            )
+
+    @api.model
+    def _lock_calls(self, calls):
+        """:meth:`_lock_call` for several calls at once (``calls``: ``(company id, entry
+        id)`` pairs; an entry id that is empty, an event of no call, needs no lock), in
+        one statement. The locks are taken in the order of their keys: two transactions
+        that each wait for several of them cannot wait for each other (every other taker
+        waits for one lock at a time, or takes only those that are free)."""
+        keys = sorted({
+            _lock_key(f"{company_id}:{entry_id}") for company_id, entry_id in calls if entry_id
+        })
+        if keys:
+            # unnest() yields the array's elements in their order, one lock after another.
+            self.env.cr.execute(SQL(
+                "SELECT count(pg_advisory_xact_lock(%s, key)) FROM unnest(%s::int[]) AS key",
+                _CALL_LOCK_NAMESPACE, keys,
+            ))
 
     # ------------------------------------------------------------ the folder
     #
@@ -322,11 +335,13 @@ class MedpulseCallEvent(models.Model):
         self.env.cr.execute(self._folder_lock_sql("pg_advisory_unlock"))
 
     @api.model
-    def _waiting_for_fold(self, limit=FOLDER_BATCH):
+    def _waiting_for_fold(self, limit=FOLDER_BATCH, flagged=None):
         """The oldest events still ``received`` (at most ``limit``), per call:
         ``[(events of one call, their parsed forms)]`` in the order their first event
         was stored; an event of no call (a command's result, an SMS report) alone. An
-        event that no longer parses is flagged ``not_understood`` and left out."""
+        event that no longer parses is flagged ``not_understood`` and left out (its id
+        added to the list ``flagged``: the caller commits the flags before the folds'
+        transactions read the calls' events)."""
         events = self.sudo().search_fetch(
             [("state", "=", "received")], ["path", "json", "company_id", "entry_id"],
             order="id", limit=limit,
@@ -337,6 +352,8 @@ class MedpulseCallEvent(models.Model):
                 parsed = _parse_stored(event.path, event.json)
             except mango_vpbx.EventError as error:
                 event.write({"state": "not_understood", "error": str(error)})
+                if flagged is not None:
+                    flagged.append(event.id)
                 continue
             key = (event.company_id.id, event.entry_id) if event.entry_id else event.id
             company, ids, items = groups.setdefault(key, (event.company_id, [], []))

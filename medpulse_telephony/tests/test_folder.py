@@ -5,12 +5,16 @@ it can take the folder, and leaves its event to the holder otherwise
 (``controllers/webhook.py``, :func:`fold_waiting`). These tests check that the folder's
 journal, recordings and event states are the ones the event-by-event fold gives, for
 every emulator scenario shuffled and duplicated, a call recomputed once for all its
-waiting events; that a request leaves its event while another session (a real second
+waiting events; that the calls waiting together are folded in one transaction, under
+all their locks, as event by event, each in its company, and one by one when one of
+them fails; that a request leaves its event while another session (a real second
 connection) holds the folder, and that the next holder folds it; and that a request
 that found the folder free lets go of it.
 """
 
+import itertools
 import json
+import math
 import time
 from unittest.mock import patch
 
@@ -21,9 +25,16 @@ from odoo.tools import SQL
 import mango_vpbx
 from mango_vpbx_emulator.testing import sequence
 
+from ..controllers import webhook
 from ..controllers.webhook import fold_waiting
 from ..models.medpulse_call import CARD_NOTIFICATION, MedpulseCall
-from ..models.medpulse_call_event import _CALL_LOCK_NAMESPACE, _FOLDER_LOCK_KEY
+from ..models.medpulse_call_event import (
+    _CALL_LOCK_NAMESPACE,
+    _FOLDER_LOCK_KEY,
+    FOLDER_CALLS_TOGETHER,
+    MedpulseCallEvent,
+)
+from ..models.medpulse_telephony_limit import _lock_key
 from .common import API_KEY, API_SALT, TelephonyFixtures, incoming_answered, shuffled_scenarios
 
 FOLDER_LOCK = SQL("%s, %s", _CALL_LOCK_NAMESPACE, _FOLDER_LOCK_KEY)
@@ -93,6 +104,133 @@ class TestFolder(TelephonyFixtures, HttpCase):
             self.assertEqual(self.outcome(entry_id), one_by_one, label)
             self.assertEqual(self.outcome(entry_id)["waiting"], 0, label)
             self.assertFalse(self.run_folder(), f"{label}: nothing left")
+
+    def count_transactions(self):
+        """The folds' transactions (``in_new_transaction``) the folder opens, as a list."""
+        opened = []
+        original = webhook.in_new_transaction
+
+        def counting(env, work, on_failure):
+            opened.append(work)
+            return original(env, work, on_failure)
+
+        self.patch(webhook, "in_new_transaction", counting)
+        return opened
+
+    def test_calls_waiting_together_fold_in_one_transaction_as_one_by_one(self):
+        """Every scenario's events, interleaved as a busy clinic's PBX sends them, folded
+        event by event (the webhook's fold of each request) and all left to the folder:
+        the same journal for every call, folded in one transaction per
+        FOLDER_CALLS_TOGETHER calls."""
+        scenarios = list(shuffled_scenarios(seeds=1))
+        interleaved = [
+            event for row in itertools.zip_longest(*(mixed for _l, _e, mixed in scenarios))
+            for event in row if event
+        ]
+        with self.env.cr.savepoint() as savepoint:
+            for path, text in interleaved:
+                self.Event._receive(self.company, path, text)
+            one_by_one = {entry_id: self.outcome(entry_id) for _l, entry_id, _m in scenarios}
+            savepoint.rollback()
+        self.env.invalidate_all()
+        self.store(interleaved)
+        groups = len(self.Event._waiting_for_fold())
+        self.assertGreater(groups, len(scenarios), "the scenarios' calls, and results")
+        opened = self.count_transactions()
+        self.assertEqual(self.run_folder(), len(set(interleaved)))
+        self.assertEqual(len(opened), math.ceil(groups / FOLDER_CALLS_TOGETHER))
+        for label, entry_id, _mixed in scenarios:
+            self.assertEqual(self.outcome(entry_id), one_by_one[entry_id], label)
+
+    def test_a_call_that_cannot_be_folded_holds_no_other_back(self):
+        """One call of the batch fails: the calls' transaction is rolled back, and each is
+        folded again on its own: the others are in the journal, the failing call's events
+        flagged ``error``, nothing left waiting."""
+        entry_ids = ["E-FOLDER-OK1", "E-FOLDER-BAD", "E-FOLDER-OK2"]
+        self.store([
+            (path, mango_vpbx.signing.dumps(payload))
+            for entry_id in entry_ids for path, payload in incoming_answered(entry_id)
+        ])
+        original = MedpulseCallEvent._process_many
+
+        def failing(records, parsed):
+            if records[:1].entry_id == "E-FOLDER-BAD":
+                raise ValueError("a bug in one call's fold")
+            return original(records, parsed)
+
+        opened = self.count_transactions()
+        with patch.object(MedpulseCallEvent, "_process_many", failing), self.assertLogs(
+            "odoo.addons.medpulse_telephony", "WARNING"
+        ) as logged:
+            self.run_folder()
+        self.assertEqual(len(opened), 1 + len(entry_ids), "together, then one by one")
+        self.assertIn("ValueError", "\n".join(logged.output))
+        self.env.invalidate_all()
+        for entry_id in entry_ids:
+            events = self.Event.search([("entry_id", "=", entry_id)])
+            call = self.Call.search([("entry_id", "=", entry_id)])
+            if entry_id == "E-FOLDER-BAD":
+                self.assertEqual(set(events.mapped("state")), {"error"})
+                self.assertFalse(call)
+            else:
+                self.assertEqual(set(events.mapped("state")), {"processed"}, entry_id)
+                self.assertTrue(call.is_final, entry_id)
+
+    def test_two_companies_calls_fold_together_each_in_its_company(self):
+        """Two clinics' calls with the same entry id (the PBX's ids are per account) in
+        one fold: each call is its company's, with its own events and line."""
+        other = self.env["res.company"].create({"name": "Folder branch B"})
+        events = incoming_answered("E-FOLDER-TWO")
+        with self.registry.cursor() as cr:
+            Event = self.Event.with_env(self.env(cr=cr))
+            for path, payload in events:
+                for company in (self.company, other):
+                    Event.with_company(company)._store(
+                        company, path, mango_vpbx.signing.dumps(payload)
+                    )
+        opened = self.count_transactions()
+        self.assertEqual(self.run_folder(), 2 * len(events))
+        self.assertEqual(len(opened), 1)
+        calls = self.Call.search([("entry_id", "=", "E-FOLDER-TWO")])
+        self.assertEqual(sorted(calls.company_id.ids), sorted((self.company | other).ids))
+        for call in calls:
+            self.assertEqual(call.event_ids.company_id, call.company_id)
+            self.assertEqual(len(call.event_ids), len(events))
+            self.assertTrue(call.is_final)
+        mine = calls.filtered(lambda call: call.company_id == self.company)
+        self.assertEqual(mine.sudo().patient_id, self.patient)
+        self.assertFalse(
+            (calls - mine).sudo().patient_id, "the other clinic's call: not our patient"
+        )
+
+    def test_the_calls_locks_are_taken_for_all_calls_of_the_batch(self):
+        """While their fold runs, the locks of every call of the transaction are held:
+        another session (a refold, the cron) cannot take any of them."""
+        entry_ids = ["E-FOLDER-LOCK1", "E-FOLDER-LOCK2"]
+        self.store([
+            (path, mango_vpbx.signing.dumps(payload))
+            for entry_id in entry_ids for path, payload in incoming_answered(entry_id)
+        ])
+        other = self.other_session()
+        free = []
+        original = MedpulseCallEvent._process_many
+
+        def probing(records, parsed):
+            for entry_id in entry_ids:
+                other.execute(SQL(
+                    "SELECT pg_try_advisory_xact_lock(%s, %s)", _CALL_LOCK_NAMESPACE,
+                    _lock_key(f"{self.company.id}:{entry_id}"),
+                ))
+                free.append(other.fetchone()[0])
+            other.rollback()
+            return original(records, parsed)
+
+        with patch.object(MedpulseCallEvent, "_process_many", probing):
+            self.run_folder()
+        self.assertEqual(free, [False] * 4, "both locks, while each call was folded")
+        self.assertTrue(all(
+            self.Call.search([("entry_id", "=", entry_id)]).is_final for entry_id in entry_ids
+        ))
 
     def test_results_fold_on_their_own_and_unreadable_events_are_flagged(self):
         """Events of no call (a command's result) are folded each on its own, and an event
