@@ -158,14 +158,11 @@ class MangoWebhook(http.Controller):
         if any("\x00" in value for value in (path, *form.values())):
             # PostgreSQL text cannot hold NUL and no valid PBX request contains one.
             return _reply(400, "NUL character in the request")
-        # The key and the salt in the search's own query, not the whole company row.
-        company = request.env["res.company"].sudo().search_fetch(
-            [("medpulse_pbx_api_key", "=", form["vpbx_api_key"])],
-            ["medpulse_pbx_api_key", "medpulse_pbx_api_salt"], limit=1,
+        # The accounts are kept per worker: no query for the key and the salt.
+        company, salt = request.env["res.company"].sudo()._medpulse_pbx_account(
+            form["vpbx_api_key"]
         )
-        if not company or not mango_vpbx.verify(
-            form, company.medpulse_pbx_api_key, company.medpulse_pbx_api_salt
-        ):
+        if not company or not mango_vpbx.verify(form, form["vpbx_api_key"], salt):
             _rejections.add()
             return _reply(403, "Forbidden")
         env = request.env(
@@ -312,7 +309,10 @@ def fold_in_background(dbname):
     fold the waiting events (:func:`fold_waiting`), so that the worker takes the next
     request at once. One such thread per database and process: a request while it runs
     leaves it a wish, which it honours before it ends (the request's event was committed
-    before the wish, so the thread's next look sees it)."""
+    before the wish, so the thread's next look sees it). A thread that found the folder
+    taken by another process waits ``FOLDER_PAUSE`` before it honours the wishes left
+    meanwhile, all at once: under a load the workers that do not fold try for the folder
+    a few times a second, not once per request, and start no thread per request."""
     with _folder_lock:
         _folder_wanted.add(dbname)
         if dbname in _folder_threads:
@@ -333,7 +333,13 @@ def _fold_while_wanted(dbname):
                 del _folder_threads[dbname]
                 return
             _folder_wanted.discard(dbname)
-        fold_waiting(dbname)
+        taken, _folded = _fold_waiting(dbname, FOLDER_SECONDS)
+        if not taken:
+            # Another process holds the folder: it folds what this one's requests
+            # committed before it lets go (it looks again after). What they commit from
+            # now on is tried for after a pause, once, not once per request; the thread
+            # lives on meanwhile, so that the requests start none.
+            time.sleep(FOLDER_PAUSE)
 
 
 def fold_waiting(dbname, seconds=FOLDER_SECONDS):
@@ -358,12 +364,19 @@ def fold_waiting(dbname, seconds=FOLDER_SECONDS):
     (``_cron_fold_received``). The open wallboards the folds changed are pushed after each
     batch (:func:`push_after_answer`). Never raises.
     """
+    return _fold_waiting(dbname, seconds)[1]
+
+
+def _fold_waiting(dbname, seconds):
+    """:func:`fold_waiting`: ``(whether this process took the folder, events folded)``."""
     deadline = time.monotonic() + seconds
+    taken = False
     folded = 0
     try:
         with Registry(dbname).cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {PUSHED_AFTER_ANSWER: True})
             while env["medpulse.call.event"]._try_folder():
+                taken = True
                 try:
                     # What a request does first: another process's change of the registry
                     # or of a cache (the PBX directory) is seen here, and this one's are
@@ -386,7 +399,7 @@ def fold_waiting(dbname, seconds=FOLDER_SECONDS):
                                     dbname, sorted(boards), inline=registry.in_test_mode()
                                 )
                             if time.monotonic() > deadline:
-                                return folded
+                                return taken, folded
                             size = sum(len(parsed) for _records, parsed in batch)
                             if size == 1:
                                 break  # quiet: what came meanwhile, the look after letting go
@@ -411,7 +424,7 @@ def fold_waiting(dbname, seconds=FOLDER_SECONDS):
             "PBX events not folded after the answer (%s): the cron of stale events folds "
             "them", type(error).__name__,
         )
-    return folded
+    return taken, folded
 
 
 def push_after_answer(dbname, company_ids, inline=False):

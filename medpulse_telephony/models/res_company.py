@@ -20,6 +20,8 @@ EVENT_SETTINGS = (
     "medpulse_pbx_default_region",
     "medpulse_pbx_notify_patient_name",
 )
+#: What the webhook's look-up of the PBX accounts reads (:meth:`ResCompany._medpulse_pbx_accounts`).
+ACCOUNT_FIELDS = ("medpulse_pbx_api_key", "medpulse_pbx_api_salt", "active")
 
 
 class ResCompany(models.Model):
@@ -228,10 +230,46 @@ class ResCompany(models.Model):
         company = self.sudo().browse(company_id)
         return frozendict({name: company[name] for name in EVENT_SETTINGS})
 
+    @api.model
+    def _medpulse_pbx_account(self, api_key):
+        """``(company, salt)`` of the active company whose PBX key is ``api_key``, or
+        ``(empty company, None)``: the webhook's first look-up, on every request."""
+        company_id, salt = self._medpulse_pbx_accounts().get(api_key, (None, None))
+        return self.browse(company_id), salt
+
+    @api.model
+    @tools.ormcache()
+    def _medpulse_pbx_accounts(self):
+        """``{PBX key: (company id, salt)}`` of the active companies with a PBX key, kept
+        per worker: one entry, whatever keys are asked for (a forged request's key adds
+        nothing to it). A change of a key, a salt or a company's activity clears it
+        (:meth:`write`, :meth:`create`, :meth:`unlink`), in every worker and instance
+        (Odoo's cache signalling, checked at each request)."""
+        companies = self.sudo().search_fetch(
+            [("medpulse_pbx_api_key", "!=", False)],
+            ["medpulse_pbx_api_key", "medpulse_pbx_api_salt"],
+        )
+        return frozendict({
+            company.medpulse_pbx_api_key: (company.id, company.medpulse_pbx_api_salt)
+            for company in companies
+        })
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        companies = super().create(vals_list)
+        if any(vals.get("medpulse_pbx_api_key") for vals in vals_list):
+            self.env.registry.clear_cache()
+        return companies
+
     def write(self, vals):
         result = super().write(vals)
-        if set(vals) & set(EVENT_SETTINGS):
+        if set(vals) & {*EVENT_SETTINGS, *ACCOUNT_FIELDS}:
             self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
         return result
 
     def _medpulse_pbx_time_base(self):

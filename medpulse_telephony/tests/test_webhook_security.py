@@ -140,6 +140,42 @@ class TestWebhookSecurity(HttpCase):
                 self.assert_rejected(self.post(form), label)
         self.assertEqual(self.counts(), before, "a rejected request wrote a row")
 
+    def test_a_changed_key_salt_or_company_applies_to_the_next_request(self):
+        """The PBX accounts are kept per worker (no query per request): a new salt, a new
+        key, a new clinic or an archived one is what the very next request meets."""
+        payload = incoming_call_events("SEC-KEYS", PATIENT_NUMBER)[0][1]
+        self.assertEqual(self.post(self.signed(payload)).status_code, 200)
+        self.company.sudo().medpulse_pbx_api_salt = "sec-new-salt-41c9"
+        self.assert_rejected(self.post(self.signed(payload)), "the old salt")
+        self.assertEqual(
+            self.post(self.signed(payload, salt="sec-new-salt-41c9")).status_code, 200
+        )
+        self.company.sudo().medpulse_pbx_api_key = "sec-new-key-2b7a"
+        self.assert_rejected(
+            self.post(self.signed(payload, salt="sec-new-salt-41c9")), "the old key"
+        )
+        self.assertEqual(self.post(
+            self.signed(payload, key="sec-new-key-2b7a", salt="sec-new-salt-41c9")
+        ).status_code, 200)
+        branch = self.env["res.company"].sudo().create({
+            "name": "Branch with its own PBX",
+            "medpulse_pbx_api_key": "sec-branch-key", "medpulse_pbx_api_salt": "sec-branch-salt",
+        })
+        branch_payload = incoming_call_events("SEC-BRANCH", PATIENT_NUMBER)[0][1]
+        signed = self.signed(branch_payload, key="sec-branch-key", salt="sec-branch-salt")
+        self.assertEqual(self.post(signed).status_code, 200)
+        stored = self.env["medpulse.call.event"].sudo().search([("entry_id", "=", "SEC-BRANCH")])
+        self.assertEqual(stored.company_id, branch)
+        branch.active = False
+        before = self.counts()
+        self.assert_rejected(
+            self.post(self.signed(
+                incoming_call_events("SEC-ARCHIVED", PATIENT_NUMBER)[0][1],
+                key="sec-branch-key", salt="sec-branch-salt",
+            )), "an archived clinic",
+        )
+        self.assertEqual(self.counts(), before)
+
     def test_oversized_body_is_refused(self):
         payload = dict(incoming_call_events("SEC-BIG", PATIENT_NUMBER)[0][1], junk="x" * 200_000)
         before = self.counts()
