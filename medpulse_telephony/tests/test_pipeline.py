@@ -10,7 +10,8 @@ checks that every kind of command leaves a record, ``pending`` when the request 
 the PBX, then its outcome.
 
 ``TestStatementsPerEvent`` keeps the fold's SQL statements per call within a budget;
-``TestKeptFolding`` proves the worker's kept foldings write the journal a full fold writes.
+``TestKeptFolding`` proves the worker's kept foldings write the journal a full fold writes;
+``TestCronTriggeredOncePerTransaction`` that a transaction triggers a cron once per moment.
 """
 
 import hashlib
@@ -490,6 +491,37 @@ class TestKeptFolding(TelephonyFixtures, TransactionCase):
             Call._recompute(self.company, entry_id)
             self.assertEqual(self.snapshot(call), incremental, label)
 
+
+@tagged("post_install", "-at_install")
+class TestCronTriggeredOncePerTransaction(TransactionCase):
+    """A transaction that folds several calls triggers each cron once per moment
+    (``models/ir_cron.py``): the same cron due now, or at the same second, is one row;
+    a trigger rolled back with a savepoint is made again."""
+
+    def test_one_trigger_per_cron_and_moment(self):
+        cron = self.env.ref("medpulse_telephony.ir_cron_medpulse_call_recording_download")
+        other = self.env.ref("medpulse_telephony.ir_cron_medpulse_call_insight_fetch")
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        before = Trigger.search([]).ids
+        later = fields.Datetime.now().replace(microsecond=0) + timedelta(minutes=5)
+        for _index in range(3):
+            cron._trigger()
+            cron._trigger(later)
+            cron._trigger(later + timedelta(microseconds=1000))
+            other._trigger()
+
+        def made():
+            return sorted(
+                (trigger.cron_id.id, trigger.call_at > fields.Datetime.now())
+                for trigger in Trigger.search([("id", "not in", before)])
+            )
+
+        self.assertEqual(made(), sorted([(cron.id, False), (cron.id, True), (other.id, False)]))
+        with self.env.cr.savepoint() as savepoint:
+            cron._trigger(later + timedelta(minutes=1))
+            savepoint.rollback()
+        cron._trigger(later + timedelta(minutes=1))
+        self.assertEqual(len(made()), 4, "made again once its savepoint was rolled back")
 
 @tagged("post_install", "-at_install")
 class TestBusNotifyConnection(TransactionCase):
