@@ -56,6 +56,10 @@ class TestFolder(TelephonyFixtures, HttpCase):
             for path, text in events:
                 Event._store(self.company, path, text)
 
+    def store_payloads(self, events):
+        """:meth:`store` for ``(path, payload)`` pairs, serialised as the PBX sends them."""
+        self.store([(path, mango_vpbx.signing.dumps(payload)) for path, payload in events])
+
     def run_folder(self):
         return fold_waiting(self.env.cr.dbname)
 
@@ -147,10 +151,9 @@ class TestFolder(TelephonyFixtures, HttpCase):
         folded again on its own: the others are in the journal, the failing call's events
         flagged ``error``, nothing left waiting."""
         entry_ids = ["E-FOLDER-OK1", "E-FOLDER-BAD", "E-FOLDER-OK2"]
-        self.store([
-            (path, mango_vpbx.signing.dumps(payload))
-            for entry_id in entry_ids for path, payload in incoming_answered(entry_id)
-        ])
+        self.store_payloads(
+            [event for entry_id in entry_ids for event in incoming_answered(entry_id)]
+        )
         original = MedpulseCallEvent._process_many
 
         def failing(records, parsed):
@@ -207,10 +210,9 @@ class TestFolder(TelephonyFixtures, HttpCase):
         """While their fold runs, the locks of every call of the transaction are held:
         another session (a refold, the cron) cannot take any of them."""
         entry_ids = ["E-FOLDER-LOCK1", "E-FOLDER-LOCK2"]
-        self.store([
-            (path, mango_vpbx.signing.dumps(payload))
-            for entry_id in entry_ids for path, payload in incoming_answered(entry_id)
-        ])
+        self.store_payloads(
+            [event for entry_id in entry_ids for event in incoming_answered(entry_id)]
+        )
         other = self.other_session()
         free = []
         original = MedpulseCallEvent._process_many
@@ -256,12 +258,12 @@ class TestFolder(TelephonyFixtures, HttpCase):
         bus_before = self.env["bus.bus"].sudo().search([], order="id desc", limit=1).id
         # An old call folded whole (a history, a late backlog) pops no card.
         old = incoming_answered("E-FOLDER-OLD")
-        self.store([(path, mango_vpbx.signing.dumps(payload)) for path, payload in old])
+        self.store_payloads(old)
         self.assertEqual(self.run_folder(), len(old))
         self.assertFalse(self.Call.search([("entry_id", "=", "E-FOLDER-OLD")]).card_audience)
         # It ended seconds ago.
         events = incoming_answered("E-FOLDER-ENDED", t0=int(time.time()) - 90)
-        self.store([(path, mango_vpbx.signing.dumps(payload)) for path, payload in events])
+        self.store_payloads(events)
         self.assertEqual(self.run_folder(), len(events))
         call = self.Call.search([("entry_id", "=", "E-FOLDER-ENDED")])
         self.assertEqual(call.card_audience, {str(self.operator1.id): "ended"})
@@ -288,7 +290,7 @@ class TestFolder(TelephonyFixtures, HttpCase):
             self.assertEqual(call.card_audience, {str(self.operator1.id): "ringing",
                                                   str(self.operator2.id): "ringing"})
             folded = events[4:last]
-            self.store([(path, mango_vpbx.signing.dumps(payload)) for path, payload in folded])
+            self.store_payloads(folded)
             self.assertEqual(self.run_folder(), len(folded))
             call.invalidate_recordset()
             self.assertEqual(call.card_audience, {str(self.operator1.id): "ended",
