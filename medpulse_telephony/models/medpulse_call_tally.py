@@ -23,6 +23,7 @@ The SQL of what a call counts for is ``call_measures``' (shared with the per-cal
 No patient data: numbers of calls and seconds only.
 """
 
+import weakref
 from contextlib import contextmanager
 
 from odoo import api, fields, models
@@ -31,6 +32,14 @@ from odoo.tools import SQL
 from . import call_measures as m
 from .medpulse_call import CALL_TYPES
 from .medpulse_call_report import HOURS, WEEKDAYS
+
+#: The transaction's precommit data key of :meth:`MedpulseCallTally._added_at_end`'s calls.
+PENDING_KEY = "medpulse.call.tally.pending"
+
+
+#: The cursors within :meth:`MedpulseCallTally._added_at_end`.
+_ADDING_AT_END = weakref.WeakSet()
+
 
 #: Journal fields whose change can change what a call counts for, or whether it counts.
 COUNTED_FIELDS = frozenset({
@@ -339,11 +348,19 @@ class MedpulseCallTally(models.Model):
         was_counted = vals is None or any(self._counts(call) for call in calls)
         will_count = vals is None or any(self._counts(call, vals) for call in calls)
         ids = list(calls.ids)
-        if was_counted:
+        pending = self._pending()
+        if pending is not None:
+            # A pending call's contribution is not in the tallies yet: nothing to remove.
+            ids = [call_id for call_id in ids if call_id not in pending]
+        if was_counted and ids:
             self._add(ids, -1)
         yield
         if will_count:
-            self._add(ids, 1)
+            pending = self._pending()  # a new set if a flush added the former one
+            if pending is not None:
+                pending.update(calls.ids)
+            else:
+                self._add(ids, 1)
 
     @api.model
     def _counts(self, call, vals=None):
@@ -364,8 +381,55 @@ class MedpulseCallTally(models.Model):
         """New ``calls`` enter the tallies, if they count already (a call the statistics
         recovered; the webhook's calls start in progress and cost nothing here)."""
         counted = calls.filtered(self._counts)
-        if counted:
+        pending = self._pending()
+        if counted and pending is not None:
+            pending.update(counted.ids)
+        elif counted:
             self._add(counted.ids)
+
+    @api.model
+    @contextmanager
+    def _added_at_end(self):
+        """Within: the calls whose change makes them count add their contribution once,
+        all together, at the end (one statement, :meth:`_add`), not one statement each.
+        The folder's transaction of several calls (``controllers/webhook.py``,
+        ``_fold_in_transaction``): most of its calls settle in it.
+
+        A call waiting to be added (pending) has no contribution in the tallies: a later
+        change within removes nothing, and it is added once, from its last state. The
+        pending calls are the transaction's precommit data, added by a precommit hook: a
+        flush of the cursor (a savepoint's start or end, a commit) adds them, and a
+        rollback to a savepoint forgets those changed since it began, as it undoes their
+        changes. A savepoint that does not flush (``savepoint(flush=False)``) must not
+        undo a change of a call within. Re-entering adds nothing more."""
+        cr = self.env.cr
+        if cr in _ADDING_AT_END:
+            yield
+            return
+        _ADDING_AT_END.add(cr)
+        try:
+            yield
+        finally:
+            _ADDING_AT_END.discard(cr)
+        self._add_pending()
+
+    @api.model
+    def _pending(self):
+        """The calls whose contribution waits for the end of :meth:`_added_at_end` (or the
+        next flush of the cursor), or None outside one."""
+        cr = self.env.cr
+        if cr not in _ADDING_AT_END:
+            return None
+        if PENDING_KEY not in cr.precommit.data:
+            cr.precommit.data[PENDING_KEY] = set()
+            cr.precommit.add(self._add_pending)
+        return cr.precommit.data[PENDING_KEY]
+
+    @api.model
+    def _add_pending(self):
+        pending = self.env.cr.precommit.data.pop(PENDING_KEY, None)
+        if pending:
+            self._add(sorted(pending))
 
     @api.model
     def _add(self, call_ids, sign=1):

@@ -245,6 +245,59 @@ class TestCallTally(TelephonyFixtures, TransactionCase):
         self.after_midnight.unlink()
         self.assert_as_journal()
 
+    def test_calls_changed_together_enter_at_the_end_as_one_by_one(self):
+        """The folder's transaction of several calls (``_added_at_end``): what the calls
+        that change in it count for enters the tallies at its end, one statement for
+        them all; a call changed twice, one deleted, one changed in a savepoint rolled
+        back come out as the journal says."""
+        Tally = self.env["medpulse.call.tally"]
+        added = []
+        original = type(Tally)._add
+
+        def counting(model, call_ids, sign=1):
+            added.append((sorted(call_ids), sign))
+            return original(model, call_ids, sign)
+
+        self.patch(type(Tally), "_add", counting)
+        first, second, third, gone = (
+            self.Call.search([("entry_id", "=", entry_id)])
+            for entry_id in ("T-A9", "T-A12", "T-A15", "T-M18")
+        )
+        talk = sum(self.Tally.search([]).mapped("talk_seconds_total"))
+        with Tally._added_at_end():
+            first.write({"talk_seconds": first.talk_seconds + 100})
+            second.write({"talk_seconds": second.talk_seconds + 10})
+            second.write({"talk_seconds": second.talk_seconds + 10})
+            gone.unlink()
+            self.assertEqual(Tally._pending(), {first.id, second.id, gone.id})
+            self.assertEqual(added, [([first.id], -1), ([second.id], -1), ([gone.id], -1)],
+                             "a pending call's second change removes nothing")
+            self.env.flush_all()
+            self.assertEqual(
+                sum(self.Tally.search([]).mapped("talk_seconds_total")),
+                talk - first.talk_seconds + 100 - second.talk_seconds + 20,
+                "the new contributions wait for the end",
+            )
+            added.clear()
+            with self.env.cr.savepoint() as savepoint:
+                # The savepoint's flush added what was pending.
+                self.assertEqual(added, [(sorted((first | second | gone).ids), 1)])
+                third.write({"talk_seconds": 999})
+                self.assertEqual(Tally._pending(), {third.id})
+                savepoint.rollback()
+            self.assertFalse(Tally._pending(), "what the savepoint undid is forgotten")
+            third.invalidate_recordset()
+            self.assertNotEqual(third.talk_seconds, 999)
+            first.write({"talk_seconds": first.talk_seconds + 1})
+        self.assertIsNone(Tally._pending())
+        self.assertEqual(added[-1], ([first.id], 1), "one statement at the end")
+        self.assert_as_journal()
+        # Outside, each change is added at once.
+        added.clear()
+        third.write({"talk_seconds": third.talk_seconds + 1})
+        self.assertEqual(added, [([third.id], -1), ([third.id], 1)])
+        self.assert_as_journal()
+
     def test_other_company_and_no_patient_data(self):
         other = self.env["res.company"].create({"name": "Other clinic"})
         stranger = new_test_user(

@@ -34,6 +34,7 @@ from ..models.medpulse_call_event import (
     FOLDER_CALLS_TOGETHER,
     MedpulseCallEvent,
 )
+from ..models.medpulse_call_tally import MEASURES, TABLE_KEYS, MedpulseCallTally
 from ..models.medpulse_telephony_limit import _lock_key
 from .common import API_KEY, API_SALT, TelephonyFixtures, incoming_answered, shuffled_scenarios
 
@@ -135,16 +136,52 @@ class TestFolder(TelephonyFixtures, HttpCase):
             for path, text in interleaved:
                 self.Event._receive(self.company, path, text)
             one_by_one = {entry_id: self.outcome(entry_id) for _l, entry_id, _m in scenarios}
+            tallied_one_by_one = self.tallies()
             savepoint.rollback()
         self.env.invalidate_all()
         self.store(interleaved)
         groups = len(self.Event._waiting_for_fold())
         self.assertGreater(groups, len(scenarios), "the scenarios' calls, and results")
         opened = self.count_transactions()
-        self.assertEqual(self.run_folder(), len(set(interleaved)))
+        added = []
+        original = MedpulseCallTally._add
+
+        def counting(model, call_ids, sign=1):
+            added.append(sign)
+            return original(model, call_ids, sign)
+
+        with patch.object(MedpulseCallTally, "_add", counting):
+            self.assertEqual(self.run_folder(), len(set(interleaved)))
         self.assertEqual(len(opened), math.ceil(groups / FOLDER_CALLS_TOGETHER))
         for label, entry_id, _mixed in scenarios:
             self.assertEqual(self.outcome(entry_id), one_by_one[entry_id], label)
+        # The calls that settled entered the reports' tallies at the end of their
+        # transaction, in one statement per transaction: as event by event.
+        self.assertEqual(self.tallies(), tallied_one_by_one)
+        settled = sum(1 for call in one_by_one.values() if call["journal"]["is_final"])
+        self.assertEqual(set(added), {1})
+        self.assertLessEqual(len(added), len(opened))
+        self.assertGreater(settled, len(opened))
+
+    def tallies(self):
+        """The reports' tallies: every measure summed per key, of every table (the line
+        by its number: the fold rolled back made it, the next one makes it again)."""
+        self.env.flush_all()
+        result = {}
+        for table, keys in TABLE_KEYS.items():
+            columns = ", ".join(
+                "line.number" if key == "line_id" else f"t.{key}" for key in keys
+            )
+            self.env.cr.execute(SQL(
+                f"SELECT {columns}, {', '.join(f'SUM(t.{name})' for name in MEASURES)}"  # noqa: S608
+                f" FROM {table} t LEFT JOIN medpulse_telephony_line line ON line.id = t.line_id"
+                f" GROUP BY {columns}"
+            ))
+            result[table] = {
+                tuple(map(str, row[:len(keys)])): row[len(keys):]
+                for row in self.env.cr.fetchall() if any(row[len(keys):])
+            }
+        return result
 
     def test_a_call_that_cannot_be_folded_holds_no_other_back(self):
         """One call of the batch fails: the calls' transaction is rolled back, and each is
