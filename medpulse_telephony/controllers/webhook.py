@@ -30,7 +30,9 @@ Transactions: this module owns them, models never commit. The path of one event:
    the folder's transaction takes their locks (``_lock_calls``), then their waiting
    events are folded (``medpulse.call.event._process_many``: the journal, then
    ``medpulse.call._after_event``'s steps) in one new transaction whose snapshot starts
-   once the locks are granted, so it sees the previous folds' work; a serialization
+   once the locks are granted, so it sees the previous folds' work (the calls that
+   settle in it enter the reports' tallies in one statement at its end:
+   ``medpulse.call.tally._added_at_end``); a serialization
    failure is retried at once with a fresh snapshot; any other failure rolls that
    transaction back whole (no savepoint needed) and the calls are folded again one by
    one, a call that fails then flagging its events in the next transaction on the same

@@ -307,15 +307,22 @@ class MedpulseCallRecording(models.Model):
         the PBX user id of ``record/added``). Schedules a download when the PBX says the
         file is ready, and wakes the download cron for it (once per new due time).
         """
+        all_folded = list(getattr(state, "recordings", ()) or ())
+        if not all_folded:
+            return
         company = call.company_id
         time_base = company._medpulse_pbx_time_base()
         Users = self.env["res.users"]
         wake_at = []
-        for folded in getattr(state, "recordings", ()) or ():
-            recording = self.search(
-                [("company_id", "=", company.id), ("recording_id", "=", folded.recording_id)],
-                limit=1,
-            )
+        # The call's recordings in one search, not one per recording and event.
+        known = {}
+        for recording in self.search([
+            ("company_id", "=", company.id),
+            ("recording_id", "in", [folded.recording_id for folded in all_folded]),
+        ]):
+            known.setdefault(recording.recording_id, recording)
+        for folded in all_folded:
+            recording = known.get(folded.recording_id)
             if not recording:
                 recording = self.create(
                     {
@@ -356,8 +363,8 @@ class MedpulseCallRecording(models.Model):
                 )
                 vals["user_id"] = user.id or False
             waiting_before = recording.state == "waiting" and recording.next_attempt_at
-            recording.write(vals)
-            recording.write(
+            recording._write_changed(vals)
+            recording._write_changed(
                 recording._next_state(
                     folded,
                     announced=own_event and isinstance(event, mango_vpbx.events.RecordAddedEvent),
@@ -370,6 +377,19 @@ class MedpulseCallRecording(models.Model):
                 wake_at.append(recording.next_attempt_at)
         if wake_at:
             self._wake_download_cron(min(wake_at))
+
+    def _write_changed(self, vals):
+        """Write the part of ``vals`` that changes this recording: the events of a call
+        that change nothing of it (most of them) update no row, which the download job
+        would have to wait for or retry after."""
+        self.ensure_one()
+        changed = {
+            name: value for name, value in vals.items()
+            if self._fields[name].convert_to_cache(value, self, validate=False)
+            != self._fields[name].convert_to_cache(self[name], self, validate=False)
+        }
+        if changed:
+            self.write(changed)
 
     def _vals_from_event(self, event, time_base):
         self.ensure_one()

@@ -11,8 +11,10 @@ hours would leave about one row per call. A report that needs no day finer than 
 
 The tables are ledgers: every change of what a counted call counts for (the fold, the
 follow-up that closes a missed call, reconciliation, an appointment booked or cancelled)
-adds, in the same transaction and one statement for all three tables, the call's former
-contribution with a minus sign and its new one (:meth:`MedpulseCallTally._tracking`). Rows
+adds, in the same transaction and one statement for all four tables, the call's former
+contribution with a minus sign and its new one (:meth:`MedpulseCallTally._tracking`; the
+folder's transaction of several calls adds the new ones of all its calls in one statement at
+its end, :meth:`MedpulseCallTally._added_at_end`). Rows
 are only ever inserted by writers, so concurrent calls of the same day never wait for or
 conflict on a shared row; the sums are what the reports read. An hourly job merges each
 day's (month's) rows (:meth:`_cron_compact`), and a day can be rebuilt from the calls at any

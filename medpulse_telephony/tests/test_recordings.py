@@ -13,6 +13,7 @@ import struct
 import uuid
 import wave
 from datetime import timedelta
+from unittest.mock import patch
 
 from markupsafe import Markup
 
@@ -251,6 +252,42 @@ class TestRecordingDownload(RecordingCase):
         self.Recording._cron_download()
         self.assertEqual(recording.state, "available")
         self.assertEqual(len(self.queries()), 1)
+
+    def test_a_call_s_other_recording_is_not_written_by_this_one_s_events(self):
+        """Each recording event of a call looks at all its recordings (the folded call
+        holds them): one whose events changed nothing of another recording writes no
+        value to it (its row stays as the download job left it), and finds the call's
+        recordings in one search."""
+        first = self.record_call("rec-first", entry_id="entry-two-recordings")
+        self.assertEqual(first.state, "waiting")
+        before = first.read(["state", "next_attempt_at", "completion_code", "added"])
+        Recording = type(self.Recording)
+        written, searched = [], []
+        original_write, original_search = Recording.write, Recording.search
+
+        def write(records, vals):
+            written.append((records.mapped("recording_id"), sorted(vals)))
+            return original_write(records, vals)
+
+        def search(model, domain, *args, **kwargs):
+            searched.append(domain)
+            return original_search(model, domain, *args, **kwargs)
+
+        with patch.object(Recording, "write", write), patch.object(Recording, "search", search):
+            second = self.record_call(
+                "rec-second", entry_id="entry-two-recordings", start=1_900_000_100
+            )
+        self.assertEqual(second.state, "waiting")
+        self.assertEqual(second.call_id, first.call_id)
+        self.assertFalse([vals for ids, vals in written if "rec-first" in ids], written)
+        self.assertTrue([vals for ids, vals in written if "rec-second" in ids])
+        self.assertEqual(first.read(["state", "next_attempt_at", "completion_code", "added"]),
+                         before)
+        call_searches = [domain for domain in searched
+                         if any(leaf[0] == "recording_id" for leaf in domain
+                                if isinstance(leaf, tuple | list))]
+        # One per event (three), not one per recording and event (six), and record_call's.
+        self.assertEqual(len(call_searches), 3 + 1)
 
     def test_completed_without_record_added_waits_then_downloads(self):
         recording = self.record_call("rec-late", added=False)
