@@ -71,8 +71,6 @@ from mango_vpbx.assumptions import PING_SEGMENT
 from ..models import medpulse_wallboard
 from ..models.medpulse_call_event import (
     FOLDER_BATCH,
-    FOLDER_BUSY_EVENTS,
-    FOLDER_BUSY_PAUSE,
     FOLDER_CALLS_TOGETHER,
     FOLDER_PAUSE,
     FOLDER_SECONDS,
@@ -414,7 +412,7 @@ def _fold_waiting(dbname, seconds):
                             if size < FOLDER_BATCH:
                                 # A load: the next events of these calls come within tens
                                 # of milliseconds; folded with them, each costs less.
-                                time.sleep(folder_pause(size))
+                                time.sleep(FOLDER_PAUSE)
                 except BaseException:
                     cr.rollback()
                     raise
@@ -433,13 +431,6 @@ def _fold_waiting(dbname, seconds):
             "them", type(error).__name__,
         )
     return taken, folded
-
-
-def folder_pause(size):
-    """How long the folder waits after a batch of ``size`` events (more than one, fewer
-    than ``FOLDER_BATCH``) before it looks again: ``FOLDER_PAUSE``, or ``FOLDER_BUSY_PAUSE``
-    after a batch of ``FOLDER_BUSY_EVENTS`` or more (the workers are saturated)."""
-    return FOLDER_BUSY_PAUSE if size >= FOLDER_BUSY_EVENTS else FOLDER_PAUSE
 
 
 def push_after_answer(dbname, company_ids, inline=False):

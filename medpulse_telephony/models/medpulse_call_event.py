@@ -42,14 +42,6 @@ FOLDER_CALLS_TOGETHER = 20
 #: After a batch of several events (a load), the folder waits this long (seconds) before
 #: it looks again, so that more events of the same calls are folded together.
 FOLDER_PAUSE = 0.05
-#: A batch of at least this many events: the workers answer as fast as they can (a
-#: backlog built up while the folder folded and paused): the folder then waits
-#: ``FOLDER_BUSY_PAUSE`` instead, and its next batches are bigger, each event cheaper to
-#: fold (``bench/profile_folder.py``: 3.1 ms of CPU per event at 16 waiting, 2.1 at 64),
-#: which leaves the workers more of the machine. A lighter load keeps the short pause,
-#: and its cards and wallboards their pace.
-FOLDER_BUSY_EVENTS = 20
-FOLDER_BUSY_PAUSE = 0.15
 #: Identities longer than this (bytes) are stored as their hash: a btree index entry
 #: holds at most about 2,700 bytes, and the toolkit's strings are bounded in characters.
 _IDENTITY_MAX_BYTES = 512

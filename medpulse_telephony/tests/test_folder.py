@@ -31,10 +31,7 @@ from ..models.medpulse_call import CARD_NOTIFICATION, MedpulseCall
 from ..models.medpulse_call_event import (
     _CALL_LOCK_NAMESPACE,
     _FOLDER_LOCK_KEY,
-    FOLDER_BUSY_EVENTS,
-    FOLDER_BUSY_PAUSE,
     FOLDER_CALLS_TOGETHER,
-    FOLDER_PAUSE,
     MedpulseCallEvent,
 )
 from ..models.medpulse_call_tally import MEASURES, TABLE_KEYS, MedpulseCallTally
@@ -273,38 +270,6 @@ class TestFolder(TelephonyFixtures, HttpCase):
         self.assertTrue(all(
             self.Call.search([("entry_id", "=", entry_id)]).is_final for entry_id in entry_ids
         ))
-
-    def test_the_folder_pauses_longer_after_a_batch_of_a_saturated_load(self):
-        """After a batch of several events the folder waits before it looks again, so
-        that more events of the same calls come: FOLDER_PAUSE, or FOLDER_BUSY_PAUSE after
-        FOLDER_BUSY_EVENTS or more (the workers are saturated: the next batches grow, each
-        event cheaper to fold); after a single event it does not wait."""
-        self.assertLess(FOLDER_PAUSE, FOLDER_BUSY_PAUSE)
-        pauses = []
-        original = webhook.folder_pause
-
-        def recording(size):
-            pauses.append((size, original(size)))
-            return pauses[-1][1]
-
-        self.patch(webhook, "folder_pause", recording)
-        light = incoming_answered("E-FOLDER-LIGHT")
-        self.assertLess(len(light), FOLDER_BUSY_EVENTS)
-        self.store_payloads(light)
-        self.assertEqual(self.run_folder(), len(light))
-        self.assertEqual(pauses, [(len(light), FOLDER_PAUSE)])
-
-        pauses.clear()
-        busy = [event for n in range(4) for event in incoming_answered(f"E-FOLDER-BUSY{n}")]
-        self.assertGreaterEqual(len(busy), FOLDER_BUSY_EVENTS)
-        self.store_payloads(busy)
-        self.assertEqual(self.run_folder(), len(busy))
-        self.assertEqual(pauses, [(len(busy), FOLDER_BUSY_PAUSE)])
-
-        pauses.clear()
-        self.store_payloads(incoming_answered("E-FOLDER-ONE")[:1])
-        self.assertEqual(self.run_folder(), 1)
-        self.assertEqual(pauses, [], "a quiet clinic's event: no pause")
 
     def test_results_fold_on_their_own_and_unreadable_events_are_flagged(self):
         """Events of no call (a command's result) are folded each on its own, and an event
