@@ -37,8 +37,6 @@ from .medpulse_call_report import HOURS, WEEKDAYS
 
 #: The transaction's precommit data key of :meth:`MedpulseCallTally._added_at_end`'s calls.
 PENDING_KEY = "medpulse.call.tally.pending"
-
-
 #: The cursors within :meth:`MedpulseCallTally._added_at_end`.
 _ADDING_AT_END = weakref.WeakSet()
 
@@ -429,6 +427,7 @@ class MedpulseCallTally(models.Model):
 
     @api.model
     def _add_pending(self):
+        """Add the pending calls' contributions (one statement), and forget them."""
         pending = self.env.cr.precommit.data.pop(PENDING_KEY, None)
         if pending:
             self._add(sorted(pending))
