@@ -1157,8 +1157,7 @@ class MedpulseCall(models.Model):
                 if set(_set_command_ids(value)) == linked[name]:
                     continue
             elif field.type not in ("one2many", "many2many") and field.store:
-                new = field.convert_to_cache(value, record, validate=False)
-                if new == field.convert_to_cache(record[name], record, validate=False):
+                if same_value(record, name, value):
                     continue
             changed[name] = value
         return changed
@@ -2622,6 +2621,15 @@ def _call_type(direction, result):
     if direction == "incoming":
         return "missed_incoming" if result == "missed" else "incoming"
     return False
+
+
+def same_value(record, name, value):
+    """Whether ``record`` (one) holds ``value`` in the stored field ``name`` (not x2many),
+    compared as the ORM caches them: a write of it would change nothing."""
+    field = record._fields[name]
+    return field.convert_to_cache(value, record, validate=False) == field.convert_to_cache(
+        record[name], record, validate=False
+    )
 
 
 def _set_command_ids(commands):

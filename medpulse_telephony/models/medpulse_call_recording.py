@@ -12,6 +12,7 @@ from odoo.tools.misc import hash_sign, verify_hash_signed
 import mango_vpbx
 from mango_vpbx.times import to_utc
 
+from .medpulse_call import same_value
 from .medpulse_call_event import in_new_transaction
 
 _logger = logging.getLogger(__name__)
@@ -384,9 +385,7 @@ class MedpulseCallRecording(models.Model):
         would have to wait for or retry after."""
         self.ensure_one()
         changed = {
-            name: value for name, value in vals.items()
-            if self._fields[name].convert_to_cache(value, self, validate=False)
-            != self._fields[name].convert_to_cache(self[name], self, validate=False)
+            name: value for name, value in vals.items() if not same_value(self, name, value)
         }
         if changed:
             self.write(changed)

@@ -523,6 +523,7 @@ class TestCronTriggeredOncePerTransaction(TransactionCase):
         cron._trigger(later + timedelta(minutes=1))
         self.assertEqual(len(made()), 4, "made again once its savepoint was rolled back")
 
+
 @tagged("post_install", "-at_install")
 class TestBusNotifyConnection(TransactionCase):
     """The bus's NOTIFY after each commit goes through one connection this process keeps
