@@ -27,4 +27,6 @@ python3 /opt/medpulse/scripts/demo_init.py -c "$conf" -d "${DB_NAME}" \
     --pbx-url "${PBX_URL}" --api-key "${MANGO_API_KEY}" --api-salt "${MANGO_API_SALT}" \
     --odoo-url "${ODOO_URL}"
 echo "MedPulse is ready: open ${ODOO_URL} (database ${DB_NAME})"
-exec odoo -c "$conf" -d "${DB_NAME}" --db-filter "^${DB_NAME}\$"
+# One database by name, no --db-filter: with a filter, Odoo lists the databases with a new
+# PostgreSQL connection for every request without a session, i.e. every PBX request.
+exec odoo -c "$conf" -d "${DB_NAME}"

@@ -314,8 +314,9 @@ class OdooInstance:
             "db_port": self.pg.port,
             "db_user": self.pg.user,
             "db_password": self.pg.password or "False",
+            # The database by name alone, no ``dbfilter``: a request without a session (every
+            # PBX request) then costs Odoo no PostgreSQL connection to list the databases.
             "db_name": self.dbname,
-            "dbfilter": f"^{self.dbname}$",
             "list_db": "False",
             "http_port": str(self.http_port),
             "gevent_port": str(free_port()),

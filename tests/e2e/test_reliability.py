@@ -493,6 +493,39 @@ def test_route_fuzz_no_5xx_and_rejected_requests_write_nothing(server, rpc):
     assert counts()[0] > after_rejected[0]
 
 
+def _sessions_opened(server, dbname):
+    """How many connections PostgreSQL has accepted to ``dbname`` since its statistics began."""
+    import psycopg2  # noqa: PLC0415 - Odoo's dependency
+
+    conn = psycopg2.connect(dbname=server.dbname, host=server.pg.host, port=server.pg.port,
+                            user=server.pg.user, password=server.pg.password or None)
+    try:
+        with conn.cursor() as cr:
+            cr.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", [dbname])
+            return cr.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_a_pbx_request_opens_no_database_connection(server):
+    """The PBX calls without a session cookie. Odoo resolves the database of such a request
+    by listing the databases, with a new PostgreSQL connection (to ``postgres``) each time,
+    unless it is given one database by name and no ``dbfilter`` (README, "Production"):
+    that connection cost a webhook request more than half of its time."""
+    deliverer = Deliverer(server.url, server.api_key, server.api_salt)
+    events = [e for name, params in SCENARIOS[:3]
+              for e in renamed(scenario_events(name, **params), "-connections")]
+    before = _sessions_opened(server, "postgres"), _sessions_opened(server, server.dbname)
+    statuses = deliverer.send_all(events)
+    after = _sessions_opened(server, "postgres"), _sessions_opened(server, server.dbname)
+    opened = after[0] - before[0], after[1] - before[1]
+    figures("connections per PBX request", requests=len(events),
+            to_postgres=opened[0], to_the_database=opened[1])
+    assert set(statuses) == {200}
+    # Other suites of the run may connect meanwhile (createdb): a few, not one per request.
+    assert opened[0] < len(events) / 2, opened
+
+
 def test_server_log_has_no_salt_and_no_caller_number(server):
     log = server.log_path.read_text(errors="replace")
     assert server.api_salt not in log

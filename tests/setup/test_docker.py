@@ -57,6 +57,15 @@ def test_odoo_runs_workers_and_crons_and_the_demo_history():
     assert "/mnt/medpulse" not in start
 
 
+def test_odoo_serves_its_database_by_name_without_a_filter():
+    # With a --db-filter, Odoo opens a PostgreSQL connection to list the databases for every
+    # request without a session: every PBX request (README, "Production").
+    start = (DOCKER / "odoo-start.sh").read_text().replace("\\\n", " ")
+    command = re.search(r"^exec odoo (.*)$", start, re.M)[1]
+    assert '-d "${DB_NAME}"' in command
+    assert "db-filter" not in command and "dbfilter" not in start
+
+
 def test_the_start_script_calls_demo_init_with_options_it_has():
     start = (DOCKER / "odoo-start.sh").read_text().replace("\\\n", " ")
     call = re.search(r"demo_init\.py (.*)", start)[1]
