@@ -283,7 +283,7 @@ def judge(run: dict) -> str:
 
 
 def saturate(python: str, env: dict, url: str, employees: str, rate: float, duration: float,
-             server_pid: int | None = None, workers: int = POOL, attempts: int = 3,
+             server_pid: int | None = None, workers: int = POOL, attempts: int = 4,
              callers: str | None = None, folds: FoldWatch | None = None) -> dict:
     """Offer ``rate`` calls/s; while the target takes it all, double the rate (or, when
     the generator could not keep requests waiting, its thread pool) and run again.
