@@ -74,6 +74,7 @@ from ..models.medpulse_call_event import (
     FOLDER_CALLS_TOGETHER,
     FOLDER_PAUSE,
     FOLDER_SECONDS,
+    FOLDERS,
     in_new_transaction,
     is_concurrency_error,
 )
@@ -374,63 +375,81 @@ def fold_waiting(dbname, seconds=FOLDER_SECONDS):
 
 
 def _fold_waiting(dbname, seconds):
-    """:func:`fold_waiting`: ``(whether this process took the folder, events folded)``."""
+    """:func:`fold_waiting`: ``(whether this process took a folder, events folded)``.
+
+    The folders' shares in turn (``FOLDERS``): this process folds those whose folder it can
+    take; another process holding one folds that share, so that under a load two workers
+    fold at once."""
     deadline = time.monotonic() + seconds
     taken = False
     folded = 0
     try:
         with Registry(dbname).cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {PUSHED_AFTER_ANSWER: True})
-            while env["medpulse.call.event"]._try_folder():
-                taken = True
-                try:
-                    # What a request does first: another process's change of the registry
-                    # or of a cache (the PBX directory) is seen here, and this one's are
-                    # told to the others (only by the holder: the others asked one lock).
-                    registry = env.registry.check_signaling(cr)
-                    env = api.Environment(cr, SUPERUSER_ID, {PUSHED_AFTER_ANSWER: True})
-                    Event = env["medpulse.call.event"]
-                    with registry.manage_changes():
-                        while batch := Event._waiting_for_fold(flagged=(flagged := [])):
-                            if flagged:
-                                # Not to be read as waiting by the folds' transactions.
-                                cr.commit()  # pylint: disable=invalid-commit  # the webhook owns its transactions
-                            boards = set()
-                            for start in range(0, len(batch), FOLDER_CALLS_TOGETHER):
-                                groups = batch[start:start + FOLDER_CALLS_TOGETHER]
-                                boards.update(fold_together(groups))
-                                folded += sum(len(records) for records, _parsed in groups)
-                            if boards:
-                                push_after_answer(
-                                    dbname, sorted(boards), inline=registry.in_test_mode()
-                                )
-                            if time.monotonic() > deadline:
-                                return taken, folded
-                            size = sum(len(parsed) for _records, parsed in batch)
-                            if size == 1:
-                                break  # quiet: what came meanwhile, the look after letting go
-                            if size < FOLDER_BATCH:
-                                # A load: the next events of these calls come within tens
-                                # of milliseconds; folded with them, each costs less.
-                                time.sleep(FOLDER_PAUSE)
-                except BaseException:
-                    cr.rollback()
-                    raise
-                finally:
-                    # The flags of events that no longer parse (_waiting_for_fold) too.
-                    cr.commit()  # pylint: disable=invalid-commit  # the webhook owns its transactions
-                    env["medpulse.call.event"]._release_folder()
-                    cr.commit()  # pylint: disable=invalid-commit
-                # An event committed by a request that found the folder taken just before
-                # it was let go.
-                if not env["medpulse.call.event"]._waiting_for_fold(limit=1):
-                    break
+            for share in range(FOLDERS):
+                env = api.Environment(cr, SUPERUSER_ID, {PUSHED_AFTER_ANSWER: True})
+                while env["medpulse.call.event"]._try_folder(share):
+                    taken = True
+                    more = True
+                    try:
+                        # What a request does first: another process's change of the
+                        # registry or of a cache (the PBX directory) is seen here, and this
+                        # one's are told to the others (only by a holder: the others asked
+                        # one lock).
+                        registry = env.registry.check_signaling(cr)
+                        env = api.Environment(cr, SUPERUSER_ID, {PUSHED_AFTER_ANSWER: True})
+                        with registry.manage_changes():
+                            done, more = _fold_share(env, share, deadline)
+                            folded += done
+                    except BaseException:
+                        cr.rollback()
+                        raise
+                    finally:
+                        # The flags of events that no longer parse (_waiting_for_fold) too.
+                        cr.commit()  # pylint: disable=invalid-commit  # the webhook owns its transactions
+                        env["medpulse.call.event"]._release_folder(share)
+                        cr.commit()  # pylint: disable=invalid-commit
+                    if more is None:
+                        return taken, folded  # out of time
+                    # An event committed by a request that found the folder taken just
+                    # before it was let go.
+                    if not env["medpulse.call.event"]._waiting_for_fold(limit=1, share=share):
+                        break
     except Exception as error:  # noqa: BLE001 - the PBX has its answer; the cron folds the rest
         _logger.warning(
             "PBX events not folded after the answer (%s): the cron of stale events folds "
             "them", type(error).__name__,
         )
     return taken, folded
+
+
+def _fold_share(env, share, deadline):
+    """Fold the events waiting in ``share``, batch after batch, while this cursor holds its
+    folder (:func:`_fold_waiting`): ``(events folded, None when out of time)``."""
+    cr = env.cr
+    dbname = cr.dbname
+    Event = env["medpulse.call.event"]
+    folded = 0
+    while batch := Event._waiting_for_fold(flagged=(flagged := []), share=share):
+        if flagged:
+            # Not to be read as waiting by the folds' transactions.
+            cr.commit()  # pylint: disable=invalid-commit  # the webhook owns its transactions
+        boards = set()
+        for start in range(0, len(batch), FOLDER_CALLS_TOGETHER):
+            groups = batch[start:start + FOLDER_CALLS_TOGETHER]
+            boards.update(fold_together(groups))
+            folded += sum(len(records) for records, _parsed in groups)
+        if boards:
+            push_after_answer(dbname, sorted(boards), inline=env.registry.in_test_mode())
+        if time.monotonic() > deadline:
+            return folded, None
+        size = sum(len(parsed) for _records, parsed in batch)
+        if size == 1:
+            break  # quiet: what came meanwhile, the look after letting go
+        if size < FOLDER_BATCH:
+            # A load: the next events of these calls come within tens of milliseconds;
+            # folded with them, each costs less.
+            time.sleep(FOLDER_PAUSE)
+    return folded, True
 
 
 def push_after_answer(dbname, company_ids, inline=False):

@@ -20,8 +20,24 @@ _logger = logging.getLogger(__name__)
 # First key of the two-key advisory lock that serialises the events of one call
 # (the PBX request budget uses 0x4D56): "MC".
 _CALL_LOCK_NAMESPACE = 0x4D43
-#: Its second key for the folder (no call's key: those hash "company:entry").
-_FOLDER_LOCK_KEY = _lock_key("folder")
+#: Folders side by side: each folds the calls of its share (a hash of the entry id), so
+#: that under a load two workers fold at once, each in its own process. A call's events
+#: are always in the same share, and folded in their order by one folder at a time.
+FOLDERS = 2
+#: Its second keys for the folders, one per share (no call's key: those hash
+#: "company:entry").
+_FOLDER_LOCK_KEYS = tuple(_lock_key("folder" if share == 0 else f"folder:{share}")
+                          for share in range(FOLDERS))
+
+
+def _share_sql(shares):
+    """The folder's share of an event (``medpulse_call_event``'s row): its entry id's hash
+    (the event's id for an event of no call) modulo ``shares``."""
+    return SQL(
+        "mod(hashtext(coalesce(entry_id, id::text)) & 2147483647, %s)", shares
+    )
+
+
 #: Attempts at folding one call under its lock (a conflict with another call's follow-up
 #: is retried at once) before giving up: the webhook flags the event ``error``, the
 #: refold counts the call failed.
@@ -320,32 +336,46 @@ class MedpulseCallEvent(models.Model):
     # (``controllers/webhook.py``, :func:`fold_waiting`): a session advisory lock, taken
     # by a worker once it has answered the PBX.
 
-    def _folder_lock_sql(self, function):
-        return SQL("SELECT %s(%s, %s)", SQL(function), _CALL_LOCK_NAMESPACE, _FOLDER_LOCK_KEY)
+    def _folder_lock_sql(self, function, share):
+        return SQL(
+            "SELECT %s(%s, %s)", SQL(function), _CALL_LOCK_NAMESPACE, _FOLDER_LOCK_KEYS[share]
+        )
 
     @api.model
-    def _try_folder(self):
-        """Take the folder if no other session holds it: whether it is held now, in this
-        cursor's session (across its commits) until :meth:`_release_folder`."""
-        self.env.cr.execute(self._folder_lock_sql("pg_try_advisory_lock"))
+    def _try_folder(self, share):
+        """Take the folder of ``share`` if no other session holds it: whether it is held
+        now, in this cursor's session (across its commits) until :meth:`_release_folder`."""
+        self.env.cr.execute(self._folder_lock_sql("pg_try_advisory_lock", share))
         return self.env.cr.fetchone()[0]
 
     @api.model
-    def _release_folder(self):
-        self.env.cr.execute(self._folder_lock_sql("pg_advisory_unlock"))
+    def _release_folder(self, share):
+        self.env.cr.execute(self._folder_lock_sql("pg_advisory_unlock", share))
 
     @api.model
-    def _waiting_for_fold(self, limit=FOLDER_BATCH, flagged=None):
-        """The oldest events still ``received`` (at most ``limit``), per call:
-        ``[(events of one call, their parsed forms)]`` in the order their first event
-        was stored; an event of no call (a command's result, an SMS report) alone. An
-        event that no longer parses is flagged ``not_understood`` and left out (its id
-        added to the list ``flagged``: the caller commits the flags before the folds'
-        transactions read the calls' events)."""
-        events = self.sudo().search_fetch(
-            [("state", "=", "received")], ["path", "json", "company_id", "entry_id"],
-            order="id", limit=limit,
-        )
+    def _waiting_for_fold(self, limit=FOLDER_BATCH, flagged=None, share=None):
+        """The oldest events still ``received`` (at most ``limit``; of the calls of
+        ``share`` when given, see FOLDERS), per call: ``[(events of one call, their parsed
+        forms)]`` in the order their first event was stored; an event of no call (a
+        command's result, an SMS report) alone. An event that no longer parses is flagged
+        ``not_understood`` and left out (its id added to the list ``flagged``: the caller
+        commits the flags before the folds' transactions read the calls' events)."""
+        fields_read = ["path", "json", "company_id", "entry_id"]
+        if share is None:
+            events = self.sudo().search_fetch(
+                [("state", "=", "received")], fields_read, order="id", limit=limit
+            )
+        else:
+            # The partial index of the waiting events, then their share.
+            self.flush_model(["state", "entry_id"])
+            self.env.cr.execute(SQL(
+                """SELECT id FROM medpulse_call_event
+                    WHERE state = 'received' AND %s = %s
+                    ORDER BY id LIMIT %s""",
+                _share_sql(FOLDERS), share, limit,
+            ))
+            events = self.sudo().browse([row[0] for row in self.env.cr.fetchall()])
+            events.fetch(fields_read)
         groups = {}
         for event in events:
             try:

@@ -30,15 +30,16 @@ from ..controllers.webhook import fold_waiting
 from ..models.medpulse_call import CARD_NOTIFICATION, MedpulseCall
 from ..models.medpulse_call_event import (
     _CALL_LOCK_NAMESPACE,
-    _FOLDER_LOCK_KEY,
+    _FOLDER_LOCK_KEYS,
     FOLDER_CALLS_TOGETHER,
+    FOLDERS,
     MedpulseCallEvent,
 )
 from ..models.medpulse_call_tally import MEASURES, TABLE_KEYS, MedpulseCallTally
 from ..models.medpulse_telephony_limit import _lock_key
 from .common import API_KEY, API_SALT, TelephonyFixtures, incoming_answered, shuffled_scenarios
 
-FOLDER_LOCK = SQL("%s, %s", _CALL_LOCK_NAMESPACE, _FOLDER_LOCK_KEY)
+FOLDER_LOCKS = [SQL("%s, %s", _CALL_LOCK_NAMESPACE, key) for key in _FOLDER_LOCK_KEYS]
 
 
 @tagged("post_install", "-at_install")
@@ -142,6 +143,10 @@ class TestFolder(TelephonyFixtures, HttpCase):
         self.store(interleaved)
         groups = len(self.Event._waiting_for_fold())
         self.assertGreater(groups, len(scenarios), "the scenarios' calls, and results")
+        transactions = sum(
+            math.ceil(len(self.Event._waiting_for_fold(share=share)) / FOLDER_CALLS_TOGETHER)
+            for share in range(FOLDERS)
+        )
         opened = self.count_transactions()
         added = []
         original = MedpulseCallTally._add
@@ -152,7 +157,9 @@ class TestFolder(TelephonyFixtures, HttpCase):
 
         with patch.object(MedpulseCallTally, "_add", counting):
             self.assertEqual(self.run_folder(), len(set(interleaved)))
-        self.assertEqual(len(opened), math.ceil(groups / FOLDER_CALLS_TOGETHER))
+        # One transaction per FOLDER_CALLS_TOGETHER calls of a folder's share.
+        self.assertEqual(len(opened), transactions)
+        self.assertLess(transactions, groups)
         for label, entry_id, _mixed in scenarios:
             self.assertEqual(self.outcome(entry_id), one_by_one[entry_id], label)
         # The calls that settled entered the reports' tallies at the end of their
@@ -246,7 +253,11 @@ class TestFolder(TelephonyFixtures, HttpCase):
     def test_the_calls_locks_are_taken_for_all_calls_of_the_batch(self):
         """While their fold runs, the locks of every call of the transaction are held:
         another session (a refold, the cron) cannot take any of them."""
-        entry_ids = ["E-FOLDER-LOCK1", "E-FOLDER-LOCK2"]
+        # Two calls of one folder's share: folded in one transaction.
+        candidates = [f"E-FOLDER-LOCK{n}" for n in range(10)]
+        entry_ids = [e for e in candidates if self.share_of(e) == self.share_of(candidates[0])]
+        entry_ids = entry_ids[:2]
+        self.assertEqual(len(entry_ids), 2)
         self.store_payloads(
             [event for entry_id in entry_ids for event in incoming_answered(entry_id)]
         )
@@ -339,6 +350,13 @@ class TestFolder(TelephonyFixtures, HttpCase):
         )
         self.assertEqual(response.status_code, 200)
 
+    def share_of(self, entry_id):
+        """The folder's share of a call (``_share_sql``), as PostgreSQL computes it."""
+        self.env.cr.execute(SQL(
+            "SELECT mod(hashtext(%s) & 2147483647, %s)", entry_id, FOLDERS
+        ))
+        return self.env.cr.fetchone()[0]
+
     def other_session(self):
         """A real second connection to the database, as another worker's."""
         other = sql_db.db_connect(self.env.cr.dbname).cursor()
@@ -351,7 +369,8 @@ class TestFolder(TelephonyFixtures, HttpCase):
         with its own, and each ringing operator gets one card."""
         events = incoming_answered("E-FOLDER-BUSY")
         other = self.other_session()
-        other.execute(SQL("SELECT pg_advisory_lock(%s)", FOLDER_LOCK))
+        for lock in FOLDER_LOCKS:
+            other.execute(SQL("SELECT pg_advisory_lock(%s)", lock))
         for path, payload in events[:4]:
             self.post(path, payload)
         self.assertEqual(
@@ -360,7 +379,8 @@ class TestFolder(TelephonyFixtures, HttpCase):
         )
         self.assertFalse(self.Call.search([("entry_id", "=", "E-FOLDER-BUSY")]))
 
-        other.execute(SQL("SELECT pg_advisory_unlock(%s)", FOLDER_LOCK))
+        for lock in FOLDER_LOCKS:
+            other.execute(SQL("SELECT pg_advisory_unlock(%s)", lock))
         bus_before = self.env["bus.bus"].sudo().search([], order="id desc", limit=1).id
         self.post(*events[4])
         stored = self.Event.search([("entry_id", "=", "E-FOLDER-BUSY")])
@@ -385,6 +405,51 @@ class TestFolder(TelephonyFixtures, HttpCase):
         )
         self.assertTrue(self.Call.search([("entry_id", "=", "E-FOLDER-IDLE")]).is_final)
         other = self.other_session()
-        other.execute(SQL("SELECT pg_try_advisory_lock(%s)", FOLDER_LOCK))
-        self.assertTrue(other.fetchone()[0], "the request let go of the folder")
-        other.execute(SQL("SELECT pg_advisory_unlock(%s)", FOLDER_LOCK))
+        for lock in FOLDER_LOCKS:
+            other.execute(SQL("SELECT pg_try_advisory_lock(%s)", lock))
+            self.assertTrue(other.fetchone()[0], "the request let go of every folder")
+            other.execute(SQL("SELECT pg_advisory_unlock(%s)", lock))
+
+    def test_two_folders_fold_their_shares_each_a_call_whole(self):
+        """The waiting events fall into FOLDERS shares, a call's events all in one. While
+        another session (another worker) holds the first share's folder, a request's
+        worker folds the calls of the other share and leaves the first's to the holder;
+        once it lets go, they are folded too, as event by event."""
+        entry_ids = [f"E-SHARE-{n}" for n in range(8)]
+        events = [event for entry_id in entry_ids for event in incoming_answered(entry_id)]
+        self.store_payloads(events)
+        shares = [
+            {records[0].entry_id: set(records.ids)
+             for records, _parsed in self.Event._waiting_for_fold(share=share)}
+            for share in range(FOLDERS)
+        ]
+        everything = {records[0].entry_id: set(records.ids)
+                      for records, _parsed in self.Event._waiting_for_fold()}
+        self.assertEqual(
+            {entry_id: self.share_of(entry_id) for entry_id in entry_ids},
+            {entry_id: share for share in range(FOLDERS) for entry_id in shares[share]},
+            "the share is the entry id's hash",
+        )
+        self.assertEqual(FOLDERS, 2)
+        self.assertTrue(all(shares), "both shares have calls")
+        self.assertFalse(set(shares[0]) & set(shares[1]), "a call is in one share only")
+        self.assertEqual({**shares[0], **shares[1]}, everything, "each with all its events")
+
+        other = self.other_session()
+        other.execute(SQL("SELECT pg_advisory_lock(%s)", FOLDER_LOCKS[0]))
+        self.run_folder()
+        self.env.invalidate_all()
+        for share, states in ((0, {"received"}), (1, {"processed"})):
+            for entry_id in shares[share]:
+                self.assertEqual(
+                    set(self.Event.browse(shares[share][entry_id]).mapped("state")), states,
+                    (share, entry_id),
+                )
+        self.assertFalse(self.Call.search([("entry_id", "in", list(shares[0]))]))
+
+        other.execute(SQL("SELECT pg_advisory_unlock(%s)", FOLDER_LOCKS[0]))
+        self.run_folder()
+        for entry_id in entry_ids:
+            outcome = self.outcome(entry_id)
+            self.assertEqual((outcome["events"], outcome["waiting"]), (["processed"], 0))
+            self.assertTrue(outcome["journal"]["is_final"], entry_id)
