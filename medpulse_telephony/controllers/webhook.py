@@ -20,12 +20,13 @@ Transactions: this module owns them, models never commit. The path of one event:
    which is committed at once: the event is safe whatever happens next, and the PBX
    gets its answer;
 2. then (the response's close, :func:`fold_in_background`) a thread of the worker folds
-   the events waiting to be folded if it can take the folder (one advisory lock per
+   the events waiting to be folded if it can take the folder of their share (the calls
+   fall into ``FOLDERS`` shares by their entry id; one advisory lock per share and
    database, :func:`fold_waiting`), while the worker takes the next request; a thread
-   that finds the folder taken leaves the committed event to the holder, which looks
-   again before it lets go. Under a load one thread folds while the workers answer, and
-   the events of a call that piled up meanwhile are folded together; a quiet clinic's
-   event is folded at once after its answer;
+   that finds a folder taken leaves that share's committed events to the holder, which
+   looks again before it lets go. Under a load the two workers' threads fold a share
+   each while the workers answer, and the events of a call that piled up meanwhile are
+   folded together; a quiet clinic's event is folded at once after its answer;
 3. the calls of a batch, up to ``FOLDER_CALLS_TOGETHER`` at a time, :func:`fold_together`:
    the folder's transaction takes their locks (``_lock_calls``), then their waiting
    events are folded (``medpulse.call.event._process_many``: the journal, then
@@ -355,16 +356,19 @@ def fold_waiting(dbname, seconds=FOLDER_SECONDS):
     the folder, or nothing waited). Run by a thread of the worker after the webhook's
     answer (:func:`fold_in_background`).
 
-    The folder (``medpulse.call.event._try_folder``) is one advisory lock per database:
-    whoever holds it folds every event still ``received``, those of one call together
-    and several calls in one transaction (:func:`fold_together`, under the calls'
-    locks, the PBX commands sent after the commit), batch after batch, until none is
-    left. A request that finds the folder taken does nothing more: its event was
-    committed before it tried, so the holder sees it, at the latest when it looks again
-    after letting go. Under a load, one thread folds while the workers answer, and the
-    events of a call pile up meanwhile: a call is folded once for several of its events
-    instead of once per event, in a transaction shared with other calls. A quiet
-    clinic's event is folded at once after its answer, as before.
+    A folder (``medpulse.call.event._try_folder``) is one advisory lock per share of the
+    calls (``FOLDERS``, by a hash of the entry id) and database: whoever holds it folds
+    every event of its share still ``received``, those of one call together and several
+    calls in one transaction (:func:`fold_together`, under the calls' locks, the PBX
+    commands sent after the commit), batch after batch, until none is left; then this
+    process tries the next share. A request that finds a folder taken does nothing
+    more: its event was committed before it tried, so the holder sees it, at the latest
+    when it looks again after letting go. Under a load, the two workers' threads fold a
+    share each while the workers answer (one folder was the journal's limit: a thread,
+    mostly waiting for PostgreSQL), and the events of a call pile up meanwhile: a call is
+    folded once for several of its events instead of once per event, in a transaction
+    shared with other calls. A quiet clinic's event is folded at once after its answer,
+    as before.
 
     Bounded by ``seconds`` (the worker's ``limit_time_real`` must not kill it): the events
     left then go to the next request that takes the folder, or the cron of stale events

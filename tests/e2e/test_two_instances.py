@@ -444,15 +444,19 @@ def test_a_job_triggered_through_both_instances_runs_once(pair):
         assert ends == ["starting", "done"] * (len(ends) // 2), f"job {job} overlapped itself"
 
 
-def _folder_key() -> tuple[int, int]:
-    """The folder's advisory lock (``medpulse.call.event``: namespace "MC", key "folder")."""
-    value = zlib.crc32(b"folder")
-    return 0x4D43, value - (1 << 32) if value >= (1 << 31) else value
+def _folder_keys() -> list[tuple[int, int]]:
+    """The folders' advisory locks (``medpulse.call.event``: namespace "MC", keys "folder"
+    and "folder:1", one per share of the calls)."""
+    keys = []
+    for name in (b"folder", b"folder:1"):
+        value = zlib.crc32(name)
+        keys.append((0x4D43, value - (1 << 32) if value >= (1 << 31) else value))
+    return keys
 
 
 def test_events_left_to_the_folder_are_folded_by_its_next_holder(pair):
-    """While another session holds the folder, A's requests store their events and answer:
-    nothing is folded. Once the folder is free, the next request (through B, which runs no
+    """While another session holds the folders, A's requests store their events and answer:
+    nothing is folded. Once the folders are free, the next request (through B, which runs no
     cron) takes it after its answer and folds them all with its own, a call's events
     together: the journal equals the one A folded event by event."""
     name, params = SCENARIOS[0]
@@ -463,7 +467,8 @@ def test_events_left_to_the_folder_are_folded_by_its_next_holder(pair):
     conn.autocommit = True
     try:
         with conn.cursor() as cr:
-            cr.execute("SELECT pg_advisory_lock(%s, %s)", _folder_key())
+            for key in _folder_keys():
+                cr.execute("SELECT pg_advisory_lock(%s, %s)", key)
             deliverer = Deliverer(pair.a.url, pair.api_key, pair.api_salt)
             started = time.monotonic()
             deliverer.send_all(left[:-1])
@@ -474,7 +479,8 @@ def test_events_left_to_the_folder_are_folded_by_its_next_holder(pair):
             cr.execute("SELECT count(*) FROM medpulse_call WHERE entry_id IN %s",
                        (tuple(entry_ids(left)),))
             calls_while_held = cr.fetchone()[0]
-            cr.execute("SELECT pg_advisory_unlock(%s, %s)", _folder_key())
+            for key in _folder_keys():
+                cr.execute("SELECT pg_advisory_unlock(%s, %s)", key)
     finally:
         conn.close()
     released = time.monotonic()
