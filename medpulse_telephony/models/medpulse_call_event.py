@@ -24,8 +24,8 @@ _CALL_LOCK_NAMESPACE = 0x4D43
 #: that under a load two workers fold at once, each in its own process. A call's events
 #: are always in the same share, and folded in their order by one folder at a time.
 FOLDERS = 2
-#: Its second keys for the folders, one per share (no call's key: those hash
-#: "company:entry").
+#: The second keys of the folders' locks (first: the namespace above), one per share (no
+#: call's key: those hash "company:entry").
 _FOLDER_LOCK_KEYS = tuple(_lock_key("folder" if share == 0 else f"folder:{share}")
                           for share in range(FOLDERS))
 
