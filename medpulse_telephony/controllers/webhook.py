@@ -393,7 +393,7 @@ def _fold_waiting(dbname, seconds):
                 env = api.Environment(cr, SUPERUSER_ID, {PUSHED_AFTER_ANSWER: True})
                 while env["medpulse.call.event"]._try_folder(share):
                     taken = True
-                    more = True
+                    in_time = True
                     try:
                         # What a request does first: another process's change of the
                         # registry or of a cache (the PBX directory) is seen here, and this
@@ -402,7 +402,7 @@ def _fold_waiting(dbname, seconds):
                         registry = env.registry.check_signaling(cr)
                         env = api.Environment(cr, SUPERUSER_ID, {PUSHED_AFTER_ANSWER: True})
                         with registry.manage_changes():
-                            done, more = _fold_share(env, share, deadline)
+                            done, in_time = _fold_share(env, share, deadline)
                             folded += done
                     except BaseException:
                         cr.rollback()
@@ -412,8 +412,8 @@ def _fold_waiting(dbname, seconds):
                         cr.commit()  # pylint: disable=invalid-commit  # the webhook owns its transactions
                         env["medpulse.call.event"]._release_folder(share)
                         cr.commit()  # pylint: disable=invalid-commit
-                    if more is None:
-                        return taken, folded  # out of time
+                    if not in_time:
+                        return taken, folded
                     # An event committed by a request that found the folder taken just
                     # before it was let go.
                     if not env["medpulse.call.event"]._waiting_for_fold(limit=1, share=share):
@@ -428,7 +428,8 @@ def _fold_waiting(dbname, seconds):
 
 def _fold_share(env, share, deadline):
     """Fold the events waiting in ``share``, batch after batch, while this cursor holds its
-    folder (:func:`_fold_waiting`): ``(events folded, None when out of time)``."""
+    folder (:func:`_fold_waiting`): ``(events folded, whether it ended before the
+    deadline)``."""
     cr = env.cr
     dbname = cr.dbname
     Event = env["medpulse.call.event"]
@@ -445,7 +446,7 @@ def _fold_share(env, share, deadline):
         if boards:
             push_after_answer(dbname, sorted(boards), inline=env.registry.in_test_mode())
         if time.monotonic() > deadline:
-            return folded, None
+            return folded, False
         size = sum(len(parsed) for _records, parsed in batch)
         if size == 1:
             break  # quiet: what came meanwhile, the look after letting go

@@ -166,8 +166,13 @@ class TestFolder(TelephonyFixtures, HttpCase):
         # transaction, in one statement per transaction: as event by event.
         self.assertEqual(self.tallies(), tallied_one_by_one)
         settled = sum(1 for call in one_by_one.values() if call["journal"]["is_final"])
-        self.assertEqual(set(added), {1})
-        self.assertLessEqual(len(added), len(opened))
+        # +1: one statement per transaction for all the calls that settled in it. -1 (at
+        # once): a call settled in an earlier transaction, of the other folder's share,
+        # whose follow-up a later call of its number changed (the scenarios' entry ids, and
+        # so their shares, are random).
+        self.assertIn(1, added)
+        self.assertLessEqual(added.count(1), len(opened))
+        self.assertEqual(set(added) - {1, -1}, set())
         self.assertGreater(settled, len(opened))
 
     def tallies(self):
