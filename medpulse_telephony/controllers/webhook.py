@@ -391,6 +391,11 @@ def _fold_waiting(dbname, seconds):
         with Registry(dbname).cursor() as cr:
             for share in range(FOLDERS):
                 env = api.Environment(cr, SUPERUSER_ID, {PUSHED_AFTER_ANSWER: True})
+                # A share where nothing waits costs one look, not its folder's lock and
+                # commits: a quiet clinic's event is in one share. (An event committed after
+                # this look was wished for after its commit: the next turn sees it.)
+                if not env["medpulse.call.event"]._waiting_for_fold(limit=1, share=share):
+                    continue
                 while env["medpulse.call.event"]._try_folder(share):
                     taken = True
                     in_time = True

@@ -360,22 +360,16 @@ class MedpulseCallEvent(models.Model):
         command's result, an SMS report) alone. An event that no longer parses is flagged
         ``not_understood`` and left out (its id added to the list ``flagged``: the caller
         commits the flags before the folds' transactions read the calls' events)."""
-        fields_read = ["path", "json", "company_id", "entry_id"]
-        if share is None:
-            events = self.sudo().search_fetch(
-                [("state", "=", "received")], fields_read, order="id", limit=limit
-            )
-        else:
-            # The partial index of the waiting events, then their share.
-            self.flush_model(["state", "entry_id"])
-            self.env.cr.execute(SQL(
-                """SELECT id FROM medpulse_call_event
-                    WHERE state = 'received' AND %s = %s
-                    ORDER BY id LIMIT %s""",
-                _share_sql(FOLDERS), share, limit,
-            ))
-            events = self.sudo().browse([row[0] for row in self.env.cr.fetchall()])
-            events.fetch(fields_read)
+        # The partial index of the waiting events, then their share.
+        self.flush_model(["state", "entry_id"])
+        self.env.cr.execute(SQL(
+            "SELECT id FROM medpulse_call_event WHERE state = 'received' AND %s"
+            " ORDER BY id LIMIT %s",
+            SQL("TRUE") if share is None else SQL("%s = %s", _share_sql(FOLDERS), share),
+            limit,
+        ))
+        events = self.sudo().browse([row[0] for row in self.env.cr.fetchall()])
+        events.fetch(["path", "json", "company_id", "entry_id"])
         groups = {}
         for event in events:
             try:
