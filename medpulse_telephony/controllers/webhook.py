@@ -394,7 +394,7 @@ def _fold_waiting(dbname, seconds):
                 # A share where nothing waits costs one look, not its folder's lock and
                 # commits: a quiet clinic's event is in one share. (An event committed after
                 # this look was wished for after its commit: the next turn sees it.)
-                if not env["medpulse.call.event"]._waiting_for_fold(limit=1, share=share):
+                if not env["medpulse.call.event"]._any_waiting(share):
                     continue
                 while env["medpulse.call.event"]._try_folder(share):
                     taken = True
@@ -421,7 +421,7 @@ def _fold_waiting(dbname, seconds):
                         return taken, folded
                     # An event committed by a request that found the folder taken just
                     # before it was let go.
-                    if not env["medpulse.call.event"]._waiting_for_fold(limit=1, share=share):
+                    if not env["medpulse.call.event"]._any_waiting(share):
                         break
     except Exception as error:  # noqa: BLE001 - the PBX has its answer; the cron folds the rest
         _logger.warning(

@@ -353,6 +353,16 @@ class MedpulseCallEvent(models.Model):
         self.env.cr.execute(self._folder_lock_sql("pg_advisory_unlock", share))
 
     @api.model
+    def _any_waiting(self, share):
+        """Whether an event of ``share`` waits to be folded (one look, nothing parsed)."""
+        self.flush_model(["state", "entry_id"])
+        self.env.cr.execute(SQL(
+            "SELECT 1 FROM medpulse_call_event WHERE state = 'received' AND %s = %s LIMIT 1",
+            _share_sql(FOLDERS), share,
+        ))
+        return bool(self.env.cr.fetchone())
+
+    @api.model
     def _waiting_for_fold(self, limit=FOLDER_BATCH, flagged=None, share=None):
         """The oldest events still ``received`` (at most ``limit``; of the calls of
         ``share`` when given, see FOLDERS), per call: ``[(events of one call, their parsed
