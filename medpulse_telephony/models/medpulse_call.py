@@ -1456,14 +1456,15 @@ class MedpulseCall(models.Model):
             audience[key] = status
             to_send.append((user, status, None, before))
         if ended:
-            for user, ended_at in talkers.items():
+            for user, leg in talkers.items():
                 # Never had the card (the whole talk folded at once): the ended one, while
-                # the call is fresh (a history's calls pop no card).
-                if str(user.id) not in audience and ended_at and ended_at > datetime.now(
+                # the call is fresh (a history's calls pop no card), for the desk phone
+                # that talked (its browser sets the follow-up).
+                if str(user.id) not in audience and leg.ended_at and leg.ended_at > datetime.now(
                     timezone.utc
                 ) - timedelta(seconds=ENDED_CARD_SECONDS):
                     audience[str(user.id)] = "ended"
-                    to_send.append((user, "ended", None, None))
+                    to_send.append((user, "ended", leg, None))
         if audience != previous:
             call.card_audience = audience
         for user, status, leg, before in to_send:
@@ -1471,8 +1472,8 @@ class MedpulseCall(models.Model):
             self._notify_card(user, status, leg, partial=before in LIVE_STATUSES)
 
     def _card_talkers(self, state):
-        """{user: when their leg ended (aware, or None)} of the operators whose leg of this
-        incoming call was answered."""
+        """{user: their answered leg (its ``ended_at`` aware, or None)} of the operators
+        whose leg of this incoming call was answered."""
         if state.direction != "incoming":
             return {}
         talkers = {}
@@ -1480,7 +1481,7 @@ class MedpulseCall(models.Model):
             if leg.location == "abonent" and leg.answered_at:
                 user = self._card_leg_operator(leg)
                 if user:
-                    talkers[user.sudo()] = leg.ended_at
+                    talkers[user.sudo()] = leg
         return talkers
 
     def _card_leg_operator(self, leg):

@@ -306,8 +306,13 @@ class TestFolder(TelephonyFixtures, HttpCase):
 
     def test_an_answered_call_folded_at_once_gives_its_operator_the_ended_card(self):
         """Its events folded together (the whole call waited, under a load): no card rang,
-        but the operator who talked gets the ended card, to set the follow-up; not for a
-        call that ended minutes ago."""
+        but the operator who talked gets the ended card, to set the follow-up, for the
+        desk phone that talked; not for a call that ended minutes ago."""
+        desk = self.env["medpulse.telephony.user.number"].sudo().create({
+            "user_id": self.operator1.id, "number": "sip:reception1@clinic.mangosip.ru",
+            "kind": "desk",
+        })
+        desk.flush_recordset()  # its matching key, for the folder's own transaction
         bus_before = self.env["bus.bus"].sudo().search([], order="id desc", limit=1).id
         # An old call folded whole (a history, a late backlog) pops no card.
         old = incoming_answered("E-FOLDER-OLD")
@@ -327,6 +332,7 @@ class TestFolder(TelephonyFixtures, HttpCase):
         payload = json.loads(cards.message)["payload"]
         self.assertEqual(payload["status"], "ended")
         self.assertFalse(payload.get("partial"), "the whole card: it never was on screen")
+        self.assertEqual(payload["device_id"], desk.id)
         self.assertEqual(
             json.loads(cards.channel)[1:], ["res.partner", self.operator1.partner_id.id]
         )

@@ -22,6 +22,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,38 @@ def odoo_server(work_dir, pbx_credentials, pbx_port, new_demo):
         yield instance
     finally:
         instance.drop()
+
+
+def _folder_keys() -> list[tuple[int, int]]:
+    """The folders' advisory locks (``medpulse.call.event``: namespace "MC", keys "folder"
+    and "folder:1", one per share of the calls; computed again here: these tests run
+    outside Odoo and cannot import the addon's ``_lock_key``)."""
+    keys = []
+    for name in (b"folder", b"folder:1"):
+        value = zlib.crc32(name)
+        keys.append((0x4D43, value - (1 << 32) if value >= (1 << 31) else value))
+    return keys
+
+
+@contextlib.contextmanager
+def folders_held(instance):
+    """Hold every folder of ``instance``'s database, as a busy worker of another process
+    would, for the block: its requests store their events and answer, nothing is folded.
+    Yields the holding connection's cursor (autocommit). Once let go, the next request's
+    worker folds what waited, a call's events together."""
+    conn = instance.connect(instance.dbname)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cr:
+            for key in _folder_keys():
+                cr.execute("SELECT pg_advisory_lock(%s, %s)", key)
+            try:
+                yield cr
+            finally:
+                for key in _folder_keys():
+                    cr.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+    finally:
+        conn.close()
 
 
 @contextlib.contextmanager

@@ -3,12 +3,14 @@ webhook and the live bus (Odoo outside test mode)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 
 import pytest
 from card_helpers import Call, SignedPbx, login, percentile
-from conftest import OdooRPC
+from conftest import OdooRPC, folders_held
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 #: The card's follow-up state (the ended card also has the outcome's select).
@@ -59,7 +61,10 @@ def demo_page(browser, odoo_server):
 
 
 def _call_id(rpc, call):
-    return rpc("medpulse.call", "search", [("entry_id", "=", call.entry_id)])[0]
+    """The journal's id of ``call``: its events are folded after the webhook's answer (by
+    the worker's thread that holds the folder), so the call may come a moment later."""
+    [row] = rpc.wait_for("medpulse.call", [("entry_id", "=", call.entry_id)], ["id"])
+    return row["id"]
 
 
 def test_card_shows_patient_and_booking_links_the_appointment(
@@ -164,6 +169,32 @@ def test_saved_followup_of_a_user_without_email_stays_saved(browser, odoo_server
         expect(again.locator(f"{CARD}[data-call-id='{call_id}']")).to_have_count(0)
     finally:
         again.context.close()
+
+
+def test_a_talk_folded_at_once_gives_its_operator_the_ended_card(browser, odoo_server, pbx, rpc):
+    """Under a load the folder can fold a whole talk at once (its events waited while the
+    folders were busy): anna's tab never saw the card ring or talk, and still gets the
+    ended card, to set the follow-up."""
+    page = login(browser, odoo_server, "anna", "anna")
+    try:
+        with folders_held(odoo_server) as cr:
+            call = Call(pbx, "79990007002").ivr().ring("103").answer("103")
+            cr.execute("SELECT count(*) FROM medpulse_call WHERE entry_id = %s",
+                       (call.entry_id,))
+            assert cr.fetchone()[0] == 0, "folded while the folders were held"
+        # The end's request takes the folder after its answer: the whole call at once.
+        call.drop("103")
+        call_id = _call_id(rpc, call)
+        card = page.locator(f"{CARD}[data-call-id='{call_id}']")
+        expect(card.locator(".o_medpulse_card_followup")).to_be_visible()
+        expect(card.locator(".o_medpulse_card_number")).to_contain_text("70-02")
+        card.locator(FOLLOWUP_SELECT).select_option("needs_callback")
+        card.locator(".o_medpulse_card_followup_save").click()
+        expect(card).to_have_count(0)
+    finally:
+        page.context.close()
+    saved = rpc("medpulse.call", "read", [call_id], fields=["followup_state"])
+    assert saved[0]["followup_state"] == "needs_callback"
 
 
 def _pick(page, dialog, field, name):
@@ -325,8 +356,14 @@ def _watch_messages(page):
     }""")
 
 
-def _card_messages(page):
-    page.wait_for_function("() => window.__mpCardMessages.length > 0", timeout=15000)
+def _card_messages(page, expected):
+    """The messages the cards showed, once ``expected`` is among them (at most 15 s: the
+    message comes when the command's RPC returns, after the PBX received it). An earlier
+    message of the same call is no reason to stop waiting."""
+    with contextlib.suppress(PlaywrightTimeoutError):
+        page.wait_for_function(
+            "(text) => window.__mpCardMessages.includes(text)", arg=expected, timeout=15000
+        )
     return page.evaluate("() => window.__mpCardMessages")
 
 
@@ -375,7 +412,8 @@ def test_transfer_while_ringing_routes_the_call_on_the_pbx(admin_page, demo_page
         assert (route["status"], route["code"], route["result"]) == (200, 1000, 1000)
         assert route["data"]["call_id"] == my_leg
         assert route["data"]["to_number"] == colleague["medpulse_pbx_extension"]
-        assert f"ok: Forwarding the call to {colleague['name']}…" in _card_messages(admin_page)
+        message = f"ok: Forwarding the call to {colleague['name']}…"
+        assert message in _card_messages(admin_page, message)
         # The PBX did it: the colleague's phone rings, their card pops up, mine goes away.
         _leg_at(emulator, entry_id, colleague["medpulse_pbx_extension"], "Appeared")
         expect(demo_page.locator(f"{CARD}[data-call-id='{call_id}'].o_medpulse_card_ringing")).to_be_visible()
@@ -408,7 +446,8 @@ def test_transfer_while_ringing_to_the_group(admin_page, manual_pbx, rpc):
         route = _received(emulator, "commands/route", since)
         assert (route["status"], route["code"], route["result"]) == (200, 1000, 1000)
         assert (route["data"]["call_id"], route["data"]["to_number"]) == (my_leg, TRANSFER_GROUP)
-        assert f"ok: Forwarding the call to {TRANSFER_GROUP}…" in _card_messages(admin_page)
+        message = f"ok: Forwarding the call to {TRANSFER_GROUP}…"
+        assert message in _card_messages(admin_page, message)
         # The queue rings all its members, me included: my card rings on.
         ringing = {
             leg["extension"] for leg in _legs(emulator, entry_id) if leg["state"] == "Appeared"
@@ -449,7 +488,8 @@ def test_transfer_in_call_sends_the_transfer_command(
         data = transfer["data"]
         assert (data["call_id"], data["method"], data["to_number"], data["initiator"]) == (
             my_leg, method, colleague["medpulse_pbx_extension"], "101")
-        assert f"ok: Transferring the call to {colleague['name']}…" in _card_messages(admin_page)
+        message = f"ok: Transferring the call to {colleague['name']}…"
+        assert message in _card_messages(admin_page, message)
         consult_leg = _leg_at(emulator, entry_id, colleague["medpulse_pbx_extension"], "Appeared")
         expect(demo_page.locator(f"{CARD}[data-call-id='{call_id}']")).to_be_visible()
         if method == "blind":
@@ -471,7 +511,8 @@ def test_transfer_in_call_sends_the_transfer_command(
         assert (connect["status"], connect["code"], connect["result"]) == (200, 1000, 1000)
         assert (connect["data"]["holded_call_id"], connect["data"]["transferred_call_id"],
                 connect["data"]["transfer_initiator_number"]) == (my_leg, consult_leg, "101")
-        assert "ok: Connecting the patient with your colleague…" in _card_messages(admin_page)
+        message = "ok: Connecting the patient with your colleague…"
+        assert message in _card_messages(admin_page, message)
     finally:
         _hang_up(emulator, entry_id)
         _close_card(demo_page, call_id)

@@ -33,14 +33,21 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import psycopg2
 import pytest
 from card_helpers import Call, SignedPbx, login
-from conftest import ODOO_PYTHON, ROOT, OdooInstance, OdooRPC, emulator_process, free_port
+from conftest import (
+    ODOO_PYTHON,
+    ROOT,
+    OdooInstance,
+    OdooRPC,
+    emulator_process,
+    folders_held,
+    free_port,
+)
 from odoo_instance import Balancer
 from playwright.sync_api import expect
 from reliability_helpers import Deliverer, renamed, scenario_events
@@ -444,16 +451,6 @@ def test_a_job_triggered_through_both_instances_runs_once(pair):
         assert ends == ["starting", "done"] * (len(ends) // 2), f"job {job} overlapped itself"
 
 
-def _folder_keys() -> list[tuple[int, int]]:
-    """The folders' advisory locks (``medpulse.call.event``: namespace "MC", keys "folder"
-    and "folder:1", one per share of the calls)."""
-    keys = []
-    for name in (b"folder", b"folder:1"):
-        value = zlib.crc32(name)
-        keys.append((0x4D43, value - (1 << 32) if value >= (1 << 31) else value))
-    return keys
-
-
 def test_events_left_to_the_folder_are_folded_by_its_next_holder(pair):
     """While another session holds the folders, A's requests store their events and answer:
     nothing is folded. Once the folders are free, the next request (through B, which runs no
@@ -463,26 +460,17 @@ def test_events_left_to_the_folder_are_folded_by_its_next_holder(pair):
     generated = scenario_events(name, **params)
     single, left = renamed(generated, "-inline"), renamed(generated, "-folder")
     Deliverer(pair.a.url, pair.api_key, pair.api_salt).send_all(single)
-    conn = pair.a.connect(pair.a.dbname)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cr:
-            for key in _folder_keys():
-                cr.execute("SELECT pg_advisory_lock(%s, %s)", key)
-            deliverer = Deliverer(pair.a.url, pair.api_key, pair.api_salt)
-            started = time.monotonic()
-            deliverer.send_all(left[:-1])
-            answered = time.monotonic() - started
-            cr.execute("SELECT state, count(*) FROM medpulse_call_event WHERE entry_id IN %s"
-                       " GROUP BY state", (tuple(entry_ids(left)),))
-            waiting = dict(cr.fetchall())
-            cr.execute("SELECT count(*) FROM medpulse_call WHERE entry_id IN %s",
-                       (tuple(entry_ids(left)),))
-            calls_while_held = cr.fetchone()[0]
-            for key in _folder_keys():
-                cr.execute("SELECT pg_advisory_unlock(%s, %s)", key)
-    finally:
-        conn.close()
+    with folders_held(pair.a) as cr:
+        deliverer = Deliverer(pair.a.url, pair.api_key, pair.api_salt)
+        started = time.monotonic()
+        deliverer.send_all(left[:-1])
+        answered = time.monotonic() - started
+        cr.execute("SELECT state, count(*) FROM medpulse_call_event WHERE entry_id IN %s"
+                   " GROUP BY state", (tuple(entry_ids(left)),))
+        waiting = dict(cr.fetchall())
+        cr.execute("SELECT count(*) FROM medpulse_call WHERE entry_id IN %s",
+                   (tuple(entry_ids(left)),))
+        calls_while_held = cr.fetchone()[0]
     released = time.monotonic()
     last = Deliverer(pair.b.url, pair.api_key, pair.api_salt)
     last.send_all(left[-1:])

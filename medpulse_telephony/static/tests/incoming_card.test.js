@@ -94,9 +94,21 @@ test("a closing message for a call without a card shows nothing", async () => {
     send(ringing());
     await contains(".o_medpulse_incoming_card");
     send({ call_id: 99, status: "answered_elsewhere", answered_by: "Anna" });
-    send({ call_id: 98, status: "ended" });
+    send({ call_id: 98, status: "ended", partial: true });
     await advanceTime(100);
     await contains(".o_medpulse_incoming_card", { count: 1 });
+});
+
+test("the whole ended card of a call that never rang here comes to set the follow-up", async () => {
+    // The server folded the whole talk at once (under a load): no ringing, no talking.
+    browser.localStorage.setItem(BOUND_DEVICE_KEY, "5");
+    const { send } = await startWithBus();
+    send(ringing({ call_id: 60, status: "ended", device_id: 6 }));
+    send(ringing({ call_id: 61, status: "ended", device_id: 5 }));
+    await contains(".o_medpulse_incoming_card[data-call-id='61'] .o_medpulse_card_followup");
+    await contains(".o_medpulse_card_number", { text: "+7 916 123-45-67" });
+    // Another desk's phone talked: that desk's browser sets the follow-up, not this one.
+    await contains(".o_medpulse_incoming_card[data-call-id='60']", { count: 0 });
 });
 
 test("unknown caller offers to create the patient with the number prefilled", async () => {

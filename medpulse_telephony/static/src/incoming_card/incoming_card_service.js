@@ -47,7 +47,11 @@ export class IncomingCardStore {
     receive(payload) {
         const index = this.cards.findIndex((card) => card.call_id === payload.call_id);
         const existing = index >= 0 ? this.cards[index] : null;
-        if (LIVE.includes(payload.status)) {
+        // The whole ended card of a call this tab never showed: its operator talked, but
+        // the call's events were folded at once (under a load), so it never rang here. It
+        // comes to set the follow-up, as a ringing card comes to be answered.
+        const endedWhole = payload.status === "ended" && !payload.partial && !existing;
+        if (LIVE.includes(payload.status) || endedWhole) {
             const device = getBoundDevice();
             if (device && payload.device_id && payload.device_id !== device) {
                 return;
