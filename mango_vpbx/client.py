@@ -277,7 +277,8 @@ class VpbxClient:
     layer's, when several processes use one account). ``time_base`` is how the
     PBX reads times (see :class:`~mango_vpbx.times.TimeBase`). When a rate
     limit needs a wait of at most ``max_rate_wait`` seconds the client waits
-    (with ``sleep``), else it raises :class:`~mango_vpbx.errors.VpbxRateLimited`.
+    (with ``sleep``), else it raises :class:`~mango_vpbx.errors.VpbxRateLimited`; so
+    too for the PBX's own HTTP 429 (its ``Retry-After``): the request is sent again once.
     Requests of one account go one at a time through the store; a request that
     waits more than ``max_busy_wait`` seconds for its turn raises
     :class:`~mango_vpbx.errors.VpbxBusy` without being sent.
@@ -371,6 +372,18 @@ class VpbxClient:
                     self._scope("in-flight"), self.max_busy_wait, self._hold_seconds()))
             except TimeoutError:
                 raise VpbxBusy(retry_after=self.max_busy_wait) from None
+            self._check_blocks()
+            self._take_slot(path)
+            try:
+                return self._send(path, payload, passthrough)
+            except VpbxRateLimited as limited:
+                # The PBX counted a request that our slots let go: it measures between
+                # arrivals, we between sends, and a network's delay differs per request.
+                # It did nothing with it: the request is sent again, once, after the wait
+                # it asks for if that is a wait this client would take (max_rate_wait).
+                if limited.http_status != 429 or limited.retry_after > self.max_rate_wait:
+                    raise
+                self._sleep(limited.retry_after)
             self._check_blocks()
             self._take_slot(path)
             return self._send(path, payload, passthrough)

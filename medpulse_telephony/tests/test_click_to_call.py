@@ -201,12 +201,26 @@ class TestClickToCall(ClickToCallCase):
         self.assertEqual(self.command(answer).state, "failed")
 
     def test_error_rate_limited(self):
+        """The PBX refuses the call over its request limits: the client sends it again once
+        after the PBX's second (the PBX did nothing with it); refused again, the operator
+        reads why."""
         self.stub.script(
             "commands/callback", (429, {"status": 429, "message": "Rate limit exceeded."})
         )
         answer = self.click(self.operator1, PATIENT_NUMBER, self.patient)
-        self.assertFailed(answer, "request limit", sent=1)
+        self.assertFailed(answer, "request limit", sent=2)
         self.assertEqual(self.command(answer).state, "failed")
+
+    def test_rate_limited_once_then_accepted(self):
+        self.stub.script(
+            "commands/callback",
+            (429, {"status": 429, "message": "Rate limit exceeded."}, {"Retry-After": "1"}),
+            (200, {"result": 1000}),
+        )
+        answer = self.click(self.operator1, PATIENT_NUMBER, self.patient)
+        self.assertTrue(answer["ok"], answer)
+        self.assertEqual(len(self.stub.requests), 2)
+        self.assertEqual(self.command(answer).state, "sent")
 
     def test_error_result_notification(self):
         answer = self.click(self.operator1, PATIENT_NUMBER, self.patient)

@@ -342,13 +342,14 @@ class TestRecordingDownload(RecordingCase):
         """Over the PBX's request limits (429) the account pauses for a moment: the cron
         waits it out and its next batch goes on, instead of postponing every recording of
         the batch to its next wake (a minute later)."""
-        self.recording_answers["rec-busy-1"] = ["429"]
+        # Refused twice: the client's own second try (``VpbxClient``) is refused too.
+        self.recording_answers["rec-busy-1"] = ["429", "429"]
         recordings = [self.record_call(f"rec-busy-{n}") for n in range(1, 4)]
         self.Recording._cron_download()
         self.assertEqual(recordings[0].download_attempts, 0, "a pause spends no attempt")
         self.Recording._cron_download()  # the cron's next batch, at once
         self.assertEqual([r.state for r in recordings], ["available"] * 3)
-        self.assertEqual(len(self.queries()), 4)
+        self.assertEqual(len(self.queries()), 5)
 
     def test_recording_never_found_fails_with_reason(self):
         self.recording_answers["rec-gone"] = ["3320"] * (len(BACKOFF_MINUTES) + 1)

@@ -183,6 +183,26 @@ def test_http_429_backs_off(pbx, client, clock):
     client.callback("101", "79161234567")
 
 
+def test_http_429_within_the_wait_is_sent_again_once(pbx, client, clock):
+    """The PBX measures its limits between arrivals, the client between sends: a request
+    the local slots let go may still come back 429. The PBX did nothing with it; a wait
+    the client would take (max_rate_wait) is taken, and the request sent again, once."""
+    limited = (429, {"name": "Service Unavailable", "message": "Rate limit exceeded.",
+                     "code": 0, "status": 429}, {"Retry-After": "1"})
+    pbx.script("commands/transfer", limited, OK, limited, limited)
+    client.transfer("c1", "102", "101", method="hold", command_id="t1")
+    # The PBX's second, then the rest of the client's own slot (one transfer per 2 s).
+    assert clock.slept == [1, pytest.approx(1)]
+    first, second = pbx.calls("commands/transfer")
+    assert first == second and first["command_id"] == "t1"
+    # Refused twice in a row: the caller hears of it, and nothing more is sent.
+    clock.now += 2
+    with pytest.raises(VpbxRateLimited) as again:
+        client.transfer("c1", "102", "101", method="hold", command_id="t2")
+    assert again.value.http_status == 429
+    assert len(pbx.calls("commands/transfer")) == 4
+
+
 def test_local_rate_limits(pbx, client, clock):
     pbx.script("commands/route", OK)
     client.max_rate_wait = 0.5
