@@ -866,6 +866,7 @@ class MedpulseCall(models.Model):
         if vals:
             call._write_untracked_unless(vals)
         if command and command.call_id != call:
+            command._lock_rows()
             command.call_id = call
         followup = call.followup_state
         call._apply_followup()

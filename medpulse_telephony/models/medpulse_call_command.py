@@ -454,12 +454,29 @@ class MedpulseCallCommand(models.Model):
             return self.env(cr=cr, su=True)[self._name].create(vals).id
 
     @api.model
+    def _lock_rows(self):
+        """Lock these commands' rows for the transaction, before it writes them.
+
+        A command's row is written by the request that sent it (the PBX's reply,
+        :meth:`_finish`), by the PBX's result (:meth:`_on_result`) and by the fold of the
+        call it produced (its link, its phase), each in a transaction of its own. A change
+        committed by another of them since this transaction's snapshot makes the lock
+        raise a concurrency error here, in a statement that does not log, and the caller
+        tries again (``in_new_transaction``, :meth:`_finish`); the ORM's ``UPDATE`` at
+        the flush would fail the same way, logged by Odoo as a "bad query" ERROR."""
+        if self.ids:
+            self.env.cr.execute(SQL(
+                "SELECT 1 FROM medpulse_call_command WHERE id IN %s FOR NO KEY UPDATE",
+                tuple(self.ids),
+            ), log_exceptions=False)
+
     def _finish(self, record_id, state, **vals):
         """Move a command out of ``pending`` unless the webhook already did."""
         for attempt in range(3):
             try:
                 with self.env.registry.cursor() as cr:
                     command = self.env(cr=cr, su=True)[self._name].browse(record_id)
+                    command._lock_rows()
                     if command.state == "pending":
                         command.write(dict(vals, state=state))
                 return
@@ -489,6 +506,7 @@ class MedpulseCallCommand(models.Model):
                 error_text=company._medpulse_pbx_error_text(error),
             )
         changed = vals.get("state") and vals["state"] != command.state
+        command._lock_rows()
         command.write(vals)
         if changed and command.kind == "callback":
             command._notify_user()
@@ -506,6 +524,7 @@ class MedpulseCallCommand(models.Model):
         if phase != self.phase:
             vals["phase"] = phase
         if vals:
+            self._lock_rows()
             self.write(vals)
         self._link_origin(call)
         if "phase" in vals or "state" in vals:

@@ -201,6 +201,46 @@ class TestAutoRouteAfterCommit(TransactionCase):
             self.assertEqual(sorted(call.command_ids.mapped("state")), ["failed", "sent"])
             self.assertEqual(call.routed_user_id.id, self.admin_id)
 
+    def test_a_command_written_meanwhile_is_linked_without_a_logged_error(self):
+        """The PBX's reply to a click-to-call is written (``_finish``, committed) while the
+        fold of the call the command produced runs, after that fold's snapshot: the fold,
+        which links the command, starts again with a fresh one, and nothing is logged as an
+        error (a failed ``UPDATE`` at the ORM's flush is, by Odoo, as a "bad query")."""
+        command_id = uuid.uuid4().hex
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            command = env["medpulse.call.command"].create({
+                "kind": "callback", "command_id": command_id, "user_id": self.admin_id,
+                "company_id": env.ref("base.main_company").id, "extension": EXTENSION,
+            })
+            record_id = command.id
+        Call = type(self.env["medpulse.call"])
+        original = Call._command_of_state
+        replied = []
+
+        def the_reply_meanwhile(call, company, state):
+            if not replied:
+                replied.append(True)
+                # Its own cursor: committed before this fold writes the command.
+                call.env["medpulse.call.command"]._finish(record_id, "sent")
+            return original(call, company, state)
+
+        self.patch(Call, "_command_of_state", the_reply_meanwhile)
+        event = call_event(
+            self.entry, f"{self.entry}:op", 1, "Appeared",
+            int(fields.Datetime.now().timestamp()), "abonent", {"extension": EXTENSION},
+            {"number": self.caller}, command_id=command_id,
+        )
+        with self.assertNoLogs("odoo.sql_db", "ERROR"):
+            self.deliver((event[0], dumps(event[1])))
+        self.assertTrue(replied)
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            call = env["medpulse.call"].search([("entry_id", "=", self.entry)])
+            command = env["medpulse.call.command"].browse(record_id)
+            self.assertEqual((command.call_id, command.state), (call, "accepted"))
+            self.assertEqual(call.event_ids.mapped("state"), ["processed"])
+
     def _cleanup(self, saved, saved_param, saved_extension, last_line, account):
         entries = (self.entry, self.previous)
         with self.registry.cursor() as cr:
