@@ -453,7 +453,6 @@ class MedpulseCallCommand(models.Model):
         with self.env.registry.cursor() as cr:
             return self.env(cr=cr, su=True)[self._name].create(vals).id
 
-    @api.model
     def _lock_rows(self):
         """Lock these commands' rows for the transaction, before it writes them.
 
@@ -470,6 +469,7 @@ class MedpulseCallCommand(models.Model):
                 tuple(self.ids),
             ), log_exceptions=False)
 
+    @api.model
     def _finish(self, record_id, state, **vals):
         """Move a command out of ``pending`` unless the webhook already did."""
         for attempt in range(3):
