@@ -391,14 +391,16 @@ def _fold_waiting(dbname, seconds):
         with Registry(dbname).cursor() as cr:
             for share in range(FOLDERS):
                 env = api.Environment(cr, SUPERUSER_ID, {PUSHED_AFTER_ANSWER: True})
-                # A share where nothing waits costs one look, not its folder's lock and
-                # commits: a quiet clinic's event is in one share. (An event committed after
-                # this look was wished for after its commit: the next turn sees it.)
-                if not env["medpulse.call.event"]._any_waiting(share):
-                    continue
-                while env["medpulse.call.event"]._try_folder(share):
+                # A look before each take: a share where nothing waits costs it, not its
+                # folder's lock and commits (a quiet clinic's event is in one share; one
+                # committed after the look was wished for after its commit: the next turn
+                # sees it). After a take, the look sees an event committed by a request
+                # that found the folder taken just before it was let go.
+                while (
+                    env["medpulse.call.event"]._any_waiting(share)
+                    and env["medpulse.call.event"]._try_folder(share)
+                ):
                     taken = True
-                    in_time = True
                     try:
                         # What a request does first: another process's change of the
                         # registry or of a cache (the PBX directory) is seen here, and this
@@ -419,10 +421,6 @@ def _fold_waiting(dbname, seconds):
                         cr.commit()  # pylint: disable=invalid-commit
                     if not in_time:
                         return taken, folded
-                    # An event committed by a request that found the folder taken just
-                    # before it was let go.
-                    if not env["medpulse.call.event"]._any_waiting(share):
-                        break
     except Exception as error:  # noqa: BLE001 - the PBX has its answer; the cron folds the rest
         _logger.warning(
             "PBX events not folded after the answer (%s): the cron of stale events folds "

@@ -353,12 +353,20 @@ class MedpulseCallEvent(models.Model):
         self.env.cr.execute(self._folder_lock_sql("pg_advisory_unlock", share))
 
     @api.model
+    def _waiting_sql(self, share=None):
+        """The condition of an event waiting to be folded (of ``share`` when given): the
+        partial index of the waiting events, then their share."""
+        self.flush_model(["state", "entry_id"])
+        return SQL(
+            "state = 'received' AND %s",
+            SQL("TRUE") if share is None else SQL("%s = %s", _share_sql(FOLDERS), share),
+        )
+
+    @api.model
     def _any_waiting(self, share):
         """Whether an event of ``share`` waits to be folded (one look, nothing parsed)."""
-        self.flush_model(["state", "entry_id"])
         self.env.cr.execute(SQL(
-            "SELECT 1 FROM medpulse_call_event WHERE state = 'received' AND %s = %s LIMIT 1",
-            _share_sql(FOLDERS), share,
+            "SELECT 1 FROM medpulse_call_event WHERE %s LIMIT 1", self._waiting_sql(share)
         ))
         return bool(self.env.cr.fetchone())
 
@@ -370,13 +378,9 @@ class MedpulseCallEvent(models.Model):
         command's result, an SMS report) alone. An event that no longer parses is flagged
         ``not_understood`` and left out (its id added to the list ``flagged``: the caller
         commits the flags before the folds' transactions read the calls' events)."""
-        # The partial index of the waiting events, then their share.
-        self.flush_model(["state", "entry_id"])
         self.env.cr.execute(SQL(
-            "SELECT id FROM medpulse_call_event WHERE state = 'received' AND %s"
-            " ORDER BY id LIMIT %s",
-            SQL("TRUE") if share is None else SQL("%s = %s", _share_sql(FOLDERS), share),
-            limit,
+            "SELECT id FROM medpulse_call_event WHERE %s ORDER BY id LIMIT %s",
+            self._waiting_sql(share), limit,
         ))
         events = self.sudo().browse([row[0] for row in self.env.cr.fetchall()])
         events.fetch(["path", "json", "company_id", "entry_id"])
