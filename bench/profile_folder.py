@@ -13,7 +13,9 @@ N``: the events of every N calls in a row are interleaved, as the PBX sends thos
 calls under way at the same time (the ingest bench has about 4 at once): a backlog of
 ``k`` events then spans several calls. Per ``k``: events folded per second of this one
 process, SQL statements and CPU milliseconds per event, calls recomputed per event
-(``medpulse.call._recompute``).
+(``medpulse.call._recompute``). ``--statements N``: also the N statement kinds that took
+the most time (wall milliseconds per event, client side: planning and execution in
+PostgreSQL and the round trip; the text with its numbers as ``N``, cut at 110 characters).
 
 It commits: run it on a copy of a bench database (``createdb -T bench_x bench_x_prof``),
 not on one that is measured afterwards.
@@ -22,7 +24,9 @@ not on one that is measured afterwards.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
+import re
 import sys
 import threading
 import time
@@ -55,8 +59,52 @@ def interleave(events: list[tuple[str, str]], concurrent: int) -> list[tuple[str
     return mixed
 
 
-def measure(env, events, every: int) -> dict:
-    """Store ``events`` in order, folding what waits after every ``every`` of them."""
+class StatementTimes:
+    """Wall time and count of each kind of SQL statement, over every cursor of the
+    process, while in use (``with``)."""
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, list] = collections.defaultdict(lambda: [0, 0.0])
+
+    def __enter__(self):
+        import odoo.sql_db  # noqa: PLC0415 - imported once PYTHONPATH is set
+
+        self._cursor = odoo.sql_db.Cursor
+        self._execute = original = self._cursor.execute
+        kinds = self.kinds
+
+        def execute(cursor, query, params=None, log_exceptions=True):
+            start = time.perf_counter()
+            try:
+                return original(cursor, query, params, log_exceptions)
+            finally:
+                text = re.sub(r"\s+", " ", re.sub(r"\d+", "N", str(getattr(query, "code", query))))
+                kind = kinds[text.strip()[:110]]
+                kind[0] += 1
+                kind[1] += time.perf_counter() - start
+
+        self._cursor.execute = execute
+        return self
+
+    def __exit__(self, *exc):
+        self._cursor.execute = self._execute
+
+    def top(self, events: int, count: int) -> list[dict]:
+        """The ``count`` kinds that took the most time, per event of ``events``."""
+        ranked = sorted(self.kinds.items(), key=lambda item: -item[1][1])[:count]
+        return [
+            {"ms_per_event": round(seconds / events * 1000, 3),
+             "per_event": round(n / events, 2),
+             "ms_each": round(seconds / n * 1000, 2), "statement": text}
+            for text, (n, seconds) in ranked
+        ]
+
+
+def measure(env, events, every: int, statements: int = 0) -> dict:
+    """Store ``events`` in order, folding what waits after every ``every`` of them;
+    with ``statements``, the kinds of statement that took the most time."""
+    from contextlib import nullcontext  # noqa: PLC0415
+
     from odoo.addons.medpulse_telephony.controllers.webhook import fold_waiting  # noqa: PLC0415
     from odoo.addons.medpulse_telephony.models.medpulse_call import (  # noqa: PLC0415
         MedpulseCall,
@@ -75,16 +123,26 @@ def measure(env, events, every: int) -> dict:
     thread.query_count, thread.query_time = 0, 0.0
     folded = 0
     MedpulseCall._recompute = counting
+    timer = StatementTimes() if statements else None
     start, cpu_start = time.perf_counter(), time.process_time()
     try:
-        for n, (path, payload) in enumerate(events, 1):
-            Event._store(company, path, payload)
-            env.cr.commit()  # pylint: disable=invalid-commit  # as the webhook, before its answer
-            if n % every == 0 or n == len(events):
-                folded += fold_waiting(env.cr.dbname)
+        with timer or nullcontext():
+            for n, (path, payload) in enumerate(events, 1):
+                Event._store(company, path, payload)
+                env.cr.commit()  # pylint: disable=invalid-commit  # as the webhook, before its answer
+                if n % every == 0 or n == len(events):
+                    folded += fold_waiting(env.cr.dbname)
     finally:
         MedpulseCall._recompute = original
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    extra = {}
+    if timer:
+        extra = {
+            "sql_ms_per_event": round(
+                sum(kind[1] for kind in timer.kinds.values()) / len(events) * 1000, 2
+            ),
+            "statements": timer.top(len(events), statements),
+        }
     return {
         "every": every,
         "events": len(events),
@@ -93,6 +151,7 @@ def measure(env, events, every: int) -> dict:
         "statements_per_event": round(thread.query_count / len(events), 1),
         "cpu_ms_per_event": round(cpu / len(events) * 1000, 2),
         "recomputes_per_event": round(len(recomputes) / len(events), 2),
+        **extra,
     }
 
 
@@ -106,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--concurrent", type=int, default=1,
                         help="interleave the events of every N calls (default 1: in order)")
+    parser.add_argument("--statements", type=int, default=0, metavar="N",
+                        help="also the N kinds of statement that took the most time")
     parser.add_argument("--output")
     args = parser.parse_args(argv)
     rows = []
@@ -118,8 +179,13 @@ def main(argv: list[str] | None = None) -> int:
         for i, every in enumerate(args.every or [1, 8, 32]):
             events = interleave(play_calls(env, args.calls, args.seed + i), args.concurrent)
             env.cr.commit()  # pylint: disable=invalid-commit  # the statements below commit
-            rows.append(dict(measure(env, events, every), concurrent=args.concurrent))
-            print(json.dumps(rows[-1]), flush=True)
+            rows.append(dict(measure(env, events, every, args.statements),
+                             concurrent=args.concurrent))
+            print(json.dumps({key: value for key, value in rows[-1].items()
+                              if key != "statements"}), flush=True)
+            for kind in rows[-1].get("statements", []):
+                print(f"  {kind['ms_per_event']:6.3f} ms/event {kind['per_event']:5.2f}/event "
+                      f"{kind['ms_each']:6.2f} ms  {kind['statement']}", flush=True)
     if args.output:
         Path(args.output).write_text(json.dumps(
             {"calls": args.calls, "concurrent": args.concurrent, "runs": rows}, indent=1
