@@ -430,7 +430,7 @@ class TestStatementsPerEvent(TelephonyFixtures, TransactionCase):
         # e-mail would leave from the webhook while the call's lock is held.
         self.assertFalse(callback.message_ids.filtered(lambda m: m.partner_ids))
         # Nor any line in its chatter: the missed call and the activity tell it (the
-        # chatter's creation line and its subscription cost a fifth of a busy folder).
+        # chatter's creation line and subscription were about a third of an opening's CPU).
         self.assertFalse(callback.message_ids)
         self.assertEqual(self.env["mail.mail"].sudo().search_count([]), mails_before)
         # A second miss of the number joins it.
