@@ -30,6 +30,7 @@ import re
 import sys
 import threading
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -103,8 +104,6 @@ class StatementTimes:
 def measure(env, events, every: int, statements: int = 0) -> dict:
     """Store ``events`` in order, folding what waits after every ``every`` of them;
     with ``statements``, the kinds of statement that took the most time."""
-    from contextlib import nullcontext  # noqa: PLC0415
-
     from odoo.addons.medpulse_telephony.controllers.webhook import fold_waiting  # noqa: PLC0415
     from odoo.addons.medpulse_telephony.models.medpulse_call import (  # noqa: PLC0415
         MedpulseCall,

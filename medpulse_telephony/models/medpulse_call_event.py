@@ -355,7 +355,8 @@ class MedpulseCallEvent(models.Model):
     @api.model
     def _waiting_sql(self, share=None):
         """The condition of an event waiting to be folded (of ``share`` when given): the
-        partial index of the waiting events, then their share."""
+        partial index of the waiting events, then their share. Flushes the events' pending
+        state and entry id first, so that the statement it goes into sees them."""
         self.flush_model(["state", "entry_id"])
         return SQL(
             "state = 'received' AND %s",
