@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import BENCH_LOGIN  # noqa: E402 - after the sys.path set-up above
 
+from mango_vpbx.calls import FOLD_VERSION  # noqa: E402 - after the sys.path set-up above
 from mango_vpbx.phones import normalize_number  # noqa: E402 - after the sys.path set-up above
 
 MOBILE_CODES = [
@@ -313,7 +314,7 @@ def load_calls(cr, count: int, days: int, operators: list[tuple[int, str]], comp
         "caller_number", "caller_e164", "callee_number", "callee_e164", "external_e164",
         "line_id", "patient_id", "answered_user_id", "operator_user_id", "created_at",
         "answered_at", "ended_at", "wait_seconds", "talk_seconds", "disconnect_reason",
-        "disconnect_category", "is_final", "followup_state",
+        "disconnect_category", "is_final", "followup_state", "fold_version",
         "create_uid", "create_date", "write_uid", "write_date",
     ])
     events = _Copier(cr, "medpulse_call_event", [
@@ -361,7 +362,8 @@ def load_calls(cr, count: int, days: int, operators: list[tuple[int, str]], comp
             created, created + timedelta(seconds=wait) if answered else None,
             created + timedelta(seconds=wait + talk), wait, talk, reason,
             "normal" if reason == 1100 else "caller_hangup", True, followup,
-            1, now, 1, now,
+            # folded as today's fold folds them: the refold cron finds nothing to do
+            FOLD_VERSION, 1, now, 1, now,
         )
         if external in patient_of:
             call_patients.add(call_id, patient_of[external])
