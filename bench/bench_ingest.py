@@ -37,6 +37,7 @@ import io
 import json
 import pstats
 import random
+import re
 import resource
 import subprocess
 import sys
@@ -201,9 +202,112 @@ class FoldWatch:
         return time.monotonic() - start
 
 
+class DatabaseWatch:
+    """What PostgreSQL did during a run: the CPU of its processes (``postgres_cpu_cores``:
+    the postmaster's reaped children included, so backends that ended meanwhile count)
+    and, when the server loads ``pg_stat_statements`` (``shared_preload_libraries``), the
+    bench database's statements per answered request (``statements``): how many, their
+    execution and planning time, and the kinds that took the most (verb and table). The
+    extension is reset at each start, for every database of the server: run nothing else
+    on it meanwhile."""
+
+    TOP_KINDS = 12
+
+    def __init__(self, instance) -> None:
+        self.instance = instance
+        self.cpu = 0.0
+        self.statements = None
+
+    def _connect(self):
+        import psycopg2  # noqa: PLC0415 - installed with Odoo
+
+        pg = self.instance.pg
+        conn = psycopg2.connect(dbname=self.instance.dbname, host=pg.host, port=pg.port,
+                                user=pg.user, password=pg.password or None)
+        conn.autocommit = True
+        return conn
+
+    @staticmethod
+    def _postgres_cpu() -> float:
+        import psutil  # noqa: PLC0415 - installed with Odoo
+
+        total = 0.0
+        for proc in psutil.process_iter(["name"]):
+            if proc.info["name"] != "postgres":
+                continue
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:  # a backend that ended meanwhile
+                continue
+            total += times.user + times.system + times.children_user + times.children_system
+        return total
+
+    def _statements_available(self, cr) -> bool:
+        cr.execute("SELECT current_setting('shared_preload_libraries') ~ 'pg_stat_statements'")
+        if not cr.fetchone()[0]:
+            return False
+        cr.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        return True
+
+    def start(self) -> None:
+        self.cpu = self._postgres_cpu()
+        with self._connect() as conn, conn.cursor() as cr:
+            self.statements = self._statements_available(cr)
+            if self.statements:
+                cr.execute("SELECT pg_stat_statements_reset()")
+        conn.close()
+
+    def stop(self, elapsed: float, answered: int) -> dict:
+        result = {"postgres_cpu_cores": round((self._postgres_cpu() - self.cpu) / elapsed, 2)}
+        if not self.statements or not answered:
+            return result
+        with self._connect() as conn, conn.cursor() as cr:
+            cr.execute(
+                "SELECT query, calls, total_exec_time, total_plan_time FROM pg_stat_statements "
+                "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+            rows = cr.fetchall()
+        conn.close()
+        kinds: dict[str, list[float]] = {}
+        for query, calls, exec_ms, plan_ms in rows:
+            kind = kinds.setdefault(statement_kind(query), [0, 0.0, 0.0])
+            kind[0] += calls
+            kind[1] += exec_ms
+            kind[2] += plan_ms
+        per = 1 / answered
+        totals = [sum(kind[i] for kind in kinds.values()) for i in range(3)]
+        result["statements"] = {
+            "per_request": round(totals[0] * per, 1),
+            "exec_ms_per_request": round(totals[1] * per, 3),
+            "plan_ms_per_request": round(totals[2] * per, 3),
+            "top_kinds": [
+                {"kind": name, "per_request": round(calls * per, 2),
+                 "exec_ms_per_request": round(exec_ms * per, 3),
+                 "plan_ms_per_request": round(plan_ms * per, 3)}
+                for name, (calls, exec_ms, plan_ms) in sorted(
+                    kinds.items(), key=lambda item: -(item[1][1] + item[1][2])
+                )[:self.TOP_KINDS]
+            ],
+        }
+        return result
+
+
+def statement_kind(query: str) -> str:
+    """A statement's verb and table (``UPDATE medpulse_call``; a ``WITH``'s by the table
+    it writes, else the first it reads): what ``DatabaseWatch`` groups by."""
+    head = " ".join(query.split())
+    verb = head.split(" ", 1)[0].upper()
+    if verb == "WITH":
+        write = re.search(r"\b(INSERT INTO|UPDATE|DELETE FROM)\s+\"?(\w+)", head, re.IGNORECASE)
+        if write:
+            return f"WITH … {write[1].split()[0].upper()} {write[2]}"
+    match = re.search(r"\b(?:INTO|UPDATE|FROM)\s+(?:ONLY\s+)?\"?(\w+)", head, re.IGNORECASE)
+    return f"{verb} {match[1]}" if match else verb
+
+
 def load(python: str, env: dict, url: str, employees: str, rate: float, duration: float,
          workers: int = POOL, server_pid: int | None = None, callers: str | None = None,
-         folds: FoldWatch | None = None) -> dict:
+         folds: FoldWatch | None = None, database: DatabaseWatch | None = None) -> dict:
     """One run of the emulator's load mode; its JSON summary with the error count.
 
     Adds what was offered (``offered_calls_per_s``, ``offered_events_per_s``: the
@@ -214,6 +318,7 @@ def load(python: str, env: dict, url: str, employees: str, rate: float, duration
     of all cores, other tenants included). With ``folds`` (the webhook), also how long
     after the run its last event was folded (``fold_lag_s``) and the events answered per
     second until then (``folded_events_per_s``: what the journal took, the throughput).
+    With ``database``, what PostgreSQL did meanwhile (``DatabaseWatch``).
     """
     import psutil  # noqa: PLC0415 - installed with Odoo
 
@@ -223,6 +328,8 @@ def load(python: str, env: dict, url: str, employees: str, rate: float, duration
     machine_before = psutil.cpu_times()
     if folds:
         folds.start()
+    if database:
+        database.start()
     try:
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True,
                              timeout=duration * 60 + 600).stdout
@@ -266,6 +373,8 @@ def load(python: str, env: dict, url: str, employees: str, rate: float, duration
     summary["generator_cpu_cores"] = round(generator_cpu / elapsed, 2)
     if server_before is not None:
         summary["server_cpu_cores"] = round((_cpu_seconds(server_pid) - server_before) / elapsed, 2)
+    if database:
+        summary.update(database.stop(elapsed, summary["status_counts"].get("200", 0)))
     return summary
 
 
@@ -284,7 +393,8 @@ def judge(run: dict) -> str:
 
 def saturate(python: str, env: dict, url: str, employees: str, rate: float, duration: float,
              server_pid: int | None = None, workers: int = POOL, attempts: int = 4,
-             callers: str | None = None, folds: FoldWatch | None = None) -> dict:
+             callers: str | None = None, folds: FoldWatch | None = None,
+             database: DatabaseWatch | None = None) -> dict:
     """Offer ``rate`` calls/s; while the target takes it all, double the rate (or, when
     the generator could not keep requests waiting, its thread pool) and run again.
 
@@ -294,7 +404,7 @@ def saturate(python: str, env: dict, url: str, employees: str, rate: float, dura
     tries = []
     while True:
         run = load(python, env, url, employees, rate, duration, workers, server_pid, callers,
-                   folds)
+                   folds, database)
         run["workers"] = workers
         verdict = judge(run)
         tries.append({"offered_calls_per_s": rate, "workers": workers,
@@ -326,9 +436,11 @@ def run_ingest(instance, python: str, employees: str, rate: float, duration: flo
     result: dict = {"start_calls_per_s": rate, "duration_s": duration,
                     "saturated_below": SATURATED_BELOW, "min_in_flight": MIN_IN_FLIGHT}
     folds = FoldWatch(instance)
+    database = DatabaseWatch(instance)
     for name, path in TARGETS.items():
         result[name] = saturate(python, env, instance.url + path, employees, rate, duration, pid,
-                                callers=callers, folds=folds if name == "webhook" else None)
+                                callers=callers, folds=folds if name == "webhook" else None,
+                                database=database)
     memory_saturated = sampler.stop()
     webhook = result["webhook"]
     throughput = webhook.get("folded_events_per_s") or webhook.get("ok_events_per_s") or 0
@@ -336,7 +448,7 @@ def run_ingest(instance, python: str, employees: str, rate: float, duration: flo
     half_rate = max(0.2, round(throughput / 2 / events_per_call, 2))
     result["webhook_half_rate"] = load(python, env, instance.url + TARGETS["webhook"],
                                        employees, half_rate, duration, server_pid=pid,
-                                       callers=callers, folds=folds)
+                                       callers=callers, folds=folds, database=database)
     # half of a throughput that was not a capacity is no "half load"
     result["webhook_half_rate"]["from_saturated_throughput"] = webhook["saturated"]
     result["memory"] = memory_saturated

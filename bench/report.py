@@ -290,14 +290,15 @@ def markdown(r: dict) -> str:
             "",
             "| target | offered calls/s | offered events/s | achieved events/s | saturated | "
             "in flight | "
-            "p50 ms | p95 ms | p99 ms | errors | generator CPU | server CPU | machine busy |",
-            "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "p50 ms | p95 ms | p99 ms | errors | generator CPU | server CPU | PostgreSQL CPU | "
+            "machine busy |",
+            "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for name in ("empty", "insert", "webhook", "webhook_half_rate"):
             v = ing[name]
             lat = v["latency_ms"] or {}
             if v.get("failed"):
-                out.append(f"| {name} | failed: {v['failed'][:80]} | | | | | | | | | | | |")
+                out.append(f"| {name} | failed: {v['failed'][:80]} | | | | | | | | | | | | |")
                 continue
             if name == "webhook_half_rate":
                 label = "webhook, half its throughput"
@@ -321,7 +322,7 @@ def markdown(r: dict) -> str:
                 f"{v.get('in_flight_mean', '–')} | {_ms(lat.get('p50'))} | "
                 f"{_ms(lat.get('p95'))} | {_ms(lat.get('p99'))} | {v['errors']} | "
                 f"{v.get('generator_cpu_cores', '–')} | {v.get('server_cpu_cores', '–')} | "
-                f"{_pct(v.get('machine_cpu_busy'))} |"
+                f"{v.get('postgres_cpu_cores', '–')} | {_pct(v.get('machine_cpu_busy'))} |"
             )
         mem = ing["memory"]
 
@@ -337,6 +338,7 @@ def markdown(r: dict) -> str:
             "Goals: " + ", ".join(f"{k} {_ok(v)}" for k, v in ing["goals"].items()),
             "",
         ]
+        out += _statements_section(ing)
     card = r.get("card")
     if card:
         out += ["## Incoming-call card latency (Chromium)", "",
@@ -383,6 +385,29 @@ def markdown(r: dict) -> str:
 
 if __name__ == "__main__":
     print(markdown(json.loads(Path(sys.argv[1]).read_text())))
+
+
+def _statements_section(ing: dict) -> list[str]:
+    """PostgreSQL's statements per answered request of each ingest run (``pg_stat_statements``,
+    ``bench_ingest.DatabaseWatch``), and the kinds that took the webhook's the most."""
+    runs = {name: ing[name].get("statements") for name in
+            ("empty", "insert", "webhook", "webhook_half_rate")}
+    if not any(runs.values()):
+        return []
+    out = ["", "PostgreSQL's statements per answered request (`pg_stat_statements`, the bench "
+           "database's; planning is Odoo's statements' own, none is prepared):", "",
+           "| target | statements | execution ms | planning ms |", "|---|---:|---:|---:|"]
+    for name, stats in runs.items():
+        if stats:
+            out.append(f"| {name.replace('_', ' ')} | {stats['per_request']} | "
+                       f"{stats['exec_ms_per_request']} | {stats['plan_ms_per_request']} |")
+    top = (runs["webhook"] or {}).get("top_kinds")
+    if top:
+        out += ["", "The saturated webhook's statements by kind, per answered event:", "",
+                "| kind | statements | execution ms | planning ms |", "|---|---:|---:|---:|"]
+        out += [f"| `{kind['kind']}` | {kind['per_request']} | {kind['exec_ms_per_request']} | "
+                f"{kind['plan_ms_per_request']} |" for kind in top]
+    return [*out, ""]
 
 
 def _achieved(run: dict) -> str:
