@@ -58,6 +58,19 @@ FOLDER_CALLS_TOGETHER = 20
 #: After a batch of several events (a load), the folder waits this long (seconds) before
 #: it looks again, so that more events of the same calls are folded together.
 FOLDER_PAUSE = 0.05
+#: The folder's look for waiting events walks the partial index of the ``received`` ones
+#: in id order, and an event folded leaves a dead entry there until the table's next
+#: vacuum: on a table of millions of events autovacuum comes every fifth of it, so the
+#: look would read more and more pages of entries folded long ago, and at every event. So
+#: each look starts at the first id the previous one found waiting (per process, database
+#: and share), less this margin for a request that stored an event with a lower id and
+#: committed it after that look...
+WAITING_MARGIN = 1000
+#: ... and once in this many seconds (seconds), a look from the first id catches anything
+#: older still (the cron of stale events folds it after STALE_MINUTES anyway).
+WAITING_FULL_LOOK_SECONDS = 60
+#: {(database, share): (first id a look starts at, time.monotonic() of the last full look)}
+_WAITING_FROM = {}
 #: Identities longer than this (bytes) are stored as their hash: a btree index entry
 #: holds at most about 2,700 bytes, and the toolkit's strings are bounded in characters.
 _IDENTITY_MAX_BYTES = 512
@@ -353,23 +366,54 @@ class MedpulseCallEvent(models.Model):
         self.env.cr.execute(self._folder_lock_sql("pg_advisory_unlock", share))
 
     @api.model
-    def _waiting_sql(self, share=None):
-        """The condition of an event waiting to be folded (of ``share`` when given): the
-        partial index of the waiting events, then their share. Flushes the events' pending
-        state and entry id first, so that the statement it goes into sees them."""
+    def _waiting_sql(self, share=None, start=0):
+        """The condition of an event waiting to be folded (of ``share`` when given; from
+        the id ``start`` on, see WAITING_MARGIN): the partial index of the waiting events,
+        then their share. Flushes the events' pending state and entry id first, so that
+        the statement it goes into sees them."""
         self.flush_model(["state", "entry_id"])
         return SQL(
-            "state = 'received' AND %s",
+            "state = 'received' AND %s AND %s",
             SQL("TRUE") if share is None else SQL("%s = %s", _share_sql(FOLDERS), share),
+            SQL("id >= %s", start) if start else SQL("TRUE"),
         )
+
+    @api.model
+    def _waiting_start(self, share):
+        """The first id the next look of ``share`` reads: where the previous look found the
+        first waiting event (less WAITING_MARGIN), or 0 for a full look (the first one of
+        this process, then once per WAITING_FULL_LOOK_SECONDS)."""
+        start, looked_all_at = _WAITING_FROM.get((self.env.cr.dbname, share), (0, None))
+        if looked_all_at is None or time.monotonic() - looked_all_at > WAITING_FULL_LOOK_SECONDS:
+            return 0
+        return start
+
+    @api.model
+    def _waiting_seen(self, share, start, first_id, batch=False):
+        """After a look of ``share`` from ``start`` that found ``first_id`` first (None:
+        nothing waits): where the next one starts. Never lower than before: a full look
+        that finds an event committed late folds it, and the next look starts where it
+        would have. A full look counts as done once the folder read its batch (``batch``):
+        a quick look that found the late event only opens the folder to it."""
+        key = (self.env.cr.dbname, share)
+        mark, looked_all_at = _WAITING_FROM.get(key, (0, None))
+        if batch and not start:
+            looked_all_at = time.monotonic()
+        if first_id is not None:
+            mark = max(mark, first_id - WAITING_MARGIN)
+        _WAITING_FROM[key] = (mark, looked_all_at)
 
     @api.model
     def _any_waiting(self, share):
         """Whether an event of ``share`` waits to be folded (one look, nothing parsed)."""
+        start = self._waiting_start(share)
         self.env.cr.execute(SQL(
-            "SELECT 1 FROM medpulse_call_event WHERE %s LIMIT 1", self._waiting_sql(share)
+            "SELECT id FROM medpulse_call_event WHERE %s ORDER BY id LIMIT 1",
+            self._waiting_sql(share, start),
         ))
-        return bool(self.env.cr.fetchone())
+        row = self.env.cr.fetchone()
+        self._waiting_seen(share, start, row and row[0])
+        return bool(row)
 
     @api.model
     def _waiting_for_fold(self, limit=FOLDER_BATCH, flagged=None, share=None):
@@ -379,11 +423,14 @@ class MedpulseCallEvent(models.Model):
         command's result, an SMS report) alone. An event that no longer parses is flagged
         ``not_understood`` and left out (its id added to the list ``flagged``: the caller
         commits the flags before the folds' transactions read the calls' events)."""
+        start = 0 if share is None else self._waiting_start(share)
         self.env.cr.execute(SQL(
             "SELECT id FROM medpulse_call_event WHERE %s ORDER BY id LIMIT %s",
-            self._waiting_sql(share), limit,
+            self._waiting_sql(share, start), limit,
         ))
         events = self.sudo().browse([row[0] for row in self.env.cr.fetchall()])
+        if share is not None:
+            self._waiting_seen(share, start, events[:1].id or None, batch=True)
         events.fetch(["path", "json", "company_id", "entry_id"])
         groups = {}
         for event in events:

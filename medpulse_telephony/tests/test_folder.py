@@ -27,12 +27,15 @@ from mango_vpbx_emulator.testing import sequence
 
 from ..controllers import webhook
 from ..controllers.webhook import fold_waiting
+from ..models import medpulse_call_event
 from ..models.medpulse_call import CARD_NOTIFICATION, MedpulseCall
 from ..models.medpulse_call_event import (
     _CALL_LOCK_NAMESPACE,
     _FOLDER_LOCK_KEYS,
+    _WAITING_FROM,
     FOLDER_CALLS_TOGETHER,
     FOLDERS,
+    WAITING_FULL_LOOK_SECONDS,
     MedpulseCallEvent,
 )
 from ..models.medpulse_call_tally import MEASURES, TABLE_KEYS, MedpulseCallTally
@@ -420,6 +423,51 @@ class TestFolder(TelephonyFixtures, HttpCase):
             other.execute(SQL("SELECT pg_try_advisory_lock(%s)", lock))
             self.assertTrue(other.fetchone()[0], "the request let go of every folder")
             other.execute(SQL("SELECT pg_advisory_unlock(%s)", lock))
+
+    def test_the_look_starts_where_events_waited_and_a_full_look_finds_a_late_one(self):
+        """The folder's look for waiting events starts where the previous look found the
+        first one (less WAITING_MARGIN), not at the folded events' dead index entries; an
+        event committed late below that start is folded by the next full look (once per
+        WAITING_FULL_LOOK_SECONDS), which does not move the start back."""
+        dbname = self.env.cr.dbname
+        # A margin below this test database's ids (the real one is a thousand).
+        self.patch(medpulse_call_event, "WAITING_MARGIN", 3)
+        with patch.dict(_WAITING_FROM, clear=True):
+            self.store_payloads(incoming_answered("E-LOOK-1"))
+            first = self.Event.search([("entry_id", "=", "E-LOOK-1")], order="id", limit=1)
+            share = self.share_of("E-LOOK-1")
+            self.run_folder()
+            self.assertEqual(self.outcome("E-LOOK-1")["waiting"], 0)
+            mark, looked_all_at = _WAITING_FROM[(dbname, share)]
+            self.assertEqual(mark, first.id - 3, "from the first one found waiting")
+            self.assertIsNotNone(looked_all_at, "the process's first look read everything")
+            looks = []
+            original = MedpulseCallEvent._waiting_sql
+
+            def recording(records, share=None, start=0):
+                looks.append((share, start))
+                return original(records, share, start)
+
+            with patch.object(MedpulseCallEvent, "_waiting_sql", recording):
+                self.run_folder()
+            self.assertIn((share, mark), looks, "the next look starts at the mark")
+
+            # A request stored an event, then committed it after a look found a later one.
+            self.store_payloads(incoming_answered("E-LOOK-2")[:1])
+            late = self.Event.search([("entry_id", "=", "E-LOOK-2")])
+            late_share = self.share_of("E-LOOK-2")
+            _WAITING_FROM[(dbname, late_share)] = (late.id + 1, time.monotonic())
+            self.run_folder()
+            self.env.invalidate_all()
+            self.assertEqual(late.state, "received", "below the start: not seen yet")
+            _WAITING_FROM[(dbname, late_share)] = (
+                late.id + 1, time.monotonic() - WAITING_FULL_LOOK_SECONDS - 1,
+            )
+            self.run_folder()
+            self.env.invalidate_all()
+            self.assertEqual(late.state, "processed", "the full look folded it")
+            self.assertEqual(_WAITING_FROM[(dbname, late_share)][0], late.id + 1,
+                             "the start did not move back")
 
     def test_two_folders_fold_their_shares_each_a_call_whole(self):
         """The waiting events fall into FOLDERS shares, a call's events all in one. While
