@@ -51,7 +51,7 @@ def fold_dead(cr, count: int) -> None:
     )
     cr.commit()
     cr.execute("UPDATE medpulse_call_event SET state = 'processed' "
-               "WHERE identity LIKE 'bench-waiting-%%' AND state = 'received'")
+               "WHERE identity LIKE %s AND state = 'received'", ["bench-waiting-%"])
     cr.commit()
 
 

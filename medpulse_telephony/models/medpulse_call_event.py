@@ -66,8 +66,9 @@ FOLDER_PAUSE = 0.05
 #: and share), less this margin for a request that stored an event with a lower id and
 #: committed it after that look...
 WAITING_MARGIN = 1000
-#: ... and once in this many seconds (seconds), a look from the first id catches anything
-#: older still (the cron of stale events folds it after STALE_MINUTES anyway).
+#: ... and once in this many seconds, a look from the first id catches anything older
+#: still (its call's next event folds it too, and the cron of stale events after
+#: STALE_MINUTES).
 WAITING_FULL_LOOK_SECONDS = 60
 #: {(database, share): (first id a look starts at, time.monotonic() of the last full look)}
 _WAITING_FROM = {}
