@@ -177,14 +177,13 @@ class FoldWatch:
         self.since = 0
 
     def _query(self, sql: str, params=()):
-        import psycopg2  # noqa: PLC0415 - installed with Odoo
-
-        pg = self.instance.pg
-        with psycopg2.connect(dbname=self.instance.dbname, host=pg.host, port=pg.port,
-                              user=pg.user, password=pg.password or None) as conn, \
-                conn.cursor() as cr:
-            cr.execute(sql, params)
-            return cr.fetchone()[0]
+        conn = self.instance.connect(self.instance.dbname)
+        try:
+            with conn, conn.cursor() as cr:
+                cr.execute(sql, params)
+                return cr.fetchone()[0]
+        finally:
+            conn.close()
 
     def start(self) -> None:
         self.since = self._query("SELECT COALESCE(MAX(id), 0) FROM medpulse_call_event")
@@ -219,11 +218,7 @@ class DatabaseWatch:
         self.statements = None
 
     def _connect(self):
-        import psycopg2  # noqa: PLC0415 - installed with Odoo
-
-        pg = self.instance.pg
-        conn = psycopg2.connect(dbname=self.instance.dbname, host=pg.host, port=pg.port,
-                                user=pg.user, password=pg.password or None)
+        conn = self.instance.connect(self.instance.dbname)
         conn.autocommit = True
         return conn
 

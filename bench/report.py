@@ -383,10 +383,6 @@ def markdown(r: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-if __name__ == "__main__":
-    print(markdown(json.loads(Path(sys.argv[1]).read_text())))
-
-
 def _statements_section(ing: dict) -> list[str]:
     """PostgreSQL's statements per answered request of each ingest run (``pg_stat_statements``,
     ``bench_ingest.DatabaseWatch``), and the kinds that took the webhook's the most."""
@@ -419,3 +415,7 @@ def _achieved(run: dict) -> str:
         return f"{answered}"
     return (f"{answered} (journal **{run['folded_events_per_s']}**, last fold "
             f"+{run.get('fold_lag_s')} s)")
+
+
+if __name__ == "__main__":
+    print(markdown(json.loads(Path(sys.argv[1]).read_text())))
