@@ -149,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     instance = bench_instance(args.db, Path(args.work_dir), args.port)
     commit = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
+    # A variant measured from a tree with changes not committed says so: the commit alone
+    # would name code that was not the code measured.
+    if subprocess.run(["git", "-C", str(tree), "status", "--porcelain", "--untracked-files=no"],
+                      capture_output=True, text=True).stdout.strip():
+        commit += " with uncommitted changes"
     results: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "commit": commit, "full": args.full, "parameters": sizes, "machine": machine()}
     started = time.monotonic()
