@@ -79,10 +79,12 @@ def sms_of(admin_rpc, patient, since, sender):
 
 def ours(patient, since, sender):
     """The domain of the SMS ``sender`` sent the patient after the SMS ``since``: the demo's
-    own reminders write to patients too (tomorrow's appointments decide whom), sent by
-    the reminders' tests before these, or by the server's cron meanwhile once the
-    clinic's quiet hours end (9:00 in Ufa, 4:00 UTC: a run then found a reminder's SMS,
-    delivered, where it waited for the dialog's, pending)."""
+    reminder rule writes to these patients too, whenever the server's cron finds one due.
+    The incoming card's test books the first of them (``test_incoming_card``) at the
+    doctor's next free slot: booked on a Sunday morning, Monday 8:00 in Ufa, whose SMS is
+    due 24 hours before, moved out of the quiet hours to 9:00 in Ufa (4:00 UTC). A run at
+    that moment found that reminder's SMS, delivered, where it waited for the dialog's,
+    pending."""
     return [("patient_id", "=", patient["id"]), ("id", ">", since),
             ("user_id", "=", sender.uid)]
 
