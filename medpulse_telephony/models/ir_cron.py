@@ -12,12 +12,14 @@ A transaction that folds several calls (the folder, ``controllers/webhook.py``) 
 trigger the same cron for each of their events: one row of ``ir.cron.trigger`` each
 (and a read of the cron), for one wake-up after the commit. A trigger the transaction
 already made (the same cron at the same second, or due now when one due now was made)
-is made once (:meth:`IrCron._trigger_list`).
+is made once (:meth:`IrCron._trigger_list`). The crons the webhook wakes are found by
+their XML id through Odoo's cached lookup (:meth:`IrCron._medpulse_trigger`), not
+``env.ref``, whose check that the record exists is a query at each wake.
 """
 
 import logging
 
-from odoo import fields, models
+from odoo import api, fields, models
 
 from odoo.addons.base.models.ir_cron import ODOO_NOTIFY_FUNCTION
 
@@ -36,6 +38,16 @@ class IrCron(models.Model):
         """Odoo's (``odoo/addons/base/models/ir_cron.py``), through the kept connection."""
         _NOTIFY.notify([self.env.cr.dbname], channel="cron_trigger", function=ODOO_NOTIFY_FUNCTION)
         _logger.debug("cron workers notified")
+
+    @api.model
+    def _medpulse_trigger(self, xmlid, at=None):
+        """Wake the cron of ``xmlid`` (``at``: when; now by default), if it exists.
+
+        ``ir.model.data``'s cached lookup, without ``env.ref``'s query of the cron's row:
+        deleting a cron deletes its XML id, which clears that cache."""
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(xmlid, raise_if_not_found=False)
+        if cron_id:
+            self.browse(cron_id).sudo()._trigger(at)
 
     def _trigger_list(self, at_list):
         """Odoo's, less the triggers this transaction already made: ``ir.cron.trigger``

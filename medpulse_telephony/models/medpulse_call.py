@@ -102,6 +102,26 @@ class _KeptFoldings:
 
 _FOLDINGS = _KeptFoldings()
 
+#: Events that only bring news of a call's recordings: folded into a call already settled
+#: (the summary came), they change its recordings and its recordings' column, nothing
+#: else (``MedpulseCall._recompute``).
+_QUIET_EVENTS = (
+    mango_vpbx.events.RecordingEvent,
+    mango_vpbx.events.RecordAddedEvent,
+    mango_vpbx.events.RecordTaggedEvent,
+)
+#: The journal's columns such events may change and still be quiet.
+_QUIET_FIELDS = frozenset({"recording_ids_text"})
+#: The steps of ``_after_event`` a quiet fold skips: they act on the call's parties and
+#: outcome, which the summary's fold settled and such events do not change (the cards'
+#: audience, the automatic route, the call-backs, the command's progress).
+_QUIET_STEPS = frozenset({
+    "_after_event_command",
+    "_after_event_card",
+    "_after_event_auto_route",
+    "_after_event_callbacks",
+})
+
 
 def _naive_utc(moment):
     """An aware datetime from the toolkit as the naive UTC value Odoo stores."""
@@ -765,6 +785,13 @@ class MedpulseCall(models.Model):
         if stored is not None:
             stored_ids, link_ids, new_events = stored
             folding = _FOLDINGS.get(key, stored_ids, new_events)
+            if folding is None and stored_ids and set(stored_ids) <= new_events.keys() and (
+                not self.events_purged
+            ):
+                # Every stored event is being folded (a new call, mostly): their parsed
+                # forms are at hand, nothing to read back.
+                folding = mango_vpbx.calls.Folding([new_events[i] for i in sorted(stored_ids)])
+                _FOLDINGS.put(key, stored_ids, folding)
             if folding is not None:
                 state = mango_vpbx.fold(folding.events, time_base=time_base)
                 return Event.browse(link_ids), state
@@ -853,8 +880,15 @@ class MedpulseCall(models.Model):
             stored = (row[1], row[2], new_events or {})
             known_line = row[4] and (self.env["medpulse.telephony.line"].browse(row[3]), row[4])
         else:
-            call = self._insert_new(company, entry_id)
-            stored = known_line = None
+            call, stored_ids = self._insert_new(company, entry_id)
+            # A new call's events are all to link.
+            stored = (stored_ids, stored_ids, new_events or {}) if stored_ids else None
+            known_line = None
+        # Only recordings' news of a call already settled (record/added and its tags come
+        # seconds after the summary): what follows them is kept quiet (_QUIET_STEPS).
+        quiet = bool(row) and call.is_final and bool(new_events) and all(
+            isinstance(event, _QUIET_EVENTS) for event in new_events.values()
+        )
         events, state = call._fold_call_events(company, entry_id, stored)
         # The command that produced the call, searched once per event: it gives the
         # call's patient here and is linked to the call here; its operator is told in
@@ -862,18 +896,24 @@ class MedpulseCall(models.Model):
         command = self._command_of_state(company, state)
         # Most events change a few fields only: an unchanged value is not rewritten,
         # so no UPDATE of it, no tracking and no relation rewrite of the many2many.
-        vals = call._vals_differing(call._vals_from_fold(company, state, command, known_line))
+        folder = call.with_context(medpulse_fold_quiet=True) if quiet else call
+        vals = call._vals_differing(folder._vals_from_fold(company, state, command, known_line))
+        # Anything else they change (an outcome the statistics settled, say) is no quiet.
+        quiet = quiet and state.is_final and set(vals) <= _QUIET_FIELDS
         if vals:
             call._write_untracked_unless(vals)
         if command and command.call_id != call:
             command._lock_rows()
             command.call_id = call
         followup = call.followup_state
-        call._apply_followup()
+        if not quiet:
+            call._apply_followup()
         if not vals and call.followup_state == followup:
             # Nothing a journal list shows changed (a recording's progress, a leg that
             # changed no column): its lists need no reload (_after_event_journal).
             call = call.with_context(medpulse_call_unchanged=True)
+        if quiet:
+            call = call.with_context(medpulse_call_quiet=True)
         return call, state, events
 
     def _write_untracked_unless(self, vals):
@@ -932,8 +972,16 @@ class MedpulseCall(models.Model):
            (``medpulse.wallboard._notify_calls``).
         """
         self.ensure_one()
-        for step in self._after_event_steps():
+        for step in self._after_event_steps_now():
             getattr(self, step)(event_record, event, state)
+
+    def _after_event_steps_now(self):
+        """:meth:`_after_event_steps`, less those a quiet fold skips (``_QUIET_STEPS``:
+        the news of a settled call's recordings, :meth:`_recompute`)."""
+        steps = self._after_event_steps()
+        if self.env.context.get("medpulse_call_quiet"):
+            return [step for step in steps if step not in _QUIET_STEPS]
+        return steps
 
     def _after_event_each_steps(self):
         """The steps of :meth:`_after_event` that read the event itself, not only the
@@ -952,7 +1000,7 @@ class MedpulseCall(models.Model):
             self._after_event(*items[0], state)
             return
         each = self._after_event_each_steps()
-        for step in self._after_event_steps():
+        for step in self._after_event_steps_now():
             for event_record, event in items if step in each else items[-1:]:
                 getattr(self, step)(event_record, event, state)
 
@@ -1005,6 +1053,9 @@ class MedpulseCall(models.Model):
 
     @api.model
     def _insert_new(self, company, entry_id):
+        """The new call of ``entry_id``: ``(call, ids of its stored events)`` (the ids
+        as :meth:`_recompute`'s lock reads them for an existing call; None when another
+        transaction inserted it first: the call is then searched)."""
         now = fields.Datetime.now()
         self.env.cr.execute(
             SQL(
@@ -1014,7 +1065,11 @@ class MedpulseCall(models.Model):
                      create_uid, create_date, write_uid, write_date)
                 VALUES (%s, %s, 'new', %s, %s, %s, %s)
                 ON CONFLICT (company_id, entry_id) DO NOTHING
-                RETURNING id
+                RETURNING id,
+                          ARRAY(SELECT event.id FROM medpulse_call_event event
+                                 WHERE event.company_id = %s AND event.entry_id = %s
+                                   AND event.state != 'not_understood'
+                                 ORDER BY event.id)
                 """,
                 company.id,
                 entry_id,
@@ -1022,13 +1077,17 @@ class MedpulseCall(models.Model):
                 now,
                 self.env.uid,
                 now,
+                company.id,
+                entry_id,
             ),
             log_exceptions=False,
         )
         row = self.env.cr.fetchone()
         if row:
-            return self.browse(row[0])
-        return self.search([("company_id", "=", company.id), ("entry_id", "=", entry_id)], limit=1)
+            return self.browse(row[0]), row[1]
+        return self.search(
+            [("company_id", "=", company.id), ("entry_id", "=", entry_id)], limit=1
+        ), None
 
     def _vals_from_state(self, company, state, command=None, known_line=None):
         """Journal values of a ``mango_vpbx.CallState``.
@@ -1076,8 +1135,11 @@ class MedpulseCall(models.Model):
         # number changes and at every event once it is over; in between (legs ringing,
         # answered, hung up) they stay as linked. A patient created during the call from
         # the card is linked by it (``action_set_patient``); one given the number anywhere
-        # else meanwhile is linked when the call ends.
-        relink = not (external_e164 and external_e164 == self.external_e164 and not state.is_final)
+        # else meanwhile is linked when the call ends (its events and summary, not the news
+        # of its recordings that come after: a quiet fold, _recompute).
+        relink = not (external_e164 and external_e164 == self.external_e164 and (
+            not state.is_final or self.env.context.get("medpulse_fold_quiet")
+        ))
         if external_raw and relink:
             patients = patients.sudo()._lookup_by_phone(external_raw, company=company)
         answered = Users._medpulse_find_pbx_operator(
@@ -1528,7 +1590,7 @@ class MedpulseCall(models.Model):
         self.ensure_one()
         if status == "closed":
             return {"call_id": self.id, "entry_id": self.sudo().entry_id, "status": status}
-        call = self.sudo().with_context(lang=user.lang or self.env.lang)
+        call = self.sudo().with_context(lang=self._card_lang(user))
         payload = self._card_status_data(user, status, leg)
         payload.update({
             "number": call.external_number_display or call.caller_number or "",
@@ -1551,6 +1613,11 @@ class MedpulseCall(models.Model):
             # message): a ringing card does not search them.
             payload.update(self._card_outcome_data(user))
         return payload
+
+    def _card_lang(self, user):
+        """``user``'s language, from Odoo's cached context of the user (``res.users.
+        context_get``): a card's fold reads no row of the user's partner for it."""
+        return self.env["res.users"].with_user(user).context_get().get("lang") or self.env.lang
 
     def _card_update_payload(self, user, status, leg=None):
         """What changes on a card ``user`` has on screen when the call is answered or
@@ -1592,7 +1659,7 @@ class MedpulseCall(models.Model):
 
     def _card_patient_data(self, user):
         call = self.sudo()
-        env = self.with_user(user).with_context(lang=user.lang or self.env.lang).env
+        env = self.with_user(user).with_context(lang=self._card_lang(user)).env
         Patient = env["medpulse.patient"]
         data = {
             "restricted": False,
@@ -2379,7 +2446,7 @@ class MedpulseCall(models.Model):
         state = mango_vpbx.stats.call_state(entry_id, rows)
         call = self.search([("company_id", "=", company.id), ("entry_id", "=", entry_id)], limit=1)
         if not call:
-            call = self._insert_new(company, entry_id)
+            call, _event_ids = self._insert_new(company, entry_id)
             vals = call._vals_from_state(company, state)
             vals.update(recovered_from_stats=True, reconciled=True,
                         stats_version=mango_vpbx.stats.STATS_VERSION)
@@ -2466,7 +2533,7 @@ class MedpulseCall(models.Model):
         outcomes = (
             self.env["medpulse.call.outcome"]
             .sudo()
-            .with_context(lang=user.lang or self.env.lang)
+            .with_context(lang=self._card_lang(user))
             .search(["|", ("company_id", "=", False), ("company_id", "=", call.company_id.id)])
         )
         return {

@@ -91,11 +91,9 @@ class MedpulseCallInsight(models.Model):
 
     @api.model
     def _wake_cron(self, at=None):
-        cron = self.env.ref(
-            "medpulse_telephony.ir_cron_medpulse_call_insight_fetch", raise_if_not_found=False
+        self.env["ir.cron"]._medpulse_trigger(
+            "medpulse_telephony.ir_cron_medpulse_call_insight_fetch", at
         )
-        if cron:
-            cron.sudo()._trigger(at)
 
     # ------------------------------------------------------------------ fetch
 

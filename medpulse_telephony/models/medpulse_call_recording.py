@@ -315,13 +315,16 @@ class MedpulseCallRecording(models.Model):
         time_base = company._medpulse_pbx_time_base()
         Users = self.env["res.users"]
         wake_at = []
-        # The call's recordings in one search, not one per recording and event.
-        known = {}
-        for recording in self.search([
-            ("company_id", "=", company.id),
-            ("recording_id", "in", [folded.recording_id for folded in all_folded]),
-        ]):
-            known.setdefault(recording.recording_id, recording)
+        # The call's recordings as the transaction has them (read once for the events of
+        # the call folded together: the later ones find them cached); a recording id not
+        # among them in one search (unique per company), not one per recording and event.
+        known = {recording.recording_id: recording for recording in call.sudo().recording_ids}
+        unknown = [f.recording_id for f in all_folded if f.recording_id not in known]
+        if unknown:
+            for recording in self.search([
+                ("company_id", "=", company.id), ("recording_id", "in", unknown),
+            ]):
+                known.setdefault(recording.recording_id, recording)
         for folded in all_folded:
             recording = known.get(folded.recording_id)
             if not recording:
@@ -463,11 +466,9 @@ class MedpulseCallRecording(models.Model):
 
     @api.model
     def _wake_download_cron(self, at=None):
-        cron = self.env.ref(
-            "medpulse_telephony.ir_cron_medpulse_call_recording_download", raise_if_not_found=False
+        self.env["ir.cron"]._medpulse_trigger(
+            "medpulse_telephony.ir_cron_medpulse_call_recording_download", at
         )
-        if cron:
-            cron.sudo()._trigger(at)
 
     # ------------------------------------------------------------- download
 

@@ -257,7 +257,7 @@ class TestRecordingDownload(RecordingCase):
         """Each recording event of a call looks at all its recordings (the folded call
         holds them): one whose events changed nothing of another recording writes no
         value to it (its row stays as the download job left it), and finds the call's
-        recordings in one search."""
+        recordings among those linked to it, searching only a recording id new to it."""
         first = self.record_call("rec-first", entry_id="entry-two-recordings")
         self.assertEqual(first.state, "waiting")
         before = first.read(["state", "next_attempt_at", "completion_code", "added"])
@@ -286,8 +286,10 @@ class TestRecordingDownload(RecordingCase):
         call_searches = [domain for domain in searched
                          if any(leaf[0] == "recording_id" for leaf in domain
                                 if isinstance(leaf, tuple | list))]
-        # One per event (three), not one per recording and event (six), and record_call's.
-        self.assertEqual(len(call_searches), 3 + 1)
+        # One for the new recording's first event (its id is not among the call's
+        # recordings yet), none for its later two (found among them), and record_call's:
+        # not one per event (three), nor one per recording and event (six).
+        self.assertEqual(len(call_searches), 1 + 1)
 
     def test_completed_without_record_added_waits_then_downloads(self):
         recording = self.record_call("rec-late", added=False)
