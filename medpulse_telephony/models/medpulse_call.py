@@ -2530,15 +2530,12 @@ class MedpulseCall(models.Model):
     def _card_outcome_data(self, user):
         """The outcomes the ended card offers, in ``user``'s language."""
         call = self.sudo()
-        outcomes = (
-            self.env["medpulse.call.outcome"]
-            .sudo()
-            .with_context(lang=self._card_lang(user))
-            .search(["|", ("company_id", "=", False), ("company_id", "=", call.company_id.id)])
+        outcomes = self.env["medpulse.call.outcome"]._offered(
+            call.company_id.id, self._card_lang(user)
         )
         return {
             "outcome_id": call.outcome_id.id or False,
-            "outcomes": [[o.id, o.name, o.code or False] for o in outcomes],
+            "outcomes": [list(outcome) for outcome in outcomes],
             "outcome_required": bool(
                 call.company_id.medpulse_pbx_outcome_required
                 and call.direction == "incoming"

@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 
 #: What a call produced, as the card proposes it (see ``static/src/incoming_card/``).
 OUTCOME_CODES = [
@@ -47,6 +47,32 @@ class MedpulseCallOutcome(models.Model):
         help="A call with this outcome leaves a note in the patient's chatter (a booking, a "
         "cancellation, a complaint); the other calls are only in the patient's call list.",
     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self.env.registry.clear_cache()  # _offered
+        return super().create(vals_list)
+
+    def write(self, vals):
+        # A name translated in the translation dialog is written again too (Odoo's
+        # _update_field_translations).
+        self.env.registry.clear_cache()  # _offered
+        return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()  # _offered
+        return super().unlink()
+
+    @api.model
+    @tools.ormcache("company_id", "lang")
+    def _offered(self, company_id, lang):
+        """``[[id, name in lang, code]]`` of the outcomes ``company_id`` offers, in their
+        order: what every ended card of the company shows (``medpulse.call.
+        _card_outcome_data``), kept per worker until an outcome changes."""
+        outcomes = self.sudo().with_context(lang=lang).search(
+            ["|", ("company_id", "=", False), ("company_id", "=", company_id)]
+        )
+        return tuple((o.id, o.name, o.code or False) for o in outcomes)
 
     @api.model
     def _for_code(self, code, company):

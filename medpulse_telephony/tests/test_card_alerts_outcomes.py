@@ -118,6 +118,25 @@ class TestCardAlertsAndOutcomes(TelephonyFixtures, TransactionCase):
         call.with_user(self.operator1).write({"outcome_id": self.booked.id})
         self.assertEqual(len(self.patient.message_ids), notes_before + 1)
 
+    def test_ended_card_offers_the_outcomes_as_they_are_now(self):
+        """The outcomes an ended card offers are kept per worker (every ended card of the
+        company shows the same list) until one is archived, translated, added or deleted."""
+
+        def offered(entry):
+            self.ended(entry)
+            return self.payloads(self.operator1)[-1]["outcomes"]
+
+        self.assertIn([self.information.id, "Information given", "information"],
+                      offered("E-OUT-KEPT-1"))
+        self.information.active = False
+        self.assertNotIn(self.information.id, [o[0] for o in offered("E-OUT-KEPT-2")])
+        self.booked.update_field_translations("name", {"en_US": "Appointment booked"})
+        self.assertIn([self.booked.id, "Appointment booked", "booked"], offered("E-OUT-KEPT-3"))
+        extra = self.env["medpulse.call.outcome"].create({"name": "Sent to the lab"})
+        self.assertIn([extra.id, "Sent to the lab", False], offered("E-OUT-KEPT-4"))
+        extra.unlink()
+        self.assertNotIn(extra.id, [o[0] for o in offered("E-OUT-KEPT-5")])
+
     def test_only_the_ended_card_carries_the_outcomes(self):
         """A ringing or talking card does not search the outcomes: only the ended card
         offers them (the browser keeps them from its message)."""
