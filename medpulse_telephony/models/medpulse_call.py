@@ -843,6 +843,13 @@ class MedpulseCall(models.Model):
         into the worker's kept folding of the call without reading the others back; and
         the call's line with its number, so that the line is not searched again while
         the call stays on it.
+
+        The news of a settled call's recordings (``_QUIET_EVENTS`` only, folded into a call
+        whose summary was folded: ``record/added`` and its tags come seconds after it) is
+        folded quietly when it changes no column but ``_QUIET_FIELDS``: the caller's
+        patients are not searched again, the follow-up is not looked at, and the steps of
+        ``_QUIET_STEPS`` are skipped (:meth:`_after_event_steps_now`); its recordings and
+        the journal lists are told as after any event.
         """
         self.flush_model(["company_id", "entry_id"])
         self.env["medpulse.call.event"].flush_model(["company_id", "entry_id", "state", "call_id"])
@@ -896,10 +903,13 @@ class MedpulseCall(models.Model):
         command = self._command_of_state(company, state)
         # Most events change a few fields only: an unchanged value is not rewritten,
         # so no UPDATE of it, no tracking and no relation rewrite of the many2many.
-        folder = call.with_context(medpulse_fold_quiet=True) if quiet else call
-        vals = call._vals_differing(folder._vals_from_fold(company, state, command, known_line))
-        # Anything else they change (an outcome the statistics settled, say) is no quiet.
-        quiet = quiet and state.is_final and set(vals) <= _QUIET_FIELDS
+        valued = call.with_context(medpulse_fold_quiet=True) if quiet else call
+        vals = call._vals_differing(valued._vals_from_fold(company, state, command, known_line))
+        if quiet and not (state.is_final and set(vals) <= _QUIET_FIELDS):
+            # They change something else (an outcome the statistics settled, say): a full
+            # fold, the caller's patients searched again too.
+            quiet = False
+            vals = call._vals_differing(call._vals_from_fold(company, state, command, known_line))
         if vals:
             call._write_untracked_unless(vals)
         if command and command.call_id != call:
