@@ -8,6 +8,10 @@ patients'), one after the other in the same run:
 
 - ``empty``: ``/bench/empty/<path>`` (bench addon): Odoo's HTTP floor;
 - ``insert``: ``/bench/insert/<path>``: one INSERT per event;
+- ``store``: ``/bench/store/<path>``: the webhook's own work up to its answer (verify,
+  parse, store the event, commit) and no fold: the ceiling of a webhook that keeps every
+  event; the webhook's ratio to it is what the fold (the journal, the cards, the
+  call-backs...) costs;
 - ``webhook``: ``/mango/<path>``: our webhook (verify, store, fold, journal, card); its
   throughput is the events answered per second until the last one stored during the run
   is folded (``FoldWatch``): the journal's pace, whenever the webhook folds.
@@ -51,7 +55,8 @@ from common import odoo_env, ratio  # noqa: E402 - after the sys.path set-up abo
 
 API_KEY = "bench-vpbx-api-key-0000000000"
 API_SALT = "bench-vpbx-salt-000000000000000"
-TARGETS = {"empty": "/bench/empty", "insert": "/bench/insert", "webhook": "/mango"}
+TARGETS = {"empty": "/bench/empty", "insert": "/bench/insert", "store": "/bench/store",
+           "webhook": "/mango"}
 
 
 def configure_pbx(env, key: str = API_KEY, salt: str = API_SALT) -> None:
@@ -456,6 +461,8 @@ def run_ingest(instance, python: str, employees: str, rate: float, duration: flo
 
     result["ratio_webhook_to_empty"] = ratio(capacity("webhook"), capacity("empty"))
     result["ratio_insert_to_empty"] = ratio(capacity("insert"), capacity("empty"))
+    result["ratio_store_to_empty"] = ratio(capacity("store"), capacity("empty"))
+    result["ratio_webhook_to_store"] = ratio(capacity("webhook"), capacity("store"))
     half = result["webhook_half_rate"]
     result["goals"] = {
         "ratio_ge_0_6": (result["ratio_webhook_to_empty"] or 0) >= 0.6,

@@ -294,7 +294,9 @@ def markdown(r: dict) -> str:
             "machine busy |",
             "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        for name in ("empty", "insert", "webhook", "webhook_half_rate"):
+        for name in ("empty", "insert", "store", "webhook", "webhook_half_rate"):
+            if name not in ing:
+                continue  # a run before the store target
             v = ing[name]
             lat = v["latency_ms"] or {}
             if v.get("failed"):
@@ -332,7 +334,14 @@ def markdown(r: dict) -> str:
         out += [
             "",
             f"Ratio webhook / empty route: {_ratio(ing['ratio_webhook_to_empty'])} (goal ≥ 0.6); "
-            f"insert / empty: {_ratio(ing['ratio_insert_to_empty'])}. Peak RSS of an HTTP worker: "
+            f"insert / empty: {_ratio(ing['ratio_insert_to_empty'])}"
+            + (
+                f"; store (the webhook without its fold) / empty: "
+                f"{_ratio(ing['ratio_store_to_empty'])}; webhook / store: "
+                f"{_ratio(ing['ratio_webhook_to_store'])}"
+                if "ratio_store_to_empty" in ing else ""
+            )
+            + ". Peak RSS of an HTTP worker: "
             f"**{mem['peak_http_worker_mb']} MB**.",
             "",
             "Goals: " + ", ".join(f"{k} {_ok(v)}" for k, v in ing["goals"].items()),
@@ -387,7 +396,7 @@ def _statements_section(ing: dict) -> list[str]:
     """PostgreSQL's statements per answered request of each ingest run (``pg_stat_statements``,
     ``bench_ingest.DatabaseWatch``), and the kinds that took the webhook's the most."""
     runs = {name: ing[name].get("statements") for name in
-            ("empty", "insert", "webhook", "webhook_half_rate")}
+            ("empty", "insert", "store", "webhook", "webhook_half_rate") if name in ing}
     if not any(runs.values()):
         return []
     out = ["", "PostgreSQL's statements per answered request (`pg_stat_statements`, the bench "

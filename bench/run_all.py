@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                 half_rate = None
                 if "ingest" not in args.skip:
                     step(
-                        f"ingest: saturate empty, insert, webhook from {args.rate} calls/s, "
+                        f"ingest: saturate empty, insert, store, webhook from {args.rate} calls/s, "
                         f"{sizes['duration']} s each"
                     )
                     # never ring the card bench's receptionist: a call of a saturated run whose
