@@ -1,6 +1,7 @@
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import Form, TransactionCase, new_test_user
 
@@ -153,6 +154,33 @@ class TestIncomingCard(TelephonyFixtures, TransactionCase):
         self.assertFalse(payload["patient_id"])
         self.assertFalse(payload["restricted"])
         self.assertEqual(payload["number_e164"], "+79990001122")
+
+    def test_the_card_counts_the_number_s_other_calls_of_the_last_week(self):
+        """"Calls from this number in the last 7 days": the company's other calls of the
+        caller's number that started within the week, none of another number, another
+        company or earlier."""
+        Call = self.env["medpulse.call"].sudo()
+        now = fields.Datetime.now()
+        elsewhere = self.env["res.company"].sudo().create({"name": "Another clinic"})
+
+        def journal(entry, days_ago, number=f"+{PATIENT_NUMBER}", company=self.env.company):
+            Call.create({
+                "company_id": company.id, "entry_id": entry, "external_e164": number,
+                "created_at": now - timedelta(days=days_ago),
+            })
+
+        journal("E-RECENT-1", 1)
+        journal("E-RECENT-2", 6)
+        journal("E-RECENT-OLD", 8)
+        journal("E-RECENT-OTHER-NUMBER", 1, number="+79990001122")
+        journal("E-RECENT-OTHER-COMPANY", 1, company=elsewhere)
+        entry = "E-CARD-RECENT"
+        self.receive(ivr(entry))
+        self.receive([leg(entry, "op1", 1, "Appeared", 5, op_to("101", SIP1))])
+        self.assertEqual(self.cards()[self.operator1][0]["recent_calls"], 2)
+        journal("E-RECENT-3", 0)
+        call = Call.search([("entry_id", "=", entry)])
+        self.assertEqual(call._card_payload(self.operator1, "ringing")["recent_calls"], 3)
 
     def test_shared_number_chooser_and_choice_saved(self):
         sister = self.env["medpulse.patient"].sudo().create({
