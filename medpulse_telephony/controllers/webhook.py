@@ -154,27 +154,14 @@ class MangoWebhook(http.Controller):
             # The account page's "check connection": undocumented payload, maybe unsigned.
             # Answering proves the URL is right and writes nothing.
             return _reply(200, "OK")
-        httprequest = request.httprequest
-        if httprequest.mimetype not in FORM_MIMETYPES:
-            return _reply(415, "Unsupported content type")
-        form = {key: httprequest.form.get(key) for key in ("vpbx_api_key", "sign", "json")}
-        if not all(form.values()):
-            return _reply(400, "Missing vpbx_api_key, sign or json")
-        if any("\x00" in value for value in (path, *form.values())):
-            # PostgreSQL text cannot hold NUL and no valid PBX request contains one.
-            return _reply(400, "NUL character in the request")
-        # The accounts are kept per worker: no query for the key and the salt.
-        company, salt = request.env["res.company"].sudo()._medpulse_pbx_account(
-            form["vpbx_api_key"]
-        )
-        if not company or not mango_vpbx.verify(form, form["vpbx_api_key"], salt):
-            _rejections.add()
-            return _reply(403, "Forbidden")
+        company, json_str, refusal = verified_request(path)
+        if refusal:
+            return refusal
         env = request.env(
             user=SUPERUSER_ID, context=dict(request.env.context, allowed_company_ids=company.ids)
         )
         Event = env["medpulse.call.event"].with_company(company)
-        record, event = Event._store(company, path, form["json"])
+        record, event = Event._store(company, path, json_str)
         _logger.debug(
             "PBX request to %s for company %s: %s", _path_label(path), company.id,
             f"stored as event {record.id}" if record else "a duplicate",
@@ -191,6 +178,30 @@ class MangoWebhook(http.Controller):
             else:
                 response.call_on_close(functools.partial(fold_in_background, request.env.cr.dbname))
         return response
+
+
+def verified_request(path):
+    """The checks of a PBX request to ``path``, in the order of this module's docstring:
+    ``(company, its json field, None)`` for a request signed with a company's key, or
+    ``(None, None, the refusal to answer)``. Nothing is written; a bad key or signature is
+    counted for the log (``_rejections``)."""
+    httprequest = request.httprequest
+    if httprequest.mimetype not in FORM_MIMETYPES:
+        return None, None, _reply(415, "Unsupported content type")
+    form = {key: httprequest.form.get(key) for key in ("vpbx_api_key", "sign", "json")}
+    if not all(form.values()):
+        return None, None, _reply(400, "Missing vpbx_api_key, sign or json")
+    if any("\x00" in value for value in (path, *form.values())):
+        # PostgreSQL text cannot hold NUL and no valid PBX request contains one.
+        return None, None, _reply(400, "NUL character in the request")
+    # The accounts are kept per worker: no query for the key and the salt.
+    company, salt = request.env["res.company"].sudo()._medpulse_pbx_account(
+        form["vpbx_api_key"]
+    )
+    if not company or not mango_vpbx.verify(form, form["vpbx_api_key"], salt):
+        _rejections.add()
+        return None, None, _reply(403, "Forbidden")
+    return company, form["json"], None
 
 
 def fold_in_turn(record, event, known=None):

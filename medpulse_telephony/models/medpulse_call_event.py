@@ -188,11 +188,13 @@ class MedpulseCallEvent(models.Model):
         return record
 
     @api.model
-    def _store(self, company, path, json_str):
+    def _store(self, company, path, json_str, state="received"):
         """Insert the request as a raw event: ``(record, parsed event or None)``.
 
         ``record`` is empty for a duplicate delivery; the event is ``None`` when the
-        content could not be understood (the record is then flagged so).
+        content could not be understood (the record is then flagged so). ``state``: what
+        an understood event is stored as, ``received`` (waiting for the folder); the
+        bench's store route stores them ``processed``, never to be folded.
         """
         try:
             if "\\u0000" in json_str:
@@ -210,6 +212,7 @@ class MedpulseCallEvent(models.Model):
         record = self._insert(
             company, path, json_str, identity=event.identity,
             entry_id=getattr(event, "entry_id", None), pbx_call_id=getattr(event, "call_id", None),
+            state=state,
             # events/record/tagged has the very fields of events/record/added: the PBX may
             # send one body to both paths, and then they are two events, not a replay.
             body_key=f"{event.path}\n{json_str}"

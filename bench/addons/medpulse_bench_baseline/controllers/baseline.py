@@ -50,42 +50,22 @@ class BenchBaseline(http.Controller):
         type="http", auth="public", methods=["POST"], csrf=False, save_session=False,
     )
     def store(self, subpath="", **_params):
-        # What medpulse_telephony's webhook (controllers/webhook.py) and its
-        # medpulse.call.event._store do for a signed event they understand, in the same
-        # order, but the state: no fold follows (imported here: a bench database may
-        # hold this addon without the telephony one).
-        from odoo.addons.medpulse_telephony.models.medpulse_call_event import (  # noqa: PLC0415
-            _parse_stored,
+        # medpulse_telephony's webhook up to its answer: its checks, its store of the event
+        # (stored processed: no fold follows), its commit. Imported here: a bench database
+        # may hold this addon without the telephony one.
+        from odoo.addons.medpulse_telephony.controllers.webhook import (  # noqa: PLC0415
+            verified_request,
         )
-
-        import mango_vpbx  # noqa: PLC0415
 
         path = subpath.strip("/")
-        httprequest = request.httprequest
-        if httprequest.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            return request.make_response("Unsupported content type", status=415)
-        form = {key: httprequest.form.get(key) for key in ("vpbx_api_key", "sign", "json")}
-        if not all(form.values()):
-            return request.make_response("Missing vpbx_api_key, sign or json", status=400)
-        if any("\x00" in value for value in (path, *form.values())):
-            return request.make_response("NUL character in the request", status=400)
-        company, salt = request.env["res.company"].sudo()._medpulse_pbx_account(
-            form["vpbx_api_key"]
-        )
-        if not company or not mango_vpbx.verify(form, form["vpbx_api_key"], salt):
-            return request.make_response("Forbidden", status=403)
+        company, json_str, refusal = verified_request(path)
+        if refusal:
+            return refusal
         env = request.env(
             user=SUPERUSER_ID, context=dict(request.env.context, allowed_company_ids=company.ids)
         )
-        if "\\u0000" in form["json"]:
-            return request.make_response("NUL character in the json field", status=400)
-        event = _parse_stored(path, form["json"])
-        env["medpulse.call.event"].with_company(company)._insert(
-            company, path, form["json"], identity=event.identity,
-            entry_id=getattr(event, "entry_id", None), pbx_call_id=getattr(event, "call_id", None),
-            state="processed",
-            body_key=f"{event.path}\n{form['json']}"
-            if isinstance(event, mango_vpbx.events.RecordTaggedEvent) else None,
+        env["medpulse.call.event"].with_company(company)._store(
+            company, path, json_str, state="processed"
         )
         request.env.cr.commit()  # pylint: disable=invalid-commit  # as the webhook: stored before the answer
         return request.make_response("OK", headers=[("Content-Type", "text/plain")])
