@@ -427,8 +427,14 @@ def saturate(python: str, env: dict, url: str, employees: str, rate: float, dura
 
 
 def run_ingest(instance, python: str, employees: str, rate: float, duration: float,
-               callers: str | None = None) -> dict:
-    """Saturate each target, then the webhook at half its saturated throughput."""
+               callers: str | None = None, rounds: int = 1) -> dict:
+    """Saturate each target, then the webhook at half its saturated throughput.
+
+    ``rounds`` > 1: the targets are run again, ``rounds - 1`` more times, each at the
+    rate and with the generator's pool that saturated it, in the reverse order every
+    other round (store, insert, empty, then empty, insert, store...), so that the
+    ratios of each round come from runs minutes apart at most, and a machine that
+    drifts during a run moves both sides of a ratio (``rounds_of``)."""
     env = instance.env()
     pid = instance.process.pid
     sampler = RssSampler(pid)
@@ -441,6 +447,18 @@ def run_ingest(instance, python: str, employees: str, rate: float, duration: flo
         result[name] = saturate(python, env, instance.url + path, employees, rate, duration, pid,
                                 callers=callers, folds=folds if name == "webhook" else None,
                                 database=database)
+    result["rounds"] = [_round_of({name: result[name] for name in TARGETS})]
+    for number in range(2, rounds + 1):
+        runs = {}
+        for name in list(TARGETS)[::-1] if number % 2 == 0 else TARGETS:
+            found = result[name]
+            runs[name] = load(
+                python, env, instance.url + TARGETS[name], employees,
+                found["offered_calls_per_s"], duration, found["workers"], pid, callers,
+                folds if name == "webhook" else None, database,
+            )
+            runs[name]["saturated"] = judge(runs[name]) == "saturated"
+        result["rounds"].append(_round_of(runs))
     memory_saturated = sampler.stop()
     webhook = result["webhook"]
     throughput = webhook.get("folded_events_per_s") or webhook.get("ok_events_per_s") or 0
@@ -464,13 +482,31 @@ def run_ingest(instance, python: str, employees: str, rate: float, duration: flo
     result["ratio_store_to_empty"] = ratio(capacity("store"), capacity("empty"))
     result["ratio_webhook_to_store"] = ratio(capacity("webhook"), capacity("store"))
     half = result["webhook_half_rate"]
+    ratios = [found["ratio_webhook_to_empty"] for found in result["rounds"]]
     result["goals"] = {
-        "ratio_ge_0_6": (result["ratio_webhook_to_empty"] or 0) >= 0.6,
+        # In every round (the issue says every run); one round: the saturation pass.
+        "ratio_ge_0_6": all((value or 0) >= 0.6 for value in ratios),
         "p99_half_rate_lt_150ms": webhook["saturated"]
         and ((half["latency_ms"] or {}).get("p99") or 1e9) < 150,
         "zero_errors_half_rate": webhook["saturated"] and half["errors"] == 0,
     }
     return result
+
+
+def _round_of(runs: dict) -> dict:
+    """What one round of the targets achieved (events/s, the webhook's until its last
+    event was folded; ``None`` for a run that was not saturated) and its ratios."""
+    achieved = {
+        name: (run.get("folded_events_per_s") or run.get("ok_events_per_s"))
+        if run.get("saturated") else None
+        for name, run in runs.items()
+    }
+    return {
+        "events_per_s": achieved,
+        "ratio_webhook_to_empty": ratio(achieved.get("webhook"), achieved.get("empty")),
+        "ratio_store_to_empty": ratio(achieved.get("store"), achieved.get("empty")),
+        "ratio_webhook_to_store": ratio(achieved.get("webhook"), achieved.get("store")),
+    }
 
 
 class CollectingSink:

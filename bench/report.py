@@ -344,6 +344,9 @@ def markdown(r: dict) -> str:
             + ". Peak RSS of an HTTP worker: "
             f"**{mem['peak_http_worker_mb']} MB**.",
             "",
+        ]
+        out += _rounds_section(ing)
+        out += [
             "Goals: " + ", ".join(f"{k} {_ok(v)}" for k, v in ing["goals"].items()),
             "",
         ]
@@ -390,6 +393,32 @@ def markdown(r: dict) -> str:
         out.append(f"**The run stopped early:** {r['failed']}\n")
     out.append(f"Parameters: {json.dumps(p)}; whole run {r.get('elapsed_s')} s.")
     return "\n".join(out) + "\n"
+
+
+def _rounds_section(ing: dict) -> list[str]:
+    """The targets run again at their saturating rates (``run_all.py --rounds``): events/s
+    and ratios per round, the first being the saturation pass above."""
+    rounds = ing.get("rounds") or []
+    if len(rounds) < 2:
+        return []
+    names = [name for name in ("empty", "insert", "store", "webhook")
+             if name in rounds[0]["events_per_s"]]
+
+    def cell(value):
+        return "not saturated" if value is None else str(value)
+
+    out = ["Rounds (each target again at the rate that saturated it, the order reversed every "
+           "other round; the ratios of a round come from runs minutes apart at most):", "",
+           "| round | " + " | ".join(names) + " | webhook / empty | store / empty | "
+           "webhook / store |",
+           "|---:|" + "---:|" * (len(names) + 3)]
+    for number, found in enumerate(rounds, 1):
+        out.append(
+            f"| {number} | " + " | ".join(cell(found["events_per_s"][name]) for name in names)
+            + f" | {cell(found['ratio_webhook_to_empty'])} | {cell(found['ratio_store_to_empty'])}"
+            f" | {cell(found['ratio_webhook_to_store'])} |"
+        )
+    return [*out, ""]
 
 
 def _statements_section(ing: dict) -> list[str]:

@@ -117,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=25.0,
                         help="calls/s first offered when saturating (about 8 events per call); "
                              "doubled while a target takes it all")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="ingest: run the targets this many times, at the rates that "
+                             "saturated them, in alternating order; a ratio per round")
     parser.add_argument("--duration", type=float, help="seconds of each load run")
     parser.add_argument("--card-calls", type=int)
     parser.add_argument("--skip", action="append", default=[],
@@ -247,13 +250,14 @@ def main(argv: list[str] | None = None) -> int:
                     step(
                         f"ingest: saturate empty, insert, store, webhook from {args.rate} calls/s, "
                         f"{sizes['duration']} s each"
+                        + (f", then {args.rounds - 1} more round(s)" if args.rounds > 1 else "")
                     )
                     # never ring the card bench's receptionist: a call of a saturated run whose
                     # leg events were lost would leave her a card restored at sign-in
                     import bench_card  # noqa: PLC0415 - imported where it is needed
                     results["ingest"] = bench_ingest.run_ingest(
                         instance, PYTHON, bench_card.without_receptionist(employees), args.rate,
-                        sizes["duration"], callers)
+                        sizes["duration"], callers, rounds=args.rounds)
                     half_rate = results["ingest"]["webhook_half_rate"]["offered_calls_per_s"]
                 if "card" not in args.skip:
                     step(f"card latency: {sizes['card_calls']} calls idle, then under load")
