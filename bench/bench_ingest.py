@@ -432,9 +432,10 @@ def run_ingest(instance, python: str, employees: str, rate: float, duration: flo
 
     ``rounds`` > 1: the targets are run again, ``rounds - 1`` more times, each at the
     rate and with the generator's pool that saturated it, in the reverse order every
-    other round (store, insert, empty, then empty, insert, store...), so that the
-    ratios of each round come from runs minutes apart at most, and a machine that
-    drifts during a run moves both sides of a ratio (``rounds_of``)."""
+    other round (webhook, store, insert, empty in the second, as ``TARGETS`` in the
+    third...), so that the ratios of each round come from runs minutes apart at most,
+    and a machine that drifts during a run moves both sides of a ratio
+    (:func:`_round_of`; ``result["rounds"]``, the first being the saturation pass)."""
     env = instance.env()
     pid = instance.process.pid
     sampler = RssSampler(pid)
